@@ -1,0 +1,3 @@
+from bulkprov.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,164 @@
+"""The one source of truth for bulkprov's columns.
+
+Every column a user can put in a spreadsheet is declared here once: its canonical name, the
+header aliases that map to it, whether it is required, how its cell is parsed, its maximum
+length, where it goes in the Kore.ai API payload, and the help text and example that the
+template, the README and the validator messages show.  The loader matches headers with
+:func:`match_header`, the validator parses with :attr:`Column.kind`, the template and the docs
+are generated from :data:`COLUMNS`, and the emulator reads :data:`USER_INFO_FIELDS`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+# Identifier formats of the Kore.ai platform (SPEC section 2).
+ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
+BOT_ID_RE = re.compile(r"^st-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+DIALOG_ID_RE = re.compile(r"^dg-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+GROUP_ID_RE = re.compile(r"^e-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# Pragmatic address check: one @, a dot in the domain, no spaces.  The server has the last word.
+EMAIL_RE = re.compile(r"^[^@\s;,<>()\[\]\"]+@[^@\s;,<>()\[\]\"]+\.[^@\s;,<>()\[\]\".]{2,}$")
+
+# Parser kinds (see validation.py for what each one does with a cell).
+TEXT, EMAIL, BOOL, GROUPS, ROLES, BOT_TASKS, ACTION = (
+    "text", "email", "bool", "groups", "roles", "botTasks", "action",
+)
+
+# Truthy / falsy spellings accepted in boolean cells, lower-cased.
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "on"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off"})
+
+# The action column accepts bulkprov's words and the admin console's "User Status" words.
+ACTIONS = {
+    "add": "add", "new": "add", "create": "add",
+    "update": "update", "modify": "update",
+    "remove": "remove", "delete": "remove",
+}
+ACTION_CHOICES = ("add", "update", "remove")
+
+# Separators inside list cells: semicolons or new lines (commas separate dialogs in botTasks).
+LIST_SPLIT_RE = re.compile(r"[;\n\r]+")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One spreadsheet column."""
+
+    name: str
+    kind: str
+    help: str
+    example: str
+    aliases: tuple[str, ...] = ()
+    api_field: str | None = None
+    """Where the value goes: ``userInfo.<field>`` or a top-level user field; None for run controls."""
+    max_length: int | None = None
+    required: bool = False
+
+    @property
+    def in_user_info(self) -> bool:
+        return bool(self.api_field and self.api_field.startswith("userInfo."))
+
+
+def _info(name: str, help: str, example: str, *aliases: str, max_length: int = 100) -> Column:
+    return Column(name, TEXT, help, example, aliases, f"userInfo.{name}", max_length)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("action", ACTION, "What to do with the row in `bulkprov apply`: add, update or remove "
+           "(the admin console's User Status New / Update / Delete also work). Ignored by add/update/remove.",
+           "add", ("User Status", "Operation", "Op")),
+    Column("emailId", EMAIL, "The user's email address. Required to add a user; update and remove "
+           "may use orgUserId instead.", "jane.doe@example.com",
+           ("Email", "E-mail", "Email Address", "E-mail Address", "Email ID", "Mail", "User Email", "Login"),
+           "userInfo.emailId", 254),
+    _info("orgUserId", "Your organisation's id for the user (employee number). Optional; identifies the "
+          "user for update/remove when there is no email.", "E10442",
+          "Alternate ID", "Employee ID", "Employee Number", "Emp ID", "Org User ID", "User ID", max_length=100),
+    _info("firstName", "Given name.", "Jane", "First Name", "Given Name", "First", "Forename"),
+    _info("lastName", "Family name.", "Doe", "Last Name", "Surname", "Family Name", "Last"),
+    _info("companyName", "Company name.", "Example Corp", "Company", "Organization", "Organisation"),
+    _info("dept", "Department.", "Customer Care", "Department", "Dept Name", "Division"),
+    _info("companyContactPhone", "Company contact phone.", "+1 212 555 0100",
+          "Company Phone", "Contact Phone", "Phone", "Mobile", max_length=40),
+    _info("worknumber", "Work phone number.", "8212334444", "Work Phone", "Work Number", "Office Phone",
+          max_length=40),
+    _info("street", "Street address.", "1 Main Street", "Street Address", "Address", "Address Line 1",
+          max_length=200),
+    _info("suiteNo", "Suite / apartment number.", "Suite 400", "Suite", "Suite Number", "Apt", max_length=40),
+    _info("city", "City.", "New York", "Town"),
+    _info("zip", "Postal code (keep leading zeros: format the column as text or 00000).", "02128",
+          "Zip Code", "Postal Code", "Postcode", "ZIP", max_length=20),
+    _info("state", "State / province.", "NY", "Province", "Region"),
+    _info("country", "Country.", "United States", "Country Name"),
+    Column("groups", GROUPS, "Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
+           "separated by ; or new lines. On update: the user's complete group list (missing ones are removed) "
+           "— prefix with + or - to only add or remove.", "Support Agents", ("Group", "User Groups"), "groups"),
+    Column("roles", ROLES, "Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
+           "Roles and Bots sheets; separated by ; or new lines. On update: the complete list, or +/- entries.",
+           "Bot Tester@Support Bot", ("Role", "User Roles"), "roles"),
+    Column("botTasks", BOT_TASKS, "Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
+           "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids.",
+           "Support Bot:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
+           ("Bot Tasks", "Assign Bot Tasks", "Tasks"), "assignBotTasks", 2000),
+    Column("canCreateBot", BOOL, "Builder access: may create bots. TRUE/FALSE, yes/no, y/n, 1/0. "
+           "Blank means FALSE (the server's own default would be TRUE).", "FALSE",
+           ("Can Create Bot", "Create Bots", "Builder"), "canCreateBot"),
+    Column("isDeveloper", BOOL, "Developer access. TRUE/FALSE, yes/no, y/n, 1/0. Blank means FALSE.",
+           "FALSE", ("Is Developer", "Developer"), "isDeveloper"),
+    Column("sendEmail", BOOL, "Send the activation email on add. Blank uses the run's --send-email setting.",
+           "TRUE", ("Send Email", "Send Activation Email", "Notify"), None),
+)
+
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+USER_INFO_FIELDS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.in_user_info)
+BOOL_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.kind == BOOL)
+
+# Lookup sheets of the workbook (SPEC 4): sheet name -> (name column, id column, id pattern).
+LOOKUP_SHEETS: dict[str, tuple[str, str, re.Pattern[str]]] = {
+    "Roles": ("name", "roleId", ROLE_ID_RE),
+    "Bots": ("name", "botId", BOT_ID_RE),
+    "Groups": ("name", "groupId", GROUP_ID_RE),
+}
+
+
+# Columns our own result files add (Failures sheet, lookup output): read back silently, never as data.
+RESULT_HEADERS = frozenset({"status", "reason", "errorcode", "httpstatus", "attempts", "batch", "row"})
+
+
+def normalize_header(text: object) -> str:
+    """Key used to compare headers: case, spaces, ``_``, ``-`` and ``.`` do not matter."""
+    return re.sub(r"[\s_\-.\u00a0]+", "", str(text)).lower()
+
+
+_HEADER_INDEX: dict[str, Column] = {}
+for _col in COLUMNS:
+    for _alias in (_col.name, *_col.aliases):
+        _HEADER_INDEX.setdefault(normalize_header(_alias), _col)
+
+
+def match_header(text: object) -> Column | None:
+    """The column a header names, or None when it is not one of ours."""
+    return _HEADER_INDEX.get(normalize_header(text))
+
+
+def suggest_header(text: object) -> str | None:
+    """The closest known column name for an unknown header (did-you-mean), if any is close."""
+    key = normalize_header(text)
+    if not key:
+        return None
+    close = difflib.get_close_matches(key, list(_HEADER_INDEX), n=1, cutoff=0.72)
+    return _HEADER_INDEX[close[0]].name if close else None
+
+
+def markdown_table() -> str:
+    """The column reference table of the README, generated so docs cannot drift from code."""
+    lines = ["| column | also accepted as | max | what it is | example |", "|---|---|---|---|---|"]
+    for c in COLUMNS:
+        aliases = ", ".join(c.aliases) or "—"
+        lines.append(
+            f"| `{c.name}` | {aliases} | {c.max_length or '—'} | {c.help} | `{c.example}` |"
+        )
+    return "\n".join(lines)
