@@ -47,6 +47,7 @@ ROW_CODES = {
     "invalid-bot-task": "bot tasks are written BOT:DIALOG,DIALOG",
     "unknown-action": "action must be add, update or remove",
     "missing-action": "apply needs an action on every row",
+    "template-example": "the template's example row was left in the file",
 }
 
 # Outcome codes the dispatcher gives rows (Results.error_code).

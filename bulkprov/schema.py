@@ -153,6 +153,42 @@ def suggest_header(text: object) -> str | None:
     return _HEADER_INDEX[close[0]].name if close else None
 
 
+# The template's example row uses this address; a row still carrying it is refused (HR forgot to delete it).
+EXAMPLE_EMAIL = "jane.doe@example.com"
+
+
+def example_row() -> dict[str, str]:
+    return {c.name: c.example for c in COLUMNS}
+
+
+def user_to_cells(user: dict) -> dict[str, str]:
+    """An API user object (usersInfo shape) as template cells: the inverse of the validator.
+
+    ``lookup`` writes these, so its output is an input file for ``add``.
+    """
+    info = user.get("userInfo") or {}
+    cells = {name: _cell(info.get(name)) for name in USER_INFO_FIELDS}
+    groups = user.get("groups") or []
+    cells["groups"] = "; ".join(g.get("groupId", "") if isinstance(g, dict) else str(g) for g in groups)
+    roles = user.get("roles") or {}
+    parts: list[str] = []
+    if isinstance(roles, dict):
+        parts += [r["roleId"] for r in roles.get("adminRoles") or [] if r.get("roleId")]
+        parts += [f"{r['roleId']}@{r['botId']}" for r in roles.get("btRoles") or [] if r.get("roleId")]
+    cells["roles"] = "; ".join(parts)
+    cells["botTasks"] = "; ".join(
+        f"{t.get('botId')}:{','.join(t.get('dialogs') or [])}" for t in user.get("assignBotTasks") or []
+    )
+    for name in BOOL_COLUMNS:
+        if name in user:
+            cells[name] = "TRUE" if user[name] else "FALSE"
+    return cells
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
 def markdown_table() -> str:
     """The column reference table of the README, generated so docs cannot drift from code."""
     lines = ["| column | also accepted as | max | what it is | example |", "|---|---|---|---|---|"]

@@ -1,0 +1,235 @@
+"""The command line: a thin layer over :mod:`bulkprov.pipeline` and friends.
+
+Parses arguments, turns them into :class:`~bulkprov.pipeline.JobSettings`, prints the outcome and
+maps it to the exit codes of SPEC section 3.  Heavy libraries are imported inside the command
+functions so ``bulkprov --help`` starts fast.  A user error is one line on stderr, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from bulkprov import __version__
+
+EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
+FILE_COMMANDS = {
+    "validate": "load and check every row, send nothing; write the result workbook",
+    "add": "create the users of FILE",
+    "update": "update existing users (blank cells are left unchanged)",
+    "remove": "remove the users of FILE (by emailId, or orgUserId where there is no email)",
+    "lookup": "fetch the users' current details into a workbook that is itself an input file",
+    "apply": "per-row action column: add / update / remove (console User Status New/Update/Delete)",
+}
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNUSABLE, f"bulkprov: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bulkprov", description="Provision users into a Kore.ai XO account from "
+                     "CSV/Excel spreadsheets: validated, batched, rate-limited, retried, every row accounted for.")
+    parser.add_argument("--version", action="version", version=f"bulkprov {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("template", help="write the input template (xlsx, or csv by extension)")
+    p.add_argument("-o", "--output", default="users-template.xlsx", help="where to write it (default %(default)s)")
+
+    for name, help_text in FILE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _file_options(p, network=name != "validate")
+
+    p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--seed", type=Path, help="JSON file with roles, bots, groups, users and fault settings")
+    p.add_argument("--rate", default="60/min,1800/h", help="rate windows to enforce ('none' for no limit)")
+    p.add_argument("--fail-5xx", type=float, default=0.0, help="probability of a 503 reply")
+    p.add_argument("--fail-rate", type=float, default=0.0, help="probability of an injected rate refusal")
+    p.add_argument("--commit-then-drop", type=float, default=0.0,
+                   help="probability of applying a request and dropping the connection without a reply")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
+    p.add_argument("--max-users", type=int, help="refuse requests with more users than this")
+
+    p = sub.add_parser("demo", help="start the emulator and run sample_data/ end to end")
+    p.add_argument("--out", type=Path, default=Path("demo-output"), help="where the result workbooks go")
+    p.add_argument("--data", type=Path, help="sample data folder (default: the project's sample_data/)")
+    return parser
+
+
+def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
+    p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
+    p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
+    p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
+    p.add_argument("--sheet", help="sheet to read (default: Users, else the first data sheet)")
+    p.add_argument("--lookups", type=Path, help="workbook with Roles/Bots/Groups sheets (names → ids)")
+    p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")
+    p.add_argument("--max-file-mb", type=float, help="refuse files bigger than this many MB")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    if not network:
+        return
+    p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
+    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
+    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
+    p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+    p.add_argument("--batch-size", type=int, default=100, help="users per request (default %(default)s)")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default %(default)s)")
+    p.add_argument("--rate", default="60/min,1800/h",
+                   help="rate budget: windows N/min, N/h or N/SECONDS, all honoured (default %(default)s)")
+    p.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default %(default)s)")
+    email = p.add_mutually_exclusive_group()
+    email.add_argument("--send-email", dest="send_email", action="store_true", default=True,
+                       help="send activation emails on add (default)")
+    email.add_argument("--no-send-email", dest="send_email", action="store_false",
+                       help="do not send activation emails")
+    p.add_argument("--log-format", choices=("text", "json"), default="text")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_UNUSABLE
+    from bulkprov.errors import BulkprovError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except BulkprovError as exc:
+        print(f"bulkprov: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except UsageError as exc:
+        print(f"bulkprov: error: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("bulkprov: interrupted", file=sys.stderr)
+        return EXIT_ABORTED
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+def cmd_template(args: argparse.Namespace) -> int:
+    from bulkprov.template import write_template
+
+    path = write_template(args.output)
+    print(f"template written: {path}")
+    return 0
+
+
+def cmd_file(args: argparse.Namespace) -> int:
+    from bulkprov.logs import ProgressPrinter
+    from bulkprov.pipeline import run_job
+
+    settings = _settings(args)
+    credentials = None
+    if args.command != "validate" and not settings.dry_run:
+        credentials = _credentials(args)
+    _setup_logging(getattr(args, "log_format", "text"), args.quiet)
+    outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    _print_outcome(outcome, args.quiet)
+    return outcome.exit_code
+
+
+def _settings(args: argparse.Namespace):
+    from bulkprov.loader import LoaderLimits
+    from bulkprov.pipeline import JobSettings
+
+    limits = LoaderLimits()
+    if args.max_rows:
+        limits = _replace(limits, max_rows=args.max_rows)
+    if args.max_file_mb:
+        limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
+    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
+                           results_format=args.results_format, lookups_file=args.lookups, limits=limits,
+                           command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]))
+    if args.command != "validate":
+        if args.batch_size < 1 or args.concurrency < 1 or args.max_attempts < 1:
+            raise UsageError("--batch-size, --concurrency and --max-attempts must be at least 1")
+        settings.dry_run = args.dry_run
+        settings.host = args.host or os.environ.get("KORE_HOST")
+        settings.batch_size = args.batch_size
+        settings.concurrency = args.concurrency
+        settings.rate = args.rate
+        settings.max_attempts = args.max_attempts
+        settings.timeout = args.timeout
+        settings.send_email = args.send_email
+        if not settings.dry_run and not settings.host:
+            raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai or set KORE_HOST")
+        from bulkprov.limiter import parse_rate
+
+        parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
+    return settings
+
+
+def _replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+def _credentials(args: argparse.Namespace):
+    from bulkprov.auth import Credentials
+
+    env_file = args.env_file
+    if env_file is None and Path(".env").is_file():
+        env_file = Path(".env")
+    return Credentials.from_sources(env_file=env_file, secret_file=args.secret_file)
+
+
+def _setup_logging(fmt: str, quiet: bool) -> None:
+    from bulkprov.logs import configure_logging
+
+    configure_logging(fmt, logging.WARNING if quiet else logging.INFO)
+
+
+def _print_outcome(outcome, quiet: bool) -> None:
+    summary = outcome.summary
+    totals = summary.status_totals()
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(totals.items())) or "no rows"
+    if not quiet:
+        for warning in summary.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if summary.aborted:
+            print(f"ABORTED: {summary.aborted}", file=sys.stderr)
+    print(f"{summary.command}: {counts} — results: {outcome.results_path}")
+
+
+def cmd_mock_server(args: argparse.Namespace) -> int:
+    from bulkprov.emulator import EmulatorConfig, run_server
+    from bulkprov.limiter import parse_rate
+
+    config = EmulatorConfig.from_json(args.seed) if args.seed else EmulatorConfig()
+    config.rate_windows = [] if args.rate == "none" else parse_rate(args.rate)
+    config.fail_5xx, config.fail_rate = args.fail_5xx, args.fail_rate
+    config.commit_then_drop, config.latency = args.commit_then_drop, args.latency
+    config.max_users_per_request = args.max_users
+    run_server(args.port, host=args.bind, config=config)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bulkprov.demo import run_demo
+
+    return run_demo(args.out, args.data)
+
+
+_COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo,
+             **{name: cmd_file for name in FILE_COMMANDS}}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,453 @@
+"""The dispatcher: valid rows in, a result for every row out.
+
+Rows are grouped by what one request can carry (operation, ``sendEmail``, key kind) and cut into
+batches.  Workers (``--concurrency``) send batches through the shared :class:`RateLimiter`, and
+each batch runs under a tenacity retry policy (exponential backoff with jitter, Retry-After
+honoured, attempts counted per row).  What happens on each kind of failure:
+
+* **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).
+* **rate refusal / 5xx / connection failure**: retried; a rate refusal also pauses the limiter.
+* **ambiguous** (timeout or dropped connection after sending): never blindly resent.  Before the
+  next attempt, usersInfo is asked which users now exist (add) or are gone (remove); those rows
+  are ``success`` (confirmed), only the rest are resent.  An "already exists" for a row whose
+  earlier attempt was uncertain is likewise a confirmed success.
+* **refused as a whole** (4xx without per-user details): the batch is split in halves until the
+  offending rows are isolated; when both halves of a refused batch succeed, the refusal was about
+  size, and later batches are cut smaller.
+* **401/403** aborts the run at once; the **circuit breaker** aborts when most of the last N calls
+  failed transiently; a **stop request** (Ctrl-C, SIGTERM) stops sending.  Rows never sent are
+  ``not_attempted`` with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_base, wait_random_exponential
+
+from bulkprov.client import CallFailed, CallResult, KoreClient, UserOutcome
+from bulkprov.limiter import RateLimiter, format_rate, parse_rate, schedule_floor
+from bulkprov.results import RowResult
+from bulkprov.validation import CheckedRow
+
+log = logging.getLogger("bulkprov.dispatch")
+
+RETRYABLE = frozenset({"rate", "transient", "ambiguous"})
+BREAKER_SHARE = 0.6  # "most of the last N calls failed"
+VERIFY_CHUNK = 200
+
+
+# -- tenacity strategies -------------------------------------------------------------------------
+
+
+class wait_retry_after(wait_base):
+    """Use the server's Retry-After when it sent one, else the fallback strategy."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return self.fallback(retry_state)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, CallFailed) and exc.kind in RETRYABLE
+
+
+# -- data ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    id: str
+    op: str                       # add | update | remove | lookup
+    rows: list[CheckedRow]
+    send_email: bool = True
+    by_org_id: bool = False       # remove/lookup keyed by orgUserId
+
+
+@dataclass
+class DispatchReport:
+    results: dict[int, RowResult]
+    aborted: str = ""
+    run_id: str = ""
+    users: dict[int, dict] = field(default_factory=dict)
+    requests: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Aborted(Exception):
+    pass
+
+
+@dataclass
+class _RowState:
+    attempts: int = 0
+    uncertain: bool = False       # an attempt may have been applied (timeout, drop, 5xx)
+    last_status: int | None = None
+
+
+class Dispatcher:
+    """Runs batches for one job; see the module docstring for the failure policy."""
+
+    def __init__(self, client: KoreClient, *, batch_size: int = 100, concurrency: int = 4,
+                 rate: str = "60/min,1800/h", max_attempts: int = 6, breaker_window: int = 20,
+                 send_email: bool = True, progress: Callable[[dict[str, Any]], None] | None = None,
+                 stop: asyncio.Event | None = None, backoff_max: float = 30.0) -> None:
+        self.client = client
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.windows = parse_rate(rate)
+        self.limiter = RateLimiter(self.windows)
+        self.max_attempts = max_attempts
+        self.send_email = send_email
+        self.progress = progress
+        self.stop = stop or asyncio.Event()
+        self.backoff = wait_random_exponential(multiplier=0.5, max=backoff_max)
+        self.report = DispatchReport(results={}, run_id=uuid.uuid4().hex[:12])
+        self._rows: dict[int, _RowState] = {}
+        self._recent: deque[bool] = deque(maxlen=breaker_window)
+        self._size_cap: int | None = None
+        self._total = 0
+        self._started = time.monotonic()
+
+    # -- running ---------------------------------------------------------------------------------
+
+    async def run(self, rows: list[CheckedRow]) -> DispatchReport:
+        batches = plan_batches(rows, self.batch_size, self.send_email)
+        self._total = len(rows)
+        for line in describe_plan(batches, self.batch_size, self.concurrency, self.windows):
+            log.info("plan: %s", line)
+        queue: asyncio.Queue[Batch] = asyncio.Queue()
+        for b in batches:
+            queue.put_nowait(b)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(max(1, self.concurrency))]
+        await asyncio.gather(*workers)
+        stopped = self.report.aborted or "the run was interrupted"
+        for row in rows:  # whatever has no outcome yet
+            if row.row in self.report.results:
+                continue
+            if self._rows.get(row.row, _RowState()).uncertain:
+                self._finish(row, "failed", f"outcome unknown: an attempt was sent but the run stopped before it "
+                             f"was confirmed ({stopped}); run `bulkprov lookup` on this row to check", "unverified")
+            else:
+                code = "interrupted" if self.stop.is_set() and not self.report.aborted else "not-attempted"
+                self._finish(row, "not_attempted", f"not sent: {stopped}", code)
+        self._emit_progress(final=True)
+        return self.report
+
+    async def _worker(self, queue: asyncio.Queue[Batch]) -> None:
+        while not queue.empty():
+            if self.report.aborted or self.stop.is_set():
+                return
+            batch = queue.get_nowait()
+            if self._size_cap and len(batch.rows) > self._size_cap:
+                for part in _split(batch, self._size_cap):
+                    queue.put_nowait(part)
+                continue
+            await self._run_batch(batch)
+            self._emit_progress()
+
+    async def _run_batch(self, batch: Batch) -> None:
+        try:
+            await self._send_with_retry(batch)
+        except Aborted:
+            return
+        except CallFailed as exc:
+            if exc.kind == "permanent":
+                await self._refused_whole(batch, exc)
+            elif exc.kind == "auth":
+                self._abort(f"the server refused the credentials (HTTP {exc.status}): {exc.message}. "
+                            "Check KORE_CLIENT_ID / KORE_CLIENT_SECRET and the app's User Management scope")
+            else:
+                self._give_up(batch, exc)
+
+    async def _send_with_retry(self, batch: Batch) -> None:
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), retry=retry_if_exception(_retryable),
+                                 wait=wait_retry_after(self.backoff), reraise=True, sleep=self._sleep,
+                                 before_sleep=self._before_retry(batch))
+        async for attempt in retrying:
+            with attempt:
+                self._check_running()
+                pending = [r for r in batch.rows if r.row not in self.report.results]
+                if any(self._rows.get(r.row, _RowState()).uncertain for r in pending) and batch.op in ("add", "remove"):
+                    pending = await self._verify(batch, pending)
+                if not pending:
+                    return
+                result = await self._call(batch, pending)
+                self._reconcile(batch, pending, result)
+                if result.unmatched:
+                    await self._verify_unmatched(batch, pending, result)
+
+    def _before_retry(self, batch: Batch):
+        def hook(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, CallFailed):
+                log.warning("batch %s: %s (%s); retrying", batch.id, exc.message, exc.kind)
+        return hook
+
+    async def _sleep(self, seconds: float) -> None:
+        """Backoff that a stop request cuts short (Ctrl-C must not wait out a 30 s backoff)."""
+        try:
+            await asyncio.wait_for(self.stop.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def _check_running(self) -> None:
+        if self.report.aborted or self.stop.is_set():
+            raise Aborted()
+
+    async def _call(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
+        """One request, through the limiter, with attempt counting and breaker bookkeeping."""
+        for r in rows:
+            state = self._rows.setdefault(r.row, _RowState())
+            state.attempts += 1
+        try:
+            async with self.limiter.slot():
+                self._check_running()
+                self.report.requests += 1
+                result = await self._request(batch, rows)
+        except CallFailed as exc:
+            self._record_failure(batch, rows, exc)
+            raise
+        self._recent.append(True)
+        for r in rows:
+            self._rows[r.row].last_status = result.status
+        return result
+
+    async def _request(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
+        keys = [r.key for r in rows]
+        if batch.op == "add":
+            return await self.client.add_users([r.user for r in rows], send_email=batch.send_email)
+        if batch.op == "update":
+            return await self.client.update_users([r.user for r in rows])
+        if batch.op == "remove":
+            if batch.by_org_id:
+                return await self.client.remove_users(org_user_ids=keys)
+            return await self.client.remove_users(email_ids=keys)
+        if batch.by_org_id:
+            return await self.client.users_info(org_user_ids=keys)
+        return await self.client.users_info(email_ids=keys)
+
+    def _record_failure(self, batch: Batch, rows: list[CheckedRow], exc: CallFailed) -> None:
+        for r in rows:
+            state = self._rows[r.row]
+            state.last_status = exc.status
+            if exc.kind == "ambiguous" or (exc.kind == "transient" and (exc.status or 0) >= 500):
+                state.uncertain = True
+        if exc.kind == "rate":
+            self.limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
+        if exc.kind in ("transient", "ambiguous"):
+            self._recent.append(False)
+            self._check_breaker()
+        elif exc.kind == "auth":
+            self._abort(f"the server refused the credentials (HTTP {exc.status}): {exc.message}. "
+                        "Check KORE_CLIENT_ID / KORE_CLIENT_SECRET and the app's User Management scope")
+
+    def _check_breaker(self) -> None:
+        window = self._recent.maxlen or 0
+        failures = sum(1 for ok in self._recent if not ok)
+        if len(self._recent) >= window and failures >= BREAKER_SHARE * window:
+            self._abort(f"circuit breaker: {failures} of the last {window} requests failed "
+                        "(server errors or lost connections); the server looks unhealthy")
+
+    def _abort(self, reason: str) -> None:
+        if not self.report.aborted:
+            log.error("aborting: %s", reason)
+            self.report.aborted = reason
+
+    # -- reconciling -------------------------------------------------------------------------------
+
+    def _reconcile(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
+        for row in rows:
+            outcome = result.outcomes.get(row.key.casefold())
+            if outcome is None:
+                continue  # left for _verify_unmatched
+            self._settle(batch, row, outcome, result.status)
+
+    def _settle(self, batch: Batch, row: CheckedRow, outcome: UserOutcome, status: int | None) -> None:
+        state = self._rows.setdefault(row.row, _RowState())
+        if outcome.ok:
+            if batch.op == "lookup" and outcome.detail is not None:
+                self.report.users[row.row] = outcome.detail
+            self._finish(row, "success", "", "", status, batch.id)
+        elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
+            self._finish(row, "success", "created (confirmed): an earlier attempt's reply was lost and the "
+                         "server now has the user", "", status, batch.id)
+        elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain:
+            self._finish(row, "success", "removed (confirmed): an earlier attempt's reply was lost and the "
+                         "user is now gone", "", status, batch.id)
+        else:
+            self._finish(row, "failed", outcome.message or outcome.code, outcome.code or "server-refused",
+                         status, batch.id)
+
+    async def _verify(self, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
+        """Resolve an uncertain attempt through usersInfo; returns the rows still to send."""
+        found = await self._exists(batch, rows)
+        remaining = []
+        for row in rows:
+            exists = row.key.casefold() in found
+            if batch.op == "add" and exists:
+                self._finish(row, "success", "created (confirmed by usersInfo after the reply was lost)", "",
+                             200, batch.id)
+            elif batch.op == "remove" and not exists:
+                self._finish(row, "success", "removed (confirmed by usersInfo after the reply was lost)", "",
+                             200, batch.id)
+            else:
+                remaining.append(row)
+        return remaining
+
+    async def _exists(self, batch: Batch, rows: list[CheckedRow]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(rows), VERIFY_CHUNK):
+            chunk = rows[i:i + VERIFY_CHUNK]
+            keys = [r.key for r in chunk]
+            async with self.limiter.slot():
+                self._check_running()
+                self.report.requests += 1
+                try:
+                    if batch.by_org_id:
+                        info = await self.client.users_info(org_user_ids=keys)
+                    else:
+                        info = await self.client.users_info(email_ids=keys)
+                except CallFailed as exc:
+                    self._record_failure(batch, [], exc)
+                    raise
+            found.update(k for k, o in info.outcomes.items() if o.ok)
+        return found
+
+    async def _verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
+        """A failure entry we could not map to a row: never drop it; check the batch's unsettled rows."""
+        open_rows = [r for r in rows if r.row not in self.report.results]
+        reason = "; ".join(o.message or o.code for o in result.unmatched)
+        if batch.op not in ("add", "remove"):
+            for row in open_rows:
+                self._finish(row, "failed", f"unverified: the server reported a failure for another key ({reason})",
+                             "unverified", result.status, batch.id)
+            return
+        found = await self._exists(batch, open_rows)
+        for row in open_rows:
+            done = (row.key.casefold() in found) == (batch.op == "add")
+            if done:
+                self._finish(row, "success", "confirmed by usersInfo (the reply's failure list did not match)",
+                             "", result.status, batch.id)
+            else:
+                self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
+                             result.status, batch.id)
+
+    async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
+        if len(batch.rows) == 1:
+            row = batch.rows[0]
+            self._finish(row, "failed", f"the server refused this user: {exc.message}", "request-refused",
+                         exc.status, batch.id)
+            return
+        log.warning("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause",
+                    batch.id, len(batch.rows), exc.message)
+        left, right = _split(batch, (len(batch.rows) + 1) // 2)
+        await self._run_batch(left)
+        await self._run_batch(right)
+        succeeded = all(self.report.results.get(r.row) and self.report.results[r.row].status == "success"
+                        for r in batch.rows)
+        if succeeded and (self._size_cap is None or self._size_cap > len(left.rows)):
+            self._size_cap = len(left.rows)
+            note = (f"the server refused {len(batch.rows)} users in one request ({exc.message}); "
+                    f"later requests carried at most {self._size_cap} users")
+            log.warning(note)
+            self.report.notes.append(note)
+
+    def _give_up(self, batch: Batch, exc: CallFailed) -> None:
+        code = {"rate": "rate-limited", "ambiguous": "unverified"}.get(exc.kind, "server-error")
+        for row in batch.rows:
+            if row.row not in self.report.results:
+                self._finish(row, "failed", f"gave up after {self._rows[row.row].attempts} attempts: {exc.message}",
+                             code, exc.status, batch.id)
+
+    def _finish(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
+                batch: str = "") -> None:
+        state = self._rows.get(row.row, _RowState())
+        self.report.results[row.row] = RowResult(row.row, row.action, row.email, row.org_user_id, status, reason,
+                                                 code, http_status, state.attempts, batch)
+
+    def _emit_progress(self, final: bool = False) -> None:
+        if not self.progress:
+            return
+        done = len(self.report.results)
+        failed = sum(1 for r in self.report.results.values() if r.status != "success")
+        elapsed = time.monotonic() - self._started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self._total - done) / rate if rate > 0 else None
+        self.progress({"done": done, "failed": failed, "total": self._total, "elapsed": elapsed, "eta": eta,
+                       "requests": self.report.requests, "final": final})
+
+
+def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> list[Batch]:
+    """Group rows by what one request can carry (operation, sendEmail, key kind) and cut batches."""
+    groups: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
+    for row in rows:
+        send = send_email if row.send_email is None else row.send_email
+        by_org = row.action in ("remove", "lookup") and not row.email
+        groups.setdefault((row.action, send if row.action == "add" else True, by_org), []).append(row)
+    batches: list[Batch] = []
+    for (op, send, by_org), members in groups.items():
+        for i in range(0, len(members), batch_size):
+            batches.append(Batch(f"B{len(batches) + 1:04d}", op, members[i:i + batch_size], send, by_org))
+    return batches
+
+
+def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
+                  windows: list[tuple[int, float]]) -> list[str]:
+    """The plan printed before sending: rows per operation, requests, ETA, activation emails."""
+    per_op: dict[str, int] = {}
+    for b in batches:
+        per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
+    emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
+    eta = estimate_seconds(len(batches), windows)
+    return [
+        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()) or "nothing to send",
+        f"{sum(per_op.values()):,} users in {len(batches):,} requests (batch size {batch_size}, "
+        f"concurrency {concurrency}) ≈ {format_duration(eta)} at {format_rate(windows)}",
+        f"activation emails that will be sent: {emails:,}",
+    ]
+
+
+def _split(batch: Batch, size: int) -> list[Batch]:
+    return [Batch(f"{batch.id}.{i // size + 1}", batch.op, batch.rows[i:i + size], batch.send_email, batch.by_org_id)
+            for i in range(0, len(batch.rows), size)]
+
+
+def estimate_seconds(requests: int, windows: list[tuple[int, float]], latency: float = 0.2) -> float:
+    """ETA from the rate budget: the windows' floor plus one round trip."""
+    return schedule_floor(requests, windows) + latency
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
+                        progress: Callable[[dict[str, Any]], None] | None = None,
+                        stop: asyncio.Event | None = None) -> DispatchReport:
+    """Send the valid rows of a job (the pipeline's entry point into the network half)."""
+    async with KoreClient(settings.host, credentials, timeout=settings.timeout,
+                          concurrency_hint=settings.concurrency) as client:
+        dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
+                                rate=settings.rate, max_attempts=settings.max_attempts,
+                                breaker_window=settings.breaker_window, send_email=settings.send_email,
+                                progress=progress, stop=stop)
+        return await dispatcher.run(rows)

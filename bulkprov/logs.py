@@ -1,0 +1,83 @@
+"""Logging and progress: text or JSON lines, a live bar on a terminal, periodic lines otherwise.
+
+Every JSON line carries the run id so a scheduler's log store can group a run's lines.  Nothing
+here ever receives a secret: the client never logs headers, and credentials render as ``***``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Any, TextIO
+
+_RUN_ID = {"value": ""}
+
+
+def set_run_id(run_id: str) -> None:
+    _RUN_ID["value"] = run_id
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        data = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname.lower(),
+                "logger": record.name, "run_id": _RUN_ID["value"], "message": record.getMessage()}
+        extra = getattr(record, "data", None)
+        if isinstance(extra, dict):
+            data.update(extra)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(fmt: str = "text", level: int = logging.INFO, stream: TextIO | None = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("bulkprov")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class ProgressPrinter:
+    """Draws a progress bar on a terminal; otherwise logs a line every ``interval`` seconds."""
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 5.0, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.enabled = enabled
+        self.interval = interval
+        self._last = 0.0
+
+    def __call__(self, p: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if self.tty:
+            self._bar(p)
+        elif p.get("final") or now - self._last >= self.interval:
+            self._last = now
+            logging.getLogger("bulkprov.progress").info(
+                "progress: %d/%d done, %d not successful, %d requests, ETA %s",
+                p["done"], p["total"], p["failed"], p["requests"], _eta(p.get("eta")),
+                extra={"data": {k: v for k, v in p.items() if k != "final"}})
+
+    def _bar(self, p: dict[str, Any]) -> None:
+        total = max(1, p["total"])
+        width = 30
+        filled = int(width * p["done"] / total)
+        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p['done']}/{p['total']} "
+                f"failed {p['failed']}  ETA {_eta(p.get('eta'))}   ")
+        self.stream.write(line)
+        if p.get("final"):
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

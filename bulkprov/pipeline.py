@@ -1,0 +1,260 @@
+"""The one pipeline every command runs: load → validate → dispatch → reconcile → results.
+
+``validate`` and ``--dry-run`` stop after validation; ``add``/``update``/``remove``/``lookup``/
+``apply`` go on to the dispatcher.  The result file is written in a second streaming pass over
+the input, so the Failures sheet carries the input's own cells without keeping every row in
+memory.  This module is the library API the CLI is a thin layer over::
+
+    from bulkprov.pipeline import JobSettings, run_job
+    outcome = run_job("users.xlsx", JobSettings(command="validate"))
+    print(outcome.exit_code, outcome.results_path)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov import schema
+from bulkprov.errors import InputError
+from bulkprov.loader import LoaderLimits, Table, open_table, read_lookups
+from bulkprov.results import ResultWriter, RowResult, RunSummary
+from bulkprov.validation import CheckedRow, Validator
+
+log = logging.getLogger("bulkprov")
+
+COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply")
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED = 0, 1, 2, 3
+
+
+@dataclass
+class JobSettings:
+    """Everything a run needs except secrets (those live in :class:`bulkprov.auth.Credentials`)."""
+
+    command: str
+    sheet: str | None = None
+    output: Path | None = None
+    results_format: str = "xlsx"
+    dry_run: bool = False
+    send_email: bool = True
+    builder_default: bool = False
+    lookups_file: Path | None = None
+    limits: LoaderLimits = field(default_factory=LoaderLimits)
+    host: str | None = None
+    batch_size: int = 100
+    concurrency: int = 4
+    rate: str = "60/min,1800/h"
+    max_attempts: int = 6
+    timeout: float = 60.0
+    breaker_window: int = 20
+    command_line: str = ""
+
+    def public_settings(self) -> dict[str, str]:
+        """Settings for the Summary sheet: what was asked, never a secret."""
+        out = {"command": self.command, "dry run": str(self.dry_run), "send email": str(self.send_email)}
+        if self.command not in ("validate",) and not self.dry_run:
+            out.update({"host": self.host or "", "batch size": str(self.batch_size),
+                        "concurrency": str(self.concurrency), "rate": self.rate,
+                        "max attempts": str(self.max_attempts), "timeout (s)": str(self.timeout)})
+        return out
+
+
+@dataclass
+class JobOutcome:
+    summary: RunSummary
+    results_path: Path
+    exit_code: int
+
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_output(path: Path, command: str, fmt: str, when: dt.datetime) -> Path:
+    """``users.add-results-20261123-105000.xlsx`` beside the input: earlier results are kept."""
+    return path.with_name(f"{path.stem}.{command}-results-{when:%Y%m%d-%H%M%S}.{fmt}")
+
+
+def key_column_requirement(command: str) -> tuple[str, ...]:
+    """Which key columns a file must have for a command (one of them)."""
+    return ("emailId",) if command == "add" else ("emailId", "orgUserId")
+
+
+def load(path: Path, settings: JobSettings) -> Table:
+    if settings.command not in COMMANDS:
+        raise InputError("usage", f"unknown command {settings.command!r}")
+    return open_table(path, sheet=settings.sheet, limits=settings.limits,
+                      required_any=key_column_requirement(settings.command))
+
+
+def check_rows(table: Table, settings: JobSettings) -> list[CheckedRow]:
+    """Validate every row; payloads are kept only when they will be sent."""
+    extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
+    validator = Validator(table, settings.command, lookups=extra, builder_default=settings.builder_default)
+    if settings.command == "apply" and "action" not in validator.index:
+        raise InputError("missing-column", "apply needs an 'action' (or 'User Status') column saying add, "
+                         "update or remove for each row", str(table.path))
+    keep = settings.command != "validate" and not settings.dry_run
+    checked = []
+    for raw in table.rows:
+        row = validator.check(raw)
+        if not keep:
+            row.user = {}
+        checked.append(row)
+    return checked
+
+
+def invalid_result(row: CheckedRow) -> RowResult:
+    reason = "; ".join(str(e) for e in row.errors)
+    return RowResult(row.row, row.action, row.email, row.org_user_id, "invalid", reason, row.errors[0].code)
+
+
+def validation_results(checked: list[CheckedRow]) -> dict[int, RowResult]:
+    return {
+        r.row: invalid_result(r) if r.errors else RowResult(r.row, r.action, r.email, r.org_user_id, "valid")
+        for r in checked
+    }
+
+
+def write_results(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
+                  summary: RunSummary, out_path: Path, users: dict[int, dict] | None = None) -> Path:
+    """Second pass over the input: every row once, in input order, with its own cells for Failures."""
+    users_headers = [c.name for c in schema.COLUMNS if c.name not in ("action", "sendEmail")]
+    writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=table.headers,
+                          users_headers=users_headers if users is not None else None)
+    try:
+        again = open_table(path, sheet=table.sheet, limits=settings.limits,
+                           required_any=key_column_requirement(settings.command))
+        for raw in again.rows:
+            result = results.get(raw.row)
+            if result is None:  # cannot happen unless the file changed under us; never drop a row
+                result = RowResult(raw.row, "", "", "", "not_attempted", "row appeared after validation")
+            summary.counts[(result.action, result.status)] += 1
+            writer.add(result, raw.cells)
+            if users is not None and raw.row in users:
+                cells = schema.user_to_cells(users[raw.row])
+                writer.add_user([cells.get(h, "") for h in users_headers])
+    except BaseException:
+        writer.abandon()
+        raise
+    summary.finished = _now().isoformat(timespec="seconds")
+    return writer.close(summary)
+
+
+def exit_code_for(summary: RunSummary) -> int:
+    if summary.aborted:
+        return EXIT_ABORTED
+    totals = summary.status_totals()
+    bad = totals["invalid"] + totals["failed"] + totals["not_attempted"]
+    return EXIT_ROWS_FAILED if bad else EXIT_OK
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def run_job(path: str | Path, settings: JobSettings, *, credentials: Any = None,
+            progress: ProgressFn | None = None) -> JobOutcome:
+    """Run one command over one file, synchronously (an event loop is started when needed)."""
+    return asyncio.run(run_job_async(path, settings, credentials=credentials, progress=progress))
+
+
+async def run_job_async(path: str | Path, settings: JobSettings, *, credentials: Any = None,
+                        progress: ProgressFn | None = None) -> JobOutcome:
+    path = Path(path)
+    started = _now()
+    table = load(path, settings)
+    checked = check_rows(table, settings)
+    summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
+                         input_path=str(path.resolve()), input_sha256=file_sha256(path),
+                         started=started.isoformat(timespec="seconds"), sheet=table.sheet,
+                         settings=settings.public_settings(),
+                         warnings=[w.message for w in table.warnings])
+    users: dict[int, dict] | None = None
+    if settings.command == "validate" or settings.dry_run:
+        results = validation_results(checked)
+        if settings.dry_run:
+            summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked, settings))
+    else:
+        from bulkprov.dispatcher import dispatch_rows  # lazy: validate needs no network stack
+
+        results = {r.row: invalid_result(r) for r in checked if r.errors}
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            report = await dispatch_rows([r for r in checked if not r.errors], settings, credentials,
+                                         progress, stop)
+        results.update(report.results)
+        summary.aborted = report.aborted or ("interrupted by a stop signal (Ctrl-C / SIGTERM)"
+                                             if stop.is_set() else "")
+        summary.run_id = report.run_id
+        summary.warnings.extend(report.notes)
+        if settings.command == "lookup":
+            users = report.users
+    out_path = settings.output or default_output(path, settings.command, settings.results_format, started)
+    summary.next_steps = next_steps(settings, summary)
+    written = write_results(path, settings, table, results, summary, out_path, users)
+    return JobOutcome(summary, written, exit_code_for(summary))
+
+
+def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
+    from bulkprov.dispatcher import describe_plan, plan_batches
+    from bulkprov.limiter import parse_rate
+
+    valid = [r for r in checked if not r.errors]
+    batches = plan_batches(valid, settings.batch_size, settings.send_email)
+    lines = describe_plan(batches, settings.batch_size, settings.concurrency, parse_rate(settings.rate))
+    for line in lines:
+        log.info("plan (dry run, nothing sent): %s", line)
+    return lines
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event):
+    """Ctrl-C / SIGTERM set ``stop``: the dispatcher stops sending, in-flight calls finish, results
+    are written.  A second Ctrl-C is the user insisting: it raises KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    installed = []
+
+    def on_signal(sig: int) -> None:
+        if stop.is_set() and sig == signal.SIGINT:
+            raise KeyboardInterrupt
+        log.warning("stop requested (%s): finishing requests in flight, then writing results",
+                    signal.Signals(sig).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+            pass
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def next_steps(settings: JobSettings, summary: RunSummary) -> list[str]:
+    steps = []
+    if summary.aborted:
+        steps.append(f"The run stopped: {summary.aborted}. Fix the cause and run the same command again; "
+                     "rows already done are reported, the rest are sent.")
+    steps.append("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet again "
+                 f"(bulkprov {settings.command} RESULTS.xlsx --sheet Failures).")
+    return steps

@@ -1,0 +1,274 @@
+"""The result writer: every input row accounted for, in a workbook a user can act on.
+
+One writer for every command.  The ``.xlsx`` workbook (SPEC section 7) has ``Summary``,
+``Results`` (every non-blank input row once) and ``Failures`` (the failed and invalid rows with
+the input's own columns first, so the sheet is itself an input file to fix and run again).
+``lookup`` adds a ``Users`` sheet in the template's columns, so its output is an input file.
+``--results-format csv|jsonl`` writes the Results rows for pipelines instead.
+
+XlsxWriter in ``constant_memory`` mode streams rows to disk (about twice openpyxl's speed; see
+docs/DESIGN.md).  Every value that came from a user is written with ``write_string``: a name like
+``=HYPERLINK(...)`` stays text.  CSV has no cell types, so a CSV cell that Excel would run as a
+formula (leading ``=``, ``@``, or ``+``/``-`` not followed by a number) gets a leading apostrophe,
+the OWASP recommendation.  Files are written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
+                  "error_code", "http_status", "attempts", "batch")
+STATUSES = ("success", "failed", "invalid", "skipped", "not_attempted", "valid")
+FAILED_STATUSES = frozenset({"failed", "invalid", "not_attempted"})
+FORMATS = ("xlsx", "csv", "jsonl")
+
+
+@dataclass(slots=True)
+class RowResult:
+    """What happened to one input row."""
+
+    row: int
+    action: str
+    email: str
+    org_user_id: str
+    status: str
+    reason: str = ""
+    error_code: str = ""
+    http_status: int | None = None
+    attempts: int = 0
+    batch: str = ""
+
+    def as_record(self) -> dict[str, Any]:
+        return {"row": self.row, "action": self.action, "emailId": self.email, "orgUserId": self.org_user_id,
+                "status": self.status, "reason": self.reason, "error_code": self.error_code,
+                "http_status": self.http_status, "attempts": self.attempts, "batch": self.batch}
+
+
+@dataclass
+class RunSummary:
+    """The Summary sheet: counts, input identity, timing, settings (never secrets), next steps."""
+
+    command: str
+    input_path: str
+    input_sha256: str
+    started: str
+    finished: str = ""
+    sheet: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)
+    counts: Counter = field(default_factory=Counter)  # (action, status) -> n
+    warnings: list[str] = field(default_factory=list)
+    aborted: str = ""
+    next_steps: list[str] = field(default_factory=list)
+    run_id: str = ""
+
+    def status_totals(self) -> Counter:
+        totals: Counter = Counter()
+        for (_, status), n in self.counts.items():
+            totals[status] += n
+        return totals
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["counts"] = [{"action": a, "status": s, "rows": n} for (a, s), n in sorted(self.counts.items())]
+        data["totals"] = dict(self.status_totals())
+        return data
+
+
+_CSV_FORMULA_RE = re.compile(r"^(?:[=@\t\r]|[+-](?![\d .()]*$))")
+
+
+def csv_safe(value: str) -> str:
+    """Neutralise a cell Excel would evaluate when it opens a CSV."""
+    return "'" + value if value and _CSV_FORMULA_RE.match(value) else value
+
+
+def results_path(path: str | Path, fmt: str) -> Path:
+    """The output path with the extension of the chosen format."""
+    path = Path(path)
+    return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")
+
+
+class _AtomicFile:
+    """A temporary file beside the target, renamed over it on commit."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        self.temp = Path(name)
+
+    def commit(self) -> None:
+        os.replace(self.temp, self.target)
+
+    def discard(self) -> None:
+        self.temp.unlink(missing_ok=True)
+
+
+class ResultWriter:
+    """Streams row results into the chosen format; :meth:`close` writes the Summary and commits.
+
+    ``input_headers`` are the input file's own headers, for the Failures sheet.  Rows must be
+    added in input order.  ``users_headers``, when given, adds a ``Users`` sheet (lookup output).
+    """
+
+    def __init__(self, path: str | Path, *, fmt: str = "xlsx", input_headers: list[str] | None = None,
+                 users_headers: list[str] | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown results format {fmt!r}")
+        self.fmt = fmt
+        self.path = results_path(path, fmt)
+        self.input_headers = list(input_headers or [])
+        self.users_headers = users_headers
+        self._file = _AtomicFile(self.path)
+        self._rows = 0
+        self._failures = 0
+        self._users = 0
+        self._open()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def add(self, result: RowResult, input_cells: list[str] | None = None) -> None:
+        """Record one row; ``input_cells`` (the row as read) feed the Failures sheet."""
+        record = result.as_record()
+        if self.fmt == "xlsx":
+            self._rows += 1
+            self._write_strings(self._results, self._rows, [_text(record[c]) for c in RESULT_COLUMNS])
+            if result.status in FAILED_STATUSES and input_cells is not None:
+                self._failures += 1
+                cells = list(input_cells) + [""] * (len(self.input_headers) - len(input_cells))
+                self._write_strings(self._fail_ws, self._failures,
+                                    cells[: len(self.input_headers)] + [result.status, result.reason])
+        elif self.fmt == "csv":
+            self._csv.writerow([csv_safe(_text(record[c])) for c in RESULT_COLUMNS])
+        else:
+            self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def add_user(self, cells: list[str]) -> None:
+        """One row of the Users sheet (lookup output)."""
+        if self.fmt == "xlsx" and self.users_headers is not None:
+            self._users += 1
+            self._write_strings(self._users_ws, self._users, cells)
+
+    def close(self, summary: RunSummary) -> Path:
+        try:
+            if self.fmt == "xlsx":
+                self._finish_xlsx(summary)
+            else:
+                self._fh.close()
+        except BaseException:
+            self._file.discard()
+            raise
+        self._file.commit()
+        return self.path
+
+    def abandon(self) -> None:
+        """Drop the temporary file (used when the run could not produce results at all)."""
+        if self.fmt == "xlsx":
+            try:
+                self._wb.close()
+            except Exception:  # noqa: BLE001 - cleanup of a half-written temp file only
+                pass
+        else:
+            self._fh.close()
+        self._file.discard()
+
+    # -- xlsx -----------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.fmt == "xlsx":
+            import xlsxwriter  # lazy: keeps `bulkprov --help` fast
+
+            self._wb = xlsxwriter.Workbook(str(self._file.temp), {
+                "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                "strings_to_urls": False,
+            })
+            self._head = self._wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79",
+                                              "border": 1})
+            self._summary_ws = self._wb.add_worksheet("Summary")
+            if self.users_headers is not None:
+                self._users_ws = self._sheet("Users", self.users_headers)
+            self._results = self._sheet("Results", list(RESULT_COLUMNS))
+            self._fail_ws = self._sheet("Failures", self.input_headers + ["status", "reason"])
+        elif self.fmt == "csv":
+            self._fh = open(self._file.temp, "w", newline="", encoding="utf-8-sig")
+            self._csv = csv.writer(self._fh)
+            self._csv.writerow(RESULT_COLUMNS)
+        else:
+            self._fh = open(self._file.temp, "w", encoding="utf-8")
+
+    def _sheet(self, name: str, headers: list[str]):
+        ws = self._wb.add_worksheet(name)
+        for col, header in enumerate(headers):
+            ws.write_string(0, col, header, self._head)
+            ws.set_column(col, col, max(10, min(40, len(header) + 4)))
+        ws.freeze_panes(1, 0)
+        ws._bulkprov_width = len(headers)
+        return ws
+
+    @staticmethod
+    def _write_strings(ws, row: int, values: list[str]) -> None:
+        write = ws.write_string
+        for col, value in enumerate(values):
+            if value:
+                write(row, col, value)
+
+    def _finish_xlsx(self, summary: RunSummary) -> None:
+        for ws, last in ((self._results, self._rows), (self._fail_ws, self._failures)):
+            ws.autofilter(0, 0, max(last, 1), ws._bulkprov_width - 1)
+        if self.users_headers is not None:
+            self._users_ws.autofilter(0, 0, max(self._users, 1), self._users_ws._bulkprov_width - 1)
+        self._write_summary(summary)
+        self._wb.close()
+
+    def _write_summary(self, summary: RunSummary) -> None:
+        ws = self._summary_ws
+        ws.set_column(0, 0, 28)
+        ws.set_column(1, 3, 22)
+        bold = self._wb.add_format({"bold": True})
+        lines: list[tuple[str, ...]] = [
+            ("bulkprov run", summary.command),
+            ("run id", summary.run_id),
+            ("input file", summary.input_path),
+            ("input SHA-256", summary.input_sha256),
+            ("sheet", summary.sheet or ""),
+            ("started", summary.started),
+            ("finished", summary.finished),
+        ]
+        if summary.aborted:
+            lines.append(("ABORTED", summary.aborted))
+        lines.append(())
+        lines.append(("status", "rows"))
+        for status, n in sorted(summary.status_totals().items()):
+            lines.append((status, str(n)))
+        lines.append(())
+        lines.append(("action", "status", "rows"))
+        for (action, status), n in sorted(summary.counts.items()):
+            lines.append((action or "—", status, str(n)))
+        lines.append(())
+        lines.append(("setting", "value"))
+        lines.extend((k, str(v)) for k, v in summary.settings.items())
+        if summary.warnings:
+            lines.append(())
+            lines.append(("warnings",))
+            lines.extend(("", w) for w in summary.warnings)
+        if summary.next_steps:
+            lines.append(())
+            lines.append(("next steps",))
+            lines.extend(("", s) for s in summary.next_steps)
+        for r, line in enumerate(lines):
+            for c, value in enumerate(line):
+                ws.write_string(r, c, value, bold if c == 0 else None)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

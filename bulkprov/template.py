@@ -1,0 +1,121 @@
+"""The input template, generated from :mod:`bulkprov.schema` (never edited by hand).
+
+``bulkprov template -o users.xlsx`` writes a ``Users`` sheet (headers with a note each, dropdowns
+for the yes/no columns and the action, one example row), the ``Roles``/``Bots``/``Groups`` lookup
+sheets that let HR write names instead of ids, and an ``Instructions`` sheet.  ``-o users.csv``
+writes the header and the example row.  The committed copies in ``templates/`` are checked
+against this generator by a test.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+from bulkprov import schema
+
+# Fixed document date so the generated file only changes when the schema does.
+_CREATED = dt.datetime(2026, 1, 1)
+
+LOOKUP_EXAMPLES = {
+    "Roles": [("Bot Tester", "5c9d0a7e3f1b2a4c6d8e0f12"), ("Bot Owner", "5c9d0a7e3f1b2a4c6d8e0f13"),
+              ("Account Admin", "5c9d0a7e3f1b2a4c6d8e0f14")],
+    "Bots": [("Support Bot", "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d")],
+    "Groups": [("Support Agents", "e-06b41cdd-7678-5394-b958-40ca5662f502")],
+}
+
+INSTRUCTIONS = [
+    "How to fill this workbook",
+    "",
+    "1. One user per row in the Users sheet. Delete the example row (row 2) first.",
+    "2. emailId is required to add a user. Every other column is optional; unknown columns are ignored.",
+    "3. Lists (groups, roles, botTasks): separate entries with ; or a new line in the cell.",
+    "4. roles: write ROLE for an admin role or ROLE@BOT for a bot role, e.g. Bot Tester@Support Bot.",
+    "5. Names used in groups/roles/botTasks must be listed in the Groups, Roles and Bots sheets with their ids",
+    "   (ids come from the Bot Admin Console). Ids can also be written directly.",
+    "6. canCreateBot / isDeveloper: blank means FALSE - nobody gets Builder access by accident.",
+    "7. Keep leading zeros (zip, employee numbers) by formatting those columns as Text.",
+    "8. Check the file with:  bulkprov validate users.xlsx   then run:  bulkprov add users.xlsx",
+    "",
+    "Columns",
+]
+
+
+def write_template(path: str | Path) -> Path:
+    """Write the template to ``path``; the format follows the extension (.xlsx or .csv)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        _write_csv(path)
+    else:
+        _write_xlsx(path)
+    return path
+
+
+def _write_csv(path: Path) -> None:
+    example = schema.example_row()
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow([c.name for c in schema.COLUMNS])
+        writer.writerow([example[c.name] for c in schema.COLUMNS])
+
+
+def _write_xlsx(path: Path) -> None:
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                         "strings_to_urls": False})
+    wb.set_properties({"title": "bulkprov users template", "created": _CREATED, "author": "bulkprov"})
+    head = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "border": 1})
+    required = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "border": 1})
+    text = wb.add_format({"num_format": "@"})
+    _users_sheet(wb, head, required, text)
+    for sheet, rows in LOOKUP_EXAMPLES.items():
+        name_col, id_col, _ = schema.LOOKUP_SHEETS[sheet]
+        ws = wb.add_worksheet(sheet)
+        ws.write_row(0, 0, [name_col, id_col], head)
+        ws.set_column(0, 1, 44, text)
+        for r, (name, ident) in enumerate(rows, start=1):
+            ws.write_string(r, 0, name)
+            ws.write_string(r, 1, ident)
+    _instructions_sheet(wb, head)
+    wb.close()
+
+
+def _users_sheet(wb, head, required, text) -> None:
+    ws = wb.add_worksheet("Users")
+    example = schema.example_row()
+    last = 10_000
+    for col, column in enumerate(schema.COLUMNS):
+        ws.write_string(0, col, column.name, required if column.name == "emailId" else head)
+        ws.write_comment(0, col, f"{column.name}: {column.help}", {"x_scale": 2.5, "y_scale": 1.6})
+        ws.set_column(col, col, max(14, len(column.name) + 4), text)
+        ws.write_string(1, col, example[column.name])
+        if column.kind == schema.BOOL:
+            ws.data_validation(1, col, last, col, {
+                "validate": "list", "source": ["TRUE", "FALSE"],
+                "input_title": column.name, "input_message": "TRUE or FALSE (blank = FALSE)"[:255],
+            })
+        elif column.kind == schema.ACTION:
+            ws.data_validation(1, col, last, col, {
+                "validate": "list", "source": list(schema.ACTION_CHOICES),
+                "input_title": "action", "input_message": "add, update or remove (for bulkprov apply)",
+            })
+    ws.freeze_panes(1, 0)
+    ws.autofilter(0, 0, 1, len(schema.COLUMNS) - 1)
+
+
+def _instructions_sheet(wb, head) -> None:
+    ws = wb.add_worksheet("Instructions")
+    ws.set_column(0, 0, 22)
+    ws.set_column(1, 1, 110)
+    bold = wb.add_format({"bold": True})
+    for r, line in enumerate(INSTRUCTIONS):
+        ws.write_string(r, 0, line, bold if r in (0, len(INSTRUCTIONS) - 1) else None)
+    r = len(INSTRUCTIONS)
+    ws.write_row(r, 0, ["column", "what it is (also accepted headers)"], head)
+    for column in schema.COLUMNS:
+        r += 1
+        aliases = f" (also: {', '.join(column.aliases)})" if column.aliases else ""
+        ws.write_string(r, 0, column.name)
+        ws.write_string(r, 1, column.help + aliases)
