@@ -44,7 +44,6 @@ token or a secret (anything that looks like a JWT is redacted from server messag
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import ipaddress
 import json
@@ -472,7 +471,7 @@ def classify_exception(exc: BaseException, *, timeout: float | None = None) -> C
         return CallFailed("transient", "TLS certificate of the server could not be verified", sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
         return CallFailed("transient", f"could not connect: {exc}", sent=False)
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError):
         within = f" within {timeout:g} s" if timeout else ""
         return CallFailed("ambiguous", f"no reply{within}; the server may have acted on the request")
     if isinstance(exc, aiohttp.ServerDisconnectedError):

@@ -5,7 +5,6 @@ Reply bodies are the ones of SPEC section 2, verbatim, with the documented place
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import socket
@@ -13,9 +12,9 @@ import time
 from email.utils import formatdate
 
 import aiohttp
+import aioresponses.core as aioresponses_core
 import jwt
 import pytest
-import aioresponses.core as aioresponses_core
 from aioresponses import CallbackResult, aioresponses
 
 from bulkprov.auth import Credentials
@@ -370,7 +369,7 @@ def test_tokens_are_redacted_from_server_messages(creds) -> None:
 @pytest.mark.parametrize(
     ("exc", "kind", "sent"),
     [
-        (asyncio.TimeoutError(), "ambiguous", True),
+        (TimeoutError(), "ambiguous", True),
         (aiohttp.ServerTimeoutError("read timeout"), "ambiguous", True),
         (aiohttp.ServerDisconnectedError(), "ambiguous", True),
         (aiohttp.ClientOSError(104, "Connection reset by peer"), "ambiguous", True),

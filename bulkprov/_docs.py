@@ -1,0 +1,45 @@
+"""Generated parts of the README: the column table and the error-code tables.
+
+``python -m bulkprov._docs`` rewrites the blocks between ``<!-- NAME:start -->`` and
+``<!-- NAME:end -->`` markers in README.md; tests/test_docs.py fails when they drift.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from bulkprov import errors, schema
+
+
+def _codes_table(codes: dict[str, str]) -> str:
+    rows = ["| code | meaning |", "|---|---|"]
+    rows += [f"| `{code}` | {meaning} |" for code, meaning in codes.items()]
+    return "\n".join(rows)
+
+
+def blocks() -> dict[str, str]:
+    return {
+        "columns": schema.markdown_table(),
+        "row-codes": _codes_table(errors.ROW_CODES),
+        "file-codes": _codes_table(errors.FILE_CODES),
+        "outcome-codes": _codes_table(errors.OUTCOME_CODES),
+    }
+
+
+def render(text: str) -> str:
+    for name, body in blocks().items():
+        pattern = re.compile(rf"(<!-- {name}:start[^>]*-->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.S)
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> int:
+    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
