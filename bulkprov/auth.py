@@ -168,18 +168,12 @@ class Credentials:
             file_values = read_env_file(env_path)
             file_dir = env_path.parent
 
-        def pick(key: str) -> tuple[str | None, str]:
-            """(value, where) of ``key`` from the environment first, then the file."""
-            value = (environ.get(key) or "").strip()
-            if value:
-                return value, "environment"
-            value = (file_values.get(key) or "").strip()
-            if value:
-                return value, "file"
-            return None, ""
+        def pick(key: str) -> str | None:
+            """``key`` from the environment first, then the file (empty values do not count)."""
+            return (environ.get(key) or "").strip() or (file_values.get(key) or "").strip() or None
 
-        client_id, _ = pick(ENV_CLIENT_ID)
-        token, _ = pick(ENV_JWT)
+        client_id = pick(ENV_CLIENT_ID)
+        token = pick(ENV_JWT)
 
         secret: str | None = None
         if secret_file is not None:

@@ -40,8 +40,20 @@ Each API request goes through these steps, in this order; the first that refuses
 7. ``latency`` sleep - *before* applying, so a test can stop the emulator while a request is in
    flight and be sure nothing was committed.
 8. Apply the batch (synchronously: concurrent requests never interleave inside a batch).
-9. ``commit_then_drop``: the batch is committed, then the connection is closed with no reply.
+9. ``commit_then_drop`` (writes only; usersInfo is never dropped, so a client can always resolve an
+   ambiguous outcome): the batch is committed, then the connection is closed with no reply.
 10. Reply.
+
+Requests refused before the rate check (bad JWT) never take a slot; refused by the rate check only
+with ``rate_counts_refused``; every request past it takes one, whatever happens next.
+
+The request log (``Emulator.requests``) has one entry per API request: ``t`` (monotonic arrival),
+``method``, ``path``, ``status`` (None for a dropped connection), ``users`` (items in the request),
+``outcome`` (``ok``, ``rate``, ``5xx``, ``drop``, ``auth`` or ``refused``) and, once applied,
+``failed`` (users in ``failedUserDetails``).  ``counts.created_per_email`` says how many times each
+address was created (a test proves "created exactly once" with it) and
+``counts.create_attempts_per_email`` how many applied add requests carried it (a client that
+blindly re-sends after a dropped connection shows 2 there).
 
 Admin endpoints (no auth; a loopback tool for tests): ``GET /_admin/state``, ``POST /_admin/reset``,
 ``POST /_admin/config``.  :class:`EmulatorThread` runs the emulator in a background thread for sync
@@ -174,22 +186,26 @@ class EmulatorConfig:
 
     client_id: str = DEMO_CLIENT_ID
     client_secret: str = DEMO_CLIENT_SECRET
+    # (max requests, window seconds), rolling, all enforced; [] = unlimited.
     rate_windows: list[tuple[int, float]] = field(default_factory=lambda: [(60, 60.0), (1800, 3600.0)])
+    # "429-retry-after" (429 + integer Retry-After, rounded up, >= 1), "429" (no header), "400-message" (400).
     rate_refusal: str = "429-retry-after"
-    rate_counts_refused: bool = False
-    rate_tolerance: float = 0.02
+    rate_counts_refused: bool = False  # do rate-refused requests take a slot in the windows?
+    rate_tolerance: float = 0.02  # seconds of arrival jitter forgiven (see the module docstring)
     max_users_per_request: int | None = None
-    fail_5xx: float = 0.0
-    fail_rate: float = 0.0
-    latency: float = 0.0
-    commit_then_drop: float = 0.0
-    enforce_jti: bool = False
-    poison_pattern: str | None = None
-    seed: int | None = None
-    roles: dict[str, str] = field(default_factory=lambda: dict(_DEMO["roles"]))
-    bots: dict[str, str] = field(default_factory=lambda: dict(_DEMO["bots"]))
-    groups: dict[str, str] = field(default_factory=lambda: dict(_DEMO["groups"]))
+    fail_5xx: float = 0.0  # probability of a 503 with nothing applied
+    fail_rate: float = 0.0  # probability of an injected rate refusal
+    latency: float = 0.0  # seconds slept before applying
+    commit_then_drop: float = 0.0  # probability of applying a write, then closing without a reply
+    enforce_jti: bool = False  # every token must carry a jti never seen before
+    poison_pattern: str | None = None  # re.search over emailIds: the whole write request is refused
+    seed: int | None = None  # RNG seed for the probabilities above
+    roles: dict[str, str] = field(default_factory=lambda: dict(_DEMO["roles"]))  # roleId -> name
+    bots: dict[str, str] = field(default_factory=lambda: dict(_DEMO["bots"]))  # botId -> name
+    groups: dict[str, str] = field(default_factory=lambda: dict(_DEMO["groups"]))  # groupId -> name
+    # botId -> dialog ids; a bot without a list accepts any well-formed dg- id.
     dialogs: dict[str, list[str]] = field(default_factory=lambda: copy.deepcopy(_DEMO["dialogs"]))
+    # Pre-existing users: bare userInfo dicts, add payloads or usersInfo objects (loaded on reset).
     users: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,13 @@ DIALOGS = {b["name"]: b["dialogs"] for b in SEED["bots"]}
 GROUP = {g["name"]: g["groupId"] for g in SEED["groups"]}
 USERS, INFO = "/api/public/users", "/api/public/usersInfo"
 
-# The demo secret of the contract is shorter than PyJWT likes; that is not what these tests test.
-pytestmark = pytest.mark.filterwarnings("ignore::jwt.InsecureKeyLengthWarning")
 
-
-def token(secret: str = DEMO_CLIENT_SECRET, **claims: Any) -> str:
+def token(secret: str = DEMO_CLIENT_SECRET, algorithm: str = "HS256", **claims: Any) -> str:
+    """A signed token; a claim given as None is left out."""
     payload = {"appId": DEMO_CLIENT_ID, "sub": "tests", "jti": uuid.uuid4().hex, **claims}
-    return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm="HS256")
+    with warnings.catch_warnings():  # the contract's demo secret is shorter than PyJWT recommends
+        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
+        return jwt.encode({k: v for k, v in payload.items() if v is not None}, secret, algorithm=algorithm)
 
 
 def cfg(**changes: Any) -> EmulatorConfig:
@@ -276,7 +277,7 @@ async def test_malformed_bodies_are_refused_whole(http, start, raw, msg):
     token(appId="someone-else"),
     token(sub=None),
     token(exp=int(time.time()) - 10),
-    jwt.encode({"appId": DEMO_CLIENT_ID, "sub": "x"}, DEMO_CLIENT_SECRET, algorithm="HS512"),
+    token(algorithm="HS512"),
 ], ids=["missing", "garbage", "wrong-secret", "wrong-app-id", "no-sub", "expired", "not-hs256"])
 async def test_bad_credentials_get_401(http, start, auth):
     emu, url = await start()
@@ -538,3 +539,11 @@ def test_run_server_prints_its_url_and_stops_on_sigterm():
     finally:
         proc.kill()
         proc.stdout.close()
+
+
+def test_rate_gate_absorbs_jitter_within_tolerance_without_drifting():
+    emu = Emulator(cfg(rate_windows=[(1, 1.0)], rate_tolerance=0.02))
+    assert emu._rate_gate(100.0) is None
+    assert emu._rate_gate(100.99) is None  # 10 ms early: accepted, booked at 101.0 when the slot frees
+    assert emu._rate_gate(101.99) is None  # booked at 102.0, not 101.99: early arrivals do not add up
+    assert emu._rate_gate(102.97) == pytest.approx(0.03)  # beyond the tolerance: refused

@@ -1,0 +1,68 @@
+"""Shared fixtures: an emulator on loopback, roster files, and reading result workbooks back."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulkprov.auth import Credentials
+from bulkprov.emulator import EmulatorConfig, EmulatorThread
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_emulator() -> Iterator:
+    """Start emulators in background threads; all are stopped after the test."""
+    started: list[EmulatorThread] = []
+
+    def start(**config) -> EmulatorThread:
+        config.setdefault("rate_windows", [])
+        emu = EmulatorThread(EmulatorConfig(**config)).start()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def creds() -> Credentials:
+    config = EmulatorConfig()
+    return Credentials(client_id=config.client_id, client_secret=config.client_secret)
+
+
+def write_roster(path: Path, n: int, *, invalid: dict[int, dict[str, str]] | None = None,
+                 extra: dict[int, dict[str, str]] | None = None, domain: str = "acme-corp.com") -> list[str]:
+    """A CSV roster of ``n`` users; returns the emails of the rows (row i → Excel row i + 2)."""
+    headers = ["Email", "First Name", "Last Name", "Department", "Employee ID"]
+    emails = []
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=headers + ["groups", "roles", "canCreateBot"])
+        writer.writeheader()
+        for i in range(n):
+            row = {"Email": f"user{i:05d}@{domain}", "First Name": f"First{i}", "Last Name": f"Last{i}",
+                   "Department": ["Sales", "Support", "HR"][i % 3], "Employee ID": f"E{i:06d}"}
+            row.update((extra or {}).get(i, {}))
+            row.update((invalid or {}).get(i, {}))
+            emails.append(row["Email"])
+            writer.writerow(row)
+    return emails
+
+
+def read_sheet(path: Path, sheet: str) -> list[dict[str, str | None]]:
+    """A sheet of a result workbook as dicts, opened with openpyxl (a second library)."""
+    wb = openpyxl.load_workbook(path, read_only=True)
+    rows = list(wb[sheet].iter_rows(values_only=True))
+    wb.close()
+    headers = [str(h) for h in rows[0]]
+    return [dict(zip(headers, r, strict=False)) for r in rows[1:]]
+
+
+def results_by_row(path: Path) -> dict[int, dict]:
+    return {int(r["row"]): r for r in read_sheet(path, "Results")}
