@@ -120,6 +120,7 @@ class Dispatcher:
         self._rows: dict[int, _RowState] = {}
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
+        self._largest_refused = 0
         self._total = 0
         self._started = time.monotonic()
 
@@ -355,6 +356,7 @@ class Dispatcher:
             return
         log.warning("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause",
                     batch.id, len(batch.rows), exc.message)
+        self._largest_refused = max(self._largest_refused, len(batch.rows))
         left, right = _split(batch, (len(batch.rows) + 1) // 2)
         await self._run_batch(left)
         await self._run_batch(right)
@@ -362,10 +364,10 @@ class Dispatcher:
                         for r in batch.rows)
         if succeeded and (self._size_cap is None or self._size_cap > len(left.rows)):
             self._size_cap = len(left.rows)
-            note = (f"the server refused {len(batch.rows)} users in one request ({exc.message}); "
-                    f"later requests carried at most {self._size_cap} users")
+            note = (f"the server refused {self._largest_refused} users in one request ({exc.message}); "
+                    f"batches were split and later requests carried at most {self._size_cap} users")
             log.warning(note)
-            self.report.notes.append(note)
+            self.report.notes = [n for n in self.report.notes if "users in one request" not in n] + [note]
 
     def _give_up(self, batch: Batch, exc: CallFailed) -> None:
         code = {"rate": "rate-limited", "ambiguous": "unverified"}.get(exc.kind, "server-error")

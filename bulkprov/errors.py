@@ -12,10 +12,12 @@ from dataclasses import dataclass
 # File-level codes (InputError.code).
 FILE_CODES = {
     "file-not-found": "the file does not exist",
+    "file-unreadable": "the file exists but cannot be read (permissions, locked, disk)",
     "file-empty": "the file is empty",
     "no-data-rows": "the file has a header row but no data rows",
     "no-header": "no header row was found",
     "missing-column": "a required column is missing",
+    "duplicate-column": "two columns of the header row mean the same bulkprov column",
     "unsupported-format": "the file type is not supported",
     "corrupt-file": "the file is damaged or is not what its name says",
     "encrypted-file": "the workbook is password-protected",
