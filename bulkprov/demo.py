@@ -8,11 +8,13 @@ each step's summary and where its result workbook is.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 from bulkprov.auth import Credentials
 from bulkprov.emulator import EmulatorConfig, EmulatorThread, demo_seed
+from bulkprov.logs import configure_logging
 from bulkprov.pipeline import JobSettings, run_job
 
 # Scaled so ~150 users finish in well under a minute while the limiter and retries still work.
@@ -42,6 +44,7 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
             print(f"bulkprov demo: {needed} is missing (pass --data DIR)", file=sys.stderr)
             return 2
     out.mkdir(parents=True, exist_ok=True)
+    configure_logging("text", logging.WARNING)
     config = demo_config()
     with EmulatorThread(config) as emu:
         print(f"emulator listening on {emu.url} (faults: {DEMO_FAULTS}, rate {DEMO_RATE})", file=stream)

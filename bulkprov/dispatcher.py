@@ -62,6 +62,14 @@ class wait_retry_after(wait_base):
         return self.fallback(retry_state)
 
 
+def _maybe_applied(exc: CallFailed) -> bool:
+    """Could the server have applied the request?  A lost reply, or a 5xx other than 503 (a gateway
+    error or a crash may come after the work was done; 503 means the server did not take it)."""
+    if exc.kind == "ambiguous":
+        return True
+    return exc.kind == "transient" and exc.sent and (exc.status or 0) >= 500 and exc.status != 503
+
+
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, CallFailed) and exc.kind in RETRYABLE
 
@@ -246,7 +254,7 @@ class Dispatcher:
         for r in rows:
             state = self._rows[r.row]
             state.last_status = exc.status
-            if exc.kind == "ambiguous" or (exc.kind == "transient" and (exc.status or 0) >= 500):
+            if _maybe_applied(exc):
                 state.uncertain = True
         if exc.kind == "rate":
             self.limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)

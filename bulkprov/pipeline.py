@@ -26,7 +26,7 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import InputError
 from bulkprov.loader import LoaderLimits, Table, open_table, read_lookups
-from bulkprov.results import ResultWriter, RowResult, RunSummary
+from bulkprov.results import ResultWriter, RowResult, RunSummary, check_writable, results_path
 from bulkprov.validation import CheckedRow, Validator
 
 log = logging.getLogger("bulkprov")
@@ -179,6 +179,9 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
     path = Path(path)
     started = _now()
     table = load(path, settings)
+    out_path = results_path(settings.output or default_output(path, settings.command, settings.results_format,
+                                                              started), settings.results_format)
+    check_writable(out_path)
     checked = check_rows(table, settings)
     summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
                          input_path=str(path.resolve()), input_sha256=file_sha256(path),
@@ -205,7 +208,6 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         summary.warnings.extend(report.notes)
         if settings.command == "lookup":
             users = report.users
-    out_path = settings.output or default_output(path, settings.command, settings.results_format, started)
     summary.next_steps = next_steps(settings, summary)
     written = write_results(path, settings, table, results, summary, out_path, users)
     return JobOutcome(summary, written, exit_code_for(summary))

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov.errors import InputError
+
 RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
                   "error_code", "http_status", "attempts", "batch")
 STATUSES = ("success", "failed", "invalid", "skipped", "not_attempted", "valid")
@@ -91,6 +93,11 @@ def csv_safe(value: str) -> str:
     return "'" + value if value and _CSV_FORMULA_RE.match(value) else value
 
 
+def check_writable(path: str | Path) -> None:
+    """Fail before any work is done when the results could not be written."""
+    _AtomicFile(Path(path)).discard()
+
+
 def results_path(path: str | Path, fmt: str) -> Path:
     """The output path with the extension of the chosen format."""
     path = Path(path)
@@ -102,8 +109,12 @@ class _AtomicFile:
 
     def __init__(self, target: Path) -> None:
         self.target = target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        except OSError as exc:
+            raise InputError("usage", f"cannot write results to {target}: {exc.strerror or exc}; "
+                             "choose another place with -o") from None
         os.close(fd)
         self.temp = Path(name)
 
