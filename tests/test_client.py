@@ -336,7 +336,8 @@ def test_classification_table(status, headers, text, kind, retry_after, in_messa
 
 
 def test_retry_after_http_date() -> None:
-    failed = classify(429, {"Retry-After": HTTP_DATE}, RATE_BODY)
+    # The date is computed now, not at import: the suite may run for minutes before this test.
+    failed = classify(429, {"Retry-After": formatdate(time.time() + 30, usegmt=True)}, RATE_BODY)
     assert isinstance(failed, CallFailed) and failed.kind == "rate"
     assert 25 <= failed.retry_after <= 31
     assert parse_retry_after(HTTP_DATE, now=NOW) == pytest.approx(30, abs=1)
