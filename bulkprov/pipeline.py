@@ -1,9 +1,9 @@
 """The one pipeline every command runs: load → validate → dispatch → reconcile → results.
 
 ``validate`` and ``--dry-run`` stop after validation; ``add``/``update``/``remove``/``lookup``/
-``apply`` go on to the dispatcher.  The result file is written in a second streaming pass over
-the input, so the Failures sheet carries the input's own cells without keeping every row in
-memory.  This module is the library API the CLI is a thin layer over::
+``apply`` go on to the dispatcher.  The Failures sheet carries the input's own cells: those of
+invalid rows are kept from the first pass (up to a bound), the rest are read again in a second
+streaming pass only when some row needs them, so memory stays bounded.  This module is the library API the CLI is a thin layer over::
 
     from bulkprov.pipeline import JobSettings, run_job
     outcome = run_job("users.xlsx", JobSettings(command="validate"))
@@ -26,7 +26,14 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import InputError
 from bulkprov.loader import LoaderLimits, Table, open_table, read_lookups
-from bulkprov.results import ResultWriter, RowResult, RunSummary, check_writable, results_path
+from bulkprov.results import (
+    FAILED_STATUSES,
+    ResultWriter,
+    RowResult,
+    RunSummary,
+    check_writable,
+    results_path,
+)
 from bulkprov.validation import CheckedRow, Validator
 
 log = logging.getLogger("bulkprov")
@@ -102,7 +109,18 @@ def load(path: Path, settings: JobSettings) -> Table:
                       required_any=key_column_requirement(settings.command))
 
 
-def check_rows(table: Table, settings: JobSettings) -> list[CheckedRow]:
+# Input cells of invalid rows kept from the first pass for the Failures sheet; beyond this many the
+# rest are read again in a second pass, so memory stays bounded for a file where every row is bad.
+KEEP_CELLS_LIMIT = 20_000
+
+
+@dataclass
+class Checked:
+    rows: list[CheckedRow]
+    cells: dict[int, list[str]]  # input cells of (some) invalid rows, for the Failures sheet
+
+
+def check_rows(table: Table, settings: JobSettings) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     validator = Validator(table, settings.command, lookups=extra, builder_default=settings.builder_default)
@@ -110,13 +128,30 @@ def check_rows(table: Table, settings: JobSettings) -> list[CheckedRow]:
         raise InputError("missing-column", "apply needs an 'action' (or 'User Status') column saying add, "
                          "update or remove for each row", str(table.path))
     keep = settings.command != "validate" and not settings.dry_run
-    checked = []
+    checked = Checked([], {})
     for raw in table.rows:
         row = validator.check(raw)
         if not keep:
             row.user = {}
-        checked.append(row)
+        if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
+            checked.cells[raw.row] = raw.cells
+        checked.rows.append(row)
     return checked
+
+
+def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
+                  known: dict[int, list[str]]) -> dict[int, list[str]]:
+    """Input cells of every row bound for the Failures sheet; re-reads the file only if some are missing."""
+    missing = {row for row, r in results.items() if r.status in FAILED_STATUSES and row not in known}
+    if not missing:
+        return known
+    cells = dict(known)
+    again = open_table(path, sheet=table.sheet, limits=settings.limits,
+                       required_any=key_column_requirement(settings.command))
+    for raw in again.rows:
+        if raw.row in missing:
+            cells[raw.row] = raw.cells
+    return cells
 
 
 def invalid_result(row: CheckedRow) -> RowResult:
@@ -131,24 +166,21 @@ def validation_results(checked: list[CheckedRow]) -> dict[int, RowResult]:
     }
 
 
-def write_results(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
-                  summary: RunSummary, out_path: Path, users: dict[int, dict] | None = None) -> Path:
-    """Second pass over the input: every row once, in input order, with its own cells for Failures."""
+def write_results(settings: JobSettings, table: Table, results: dict[int, RowResult],
+                  cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
+                  users: dict[int, dict] | None = None) -> Path:
+    """Every row once, in input order; failed and invalid rows also with their own cells."""
     users_headers = [c.name for c in schema.COLUMNS if c.name not in ("action", "sendEmail")]
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=table.headers,
                           users_headers=users_headers if users is not None else None)
     try:
-        again = open_table(path, sheet=table.sheet, limits=settings.limits,
-                           required_any=key_column_requirement(settings.command))
-        for raw in again.rows:
-            result = results.get(raw.row)
-            if result is None:  # cannot happen unless the file changed under us; never drop a row
-                result = RowResult(raw.row, "", "", "", "not_attempted", "row appeared after validation")
+        for row in sorted(results):
+            result = results[row]
             summary.counts[(result.action, result.status)] += 1
-            writer.add(result, raw.cells)
-            if users is not None and raw.row in users:
-                cells = schema.user_to_cells(users[raw.row])
-                writer.add_user([cells.get(h, "") for h in users_headers])
+            writer.add(result, cells.get(row))
+            if users is not None and row in users:
+                user_cells = schema.user_to_cells(users[row])
+                writer.add_user([user_cells.get(h, "") for h in users_headers])
     except BaseException:
         writer.abandon()
         raise
@@ -190,16 +222,16 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
                          warnings=[w.message for w in table.warnings])
     users: dict[int, dict] | None = None
     if settings.command == "validate" or settings.dry_run:
-        results = validation_results(checked)
+        results = validation_results(checked.rows)
         if settings.dry_run:
-            summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked, settings))
+            summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked.rows, settings))
     else:
         from bulkprov.dispatcher import dispatch_rows  # lazy: validate needs no network stack
 
-        results = {r.row: invalid_result(r) for r in checked if r.errors}
+        results = {r.row: invalid_result(r) for r in checked.rows if r.errors}
         stop = asyncio.Event()
         with stop_on_signals(stop):
-            report = await dispatch_rows([r for r in checked if not r.errors], settings, credentials,
+            report = await dispatch_rows([r for r in checked.rows if not r.errors], settings, credentials,
                                          progress, stop)
         results.update(report.results)
         summary.aborted = report.aborted or ("interrupted by a stop signal (Ctrl-C / SIGTERM)"
@@ -209,7 +241,8 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         if settings.command == "lookup":
             users = report.users
     summary.next_steps = next_steps(settings, summary)
-    written = write_results(path, settings, table, results, summary, out_path, users)
+    cells = failure_cells(path, settings, table, results, checked.cells)
+    written = write_results(settings, table, results, cells, summary, out_path, users)
     return JobOutcome(summary, written, exit_code_for(summary))
 
 

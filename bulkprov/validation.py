@@ -51,7 +51,7 @@ class CheckedRow:
 
 
 class _Cells:
-    """Read a raw row's cells by canonical column name."""
+    """Read a raw row's cells by canonical column name (the loader aligns cells with headers)."""
 
     __slots__ = ("_index", "_cells")
 
@@ -61,9 +61,7 @@ class _Cells:
 
     def get(self, name: str) -> str:
         i = self._index.get(name)
-        if i is None or i >= len(self._cells):
-            return ""
-        return self._cells[i]
+        return "" if i is None or i >= len(self._cells) else self._cells[i]
 
 
 class Validator:
@@ -86,6 +84,9 @@ class Validator:
         self._seen_email: dict[str, int] = {}
         self._seen_org: dict[str, int] = {}
         self._per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
+        # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
+        self._info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
+                              if c.in_user_info and c.name in self.index]
 
     # -- public -----------------------------------------------------------------------------
 
@@ -181,14 +182,14 @@ class Validator:
 
     def _user_info(self, cells: _Cells, out: CheckedRow) -> dict[str, str]:
         info: dict[str, str] = {}
-        for name in schema.USER_INFO_FIELDS:
-            value = cells.get(name)
+        raw = cells._cells
+        for name, i, max_length in self._info_columns:
+            value = raw[i] if i < len(raw) else ""
             if not value:
                 continue
-            col = schema.BY_NAME[name]
-            if col.max_length and len(value) > col.max_length and name != "emailId":
+            if max_length and len(value) > max_length and name != "emailId":
                 self._error(out, name, value, "too-long",
-                            f"{len(value)} characters; {name} allows at most {col.max_length}")
+                            f"{len(value)} characters; {name} allows at most {max_length}")
             info[name] = value
         return info
 

@@ -80,6 +80,9 @@ def test_a_poisoned_user_fails_alone(make_emulator, creds, tmp_path):
     assert failed == {44}
     assert results[44]["error_code"] == "request-refused"
     assert "Invalid user data" in results[44]["reason"]
+    (failure,) = read_sheet(outcome.results_path, "Failures")  # cells read again from the input
+    assert failure["Email"] == "user00042@acme-corp.com" and failure["First Name"] == "First42"
+    assert failure["status"] == "failed"
     assert_each_created_once(emu.state(), set(emails) - {"user00042@acme-corp.com"})
     assert outcome.exit_code == 1
 

@@ -1,0 +1,331 @@
+"""bulkprov benchmarks: ``make bench`` (or ``python bench/run.py [--quick] [case ...]``).
+
+Writes ``bench/results.md`` with the machine, the date, and for each case the median of several
+runs and the peak RSS.  Every measured run is a separate process (``python bench/run.py
+--child CASE ...``) so its peak RSS is its own.
+
+Cases:
+  load      load + validate + write results: 100k-row xlsx and csv, 1M-row csv; against a pandas
+            baseline (read_excel/read_csv + DataFrame.to_excel) on the same files
+  e2e       100k users added against the emulator (another process) with no rate limit
+  rate      rate efficiency: emulator windows 20/2 s + 60/10 s; --rate matching them, and 50% above
+  startup   ``bulkprov --help`` wall time
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "data"
+sys.path.insert(0, str(ROOT))
+
+HEADERS = ["Email", "Employee ID", "First Name", "Last Name", "Company", "Department", "Phone", "Work Phone",
+           "Street", "City", "Zip Code", "State", "Country", "groups", "canCreateBot"]
+
+
+# -- data -------------------------------------------------------------------------------------------
+
+
+def row_values(i: int) -> list[object]:
+    return [f"user{i:07d}@acme-corp.com", f"E{i:07d}", f"First{i}", f"Last{i}", "Acme Corp",
+            ["Sales", "Support", "HR", "IT"][i % 4], 8212330000 + i, f"+1 212 555 {i % 10000:04d}",
+            f"{i} Main Street", "Boston", 2128 + (i % 100), "MA", "US", "", ["TRUE", "FALSE", ""][i % 3]]
+
+
+def make_csv(path: Path, rows: int) -> Path:
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADERS)
+        for i in range(rows):
+            writer.writerow(row_values(i))
+    return path
+
+
+def make_xlsx(path: Path, rows: int) -> Path:
+    if path.exists():
+        return path
+    import xlsxwriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Users")
+    zip_fmt = wb.add_format({"num_format": "00000"})
+    ws.write_row(0, 0, HEADERS)
+    for i in range(rows):
+        for c, value in enumerate(row_values(i)):
+            if isinstance(value, int):
+                ws.write_number(i + 1, c, value, zip_fmt if c == 10 else None)
+            elif value:
+                ws.write_string(i + 1, c, value)
+    wb.close()
+    return path
+
+
+# -- children (one measured run each) ------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_validate(path: str) -> dict:
+    from bulkprov.pipeline import JobSettings, run_job
+
+    out = DATA / f"out-{Path(path).stem}.xlsx"
+    start = time.perf_counter()
+    outcome = run_job(path, JobSettings(command="validate", output=out))
+    seconds = time.perf_counter() - start
+    rows = sum(outcome.summary.status_totals().values())
+    return {"seconds": seconds, "rows": rows, "rss_mb": peak_rss_mb()}
+
+
+def child_pandas(path: str) -> dict:
+    import pandas as pd
+
+    out = DATA / f"pandas-{Path(path).stem}.xlsx"
+    start = time.perf_counter()
+    if path.endswith(".csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    else:
+        frame = pd.read_excel(path, dtype=str, keep_default_na=False)
+    frame["status"] = "valid"
+    frame.to_excel(out, index=False)
+    return {"seconds": time.perf_counter() - start, "rows": len(frame), "rss_mb": peak_rss_mb()}
+
+
+def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, profile: str = "") -> dict:
+    import logging
+
+    from bulkprov.auth import Credentials
+    from bulkprov.emulator import EmulatorConfig
+    from bulkprov.logs import configure_logging
+    from bulkprov.pipeline import JobSettings, run_job
+
+    configure_logging("text", logging.ERROR)
+    cfg = EmulatorConfig()
+    creds = Credentials(client_id=cfg.client_id, client_secret=cfg.client_secret)
+    settings = JobSettings(command="add", host=host, rate=rate, batch_size=int(batch),
+                           concurrency=int(concurrency), output=DATA / "out-add.xlsx", send_email=False)
+    eta: list[float] = []
+    from bulkprov import dispatcher
+
+    original = dispatcher.describe_plan
+
+    def capture(batches, *a, **kw):
+        lines = original(batches, *a, **kw)
+        eta.append(dispatcher.estimate_seconds(len(batches), a[2] if len(a) > 2 else kw["windows"]))
+        return lines
+
+    dispatcher.describe_plan = capture
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler
+
+        profiler = Profiler()
+        profiler.start()
+    start = time.perf_counter()
+    outcome = run_job(path, settings, credentials=creds)
+    seconds = time.perf_counter() - start
+    result = {"seconds": seconds, "rss_mb": peak_rss_mb(), "exit": outcome.exit_code,
+              "totals": dict(outcome.summary.status_totals()), "eta": eta[0] if eta else None}
+    if profiler:
+        profiler.stop()
+        result["profile"] = profiler.output_text(unicode=False, color=False, show_all=False)[:6000]
+    return result
+
+
+CHILDREN = {"validate": child_validate, "pandas": child_pandas, "add": child_add}
+
+
+def run_child(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, str(Path(__file__)), "--child", *args], capture_output=True,
+                          text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench child {args} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- emulator in its own process -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EmulatorProcess:
+    def __init__(self, rate: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.rate = rate
+
+    def __enter__(self) -> EmulatorProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "bulkprov", "mock-server", "--port", str(self.port),
+                                      "--rate", self.rate], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, cwd=ROOT)
+        self.proc.stdout.readline()  # the "listening" line
+        return self
+
+    def state(self) -> dict:
+        import urllib.request
+
+        with urllib.request.urlopen(f"{self.url}/_admin/state", timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# -- cases ----------------------------------------------------------------------------------------------
+
+
+def median_of(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def case_load(repeat: int, quick: bool) -> list[str]:
+    files = [("100k-row xlsx", make_xlsx(DATA / "users-100k.xlsx", 100_000)),
+             ("100k-row csv", make_csv(DATA / "users-100k.csv", 100_000))]
+    if not quick:
+        files.append(("1M-row csv", make_csv(DATA / "users-1m.csv", 1_000_000)))
+    lines = ["| file | bulkprov validate (s) | rows/s | peak RSS (MB) | pandas baseline (s) | baseline RSS (MB) | speed-up |",
+             "|---|---|---|---|---|---|---|"]
+    for label, path in files:
+        ours = [run_child("validate", str(path)) for _ in range(repeat)]
+        big = "1M" in label
+        base = [run_child("pandas", str(path)) for _ in range(1 if big else repeat)]
+        t, b = median_of(ours, "seconds"), median_of(base, "seconds")
+        lines.append(f"| {label} | {t:.2f} | {ours[0]['rows'] / t:,.0f} | {max(r['rss_mb'] for r in ours):.0f} | "
+                     f"{b:.2f} | {max(r['rss_mb'] for r in base):.0f} | {b / t:.1f}× |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def case_e2e(repeat: int, quick: bool) -> list[str]:
+    n = 20_000 if quick else 100_000
+    path = make_csv(DATA / f"users-{n // 1000}k.csv", n)
+    runs, profile = [], ""
+    for i in range(repeat + 1):
+        with EmulatorProcess("none") as emu:
+            cpu0 = emu.cpu_seconds()
+            result = run_child("add", str(path), emu.url, "none", "100", "8", "profile" if i == repeat else "")
+            result["emulator_cpu"] = emu.cpu_seconds() - cpu0
+            created = emu.state()["counts"]["created"]
+        assert created == n, f"{created} users created of {n}"
+        if i == repeat:
+            profile = result["profile"]
+        else:
+            runs.append(result)
+        print(f"e2e run {i}: {result['seconds']:.2f} s", flush=True)
+    t = median_of(runs, "seconds")
+    emulator_cpu = median_of(runs, "emulator_cpu")
+    lines = ["| users | batch | concurrency | wall (s) | users/s | peak RSS (MB) | emulator CPU (s) | our share of wall |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| {n:,} | 100 | 8 | {t:.2f} | {n / t:,.0f} | {max(r['rss_mb'] for r in runs):.0f} | "
+             f"{emulator_cpu:.2f} | {max(0.0, 1 - emulator_cpu / t):.0%} |", "",
+             "Profile of one run (pyinstrument, top of the call tree):", "", "```",
+             *profile.splitlines()[:60], "```"]
+    return lines
+
+
+def case_rate(repeat: int, quick: bool) -> list[str]:
+    from bulkprov.limiter import parse_rate, schedule_floor
+
+    windows = "20/2,60/10"
+    requests = 90 if quick else 150
+    path = make_csv(DATA / f"users-rate-{requests}.csv", requests * 10)
+    floor = schedule_floor(requests, parse_rate(windows))
+    lines = [f"Emulator windows {windows} (at most 20 requests in any 2 s and 60 in any 10 s); {requests} requests "
+             f"of 10 users; analytical floor {floor:.1f} s (the start of the last request).", "",
+             "| --rate | makespan (s) | ÷ floor | refusals | rows done | ETA printed (s) | ETA ÷ actual |",
+             "|---|---|---|---|---|---|---|"]
+    for rate in (windows, "30/2,90/10"):
+        runs = []
+        for _ in range(repeat):
+            with EmulatorProcess(windows) as emu:
+                result = run_child("add", str(path), emu.url, rate, "10", "8")
+                result["refusals"] = emu.state()["counts"].get("rate_refusals", 0)
+            runs.append(result)
+        t = median_of(runs, "seconds")
+        done = min(r["totals"].get("success", 0) for r in runs)
+        eta = runs[0]["eta"] or 0.0
+        lines.append(f"| {rate} | {t:.1f} | {t / floor:.3f} | {max(r['refusals'] for r in runs)} | "
+                     f"{done:,}/{requests * 10:,} | {eta:.1f} | {eta / t:.2f} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
+def case_startup(repeat: int, quick: bool) -> list[str]:
+    times = []
+    for _ in range(max(5, repeat)):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bulkprov", "--help"], capture_output=True, check=True, cwd=ROOT)
+        times.append(time.perf_counter() - start)
+    return [f"`bulkprov --help`: median {statistics.median(times) * 1000:.0f} ms over {len(times)} runs "
+            "(target < 500 ms)"]
+
+
+CASES = {"load": case_load, "e2e": case_e2e, "rate": case_rate, "startup": case_startup}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")]
+        cpu = f"{names[0]} × {len(names)}" if names else cpu
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.release()}, {cpu}, Python {platform.python_version()}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--child", nargs="+")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, one run each")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("cases", nargs="*", default=list(CASES))
+    args = parser.parse_args()
+    if args.child:
+        name, *rest = args.child
+        print(json.dumps(CHILDREN[name](*rest)))
+        return 0
+    repeat = 1 if args.quick else args.repeat
+    report = ["# bulkprov benchmarks", "", f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
+              f"- machine: {machine()}", f"- runs per case: {repeat} (median reported)", ""]
+    titles = {"load": "1. Load + validate + write results", "e2e": "2. End to end: add against the emulator, no rate limit",
+              "rate": "3-4. Rate efficiency and ETA honesty", "startup": "5. Start-up"}
+    for name in args.cases:
+        print(f"== {name}", flush=True)
+        report += [f"## {titles[name]}", "", *CASES[name](repeat, args.quick), ""]
+    out = HERE / "results.md"
+    out.write_text("\n".join(report) + "\n", encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
