@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         _file_options(p, network=name != "validate")
 
+    p = sub.add_parser("runs", help="list past runs from the ledger; `runs show ID` rewrites a run's results")
+    p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
+    p.add_argument("run_id", nargs="?", metavar="ID")
+    p.add_argument("--state-dir", type=Path, default=Path(".bulkprov"),
+                   help="the state directory holding the ledger (default %(default)s)")
+    p.add_argument("-o", "--output", type=Path, help="with show: where to write the result workbook")
+
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
@@ -96,6 +103,13 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
     email.add_argument("--no-send-email", dest="send_email", action="store_false",
                        help="do not send activation emails")
     p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--state-dir", type=Path, help="where the run ledger and lock live (default: .bulkprov/ "
+                   "beside FILE)")
+    p.add_argument("--resume", action="store_true", help="finish the interrupted run of this file")
+    p.add_argument("--force", action="store_true",
+                   help="send rows again even if an earlier run did them; start anew over an interrupted run")
+    p.add_argument("--retry-failed", metavar="RUN", help="send only the rows that failed in run RUN")
+    p.add_argument("--no-ledger", action="store_true", help="do not record the run (no resume, no skipping)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +181,11 @@ def _settings(args: argparse.Namespace):
         settings.max_attempts = args.max_attempts
         settings.timeout = args.timeout
         settings.send_email = args.send_email
+        settings.state_dir = args.state_dir
+        settings.resume, settings.force, settings.retry_failed = args.resume, args.force, args.retry_failed
+        settings.use_ledger = not args.no_ledger
+        if args.resume and (args.force or args.retry_failed):
+            raise UsageError("--resume cannot be combined with --force or --retry-failed")
         if not settings.dry_run and not settings.host:
             raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai or set KORE_HOST")
         from bulkprov.limiter import parse_rate
@@ -208,6 +227,23 @@ def _print_outcome(outcome, quiet: bool) -> None:
     print(f"{summary.command}: {counts} — results: {outcome.results_path}")
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    from bulkprov.pipeline import list_runs, rewrite_results
+
+    if args.action == "show":
+        if not args.run_id:
+            raise UsageError("runs show needs a run ID (bulkprov runs lists them)")
+        path = rewrite_results(args.state_dir, args.run_id, args.output)
+        print(f"results of run {args.run_id}: {path}")
+        return 0
+    runs = list_runs(args.state_dir)
+    print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<9} counts / file")
+    for run in runs:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
+        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — {run.input_path}")
+    return 0
+
+
 def cmd_mock_server(args: argparse.Namespace) -> int:
     from bulkprov.emulator import EmulatorConfig, run_server
     from bulkprov.limiter import parse_rate
@@ -227,7 +263,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, args.data)
 
 
-_COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo,
+_COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
              **{name: cmd_file for name in FILE_COMMANDS}}
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 from bulkprov.auth import Credentials
@@ -46,13 +47,15 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     configure_logging("text", logging.WARNING)
     config = demo_config()
-    with EmulatorThread(config) as emu:
+    # A fresh ledger per demo: the emulator starts empty each time, so nothing may be skipped.
+    with EmulatorThread(config) as emu, tempfile.TemporaryDirectory(prefix="bulkprov-demo-") as state:
         print(f"emulator listening on {emu.url} (faults: {DEMO_FAULTS}, rate {DEMO_RATE})", file=stream)
         creds = Credentials(client_id=config.client_id, client_secret=config.client_secret)
         steps = [("validate", roster), ("add", roster), ("lookup", roster), ("remove", removals)]
         for command, path in steps:
             settings = JobSettings(command=command, host=emu.url, rate=DEMO_RATE, batch_size=10, concurrency=4,
-                                   timeout=5.0, output=out / f"{path.stem}.{command}-results.xlsx")
+                                   timeout=5.0, output=out / f"{path.stem}.{command}-results.xlsx",
+                                   state_dir=Path(state))
             outcome = run_job(path, settings, credentials=None if command == "validate" else creds)
             totals = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.status_totals().items()))
             print(f"{command:>8} {path.name}: {totals} (exit {outcome.exit_code})\n"

@@ -100,6 +100,20 @@ class Aborted(Exception):
     pass
 
 
+class DispatchHooks:
+    """Where the dispatcher reports row state (the ledger implements this; the default does nothing).
+
+    ``sending`` is called before a request leaves and must be durable when it returns;
+    ``settled`` gets the rows whose outcome became known, after each batch.
+    """
+
+    def sending(self, batch_id: str, rows: list[int]) -> None:
+        pass
+
+    def settled(self, results: list[RowResult]) -> None:
+        pass
+
+
 @dataclass
 class _RowState:
     attempts: int = 0
@@ -113,7 +127,8 @@ class Dispatcher:
     def __init__(self, client: KoreClient, *, batch_size: int = 100, concurrency: int = 4,
                  rate: str = "60/min,1800/h", max_attempts: int = 6, breaker_window: int = 20,
                  send_email: bool = True, progress: Callable[[dict[str, Any]], None] | None = None,
-                 stop: asyncio.Event | None = None, backoff_max: float = 30.0) -> None:
+                 stop: asyncio.Event | None = None, backoff_max: float = 30.0,
+                 hooks: DispatchHooks | None = None, uncertain: set[int] | None = None) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
@@ -125,7 +140,10 @@ class Dispatcher:
         self.stop = stop or asyncio.Event()
         self.backoff = wait_random_exponential(multiplier=0.5, max=backoff_max)
         self.report = DispatchReport(results={}, run_id=uuid.uuid4().hex[:12])
-        self._rows: dict[int, _RowState] = {}
+        self.hooks = hooks or DispatchHooks()
+        # Rows an earlier, interrupted process may have sent: verified before they are sent again.
+        self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
+        self._unsettled: list[RowResult] = []
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
         self._largest_refused = 0
@@ -154,6 +172,7 @@ class Dispatcher:
             else:
                 code = "interrupted" if self.stop.is_set() and not self.report.aborted else "not-attempted"
                 self._finish(row, "not_attempted", f"not sent: {stopped}", code)
+        self._flush()
         self._emit_progress(final=True)
         return self.report
 
@@ -167,6 +186,7 @@ class Dispatcher:
                     queue.put_nowait(part)
                 continue
             await self._run_batch(batch)
+            self._flush()
             self._emit_progress()
 
     async def _run_batch(self, batch: Batch) -> None:
@@ -220,12 +240,12 @@ class Dispatcher:
 
     async def _call(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
         """One request, through the limiter, with attempt counting and breaker bookkeeping."""
-        for r in rows:
-            state = self._rows.setdefault(r.row, _RowState())
-            state.attempts += 1
         try:
             async with self.limiter.slot():
                 self._check_running()
+                for r in rows:
+                    self._rows.setdefault(r.row, _RowState()).attempts += 1
+                self.hooks.sending(batch.id, [r.row for r in rows])
                 self.report.requests += 1
                 result = await self._request(batch, rows)
         except CallFailed as exc:
@@ -387,8 +407,15 @@ class Dispatcher:
     def _finish(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
                 batch: str = "") -> None:
         state = self._rows.get(row.row, _RowState())
-        self.report.results[row.row] = RowResult(row.row, row.action, row.email, row.org_user_id, status, reason,
-                                                 code, http_status, state.attempts, batch)
+        result = RowResult(row.row, row.action, row.email, row.org_user_id, status, reason, code, http_status,
+                           state.attempts, batch)
+        self.report.results[row.row] = result
+        self._unsettled.append(result)
+
+    def _flush(self) -> None:
+        if self._unsettled:
+            settled, self._unsettled = self._unsettled, []
+            self.hooks.settled(settled)
 
     def _emit_progress(self, final: bool = False) -> None:
         if not self.progress:
@@ -452,12 +479,13 @@ def format_duration(seconds: float) -> str:
 
 async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
-                        stop: asyncio.Event | None = None) -> DispatchReport:
+                        stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
+                        uncertain: set[int] | None = None) -> DispatchReport:
     """Send the valid rows of a job (the pipeline's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
         dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
                                 rate=settings.rate, max_attempts=settings.max_attempts,
                                 breaker_window=settings.breaker_window, send_email=settings.send_email,
-                                progress=progress, stop=stop)
+                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain)
         return await dispatcher.run(rows)

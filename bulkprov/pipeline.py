@@ -63,6 +63,11 @@ class JobSettings:
     timeout: float = 60.0
     breaker_window: int = 20
     command_line: str = ""
+    state_dir: Path | None = None      # default: .bulkprov/ beside the input
+    use_ledger: bool = True
+    resume: bool = False
+    force: bool = False
+    retry_failed: str | None = None
 
     def public_settings(self) -> dict[str, str]:
         """Settings for the Summary sheet: what was asked, never a secret."""
@@ -166,12 +171,12 @@ def validation_results(checked: list[CheckedRow]) -> dict[int, RowResult]:
     }
 
 
-def write_results(settings: JobSettings, table: Table, results: dict[int, RowResult],
+def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
                   users: dict[int, dict] | None = None) -> Path:
     """Every row once, in input order; failed and invalid rows also with their own cells."""
     users_headers = [c.name for c in schema.COLUMNS if c.name not in ("action", "sendEmail")]
-    writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=table.headers,
+    writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None)
     try:
         for row in sorted(results):
@@ -226,24 +231,181 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         if settings.dry_run:
             summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked.rows, settings))
     else:
-        from bulkprov.dispatcher import dispatch_rows  # lazy: validate needs no network stack
-
         results = {r.row: invalid_result(r) for r in checked.rows if r.errors}
-        stop = asyncio.Event()
-        with stop_on_signals(stop):
-            report = await dispatch_rows([r for r in checked.rows if not r.errors], settings, credentials,
-                                         progress, stop)
+        report = await send_rows(path, settings, checked.rows, results, summary, credentials, progress, out_path)
         results.update(report.results)
-        summary.aborted = report.aborted or ("interrupted by a stop signal (Ctrl-C / SIGTERM)"
-                                             if stop.is_set() else "")
+        summary.aborted = report.aborted
         summary.run_id = report.run_id
         summary.warnings.extend(report.notes)
         if settings.command == "lookup":
             users = report.users
     summary.next_steps = next_steps(settings, summary)
     cells = failure_cells(path, settings, table, results, checked.cells)
-    written = write_results(settings, table, results, cells, summary, out_path, users)
+    written = write_results(settings, table.headers, results, cells, summary, out_path, users)
+    if summary.run_id and settings.use_ledger:
+        record_finish(settings, path, summary, written)
     return JobOutcome(summary, written, exit_code_for(summary))
+
+
+def state_dir_for(path: Path, settings: JobSettings) -> Path:
+    return settings.state_dir or path.resolve().parent / ".bulkprov"
+
+
+async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
+                    summary: RunSummary, credentials: Any, progress: ProgressFn | None, out_path: Path):
+    """The network half, under the state-directory lock and recorded in the ledger."""
+    from bulkprov.dispatcher import DispatchReport, dispatch_rows  # lazy: validate needs no network stack
+
+    valid = [r for r in checked if not r.errors]
+    stop = asyncio.Event()
+    if not settings.use_ledger:
+        with stop_on_signals(stop):
+            report = await dispatch_rows(valid, settings, credentials, progress, stop)
+        return _stopped(report, stop)
+
+    from bulkprov.ledger import Ledger, LedgerHooks, StateLock
+
+    state_dir = state_dir_for(path, settings)
+    with StateLock(state_dir) as lock, contextlib.closing(Ledger(state_dir)) as ledger:
+        if lock.took_over:
+            log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
+                        lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
+        run_id, done, uncertain = _open_run(ledger, settings, summary, valid, known)
+        to_send = [r for r in valid if r.row not in done]
+        with stop_on_signals(stop):
+            report = await dispatch_rows(to_send, settings, credentials, progress, stop,
+                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain)
+    report = _stopped(report, stop)
+    report.run_id = run_id
+    merged = dict(done)
+    merged.update(report.results)
+    return DispatchReport(results=merged, aborted=report.aborted, run_id=run_id, users=report.users,
+                          requests=report.requests, notes=report.notes)
+
+
+def _stopped(report, stop: asyncio.Event):
+    if stop.is_set() and not report.aborted:
+        report.aborted = "interrupted by a stop signal (Ctrl-C / SIGTERM)"
+    return report
+
+
+def _open_run(ledger, settings: JobSettings, summary: RunSummary, valid: list[CheckedRow],
+              known: dict[int, RowResult]) -> tuple[str, dict[int, RowResult], set[int]]:
+    """Resume the interrupted run, or start a new one (skipping rows earlier runs already did).
+
+    Returns the run id, the rows whose outcome is already final, and the rows that may have been
+    sent by a process that died (to verify before sending).
+    """
+    from bulkprov.ledger import payload_hash
+
+    host = settings.host or ""
+    previous = ledger.unfinished_run(settings.command, summary.input_sha256, host)
+    if settings.resume:
+        if previous is None:
+            raise InputError("usage", "nothing to resume: there is no interrupted run of this file for this host "
+                             f"in {ledger.path}; run it without --resume")
+        records = ledger.rows(previous.id)
+        done = {r.row: r.result() for r in records if r.state == "done" and r.status != "invalid"}
+        uncertain = {r.row for r in records if r.state == "in_flight"}
+        log.info("resuming run %s: %d rows already done, %d to verify, %d to send", previous.id, len(done),
+                 len(uncertain), len(valid) - len(done))
+        return previous.id, done, uncertain
+    if previous is not None and not settings.force:
+        raise InputError("interrupted-run", f"run {previous.id} of this file (started {previous.started}) did not "
+                         "finish: add --resume to finish it (rows already done are not sent again), or --force to "
+                         "start a new run anyway")
+    hashes = {r.row: payload_hash(r.action, r.user) for r in valid}
+    done: dict[int, RowResult] = {}
+    if settings.retry_failed:
+        done.update(_not_retried(ledger, settings, summary, valid))
+    if not settings.force and settings.command != "lookup":
+        earlier = ledger.earlier_successes(host, [(r.key.casefold(), r.action, hashes[r.row]) for r in valid])
+        for r in valid:
+            hit = earlier.get((r.key.casefold(), r.action, hashes[r.row]))
+            if hit and r.row not in done:
+                done[r.row] = RowResult(r.row, r.action, r.email, r.org_user_id, "skipped",
+                                        f"already done by run {hit[0]} ({hit[1]}); use --force to send it again",
+                                        "skipped-done")
+    run_id = ledger.create_run(
+        command=settings.command, input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
+        settings=summary.settings,
+        rows=[(r.row, r.action, r.email, r.org_user_id, r.key.casefold(), hashes[r.row]) for r in valid
+              if r.row not in done],
+        done=[*known.values(), *done.values()], retry_of=settings.retry_failed)
+    if done:
+        log.info("%d rows skipped: done by earlier runs", len(done))
+    return run_id, done, set()
+
+
+def _not_retried(ledger, settings: JobSettings, summary: RunSummary,
+                 valid: list[CheckedRow]) -> dict[int, RowResult]:
+    """For --retry-failed RUN: every row that did not fail in RUN is skipped."""
+    base = ledger.run(settings.retry_failed)
+    if base.input_sha256 != summary.input_sha256:
+        raise InputError("usage", f"run {base.id} was made from another file ({base.input_path}); "
+                         "--retry-failed needs the same input file")
+    failed = {r.row for r in ledger.rows(base.id) if r.status in ("failed", "not_attempted") or r.state != "done"}
+    return {r.row: RowResult(r.row, r.action, r.email, r.org_user_id, "skipped",
+                             f"not retried: it did not fail in run {base.id}", "skipped-done")
+            for r in valid if r.row not in failed}
+
+
+def list_runs(state_dir: Path) -> list:
+    from bulkprov.ledger import Ledger
+
+    if not (Path(state_dir) / "ledger.sqlite3").is_file():
+        raise InputError("usage", f"no run ledger in {state_dir}: runs are recorded in .bulkprov/ beside the "
+                         "input file (or --state-dir)")
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        return ledger.runs()
+
+
+def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fmt: str = "xlsx") -> Path:
+    """``bulkprov runs show ID``: the result workbook of a run, from the ledger.
+
+    The Failures sheet carries the input's own cells when the input file is still there unchanged;
+    otherwise it carries the keys the ledger has.
+    """
+    from bulkprov.ledger import Ledger
+
+    list_runs(state_dir)  # the same clear error when there is no ledger
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        info = ledger.run(run_id)
+        records = ledger.rows(run_id)
+    results = {r.row: r.result() for r in records}
+    for r in records:
+        if r.state == "in_flight":
+            results[r.row].status, results[r.row].reason = "failed", "outcome unknown: the run stopped while " \
+                "this row was in flight; finish it with --resume"
+            results[r.row].error_code = "unverified"
+        elif r.state == "pending":
+            results[r.row].reason = "not sent yet: finish the run with --resume"
+    settings = JobSettings(command=info.command, output=output, results_format=fmt, use_ledger=False)
+    input_path = Path(info.input_path)
+    headers, cells = ["emailId", "orgUserId"], {r.row: [r.email, r.org_user_id] for r in records}
+    if input_path.is_file() and file_sha256(input_path) == info.input_sha256:
+        table = load(input_path, settings)
+        headers = table.headers
+        cells = failure_cells(input_path, settings, table, results, {})
+    summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
+                         started=info.started, settings={"host": info.host, "state": info.state,
+                                                         "rewritten from the ledger": now_text()},
+                         run_id=info.id)
+    summary.aborted = "" if info.state == "finished" else f"the run is {info.state}"
+    out = results_path(output or Path(state_dir) / f"run-{info.id}.{fmt}", fmt)
+    return write_results(settings, headers, results, cells, summary, out)
+
+
+def now_text() -> str:
+    return _now().isoformat(timespec="seconds")
+
+
+def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path) -> None:
+    from bulkprov.ledger import Ledger
+
+    with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
+        ledger.finish_run(summary.run_id, state="aborted" if summary.aborted else "finished",
+                          counts=dict(summary.status_totals()), results_path=str(written))
 
 
 def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:

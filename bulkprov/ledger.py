@@ -1,0 +1,335 @@
+"""The run ledger: SQLite in the state directory, so no row is lost or sent twice.
+
+A run is one (command, input file SHA-256, host).  Each of its rows moves through
+
+    pending ──▶ in_flight (batch, attempt) ──▶ done (status, reason, …)
+
+and the move to ``in_flight`` is committed *before* the request leaves, the move to ``done``
+after its reply is reconciled, each in a transaction.  So whatever instant the process dies at
+(kill -9 included), the ledger says for every row either "known outcome", "never sent", or "maybe
+sent" — and ``--resume`` resolves the last kind through usersInfo before sending anything.
+
+The database runs in WAL mode (a reader never blocks the writer; a crash never corrupts it).
+It stores row numbers, keys (email / orgUserId), payload hashes and outcomes — never a secret,
+never the JWT, never the payload itself.  ``PRAGMA user_version`` carries the schema version; a
+ledger from another version is refused with a message that says what to do.
+
+The state directory is locked for the length of a run with ``flock`` (released by the kernel
+when the holder dies, even by kill -9); the lock file names its holder (pid, host, start time)
+so a second run can say who holds it, and a lock file left by a dead process is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import InputError
+from bulkprov.results import RowResult
+
+SCHEMA_VERSION = 1
+LEDGER_NAME = "ledger.sqlite3"
+LOCK_NAME = "lock"
+
+_SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    identity TEXT NOT NULL,          -- sha256(command, input sha256, host)
+    command TEXT NOT NULL,
+    input_path TEXT NOT NULL,
+    input_sha256 TEXT NOT NULL,
+    host TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    state TEXT NOT NULL,             -- running | finished | aborted
+    counts TEXT,                     -- JSON {status: n}
+    results_path TEXT,
+    settings TEXT,                   -- JSON, never secrets
+    retry_of TEXT
+);
+CREATE INDEX runs_identity ON runs(identity, started);
+CREATE TABLE rows (
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    row INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    email TEXT NOT NULL,
+    org_user_id TEXT NOT NULL,
+    key TEXT NOT NULL,               -- casefolded key the API knows the user by
+    payload_hash TEXT NOT NULL,
+    state TEXT NOT NULL,             -- pending | in_flight | done
+    batch TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    status TEXT,
+    reason TEXT,
+    error_code TEXT,
+    http_status INTEGER,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (run_id, row)
+);
+CREATE INDEX rows_done ON rows(key, action, status);
+"""
+
+
+def now_iso() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def payload_hash(action: str, user: dict[str, Any]) -> str:
+    data = json.dumps([action, user], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()[:32]
+
+
+def run_identity(command: str, input_sha256: str, host: str) -> str:
+    return hashlib.sha256(f"{command}\0{input_sha256}\0{host.rstrip('/').lower()}".encode()).hexdigest()
+
+
+@dataclass
+class RunInfo:
+    id: str
+    command: str
+    input_path: str
+    input_sha256: str
+    host: str
+    started: str
+    finished: str | None
+    state: str
+    counts: dict[str, int]
+    results_path: str | None
+    retry_of: str | None
+
+
+@dataclass
+class RowRecord:
+    row: int
+    action: str
+    email: str
+    org_user_id: str
+    key: str
+    payload_hash: str
+    state: str
+    batch: str | None
+    attempt: int
+    status: str | None
+    reason: str | None
+    error_code: str | None
+    http_status: int | None
+
+    def result(self) -> RowResult:
+        return RowResult(self.row, self.action, self.email, self.org_user_id, self.status or "not_attempted",
+                         self.reason or "", self.error_code or "", self.http_status, self.attempt, self.batch or "")
+
+
+class StateLock:
+    """An exclusive ``flock`` on ``STATE_DIR/lock`` that names its holder."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._fd: int | None = None
+        self.took_over: dict[str, Any] | None = None
+
+    def acquire(self) -> StateLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            raise InputError("state-locked", f"another bulkprov run is using the state directory {self.path.parent}: "
+                             f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since "
+                             f"{holder.get('started', '?')}. Wait for it to finish, or use another --state-dir") from None
+        previous = _read_holder(fd)
+        if previous.get("pid"):
+            self.took_over = previous  # a holder that died without unlocking: the kernel released it
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}).encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> StateLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> dict[str, Any]:
+    try:
+        data = os.pread(fd, 4096, 0)
+        return json.loads(data) if data.strip() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+class Ledger:
+    """One SQLite ledger in a state directory."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.path = self.state_dir / LEDGER_NAME
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise InputError("ledger-unreadable", f"the run ledger {self.path} cannot be read ({exc}); move it "
+                             "away to start a fresh history") from None
+        except OSError as exc:
+            raise InputError("usage", f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}; "
+                             "choose another with --state-dir") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema --------------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and not tables:
+            # One script, one transaction: a crash leaves either no schema or all of it.
+            self.db.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
+            return
+        if version != SCHEMA_VERSION:
+            made = "a newer" if version > SCHEMA_VERSION else "an older"
+            raise InputError("ledger-version", f"the run ledger {self.path} was made by {made} bulkprov (schema "
+                             f"{version}, this one reads {SCHEMA_VERSION}); finish its runs with that version, "
+                             "or move the file away to start a fresh history")
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- runs ------------------------------------------------------------------------------------------
+
+    def create_run(self, *, command: str, input_path: str, input_sha256: str, host: str,
+                   settings: dict[str, str], rows: Iterable[tuple[int, str, str, str, str, str]],
+                   done: Iterable[RowResult], retry_of: str | None = None) -> str:
+        """A new run with every row to send ``pending``; ``done`` rows (invalid, skipped) are final at once.
+
+        ``rows``: (row, action, email, orgUserId, key, payload hash) of the rows to send.
+        """
+        run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+        stamp = now_iso()
+        with self._tx():
+            self.db.execute(
+                "INSERT INTO runs (id, identity, command, input_path, input_sha256, host, started, state, settings,"
+                " retry_of) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host,
+                 stamp, "running", json.dumps(settings), retry_of))
+            self.db.executemany(
+                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
+                " VALUES (?,?,?,?,?,?,?,'pending',?)",
+                ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
+            self.db.executemany(
+                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
+                " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
+                ((run_id, r.row, r.action, r.email, r.org_user_id, (r.email or r.org_user_id).casefold(),
+                  r.status, r.reason, r.error_code, stamp) for r in done))
+        return run_id
+
+    def unfinished_run(self, command: str, input_sha256: str, host: str) -> RunInfo | None:
+        row = self.db.execute("SELECT * FROM runs WHERE identity=? AND state!='finished' ORDER BY started DESC, "
+                              "rowid DESC LIMIT 1", (run_identity(command, input_sha256, host),)).fetchone()
+        return self._run_info(row) if row else None
+
+    def run(self, run_id: str) -> RunInfo:
+        row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise InputError("usage", f"no run {run_id!r} in {self.path}: `bulkprov runs` lists them")
+        return self._run_info(row)
+
+    def runs(self) -> list[RunInfo]:
+        return [self._run_info(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started, rowid")]
+
+    def finish_run(self, run_id: str, *, state: str, counts: dict[str, int], results_path: str) -> None:
+        with self._tx():
+            self.db.execute("UPDATE runs SET finished=?, state=?, counts=?, results_path=? WHERE id=?",
+                            (now_iso(), state, json.dumps(counts), results_path, run_id))
+
+    def _run_info(self, row: tuple) -> RunInfo:
+        cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
+        data = dict(zip(cols, row, strict=True))
+        return RunInfo(data["id"], data["command"], data["input_path"], data["input_sha256"], data["host"],
+                       data["started"], data["finished"], data["state"], json.loads(data["counts"] or "{}"),
+                       data["results_path"], data["retry_of"])
+
+    # -- rows ------------------------------------------------------------------------------------------
+
+    def rows(self, run_id: str) -> list[RowRecord]:
+        cur = self.db.execute("SELECT row, action, email, org_user_id, key, payload_hash, state, batch, attempt, "
+                              "status, reason, error_code, http_status FROM rows WHERE run_id=? ORDER BY row",
+                              (run_id,))
+        return [RowRecord(*r) for r in cur]
+
+    def mark_sending(self, run_id: str, rows: list[int], batch: str) -> None:
+        """Committed before the request leaves: these rows may be applied from now on."""
+        stamp = now_iso()
+        with self._tx():
+            self.db.executemany("UPDATE rows SET state='in_flight', batch=?, attempt=attempt+1, updated=? "
+                                "WHERE run_id=? AND row=?", ((batch, stamp, run_id, r) for r in rows))
+
+    def mark_done(self, run_id: str, results: list[RowResult]) -> None:
+        stamp = now_iso()
+        with self._tx():
+            self.db.executemany(
+                "UPDATE rows SET state='done', status=?, reason=?, error_code=?, http_status=?, batch=?, "
+                "attempt=MAX(attempt, ?), updated=? WHERE run_id=? AND row=?",
+                ((r.status, r.reason, r.error_code, r.http_status, r.batch or None, r.attempts, stamp, run_id, r.row)
+                 for r in results))
+
+    def earlier_successes(self, host: str, keys: Iterable[tuple[str, str, str]],
+                          exclude_run: str | None = None) -> dict[tuple[str, str, str], tuple[str, str]]:
+        """(key, action, payload hash) → (run id, when) for rows an earlier run did successfully on this host."""
+        wanted = set(keys)
+        found: dict[tuple[str, str, str], tuple[str, str]] = {}
+        cur = self.db.execute(
+            "SELECT rows.key, rows.action, rows.payload_hash, runs.id, rows.updated FROM rows "
+            "JOIN runs ON rows.run_id = runs.id WHERE runs.host=? AND rows.status='success' AND runs.id IS NOT ?",
+            (host, exclude_run))
+        for key, action, phash, run_id, when in cur:
+            if (key, action, phash) in wanted:
+                found[(key, action, phash)] = (run_id, when)
+        return found
+
+
+class LedgerHooks:
+    """The dispatcher's hooks, written to the ledger (see :class:`bulkprov.dispatcher.DispatchHooks`)."""
+
+    def __init__(self, ledger: Ledger, run_id: str) -> None:
+        self.ledger = ledger
+        self.run_id = run_id
+
+    def sending(self, batch_id: str, rows: list[int]) -> None:
+        self.ledger.mark_sending(self.run_id, rows, batch_id)
+
+    def settled(self, results: list[RowResult]) -> None:
+        self.ledger.mark_done(self.run_id, results)
