@@ -26,6 +26,7 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import InputError
 from bulkprov.loader import LoaderLimits, Table, open_table, read_lookups
+from bulkprov.logs import set_run_id
 from bulkprov.results import (
     FAILED_STATUSES,
     ResultWriter,
@@ -271,6 +272,7 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
             log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
                         lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
         run_id, done, uncertain = _open_run(ledger, settings, summary, valid, known)
+        set_run_id(run_id)
         to_send = [r for r in valid if r.row not in done]
         with stop_on_signals(stop):
             report = await dispatch_rows(to_send, settings, credentials, progress, stop,
