@@ -91,7 +91,8 @@ class DispatchReport:
     results: dict[int, RowResult]
     aborted: str = ""
     run_id: str = ""
-    users: dict[int, dict] = field(default_factory=dict)
+    users: dict[int, dict] = field(default_factory=dict)     # lookup: the users found
+    before: dict[int, dict] = field(default_factory=dict)    # update/remove: the users before the change
     requests: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -128,7 +129,8 @@ class Dispatcher:
                  rate: str = "60/min,1800/h", max_attempts: int = 6, breaker_window: int = 20,
                  send_email: bool = True, progress: Callable[[dict[str, Any]], None] | None = None,
                  stop: asyncio.Event | None = None, backoff_max: float = 30.0,
-                 hooks: DispatchHooks | None = None, uncertain: set[int] | None = None) -> None:
+                 hooks: DispatchHooks | None = None, uncertain: set[int] | None = None,
+                 snapshot: bool = False) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
@@ -141,6 +143,7 @@ class Dispatcher:
         self.backoff = wait_random_exponential(multiplier=0.5, max=backoff_max)
         self.report = DispatchReport(results={}, run_id=uuid.uuid4().hex[:12])
         self.hooks = hooks or DispatchHooks()
+        self.snapshot = snapshot  # fetch users before update/remove, for undo files
         # Rows an earlier, interrupted process may have sent: verified before they are sent again.
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
@@ -215,6 +218,8 @@ class Dispatcher:
                     pending = await self._verify(batch, pending)
                 if not pending:
                     return
+                if self.snapshot and batch.op in ("update", "remove"):
+                    await self._snapshot(batch, pending)
                 result = await self._call(batch, pending)
                 self._reconcile(batch, pending, result)
                 if result.unmatched:
@@ -339,7 +344,21 @@ class Dispatcher:
         return remaining
 
     async def _exists(self, batch: Batch, rows: list[CheckedRow]) -> set[str]:
-        found: set[str] = set()
+        return {k for k, o in (await self._users_info(batch, rows)).items() if o.ok}
+
+    async def _snapshot(self, batch: Batch, rows: list[CheckedRow]) -> None:
+        """The users as they are before this batch changes them (for the undo file)."""
+        missing = [r for r in rows if r.row not in self.report.before]
+        if not missing:
+            return
+        info = await self._users_info(batch, missing)
+        for row in missing:
+            outcome = info.get(row.key.casefold())
+            if outcome is not None and outcome.ok and outcome.detail is not None:
+                self.report.before[row.row] = outcome.detail
+
+    async def _users_info(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
+        found: dict[str, UserOutcome] = {}
         for i in range(0, len(rows), VERIFY_CHUNK):
             chunk = rows[i:i + VERIFY_CHUNK]
             keys = [r.key for r in chunk]
@@ -354,7 +373,7 @@ class Dispatcher:
                 except CallFailed as exc:
                     self._record_failure(batch, [], exc)
                     raise
-            found.update(k for k, o in info.outcomes.items() if o.ok)
+            found.update(info.outcomes)
         return found
 
     async def _verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
@@ -480,12 +499,13 @@ def format_duration(seconds: float) -> str:
 async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
-                        uncertain: set[int] | None = None) -> DispatchReport:
+                        uncertain: set[int] | None = None, snapshot: bool = False) -> DispatchReport:
     """Send the valid rows of a job (the pipeline's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
         dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
                                 rate=settings.rate, max_attempts=settings.max_attempts,
                                 breaker_window=settings.breaker_window, send_email=settings.send_email,
-                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain)
+                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
+                                snapshot=snapshot)
         return await dispatcher.run(rows)

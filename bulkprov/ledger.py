@@ -308,14 +308,20 @@ class Ledger:
 
     def earlier_successes(self, host: str, keys: Iterable[tuple[str, str, str]],
                           exclude_run: str | None = None) -> dict[tuple[str, str, str], tuple[str, str]]:
-        """(key, action, payload hash) → (run id, when) for rows an earlier run did successfully on this host."""
+        """(key, action, payload hash) → (run id, when) for rows whose *latest* successful change on this
+        host was exactly this one (add X, remove X, add X again: the third add is not skipped)."""
         wanted = set(keys)
-        found: dict[tuple[str, str, str], tuple[str, str]] = {}
+        wanted_keys = {k for k, _, _ in wanted}
+        latest: dict[str, tuple[str, str, str, str]] = {}
         cur = self.db.execute(
             "SELECT rows.key, rows.action, rows.payload_hash, runs.id, rows.updated FROM rows "
-            "JOIN runs ON rows.run_id = runs.id WHERE runs.host=? AND rows.status='success' AND runs.id IS NOT ?",
-            (host, exclude_run))
+            "JOIN runs ON rows.run_id = runs.id WHERE runs.host=? AND rows.status='success' AND runs.id IS NOT ? "
+            "AND rows.action != 'lookup' ORDER BY rows.updated, rows.rowid", (host, exclude_run))
         for key, action, phash, run_id, when in cur:
+            if key in wanted_keys:
+                latest[key] = (action, phash, run_id, when)
+        found: dict[tuple[str, str, str], tuple[str, str]] = {}
+        for key, (action, phash, run_id, when) in latest.items():
             if (key, action, phash) in wanted:
                 found[(key, action, phash)] = (run_id, when)
         return found

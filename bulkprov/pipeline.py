@@ -85,6 +85,7 @@ class JobOutcome:
     summary: RunSummary
     results_path: Path
     exit_code: int
+    undo_path: Path | None = None
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -227,6 +228,7 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])
     users: dict[int, dict] | None = None
+    report = None
     if settings.command == "validate" or settings.dry_run:
         results = validation_results(checked.rows)
         if settings.dry_run:
@@ -241,11 +243,26 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         if settings.command == "lookup":
             users = report.users
     summary.next_steps = next_steps(settings, summary)
+    undo = write_undo_file(checked.rows, results, report, out_path, summary) if report else None
     cells = failure_cells(path, settings, table, results, checked.cells)
     written = write_results(settings, table.headers, results, cells, summary, out_path, users)
     if summary.run_id and settings.use_ledger:
         record_finish(settings, path, summary, written)
-    return JobOutcome(summary, written, exit_code_for(summary))
+    return JobOutcome(summary, written, exit_code_for(summary), undo)
+
+
+def write_undo_file(rows: list[CheckedRow], results: dict[int, RowResult], report, out_path: Path,
+                    summary: RunSummary) -> Path | None:
+    """Every run that changed the account leaves a file that changes it back."""
+    from bulkprov.undo import undo_path, undo_rows, write_undo
+
+    changes, notes = undo_rows((r for r in rows if not r.errors), results, report.before)
+    if not changes:
+        return None
+    path = write_undo(undo_path(out_path), changes, notes, summary.run_id)
+    summary.next_steps.append(f"To undo this run's {len(changes)} changes: bulkprov apply {path}")
+    log.info("undo file: %s", path)
+    return path
 
 
 def state_dir_for(path: Path, settings: JobSettings) -> Path:
@@ -261,7 +278,8 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
     stop = asyncio.Event()
     if not settings.use_ledger:
         with stop_on_signals(stop):
-            report = await dispatch_rows(valid, settings, credentials, progress, stop)
+            report = await dispatch_rows(valid, settings, credentials, progress, stop,
+                                         snapshot=_wants_snapshot(settings))
         return _stopped(report, stop)
 
     from bulkprov.ledger import Ledger, LedgerHooks, StateLock
@@ -276,13 +294,19 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
         to_send = [r for r in valid if r.row not in done]
         with stop_on_signals(stop):
             report = await dispatch_rows(to_send, settings, credentials, progress, stop,
-                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain)
+                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
+                                         snapshot=_wants_snapshot(settings))
     report = _stopped(report, stop)
     report.run_id = run_id
     merged = dict(done)
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, run_id=run_id, users=report.users,
-                          requests=report.requests, notes=report.notes)
+                          before=report.before, requests=report.requests, notes=report.notes)
+
+
+def _wants_snapshot(settings: JobSettings) -> bool:
+    """Fetch users before changing or removing them, so the undo file can restore them."""
+    return settings.command in ("update", "remove", "apply")
 
 
 def _stopped(report, stop: asyncio.Event):
