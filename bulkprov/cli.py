@@ -88,21 +88,23 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
     if not network:
         return
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
+    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
+    p.add_argument("--profile", help="profile of the config file to use")
     p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
     p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
-    p.add_argument("--batch-size", type=int, default=100, help="users per request (default %(default)s)")
-    p.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default %(default)s)")
-    p.add_argument("--rate", default="60/min,1800/h",
-                   help="rate budget: windows N/min, N/h or N/SECONDS, all honoured (default %(default)s)")
-    p.add_argument("--max-attempts", type=int, default=6, help="attempts per request (default %(default)s)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default %(default)s)")
+    p.add_argument("--batch-size", type=int, help="users per request (default 100)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
+    p.add_argument("--rate", help="rate budget: windows N/min, N/h or N/SECONDS, all honoured "
+                   "(default 60/min,1800/h)")
+    p.add_argument("--max-attempts", type=int, help="attempts per request (default 6)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
     email = p.add_mutually_exclusive_group()
-    email.add_argument("--send-email", dest="send_email", action="store_true", default=True,
+    email.add_argument("--send-email", dest="send_email", action="store_true", default=None,
                        help="send activation emails on add (default)")
     email.add_argument("--no-send-email", dest="send_email", action="store_false",
                        help="do not send activation emails")
-    p.add_argument("--log-format", choices=("text", "json"), default="text")
+    p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
     p.add_argument("--state-dir", type=Path, help="where the run ledger and lock live (default: .bulkprov/ "
                    "beside FILE)")
     p.add_argument("--resume", action="store_true", help="finish the interrupted run of this file")
@@ -110,6 +112,9 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
                    help="send rows again even if an earlier run did them; start anew over an interrupted run")
     p.add_argument("--retry-failed", metavar="RUN", help="send only the rows that failed in run RUN")
     p.add_argument("--no-ledger", action="store_true", help="do not record the run (no resume, no skipping)")
+    p.add_argument("--webhook", help="URL to POST the run summary to (JSON) when the run ends")
+    p.add_argument("--max-runtime", type=float, metavar="SECONDS",
+                   help="stop cleanly after this long, like SIGTERM (results written, exit 3)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,7 +157,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     credentials = None
     if args.command != "validate" and not settings.dry_run:
         credentials = _credentials(args)
-    _setup_logging(getattr(args, "log_format", "text"), args.quiet)
+    _setup_logging(getattr(args, "log_format", None) or "text", args.quiet)
     outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet))
     _print_outcome(outcome, args.quiet)
     return outcome.exit_code
@@ -170,27 +175,36 @@ def _settings(args: argparse.Namespace):
     settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]))
-    if args.command != "validate":
-        if args.batch_size < 1 or args.concurrency < 1 or args.max_attempts < 1:
-            raise UsageError("--batch-size, --concurrency and --max-attempts must be at least 1")
-        settings.dry_run = args.dry_run
-        settings.host = args.host or os.environ.get("KORE_HOST")
-        settings.batch_size = args.batch_size
-        settings.concurrency = args.concurrency
-        settings.rate = args.rate
-        settings.max_attempts = args.max_attempts
-        settings.timeout = args.timeout
-        settings.send_email = args.send_email
-        settings.state_dir = args.state_dir
-        settings.resume, settings.force, settings.retry_failed = args.resume, args.force, args.retry_failed
-        settings.use_ledger = not args.no_ledger
-        if args.resume and (args.force or args.retry_failed):
-            raise UsageError("--resume cannot be combined with --force or --retry-failed")
-        if not settings.dry_run and not settings.host:
-            raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai or set KORE_HOST")
-        from bulkprov.limiter import parse_rate
+    if args.command == "validate":
+        return settings
+    from bulkprov.config import config_path, load_profile, resolve
 
-        parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
+    profile = load_profile(config_path(args.config), args.profile)
+    value = {name: resolve(name, getattr(args, name, None), profile) for name in (
+        "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
+        "send_email", "state_dir", "log_format", "webhook", "max_runtime", "protected", "max_deletes",
+        "max_delete_percent", "builder_confirm")}
+    args.log_format, args.env_file, args.secret_file = value["log_format"], value["env_file"], value["secret_file"]
+    if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
+        raise UsageError("--batch-size, --concurrency and --max-attempts must be at least 1")
+    settings.dry_run = args.dry_run
+    settings.host = value["host"] or os.environ.get("KORE_HOST")
+    for name in ("batch_size", "concurrency", "rate", "max_attempts", "timeout", "send_email", "webhook",
+                 "max_runtime", "protected", "max_deletes", "max_delete_percent", "builder_confirm"):
+        setattr(settings, name, value[name])
+    settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
+    settings.resume, settings.force, settings.retry_failed = args.resume, args.force, args.retry_failed
+    settings.use_ledger = not args.no_ledger
+    settings.allow_deletes = getattr(args, "allow_deletes", None)
+    settings.allow_builder = getattr(args, "allow_builder", None)
+    settings.plan_file = getattr(args, "plan", None)
+    if args.resume and (args.force or args.retry_failed):
+        raise UsageError("--resume cannot be combined with --force or --retry-failed")
+    if not settings.dry_run and not settings.host:
+        raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
+    from bulkprov.limiter import parse_rate
+
+    parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
     return settings
 
 

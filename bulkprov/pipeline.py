@@ -69,6 +69,16 @@ class JobSettings:
     resume: bool = False
     force: bool = False
     retry_failed: str | None = None
+    webhook: str | None = None
+    max_runtime: float | None = None
+    # sync / plan guards (config: max_deletes, max_delete_percent, protected, builder_confirm)
+    max_deletes: int = 500
+    max_delete_percent: float = 10.0
+    allow_deletes: int | None = None
+    protected: list[str] = field(default_factory=list)
+    builder_confirm: int = 10
+    allow_builder: int | None = None
+    plan_file: Path | None = None
 
     def public_settings(self) -> dict[str, str]:
         """Settings for the Summary sheet: what was asked, never a secret."""
@@ -248,7 +258,41 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
     written = write_results(settings, table.headers, results, cells, summary, out_path, users)
     if summary.run_id and settings.use_ledger:
         record_finish(settings, path, summary, written)
-    return JobOutcome(summary, written, exit_code_for(summary), undo)
+    outcome = JobOutcome(summary, written, exit_code_for(summary), undo)
+    if settings.webhook and settings.command != "validate" and not settings.dry_run:
+        await notify_webhook(settings.webhook, outcome)
+    return outcome
+
+
+def webhook_body(outcome: JobOutcome) -> dict[str, Any]:
+    s = outcome.summary
+    return {"run_id": s.run_id, "command": s.command, "input": s.input_path, "input_sha256": s.input_sha256,
+            "started": s.started, "finished": s.finished, "exit_code": outcome.exit_code, "aborted": s.aborted,
+            "totals": dict(s.status_totals()),
+            "counts": [{"action": a, "status": st, "rows": n} for (a, st), n in sorted(s.counts.items())],
+            "results_path": str(outcome.results_path),
+            "undo_path": str(outcome.undo_path) if outcome.undo_path else None}
+
+
+async def notify_webhook(url: str, outcome: JobOutcome, timeout: float = 10.0) -> bool:
+    """POST the run summary; a failure is a warning, never a failed run.  The URL may carry a token
+    (Slack-style hooks), so only its host is ever logged."""
+    import urllib.parse
+
+    import aiohttp
+
+    host = urllib.parse.urlsplit(url).netloc or "?"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.post(url, json=webhook_body(outcome)) as resp:
+                if resp.status >= 300:
+                    log.warning("webhook on %s answered HTTP %s", host, resp.status)
+                    return False
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("webhook on %s failed: %s", host, type(exc).__name__)
+        return False
+    log.info("run summary posted to the webhook on %s", host)
+    return True
 
 
 def write_undo_file(rows: list[CheckedRow], results: dict[int, RowResult], report, out_path: Path,
@@ -276,11 +320,12 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
 
     valid = [r for r in checked if not r.errors]
     stop = asyncio.Event()
+    timer = _max_runtime_timer(settings, stop)
     if not settings.use_ledger:
         with stop_on_signals(stop):
             report = await dispatch_rows(valid, settings, credentials, progress, stop,
                                          snapshot=_wants_snapshot(settings))
-        return _stopped(report, stop)
+        return _stopped(report, stop, timer)
 
     from bulkprov.ledger import Ledger, LedgerHooks, StateLock
 
@@ -296,7 +341,7 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
             report = await dispatch_rows(to_send, settings, credentials, progress, stop,
                                          hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
                                          snapshot=_wants_snapshot(settings))
-    report = _stopped(report, stop)
+    report = _stopped(report, stop, timer)
     report.run_id = run_id
     merged = dict(done)
     merged.update(report.results)
@@ -309,9 +354,25 @@ def _wants_snapshot(settings: JobSettings) -> bool:
     return settings.command in ("update", "remove", "apply")
 
 
-def _stopped(report, stop: asyncio.Event):
+def _max_runtime_timer(settings: JobSettings, stop: asyncio.Event) -> dict[str, Any]:
+    """--max-runtime: stop cleanly, exactly like SIGTERM, when the time is up."""
+    state: dict[str, Any] = {"fired": False, "seconds": settings.max_runtime}
+    if settings.max_runtime:
+        def fire() -> None:
+            state["fired"] = True
+            log.warning("--max-runtime of %s s reached: stopping cleanly", settings.max_runtime)
+            stop.set()
+
+        state["handle"] = asyncio.get_running_loop().call_later(settings.max_runtime, fire)
+    return state
+
+
+def _stopped(report, stop: asyncio.Event, timer: dict[str, Any]):
+    if "handle" in timer:
+        timer["handle"].cancel()
     if stop.is_set() and not report.aborted:
-        report.aborted = "interrupted by a stop signal (Ctrl-C / SIGTERM)"
+        report.aborted = (f"stopped after --max-runtime {timer['seconds']:g} s" if timer["fired"]
+                          else "interrupted by a stop signal (Ctrl-C / SIGTERM)")
     return report
 
 

@@ -1,0 +1,115 @@
+"""The TOML config file: profiles of run settings for unattended operation.
+
+``bulkprov.toml`` in the working directory (or ``--config FILE``, or ``BULKPROV_CONFIG``) holds
+profiles selected with ``--profile NAME``::
+
+    [profiles.nightly]
+    host = "https://bots.kore.ai"
+    env_file = "/etc/bulkprov/kore.env"     # credentials stay out of the config file
+    rate = "60/min,1800/h"
+    batch_size = 100
+    state_dir = "/var/lib/bulkprov"
+    max_deletes = 500
+    max_delete_percent = 10
+    protected = ["admin@acme-corp.com", "svc-*@acme-corp.com"]
+    webhook = "https://hooks.example.com/bulkprov"
+    max_runtime = 3600
+    log_format = "json"
+
+A command-line option wins over the profile; the profile wins over the built-in default.  A
+secret in the config file is refused: credentials come from the environment, a ``.env`` file or
+a secret file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import InputError
+
+DEFAULT_NAME = "bulkprov.toml"
+
+# key -> (type, default).  The CLI and the README read this table.
+SETTINGS: dict[str, tuple[type, Any]] = {
+    "host": (str, None),
+    "env_file": (str, None),
+    "secret_file": (str, None),
+    "rate": (str, "60/min,1800/h"),
+    "batch_size": (int, 100),
+    "concurrency": (int, 4),
+    "max_attempts": (int, 6),
+    "timeout": (float, 60.0),
+    "send_email": (bool, True),
+    "state_dir": (str, None),
+    "log_format": (str, "text"),
+    "max_deletes": (int, 500),
+    "max_delete_percent": (float, 10.0),
+    "protected": (list, []),
+    "builder_confirm": (int, 10),
+    "webhook": (str, None),
+    "max_runtime": (float, None),
+}
+_FORBIDDEN = {"client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
+
+
+def config_path(explicit: str | Path | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("BULKPROV_CONFIG")
+    if env:
+        return Path(env)
+    local = Path(DEFAULT_NAME)
+    return local if local.is_file() else None
+
+
+def load_profile(path: Path | None, name: str | None) -> dict[str, Any]:
+    """The settings of profile ``name`` (or the file's top-level keys when no profile is named)."""
+    if path is None:
+        if name:
+            raise InputError("usage", f"--profile {name}: no config file (create {DEFAULT_NAME} or pass --config)")
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("usage", f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError("usage", f"config file {path} is not valid TOML: {exc}") from None
+    profiles = data.get("profiles", {})
+    if name:
+        if name not in profiles:
+            known = ", ".join(sorted(profiles)) or "none"
+            raise InputError("usage", f"config file {path} has no profile {name!r} (profiles: {known})")
+        chosen = profiles[name]
+    else:
+        chosen = profiles.get("default", {k: v for k, v in data.items() if k != "profiles"})
+    return _checked(chosen, path)
+
+
+def _checked(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if key.lower() in _FORBIDDEN:
+            raise InputError("usage", f"config file {path}: {key} must not be in a config file; put credentials "
+                             "in the environment, a .env file (env_file) or a secret file (secret_file)")
+        if key not in SETTINGS:
+            raise InputError("usage", f"config file {path}: unknown setting {key!r} (known: "
+                             f"{', '.join(sorted(SETTINGS))})")
+        kind = SETTINGS[key][0]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise InputError("usage", f"config file {path}: {key} must be a {kind.__name__}, not {value!r}")
+        out[key] = value
+    return out
+
+
+def resolve(name: str, cli_value: Any, profile: dict[str, Any]) -> Any:
+    """Command line, then profile, then the built-in default."""
+    if cli_value is not None:
+        return cli_value
+    if name in profile:
+        return profile[name]
+    return SETTINGS[name][1]
