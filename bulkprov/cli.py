@@ -25,6 +25,8 @@ FILE_COMMANDS = {
     "remove": "remove the users of FILE (by emailId, or orgUserId where there is no email)",
     "lookup": "fetch the users' current details into a workbook that is itself an input file",
     "apply": "per-row action column: add / update / remove (console User Status New/Update/Delete)",
+    "plan": "compare the roster with the account; write a plan workbook, change nothing",
+    "sync": "bring the account in line with the roster (adds, updates, removals), with guards",
 }
 
 
@@ -50,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in FILE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         _file_options(p, network=name != "validate")
+        if name == "sync":
+            p.add_argument("--plan", type=Path, metavar="PLAN.xlsx",
+                           help="execute this approved plan; refused if the account changed since")
+            p.add_argument("--allow-deletes", type=int, metavar="N", help="approve up to N removals")
+            p.add_argument("--allow-role-removals", type=int, metavar="N",
+                           help="approve role removals for up to N users")
+            p.add_argument("--allow-builder", type=int, metavar="N", help="approve Builder access for up to N users")
 
     p = sub.add_parser("runs", help="list past runs from the ledger; `runs show ID` rewrites a run's results")
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -123,10 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_UNUSABLE
-    from bulkprov.errors import BulkprovError
+    from bulkprov.errors import BulkprovError, RunAborted
 
     try:
         return _COMMANDS[args.command](args)
+    except RunAborted as exc:
+        print(f"bulkprov: aborted: {exc}", file=sys.stderr)
+        return EXIT_ABORTED
     except BulkprovError as exc:
         print(f"bulkprov: error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
@@ -197,6 +209,7 @@ def _settings(args: argparse.Namespace):
     settings.use_ledger = not args.no_ledger
     settings.allow_deletes = getattr(args, "allow_deletes", None)
     settings.allow_builder = getattr(args, "allow_builder", None)
+    settings.allow_role_removals = getattr(args, "allow_role_removals", None)
     settings.plan_file = getattr(args, "plan", None)
     if args.resume and (args.force or args.retry_failed):
         raise UsageError("--resume cannot be combined with --force or --retry-failed")

@@ -108,3 +108,7 @@ class InputWarning:
 
     code: str
     message: str
+
+
+class RunAborted(BulkprovError):
+    """The run stopped before changing anything, for a reason outside the input (exit 3)."""

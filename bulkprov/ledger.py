@@ -78,6 +78,14 @@ CREATE TABLE rows (
     PRIMARY KEY (run_id, row)
 );
 CREATE INDEX rows_done ON rows(key, action, status);
+CREATE TABLE synced_users (          -- the roster the last successful sync applied, per host
+    host TEXT NOT NULL,
+    key TEXT NOT NULL,
+    email TEXT NOT NULL,
+    org_user_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (host, key)
+);
 """
 
 
@@ -325,6 +333,23 @@ class Ledger:
             if (key, action, phash) in wanted:
                 found[(key, action, phash)] = (run_id, when)
         return found
+
+    # -- the roster the last sync applied (the only source of removals: the API cannot list users) --------
+
+    def applied_roster(self, host: str) -> tuple[str | None, list[tuple[str, str, str]]]:
+        rows = self.db.execute("SELECT key, email, org_user_id, run_id FROM synced_users WHERE host=? ORDER BY key",
+                               (_host_key(host),)).fetchall()
+        return (rows[0][3] if rows else None), [(k, e, o) for k, e, o, _ in rows]
+
+    def set_applied_roster(self, host: str, run_id: str, users: list[tuple[str, str, str]]) -> None:
+        with self._tx():
+            self.db.execute("DELETE FROM synced_users WHERE host=?", (_host_key(host),))
+            self.db.executemany("INSERT OR REPLACE INTO synced_users VALUES (?,?,?,?,?)",
+                                ((_host_key(host), k, e, o, run_id) for k, e, o in users))
+
+
+def _host_key(host: str) -> str:
+    return host.rstrip("/").lower()
 
 
 class LedgerHooks:

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import InputError
+from bulkprov.errors import InputError, RunAborted
 from bulkprov.loader import LoaderLimits, Table, open_table, read_lookups
 from bulkprov.logs import set_run_id
 from bulkprov.results import (
     FAILED_STATUSES,
+    SYNTHETIC_ROW_BASE,
     ResultWriter,
     RowResult,
     RunSummary,
@@ -39,7 +40,8 @@ from bulkprov.validation import CheckedRow, Validator
 
 log = logging.getLogger("bulkprov")
 
-COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply")
+COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply", "plan", "sync")
+ROSTER_COMMANDS = ("plan", "sync")  # the roster is checked as adds: every row a complete user
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED = 0, 1, 2, 3
 
 
@@ -78,6 +80,7 @@ class JobSettings:
     protected: list[str] = field(default_factory=list)
     builder_confirm: int = 10
     allow_builder: int | None = None
+    allow_role_removals: int | None = None
     plan_file: Path | None = None
 
     def public_settings(self) -> dict[str, str]:
@@ -116,7 +119,7 @@ def default_output(path: Path, command: str, fmt: str, when: dt.datetime) -> Pat
 
 def key_column_requirement(command: str) -> tuple[str, ...]:
     """Which key columns a file must have for a command (one of them)."""
-    return ("emailId",) if command == "add" else ("emailId", "orgUserId")
+    return ("emailId",) if command in ("add", *ROSTER_COMMANDS) else ("emailId", "orgUserId")
 
 
 def load(path: Path, settings: JobSettings) -> Table:
@@ -140,7 +143,8 @@ class Checked:
 def check_rows(table: Table, settings: JobSettings) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
-    validator = Validator(table, settings.command, lookups=extra, builder_default=settings.builder_default)
+    command = "add" if settings.command in ROSTER_COMMANDS else settings.command
+    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default)
     if settings.command == "apply" and "action" not in validator.index:
         raise InputError("missing-column", "apply needs an 'action' (or 'User Status') column saying add, "
                          "update or remove for each row", str(table.path))
@@ -226,6 +230,8 @@ def run_job(path: str | Path, settings: JobSettings, *, credentials: Any = None,
 async def run_job_async(path: str | Path, settings: JobSettings, *, credentials: Any = None,
                         progress: ProgressFn | None = None) -> JobOutcome:
     path = Path(path)
+    if settings.command in ROSTER_COMMANDS:
+        return await run_sync_async(path, settings, credentials=credentials, progress=progress)
     started = _now()
     table = load(path, settings)
     out_path = results_path(settings.output or default_output(path, settings.command, settings.results_format,
@@ -542,3 +548,133 @@ def next_steps(settings: JobSettings, summary: RunSummary) -> list[str]:
     steps.append("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet again "
                  f"(bulkprov {settings.command} RESULTS.xlsx --sheet Failures).")
     return steps
+
+
+# -- plan and sync ------------------------------------------------------------------------------------------
+
+
+async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any = None,
+                         progress: ProgressFn | None = None) -> JobOutcome:
+    """``plan`` writes the plan workbook; ``sync`` executes it (see :mod:`bulkprov.sync`)."""
+    from bulkprov import sync
+    from bulkprov.dispatcher import dispatch_rows, estimate_seconds, plan_batches
+    from bulkprov.ledger import Ledger, LedgerHooks, StateLock
+    from bulkprov.limiter import parse_rate
+
+    started = _now()
+    table = load(path, settings)
+    fmt = "xlsx" if settings.command == "plan" else settings.results_format
+    out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
+    check_writable(out_path)
+    checked = check_rows(table, settings)
+    managed = {c.name for c in table.columns if c is not None}
+    summary = RunSummary(command=settings.command, input_path=str(path.resolve()), input_sha256=file_sha256(path),
+                         started=started.isoformat(timespec="seconds"), sheet=table.sheet,
+                         settings=settings.public_settings(), warnings=[w.message for w in table.warnings])
+    host = settings.host or ""
+    state_dir = state_dir_for(path, settings)
+    with StateLock(state_dir), contextlib.closing(Ledger(state_dir)) as ledger:
+        previous_run, previous = ledger.applied_roster(host)
+        valid = [r for r in checked.rows if not r.errors]
+        current, lookups = await _current_state(valid, previous, settings, credentials)
+        plan = sync.build_plan(checked.rows, managed, current, previous, previous_run, settings)
+        changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
+        plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
+        plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
+        for line in sync.describe(plan):
+            log.info("plan: %s", line)
+        if settings.command == "plan":
+            for item in plan.items:
+                summary.counts[(item.action, "planned")] += 1
+            if plan.invalid:
+                summary.counts[("", "invalid")] += len(plan.invalid)
+            written = sync.write_plan(out_path, plan, path, summary.input_sha256)
+            summary.warnings.extend(sync.describe(plan))
+            code = EXIT_ROWS_FAILED if plan.invalid else EXIT_OK
+            return JobOutcome(summary, written, code)
+        if settings.plan_file and sync.read_plan_fingerprint(settings.plan_file) != plan.fingerprint:
+            summary.aborted = (f"the account or the roster changed since {settings.plan_file} was made: nothing was "
+                               "changed; make a new plan and approve it")
+        sync.confirm_builder(plan, settings)
+        if plan.guards and not summary.aborted:
+            summary.aborted = " / ".join(plan.guards)
+        results = {r.row: invalid_result(r) for r in plan.invalid}
+        before = {i.row.row: plan.current[i.row.key.casefold()] for i in plan.items
+                  if i.action in ("update", "remove") and i.row.key.casefold() in plan.current}
+        if summary.aborted:
+            log.error("sync refused: %s", summary.aborted)
+            for row in changes:
+                results[row.row] = RowResult(row.row, row.action, row.email, row.org_user_id, "not_attempted",
+                                             f"not sent: {summary.aborted}", "guard")
+            report = None
+        else:
+            run_id = ledger.create_run(command="sync", input_path=summary.input_path,
+                                       input_sha256=summary.input_sha256, host=host, settings=summary.settings,
+                                       rows=[(r.row, r.action, r.email, r.org_user_id, r.key.casefold(), "")
+                                             for r in changes], done=list(results.values()))
+            summary.run_id = run_id
+            set_run_id(run_id)
+            stop = asyncio.Event()
+            timer = _max_runtime_timer(settings, stop)
+            with stop_on_signals(stop):
+                report = await dispatch_rows(changes, settings, credentials, progress, stop,
+                                             hooks=LedgerHooks(ledger, run_id))
+            report = _stopped(report, stop, timer)
+            report.before = before
+            summary.aborted = report.aborted
+            summary.warnings.extend(report.notes)
+            results.update(report.results)
+        results = sync.sync_results(plan, results)
+        if report is not None:
+            ledger.set_applied_roster(host, summary.run_id, _applied(plan, results))
+    summary.next_steps = next_steps(settings, summary)
+    rows_changed = [i.row for i in plan.items]
+    undo = write_undo_file(rows_changed, results, report, out_path, summary) if report else None
+    cells = failure_cells(path, settings, table, {k: v for k, v in results.items() if k < SYNTHETIC_ROW_BASE},
+                          checked.cells)
+    written = write_results(settings, table.headers, results, cells, summary, out_path)
+    if summary.run_id:
+        record_finish(settings, path, summary, written)
+    outcome = JobOutcome(summary, written, exit_code_for(summary), undo)
+    if settings.webhook:
+        await notify_webhook(settings.webhook, outcome)
+    return outcome
+
+
+async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str, str]], settings: JobSettings,
+                         credentials: Any) -> tuple[dict[str, dict], int]:
+    """usersInfo for the roster's users and the previously applied ones: key → user object."""
+    from bulkprov.dispatcher import dispatch_rows
+
+    wanted: dict[str, CheckedRow] = {}
+    for r in valid:
+        wanted.setdefault(r.key.casefold(), CheckedRow(r.row, "lookup", r.email, r.org_user_id))
+    for i, (key, email, org) in enumerate(previous, start=1):
+        wanted.setdefault(key, CheckedRow(SYNTHETIC_ROW_BASE + i, "lookup", email, org))
+    rows = list(wanted.values())
+    if not rows:
+        return {}, 0
+    report = await dispatch_rows(rows, settings, credentials)
+    if report.aborted:
+        raise RunAborted(f"could not read the account's current state: {report.aborted}; nothing was changed")
+    broken = [r for r in report.results.values() if r.status != "success" and r.error_code != "not-found"]
+    if broken:
+        raise RunAborted(f"could not read the current state of {len(broken)} users ({broken[0].reason}); "
+                         "nothing was changed")
+    by_row = {r.row: r for r in rows}
+    return {by_row[row].key.casefold(): user for row, user in report.users.items()}, report.requests
+
+
+def _applied(plan, results: dict[int, RowResult]) -> list[tuple[str, str, str]]:
+    """The roster as applied now: users that exist as the roster says, and earlier ones not yet removed."""
+    applied: dict[str, tuple[str, str, str]] = {}
+    for item in plan.items:
+        row = item.row
+        result = results.get(row.row)
+        gone = item.action == "remove" and result is not None and result.status == "success"
+        exists = item.action in ("unchanged", "update") or (result is not None and result.status == "success")
+        if item.action == "remove" and not gone:
+            exists = True
+        if exists and not gone:
+            applied[row.key.casefold()] = (row.key.casefold(), row.email, row.org_user_id)
+    return sorted(applied.values())  # earlier users that usersInfo no longer finds are gone: dropped

@@ -32,6 +32,9 @@ RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
 STATUSES = ("success", "failed", "invalid", "skipped", "not_attempted", "valid")
 FAILED_STATUSES = frozenset({"failed", "invalid", "not_attempted"})
 FORMATS = ("xlsx", "csv", "jsonl")
+# Rows that come from no input row (sync's removals of users missing from the roster) are numbered
+# above this; the Results sheet leaves their row number blank.
+SYNTHETIC_ROW_BASE = 10_000_000
 
 
 @dataclass(slots=True)
@@ -50,7 +53,7 @@ class RowResult:
     batch: str = ""
 
     def as_record(self) -> dict[str, Any]:
-        return {"row": self.row, "action": self.action, "emailId": self.email, "orgUserId": self.org_user_id,
+        return {"row": self.row if self.row < SYNTHETIC_ROW_BASE else None, "action": self.action, "emailId": self.email, "orgUserId": self.org_user_id,
                 "status": self.status, "reason": self.reason, "error_code": self.error_code,
                 "http_status": self.http_status, "attempts": self.attempts, "batch": self.batch}
 
@@ -229,7 +232,8 @@ class ResultWriter:
     @staticmethod
     def _write_result(ws, row: int, r: RowResult) -> None:
         """Numbers as numbers (sortable), text as text; blanks left out (the hot loop of big files)."""
-        ws.write_number(row, 0, r.row)
+        if r.row < SYNTHETIC_ROW_BASE:
+            ws.write_number(row, 0, r.row)
         for col, value in ((1, r.action), (2, r.email), (3, r.org_user_id), (4, r.status), (5, r.reason),
                            (6, r.error_code), (9, r.batch)):
             if value:

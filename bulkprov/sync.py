@@ -1,0 +1,333 @@
+"""``plan`` and ``sync``: bring the account in line with a roster, safely.
+
+The roster is the truth for the users it lists and for the columns it has.  ``plan`` compares it
+with the account and writes a plan workbook without changing anything; ``sync`` executes exactly
+that plan.
+
+* **Current state** comes from usersInfo for the roster's users.  The API has no "list all users"
+  call in the User Management scope, so **removals** come from the roster the last successful sync
+  applied (kept in the ledger): a user bulkprov provisioned that is missing from today's roster is
+  removed.  Users bulkprov never provisioned are never touched.
+* **Diff**: a non-blank cell that differs from the account is a change; a blank cell, or a column
+  the roster does not have, is not managed.  For groups, roles and bot tasks the cell is the
+  complete list (entries missing from it are removed).  ``canCreateBot``/``isDeveloper`` columns,
+  when present, are managed with blank meaning ``false`` (least privilege).
+* **Guards** (like Entra Connect's accidental-delete threshold): more removals than
+  ``min(max_deletes, max_delete_percent × previously applied roster)`` aborts the whole sync with
+  nothing changed (exit 3) unless ``--allow-deletes N`` approves at least that many; likewise for
+  mass role removals (``--allow-role-removals N``) and for granting Builder access to more than
+  ``builder_confirm`` users (``--allow-builder N``, or a yes at the terminal).  Protected users
+  (emails or glob patterns) are never removed or demoted.
+* **Approval**: ``sync --plan PLAN.xlsx`` refuses to run when the plan it would compute now (from
+  the same roster and the account as it is now) differs from the approved one.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import logging
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov import schema
+from bulkprov.errors import InputError
+from bulkprov.results import SYNTHETIC_ROW_BASE, RowResult, _AtomicFile
+from bulkprov.validation import CheckedRow
+
+log = logging.getLogger("bulkprov.sync")
+
+MANAGED_LISTS = ("groups", "roles", "botTasks")
+
+
+@dataclass
+class Change:
+    field: str
+    old: str
+    new: str
+
+
+@dataclass
+class PlanItem:
+    action: str                     # add | update | remove | unchanged
+    row: CheckedRow
+    changes: list[Change] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    removes_roles: bool = False
+    grants_builder: bool = False
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem]
+    invalid: list[CheckedRow]
+    current: dict[str, dict[str, Any]]        # key → usersInfo object, for every user the plan touches
+    previous_run: str | None
+    previous_size: int
+    guards: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    requests: int = 0
+    eta: float = 0.0
+
+    def of(self, action: str) -> list[PlanItem]:
+        return [i for i in self.items if i.action == action]
+
+    @property
+    def emails(self) -> int:
+        return sum(1 for i in self.of("add") if i.row.send_email is not False)
+
+
+# -- the diff ------------------------------------------------------------------------------------------
+
+
+def _role_text(role: dict[str, str]) -> str:
+    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
+
+
+def _current_lists(user: dict[str, Any]) -> dict[str, set[str]]:
+    cells = schema.user_to_cells(user)
+    return {name: {x.strip() for x in cells.get(name, "").split(";") if x.strip()} for name in MANAGED_LISTS}
+
+
+def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
+    return {"groups": set(user.get("groups") or []),
+            "roles": {_role_text(r) for r in user.get("roles") or []},
+            "botTasks": {f"{t['botId']}:{','.join(t['dialogs'])}" for t in user.get("assignBotTasks") or []}}
+
+
+def _parse_role(text: str) -> dict[str, str]:
+    role, _, bot = text.partition("@")
+    return {"roleId": role, "botId": bot} if bot else {"roleId": role}
+
+
+def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], protected: bool) -> PlanItem:
+    """What must change for the account's user to match the roster row."""
+    desired = row.user
+    item = PlanItem("unchanged", row)
+    key_field = {"emailId": row.email} if row.email else {"orgUserId": row.org_user_id}
+    payload: dict[str, Any] = {"userInfo": dict(key_field)}
+    info_now = current.get("userInfo") or {}
+    for name, new in (desired.get("userInfo") or {}).items():
+        old = "" if info_now.get(name) is None else str(info_now.get(name))
+        if name in ("emailId", "orgUserId") and old.casefold() == new.casefold():
+            continue
+        if old != new:
+            payload["userInfo"][name] = new
+            item.changes.append(Change(name, old, new))
+    now_lists, want_lists = _current_lists(current), _desired_lists(desired)
+    for name in MANAGED_LISTS:
+        if name not in managed:
+            continue
+        old, new = now_lists[name], want_lists[name]
+        if old == new:
+            continue
+        removing = sorted(old - new)
+        if protected and name == "roles" and removing:
+            item.notes.append(f"protected user: roles not removed ({'; '.join(removing)})")
+            new = new | old
+            removing = []
+            if old == new:
+                continue
+        item.changes.append(Change(name, "; ".join(sorted(old)), "; ".join(sorted(new))))
+        if name == "groups":
+            payload["groups"] = {"addTo": sorted(new - old), "removeFrom": removing}
+        elif name == "roles":
+            payload["roles"] = {"addTo": [_parse_role(t) for t in sorted(new - old)],
+                                "removeFrom": [_parse_role(t) for t in removing]}
+            item.removes_roles = bool(removing)
+        else:
+            payload["assignBotTasks"] = desired.get("assignBotTasks") or []
+    for name in schema.BOOL_COLUMNS:
+        if name not in managed or name == "sendEmail":
+            continue
+        old_value, new_value = bool(current.get(name)), bool(desired.get(name))
+        if old_value == new_value:
+            continue
+        if protected and old_value and not new_value:
+            item.notes.append(f"protected user: {name} not taken away")
+            continue
+        payload[name] = new_value
+        item.changes.append(Change(name, str(old_value).upper(), str(new_value).upper()))
+        item.grants_builder = item.grants_builder or new_value
+    if item.changes:
+        item.action = "update"
+        item.row = CheckedRow(row.row, "update", row.email, row.org_user_id, payload, row.send_email)
+    return item
+
+
+# -- building the plan -----------------------------------------------------------------------------------
+
+
+def is_protected(email: str, patterns: list[str]) -> bool:
+    email = email.casefold()
+    return any(fnmatch.fnmatchcase(email, p.casefold()) for p in patterns)
+
+
+def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> int:
+    return min(max_deletes, math.floor(previous_size * max_percent / 100))
+
+
+def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
+               previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any) -> Plan:
+    """``previous``: (key, email, orgUserId) of the roster the last sync applied."""
+    valid = [r for r in checked if not r.errors]
+    plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous))
+    roster_keys = set()
+    for row in valid:
+        key = row.key.casefold()
+        roster_keys.add(key)
+        found = current.get(key)
+        if found is None:
+            plan.items.append(PlanItem("add", row, grants_builder=bool(row.user.get("canCreateBot")
+                                                                        or row.user.get("isDeveloper"))))
+        else:
+            plan.current[key] = found
+            plan.items.append(diff_user(row, found, managed, is_protected(row.email, settings.protected)))
+    next_row = SYNTHETIC_ROW_BASE
+    for key, email, org_user_id in previous:
+        if key in roster_keys:
+            continue
+        next_row += 1
+        row = CheckedRow(next_row, "remove", email, org_user_id)
+        if is_protected(email, settings.protected):
+            plan.items.append(PlanItem("unchanged", row, notes=["protected user: not removed"]))
+            continue
+        if key in current:
+            plan.current[key] = current[key]
+            plan.items.append(PlanItem("remove", row, notes=[f"not in the roster any more (applied by run "
+                                                            f"{previous_run})"]))
+    plan.guards = guard_violations(plan, settings)
+    plan.fingerprint = fingerprint(plan)
+    return plan
+
+
+def guard_violations(plan: Plan, settings: Any) -> list[str]:
+    out = []
+    limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
+    removals = len(plan.of("remove"))
+    if removals > limit and (settings.allow_deletes is None or settings.allow_deletes < removals):
+        out.append(f"{removals} users would be removed, over the limit of {limit} (max_deletes "
+                   f"{settings.max_deletes}, {settings.max_delete_percent:g}% of the {plan.previous_size} users of "
+                   f"the last applied roster); nothing was changed. If that is right, approve it with "
+                   f"--allow-deletes {removals}")
+    demoted = sum(1 for i in plan.items if i.removes_roles)
+    role_limit = removal_limit(max(plan.previous_size, len(plan.items)), settings.max_deletes,
+                               settings.max_delete_percent)
+    allow_roles = getattr(settings, "allow_role_removals", None)
+    if demoted > role_limit and (allow_roles is None or allow_roles < demoted):
+        out.append(f"{demoted} users would lose roles, over the limit of {role_limit}; nothing was changed. "
+                   f"If that is right, approve it with --allow-role-removals {demoted}")
+    builders = sum(1 for i in plan.items if i.grants_builder)
+    if builders > settings.builder_confirm and (settings.allow_builder is None or settings.allow_builder < builders):
+        out.append(f"{builders} users would get Builder access (canCreateBot/isDeveloper), more than "
+                   f"{settings.builder_confirm}; approve it with --allow-builder {builders}")
+    return out
+
+
+def fingerprint(plan: Plan) -> str:
+    """Identity of a plan: its actions and payloads, and the account state it was computed from."""
+    parts = [[i.action, i.row.key.casefold(), i.row.user] for i in plan.items if i.action != "unchanged"]
+    state = sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in plan.current.items())
+    blob = json.dumps([parts, state], sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# -- the plan workbook --------------------------------------------------------------------------------------
+
+
+def describe(plan: Plan) -> list[str]:
+    from bulkprov.dispatcher import format_duration
+
+    lines = [f"{len(plan.of('add'))} to add, {len(plan.of('update'))} to update, "
+             f"{len(plan.of('unchanged'))} unchanged, {len(plan.of('remove'))} to remove, "
+             f"{len(plan.invalid)} invalid rows",
+             f"activation emails that would be sent: {plan.emails}",
+             f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
+    return lines + [f"GUARD: {g}" for g in plan.guards]
+
+
+def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
+    import xlsxwriter
+
+    target = _AtomicFile(path)
+    wb = xlsxwriter.Workbook(str(target.temp), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                                "strings_to_urls": False})
+    head = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79"})
+
+    def sheet(name: str, headers: list[str], rows: list[list[Any]]) -> None:
+        ws = wb.add_worksheet(name)
+        ws.write_row(0, 0, headers, head)
+        ws.set_column(0, len(headers) - 1, 22)
+        for r, values in enumerate(rows, start=1):
+            for c, value in enumerate(values):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    ws.write_number(r, c, value)
+                elif value not in (None, ""):
+                    ws.write_string(r, c, str(value))
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(1, len(rows)), len(headers) - 1)
+
+    summary = [["roster", str(roster)], ["roster SHA-256", roster_sha], ["plan fingerprint", plan.fingerprint],
+               ["previously applied roster", f"run {plan.previous_run} ({plan.previous_size} users)"
+                if plan.previous_run else "none (first sync: nothing will be removed)"],
+               *[["", line] for line in describe(plan)],
+               ["", "Approve and run exactly this plan with: bulkprov sync ROSTER --plan THIS_FILE"]]
+    sheet("Summary", ["item", "value"], summary)
+    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", "builder access"],
+          [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
+            i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
+            "yes" if i.grants_builder else ""] for i in plan.of("add")])
+    sheet("Update", ["row", "emailId", "field", "old", "new", "note"],
+          [[i.row.row, i.row.email, c.field, c.old, c.new, "; ".join(i.notes)]
+           for i in plan.of("update") for c in i.changes])
+    sheet("Unchanged", ["row", "emailId", "note"],
+          [[i.row.row if i.row.row < SYNTHETIC_ROW_BASE else "", i.row.email, "; ".join(i.notes)]
+           for i in plan.of("unchanged")])
+    sheet("Remove", ["emailId", "orgUserId", "reason"],
+          [[i.row.email, i.row.org_user_id, "; ".join(i.notes)] for i in plan.of("remove")])
+    sheet("Invalid", ["row", "emailId", "reason"],
+          [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
+    wb.close()
+    target.commit()
+    return path
+
+
+def read_plan_fingerprint(path: Path) -> str:
+    from bulkprov.loader import open_table
+
+    try:
+        table = open_table(path, sheet="Summary", required_any=())
+        for raw in table.rows:
+            if raw.cells and raw.cells[0] == "plan fingerprint":
+                return raw.cells[1]
+    except InputError as exc:
+        raise InputError("usage", f"--plan {path}: not a bulkprov plan workbook ({exc.message})") from None
+    raise InputError("usage", f"--plan {path}: not a bulkprov plan workbook (no plan fingerprint)")
+
+
+def confirm_builder(plan: Plan, settings: Any) -> None:
+    """On a terminal, ask before handing out Builder access widely; unattended, the guard stands."""
+    builders = sum(1 for i in plan.items if i.grants_builder)
+    if not any("Builder access" in g for g in plan.guards) or not sys.stdin.isatty():
+        return
+    answer = input(f"{builders} users would get Builder access. Continue? [y/N] ").strip().lower()
+    if answer in ("y", "yes"):
+        settings.allow_builder = builders
+        plan.guards = [g for g in plan.guards if "Builder access" not in g]
+
+
+def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowResult]:
+    """Every roster row once (unchanged ones skipped), plus the removals, plus invalid rows."""
+    out = dict(dispatched)
+    for item in plan.items:
+        if item.action == "unchanged":
+            r = item.row
+            out[r.row] = RowResult(r.row, "remove" if r.row > SYNTHETIC_ROW_BASE else "update", r.email,
+                                   r.org_user_id, "skipped", "; ".join(item.notes) or "unchanged: already as in the roster",
+                                   "unchanged")
+    return out
+
