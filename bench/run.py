@@ -120,8 +120,12 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
     configure_logging("text", logging.ERROR)
     cfg = EmulatorConfig()
     creds = Credentials(client_id=cfg.client_id, client_secret=cfg.client_secret)
+    import tempfile
+
+    state = tempfile.mkdtemp(prefix="bulkprov-bench-")  # a fresh ledger: every run really sends
     settings = JobSettings(command="add", host=host, rate=rate, batch_size=int(batch),
-                           concurrency=int(concurrency), output=DATA / "out-add.xlsx", send_email=False)
+                           concurrency=int(concurrency), output=DATA / "out-add.xlsx", send_email=False,
+                           state_dir=Path(state))
     eta: list[float] = []
     from bulkprov import dispatcher
 
