@@ -619,6 +619,13 @@ class KoreClient:
                 # Corporate proxies (HTTPS_PROXY) apply to the real API, never to the local emulator.
                 trust_env=not self._loopback,
             )
+            # aiohttp silently re-sends an idempotent request (PUT, DELETE) once when a reused
+            # keep-alive connection drops before the reply.  For us a drop after sending is an
+            # ambiguous outcome the dispatcher must resolve with usersInfo; a hidden re-send hides
+            # it (the retry of a committed DELETE then reports "not found").  No public switch
+            # exists, so turn off the private one where it is present.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
             self._owns_session = True
         return self._session
 

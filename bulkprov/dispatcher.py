@@ -147,6 +147,7 @@ class Dispatcher:
         # Rows an earlier, interrupted process may have sent: verified before they are sent again.
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
+        self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
         self._largest_refused = 0
@@ -320,7 +321,8 @@ class Dispatcher:
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
             self._finish(row, "success", "created (confirmed): an earlier attempt's reply was lost and the "
                          "server now has the user", "", status, batch.id)
-        elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain:
+        elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
+                and row.row not in self._absent_before:
             self._finish(row, "success", "removed (confirmed): an earlier attempt's reply was lost and the "
                          "user is now gone", "", status, batch.id)
         else:
@@ -336,6 +338,9 @@ class Dispatcher:
             if batch.op == "add" and exists:
                 self._finish(row, "success", "created (confirmed by usersInfo after the reply was lost)", "",
                              200, batch.id)
+            elif batch.op == "remove" and not exists and row.row in self._absent_before:
+                self._finish(row, "failed", "User not found (it did not exist before this run removed others)",
+                             "not-found", 200, batch.id)
             elif batch.op == "remove" and not exists:
                 self._finish(row, "success", "removed (confirmed by usersInfo after the reply was lost)", "",
                              200, batch.id)
@@ -356,6 +361,8 @@ class Dispatcher:
             outcome = info.get(row.key.casefold())
             if outcome is not None and outcome.ok and outcome.detail is not None:
                 self.report.before[row.row] = outcome.detail
+            elif outcome is not None and outcome.code == "not-found":
+                self._absent_before.add(row.row)
 
     async def _users_info(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
         found: dict[str, UserOutcome] = {}

@@ -209,3 +209,24 @@ def _write_lookups(path: Path) -> None:
         for r, item in enumerate(items, start=1):
             ws.write_row(r, 0, [item["name"], item[key]])
     wb.close()
+
+
+def test_dropped_remove_is_resolved_not_silently_resent(make_emulator, creds, tmp_path):
+    """aiohttp would re-send a DELETE whose keep-alive connection dropped; the re-send of a committed
+    removal then reads "not found".  The drop must surface and be resolved through usersInfo."""
+    emu = make_emulator()
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 6)
+    assert run_job(roster, settings(emu, tmp_path), credentials=creds).exit_code == 0
+    leavers = tmp_path / "leavers.csv"
+    leavers.write_text("Email\nuser00001@acme-corp.com\nuser00002@acme-corp.com\nnever.hired@acme-corp.com\n",
+                       encoding="utf-8")
+    emu.emulator.reconfigure(commit_then_drop=1.0)
+    out = run_job(leavers, settings(emu, tmp_path, "remove", batch_size=3), credentials=creds)
+    deletes = [r for r in emu.state()["requests"] if r["method"] == "DELETE"]
+    assert len(deletes) == 1, "one DELETE: neither aiohttp nor the dispatcher re-sent it"
+    res = results_by_row(out.results_path)
+    assert res[2]["status"] == res[3]["status"] == "success" and "confirmed" in res[2]["reason"]
+    assert res[4]["status"] == "failed" and res[4]["error_code"] == "not-found"
+    assert {u["userInfo"]["emailId"] for u in emu.state()["users"]} == {
+        "user00000@acme-corp.com", "user00003@acme-corp.com", "user00004@acme-corp.com", "user00005@acme-corp.com"}
