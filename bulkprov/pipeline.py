@@ -227,15 +227,23 @@ def run_job(path: str | Path, settings: JobSettings, *, credentials: Any = None,
     return asyncio.run(run_job_async(path, settings, credentials=credentials, progress=progress))
 
 
-async def run_job_async(path: str | Path, settings: JobSettings, *, credentials: Any = None,
-                        progress: ProgressFn | None = None) -> JobOutcome:
-    path = Path(path)
-    if settings.command in ROSTER_COMMANDS:
-        return await run_sync_async(path, settings, credentials=credentials, progress=progress)
+@dataclass
+class _Job:
+    """What every command has once its input is loaded and checked."""
+
+    path: Path
+    settings: JobSettings
+    table: Table
+    checked: Checked
+    summary: RunSummary
+    out_path: Path
+
+
+def _begin(path: Path, settings: JobSettings, fmt: str) -> _Job:
+    """Load and validate; fail on an unwritable result path before any work is done."""
     started = _now()
     table = load(path, settings)
-    out_path = results_path(settings.output or default_output(path, settings.command, settings.results_format,
-                                                              started), settings.results_format)
+    out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
     check_writable(out_path)
     checked = check_rows(table, settings)
     summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
@@ -243,31 +251,46 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])
-    users: dict[int, dict] | None = None
-    report = None
-    if settings.command == "validate" or settings.dry_run:
-        results = validation_results(checked.rows)
-        if settings.dry_run:
-            summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked.rows, settings))
-    else:
-        results = {r.row: invalid_result(r) for r in checked.rows if r.errors}
-        report = await send_rows(path, settings, checked.rows, results, summary, credentials, progress, out_path)
-        results.update(report.results)
-        summary.aborted = report.aborted
-        summary.run_id = report.run_id
-        summary.warnings.extend(report.notes)
-        if settings.command == "lookup":
-            users = report.users
+    return _Job(path, settings, table, checked, summary, out_path)
+
+
+async def _end(job: _Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
+               users: dict[int, dict] | None = None) -> JobOutcome:
+    """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command."""
+    summary, settings = job.summary, job.settings
     summary.next_steps = next_steps(settings, summary)
-    undo = write_undo_file(checked.rows, results, report, out_path, summary) if report else None
-    cells = failure_cells(path, settings, table, results, checked.cells)
-    written = write_results(settings, table.headers, results, cells, summary, out_path, users)
+    undo = write_undo_file(changed, results, report, job.out_path, summary) if report else None
+    input_rows = {k: v for k, v in results.items() if k < SYNTHETIC_ROW_BASE}
+    cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells)
+    written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
     if summary.run_id and settings.use_ledger:
-        record_finish(settings, path, summary, written)
+        record_finish(settings, job.path, summary, written)
     outcome = JobOutcome(summary, written, exit_code_for(summary), undo)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_webhook(settings.webhook, outcome)
     return outcome
+
+
+async def run_job_async(path: str | Path, settings: JobSettings, *, credentials: Any = None,
+                        progress: ProgressFn | None = None) -> JobOutcome:
+    path = Path(path)
+    if settings.command in ROSTER_COMMANDS:
+        return await run_sync_async(path, settings, credentials=credentials, progress=progress)
+    job = _begin(path, settings, settings.results_format)
+    checked, summary = job.checked, job.summary
+    if settings.command == "validate" or settings.dry_run:
+        results = validation_results(checked.rows)
+        if settings.dry_run:
+            summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(checked.rows, settings))
+        return await _end(job, results, None, [])
+    results = {r.row: invalid_result(r) for r in checked.rows if r.errors}
+    report = await send_rows(path, settings, checked.rows, results, summary, credentials, progress, job.out_path)
+    results.update(report.results)
+    summary.aborted = report.aborted
+    summary.run_id = report.run_id
+    summary.warnings.extend(report.notes)
+    users = report.users if settings.command == "lookup" else None
+    return await _end(job, results, report, [r for r in checked.rows if not r.errors], users)
 
 
 def webhook_body(outcome: JobOutcome) -> dict[str, Any]:
@@ -561,16 +584,9 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
     from bulkprov.ledger import Ledger, LedgerHooks, StateLock
     from bulkprov.limiter import parse_rate
 
-    started = _now()
-    table = load(path, settings)
-    fmt = "xlsx" if settings.command == "plan" else settings.results_format
-    out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
-    check_writable(out_path)
-    checked = check_rows(table, settings)
-    managed = {c.name for c in table.columns if c is not None}
-    summary = RunSummary(command=settings.command, input_path=str(path.resolve()), input_sha256=file_sha256(path),
-                         started=started.isoformat(timespec="seconds"), sheet=table.sheet,
-                         settings=settings.public_settings(), warnings=[w.message for w in table.warnings])
+    job = _begin(path, settings, "xlsx" if settings.command == "plan" else settings.results_format)
+    checked, summary = job.checked, job.summary
+    managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
     state_dir = state_dir_for(path, settings)
     with StateLock(state_dir), contextlib.closing(Ledger(state_dir)) as ledger:
@@ -588,10 +604,9 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
                 summary.counts[(item.action, "planned")] += 1
             if plan.invalid:
                 summary.counts[("", "invalid")] += len(plan.invalid)
-            written = sync.write_plan(out_path, plan, path, summary.input_sha256)
+            written = sync.write_plan(job.out_path, plan, path, summary.input_sha256)
             summary.warnings.extend(sync.describe(plan))
-            code = EXIT_ROWS_FAILED if plan.invalid else EXIT_OK
-            return JobOutcome(summary, written, code)
+            return JobOutcome(summary, written, EXIT_ROWS_FAILED if plan.invalid else EXIT_OK)
         if settings.plan_file and sync.read_plan_fingerprint(settings.plan_file) != plan.fingerprint:
             summary.aborted = (f"the account or the roster changed since {settings.plan_file} was made: nothing was "
                                "changed; make a new plan and approve it")
@@ -599,46 +614,34 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
         if plan.guards and not summary.aborted:
             summary.aborted = " / ".join(plan.guards)
         results = {r.row: invalid_result(r) for r in plan.invalid}
-        before = {i.row.row: plan.current[i.row.key.casefold()] for i in plan.items
-                  if i.action in ("update", "remove") and i.row.key.casefold() in plan.current}
+        report = None
         if summary.aborted:
             log.error("sync refused: %s", summary.aborted)
             for row in changes:
                 results[row.row] = RowResult(row.row, row.action, row.email, row.org_user_id, "not_attempted",
                                              f"not sent: {summary.aborted}", "guard")
-            report = None
         else:
-            run_id = ledger.create_run(command="sync", input_path=summary.input_path,
-                                       input_sha256=summary.input_sha256, host=host, settings=summary.settings,
-                                       rows=[(r.row, r.action, r.email, r.org_user_id, r.key.casefold(), "")
-                                             for r in changes], done=list(results.values()))
-            summary.run_id = run_id
-            set_run_id(run_id)
+            summary.run_id = ledger.create_run(
+                command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
+                settings=summary.settings, done=list(results.values()),
+                rows=[(r.row, r.action, r.email, r.org_user_id, r.key.casefold(), "") for r in changes])
+            set_run_id(summary.run_id)
             stop = asyncio.Event()
             timer = _max_runtime_timer(settings, stop)
             with stop_on_signals(stop):
                 report = await dispatch_rows(changes, settings, credentials, progress, stop,
-                                             hooks=LedgerHooks(ledger, run_id))
+                                             hooks=LedgerHooks(ledger, summary.run_id))
             report = _stopped(report, stop, timer)
-            report.before = before
+            # The undo file restores users as the plan found them: no second usersInfo needed.
+            report.before = {i.row.row: plan.current[i.row.key.casefold()] for i in plan.items
+                             if i.action in ("update", "remove") and i.row.key.casefold() in plan.current}
             summary.aborted = report.aborted
             summary.warnings.extend(report.notes)
             results.update(report.results)
         results = sync.sync_results(plan, results)
         if report is not None:
             ledger.set_applied_roster(host, summary.run_id, _applied(plan, results))
-    summary.next_steps = next_steps(settings, summary)
-    rows_changed = [i.row for i in plan.items]
-    undo = write_undo_file(rows_changed, results, report, out_path, summary) if report else None
-    cells = failure_cells(path, settings, table, {k: v for k, v in results.items() if k < SYNTHETIC_ROW_BASE},
-                          checked.cells)
-    written = write_results(settings, table.headers, results, cells, summary, out_path)
-    if summary.run_id:
-        record_finish(settings, path, summary, written)
-    outcome = JobOutcome(summary, written, exit_code_for(summary), undo)
-    if settings.webhook:
-        await notify_webhook(settings.webhook, outcome)
-    return outcome
+    return await _end(job, results, report, [i.row for i in plan.items])
 
 
 async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str, str]], settings: JobSettings,
