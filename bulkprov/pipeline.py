@@ -584,7 +584,7 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
     from bulkprov.ledger import Ledger, LedgerHooks, StateLock
     from bulkprov.limiter import parse_rate
 
-    job = _begin(path, settings, "xlsx" if settings.command == "plan" else settings.results_format)
+    job = _begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format)
     checked, summary = job.checked, job.summary
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
@@ -599,7 +599,7 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
         for line in sync.describe(plan):
             log.info("plan: %s", line)
-        if settings.command == "plan":
+        if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             for item in plan.items:
                 summary.counts[(item.action, "planned")] += 1
             if plan.invalid:

@@ -165,3 +165,11 @@ def test_builder_grants_need_approval(make_emulator, creds, tmp_path):
     assert emu.state()["users"] == []
     ok = run_job(roster, job(emu, tmp_path, "sync", "s2", builder_confirm=3, allow_builder=5), credentials=creds)
     assert ok.exit_code == 0 and all(u["canCreateBot"] for u in emu.state()["users"])
+
+
+def test_sync_dry_run_is_a_plan_and_changes_nothing(make_emulator, creds, tmp_path):
+    emu = make_emulator()
+    roster = write(tmp_path / "roster.csv", [person(i) for i in range(4)])
+    out = run_job(roster, job(emu, tmp_path, "sync", "dry", dry_run=True), credentials=creds)
+    assert out.exit_code == 0 and emu.state()["users"] == []
+    assert openpyxl.load_workbook(out.results_path).sheetnames[:3] == ["Summary", "Add", "Update"]
