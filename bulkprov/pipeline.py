@@ -148,7 +148,7 @@ def check_rows(table: Table, settings: JobSettings) -> Checked:
     if settings.command == "apply" and "action" not in validator.index:
         raise InputError("missing-column", "apply needs an 'action' (or 'User Status') column saying add, "
                          "update or remove for each row", str(table.path))
-    keep = settings.command != "validate" and not settings.dry_run
+    keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
     checked = Checked([], {})
     for raw in table.rows:
         row = validator.check(raw)
