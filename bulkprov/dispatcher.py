@@ -43,6 +43,7 @@ log = logging.getLogger("bulkprov.dispatch")
 RETRYABLE = frozenset({"rate", "transient", "ambiguous"})
 BREAKER_SHARE = 0.6  # "most of the last N calls failed"
 VERIFY_CHUNK = 200
+UNREACHABLE_LIMIT = 3  # connection failures, with no success yet, that abort the run
 
 
 # -- tenacity strategies -------------------------------------------------------------------------
@@ -147,7 +148,8 @@ class Dispatcher:
         # Rows an earlier, interrupted process may have sent: verified before they are sent again.
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
-        self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
+        self._absent_before: set[int] = set()
+        self._unreachable = 0  # connection failures before any request ever succeeded  # rows usersInfo did not find before we removed them
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
         self._largest_refused = 0
@@ -287,6 +289,10 @@ class Dispatcher:
         if exc.kind in ("transient", "ambiguous"):
             self._recent.append(False)
             self._check_breaker()
+        if exc.kind == "transient" and not exc.sent and not any(self._recent):
+            self._unreachable += 1
+            if self._unreachable >= UNREACHABLE_LIMIT:  # a wrong host or a dead network: say so now
+                self._abort(f"cannot reach the server ({exc.message}); check --host / KORE_HOST and the network")
         elif exc.kind == "auth":
             self._abort(f"the server refused the credentials (HTTP {exc.status}): {exc.message}. "
                         "Check KORE_CLIENT_ID / KORE_CLIENT_SECRET and the app's User Management scope")

@@ -230,3 +230,20 @@ def test_dropped_remove_is_resolved_not_silently_resent(make_emulator, creds, tm
     assert res[4]["status"] == "failed" and res[4]["error_code"] == "not-found"
     assert {u["userInfo"]["emailId"] for u in emu.state()["users"]} == {
         "user00000@acme-corp.com", "user00003@acme-corp.com", "user00004@acme-corp.com", "user00005@acme-corp.com"}
+
+
+def test_unreachable_host_aborts_quickly_with_a_clear_reason(creds, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 30)
+    start = time.monotonic()
+    out = run_job(roster, JobSettings(command="add", host=f"http://127.0.0.1:{port}", rate="none", batch_size=10,
+                                      output=tmp_path / "r.xlsx", state_dir=tmp_path / "s"), credentials=creds)
+    assert out.exit_code == 3 and "cannot reach the server" in out.summary.aborted
+    assert time.monotonic() - start < 10
+    assert {r["status"] for r in results_by_row(out.results_path).values()} == {"not_attempted"}
