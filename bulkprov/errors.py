@@ -54,17 +54,19 @@ ROW_CODES = {
 
 # Outcome codes the dispatcher gives rows (Results.error_code).
 OUTCOME_CODES = {
-    "server-refused": "the server refused this user",
+    "server-refused": "the server refused this user (the reason has its words)",
+    "invalid-email": "the server refused the email address",
     "already-exists": "the user already exists",
     "not-found": "the user does not exist",
+    "request-refused": "the server refused the request as a whole; halving isolated this row",
     "rate-limited": "refused by the rate limit on every attempt",
     "server-error": "the server failed on every attempt",
-    "auth-refused": "the server refused the credentials; the run stopped",
-    "circuit-open": "most recent calls failed; the run stopped",
-    "interrupted": "the run was interrupted before this row was sent",
-    "request-refused": "the server refused the request as a whole",
-    "unverified": "the outcome could not be confirmed",
-    "skipped-done": "already done by an earlier run",
+    "unverified": "an attempt was sent but its outcome could not be confirmed",
+    "not-attempted": "not sent: the run stopped first (authentication refused, circuit breaker, unreachable host)",
+    "interrupted": "not sent: Ctrl-C, SIGTERM or --max-runtime stopped the run first",
+    "guard": "not sent: a sync guard stopped the run",
+    "skipped-done": "skipped: an earlier run already did it",
+    "unchanged": "skipped: sync found the user already as in the roster",
 }
 
 
