@@ -79,6 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
     p.add_argument("--max-users", type=int, help="refuse requests with more users than this")
 
+    p = sub.add_parser("serve", help="the HR upload page: upload, check, run and download results in a browser")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
+    p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
+    p.add_argument("--profile", help="profile of the config file: Kore.ai host, rate, logins (web_users)")
+    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
+    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
+    p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+    p.add_argument("--state-dir", type=Path, help="where uploads, results, the run ledger and the lock live "
+                   "(default .bulkprov)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, help="refuse bigger uploads (default %(default)s)")
+    p.add_argument("--secure-cookies", action="store_true",
+                   help="mark the session cookie Secure: use when an https proxy is in front of the page")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="text (default) or JSON lines")
+
+    p = sub.add_parser("hash-password", help="print a password hash for web_users (password read from stdin "
+                       "or asked twice on a terminal)")
+
     p = sub.add_parser("demo", help="start the emulator and run sample_data/ end to end")
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="where the result workbooks go")
     p.add_argument("--data", type=Path, help="sample data folder (default: the project's sample_data/)")
@@ -167,7 +185,8 @@ def cmd_file(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     credentials = None
-    if args.command != "validate" and not settings.dry_run:
+    reads_account = args.command in ("plan", "sync")  # even a dry run compares with the live account
+    if args.command != "validate" and (reads_account or not settings.dry_run):
         credentials = _credentials(args)
     _setup_logging(getattr(args, "log_format", None) or "text", args.quiet)
     outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet))
@@ -213,7 +232,7 @@ def _settings(args: argparse.Namespace):
     settings.plan_file = getattr(args, "plan", None)
     if args.resume and (args.force or args.retry_failed):
         raise UsageError("--resume cannot be combined with --force or --retry-failed")
-    if not settings.dry_run and not settings.host:
+    if (not settings.dry_run or args.command in ("plan", "sync")) and not settings.host:
         raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
     from bulkprov.limiter import parse_rate
 
@@ -290,8 +309,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, args.data)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bulkprov.web import config_from_args, serve
+
+    _setup_logging(args.log_format, quiet=False)
+    config, bind, port = config_from_args(args)
+    serve(config, bind, port)
+    return 0
+
+
+def cmd_hash_password(args: argparse.Namespace) -> int:
+    from bulkprov.web import hash_password, read_new_password
+
+    print(hash_password(read_new_password(sys.stdin, sys.stdin.isatty())))
+    return 0
+
+
 _COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
-             **{name: cmd_file for name in FILE_COMMANDS}}
+             "serve": cmd_serve, "hash-password": cmd_hash_password, **{name: cmd_file for name in FILE_COMMANDS}}
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ profiles selected with ``--profile NAME``::
     max_runtime = 3600
     log_format = "json"
 
+    [profiles.nightly.web_users]            # bulkprov serve: logins (hashes from bulkprov hash-password)
+    alice = "scrypt$32768$8$1$…$…"
+
 A command-line option wins over the profile; the profile wins over the built-in default.  A
 secret in the config file is refused: credentials come from the environment, a ``.env`` file or
 a secret file.
@@ -51,6 +54,9 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "builder_confirm": (int, 10),
     "webhook": (str, None),
     "max_runtime": (float, None),
+    # bulkprov serve: who may log in to the upload page (see bulkprov.web)
+    "web_users": (dict, {}),          # [profiles.NAME.web_users] alice = "scrypt$..." (bulkprov hash-password)
+    "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
 }
 _FORBIDDEN = {"client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
 

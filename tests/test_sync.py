@@ -173,3 +173,15 @@ def test_sync_dry_run_is_a_plan_and_changes_nothing(make_emulator, creds, tmp_pa
     out = run_job(roster, job(emu, tmp_path, "sync", "dry", dry_run=True), credentials=creds)
     assert out.exit_code == 0 and emu.state()["users"] == []
     assert openpyxl.load_workbook(out.results_path).sheetnames[:3] == ["Summary", "Add", "Update"]
+
+
+def test_sync_dry_run_from_the_command_line(make_emulator, tmp_path):
+    from tests.test_cli import bulkprov, kore_env
+
+    emu = make_emulator()
+    roster = write(tmp_path / "roster.csv", [person(i) for i in range(3)])
+    proc = bulkprov("sync", str(roster), "--dry-run", "-o", str(tmp_path / "plan.xlsx"), "--rate", "none",
+                    env=kore_env(emu))
+    assert proc.returncode == 0, proc.stderr
+    assert emu.state()["users"] == [] and (tmp_path / "plan.xlsx").is_file()
+    assert "3 to add" in proc.stderr
