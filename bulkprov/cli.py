@@ -82,11 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the HR upload page: upload, check, run and download results in a browser")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
-    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
-    p.add_argument("--profile", help="profile of the config file: Kore.ai host, rate, logins (web_users)")
-    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
-    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
-    p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+    _connection_options(p)
     p.add_argument("--state-dir", type=Path, help="where uploads, results, the run ledger and the lock live "
                    "(default .bulkprov)")
     p.add_argument("--max-upload-mb", type=float, default=20.0, help="refuse bigger uploads (default %(default)s)")
@@ -103,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _connection_options(p: argparse.ArgumentParser) -> None:
+    """Where the account is and how to log in to it: the same for every command that sends."""
+    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
+    p.add_argument("--profile", help="profile of the config file: host, rate, guards, logins (web_users)")
+    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
+    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
+    p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+
+
 def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
     p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
@@ -115,11 +120,7 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
     if not network:
         return
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
-    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
-    p.add_argument("--profile", help="profile of the config file to use")
-    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
-    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
-    p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+    _connection_options(p)
     p.add_argument("--batch-size", type=int, help="users per request (default 100)")
     p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
     p.add_argument("--rate", help="rate budget: windows N/min, N/h or N/SECONDS, all honoured "
