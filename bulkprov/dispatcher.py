@@ -131,12 +131,12 @@ class Dispatcher:
                  send_email: bool = True, progress: Callable[[dict[str, Any]], None] | None = None,
                  stop: asyncio.Event | None = None, backoff_max: float = 30.0,
                  hooks: DispatchHooks | None = None, uncertain: set[int] | None = None,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, limiter: RateLimiter | None = None) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.windows = parse_rate(rate)
-        self.limiter = RateLimiter(self.windows)
+        self.limiter = limiter or RateLimiter(self.windows)
         self.max_attempts = max_attempts
         self.send_email = send_email
         self.progress = progress
@@ -512,7 +512,8 @@ def format_duration(seconds: float) -> str:
 async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
-                        uncertain: set[int] | None = None, snapshot: bool = False) -> DispatchReport:
+                        uncertain: set[int] | None = None, snapshot: bool = False,
+                        limiter: RateLimiter | None = None) -> DispatchReport:
     """Send the valid rows of a job (the pipeline's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
@@ -520,5 +521,5 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                                 rate=settings.rate, max_attempts=settings.max_attempts,
                                 breaker_window=settings.breaker_window, send_email=settings.send_email,
                                 progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
-                                snapshot=snapshot)
+                                snapshot=snapshot, limiter=limiter)
         return await dispatcher.run(rows)

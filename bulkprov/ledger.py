@@ -29,6 +29,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,11 @@ CREATE TABLE rows (
     PRIMARY KEY (run_id, row)
 );
 CREATE INDEX rows_done ON rows(key, action, status);
+CREATE TABLE budget (                -- when recent requests to a host ended (wall clock), so that
+    host TEXT NOT NULL,              -- back-to-back runs share the account's rate windows
+    ended REAL NOT NULL
+);
+CREATE INDEX budget_host ON budget(host, ended);
 CREATE TABLE synced_users (          -- the roster the last successful sync applied, per host
     host TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -333,6 +339,20 @@ class Ledger:
             if (key, action, phash) in wanted:
                 found[(key, action, phash)] = (run_id, when)
         return found
+
+    # -- the rate budget shared by consecutive runs ---------------------------------------------------
+
+    def recent_requests(self, host: str) -> list[float]:
+        """Ages (seconds) of requests earlier runs made to this host, newest last."""
+        now = time.time()
+        rows = self.db.execute("SELECT ended FROM budget WHERE host=? ORDER BY ended", (_host_key(host),))
+        return [now - ended for (ended,) in rows if ended <= now]
+
+    def save_requests(self, host: str, ages: list[float]) -> None:
+        now = time.time()
+        with self._tx():
+            self.db.execute("DELETE FROM budget WHERE host=?", (_host_key(host),))
+            self.db.executemany("INSERT INTO budget VALUES (?,?)", ((_host_key(host), now - a) for a in ages))
 
     # -- the roster the last sync applied (the only source of removals: the API cannot list users) --------
 

@@ -126,6 +126,18 @@ class RateLimiter:
         self._done.append(now)
         self._changed.set()
 
+    def recent(self) -> list[float]:
+        """Ages in seconds of the completions that still count in some window (for the ledger)."""
+        now = self._clock()
+        return [now - t for t in self._done if t > now - self._longest]
+
+    def seed(self, ages: list[float]) -> None:
+        """Count requests an earlier run made on the same account (ages in seconds): back-to-back
+        runs share one budget, and the second must not start as if the windows were empty."""
+        now = self._clock()
+        merged = sorted([*self._done, *(now - a for a in ages if 0 <= a < self._longest)])
+        self._done = deque(merged)
+
     def pause(self, seconds: float) -> None:
         """Hold every caller back (the server refused us: someone else spends this budget too)."""
         self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))

@@ -366,16 +366,32 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
         run_id, done, uncertain = _open_run(ledger, settings, summary, valid, known)
         set_run_id(run_id)
         to_send = [r for r in valid if r.row not in done]
-        with stop_on_signals(stop):
+        with stop_on_signals(stop), shared_budget(ledger, settings) as limiter:
             report = await dispatch_rows(to_send, settings, credentials, progress, stop,
                                          hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
-                                         snapshot=_wants_snapshot(settings))
+                                         snapshot=_wants_snapshot(settings), limiter=limiter)
     report = _stopped(report, stop, timer)
     report.run_id = run_id
     merged = dict(done)
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, run_id=run_id, users=report.users,
                           before=report.before, requests=report.requests, notes=report.notes)
+
+
+@contextlib.contextmanager
+def shared_budget(ledger, settings: JobSettings):
+    """One rate limiter for everything a job sends, seeded with the requests earlier runs made to
+    the same host and saved back at the end: back-to-back runs (and sync's lookups then changes)
+    share the account's windows instead of each starting as if they were empty."""
+    from bulkprov.limiter import RateLimiter, parse_rate
+
+    limiter = RateLimiter(parse_rate(settings.rate))
+    host = settings.host or ""
+    limiter.seed(ledger.recent_requests(host))
+    try:
+        yield limiter
+    finally:
+        ledger.save_requests(host, limiter.recent())
 
 
 def _wants_snapshot(settings: JobSettings) -> bool:
@@ -589,10 +605,11 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
     state_dir = state_dir_for(path, settings)
-    with StateLock(state_dir), contextlib.closing(Ledger(state_dir)) as ledger:
+    with StateLock(state_dir), contextlib.closing(Ledger(state_dir)) as ledger, \
+            shared_budget(ledger, settings) as limiter:
         previous_run, previous = ledger.applied_roster(host)
         valid = [r for r in checked.rows if not r.errors]
-        current, lookups = await _current_state(valid, previous, settings, credentials)
+        current, lookups = await _current_state(valid, previous, settings, credentials, limiter)
         plan = sync.build_plan(checked.rows, managed, current, previous, previous_run, settings)
         changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
@@ -630,7 +647,7 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
             timer = _max_runtime_timer(settings, stop)
             with stop_on_signals(stop):
                 report = await dispatch_rows(changes, settings, credentials, progress, stop,
-                                             hooks=LedgerHooks(ledger, summary.run_id))
+                                             hooks=LedgerHooks(ledger, summary.run_id), limiter=limiter)
             report = _stopped(report, stop, timer)
             # The undo file restores users as the plan found them: no second usersInfo needed.
             report.before = {i.row.row: plan.current[i.row.key.casefold()] for i in plan.items
@@ -645,7 +662,7 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
 
 
 async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str, str]], settings: JobSettings,
-                         credentials: Any) -> tuple[dict[str, dict], int]:
+                         credentials: Any, limiter: Any = None) -> tuple[dict[str, dict], int]:
     """usersInfo for the roster's users and the previously applied ones: key → user object."""
     from bulkprov.dispatcher import dispatch_rows
 
@@ -657,7 +674,7 @@ async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str,
     rows = list(wanted.values())
     if not rows:
         return {}, 0
-    report = await dispatch_rows(rows, settings, credentials)
+    report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
     if report.aborted:
         raise RunAborted(f"could not read the account's current state: {report.aborted}; nothing was changed")
     broken = [r for r in report.results.values() if r.status != "success" and r.error_code != "not-found"]

@@ -247,3 +247,19 @@ def test_unreachable_host_aborts_quickly_with_a_clear_reason(creds, tmp_path):
     assert out.exit_code == 3 and "cannot reach the server" in out.summary.aborted
     assert time.monotonic() - start < 10
     assert {r["status"] for r in results_by_row(out.results_path).values()} == {"not_attempted"}
+
+
+def test_back_to_back_runs_share_the_rate_budget(make_emulator, creds, tmp_path):
+    """The second run starts while the first one's requests still count in the server's windows;
+    the ledger remembers them, so the second run waits instead of being refused."""
+    emu = make_emulator(rate_windows=[(4, 3.0)], rate_refusal="429")
+    for name in ("a", "b"):
+        roster = tmp_path / f"{name}.csv"
+        write_roster(roster, 20, domain=f"{name}.acme-corp.com",
+                     extra={i: {"Employee ID": f"{name.upper()}{i}"} for i in range(20)})
+        job = settings(emu, tmp_path, batch_size=5, rate="4/3")
+        job.output = tmp_path / f"{name}.xlsx"
+        out = run_job(roster, job, credentials=creds)
+        assert out.exit_code == 0
+    assert emu.state()["counts"]["rate_refusals"] == 0
+    assert len(emu.state()["users"]) == 40

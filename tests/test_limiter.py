@@ -82,3 +82,13 @@ async def test_pause_holds_everyone_back():
     start = loop.time()
     await limiter.acquire()
     assert loop.time() - start >= 0.19
+
+
+async def test_seeded_requests_of_an_earlier_run_count():
+    limiter = RateLimiter([(2, 0.3)])
+    limiter.seed([0.05, 0.1, 99.0])  # two recent requests; the 99 s old one has left every window
+    assert len(limiter.recent()) == 2
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await limiter.acquire()
+    assert loop.time() - start >= 0.15, "the window was full: wait until the older seeded request ages out"
