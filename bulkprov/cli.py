@@ -209,21 +209,17 @@ def _settings(args: argparse.Namespace):
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]))
     if args.command == "validate":
         return settings
-    from bulkprov.config import config_path, load_profile, resolve
+    from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve
 
     profile = load_profile(config_path(args.config), args.profile)
-    value = {name: resolve(name, getattr(args, name, None), profile) for name in (
-        "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
-        "send_email", "state_dir", "log_format", "webhook", "max_runtime", "protected", "max_deletes",
-        "max_delete_percent", "builder_confirm")}
+    value = {name: resolve(name, getattr(args, name, None), profile) for name in RUN_SETTINGS}
     args.log_format, args.env_file, args.secret_file = value["log_format"], value["env_file"], value["secret_file"]
     if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
         raise UsageError("--batch-size, --concurrency and --max-attempts must be at least 1")
     settings.dry_run = args.dry_run
     settings.host = value["host"] or os.environ.get("KORE_HOST")
-    for name in ("batch_size", "concurrency", "rate", "max_attempts", "timeout", "send_email", "webhook",
-                 "max_runtime", "protected", "max_deletes", "max_delete_percent", "builder_confirm"):
-        setattr(settings, name, value[name])
+    for name in RUN_SETTINGS - {"host", "env_file", "secret_file", "state_dir", "log_format"}:
+        setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
     settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
     settings.resume, settings.force, settings.retry_failed = args.resume, args.force, args.retry_failed
     settings.use_ledger = not args.no_ledger

@@ -58,6 +58,8 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "web_users": (dict, {}),          # [profiles.NAME.web_users] alice = "scrypt$..." (bulkprov hash-password)
     "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
 }
+# What a file command (add … sync) takes from a profile; the web_* settings are serve's alone.
+RUN_SETTINGS = frozenset(name for name in SETTINGS if not name.startswith("web_"))
 _FORBIDDEN = {"client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
 
 

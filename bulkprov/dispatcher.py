@@ -265,18 +265,12 @@ class Dispatcher:
         return result
 
     async def _request(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
-        keys = [r.key for r in rows]
         if batch.op == "add":
             return await self.client.add_users([r.user for r in rows], send_email=batch.send_email)
         if batch.op == "update":
             return await self.client.update_users([r.user for r in rows])
-        if batch.op == "remove":
-            if batch.by_org_id:
-                return await self.client.remove_users(org_user_ids=keys)
-            return await self.client.remove_users(email_ids=keys)
-        if batch.by_org_id:
-            return await self.client.users_info(org_user_ids=keys)
-        return await self.client.users_info(email_ids=keys)
+        call = self.client.remove_users if batch.op == "remove" else self.client.users_info
+        return await call(**_key_args(rows))
 
     def _record_failure(self, batch: Batch, rows: list[CheckedRow], exc: CallFailed) -> None:
         for r in rows:
@@ -371,22 +365,22 @@ class Dispatcher:
                 self._absent_before.add(row.row)
 
     async def _users_info(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
+        """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds)."""
         found: dict[str, UserOutcome] = {}
-        for i in range(0, len(rows), VERIFY_CHUNK):
-            chunk = rows[i:i + VERIFY_CHUNK]
-            keys = [r.key for r in chunk]
-            async with self.limiter.slot():
-                self._check_running()
-                self.report.requests += 1
-                try:
-                    if batch.by_org_id:
-                        info = await self.client.users_info(org_user_ids=keys)
-                    else:
-                        info = await self.client.users_info(email_ids=keys)
-                except CallFailed as exc:
-                    self._record_failure(batch, [], exc)
-                    raise
-            found.update(info.outcomes)
+        by_email = [r for r in rows if r.email]
+        by_org = [r for r in rows if not r.email]
+        for group in (by_email, by_org):
+            for i in range(0, len(group), VERIFY_CHUNK):
+                chunk = group[i:i + VERIFY_CHUNK]
+                async with self.limiter.slot():
+                    self._check_running()
+                    self.report.requests += 1
+                    try:
+                        info = await self.client.users_info(**_key_args(chunk))
+                    except CallFailed as exc:
+                        self._record_failure(batch, [], exc)
+                        raise
+                found.update(info.outcomes)
         return found
 
     async def _verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
@@ -459,6 +453,14 @@ class Dispatcher:
         eta = (self._total - done) / rate if rate > 0 else None
         self.progress({"done": done, "failed": failed, "total": self._total, "elapsed": elapsed, "eta": eta,
                        "requests": self.report.requests, "final": final})
+
+
+def _key_args(rows: list[CheckedRow]) -> dict[str, list[str]]:
+    """How the API is told which users: by email, or by orgUserId when a row has no email
+    (``plan_batches`` never mixes the two in a remove or lookup batch)."""
+    if rows and not rows[0].email:
+        return {"org_user_ids": [r.org_user_id for r in rows]}
+    return {"email_ids": [r.email for r in rows]}
 
 
 def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> list[Batch]:

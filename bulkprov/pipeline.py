@@ -161,17 +161,26 @@ def check_rows(table: Table, settings: JobSettings) -> Checked:
 
 
 def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
-                  known: dict[int, list[str]]) -> dict[int, list[str]]:
-    """Input cells of every row bound for the Failures sheet; re-reads the file only if some are missing."""
+                  known: dict[int, list[str]], sha256: str) -> dict[int, list[str]]:
+    """Input cells of every row bound for the Failures sheet; re-reads the file only if some are missing.
+
+    The run has happened by now, so nothing here may cost the user their results: when the input
+    changed or vanished meanwhile, the Failures sheet goes without those cells (Results is complete).
+    """
     missing = {row for row, r in results.items() if r.status in FAILED_STATUSES and row not in known}
     if not missing:
         return known
     cells = dict(known)
-    again = open_table(path, sheet=table.sheet, limits=settings.limits,
-                       required_any=key_column_requirement(settings.command))
-    for raw in again.rows:
-        if raw.row in missing:
-            cells[raw.row] = raw.cells
+    try:
+        if file_sha256(path) != sha256:
+            raise InputError("file-changed", "the input file changed during the run", str(path))
+        again = open_table(path, sheet=table.sheet, limits=settings.limits,
+                           required_any=key_column_requirement(settings.command))
+        for raw in again.rows:
+            if raw.row in missing:
+                cells[raw.row] = raw.cells
+    except (InputError, OSError) as exc:
+        log.warning("Failures sheet without the input's cells for %d rows: %s", len(missing), exc)
     return cells
 
 
@@ -191,7 +200,7 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
                   users: dict[int, dict] | None = None) -> Path:
     """Every row once, in input order; failed and invalid rows also with their own cells."""
-    users_headers = [c.name for c in schema.COLUMNS if c.name not in ("action", "sendEmail")]
+    users_headers = list(schema.USER_SHEET_COLUMNS)
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None)
     try:
@@ -261,7 +270,7 @@ async def _end(job: _Job, results: dict[int, RowResult], report: Any, changed: l
     summary.next_steps = next_steps(settings, summary)
     undo = write_undo_file(changed, results, report, job.out_path, summary) if report else None
     input_rows = {k: v for k, v in results.items() if k < SYNTHETIC_ROW_BASE}
-    cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells)
+    cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
     written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
     if summary.run_id and settings.use_ledger:
         record_finish(settings, job.path, summary, written)
@@ -518,7 +527,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     if input_path.is_file() and file_sha256(input_path) == info.input_sha256:
         table = load(input_path, settings)
         headers = table.headers
-        cells = failure_cells(input_path, settings, table, results, {})
+        cells = failure_cells(input_path, settings, table, results, {}, info.input_sha256)
     summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
                          started=info.started, settings={"host": info.host, "state": info.state,
                                                          "rewritten from the ledger": now_text()},

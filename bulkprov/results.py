@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import InputError
+from bulkprov.schema import RESULT_COLUMNS
 
-RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
-                  "error_code", "http_status", "attempts", "batch")
 STATUSES = ("success", "failed", "invalid", "skipped", "not_attempted", "valid")
 FAILED_STATUSES = frozenset({"failed", "invalid", "not_attempted"})
 FORMATS = ("xlsx", "csv", "jsonl")

@@ -124,13 +124,20 @@ LOOKUP_SHEETS: dict[str, tuple[str, str, re.Pattern[str]]] = {
 }
 
 
-# Columns our own result files add (Failures sheet, lookup output): read back silently, never as data.
-RESULT_HEADERS = frozenset({"status", "reason", "errorcode", "httpstatus", "attempts", "batch", "row"})
+# The Results sheet's columns (results.py writes them).  Those that are not input columns are read
+# back silently when a result file is used as input (its Failures sheet), never as data.
+RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
+                  "error_code", "http_status", "attempts", "batch")
+# The user columns of a Users sheet that is itself an input file (lookup output, undo files).
+USER_SHEET_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("action", "sendEmail"))
 
 
 def normalize_header(text: object) -> str:
     """Key used to compare headers: case, spaces, ``_``, ``-`` and ``.`` do not matter."""
     return re.sub(r"[\s_\-.\u00a0]+", "", str(text)).lower()
+
+
+RESULT_HEADERS = frozenset(normalize_header(c) for c in RESULT_COLUMNS if c not in BY_NAME)
 
 
 _HEADER_INDEX: dict[str, Column] = {}
@@ -170,12 +177,7 @@ def user_to_cells(user: dict) -> dict[str, str]:
     cells = {name: _cell(info.get(name)) for name in USER_INFO_FIELDS}
     groups = user.get("groups") or []
     cells["groups"] = "; ".join(g.get("groupId", "") if isinstance(g, dict) else str(g) for g in groups)
-    roles = user.get("roles") or {}
-    parts: list[str] = []
-    if isinstance(roles, dict):
-        parts += [r["roleId"] for r in roles.get("adminRoles") or [] if r.get("roleId")]
-        parts += [f"{r['roleId']}@{r['botId']}" for r in roles.get("btRoles") or [] if r.get("roleId")]
-    cells["roles"] = "; ".join(parts)
+    cells["roles"] = "; ".join(role_texts(user.get("roles")))
     cells["botTasks"] = "; ".join(
         f"{t.get('botId')}:{','.join(t.get('dialogs') or [])}" for t in user.get("assignBotTasks") or []
     )
@@ -183,6 +185,18 @@ def user_to_cells(user: dict) -> dict[str, str]:
         if name in user:
             cells[name] = "TRUE" if user[name] else "FALSE"
     return cells
+
+
+def role_text(role: dict[str, str]) -> str:
+    """A role as a ``roles`` cell entry: ``ROLE`` (admin role) or ``ROLE@BOT`` (bot role)."""
+    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
+
+
+def role_texts(roles: object) -> list[str]:
+    """The usersInfo ``roles`` object (``adminRoles`` + ``btRoles``) as ``roles`` cell entries."""
+    if not isinstance(roles, dict):
+        return []
+    return [role_text(r) for kind in ("adminRoles", "btRoles") for r in roles.get(kind) or [] if r.get("roleId")]
 
 
 def _cell(value: object) -> str:

@@ -84,10 +84,6 @@ class Plan:
 # -- the diff ------------------------------------------------------------------------------------------
 
 
-def _role_text(role: dict[str, str]) -> str:
-    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
-
-
 def _current_lists(user: dict[str, Any]) -> dict[str, set[str]]:
     cells = schema.user_to_cells(user)
     return {name: {x.strip() for x in cells.get(name, "").split(";") if x.strip()} for name in MANAGED_LISTS}
@@ -95,7 +91,7 @@ def _current_lists(user: dict[str, Any]) -> dict[str, set[str]]:
 
 def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
     return {"groups": set(user.get("groups") or []),
-            "roles": {_role_text(r) for r in user.get("roles") or []},
+            "roles": {schema.role_text(r) for r in user.get("roles") or []},
             "botTasks": {f"{t['botId']}:{','.join(t['dialogs'])}" for t in user.get("assignBotTasks") or []}}
 
 

@@ -24,23 +24,11 @@ from bulkprov import schema
 from bulkprov.results import RowResult, _AtomicFile
 from bulkprov.validation import CheckedRow
 
-UNDO_HEADERS = ["action"] + [c.name for c in schema.COLUMNS if c.name not in ("action", "sendEmail")]
+UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS]
 
 
 def undo_path(results_path: Path) -> Path:
     return results_path.with_name(f"{results_path.stem}.undo.xlsx")
-
-
-def _role_texts(roles: Any) -> set[str]:
-    if not isinstance(roles, dict):
-        return set()
-    texts = {r["roleId"] for r in roles.get("adminRoles") or [] if r.get("roleId")}
-    texts |= {f"{r['roleId']}@{r['botId']}" for r in roles.get("btRoles") or [] if r.get("roleId")}
-    return texts
-
-
-def _role_text(role: dict[str, str]) -> str:
-    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
 
 
 def _flip(change: Any, old: set[str], text) -> str:
@@ -64,7 +52,7 @@ def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> di
         cells[name] = "" if old is None else str(old)
     old_groups = {g.get("groupId", "") if isinstance(g, dict) else str(g) for g in before.get("groups") or []}
     cells["groups"] = _flip(row.user.get("groups"), old_groups, str)
-    cells["roles"] = _flip(row.user.get("roles"), _role_texts(before.get("roles")), _role_text)
+    cells["roles"] = _flip(row.user.get("roles"), set(schema.role_texts(before.get("roles"))), schema.role_text)
     if "assignBotTasks" in row.user:
         cells["botTasks"] = schema.user_to_cells(before).get("botTasks", "")
     for name in schema.BOOL_COLUMNS:

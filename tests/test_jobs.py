@@ -263,3 +263,23 @@ def test_back_to_back_runs_share_the_rate_budget(make_emulator, creds, tmp_path)
         assert out.exit_code == 0
     assert emu.state()["counts"]["rate_refusals"] == 0
     assert len(emu.state()["users"]) == 40
+
+
+def test_input_deleted_during_the_run_still_gets_every_row_a_result(make_emulator, creds, tmp_path, monkeypatch):
+    from bulkprov import dispatcher
+
+    emu = make_emulator(poison_pattern=r"^user00002@")
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 6)
+    real = dispatcher.dispatch_rows
+
+    async def delete_input_then_dispatch(*args, **kwargs):
+        roster.unlink()  # the user moves the file away while the run is sending
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "dispatch_rows", delete_input_then_dispatch)
+    out = run_job(roster, settings(emu, tmp_path), credentials=creds)
+    assert out.exit_code == 1
+    results = results_by_row(out.results_path)
+    assert len(results) == 6 and results[4]["status"] == "failed"
+    assert read_sheet(out.results_path, "Failures") == []

@@ -88,3 +88,18 @@ def test_add_remove_add_again_is_not_skipped(make_emulator, creds, tmp_path):
     third = run_job(roster, job(emu, tmp_path, "add", "a3"), credentials=creds)
     statuses = {r["status"] for r in read_sheet(third.results_path, "Results")}
     assert statuses == {"success"} and len(emu.state()["users"]) == 4
+
+
+def test_update_by_org_user_id_alone_is_undoable(make_emulator, creds, tmp_path):
+    emu = make_emulator()
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 3)
+    run_job(roster, job(emu, tmp_path, "add", "add"), credentials=creds)
+    change = tmp_path / "change.csv"
+    change.write_text("Employee ID,Department\nE000001,Finance\n", encoding="utf-8")
+    updated = run_job(change, job(emu, tmp_path, "update", "update"), credentials=creds)
+    assert updated.exit_code == 0 and updated.undo_path is not None, "the user was fetched by orgUserId first"
+    (row,) = read_sheet(updated.undo_path, "Users")
+    assert row["orgUserId"] == "E000001" and row["dept"] == "Support"
+    assert run_job(updated.undo_path, job(emu, tmp_path, "apply", "undo"), credentials=creds).exit_code == 0
+    assert users_by_email(emu)["user00001@acme-corp.com"]["userInfo"]["dept"] == "Support"
