@@ -618,7 +618,14 @@ async def run_sync_async(path: Path, settings: JobSettings, *, credentials: Any 
             shared_budget(ledger, settings) as limiter:
         previous_run, previous = ledger.applied_roster(host)
         valid = [r for r in checked.rows if not r.errors]
-        current, lookups = await _current_state(valid, previous, settings, credentials, limiter)
+        try:
+            current, lookups = await _current_state(valid, previous, settings, credentials, limiter)
+        except RunAborted as exc:  # nothing was changed; still a result for every row
+            summary.aborted = str(exc)
+            results = {r.row: invalid_result(r) if r.errors else
+                       RowResult(r.row, "sync", r.email, r.org_user_id, "not_attempted", f"not sent: {exc}",
+                                 "not-attempted") for r in checked.rows}
+            return await _end(job, results, None, [])
         plan = sync.build_plan(checked.rows, managed, current, previous, previous_run, settings)
         changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))

@@ -185,3 +185,18 @@ def test_sync_dry_run_from_the_command_line(make_emulator, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert emu.state()["users"] == [] and (tmp_path / "plan.xlsx").is_file()
     assert "3 to add" in proc.stderr
+
+
+def test_sync_that_cannot_read_the_account_writes_results_and_exits_3(creds, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    roster = write(tmp_path / "roster.csv", [person(i) for i in range(3)] + [person(3, Email="bad")])
+    settings = JobSettings(command="sync", host=f"http://127.0.0.1:{port}", rate="none",
+                           output=tmp_path / "r.xlsx", state_dir=tmp_path / "state")
+    out = run_job(roster, settings, credentials=creds)
+    assert out.exit_code == 3 and "cannot reach the server" in out.summary.aborted
+    statuses = [r["status"] for r in read_sheet(out.results_path, "Results")]
+    assert statuses == ["not_attempted"] * 3 + ["invalid"]
