@@ -162,7 +162,7 @@ class RateLimiter:
                 continue
             oldest_needed = self._done[_index_after(self._done, now - w) + need - 1]
             wait = max(wait, oldest_needed + w - now)
-        return wait
+        return max(0.0, wait)
 
 
 def _index_after(times: deque[float], cutoff: float) -> int:

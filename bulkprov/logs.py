@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 _RUN_ID = {"value": ""}
@@ -44,20 +45,24 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO, stream: Text
 class ProgressPrinter:
     """Draws a progress bar on a terminal; otherwise logs a line every ``interval`` seconds."""
 
-    def __init__(self, stream: TextIO | None = None, interval: float = 5.0, enabled: bool = True) -> None:
+    def __init__(self, stream: TextIO | None = None, interval: float = 5.0, enabled: bool = True,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stderr
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.enabled = enabled
         self.interval = interval
-        self._last = 0.0
+        self._clock = clock
+        # None, not 0.0: monotonic clocks count from an arbitrary origin (boot, on Linux), so on a
+        # machine up for less than ``interval`` a 0.0 start would swallow the first report.
+        self._last: float | None = None
 
     def __call__(self, p: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
+        now = self._clock()
         if self.tty:
             self._bar(p)
-        elif p.get("final") or now - self._last >= self.interval:
+        elif p.get("final") or self._last is None or now - self._last >= self.interval:
             self._last = now
             logging.getLogger("bulkprov.progress").info(
                 "progress: %d/%d done, %d not successful, %d requests, ETA %s",

@@ -92,3 +92,16 @@ async def test_seeded_requests_of_an_earlier_run_count():
     start = loop.time()
     await limiter.acquire()
     assert loop.time() - start >= 0.15, "the window was full: wait until the older seeded request ages out"
+
+
+async def test_limiter_on_a_clock_that_starts_at_zero():
+    """A machine just booted: monotonic time near zero must not look like "long ago" or "paused"."""
+    clock = FakeClock()
+    limiter = RateLimiter([(2, 10.0)], clock=clock)
+    limiter.seed([1.0, 50.0])  # one request 1 s ago counts; the older left the window
+    assert limiter._wait_needed() == 0.0
+    await limiter.acquire()
+    limiter.release()
+    assert limiter._wait_needed() == pytest.approx(9.0), "two in the last 10 s: wait for the seeded one"
+    clock.now = 9.5
+    assert limiter._wait_needed() == 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
 from bulkprov.logs import JsonFormatter, ProgressPrinter, set_run_id
 
 
@@ -23,10 +25,23 @@ def test_bar_on_a_terminal():
     assert out.endswith("\n") and "#" * 30 in out
 
 
-def test_periodic_log_lines_when_not_a_terminal(caplog):
-    printer = ProgressPrinter(stream=io.StringIO(), interval=3600)
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize("origin", [0.0, 5.0, 10_000_000.0])
+def test_periodic_log_lines_when_not_a_terminal(caplog, origin):
+    """The first report is logged whatever the clock's origin (a machine just booted has monotonic
+    time near zero); later ones wait for ``interval``."""
+    clock = Clock(origin)
+    printer = ProgressPrinter(stream=io.StringIO(), interval=3600, clock=clock)
     with caplog.at_level(logging.INFO, logger="bulkprov.progress"):
         printer({"done": 1, "failed": 0, "total": 9, "eta": 8.0, "requests": 1, "final": False})
+        clock.now += 10
         printer({"done": 2, "failed": 0, "total": 9, "eta": 7.0, "requests": 2, "final": False})  # too soon
         printer({"done": 9, "failed": 1, "total": 9, "eta": 0.0, "requests": 9, "final": True})
     lines = [r.getMessage() for r in caplog.records]
@@ -40,3 +55,13 @@ def test_json_lines_carry_the_run_id():
     line = JsonFormatter().format(record)
     assert '"run_id": "20261123-abc"' in line and '"message": "hello x"' in line
     set_run_id("")
+
+
+def test_a_line_again_after_the_interval(caplog):
+    clock = Clock(0.0)
+    printer = ProgressPrinter(stream=io.StringIO(), interval=60, clock=clock)
+    with caplog.at_level(logging.INFO, logger="bulkprov.progress"):
+        for done in range(1, 5):
+            printer({"done": done, "failed": 0, "total": 9, "eta": 1.0, "requests": done, "final": False})
+            clock.now += 31
+    assert [r.getMessage().split(" done")[0] for r in caplog.records] == ["progress: 1/9", "progress: 3/9"]
