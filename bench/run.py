@@ -85,7 +85,7 @@ def peak_rss_mb() -> float:
 
 
 def child_validate(path: str) -> dict:
-    from bulkprov.pipeline import JobSettings, run_job
+    from bulkprov.jobs import JobSettings, run_job
 
     out = DATA / f"out-{Path(path).stem}.xlsx"
     start = time.perf_counter()
@@ -112,10 +112,10 @@ def child_pandas(path: str) -> dict:
 def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, profile: str = "") -> dict:
     import logging
 
-    from bulkprov.auth import Credentials
     from bulkprov.emulator import EmulatorConfig
+    from bulkprov.jobs import JobSettings, run_job
+    from bulkprov.kore.auth import Credentials
     from bulkprov.logs import configure_logging
-    from bulkprov.pipeline import JobSettings, run_job
 
     configure_logging("text", logging.ERROR)
     cfg = EmulatorConfig()
@@ -127,13 +127,14 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
                            concurrency=int(concurrency), output=DATA / "out-add.xlsx", send_email=False,
                            state_dir=Path(state))
     eta: list[float] = []
-    from bulkprov import dispatcher
+    from bulkprov.send import batches as batching
+    from bulkprov.send import dispatcher
 
     original = dispatcher.describe_plan
 
     def capture(batches, *a, **kw):
         lines = original(batches, *a, **kw)
-        eta.append(dispatcher.estimate_seconds(len(batches), a[2] if len(a) > 2 else kw["windows"]))
+        eta.append(batching.estimate_seconds(len(batches), a[2] if len(a) > 2 else kw["windows"]))
         return lines
 
     dispatcher.describe_plan = capture
@@ -259,7 +260,7 @@ def case_e2e(repeat: int, quick: bool) -> list[str]:
 
 
 def case_rate(repeat: int, quick: bool) -> list[str]:
-    from bulkprov.limiter import parse_rate, schedule_floor
+    from bulkprov.send.limiter import parse_rate, schedule_floor
 
     windows = "20/2,60/10"
     requests = 90 if quick else 150

@@ -22,9 +22,10 @@ def _codes_table(codes: dict[str, str]) -> str:
 def blocks() -> dict[str, str]:
     return {
         "columns": schema.markdown_table(),
-        "row-codes": _codes_table(errors.ROW_CODES),
-        "file-codes": _codes_table(errors.FILE_CODES),
-        "outcome-codes": _codes_table(errors.OUTCOME_CODES),
+        "row-codes": _codes_table({c: p.description for c, p in errors.ROW_CODES.items()}),
+        "file-codes": _codes_table(errors.file_codes()),
+        "run-codes": _codes_table(errors.run_codes()),
+        "outcome-codes": _codes_table({c: p.description for c, p in errors.OUTCOME_CODES.items()}),
     }
 
 

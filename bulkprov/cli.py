@@ -1,9 +1,10 @@
-"""The command line: a thin layer over :mod:`bulkprov.pipeline` and friends.
+"""The command line: a thin layer over :mod:`bulkprov.jobs` and friends.
 
-Parses arguments, turns them into :class:`~bulkprov.pipeline.JobSettings`, prints the outcome and
-maps it to the exit codes of SPEC section 3.  Heavy libraries are imported inside the command
-functions so ``bulkprov --help`` starts fast.  A user error is one line on stderr, never a
-traceback.
+Parses arguments, turns them into :class:`~bulkprov.jobs.JobSettings`, prints the outcome and maps
+it to the exit codes of SPEC section 3.  This is the one module whose wording names command-line
+flags (:class:`CliPhrasing`, :data:`HINTS`); the library's messages never do.  Heavy libraries are
+imported inside the command functions so ``bulkprov --help`` starts fast.  A user error is one line
+on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import sys
 from pathlib import Path
 
 from bulkprov import __version__
+from bulkprov.errors import UsageProblem
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
+SENDING = ("add", "update", "remove", "lookup", "apply")
+ROSTER = ("plan", "sync")
 FILE_COMMANDS = {
     "validate": "load and check every row, send nothing; write the result workbook",
     "add": "create the users of FILE",
@@ -28,10 +32,6 @@ FILE_COMMANDS = {
     "plan": "compare the roster with the account; write a plan workbook, change nothing",
     "sync": "bring the account in line with the roster (adds, updates, removals), with guards",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, help_text in FILE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        _file_options(p, network=name != "validate")
+        _file_options(p, network=name != "validate", ledger=name in SENDING)
         if name == "sync":
             p.add_argument("--plan", type=Path, metavar="PLAN.xlsx",
                            help="execute this approved plan; refused if the account changed since")
@@ -108,7 +108,7 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
 
 
-def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
+def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
     p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
     p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
@@ -135,14 +135,73 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool) -> None:
     p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
     p.add_argument("--state-dir", type=Path, help="where the run ledger and lock live (default: .bulkprov/ "
                    "beside FILE)")
-    p.add_argument("--resume", action="store_true", help="finish the interrupted run of this file")
-    p.add_argument("--force", action="store_true",
-                   help="send rows again even if an earlier run did them; start anew over an interrupted run")
-    p.add_argument("--retry-failed", metavar="RUN", help="send only the rows that failed in run RUN")
-    p.add_argument("--no-ledger", action="store_true", help="do not record the run (no resume, no skipping)")
     p.add_argument("--webhook", help="URL to POST the run summary to (JSON) when the run ends")
     p.add_argument("--max-runtime", type=float, metavar="SECONDS",
                    help="stop cleanly after this long, like SIGTERM (results written, exit 3)")
+    if ledger:  # sync recomputes its diff from the account each time: it has nothing to resume or skip
+        p.add_argument("--resume", action="store_true", help="finish the interrupted run of this file")
+        p.add_argument("--force", action="store_true",
+                       help="send rows again even if an earlier run did them; start anew over an interrupted run")
+        p.add_argument("--retry-failed", metavar="RUN", help="send only the rows that failed in run RUN")
+        p.add_argument("--no-ledger", action="store_true", help="do not record the run (no resume, no skipping)")
+
+
+# -- wording that names flags (the library's messages never do) --------------------------------------
+
+
+HINTS = {
+    "state-dir": "or use another --state-dir",
+    "resume-or-force": "add --resume to finish it (rows already done are not sent again), or --force to start a "
+                       "new run anyway",
+    "host": "pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile",
+    "rate": "check --rate",
+    "output": "choose another place with -o",
+    "resume": "run the same command with --resume to send the rest",
+    "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
+}
+GUARD_FLAGS = {"deletes": "--allow-deletes", "roles": "--allow-role-removals", "builder": "--allow-builder"}
+
+
+def _hint(error) -> str:
+    from bulkprov.errors import GuardStopped, Interrupted
+
+    if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
+        return f"if that is right, approve it with {GUARD_FLAGS[error.variant]} {error.params['count']}"
+    if isinstance(error, Interrupted) and error.variant == "max-runtime":
+        return "--max-runtime reached; " + HINTS["resume"]
+    return HINTS.get(error.hint, "")
+
+
+def _cli_phrasing():
+    from bulkprov.jobs.phrasing import Phrasing
+
+    class CliPhrasing(Phrasing):
+        """The command line's words: commands and flags."""
+
+        def rerun_failures(self, command: str, results: Path) -> str:
+            return ("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet again "
+                    f"(bulkprov {command} {results.name} --sheet Failures).")
+
+        def resume(self, command: str, reason: str) -> str:
+            return (f"The run stopped: {reason}. Fix the cause and run the same command again with --resume; "
+                    "rows already done are reported, the rest are sent.")
+
+        def undo(self, path: Path, changes: int) -> str:
+            return f"To undo this run's {changes} changes: bulkprov apply {path}"
+
+        def hint(self, key: str) -> str:
+            return HINTS.get(key, "")
+
+        def stopped(self, command: str, error) -> str:
+            hint = _hint(error)
+            return f"The run stopped: {error.message}." + (f" To go on: {hint}." if hint else "")
+
+    return CliPhrasing()
+
+
+def _say_error(error) -> str:
+    hint = _hint(error)
+    return f"{error}{'; ' + hint if hint else ''}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,18 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return EXIT_UNUSABLE
-    from bulkprov.errors import BulkprovError, RunAborted
+    from bulkprov.errors import BulkprovError, RunStopped
 
     try:
         return _COMMANDS[args.command](args)
-    except RunAborted as exc:
-        print(f"bulkprov: aborted: {exc}", file=sys.stderr)
-        return EXIT_ABORTED
+    except RunStopped as exc:
+        print(f"bulkprov: aborted: {_say_error(exc)}", file=sys.stderr)
+        return exc.exit_code
     except BulkprovError as exc:
-        print(f"bulkprov: error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    except UsageError as exc:
-        print(f"bulkprov: error: {exc}", file=sys.stderr)
+        print(f"bulkprov: error: {_say_error(exc)}", file=sys.stderr)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
         print("bulkprov: interrupted", file=sys.stderr)
@@ -173,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from bulkprov.template import write_template
+    from bulkprov.outputs.template import write_template
 
     path = write_template(args.output)
     print(f"template written: {path}")
@@ -181,23 +237,32 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_file(args: argparse.Namespace) -> int:
+    from bulkprov.jobs import run_job
     from bulkprov.logs import ProgressPrinter
-    from bulkprov.pipeline import run_job
 
     settings = _settings(args)
     credentials = None
-    reads_account = args.command in ("plan", "sync")  # even a dry run compares with the live account
+    reads_account = args.command in ROSTER  # even a dry run compares with the live account
     if args.command != "validate" and (reads_account or not settings.dry_run):
         credentials = _credentials(args)
     _setup_logging(getattr(args, "log_format", None) or "text", args.quiet)
-    outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet),
+                      confirm=_confirm)
     _print_outcome(outcome, args.quiet)
     return outcome.exit_code
 
 
+def _confirm(what: str, count: int) -> bool:
+    """On a terminal, ask before handing out Builder access widely; unattended, the guard stands."""
+    if what != "builder" or not sys.stdin.isatty():
+        return False
+    answer = input(f"{count} users would get Builder access. Continue? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
+
+
 def _settings(args: argparse.Namespace):
-    from bulkprov.loader import LoaderLimits
-    from bulkprov.pipeline import JobSettings
+    from bulkprov.io import LoaderLimits
+    from bulkprov.jobs import JobSettings
 
     limits = LoaderLimits()
     if args.max_rows:
@@ -206,7 +271,8 @@ def _settings(args: argparse.Namespace):
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
     settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
-                           command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]))
+                           command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
+                           phrasing=_cli_phrasing())
     if args.command == "validate":
         return settings
     from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve
@@ -215,25 +281,31 @@ def _settings(args: argparse.Namespace):
     value = {name: resolve(name, getattr(args, name, None), profile) for name in RUN_SETTINGS}
     args.log_format, args.env_file, args.secret_file = value["log_format"], value["env_file"], value["secret_file"]
     if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
-        raise UsageError("--batch-size, --concurrency and --max-attempts must be at least 1")
+        raise UsageProblem(reason="--batch-size, --concurrency and --max-attempts must be at least 1")
     settings.dry_run = args.dry_run
     settings.host = value["host"] or os.environ.get("KORE_HOST")
     for name in RUN_SETTINGS - {"host", "env_file", "secret_file", "state_dir", "log_format"}:
         setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
     settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
-    settings.resume, settings.force, settings.retry_failed = args.resume, args.force, args.retry_failed
-    settings.use_ledger = not args.no_ledger
+    settings.resume = getattr(args, "resume", False)
+    settings.force = getattr(args, "force", False)
+    settings.retry_failed = getattr(args, "retry_failed", None)
+    settings.use_ledger = not getattr(args, "no_ledger", False)
     settings.allow_deletes = getattr(args, "allow_deletes", None)
     settings.allow_builder = getattr(args, "allow_builder", None)
     settings.allow_role_removals = getattr(args, "allow_role_removals", None)
     settings.plan_file = getattr(args, "plan", None)
-    if args.resume and (args.force or args.retry_failed):
-        raise UsageError("--resume cannot be combined with --force or --retry-failed")
-    if (not settings.dry_run or args.command in ("plan", "sync")) and not settings.host:
-        raise UsageError("no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
-    from bulkprov.limiter import parse_rate
+    if settings.resume and (settings.force or settings.retry_failed):
+        raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
+    if (not settings.dry_run or args.command in ROSTER) and not settings.host:
+        raise UsageProblem(reason="no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
+    from bulkprov.errors import BadRate
+    from bulkprov.send.limiter import parse_rate
 
-    parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
+    try:
+        parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
+    except BadRate as exc:
+        raise UsageProblem(reason=f"--rate: {exc.message}") from None
     return settings
 
 
@@ -244,7 +316,7 @@ def _replace(obj, **changes):
 
 
 def _credentials(args: argparse.Namespace):
-    from bulkprov.auth import Credentials
+    from bulkprov.kore.auth import Credentials
 
     env_file = args.env_file
     if env_file is None and Path(".env").is_file():
@@ -266,16 +338,17 @@ def _print_outcome(outcome, quiet: bool) -> None:
         for warning in summary.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if summary.aborted:
-            print(f"ABORTED: {summary.aborted}", file=sys.stderr)
+            hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
+            print(f"ABORTED: {summary.aborted}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
     print(f"{summary.command}: {counts} — results: {outcome.results_path}")
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from bulkprov.pipeline import list_runs, rewrite_results
+    from bulkprov.jobs.history import list_runs, rewrite_results
 
     if args.action == "show":
         if not args.run_id:
-            raise UsageError("runs show needs a run ID (bulkprov runs lists them)")
+            raise UsageProblem(reason="runs show needs a run ID (bulkprov runs lists them)")
         path = rewrite_results(args.state_dir, args.run_id, args.output)
         print(f"results of run {args.run_id}: {path}")
         return 0
@@ -289,7 +362,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_mock_server(args: argparse.Namespace) -> int:
     from bulkprov.emulator import EmulatorConfig, run_server
-    from bulkprov.limiter import parse_rate
+    from bulkprov.send.limiter import parse_rate
 
     config = EmulatorConfig.from_json(args.seed) if args.seed else EmulatorConfig()
     config.rate_windows = [] if args.rate == "none" else parse_rate(args.rate)
@@ -301,22 +374,41 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bulkprov.demo import run_demo
+    from bulkprov.demo import run_demo, sample_data_dir
+    from bulkprov.errors import FileNotFound
 
-    return run_demo(args.out, args.data)
+    try:
+        return run_demo(args.out, args.data)
+    except FileNotFound as exc:
+        where = args.data or sample_data_dir()
+        raise UsageProblem(reason=f"{exc.path} is missing: the demo reads its sample files from {where} "
+                                  "(pass --data DIR)") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bulkprov.web import config_from_args, serve
+    from bulkprov.config import config_path, load_profile, resolve
+    from bulkprov.kore.auth import Credentials
+    from bulkprov.web import build_config, serve
 
     _setup_logging(args.log_format, quiet=False)
-    config, bind, port = config_from_args(args)
-    serve(config, bind, port)
+    profile = load_profile(config_path(args.config), args.profile)
+    values = {name: resolve(name, getattr(args, name, None), profile) for name in (
+        "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
+        "send_email", "state_dir", "web_users", "web_token_file")}
+    if not (values["host"] or os.environ.get("KORE_HOST")):
+        raise UsageProblem(reason="no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
+    if not 0 < args.max_upload_mb <= 500:
+        raise UsageProblem(reason="--max-upload-mb must be between 0 and 500")
+    env_file = values["env_file"] or (Path(".env") if Path(".env").is_file() else None)
+    credentials = Credentials.from_sources(env_file=env_file, secret_file=values["secret_file"])
+    config = build_config(values, credentials=credentials, max_upload_mb=args.max_upload_mb,
+                          secure_cookies=args.secure_cookies)
+    serve(config, args.bind, args.port)
     return 0
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
-    from bulkprov.web import hash_password, read_new_password
+    from bulkprov.web.security import hash_password, read_new_password
 
     print(hash_password(read_new_password(sys.stdin, sys.stdin.isatty())))
     return 0

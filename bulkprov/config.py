@@ -31,7 +31,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import InputError
+from bulkprov.errors import BadConfig
 
 DEFAULT_NAME = "bulkprov.toml"
 
@@ -77,19 +77,19 @@ def load_profile(path: Path | None, name: str | None) -> dict[str, Any]:
     """The settings of profile ``name`` (or the file's top-level keys when no profile is named)."""
     if path is None:
         if name:
-            raise InputError("usage", f"--profile {name}: no config file (create {DEFAULT_NAME} or pass --config)")
+            raise BadConfig("no-file", profile=name, default=DEFAULT_NAME)
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError("usage", f"config file {path} does not exist") from None
+        raise BadConfig("missing", file=str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError("usage", f"config file {path} is not valid TOML: {exc}") from None
+        raise BadConfig("toml", file=str(path), reason=str(exc)) from None
     profiles = data.get("profiles", {})
     if name:
         if name not in profiles:
             known = ", ".join(sorted(profiles)) or "none"
-            raise InputError("usage", f"config file {path} has no profile {name!r} (profiles: {known})")
+            raise BadConfig("no-profile", file=str(path), profile=name, known=known)
         chosen = profiles[name]
     else:
         chosen = profiles.get("default", {k: v for k, v in data.items() if k != "profiles"})
@@ -100,16 +100,14 @@ def _checked(values: dict[str, Any], path: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in values.items():
         if key.lower() in _FORBIDDEN:
-            raise InputError("usage", f"config file {path}: {key} must not be in a config file; put credentials "
-                             "in the environment, a .env file (env_file) or a secret file (secret_file)")
+            raise BadConfig("secret", file=str(path), key=key)
         if key not in SETTINGS:
-            raise InputError("usage", f"config file {path}: unknown setting {key!r} (known: "
-                             f"{', '.join(sorted(SETTINGS))})")
+            raise BadConfig("unknown", file=str(path), key=key, known=", ".join(sorted(SETTINGS)))
         kind = SETTINGS[key][0]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise InputError("usage", f"config file {path}: {key} must be a {kind.__name__}, not {value!r}")
+            raise BadConfig("type", file=str(path), key=key, kind=kind.__name__, value=value)
         out[key] = value
     return out
 

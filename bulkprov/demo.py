@@ -13,10 +13,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bulkprov.auth import Credentials
 from bulkprov.emulator import EmulatorConfig, EmulatorThread, demo_seed
+from bulkprov.errors import FileNotFound
+from bulkprov.jobs import JobSettings, run_job
+from bulkprov.kore.auth import Credentials
 from bulkprov.logs import configure_logging
-from bulkprov.pipeline import JobSettings, run_job
 
 # Scaled so ~150 users finish in well under a minute while the limiter and retries still work.
 DEMO_RATE = "8/1,60/10"
@@ -42,8 +43,7 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
     roster, removals = data / "roster.xlsx", data / "leavers.csv"
     for needed in (roster, removals):
         if not needed.is_file():
-            print(f"bulkprov demo: {needed} is missing (pass --data DIR)", file=sys.stderr)
-            return 2
+            raise FileNotFound(path=needed)
     out.mkdir(parents=True, exist_ok=True)
     configure_logging("text", logging.WARNING)
     config = demo_config()

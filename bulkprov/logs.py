@@ -82,7 +82,6 @@ class ProgressPrinter:
 
 
 def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+    from bulkprov.units import clock_duration
+
+    return "?" if seconds is None else clock_duration(seconds)

@@ -42,6 +42,25 @@ ACTION_CHOICES = ("add", "update", "remove")
 # Separators inside list cells: semicolons or new lines (commas separate dialogs in botTasks).
 LIST_SPLIT_RE = re.compile(r"[;\n\r]+")
 
+# What a list cell means, per command: declared here once; the validator, sync's diff, the template's
+# notes and the README all read it from here.
+LIST_ON_ADD = "On add: the user gets exactly these."
+LIST_ON_UPDATE = {
+    GROUPS: "On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
+            "are kept.",
+    ROLES: "On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
+           "are kept.",
+    BOT_TASKS: "On update: BOT:DIALOG,DIALOG adds those dialogs to the bot's tasks, -BOT removes all of that "
+               "bot's tasks; bots the cell does not name keep theirs.",
+}
+LIST_ON_SYNC = "In plan/sync the cell is the complete list: entries missing from it are removed."
+REMOVE_PREFIX, ADD_PREFIX = "-", "+"
+
+
+def list_behaviour(kind: str) -> str:
+    """The sentence the template, the README and messages use for a list column."""
+    return f"{LIST_ON_ADD} {LIST_ON_UPDATE[kind]} {LIST_ON_SYNC}"
+
 
 @dataclass(frozen=True)
 class Column:
@@ -60,6 +79,15 @@ class Column:
     @property
     def in_user_info(self) -> bool:
         return bool(self.api_field and self.api_field.startswith("userInfo."))
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind in LIST_ON_UPDATE
+
+    @property
+    def full_help(self) -> str:
+        """The help text with the list behaviour, as the template's notes and the README show it."""
+        return f"{self.help} {list_behaviour(self.kind)}" if self.is_list else self.help
 
 
 def _info(name: str, help: str, example: str, *aliases: str, max_length: int = 100) -> Column:
@@ -94,10 +122,9 @@ COLUMNS: tuple[Column, ...] = (
     _info("state", "State / province.", "NY", "Province", "Region"),
     _info("country", "Country.", "United States", "Country Name"),
     Column("groups", GROUPS, "Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
-           "separated by ; or new lines. On update: the user's complete group list (missing ones are removed) "
-           "— prefix with + or - to only add or remove.", "Support Agents", ("Group", "User Groups"), "groups"),
+           "separated by ; or new lines.", "Support Agents", ("Group", "User Groups"), "groups"),
     Column("roles", ROLES, "Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
-           "Roles and Bots sheets; separated by ; or new lines. On update: the complete list, or +/- entries.",
+           "Roles and Bots sheets; separated by ; or new lines.",
            "Bot Tester@Support Bot", ("Role", "User Roles"), "roles"),
     Column("botTasks", BOT_TASKS, "Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
            "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids.",
@@ -108,7 +135,7 @@ COLUMNS: tuple[Column, ...] = (
            ("Can Create Bot", "Create Bots", "Builder"), "canCreateBot"),
     Column("isDeveloper", BOOL, "Developer access. TRUE/FALSE, yes/no, y/n, 1/0. Blank means FALSE.",
            "FALSE", ("Is Developer", "Developer"), "isDeveloper"),
-    Column("sendEmail", BOOL, "Send the activation email on add. Blank uses the run's --send-email setting.",
+    Column("sendEmail", BOOL, "Send the activation email on add. Blank uses the run's send-email setting.",
            "TRUE", ("Send Email", "Send Activation Email", "Notify"), None),
 )
 
@@ -209,6 +236,6 @@ def markdown_table() -> str:
     for c in COLUMNS:
         aliases = ", ".join(c.aliases) or "—"
         lines.append(
-            f"| `{c.name}` | {aliases} | {c.max_length or '—'} | {c.help} | `{c.example}` |"
+            f"| `{c.name}` | {aliases} | {c.max_length or '—'} | {c.full_help} | `{c.example}` |"
         )
     return "\n".join(lines)

@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkprov.auth import Credentials
 from bulkprov.emulator import EmulatorConfig, EmulatorThread
+from bulkprov.kore.auth import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 

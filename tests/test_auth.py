@@ -9,8 +9,8 @@ import time
 import jwt
 import pytest
 
-from bulkprov.auth import MISSING_MESSAGE, Credentials, parse_env_text
-from bulkprov.errors import InputError
+from bulkprov.errors import InputError, NoCredentials
+from bulkprov.kore.auth import Credentials, parse_env_text
 
 CLIENT_ID = "cs-7c2f8d1e-1a2b-5c3d-9e8f-0a1b2c3d4e5f"
 SECRET = "Zq8sV0n3Kx9yP2mQ7rT5uW1aB4cD6eF8gH0jL2nP4rS="
@@ -77,7 +77,7 @@ def test_client_credentials_win_over_ready_jwt() -> None:
 def test_malformed_ready_jwt_is_refused_without_echo() -> None:
     with pytest.raises(InputError) as err:
         Credentials(jwt="not-a-token-s3cr3t")
-    assert err.value.code == "usage"
+    assert err.value.code == "no-credentials"
     assert "s3cr3t" not in str(err.value)
 
 
@@ -121,8 +121,8 @@ def test_from_env_jwt_only() -> None:
 def test_missing_credentials() -> None:
     with pytest.raises(InputError) as err:
         Credentials.from_sources(env={})
-    assert err.value.code == "usage"
-    assert err.value.message == MISSING_MESSAGE
+    assert err.value.code == "no-credentials"
+    assert err.value.message == NoCredentials().message
     assert err.value.message == (
         "no Kore.ai credentials: set KORE_CLIENT_ID and KORE_CLIENT_SECRET (or KORE_JWT) "
         "in the environment or a .env file"
@@ -186,7 +186,7 @@ def test_environment_wins_over_env_file(tmp_path) -> None:
 def test_missing_env_file_is_a_usage_error(tmp_path) -> None:
     with pytest.raises(InputError) as err:
         Credentials.from_sources(env={}, env_file=tmp_path / "nope.env")
-    assert err.value.code == "usage"
+    assert err.value.code == "no-credentials"
 
 
 def test_secret_file_argument(tmp_path) -> None:
@@ -239,7 +239,7 @@ def test_world_readable_env_file_warns(tmp_path, caplog) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(f"KORE_CLIENT_ID={CLIENT_ID}\nKORE_CLIENT_SECRET={SECRET}\n")
     env_file.chmod(0o644)
-    with caplog.at_level(logging.DEBUG, logger="bulkprov.auth"):
+    with caplog.at_level(logging.DEBUG, logger="bulkprov.kore.auth"):
         Credentials.from_sources(env={}, env_file=env_file)
     assert "readable by other users" in caplog.text
     assert SECRET not in caplog.text

@@ -17,20 +17,18 @@ import jwt
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from bulkprov.auth import Credentials
-from bulkprov.client import (
-    CallFailed,
-    CallResult,
-    KoreClient,
-    UserOutcome,
+from bulkprov.errors import InputError
+from bulkprov.kore import CallFailed, CallResult, KoreClient, RateRefused, UserOutcome
+from bulkprov.kore.auth import Credentials
+from bulkprov.kore.hosts import normalize_host
+from bulkprov.kore.replies import (
     classify,
     classify_exception,
-    normalize_host,
     outcome_code,
     parse_retry_after,
     reason_message,
 )
-from bulkprov.errors import InputError
+from bulkprov.kore.transport import Reply
 
 HOST = "https://bots.kore.test"
 USERS = f"{HOST}/api/public/users"
@@ -419,8 +417,9 @@ async def test_http_failures_raise_call_failed(client, api) -> None:
 def test_call_failed_pickles() -> None:
     import pickle
 
-    failed = CallFailed("rate", "HTTP 429: slow down", status=429, retry_after=1.5)
+    failed = RateRefused("HTTP 429: slow down", status=429, retry_after=1.5)
     again = pickle.loads(pickle.dumps(failed))
+    assert isinstance(again, RateRefused)
     assert (again.kind, again.status, again.message, again.retry_after, again.sent) == (
         "rate", 429, "HTTP 429: slow down", 1.5, True)
 
@@ -447,19 +446,23 @@ async def test_auth_header_is_a_fresh_valid_jwt(client, api) -> None:
     assert seen[0]["User-Agent"].startswith("bulkprov/")
 
 
-async def test_exchange_seam_can_be_swapped(creds) -> None:
-    client = KoreClient(HOST, creds)
+async def test_transport_seam_can_be_swapped(creds) -> None:
     calls = []
 
-    async def fake(method, path, body):
-        calls.append((method, path, body))
-        return 200, {}, '{"msg": "Users are removed Successfully"}'
+    class FakeTransport:
+        async def exchange(self, method, url, body, headers, timeout):
+            calls.append((method, url, json.loads(body)))
+            return Reply(200, {}, '{"msg": "Users are removed Successfully"}')
 
-    client._exchange = fake
+        async def close(self):
+            calls.append("closed")
+
+    client = KoreClient(HOST, creds, transport=FakeTransport())
     result = await client.remove_users(email_ids=["a@x.com"])
     assert result.all_ok
-    assert calls == [("DELETE", "/api/public/users", {"deleteEmailIds": ["a@x.com"]})]
+    assert calls == [("DELETE", HOST + "/api/public/users", {"deleteEmailIds": ["a@x.com"]})]
     await client.close()
+    assert calls[-1] != "closed", "a transport passed in belongs to the caller: the client does not close it"
 
 
 async def test_argument_errors(client) -> None:
@@ -511,7 +514,7 @@ def test_normalize_host(host, url) -> None:
 def test_host_refusals(host, creds) -> None:
     with pytest.raises(InputError) as err:
         KoreClient(host, creds)
-    assert err.value.code == "usage"
+    assert err.value.code in ("bad-host", "no-host")
     assert "pw" not in err.value.message
 
 

@@ -13,9 +13,9 @@ import time
 import jwt
 import pytest
 
-from bulkprov.auth import Credentials
-from bulkprov.client import CallFailed, CallResult, KoreClient
 from bulkprov.emulator import Emulator, EmulatorConfig, demo_seed
+from bulkprov.kore import CallFailed, CallResult, KoreClient
+from bulkprov.kore.auth import Credentials
 
 CLIENT_ID = "cs-emulator-test-client"
 SECRET = "emulator-test-secret-0123456789abcdef"  # >= 32 bytes: no short-HMAC-key warnings

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkprov.pipeline import JobSettings, run_job
+from bulkprov.jobs import JobSettings, run_job
 from tests.conftest import read_sheet, results_by_row, write_roster
 
 INVALID = {5: {"Email": "not-an-email"}, 17: {"Email": "user00003@acme-corp.com"},
@@ -101,7 +101,7 @@ def test_server_max_batch_smaller_than_batch_size(make_emulator, creds, tmp_path
 
 
 def test_wrong_secret_aborts_after_at_most_concurrency_requests(make_emulator, tmp_path):
-    from bulkprov.auth import Credentials
+    from bulkprov.kore.auth import Credentials
 
     emu = make_emulator()
     roster = tmp_path / "roster.csv"
@@ -266,7 +266,7 @@ def test_back_to_back_runs_share_the_rate_budget(make_emulator, creds, tmp_path)
 
 
 def test_input_deleted_during_the_run_still_gets_every_row_a_result(make_emulator, creds, tmp_path, monkeypatch):
-    from bulkprov import dispatcher
+    from bulkprov.send import dispatcher
 
     emu = make_emulator(poison_pattern=r"^user00002@")
     roster = tmp_path / "roster.csv"

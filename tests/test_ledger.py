@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkprov.ledger import SCHEMA_VERSION, StateLock
+from bulkprov.jobs.ledger import SCHEMA_VERSION, StateLock
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from bulkprov.errors import InputError
-from bulkprov.limiter import RateLimiter, format_rate, parse_rate, schedule_floor
+from bulkprov.send.limiter import RateLimiter, format_rate, parse_rate, schedule_floor
 
 
 def test_parse_rate_units_and_seconds():
@@ -22,8 +22,8 @@ def test_parse_rate_units_and_seconds():
 def test_parse_rate_refuses_nonsense_with_a_clear_message(bad):
     with pytest.raises(InputError) as err:
         parse_rate(bad)
-    assert err.value.code == "usage"
-    assert "--rate" in err.value.message
+    assert err.value.code == "bad-rate"
+    assert "rate budget" in err.value.message and "--" not in err.value.message  # the CLI names the flag
 
 
 def test_schedule_floor_uses_every_window():

@@ -1,4 +1,4 @@
-"""Tests of bulkprov.loader: every format, every encoding, every bad input.
+"""Tests of bulkprov.io (the readers): every format, every encoding, every bad input.
 
 Fixtures are generated in tmp_path by real writers (XlsxWriter, xlwt, msoffcrypto-tool, Python's
 codecs) or built by hand (a minimal .ods zip, a minimal OLE2 compound file); nothing binary is
@@ -16,9 +16,21 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 
-from bulkprov import loader
-from bulkprov.errors import FILE_CODES, InputError
-from bulkprov.loader import LoaderLimits, RawRow, Table, column_letter, open_table, read_lookups
+from bulkprov.errors import InputError, file_codes
+from bulkprov.io import (
+    LoaderLimits,
+    RawRow,
+    Table,
+    column_letter,
+    detect_encoding,
+    numfmt,
+    ole,
+    open_table,
+    read_lookups,
+)
+from bulkprov.io import encoding as io_encoding
+from bulkprov.io.base import OLE_MAGIC
+from bulkprov.units import human_size
 
 ROLE_ID = "0123456789abcdef01234567"
 BOT_ID = "st-01234567-89ab-cdef-0123-456789abcdef"
@@ -59,7 +71,7 @@ def cell(table: Table, row: RawRow, name: str) -> str:
 
 def expect_error(code: str, path: Path, **kwargs: object) -> InputError:
     """open_table must raise InputError(code) (possibly while iterating) with a one-line message."""
-    assert code in FILE_CODES
+    assert code in file_codes()
     with pytest.raises(InputError) as info:
         table = open_table(path, **kwargs)  # type: ignore[arg-type]
         list(table.rows)
@@ -124,7 +136,7 @@ def make_cfb(path: Path, stream_names: list[str]) -> Path:
     """A minimal OLE2 compound file (v3, 512-byte sectors) holding empty streams with these names."""
     end, free, fatsect = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
     header = bytearray(512)
-    header[0:8] = loader.OLE_MAGIC
+    header[0:8] = OLE_MAGIC
     struct.pack_into("<HHHHH", header, 0x18, 0x3E, 3, 0xFFFE, 9, 6)
     struct.pack_into("<IIIIIIII", header, 0x2C, 1, 1, 0, 4096, end, 0, end, 0)
     struct.pack_into("<109I", header, 0x4C, 0, *([free] * 108))
@@ -265,18 +277,18 @@ def test_row_style_does_not_pad_cells_without_it(tmp_path: Path) -> None:
 
 
 def test_digit_patterns() -> None:
-    assert loader._digit_pattern("00000") == (None,) * 5
-    assert loader._digit_pattern('000"-"00') == (None, None, None, "-", None, None)
-    assert loader._digit_pattern("0.00") is None
-    assert loader._digit_pattern("#,##0") is None
-    assert loader._digit_pattern("0") is None
-    assert loader._digit_pattern("@") is None
-    pattern = loader._digit_pattern("000-00-0000")
+    assert numfmt.digit_pattern("00000") == (None,) * 5
+    assert numfmt.digit_pattern('000"-"00') == (None, None, None, "-", None, None)
+    assert numfmt.digit_pattern("0.00") is None
+    assert numfmt.digit_pattern("#,##0") is None
+    assert numfmt.digit_pattern("0") is None
+    assert numfmt.digit_pattern("@") is None
+    pattern = numfmt.digit_pattern("000-00-0000")
     assert pattern is not None
-    assert loader._apply_pattern(pattern, 78051120.0) == "078-05-1120"
-    assert loader._apply_pattern(loader._digit_pattern("000"), 12345) == "12345"  # type: ignore[arg-type]
-    assert loader._apply_pattern(loader._digit_pattern("00000"), "2128") is None  # type: ignore[arg-type]
-    assert loader._apply_pattern(loader._digit_pattern("00000"), True) is None  # type: ignore[arg-type]
+    assert numfmt.apply_pattern(pattern, 78051120.0) == "078-05-1120"
+    assert numfmt.apply_pattern(numfmt.digit_pattern("000"), 12345) == "12345"  # type: ignore[arg-type]
+    assert numfmt.apply_pattern(numfmt.digit_pattern("00000"), "2128") is None  # type: ignore[arg-type]
+    assert numfmt.apply_pattern(numfmt.digit_pattern("00000"), True) is None  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -290,7 +302,7 @@ def test_digit_patterns() -> None:
     ],
 )
 def test_cell_text(value: object, text: str) -> None:
-    assert loader._cell_text(value) == text
+    assert numfmt.cell_text(value) == text
 
 
 def test_column_letters() -> None:
@@ -558,7 +570,7 @@ def test_legacy_code_pages(tmp_path: Path, encoding: str) -> None:
 @pytest.mark.parametrize(("encoding", "text"), [("cp949", "김민준,이서연"), ("cp932", "佐藤 花子,鈴木 一郎"), ("gbk", "王伟,李娜")])
 def test_legacy_code_pages_from_two_names(tmp_path: Path, encoding: str, text: str) -> None:
     path = write_text(tmp_path / "u.csv", f"Email,Name,Other\r\na@example.com,{text}\r\n", encoding)
-    assert loader.detect_encoding(path) == encoding
+    assert detect_encoding(path) == encoding
 
 
 def test_utf16_without_bom(tmp_path: Path) -> None:
@@ -609,7 +621,7 @@ def test_utf8_file_with_one_foreign_line_names_the_line(tmp_path: Path) -> None:
 
 
 def test_undecodable_byte_after_the_evidence_cap_is_reported_with_its_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loader, "EVIDENCE_CAP", 100)
+    monkeypatch.setattr(io_encoding, "EVIDENCE_CAP", 100)
     body = "".join(f"u{i}@example.com,Zoë\n" for i in range(50))
     path = tmp_path / "u.csv"
     path.write_bytes(("email,name\n" + body).encode() + b"bad@example.com,\xff\xfe\n")
@@ -704,7 +716,7 @@ def test_xlsx_with_broken_sheet_xml(tmp_path: Path) -> None:
 
 def test_password_protected_xlsx_minimal_cfb(tmp_path: Path) -> None:
     path = make_cfb(tmp_path / "secret.xlsx", ["EncryptionInfo", "EncryptedPackage"])
-    assert loader._cfb_stream_names(path) >= {"Root Entry", "EncryptionInfo", "EncryptedPackage"}
+    assert ole.cfb_stream_names(path) >= {"Root Entry", "EncryptionInfo", "EncryptedPackage"}
     err = expect_error("encrypted-file", path)
     assert "password" in err.message
 
@@ -719,14 +731,14 @@ def test_password_protected_xlsx_real(tmp_path: Path) -> None:
 
 
 def test_size_text() -> None:
-    assert [loader._size(n) for n in (812, 1536, 5 << 20, 500 << 20, 2 << 30)] == [
+    assert [human_size(n) for n in (812, 1536, 5 << 20, 500 << 20, 2 << 30)] == [
         "812 bytes", "1.5 KB", "5.0 MB", "500 MB", "2.0 GB"]
 
 
 def test_ole_file_that_is_not_a_workbook(tmp_path: Path) -> None:
     expect_error("corrupt-file", make_cfb(tmp_path / "letter.xls", ["WordDocument"]))
     broken = tmp_path / "broken.xls"
-    broken.write_bytes(loader.OLE_MAGIC + b"\0" * 100)
+    broken.write_bytes(OLE_MAGIC + b"\0" * 100)
     expect_error("corrupt-file", broken)
 
 

@@ -7,7 +7,8 @@ import csv
 import openpyxl
 import pytest
 
-from bulkprov.results import ResultWriter, RowResult, RunSummary, csv_safe
+from bulkprov.model import RowRef, RowResult, UserKey
+from bulkprov.outputs.results import ResultWriter, RunSummary, csv_safe
 
 EVIL = ['=HYPERLINK("http://evil.invalid","x")', "@SUM(A1)", "+cmd|' /C calc'!A0", "-2+3+cmd", "\t=1"]
 
@@ -25,7 +26,7 @@ def test_ordinary_values_are_left_alone(value):
 def _write(tmp_path, fmt):
     writer = ResultWriter(tmp_path / f"r.{fmt}", fmt=fmt, input_headers=["Email", "First Name"])
     for i, value in enumerate(EVIL, start=2):
-        writer.add(RowResult(i, "add", value, "", "invalid", f"reason {value}", "invalid-email"), [value, value])
+        writer.add(RowResult(RowRef(i, "add", UserKey(value)), "invalid", f"reason {value}", "invalid-email"), [value, value])
     return writer.close(RunSummary("add", "in.csv", "0" * 64, "2026-11-23T00:00:00"))
 
 
@@ -54,7 +55,7 @@ def test_results_are_written_atomically(tmp_path):
     target = tmp_path / "r.xlsx"
     target.write_bytes(b"previous results")
     writer = ResultWriter(target, input_headers=["Email"])
-    writer.add(RowResult(2, "add", "a@acme.com", "", "success"), ["a@acme.com"])
+    writer.add(RowResult(RowRef(2, "add", UserKey("a@acme.com")), "success"), ["a@acme.com"])
     assert target.read_bytes() == b"previous results", "nothing replaces the old file until close()"
     writer.close(RunSummary("add", "in.csv", "0" * 64, "2026-11-23T00:00:00"))
     assert openpyxl.load_workbook(target)["Results"]["C2"].value == "a@acme.com"

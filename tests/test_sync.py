@@ -7,8 +7,9 @@ from pathlib import Path
 
 import openpyxl
 
+from bulkprov import cli
 from bulkprov.emulator import demo_seed
-from bulkprov.pipeline import JobSettings, run_job
+from bulkprov.jobs import JobSettings, run_job
 from tests.conftest import read_sheet
 
 SEED = demo_seed()
@@ -115,7 +116,8 @@ def test_three_nights(make_emulator, creds, tmp_path):
     roster3 = write(tmp_path / "roster.csv", night3)
     third = run_job(roster3, job(emu, tmp_path, "sync", "night3"), credentials=creds)
     assert third.exit_code == 3
-    assert "--allow-deletes 29" in third.summary.aborted
+    assert "29 users would be removed" in third.summary.aborted
+    assert "--allow-deletes 29" in cli._hint(third.stop_errors[0])  # the CLI names the flag that approves
     assert_account_equals(emu, night2)
     results = read_sheet(third.results_path, "Results")
     assert {r["status"] for r in results if r["action"] == "remove"} == {"not_attempted"}
@@ -161,7 +163,8 @@ def test_builder_grants_need_approval(make_emulator, creds, tmp_path):
         p["canCreateBot"] = "TRUE"
     roster = write(tmp_path / "roster.csv", people)
     refused = run_job(roster, job(emu, tmp_path, "sync", "s1", builder_confirm=3), credentials=creds)
-    assert refused.exit_code == 3 and "--allow-builder 5" in refused.summary.aborted
+    assert refused.exit_code == 3 and "5 users would get Builder access" in refused.summary.aborted
+    assert "--allow-builder 5" in cli._hint(refused.stop_errors[0])
     assert emu.state()["users"] == []
     ok = run_job(roster, job(emu, tmp_path, "sync", "s2", builder_confirm=3, allow_builder=5), credentials=creds)
     assert ok.exit_code == 0 and all(u["canCreateBot"] for u in emu.state()["users"])

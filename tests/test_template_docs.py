@@ -9,7 +9,7 @@ import openpyxl
 
 from bulkprov import _docs, schema
 from bulkprov.cli import FILE_COMMANDS, build_parser
-from bulkprov.template import write_template
+from bulkprov.outputs.template import write_template
 from tests.conftest import ROOT, read_sheet
 
 
@@ -50,7 +50,7 @@ def test_template_has_every_column_a_note_each_dropdowns_and_lookup_sheets(tmp_p
 
 
 def test_template_example_row_is_refused_so_hr_deletes_it(tmp_path):
-    from bulkprov.pipeline import JobSettings, run_job
+    from bulkprov.jobs import JobSettings, run_job
 
     path = write_template(tmp_path / "t.xlsx")
     outcome = run_job(path, JobSettings(command="validate", output=tmp_path / "r.xlsx"))

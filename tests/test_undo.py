@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulkprov.pipeline import JobSettings, run_job
+from bulkprov.jobs import JobSettings, run_job
 from tests.conftest import read_sheet, write_roster
 from tests.test_jobs import _write_lookups
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bulkprov.emulator import demo_seed
-from bulkprov.loader import open_table
+from bulkprov.io import open_table
 from bulkprov.validation import Validator
 
 SEED = demo_seed()
@@ -95,7 +95,7 @@ def test_actions_for_apply(tmp_path):
     rows = check(tmp_path, "User Status,Email,Employee ID", "New,a@acme.com,", "Delete,,E7", "Update,c@acme.com,",
                  "Launch,d@acme.com,", ",e@acme.com,", "remove,,", command="apply")
     assert [r.action for r in rows[:3]] == ["add", "remove", "update"]
-    assert rows[1].valid and rows[1].key == "E7", "remove by orgUserId where there is no email"
+    assert rows[1].valid and rows[1].key.value == "E7", "remove by orgUserId where there is no email"
     assert codes(rows[3]) == [("action", "unknown-action")]
     assert codes(rows[4]) == [("action", "missing-action")]
     assert codes(rows[5]) == [("emailId", "missing-key")]

@@ -17,23 +17,17 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bulkprov.auth import Credentials
 from bulkprov.config import load_profile
 from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.errors import InputError
-from bulkprov.ledger import StateLock
-from bulkprov.pipeline import JobSettings
-from bulkprov.template import write_template
-from bulkprov.web import (
-    JOBS,
-    SECURITY_HEADERS,
-    UploadRefused,
-    WebConfig,
-    create_app,
-    hash_password,
-    sniff_upload,
-    verify_password,
-)
+from bulkprov.io.sniff import upload_extension as sniff_upload
+from bulkprov.jobs import JobSettings
+from bulkprov.jobs.ledger import StateLock
+from bulkprov.kore.auth import Credentials
+from bulkprov.outputs.template import write_template
+from bulkprov.web import WebConfig, create_app, hash_password
+from bulkprov.web.common import JOBS
+from bulkprov.web.security import SECURITY_HEADERS, verify_password
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
 
 PASSWORD = "correct horse battery staple"
@@ -173,7 +167,7 @@ def test_upload_type_comes_from_the_content(tmp_path):
                             (b"PK\x03\x04" + os.urandom(200), "damaged")]:
         bad = tmp_path / "bad.xlsx"
         bad.write_bytes(content)
-        with pytest.raises(UploadRefused, match=needle):
+        with pytest.raises(InputError, match=needle):
             sniff_upload(bad)
 
 
@@ -446,8 +440,8 @@ async def test_a_locked_state_directory_is_a_clear_message(make_emulator, tmp_pa
 async def test_an_interrupted_run_can_be_resumed_from_the_page(make_emulator, tmp_path):
     import contextlib
 
-    from bulkprov.ledger import Ledger
-    from bulkprov.pipeline import file_sha256
+    from bulkprov.jobs.ledger import Ledger
+    from bulkprov.jobs.settings import file_sha256
 
     emu = make_emulator()
     roster = tmp_path / "roster.csv"
@@ -483,10 +477,11 @@ async def test_a_file_level_problem_is_shown_and_there_is_no_run_button(client):
 
 
 def test_progress_json_shape(tmp_path):
-    from bulkprov.web import Job, Upload
+    from bulkprov.web.runner import Job
+    from bulkprov.web.uploads import Upload
 
     job = Job("j", Upload("u", tmp_path / "u.csv", "u.csv", 1, "alice", ""), "add", "yes", "alice")
     assert job.status()["percent"] == 0 and "Checking the file" in job.status()["phase"]
     job.update({"done": 5, "failed": 1, "total": 20, "eta": 75.0, "requests": 2, "final": False})
     status = job.status()
-    assert status["percent"] == 25 and status["eta_text"] == "1 min 15 s" and json.dumps(status)
+    assert status["percent"] == 25 and status["eta_text"] == "75 s" and json.dumps(status)

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bulkprov.auth import Credentials
 from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
-from bulkprov.pipeline import JobSettings
+from bulkprov.jobs import JobSettings
+from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
 

@@ -33,14 +33,26 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.wait import wait_base, wait_random_exponential
 
-from bulkprov.client import CallFailed, CallResult, KoreClient, UserOutcome
-from bulkprov.limiter import RateLimiter, format_rate, parse_rate, schedule_floor
-from bulkprov.results import RowResult
-from bulkprov.validation import CheckedRow
+from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES, AuthRefused, BreakerOpen, RunStopped, Unreachable
+from bulkprov.kore import (
+    AuthFailed,
+    CallFailed,
+    CallResult,
+    KoreClient,
+    OutcomeUnknown,
+    RateRefused,
+    RequestRefused,
+    ServerFailed,
+    UserOutcome,
+)
+from bulkprov.kore.auth import TOKEN_LIFETIME
+from bulkprov.model import CheckedRow, RowResult
+from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
+from bulkprov.send.limiter import RateLimiter, parse_rate
+from bulkprov.send.payloads import resolve_update
 
 log = logging.getLogger("bulkprov.dispatch")
 
-RETRYABLE = frozenset({"rate", "transient", "ambiguous"})
 BREAKER_SHARE = 0.6  # "most of the last N calls failed"
 VERIFY_CHUNK = 200
 UNREACHABLE_LIMIT = 3  # connection failures, with no success yet, that abort the run
@@ -66,31 +78,24 @@ class wait_retry_after(wait_base):
 def _maybe_applied(exc: CallFailed) -> bool:
     """Could the server have applied the request?  A lost reply, or a 5xx other than 503 (a gateway
     error or a crash may come after the work was done; 503 means the server did not take it)."""
-    if exc.kind == "ambiguous":
+    if isinstance(exc, OutcomeUnknown):
         return True
-    return exc.kind == "transient" and exc.sent and (exc.status or 0) >= 500 and exc.status != 503
+    return isinstance(exc, ServerFailed) and exc.sent and (exc.status or 0) >= 500 and exc.status != 503
 
 
 def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, CallFailed) and exc.kind in RETRYABLE
+    return isinstance(exc, RateRefused | ServerFailed | OutcomeUnknown)
+
 
 
 # -- data ------------------------------------------------------------------------------------------
 
 
 @dataclass
-class Batch:
-    id: str
-    op: str                       # add | update | remove | lookup
-    rows: list[CheckedRow]
-    send_email: bool = True
-    by_org_id: bool = False       # remove/lookup keyed by orgUserId
-
-
-@dataclass
 class DispatchReport:
     results: dict[int, RowResult]
     aborted: str = ""
+    stop_error: RunStopped | None = None                      # why the run stopped early (typed)
     run_id: str = ""
     users: dict[int, dict] = field(default_factory=dict)     # lookup: the users found
     before: dict[int, dict] = field(default_factory=dict)    # update/remove: the users before the change
@@ -173,11 +178,11 @@ class Dispatcher:
             if row.row in self.report.results:
                 continue
             if self._rows.get(row.row, _RowState()).uncertain:
-                self._finish(row, "failed", f"outcome unknown: an attempt was sent but the run stopped before it "
-                             f"was confirmed ({stopped}); run `bulkprov lookup` on this row to check", "unverified")
+                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("stopped", stopped=stopped),
+                             "unverified")
             else:
                 code = "interrupted" if self.stop.is_set() and not self.report.aborted else "not-attempted"
-                self._finish(row, "not_attempted", f"not sent: {stopped}", code)
+                self._finish(row, "not_attempted", OUTCOME_CODES[code].render(stopped=stopped), code)
         self._flush()
         self._emit_progress(final=True)
         return self.report
@@ -188,7 +193,7 @@ class Dispatcher:
                 return
             batch = queue.get_nowait()
             if self._size_cap and len(batch.rows) > self._size_cap:
-                for part in _split(batch, self._size_cap):
+                for part in split_batch(batch, self._size_cap):
                     queue.put_nowait(part)
                 continue
             await self._run_batch(batch)
@@ -200,14 +205,12 @@ class Dispatcher:
             await self._send_with_retry(batch)
         except Aborted:
             return
+        except RequestRefused as exc:
+            await self._refused_whole(batch, exc)
+        except AuthFailed as exc:
+            self._abort(_auth_refused(exc))
         except CallFailed as exc:
-            if exc.kind == "permanent":
-                await self._refused_whole(batch, exc)
-            elif exc.kind == "auth":
-                self._abort(f"the server refused the credentials (HTTP {exc.status}): {exc.message}. "
-                            "Check KORE_CLIENT_ID / KORE_CLIENT_SECRET and the app's User Management scope")
-            else:
-                self._give_up(batch, exc)
+            self._give_up(batch, exc)
 
     async def _send_with_retry(self, batch: Batch) -> None:
         retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), retry=retry_if_exception(_retryable),
@@ -268,9 +271,10 @@ class Dispatcher:
         if batch.op == "add":
             return await self.client.add_users([r.user for r in rows], send_email=batch.send_email)
         if batch.op == "update":
-            return await self.client.update_users([r.user for r in rows])
+            return await self.client.update_users([resolve_update(r.user, self.report.before.get(r.row))
+                                                   for r in rows])
         call = self.client.remove_users if batch.op == "remove" else self.client.users_info
-        return await call(**_key_args(rows))
+        return await call(**key_args(rows))
 
     def _record_failure(self, batch: Batch, rows: list[CheckedRow], exc: CallFailed) -> None:
         for r in rows:
@@ -278,36 +282,35 @@ class Dispatcher:
             state.last_status = exc.status
             if _maybe_applied(exc):
                 state.uncertain = True
-        if exc.kind == "rate":
+        if isinstance(exc, RateRefused):
             self.limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
-        if exc.kind in ("transient", "ambiguous"):
+        if isinstance(exc, ServerFailed | OutcomeUnknown):
             self._recent.append(False)
             self._check_breaker()
-        if exc.kind == "transient" and not exc.sent and not any(self._recent):
+        if isinstance(exc, ServerFailed) and not exc.sent and not any(self._recent):
             self._unreachable += 1
             if self._unreachable >= UNREACHABLE_LIMIT:  # a wrong host or a dead network: say so now
-                self._abort(f"cannot reach the server ({exc.message}); check --host / KORE_HOST and the network")
-        elif exc.kind == "auth":
-            self._abort(f"the server refused the credentials (HTTP {exc.status}): {exc.message}. "
-                        "Check KORE_CLIENT_ID / KORE_CLIENT_SECRET and the app's User Management scope")
+                self._abort(Unreachable(host=self.client.base_url, said=exc.message))
+        elif isinstance(exc, AuthFailed):
+            self._abort(_auth_refused(exc))
 
     def _check_breaker(self) -> None:
         window = self._recent.maxlen or 0
         failures = sum(1 for ok in self._recent if not ok)
         if len(self._recent) >= window and failures >= BREAKER_SHARE * window:
-            self._abort(f"circuit breaker: {failures} of the last {window} requests failed "
-                        "(server errors or lost connections); the server looks unhealthy")
+            self._abort(BreakerOpen(failures=failures, window=window))
 
-    def _abort(self, reason: str) -> None:
+    def _abort(self, error: RunStopped) -> None:
         if not self.report.aborted:
-            log.error("aborting: %s", reason)
-            self.report.aborted = reason
+            log.error("aborting: %s", error.message)
+            self.report.aborted = error.message
+            self.report.stop_error = error
 
     # -- reconciling -------------------------------------------------------------------------------
 
     def _reconcile(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
         for row in rows:
-            outcome = result.outcomes.get(row.key.casefold())
+            outcome = result.outcomes.get(row.key.id)
             if outcome is None:
                 continue  # left for _verify_unmatched
             self._settle(batch, row, outcome, result.status)
@@ -319,12 +322,10 @@ class Dispatcher:
                 self.report.users[row.row] = outcome.detail
             self._finish(row, "success", "", "", status, batch.id)
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
-            self._finish(row, "success", "created (confirmed): an earlier attempt's reply was lost and the "
-                         "server now has the user", "", status, batch.id)
+            self._finish(row, "success", _confirmed("created"), "", status, batch.id)
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
                 and row.row not in self._absent_before:
-            self._finish(row, "success", "removed (confirmed): an earlier attempt's reply was lost and the "
-                         "user is now gone", "", status, batch.id)
+            self._finish(row, "success", _confirmed("removed"), "", status, batch.id)
         else:
             self._finish(row, "failed", outcome.message or outcome.code, outcome.code or "server-refused",
                          status, batch.id)
@@ -334,16 +335,14 @@ class Dispatcher:
         found = await self._exists(batch, rows)
         remaining = []
         for row in rows:
-            exists = row.key.casefold() in found
+            exists = row.key.id in found
             if batch.op == "add" and exists:
-                self._finish(row, "success", "created (confirmed by usersInfo after the reply was lost)", "",
-                             200, batch.id)
+                self._finish(row, "success", _confirmed("created-info"), "", 200, batch.id)
             elif batch.op == "remove" and not exists and row.row in self._absent_before:
-                self._finish(row, "failed", "User not found (it did not exist before this run removed others)",
-                             "not-found", 200, batch.id)
+                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+                             batch.id)
             elif batch.op == "remove" and not exists:
-                self._finish(row, "success", "removed (confirmed by usersInfo after the reply was lost)", "",
-                             200, batch.id)
+                self._finish(row, "success", _confirmed("removed-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
         return remaining
@@ -358,7 +357,7 @@ class Dispatcher:
             return
         info = await self._users_info(batch, missing)
         for row in missing:
-            outcome = info.get(row.key.casefold())
+            outcome = info.get(row.key.id)
             if outcome is not None and outcome.ok and outcome.detail is not None:
                 self.report.before[row.row] = outcome.detail
             elif outcome is not None and outcome.code == "not-found":
@@ -376,7 +375,7 @@ class Dispatcher:
                     self._check_running()
                     self.report.requests += 1
                     try:
-                        info = await self.client.users_info(**_key_args(chunk))
+                        info = await self.client.users_info(**key_args(chunk))
                     except CallFailed as exc:
                         self._record_failure(batch, [], exc)
                         raise
@@ -389,15 +388,14 @@ class Dispatcher:
         reason = "; ".join(o.message or o.code for o in result.unmatched)
         if batch.op not in ("add", "remove"):
             for row in open_rows:
-                self._finish(row, "failed", f"unverified: the server reported a failure for another key ({reason})",
+                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("other-key", said=reason),
                              "unverified", result.status, batch.id)
             return
         found = await self._exists(batch, open_rows)
         for row in open_rows:
-            done = (row.key.casefold() in found) == (batch.op == "add")
+            done = (row.key.id in found) == (batch.op == "add")
             if done:
-                self._finish(row, "success", "confirmed by usersInfo (the reply's failure list did not match)",
-                             "", result.status, batch.id)
+                self._finish(row, "success", _confirmed("unmatched"), "", result.status, batch.id)
             else:
                 self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
                              result.status, batch.id)
@@ -405,13 +403,13 @@ class Dispatcher:
     async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
         if len(batch.rows) == 1:
             row = batch.rows[0]
-            self._finish(row, "failed", f"the server refused this user: {exc.message}", "request-refused",
-                         exc.status, batch.id)
+            self._finish(row, "failed", OUTCOME_CODES["request-refused"].render(said=exc.message),
+                         "request-refused", exc.status, batch.id)
             return
         log.warning("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause",
                     batch.id, len(batch.rows), exc.message)
         self._largest_refused = max(self._largest_refused, len(batch.rows))
-        left, right = _split(batch, (len(batch.rows) + 1) // 2)
+        left, right = split_batch(batch, (len(batch.rows) + 1) // 2)
         await self._run_batch(left)
         await self._run_batch(right)
         succeeded = all(self.report.results.get(r.row) and self.report.results[r.row].status == "success"
@@ -427,14 +425,14 @@ class Dispatcher:
         code = {"rate": "rate-limited", "ambiguous": "unverified"}.get(exc.kind, "server-error")
         for row in batch.rows:
             if row.row not in self.report.results:
-                self._finish(row, "failed", f"gave up after {self._rows[row.row].attempts} attempts: {exc.message}",
-                             code, exc.status, batch.id)
+                attempts = self._rows[row.row].attempts
+                reason = OUTCOME_CODES[code].render(attempts=attempts, said=exc.message)
+                self._finish(row, "failed", reason, code, exc.status, batch.id)
 
     def _finish(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
                 batch: str = "") -> None:
         state = self._rows.get(row.row, _RowState())
-        result = RowResult(row.row, row.action, row.email, row.org_user_id, status, reason, code, http_status,
-                           state.attempts, batch)
+        result = RowResult.of(row, status, reason, code, http_status, state.attempts, batch)
         self.report.results[row.row] = result
         self._unsettled.append(result)
 
@@ -455,62 +453,6 @@ class Dispatcher:
                        "requests": self.report.requests, "final": final})
 
 
-def _key_args(rows: list[CheckedRow]) -> dict[str, list[str]]:
-    """How the API is told which users: by email, or by orgUserId when a row has no email
-    (``plan_batches`` never mixes the two in a remove or lookup batch)."""
-    if rows and not rows[0].email:
-        return {"org_user_ids": [r.org_user_id for r in rows]}
-    return {"email_ids": [r.email for r in rows]}
-
-
-def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> list[Batch]:
-    """Group rows by what one request can carry (operation, sendEmail, key kind) and cut batches."""
-    groups: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
-    for row in rows:
-        send = send_email if row.send_email is None else row.send_email
-        by_org = row.action in ("remove", "lookup") and not row.email
-        groups.setdefault((row.action, send if row.action == "add" else True, by_org), []).append(row)
-    batches: list[Batch] = []
-    for (op, send, by_org), members in groups.items():
-        for i in range(0, len(members), batch_size):
-            batches.append(Batch(f"B{len(batches) + 1:04d}", op, members[i:i + batch_size], send, by_org))
-    return batches
-
-
-def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
-                  windows: list[tuple[int, float]]) -> list[str]:
-    """The plan printed before sending: rows per operation, requests, ETA, activation emails."""
-    per_op: dict[str, int] = {}
-    for b in batches:
-        per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
-    emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
-    eta = estimate_seconds(len(batches), windows)
-    return [
-        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()) or "nothing to send",
-        f"{sum(per_op.values()):,} users in {len(batches):,} requests (batch size {batch_size}, "
-        f"concurrency {concurrency}) ≈ {format_duration(eta)} at {format_rate(windows)}",
-        f"activation emails that will be sent: {emails:,}",
-    ]
-
-
-def _split(batch: Batch, size: int) -> list[Batch]:
-    return [Batch(f"{batch.id}.{i // size + 1}", batch.op, batch.rows[i:i + size], batch.send_email, batch.by_org_id)
-            for i in range(0, len(batch.rows), size)]
-
-
-def estimate_seconds(requests: int, windows: list[tuple[int, float]], latency: float = 0.2) -> float:
-    """ETA from the rate budget: the windows' floor plus one round trip."""
-    return schedule_floor(requests, windows) + latency
-
-
-def format_duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
@@ -525,3 +467,11 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                                 progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
                                 snapshot=snapshot, limiter=limiter)
         return await dispatcher.run(rows)
+
+
+def _confirmed(variant: str) -> str:
+    return SUCCESS_NOTES["confirmed"].render(variant)
+
+
+def _auth_refused(exc: CallFailed) -> AuthRefused:
+    return AuthRefused(status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import jwt
 
-from bulkprov.errors import InputError
+from bulkprov.errors import NoCredentials
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +55,6 @@ ENV_JWT = "KORE_JWT"
 TOKEN_LIFETIME = 60
 """Seconds between ``iat`` and ``exp`` of the tokens we mint (one request needs far less)."""
 
-MISSING_MESSAGE = (
-    "no Kore.ai credentials: set KORE_CLIENT_ID and KORE_CLIENT_SECRET (or KORE_JWT) "
-    "in the environment or a .env file"
-)
 
 
 class Credentials:
@@ -89,11 +85,11 @@ class Credentials:
             _check_token_shape(token)
             self._client_id, self._secret, self._jwt = None, None, token
         elif client_id:
-            raise InputError("usage", _partial_message(ENV_CLIENT_ID, ENV_CLIENT_SECRET))
+            raise NoCredentials("partial", have=ENV_CLIENT_ID, missing=ENV_CLIENT_SECRET)
         elif client_secret:
-            raise InputError("usage", _partial_message(ENV_CLIENT_SECRET, ENV_CLIENT_ID))
+            raise NoCredentials("partial", have=ENV_CLIENT_SECRET, missing=ENV_CLIENT_ID)
         else:
-            raise InputError("usage", MISSING_MESSAGE)
+            raise NoCredentials()
         self._subject = subject or "bulkprov"
 
     # -- tokens ---------------------------------------------------------------------------
@@ -199,7 +195,7 @@ class Credentials:
             return cls(client_id=client_id, client_secret=secret)
         if token:
             return cls(jwt=token)
-        return cls(client_id=client_id, client_secret=secret)  # raises the right InputError
+        return cls(client_id=client_id, client_secret=secret)  # raises the right NoCredentials
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -219,13 +215,6 @@ def jwt_encode(claims: dict, secret: str | None) -> str:
     return token if isinstance(token, str) else token.decode()  # PyJWT < 2 returned bytes
 
 
-def _partial_message(have: str, missing: str) -> str:
-    return (
-        f"no Kore.ai credentials: {have} is set but {missing} is not "
-        f"(set {ENV_CLIENT_ID} and {ENV_CLIENT_SECRET} or {ENV_CLIENT_SECRET_FILE}, or {ENV_JWT})"
-    )
-
-
 def _clean_token(token: str | None) -> str | None:
     token = (token or "").strip()
     if token[:7].lower() == "bearer ":
@@ -236,7 +225,7 @@ def _clean_token(token: str | None) -> str | None:
 def _check_token_shape(token: str) -> None:
     parts = token.split(".")
     if len(parts) != 3 or not all(parts[:2]) or not isinstance(_unverified_claims(token, strict=True), dict):
-        raise InputError("usage", f"{ENV_JWT} does not look like a JWT (three base64url parts separated by dots)")
+        raise NoCredentials("not-jwt")
 
 
 def _unverified_claims(token: str, *, strict: bool = False) -> dict | None:
@@ -302,9 +291,9 @@ def read_env_file(path: str | Path) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
-        raise InputError("usage", "env file not found", str(path)) from None
+        raise NoCredentials("env-missing", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("usage", f"cannot read the env file ({type(exc).__name__})", str(path)) from None
+        raise NoCredentials("env-unreadable", path=path, reason=type(exc).__name__) from None
     _warn_if_shared(path)
     return parse_env_text(text)
 
@@ -316,11 +305,11 @@ def read_secret_file(path: str | Path, *, variable: str | None = None) -> str:
     try:
         secret = path.read_text(encoding="utf-8-sig").strip()
     except FileNotFoundError:
-        raise InputError("usage", f"{what} does not exist", str(path)) from None
+        raise NoCredentials("secret-missing", path=path, what=what) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError("usage", f"cannot read {what} ({type(exc).__name__})", str(path)) from None
+        raise NoCredentials("secret-unreadable", path=path, what=what, reason=type(exc).__name__) from None
     if not secret:
-        raise InputError("usage", f"{what} is empty", str(path))
+        raise NoCredentials("secret-empty", path=path, what=what)
     _warn_if_shared(path, level=logging.INFO)  # K8s mounts secrets 0644 by default: only a note
     return secret
 

@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from bulkprov import schema
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, new_workbook
 
 # Fixed document date so the generated file only changes when the schema does.
 _CREATED = dt.datetime(2026, 1, 1)
@@ -43,12 +44,18 @@ INSTRUCTIONS = [
 
 
 def write_template(path: str | Path) -> Path:
-    """Write the template to ``path``; the format follows the extension (.xlsx or .csv)."""
+    """Write the template to ``path`` atomically; the format follows the extension (.xlsx or .csv)."""
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        _write_csv(path)
-    else:
-        _write_xlsx(path)
+    target = AtomicFile(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            _write_csv(target.temp)
+        else:
+            _write_xlsx(target.temp)
+    except BaseException:
+        target.discard()
+        raise
+    target.commit()
     return path
 
 
@@ -61,12 +68,9 @@ def _write_csv(path: Path) -> None:
 
 
 def _write_xlsx(path: Path) -> None:
-    import xlsxwriter
-
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                         "strings_to_urls": False})
+    wb = new_workbook(path)
     wb.set_properties({"title": "bulkprov users template", "created": _CREATED, "author": "bulkprov"})
-    head = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79", "border": 1})
+    head = wb.add_format(HEADER_FORMAT)
     required = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "border": 1})
     text = wb.add_format({"num_format": "@"})
     _users_sheet(wb, head, required, text)
@@ -88,7 +92,7 @@ def _users_sheet(wb, head, required, text) -> None:
     last = 10_000
     for col, column in enumerate(schema.COLUMNS):
         ws.write_string(0, col, column.name, required if column.name == "emailId" else head)
-        ws.write_comment(0, col, f"{column.name}: {column.help}", {"x_scale": 2.5, "y_scale": 1.6})
+        ws.write_comment(0, col, f"{column.name}: {column.full_help}", {"x_scale": 2.5, "y_scale": 1.6})
         ws.set_column(col, col, max(14, len(column.name) + 4), text)
         ws.write_string(1, col, example[column.name])
         if column.kind == schema.BOOL:
@@ -118,4 +122,4 @@ def _instructions_sheet(wb, head) -> None:
         r += 1
         aliases = f" (also: {', '.join(column.aliases)})" if column.aliases else ""
         ws.write_string(r, 0, column.name)
-        ws.write_string(r, 1, column.help + aliases)
+        ws.write_string(r, 1, column.full_help + aliases)

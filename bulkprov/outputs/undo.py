@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.results import RowResult, _AtomicFile
-from bulkprov.validation import CheckedRow
+from bulkprov.io.xlsx import AtomicFile, new_workbook
+from bulkprov.model import CheckedRow, RowResult
+from bulkprov.validation import TASKS_ADD, TASKS_REMOVE
 
 UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS]
 
@@ -54,11 +55,27 @@ def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> di
     cells["groups"] = _flip(row.user.get("groups"), old_groups, str)
     cells["roles"] = _flip(row.user.get("roles"), set(schema.role_texts(before.get("roles"))), schema.role_text)
     if "assignBotTasks" in row.user:
-        cells["botTasks"] = schema.user_to_cells(before).get("botTasks", "")
+        cells["botTasks"] = _undo_tasks(row.user["assignBotTasks"], before)
     for name in schema.BOOL_COLUMNS:
         if name in row.user and name in before:
             cells[name] = "TRUE" if before[name] else "FALSE"
     return cells
+
+
+def _undo_tasks(change: Any, before: dict[str, Any]) -> str:
+    """Per bot the change touched: ``-BOT`` (drop what the run left), then ``BOT:dialogs`` as before."""
+    if isinstance(change, dict):
+        bots = [t["botId"] for t in change.get(TASKS_ADD) or []] + list(change.get(TASKS_REMOVE) or [])
+    else:
+        bots = [t["botId"] for t in change or []]
+    previous = {str(t.get("botId")).casefold(): t for t in before.get("assignBotTasks") or [] if isinstance(t, dict)}
+    entries: list[str] = []
+    for bot in dict.fromkeys(bots):
+        entries.append(f"{schema.REMOVE_PREFIX}{bot}")
+        old = previous.get(str(bot).casefold())
+        if old and old.get("dialogs"):
+            entries.append(f"{old['botId']}:{','.join(old['dialogs'])}")
+    return "; ".join(entries)
 
 
 def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
@@ -83,11 +100,8 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
 
 
 def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id: str) -> Path:
-    import xlsxwriter
-
-    target = _AtomicFile(path)
-    wb = xlsxwriter.Workbook(str(target.temp), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                                "strings_to_urls": False})
+    target = AtomicFile(path)
+    wb = new_workbook(target.temp)
     head = wb.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
     ws = wb.add_worksheet("Users")
     for col, name in enumerate(UNDO_HEADERS):
@@ -100,8 +114,8 @@ def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id:
     ws.freeze_panes(1, 0)
     about = wb.add_worksheet("About")
     about.set_column(0, 0, 120)
-    lines = [f"Undo file of run {run_id}. To restore the account: bulkprov apply {path.name}",
-             "Check it first with: bulkprov apply --dry-run " + path.name, ""] + notes
+    lines = [f"Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
+             "the page's 'apply' action); check it first with a dry run.", ""] + notes
     for r, line in enumerate(lines):
         about.write_string(r, 0, line)
     wb.close()

@@ -17,44 +17,20 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import InputError
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_writable, new_workbook
+from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowResult
 from bulkprov.schema import RESULT_COLUMNS
 
-STATUSES = ("success", "failed", "invalid", "skipped", "not_attempted", "valid")
-FAILED_STATUSES = frozenset({"failed", "invalid", "not_attempted"})
+__all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", "RowResult", "RunSummary",
+           "check_writable", "csv_safe", "results_path"]
+
 FORMATS = ("xlsx", "csv", "jsonl")
-# Rows that come from no input row (sync's removals of users missing from the roster) are numbered
-# above this; the Results sheet leaves their row number blank.
-SYNTHETIC_ROW_BASE = 10_000_000
-
-
-@dataclass(slots=True)
-class RowResult:
-    """What happened to one input row."""
-
-    row: int
-    action: str
-    email: str
-    org_user_id: str
-    status: str
-    reason: str = ""
-    error_code: str = ""
-    http_status: int | None = None
-    attempts: int = 0
-    batch: str = ""
-
-    def as_record(self) -> dict[str, Any]:
-        return {"row": self.row if self.row < SYNTHETIC_ROW_BASE else None, "action": self.action, "emailId": self.email, "orgUserId": self.org_user_id,
-                "status": self.status, "reason": self.reason, "error_code": self.error_code,
-                "http_status": self.http_status, "attempts": self.attempts, "batch": self.batch}
 
 
 @dataclass
@@ -95,36 +71,15 @@ def csv_safe(value: str) -> str:
     return "'" + value if value and _CSV_FORMULA_RE.match(value) else value
 
 
-def check_writable(path: str | Path) -> None:
-    """Fail before any work is done when the results could not be written."""
-    _AtomicFile(Path(path)).discard()
+def failures_path(results: Path) -> Path:
+    """Where a run's failed rows are written as a workbook of their own (the page offers it)."""
+    return results.with_name(results.stem + ".failures.xlsx")
 
 
 def results_path(path: str | Path, fmt: str) -> Path:
     """The output path with the extension of the chosen format."""
     path = Path(path)
     return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")
-
-
-class _AtomicFile:
-    """A temporary file beside the target, renamed over it on commit."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        except OSError as exc:
-            raise InputError("usage", f"cannot write results to {target}: {exc.strerror or exc}; "
-                             "choose another place with -o") from None
-        os.close(fd)
-        self.temp = Path(name)
-
-    def commit(self) -> None:
-        os.replace(self.temp, self.target)
-
-    def discard(self) -> None:
-        self.temp.unlink(missing_ok=True)
 
 
 class ResultWriter:
@@ -135,18 +90,19 @@ class ResultWriter:
     """
 
     def __init__(self, path: str | Path, *, fmt: str = "xlsx", input_headers: list[str] | None = None,
-                 users_headers: list[str] | None = None) -> None:
+                 users_headers: list[str] | None = None, failures: Path | None = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown results format {fmt!r}")
         self.fmt = fmt
         self.path = results_path(path, fmt)
         self.input_headers = list(input_headers or [])
         self.users_headers = users_headers
-        self._file = _AtomicFile(self.path)
+        self._file = AtomicFile(self.path)
         self._rows = 0
         self._failures = 0
         self._users = 0
         self._open()
+        self._alone = _FailuresWorkbook(failures, self._fail_headers()) if failures is not None else None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -159,8 +115,10 @@ class ResultWriter:
             if result.status in FAILED_STATUSES and input_cells is not None:
                 self._failures += 1
                 cells = list(input_cells) + [""] * (len(self.input_headers) - len(input_cells))
-                self._write_strings(self._fail_ws, self._failures,
-                                    cells[: len(self.input_headers)] + [result.status, result.reason])
+                values = cells[: len(self.input_headers)] + [result.status, result.reason]
+                self._write_strings(self._fail_ws, self._failures, values)
+                if self._alone is not None:
+                    self._alone.add(values)
         elif self.fmt == "csv":
             self._csv.writerow([csv_safe(_text(record[c])) for c in RESULT_COLUMNS])
         else:
@@ -178,14 +136,22 @@ class ResultWriter:
                 self._finish_xlsx(summary)
             else:
                 self._fh.close()
+            if self._alone is not None:
+                self._alone.close()
         except BaseException:
             self._file.discard()
+            if self._alone is not None:
+                self._alone.abandon()
             raise
         self._file.commit()
+        if self._alone is not None:
+            self._alone.commit()
         return self.path
 
     def abandon(self) -> None:
         """Drop the temporary file (used when the run could not produce results at all)."""
+        if self._alone is not None:
+            self._alone.abandon()
         if self.fmt == "xlsx":
             try:
                 self._wb.close()
@@ -199,25 +165,22 @@ class ResultWriter:
 
     def _open(self) -> None:
         if self.fmt == "xlsx":
-            import xlsxwriter  # lazy: keeps `bulkprov --help` fast
-
-            self._wb = xlsxwriter.Workbook(str(self._file.temp), {
-                "constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-                "strings_to_urls": False,
-            })
-            self._head = self._wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79",
-                                              "border": 1})
+            self._wb = new_workbook(self._file.temp, constant_memory=True)
+            self._head = self._wb.add_format(HEADER_FORMAT)
             self._summary_ws = self._wb.add_worksheet("Summary")
             if self.users_headers is not None:
                 self._users_ws = self._sheet("Users", self.users_headers)
             self._results = self._sheet("Results", list(RESULT_COLUMNS))
-            self._fail_ws = self._sheet("Failures", self.input_headers + ["status", "reason"])
+            self._fail_ws = self._sheet("Failures", self._fail_headers())
         elif self.fmt == "csv":
             self._fh = open(self._file.temp, "w", newline="", encoding="utf-8-sig")
             self._csv = csv.writer(self._fh)
             self._csv.writerow(RESULT_COLUMNS)
         else:
             self._fh = open(self._file.temp, "w", encoding="utf-8")
+
+    def _fail_headers(self) -> list[str]:
+        return self.input_headers + ["status", "reason"]
 
     def _sheet(self, name: str, headers: list[str]):
         ws = self._wb.add_worksheet(name)
@@ -231,7 +194,7 @@ class ResultWriter:
     @staticmethod
     def _write_result(ws, row: int, r: RowResult) -> None:
         """Numbers as numbers (sortable), text as text; blanks left out (the hot loop of big files)."""
-        if r.row < SYNTHETIC_ROW_BASE:
+        if not r.ref.synthetic:
             ws.write_number(row, 0, r.row)
         for col, value in ((1, r.action), (2, r.email), (3, r.org_user_id), (4, r.status), (5, r.reason),
                            (6, r.error_code), (9, r.batch)):
@@ -299,3 +262,37 @@ class ResultWriter:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+class _FailuresWorkbook:
+    """The Failures sheet as a workbook of its own (text cells), to fix and upload again."""
+
+    def __init__(self, path: Path, headers: list[str]) -> None:
+        self._file = AtomicFile(path)
+        self._wb = new_workbook(self._file.temp, constant_memory=True)
+        self._ws = self._wb.add_worksheet("Failures")
+        head = self._wb.add_format({**HEADER_FORMAT, "bg_color": "#C00000"})
+        self._ws.set_column(0, max(0, len(headers) - 1), 18, self._wb.add_format({"num_format": "@"}))
+        self._ws.freeze_panes(1, 0)
+        for col, header in enumerate(headers):
+            self._ws.write_string(0, col, header, head)
+        self._rows = 0
+
+    def add(self, values: list[str]) -> None:
+        self._rows += 1
+        for col, value in enumerate(values):
+            if value:
+                self._ws.write_string(self._rows, col, value)
+
+    def close(self) -> None:
+        self._wb.close()
+
+    def commit(self) -> None:
+        self._file.commit()
+
+    def abandon(self) -> None:
+        try:
+            self._wb.close()
+        except Exception:  # noqa: BLE001 - cleanup of a half-written temp file only
+            pass
+        self._file.discard()

@@ -1,4 +1,4 @@
-"""``plan`` and ``sync``: bring the account in line with a roster, safely.
+"""The plan: the diff between a roster and the account, its guards and its fingerprint.
 
 The roster is the truth for the users it lists and for the columns it has.  ``plan`` compares it
 with the account and writes a plan workbook without changing anything; ``sync`` executes exactly
@@ -14,12 +14,12 @@ that plan.
   when present, are managed with blank meaning ``false`` (least privilege).
 * **Guards** (like Entra Connect's accidental-delete threshold): more removals than
   ``min(max_deletes, max_delete_percent × previously applied roster)`` aborts the whole sync with
-  nothing changed (exit 3) unless ``--allow-deletes N`` approves at least that many; likewise for
-  mass role removals (``--allow-role-removals N``) and for granting Builder access to more than
-  ``builder_confirm`` users (``--allow-builder N``, or a yes at the terminal).  Protected users
-  (emails or glob patterns) are never removed or demoted.
-* **Approval**: ``sync --plan PLAN.xlsx`` refuses to run when the plan it would compute now (from
-  the same roster and the account as it is now) differs from the approved one.
+  nothing changed (exit 3) unless ``allow_deletes`` approves at least that many; likewise for
+  mass role removals (``allow_role_removals``) and for granting Builder access to more than
+  ``builder_confirm`` users (``allow_builder``, or a yes from the front end's confirm callback).
+  Protected users (emails or glob patterns) are never removed or demoted.
+* **Approval**: a sync given an approved plan file refuses to run when the plan it would compute
+  now (from the same roster and the account as it is now) differs from the approved one.
 """
 
 from __future__ import annotations
@@ -29,15 +29,12 @@ import hashlib
 import json
 import logging
 import math
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import InputError
-from bulkprov.results import SYNTHETIC_ROW_BASE, RowResult, _AtomicFile
-from bulkprov.validation import CheckedRow
+from bulkprov.errors import OUTCOME_CODES, GuardStopped
+from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -68,7 +65,7 @@ class Plan:
     current: dict[str, dict[str, Any]]        # key → usersInfo object, for every user the plan touches
     previous_run: str | None
     previous_size: int
-    guards: list[str] = field(default_factory=list)
+    guards: list[GuardStopped] = field(default_factory=list)
     fingerprint: str = ""
     requests: int = 0
     eta: float = 0.0
@@ -109,7 +106,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
     info_now = current.get("userInfo") or {}
     for name, new in (desired.get("userInfo") or {}).items():
         old = "" if info_now.get(name) is None else str(info_now.get(name))
-        if name in ("emailId", "orgUserId") and old.casefold() == new.casefold():
+        if name in ("emailId", "orgUserId") and match_key(old) == match_key(new):
             continue
         if old != new:
             payload["userInfo"][name] = new
@@ -151,7 +148,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
         item.grants_builder = item.grants_builder or new_value
     if item.changes:
         item.action = "update"
-        item.row = CheckedRow(row.row, "update", row.email, row.org_user_id, payload, row.send_email)
+        item.row = row.as_action("update", payload)
     return item
 
 
@@ -174,7 +171,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous))
     roster_keys = set()
     for row in valid:
-        key = row.key.casefold()
+        key = row.key.id
         roster_keys.add(key)
         found = current.get(key)
         if found is None:
@@ -188,7 +185,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         if key in roster_keys:
             continue
         next_row += 1
-        row = CheckedRow(next_row, "remove", email, org_user_id)
+        row = CheckedRow.make(next_row, "remove", email, org_user_id)
         if is_protected(email, settings.protected):
             plan.items.append(PlanItem("unchanged", row, notes=["protected user: not removed"]))
             continue
@@ -201,129 +198,41 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     return plan
 
 
-def guard_violations(plan: Plan, settings: Any) -> list[str]:
-    out = []
+def guard_violations(plan: Plan, settings: Any) -> list[GuardStopped]:
+    out: list[GuardStopped] = []
     limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
     removals = len(plan.of("remove"))
     if removals > limit and (settings.allow_deletes is None or settings.allow_deletes < removals):
-        out.append(f"{removals} users would be removed, over the limit of {limit} (max_deletes "
-                   f"{settings.max_deletes}, {settings.max_delete_percent:g}% of the {plan.previous_size} users of "
-                   f"the last applied roster); nothing was changed. If that is right, approve it with "
-                   f"--allow-deletes {removals}")
+        out.append(GuardStopped("deletes", count=removals, limit=limit, max_deletes=settings.max_deletes,
+                                percent=settings.max_delete_percent, previous=plan.previous_size))
     demoted = sum(1 for i in plan.items if i.removes_roles)
     role_limit = removal_limit(max(plan.previous_size, len(plan.items)), settings.max_deletes,
                                settings.max_delete_percent)
     allow_roles = getattr(settings, "allow_role_removals", None)
     if demoted > role_limit and (allow_roles is None or allow_roles < demoted):
-        out.append(f"{demoted} users would lose roles, over the limit of {role_limit}; nothing was changed. "
-                   f"If that is right, approve it with --allow-role-removals {demoted}")
+        out.append(GuardStopped("roles", count=demoted, limit=role_limit))
     builders = sum(1 for i in plan.items if i.grants_builder)
     if builders > settings.builder_confirm and (settings.allow_builder is None or settings.allow_builder < builders):
-        out.append(f"{builders} users would get Builder access (canCreateBot/isDeveloper), more than "
-                   f"{settings.builder_confirm}; approve it with --allow-builder {builders}")
+        out.append(GuardStopped("builder", count=builders, limit=settings.builder_confirm))
     return out
 
 
 def fingerprint(plan: Plan) -> str:
     """Identity of a plan: its actions and payloads, and the account state it was computed from."""
-    parts = [[i.action, i.row.key.casefold(), i.row.user] for i in plan.items if i.action != "unchanged"]
+    parts = [[i.action, i.row.key.id, i.row.user] for i in plan.items if i.action != "unchanged"]
     state = sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in plan.current.items())
     blob = json.dumps([parts, state], sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-# -- the plan workbook --------------------------------------------------------------------------------------
-
-
-def describe(plan: Plan) -> list[str]:
-    from bulkprov.dispatcher import format_duration
-
-    lines = [f"{len(plan.of('add'))} to add, {len(plan.of('update'))} to update, "
-             f"{len(plan.of('unchanged'))} unchanged, {len(plan.of('remove'))} to remove, "
-             f"{len(plan.invalid)} invalid rows",
-             f"activation emails that would be sent: {plan.emails}",
-             f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
-    return lines + [f"GUARD: {g}" for g in plan.guards]
-
-
-def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
-    import xlsxwriter
-
-    target = _AtomicFile(path)
-    wb = xlsxwriter.Workbook(str(target.temp), {"strings_to_formulas": False, "strings_to_numbers": False,
-                                                "strings_to_urls": False})
-    head = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#1F4E79"})
-
-    def sheet(name: str, headers: list[str], rows: list[list[Any]]) -> None:
-        ws = wb.add_worksheet(name)
-        ws.write_row(0, 0, headers, head)
-        ws.set_column(0, len(headers) - 1, 22)
-        for r, values in enumerate(rows, start=1):
-            for c, value in enumerate(values):
-                if isinstance(value, int) and not isinstance(value, bool):
-                    ws.write_number(r, c, value)
-                elif value not in (None, ""):
-                    ws.write_string(r, c, str(value))
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(1, len(rows)), len(headers) - 1)
-
-    summary = [["roster", str(roster)], ["roster SHA-256", roster_sha], ["plan fingerprint", plan.fingerprint],
-               ["previously applied roster", f"run {plan.previous_run} ({plan.previous_size} users)"
-                if plan.previous_run else "none (first sync: nothing will be removed)"],
-               *[["", line] for line in describe(plan)],
-               ["", "Approve and run exactly this plan with: bulkprov sync ROSTER --plan THIS_FILE"]]
-    sheet("Summary", ["item", "value"], summary)
-    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", "builder access"],
-          [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
-            i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
-            "yes" if i.grants_builder else ""] for i in plan.of("add")])
-    sheet("Update", ["row", "emailId", "field", "old", "new", "note"],
-          [[i.row.row, i.row.email, c.field, c.old, c.new, "; ".join(i.notes)]
-           for i in plan.of("update") for c in i.changes])
-    sheet("Unchanged", ["row", "emailId", "note"],
-          [[i.row.row if i.row.row < SYNTHETIC_ROW_BASE else "", i.row.email, "; ".join(i.notes)]
-           for i in plan.of("unchanged")])
-    sheet("Remove", ["emailId", "orgUserId", "reason"],
-          [[i.row.email, i.row.org_user_id, "; ".join(i.notes)] for i in plan.of("remove")])
-    sheet("Invalid", ["row", "emailId", "reason"],
-          [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
-    wb.close()
-    target.commit()
-    return path
-
-
-def read_plan_fingerprint(path: Path) -> str:
-    from bulkprov.loader import open_table
-
-    try:
-        table = open_table(path, sheet="Summary", required_any=())
-        for raw in table.rows:
-            if raw.cells and raw.cells[0] == "plan fingerprint":
-                return raw.cells[1]
-    except InputError as exc:
-        raise InputError("usage", f"--plan {path}: not a bulkprov plan workbook ({exc.message})") from None
-    raise InputError("usage", f"--plan {path}: not a bulkprov plan workbook (no plan fingerprint)")
-
-
-def confirm_builder(plan: Plan, settings: Any) -> None:
-    """On a terminal, ask before handing out Builder access widely; unattended, the guard stands."""
-    builders = sum(1 for i in plan.items if i.grants_builder)
-    if not any("Builder access" in g for g in plan.guards) or not sys.stdin.isatty():
-        return
-    answer = input(f"{builders} users would get Builder access. Continue? [y/N] ").strip().lower()
-    if answer in ("y", "yes"):
-        settings.allow_builder = builders
-        plan.guards = [g for g in plan.guards if "Builder access" not in g]
-
-
 def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowResult]:
     """Every roster row once (unchanged ones skipped), plus the removals, plus invalid rows."""
     out = dict(dispatched)
+    unchanged = OUTCOME_CODES["unchanged"]
     for item in plan.items:
         if item.action == "unchanged":
             r = item.row
-            out[r.row] = RowResult(r.row, "remove" if r.row > SYNTHETIC_ROW_BASE else "update", r.email,
-                                   r.org_user_id, "skipped", "; ".join(item.notes) or "unchanged: already as in the roster",
-                                   "unchanged")
+            ref = r.as_action("remove" if r.row > SYNTHETIC_ROW_BASE else "update").ref
+            reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
+            out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
     return out
-

@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import InputError
-from bulkprov.results import RowResult
+from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable, StateLocked
+from bulkprov.model import RowRef, RowResult, UserKey
 
 SCHEMA_VERSION = 1
 LEDGER_NAME = "ledger.sqlite3"
@@ -140,8 +140,9 @@ class RowRecord:
     http_status: int | None
 
     def result(self) -> RowResult:
-        return RowResult(self.row, self.action, self.email, self.org_user_id, self.status or "not_attempted",
-                         self.reason or "", self.error_code or "", self.http_status, self.attempt, self.batch or "")
+        return RowResult(RowRef(self.row, self.action, UserKey(self.email, self.org_user_id)),
+                         self.status or "not_attempted", self.reason or "", self.error_code or "", self.http_status,
+                         self.attempt, self.batch or "")
 
 
 class StateLock:
@@ -160,9 +161,8 @@ class StateLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            raise InputError("state-locked", f"another bulkprov run is using the state directory {self.path.parent}: "
-                             f"pid {holder.get('pid', '?')} on {holder.get('host', '?')} since "
-                             f"{holder.get('started', '?')}. Wait for it to finish, or use another --state-dir") from None
+            raise StateLocked(state_dir=str(self.path.parent), pid=holder.get("pid", "?"),
+                              host=holder.get("host", "?"), started=holder.get("started", "?")) from None
         previous = _read_holder(fd)
         if previous.get("pid"):
             self.took_over = previous  # a holder that died without unlocking: the kernel released it
@@ -208,11 +208,9 @@ class Ledger:
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise InputError("ledger-unreadable", f"the run ledger {self.path} cannot be read ({exc}); move it "
-                             "away to start a fresh history") from None
+            raise LedgerUnreadable(ledger=str(self.path), reason=str(exc)) from None
         except OSError as exc:
-            raise InputError("usage", f"cannot use the state directory {self.state_dir}: {exc.strerror or exc}; "
-                             "choose another with --state-dir") from None
+            raise StateDirUnusable(state_dir=str(self.state_dir), reason=exc.strerror or str(exc)) from None
 
     def close(self) -> None:
         self.db.close()
@@ -228,9 +226,8 @@ class Ledger:
             return
         if version != SCHEMA_VERSION:
             made = "a newer" if version > SCHEMA_VERSION else "an older"
-            raise InputError("ledger-version", f"the run ledger {self.path} was made by {made} bulkprov (schema "
-                             f"{version}, this one reads {SCHEMA_VERSION}); finish its runs with that version, "
-                             "or move the file away to start a fresh history")
+            raise LedgerVersion(ledger=str(self.path), made=made, version=version,
+                                supported=SCHEMA_VERSION)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
@@ -266,7 +263,7 @@ class Ledger:
             self.db.executemany(
                 "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
                 " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
-                ((run_id, r.row, r.action, r.email, r.org_user_id, (r.email or r.org_user_id).casefold(),
+                ((run_id, r.row, r.action, r.email, r.org_user_id, r.ref.key.id,
                   r.status, r.reason, r.error_code, stamp) for r in done))
         return run_id
 
@@ -278,7 +275,7 @@ class Ledger:
     def run(self, run_id: str) -> RunInfo:
         row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
-            raise InputError("usage", f"no run {run_id!r} in {self.path}: `bulkprov runs` lists them")
+            raise RunNotFound(run_id=run_id, ledger=str(self.path))
         return self._run_info(row)
 
     def runs(self) -> list[RunInfo]:
@@ -373,7 +370,7 @@ def _host_key(host: str) -> str:
 
 
 class LedgerHooks:
-    """The dispatcher's hooks, written to the ledger (see :class:`bulkprov.dispatcher.DispatchHooks`)."""
+    """The dispatcher's hooks, written to the ledger (see :class:`bulkprov.send.dispatcher.DispatchHooks`)."""
 
     def __init__(self, ledger: Ledger, run_id: str) -> None:
         self.ledger = ledger

@@ -36,7 +36,7 @@ def parse_rate(text: str) -> Windows:
 
     ``none`` or an empty string means no client-side limit.
     """
-    from bulkprov.errors import InputError
+    from bulkprov.errors import BadRate
 
     if not text or text.strip().lower() in ("none", "off", "unlimited"):
         return []
@@ -45,12 +45,11 @@ def parse_rate(text: str) -> Windows:
         match = _WINDOW_RE.match(part)
         unit = match.group(3).lower() if match else ""
         if not match or (unit and unit not in _UNITS) or (not match.group(2) and not unit):
-            raise InputError("usage", f"--rate: cannot read {part.strip()!r}: write windows like 60/min, "
-                             "1800/h or 10/2 (10 requests per 2 seconds), separated by commas")
+            raise BadRate(part=part.strip())
         count = int(match.group(1))
         seconds = float(match.group(2) or 1) * (_UNITS[unit] if unit else 1.0)
         if count < 1 or seconds <= 0:
-            raise InputError("usage", f"--rate: {part.strip()!r} must allow at least 1 request per window")
+            raise BadRate("zero", part=part.strip())
         windows.append((count, seconds))
     return sorted(windows, key=lambda w: w[1])
 

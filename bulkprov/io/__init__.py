@@ -1,0 +1,88 @@
+"""Reading user spreadsheets (CSV/TXT/TSV, XLSX/XLSM, XLS, ODS) and writing safe workbooks.
+
+:func:`open_table` gives the rest of bulkprov a :class:`Table`: headers matched to schema columns,
+warnings, lookup sheets and a lazy iterator of :class:`RawRow` (cells as the user sees them in Excel,
+with Excel's row numbers).  Every unusable file becomes a typed :class:`~bulkprov.errors.InputError`
+with a one-line message; no traceback ever reaches the user.  One module per concern: ``sniff``
+(what a file is), ``ole``, ``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` (cells
+as Excel shows them), ``headers`` (header row, data rows, lookup sheets), ``xlsx`` (writing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulkprov.errors import InputWarning
+from bulkprov.io.base import DEFAULT_LIMITS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.io.encoding import detect_encoding
+from bulkprov.io.sniff import identify, reconcile_extension
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "LoaderLimits",
+    "RawRow",
+    "Table",
+    "column_letter",
+    "detect_encoding",
+    "open_table",
+    "read_lookups",
+]
+
+
+def open_table(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    limits: LoaderLimits = DEFAULT_LIMITS,
+    required_any: tuple[str, ...] = ("emailId", "orgUserId"),
+) -> Table:
+    """Open a user file and return its :class:`Table`; raise :class:`InputError` if unusable.
+
+    The data sheet of a workbook is ``sheet`` when given (exact name, else case-insensitive),
+    else a sheet named "Users", else the first worksheet that is not a lookup sheet (Roles, Bots,
+    Groups) nor Instructions, Summary or Results — so a bulkprov result workbook (Summary,
+    Results, Failures) opens on its Failures sheet, which can be fixed and re-run.
+    The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
+    ``encoding-error`` may be raised while iterating :attr:`Table.rows`.
+    """
+    from bulkprov.io.text import open_text
+    from bulkprov.io.workbook import open_workbook
+
+    path = Path(path)
+    warnings: list[InputWarning] = []
+    kind, head = identify(path, limits)
+    kind = reconcile_extension(path, kind, head, warnings)
+    if kind == "text":
+        if sheet is not None:
+            warnings.append(InputWarning(
+                "sheet-ignored", f"sheet '{sheet}' is ignored: a text (CSV) file has no sheets"))
+        return open_text(path, limits, required_any, warnings)
+    return open_workbook(path, kind, sheet, limits, required_any, warnings)
+
+
+def read_lookups(
+    path: str | Path, *, limits: LoaderLimits = DEFAULT_LIMITS,
+    warnings: list[InputWarning] | None = None,
+) -> dict[str, dict[str, str]]:
+    """Lookup tables (Roles, Bots, Groups: name casefolded -> id) from a separate file.
+
+    A workbook contributes its sheets named Roles, Bots and Groups (columns ``name`` and
+    ``roleId``/``botId``/``groupId``).  A CSV holds one table; its id column says which.
+    Problems in lookup rows are appended to ``warnings`` when a list is given.
+    """
+    from bulkprov.io.text import text_lookups
+    from bulkprov.io.workbook import WorkbookFile
+
+    path = Path(path)
+    sink: list[InputWarning] = [] if warnings is None else warnings
+    kind, head = identify(path, limits)
+    kind = reconcile_extension(path, kind, head, sink)
+    if kind == "text":
+        return text_lookups(path, limits, sink)
+    book = WorkbookFile(path, kind, limits)
+    try:
+        return book.lookups(sink)
+    finally:
+        book.close()
+
+

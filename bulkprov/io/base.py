@@ -1,0 +1,101 @@
+"""What the readers share: the table they produce, their limits, and small helpers.
+
+``Table`` is what :func:`bulkprov.io.open_table` gives the rest of bulkprov: the header row matched
+to :mod:`bulkprov.schema` columns, file-level warnings, the workbook's lookup sheets, and a *lazy*
+iterator of :class:`RawRow` -- every cell as the text the user sees in Excel, trimmed, with the row
+number Excel shows.  ``cells[i]`` is column ``column_letter(i)`` of the sheet (A = 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulkprov.errors import InputWarning
+from bulkprov.schema import Column
+from bulkprov.units import human_size
+
+__all__ = ["human_size"]  # re-exported for the readers
+
+
+@dataclass(frozen=True)
+class LoaderLimits:
+    """Caps that turn hostile or absurd files into an :class:`InputError` instead of a crash."""
+
+    max_bytes: int = 500 * 1024 * 1024
+    max_rows: int = 1_048_576
+    """Rows after the header row (blank ones included), like Excel's own limit."""
+    max_columns: int = 500
+    max_uncompressed_bytes: int = 2 * 1024**3
+    max_compression_ratio: float = 200.0
+
+
+DEFAULT_LIMITS = LoaderLimits()
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One non-blank data row: Excel's row number and the cells aligned with ``Table.headers``.
+
+    ``cells[i]`` is the text of column ``column_letter(i)`` — trimmed, "" when blank.
+    """
+
+    row: int
+    cells: list[str]
+
+
+@dataclass
+class Table:
+    """An opened input file: matched headers, warnings, lookups and the lazily read rows."""
+
+    path: Path
+    format: str
+    sheet: str | None
+    encoding: str | None
+    delimiter: str | None
+    header_row: int
+    headers: list[str]
+    columns: list[Column | None]
+    warnings: list[InputWarning]
+    lookups: dict[str, dict[str, str]]
+    rows: Iterator[RawRow]
+
+    def column_index(self, name: str) -> int | None:
+        """Position of the canonical column ``name`` in :attr:`headers`, or None when absent."""
+        for i, col in enumerate(self.columns):
+            if col is not None and col.name == name:
+                return i
+        return None
+
+
+TEXT_EXTENSIONS = frozenset({".csv", ".txt", ".tsv", ".tab"})
+WORKBOOK_EXTENSIONS = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
+SUPPORTED = ".csv, .txt, .tsv, .xlsx, .xlsm, .xls and .ods"
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# Sheets that are never the data sheet when none is named (lookups, our template, result files).
+NOT_DATA_SHEETS = frozenset({"roles", "bots", "groups", "instructions", "summary", "results"})
+
+# Whitespace and invisible characters trimmed from both ends of every cell.
+WS = "".join(ch for ch in map(chr, range(0x3001)) if ch.isspace()) + "\u200b\u200c\u200d\u2060\ufeff"
+
+
+def column_letter(index: int) -> str:
+    """Excel's letter for a 0-based column index: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def column_number(letters: str) -> int:
+    """1-based column number of Excel letters: A -> 1."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n

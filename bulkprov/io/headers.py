@@ -1,0 +1,184 @@
+"""The header row, the data rows and the lookup sheets, shared by text files and workbooks.
+
+The header row is the first non-empty row.  Headers match :mod:`bulkprov.schema` columns case-,
+space-, ``_``- and ``-``-insensitively, with aliases; an unknown column is a warning with a
+did-you-mean.  *Columns are positions*: ``cells[i]`` is column ``column_letter(i)`` of the sheet
+(A = 0), also when the data starts further right, so every module can name the column a user must
+fix.  Trailing blank headers are dropped; cells beyond the last header are ignored, missing ones
+are "".  Lookup sheets (Roles, Bots, Groups) map names to ids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from bulkprov import schema
+from bulkprov.errors import (
+    DuplicateColumn,
+    FileEmpty,
+    InputError,
+    InputWarning,
+    MissingColumn,
+    NoDataRows,
+    NoHeader,
+    SheetTooWide,
+    TooManyRows,
+)
+from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.schema import Column
+
+
+def build_table(
+    path: Path, rows: Iterator[tuple[int, list[str]]], limits: LoaderLimits,
+    required_any: tuple[str, ...], warnings: list[InputWarning], *, fmt: str, sheet: str | None,
+    encoding: str | None, delimiter: str | None, lookups: dict[str, dict[str, str]],
+    last_row: int | None, where: str,
+) -> Table:
+    first = next(rows, None)
+    if first is None:
+        raise FileEmpty("blank", path=path, where=where)
+    header_row, header_cells = first
+    headers = _trim_trailing(header_cells)
+    if len(headers) > limits.max_columns:
+        raise SheetTooWide("header", path=path, count=len(headers), limit=limits.max_columns)
+    columns = _match_headers(path, headers, warnings)
+    if required_any and not any(c is not None and c.name in required_any for c in columns):
+        raise _missing_column(path, headers, header_row, columns, required_any, rows)
+    if last_row is not None and last_row - header_row > limits.max_rows:
+        raise _too_many_rows(path, last_row - header_row, limits)
+    data = _data_rows(path, rows, header_row, len(headers), limits)
+    peek = next(data, None)
+    if peek is None:
+        raise NoDataRows(path=path, where=where, header_row=header_row)
+    return Table(
+        path=path, format=fmt, sheet=sheet, encoding=encoding, delimiter=delimiter, header_row=header_row,
+        headers=headers, columns=columns, warnings=warnings, lookups=lookups,
+        rows=itertools.chain([peek], data),
+    )
+
+
+def _trim_trailing(cells: list[str]) -> list[str]:
+    end = len(cells)
+    while end and not cells[end - 1]:
+        end -= 1
+    return cells[:end]
+
+
+def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning]) -> list[Column | None]:
+    columns: list[Column | None] = []
+    where: dict[str, int] = {}
+    for i, text in enumerate(headers):
+        col = schema.match_header(text) if text else None
+        if col is None:
+            if text and schema.normalize_header(text) not in schema.RESULT_HEADERS:
+                warnings.append(_unknown_column(text, i))
+        elif col.name in where:
+            j = where[col.name]
+            raise DuplicateColumn(path=path, first=column_letter(j), first_header=headers[j],
+                                  second=column_letter(i), second_header=text, column=col.name)
+        else:
+            where[col.name] = i
+        columns.append(col)
+    return columns
+
+
+def _unknown_column(text: str, index: int) -> InputWarning:
+    message = f"column '{text}' ({column_letter(index)}) is not a bulkprov column and is ignored"
+    suggestion = schema.suggest_header(text)
+    if suggestion:
+        message += f"; did you mean {suggestion}?"
+    return InputWarning("unknown-column", message)
+
+
+def _missing_column(
+    path: Path, headers: list[str], header_row: int, columns: list[Column | None],
+    required_any: tuple[str, ...], rows: Iterator[tuple[int, list[str]]],
+) -> InputError:
+    if all(c is None for c in columns) and any("@" in h or h.replace(".", "").isdigit() for h in headers):
+        return NoHeader(path=path, row=header_row)
+    for number, cells in itertools.islice(rows, 10):
+        if any((c := schema.match_header(text)) is not None and c.name in required_any for text in cells):
+            return MissingColumn("header-below", path=path, row=number)
+    accepted = "; ".join(
+        f"{name} (or {', '.join(schema.BY_NAME[name].aliases)})" if schema.BY_NAME[name].aliases else name
+        for name in required_any if name in schema.BY_NAME
+    )
+    found = ", ".join(f"'{h}'" for h in headers if h) or "nothing"
+    return MissingColumn(path=path, row=header_row, required=" or ".join(required_any), found=found,
+                         accepted=accepted)
+
+
+def _too_many_rows(path: Path, count: int, limits: LoaderLimits) -> InputError:
+    return TooManyRows(path=path, count=count, limit=limits.max_rows)
+
+
+def _data_rows(
+    path: Path, rows: Iterator[tuple[int, list[str]]], header_row: int, width: int, limits: LoaderLimits,
+) -> Iterator[RawRow]:
+    last_allowed = header_row + limits.max_rows
+    for number, cells in rows:
+        if number > last_allowed:
+            raise _too_many_rows(path, number - header_row, limits)
+        n = len(cells)
+        if n > width:
+            del cells[width:]
+            if not any(cells):
+                continue
+        elif n < width:
+            cells.extend([""] * (width - n))
+        yield RawRow(number, cells)
+
+
+def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> dict[str, str]:
+    """name (trimmed, casefolded) -> id from a lookup sheet's rows (its header first)."""
+    name_col, id_col, pattern = schema.LOOKUP_SHEETS[kind]
+    first = next(rows, None)
+    if first is None:
+        return {}
+    header = [schema.normalize_header(h) for h in first[1]]
+    singular = kind[:-1].lower()
+    name_i = _index_of(header, (name_col.lower(), f"{singular}name"))
+    id_i = _index_of(header, (schema.normalize_header(id_col), "id"))
+    if name_i is None or id_i is None:
+        warnings.append(InputWarning("lookup-sheet", f"sheet {kind} needs the columns '{name_col}' and "
+                                     f"'{id_col}' in its first row; it is ignored"))
+        return {}
+    table: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for number, cells in rows:
+        name = cells[name_i].strip(WS) if name_i < len(cells) else ""
+        ident = cells[id_i].strip(WS) if id_i < len(cells) else ""
+        if not name and not ident:
+            continue
+        problem = _lookup_problem(kind, number, name, ident, id_col, pattern)
+        if problem:
+            warnings.append(InputWarning("lookup-sheet", problem))
+            continue
+        key = name.casefold()
+        if key in table and table[key] != ident:
+            warnings.append(InputWarning("lookup-sheet", f"{kind} row {number}: the name '{name}' is already "
+                                         f"on row {seen[key]} with another id; the first one is used"))
+            continue
+        table.setdefault(key, ident)
+        seen.setdefault(key, number)
+    return table
+
+
+def _lookup_problem(kind: str, number: int, name: str, ident: str, id_col: str, pattern: re.Pattern[str]) -> str | None:
+    if not name:
+        return f"{kind} row {number}: the id {ident} has no name; the row is ignored"
+    if not ident:
+        return f"{kind} row {number}: '{name}' has no {id_col}; the row is ignored"
+    if not pattern.match(ident):
+        return f"{kind} row {number}: '{ident}' is not a valid {id_col}; '{name}' is ignored"
+    return None
+
+
+def _index_of(keys: list[str], wanted: tuple[str, ...]) -> int | None:
+    for w in wanted:
+        if w in keys:
+            return keys.index(w)
+    return None

@@ -1,0 +1,53 @@
+"""Past runs from the ledger: the list, and a run's result workbook written again (``runs show ID``)."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from bulkprov.errors import OUTCOME_CODES, RunNotFound
+from bulkprov.jobs.ledger import LEDGER_NAME, Ledger, RunInfo
+from bulkprov.jobs.runner import failure_cells, load, now_text, write_results
+from bulkprov.jobs.settings import JobSettings, file_sha256
+from bulkprov.outputs.results import RunSummary, results_path
+
+
+def list_runs(state_dir: Path) -> list[RunInfo]:
+    if not (Path(state_dir) / LEDGER_NAME).is_file():
+        raise RunNotFound("no-ledger", state_dir=str(state_dir))
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        return ledger.runs()
+
+
+def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fmt: str = "xlsx") -> Path:
+    """The result workbook of a run, from the ledger.
+
+    The Failures sheet carries the input's own cells when the input file is still there unchanged;
+    otherwise it carries the keys the ledger has.
+    """
+    list_runs(state_dir)  # the same clear error when there is no ledger
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        info = ledger.run(run_id)
+        records = ledger.rows(run_id)
+    results = {r.row: r.result() for r in records}
+    for r in records:
+        if r.state == "in_flight":
+            results[r.row].status = "failed"
+            results[r.row].reason = OUTCOME_CODES["unverified"].render("in-flight")
+            results[r.row].error_code = "unverified"
+        elif r.state == "pending":
+            results[r.row].reason = OUTCOME_CODES["not-attempted"].render("pending")
+    settings = JobSettings(command=info.command, output=output, results_format=fmt, use_ledger=False)
+    input_path = Path(info.input_path)
+    headers, cells = ["emailId", "orgUserId"], {r.row: [r.email, r.org_user_id] for r in records}
+    if input_path.is_file() and file_sha256(input_path) == info.input_sha256:
+        table = load(input_path, settings)
+        headers = table.headers
+        cells = failure_cells(input_path, settings, table, results, {}, info.input_sha256)
+    summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
+                         started=info.started, settings={"host": info.host, "state": info.state,
+                                                         "rewritten from the ledger": now_text()},
+                         run_id=info.id)
+    summary.aborted = "" if info.state == "finished" else f"the run is {info.state}"
+    out = results_path(output or Path(state_dir) / f"run-{info.id}.{fmt}", fmt)
+    return write_results(settings, headers, results, cells, summary, out)

@@ -1,0 +1,120 @@
+"""What a run is asked to do (:class:`JobSettings`) and what it gives back (:class:`JobOutcome`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import RunStopped
+from bulkprov.io import LoaderLimits
+from bulkprov.jobs.phrasing import Phrasing
+from bulkprov.model import FAILED_STATUSES, RowResult
+from bulkprov.outputs.results import RunSummary
+
+COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply", "plan", "sync")
+ROSTER_COMMANDS = ("plan", "sync")  # the roster is checked as adds: every row a complete user
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED = 0, 1, 2, 3
+
+ProgressFn = Callable[[dict[str, Any]], None]
+ConfirmFn = Callable[[str, int], bool]
+"""Asked before something a guard would stop (``("builder", 12)``): True goes on.  Front ends
+supply it (the CLI asks on a terminal); the library never prompts."""
+
+
+@dataclass
+class JobSettings:
+    """Everything a run needs except secrets (those live in :class:`bulkprov.kore.auth.Credentials`)."""
+
+    command: str
+    sheet: str | None = None
+    output: Path | None = None
+    failures_output: Path | None = None  # also write the failed rows as a workbook of their own
+    results_format: str = "xlsx"
+    dry_run: bool = False
+    send_email: bool = True
+    builder_default: bool = False
+    lookups_file: Path | None = None
+    limits: LoaderLimits = field(default_factory=LoaderLimits)
+    host: str | None = None
+    batch_size: int = 100
+    concurrency: int = 4
+    rate: str = "60/min,1800/h"
+    max_attempts: int = 6
+    timeout: float = 60.0
+    breaker_window: int = 20
+    command_line: str = ""
+    state_dir: Path | None = None      # default: .bulkprov/ beside the input
+    use_ledger: bool = True
+    resume: bool = False
+    force: bool = False
+    retry_failed: str | None = None
+    webhook: str | None = None
+    max_runtime: float | None = None
+    # sync / plan guards (config: max_deletes, max_delete_percent, protected, builder_confirm)
+    max_deletes: int = 500
+    max_delete_percent: float = 10.0
+    allow_deletes: int | None = None
+    protected: list[str] = field(default_factory=list)
+    builder_confirm: int = 10
+    allow_builder: int | None = None
+    allow_role_removals: int | None = None
+    plan_file: Path | None = None
+    phrasing: Phrasing = field(default_factory=Phrasing)
+
+    def public_settings(self) -> dict[str, str]:
+        """Settings for the Summary sheet: what was asked, never a secret."""
+        out = {"command": self.command, "dry run": str(self.dry_run), "send email": str(self.send_email)}
+        if self.command not in ("validate",) and not self.dry_run:
+            out.update({"host": self.host or "", "batch size": str(self.batch_size),
+                        "concurrency": str(self.concurrency), "rate": self.rate,
+                        "max attempts": str(self.max_attempts), "timeout (s)": str(self.timeout)})
+        return out
+
+
+@dataclass
+class JobOutcome:
+    """What a run produced: the summary, the workbook, the exit code, and every row's result."""
+
+    summary: RunSummary
+    results_path: Path
+    exit_code: int
+    undo_path: Path | None = None
+    results: dict[int, RowResult] = field(default_factory=dict)
+    stop_errors: list[RunStopped] = field(default_factory=list)
+
+    def rows_needing_attention(self, limit: int | None = None) -> Iterator[RowResult]:
+        """The failed, invalid and not-attempted rows, in input order."""
+        count = 0
+        for row in sorted(self.results):
+            result = self.results[row]
+            if result.status in FAILED_STATUSES:
+                yield result
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_output(path: Path, command: str, fmt: str, when: dt.datetime) -> Path:
+    """``users.add-results-20261123-105000.xlsx`` beside the input: earlier results are kept."""
+    return path.with_name(f"{path.stem}.{command}-results-{when:%Y%m%d-%H%M%S}.{fmt}")
+
+
+def key_column_requirement(command: str) -> tuple[str, ...]:
+    """Which key columns a file must have for a command (one of them)."""
+    return ("emailId",) if command in ("add", *ROSTER_COMMANDS) else ("emailId", "orgUserId")
+
+
+def state_dir_for(path: Path, settings: JobSettings) -> Path:
+    return settings.state_dir or path.resolve().parent / ".bulkprov"

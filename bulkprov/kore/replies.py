@@ -1,0 +1,390 @@
+"""Reading Kore.ai's replies: every documented shape, turned into per-user outcomes or a typed failure.
+
+The decision is made by two pure functions, :func:`classify` (status, headers, body text -> result
+or failure) and :func:`classify_exception` (transport exception -> failure), so the whole table of
+:mod:`bulkprov.kore.errors` is unit-testable without a network.
+
+Reply parsing is deliberately forgiving, because the API's failure shapes are loosely documented:
+reasons may be a string, an object with ``message``, or ``errors: [{msg}]``; the server may echo
+emails in another case (matching uses :func:`bulkprov.model.match_key`); usersInfo returns found
+users and failure entries mixed in one array.  Reason messages map to stable codes
+(``already-exists``, ``not-found``, ``invalid-email``, else ``server-refused``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any
+
+import aiohttp
+
+from bulkprov.kore.errors import (
+    CallFailed,
+    OutcomeUnknown,
+    RequestRefused,
+    ServerFailed,
+    failure,
+    one_line,
+)
+from bulkprov.model import match_key
+
+RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached"
+"""The documented rate refusal ("... Please try again after some time.")."""
+
+OPS = ("add", "update", "remove", "usersInfo")
+
+_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+@dataclass(frozen=True)
+class UserOutcome:
+    """What the server said about one user of a call."""
+
+    key: str
+    """The emailId / orgUserId as the server echoed it (or as sent, for users it did not name)."""
+    ok: bool
+    code: str
+    """"" when ok; else ``already-exists``, ``not-found``, ``invalid-email`` or ``server-refused``."""
+    message: str
+    """The server's own words (e.g. ``INVALID_EMAIL``)."""
+    detail: dict | None = None
+    """usersInfo: the full user object when found."""
+
+
+@dataclass
+class CallResult:
+    """The server answered about the users (possibly refusing some or all of them)."""
+
+    status: int
+    outcomes: dict[str, UserOutcome]
+    """One per requested user, keyed by :func:`bulkprov.model.match_key` of the key sent."""
+    unmatched: list[UserOutcome] = field(default_factory=list)
+    """Entries of the reply that name no requested user (kept, never dropped)."""
+    body: Any = None
+
+    @property
+    def failures(self) -> list[UserOutcome]:
+        return [o for o in self.outcomes.values() if not o.ok]
+
+    @property
+    def all_ok(self) -> bool:
+        return all(o.ok for o in self.outcomes.values()) and not self.unmatched
+
+
+
+# -- small pure helpers -------------------------------------------------------------------
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lower = name.lower()
+    for k, v in headers.items():
+        if k.lower() == lower:
+            return v
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value: delta-seconds or an HTTP-date (RFC 9110)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # HTTP-dates are GMT
+        when = when.replace(tzinfo=UTC)
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def reason_message(reason: Any) -> str:
+    """A readable message from a reason: a string, ``{"message"}``, ``{"errors":[{"msg"}]}``..."""
+    if reason is None:
+        return ""
+    if isinstance(reason, str):
+        return one_line(reason)
+    if isinstance(reason, list):
+        parts = [reason_message(item) for item in reason]
+        return one_line("; ".join(dict.fromkeys(p for p in parts if p)))
+    if isinstance(reason, dict):
+        for key in ("message", "msg"):
+            value = reason.get(key)
+            if isinstance(value, str) and value.strip():
+                return one_line(value)
+        for key in ("errors", "error", "reason", "details"):
+            if key in reason:
+                text = reason_message(reason[key])
+                if text:
+                    return text
+        name = reason.get("name")
+        if isinstance(name, str) and name.strip():
+            return one_line(name)
+        code = reason.get("statusCode", reason.get("code"))
+        if code is not None:
+            return f"refused by the server (code {code})"
+        return one_line(json.dumps(reason, ensure_ascii=False, default=str)) if reason else ""
+    return one_line(reason)
+
+
+def outcome_code(message: str, reason: Any = None) -> str:
+    """Stable code of a per-user refusal, from the server's message (and reason hints)."""
+    text = message.casefold().replace("_", " ").replace("-", " ")
+    if "invalid email" in text or "email invalid" in text or "invalid emailid" in text:
+        return "invalid-email"
+    if (
+        "not found" in text
+        or "notfound" in text.replace(" ", "")
+        or "not exist" in text
+        or "does not exist" in text
+        or "doesn't exist" in text
+        or "no such user" in text
+        or ("already" in text and ("delet" in text or "remov" in text))
+    ):
+        return "not-found"
+    if "exist" in text or "already" in text or "duplicate" in text:
+        return "already-exists"
+    if isinstance(reason, dict):
+        hint = reason.get("statusCode", reason.get("code"))
+        name = str(reason.get("name", "")).casefold()
+        if hint == 404 or name == "notfound":
+            return "not-found"
+        if hint == 409 or name == "conflict":
+            return "already-exists"
+    return "server-refused"
+
+
+def _error_message(body: Any) -> str:
+    """The message of a whole-request error body (``{"errors":[{"msg"}]}`` and kin)."""
+    if isinstance(body, dict):
+        for key in ("errors", "error", "message", "msg"):
+            if key in body:
+                text = reason_message(body[key])
+                if text:
+                    return text
+        return ""
+    if isinstance(body, str):
+        return one_line(body)
+    return ""
+
+
+def _text_summary(text: str, headers: Mapping[str, str] | None) -> str:
+    """A one-line description of a non-JSON body: its type and title or first words."""
+    ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip() or "no content type"
+    match = _TITLE_RE.search(text)
+    words = match.group(1) if match else _TAG_RE.sub(" ", text)
+    words = one_line(words, 120)
+    return f"reply is not JSON ({ctype}{': ' + words if words else ', empty body'})"
+
+
+def _parse_json(text: str) -> tuple[Any, bool]:
+    if not text or not text.strip():
+        return None, False
+    try:
+        return json.loads(text), True
+    except ValueError:
+        return None, False
+
+
+# -- per-user parsing ---------------------------------------------------------------------
+
+Requested = Sequence["str | Sequence[str]"]
+"""Per requested user: its key, or (key, other identifiers the server may echo instead)."""
+
+
+def _entries(body: Any, op: str) -> list | None:
+    """The per-user entries of a reply, or None when it has none."""
+    if op == "usersInfo":
+        if isinstance(body, list):
+            return body
+        if isinstance(body, dict):
+            for key in ("users", "usersInfo", "data", "result", "failedUserDetails"):
+                value = body.get(key)
+                if isinstance(value, list) and value:
+                    return value
+        return None
+    if isinstance(body, dict):
+        details = body.get("failedUserDetails")
+        if isinstance(details, dict):
+            details = [details]
+        if isinstance(details, list) and details:
+            return details
+    return None
+
+
+def _entry_fields(entry: Any, op: str) -> tuple[list[str], bool, Any, dict | None]:
+    """(identifiers echoed, is_failure, reason, user object) of one reply entry."""
+    if isinstance(entry, str):
+        return [entry], True, None, None
+    if not isinstance(entry, dict):
+        return [], True, entry, None
+    info = entry.get("userInfo") if isinstance(entry.get("userInfo"), dict) else {}
+    ids: list[str] = []
+    for source in (info, entry):
+        for name in ("emailId", "orgUserId", "email"):
+            value = source.get(name)
+            if isinstance(value, str) and value.strip() and value not in ids:
+                ids.append(value)
+    reason = None
+    for source in (info, entry):
+        for name in ("reason", "error", "errors", "message", "msg"):
+            if source.get(name) not in (None, "", []):
+                reason = source[name]
+                break
+        if reason is not None:
+            break
+    if op == "usersInfo":
+        status = str(info.get("status", entry.get("status", ""))).casefold()
+        failure = status in ("failure", "failed", "error") or (reason is not None and status != "success")
+        return ids, failure, reason, None if failure else entry
+    return ids, True, reason, None  # every failedUserDetails entry is a failure
+
+
+def build_outcomes(body: Any, op: str, requested: Requested) -> tuple[dict[str, UserOutcome], list[UserOutcome]]:
+    """Outcomes for every requested user + unmatched entries (see :class:`CallResult`)."""
+    sent: dict[str, str] = {}  # casefolded key -> key as sent
+    index: dict[str, str] = {}  # normalised identifier -> casefolded key
+    for item in requested:
+        ids = [item] if isinstance(item, str) else [i for i in item if i]
+        if not ids:
+            continue
+        primary = ids[0]
+        sent.setdefault(match_key(primary), primary)
+        for ident in ids:
+            index.setdefault(match_key(ident), match_key(primary))
+
+    outcomes: dict[str, UserOutcome] = {}
+    unmatched: list[UserOutcome] = []
+    for entry in _entries(body, op) or []:
+        ids, failure, reason, detail = _entry_fields(entry, op)
+        target = echoed = None
+        for ident in ids:
+            if match_key(ident) in index:
+                target, echoed = index[match_key(ident)], ident
+                break
+        key = echoed or (ids[0] if ids else "")
+        if failure:
+            message = reason_message(reason) or "refused by the server (no reason given)"
+            code = outcome_code(message, reason)
+            if op == "usersInfo" and code in ("server-refused", "already-exists"):
+                code = "not-found"
+            outcome = UserOutcome(key, False, code, message)
+        else:
+            outcome = UserOutcome(key, True, "", "found", detail)
+        if target is None:
+            unmatched.append(outcome)
+            continue
+        previous = outcomes.get(target)
+        if previous is None or (outcome.ok and not previous.ok and op == "usersInfo"):
+            outcomes[target] = outcome
+
+    for folded, key in sent.items():
+        if folded not in outcomes:
+            if op == "usersInfo":
+                outcomes[folded] = UserOutcome(key, False, "not-found", "not in the server's usersInfo reply")
+            else:
+                outcomes[folded] = UserOutcome(key, True, "", "")
+    return outcomes, unmatched
+
+
+# -- classification -----------------------------------------------------------------------
+
+
+def classify(
+    status: int,
+    headers: Mapping[str, str] | None,
+    text: str,
+    *,
+    op: str = "add",
+    requested: Requested = (),
+) -> CallResult | CallFailed:
+    """Turn one HTTP reply into a :class:`CallResult` or a :class:`CallFailed` (pure)."""
+    retry_after = parse_retry_after(_header(headers, "Retry-After"))
+    body, is_json = _parse_json(text)
+    said = _error_message(body) if is_json else _text_summary(text, headers)
+
+    def failed(kind: str, default: str, *, sent: bool = True) -> CallFailed:
+        return failure(kind, f"HTTP {status}: {said or default}", status=status,
+                          retry_after=retry_after, sent=sent)
+
+    if status == 429 or (400 <= status < 500 and RATE_LIMIT_MESSAGE.casefold() in text.casefold()):
+        return failed("rate", "rate limit reached")
+    if status in (401, 403):
+        return failed("auth", "credentials refused")
+    if status >= 500:
+        return failed("transient", "server error")
+    if 300 <= status < 400:
+        location = _header(headers, "Location")
+        where = f" to {one_line(location, 120)}" if location else ""
+        return RequestRefused(f"HTTP {status}: unexpected redirect{where}; check the host URL",
+                          status=status)
+    if status < 200:
+        return failed("transient", "unexpected informational reply")
+    if not is_json:
+        if status == 204 and op != "usersInfo":
+            outcomes, _ = build_outcomes(None, op, requested)
+            return CallResult(status, outcomes, [], None)
+        if status == 413:
+            return failed("permanent", "request too large")
+        return failed("transient", "reply is not JSON")
+
+    entries = _entries(body, op)
+    if status >= 400 and entries is None:
+        return failed("permanent", "request refused")
+    if entries is None:
+        if isinstance(body, dict) and body.get("errors"):
+            return failed("permanent", "request refused")
+        if op == "usersInfo":
+            return failed("transient", "unexpected usersInfo reply shape")
+        if not isinstance(body, dict):
+            return OutcomeUnknown(f"HTTP {status}: unexpected reply shape; the server may have acted",
+                              status=status)
+    outcomes, unmatched = build_outcomes(body, op, requested)
+    return CallResult(status, outcomes, unmatched, body)
+
+
+def classify_exception(exc: BaseException, *, timeout: float | None = None) -> CallFailed | None:
+    """Map a transport exception to a :class:`CallFailed`; None for anything else (a bug)."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ServerFailed(f"timed out connecting to the server ({name})", sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ServerFailed("TLS certificate of the server could not be verified", sent=False)
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ServerFailed(f"could not connect: {exc}", sent=False)
+    if isinstance(exc, TimeoutError):
+        within = f" within {timeout:g} s" if timeout else ""
+        return OutcomeUnknown(f"no reply{within}; the server may have acted on the request")
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return OutcomeUnknown("the server closed the connection before replying; it may have acted")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return OutcomeUnknown(f"the reply was cut off ({name}); the server may have acted")
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        detail = one_line(exc, 160)
+        return OutcomeUnknown(f"connection failed after sending ({name}{': ' + detail if detail else ''})")
+    return None
+
+

@@ -1,0 +1,1 @@
+"""What bulkprov writes for people: result workbooks, undo files, the input template."""

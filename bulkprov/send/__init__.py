@@ -1,0 +1,1 @@
+"""Sending: batches, the multi-window rate limiter, the dispatcher (retry, breaker, reconcile), payloads."""

@@ -1,0 +1,73 @@
+"""Cutting valid rows into requests: grouped by what one request can carry, sized, described.
+
+A request carries one operation, one ``sendEmail`` value (add) and one kind of key (removals and
+lookups name users by email *or* by orgUserId); :func:`plan_batches` groups rows so, then cuts
+batches of ``batch_size``.  :func:`describe_plan` is the plan printed before sending (and by
+``--dry-run``): rows per operation, requests, the ETA the rate budget allows, activation emails.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bulkprov.model import CheckedRow
+from bulkprov.send.limiter import format_rate, schedule_floor
+from bulkprov.units import format_duration
+
+
+@dataclass
+class Batch:
+    id: str
+    op: str                       # add | update | remove | lookup
+    rows: list[CheckedRow]
+    send_email: bool = True
+    by_org_id: bool = False       # remove/lookup keyed by orgUserId
+
+
+
+def key_args(rows: list[CheckedRow]) -> dict[str, list[str]]:
+    """How the API is told which users: by email, or by orgUserId when a row has no email
+    (``plan_batches`` never mixes the two in a remove or lookup batch)."""
+    if rows and not rows[0].email:
+        return {"org_user_ids": [r.org_user_id for r in rows]}
+    return {"email_ids": [r.email for r in rows]}
+
+
+def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> list[Batch]:
+    """Group rows by what one request can carry (operation, sendEmail, key kind) and cut batches."""
+    groups: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
+    for row in rows:
+        send = send_email if row.send_email is None else row.send_email
+        by_org = row.action in ("remove", "lookup") and not row.email
+        groups.setdefault((row.action, send if row.action == "add" else True, by_org), []).append(row)
+    batches: list[Batch] = []
+    for (op, send, by_org), members in groups.items():
+        for i in range(0, len(members), batch_size):
+            batches.append(Batch(f"B{len(batches) + 1:04d}", op, members[i:i + batch_size], send, by_org))
+    return batches
+
+
+def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
+                  windows: list[tuple[int, float]]) -> list[str]:
+    """The plan printed before sending: rows per operation, requests, ETA, activation emails."""
+    per_op: dict[str, int] = {}
+    for b in batches:
+        per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
+    emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
+    eta = estimate_seconds(len(batches), windows)
+    return [
+        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()) or "nothing to send",
+        f"{sum(per_op.values()):,} users in {len(batches):,} requests (batch size {batch_size}, "
+        f"concurrency {concurrency}) ≈ {format_duration(eta)} at {format_rate(windows)}",
+        f"activation emails that will be sent: {emails:,}",
+    ]
+
+
+def split_batch(batch: Batch, size: int) -> list[Batch]:
+    return [Batch(f"{batch.id}.{i // size + 1}", batch.op, batch.rows[i:i + size], batch.send_email, batch.by_org_id)
+            for i in range(0, len(batch.rows), size)]
+
+
+def estimate_seconds(requests: int, windows: list[tuple[int, float]], latency: float = 0.2) -> float:
+    """ETA from the rate budget: the windows' floor plus one round trip."""
+    return schedule_floor(requests, windows) + latency

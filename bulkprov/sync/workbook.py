@@ -1,0 +1,71 @@
+"""The plan workbook: what a sync would do, for a person to review (and its fingerprint to approve)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import InputError, PlanFileInvalid
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, new_workbook, write_sheet
+from bulkprov.sync.plan import Plan
+from bulkprov.units import format_duration
+
+
+def describe(plan: Plan) -> list[str]:
+    lines = [f"{len(plan.of('add'))} to add, {len(plan.of('update'))} to update, "
+             f"{len(plan.of('unchanged'))} unchanged, {len(plan.of('remove'))} to remove, "
+             f"{len(plan.invalid)} invalid rows",
+             f"activation emails that would be sent: {plan.emails}",
+             f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
+    return lines + [f"GUARD: {g.message}" for g in plan.guards]
+
+
+def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
+    target = AtomicFile(path)
+    wb = new_workbook(target.temp)
+    head = wb.add_format(HEADER_FORMAT)
+
+    def sheet(name: str, headers: list[str], rows: list[list[Any]]) -> None:
+        write_sheet(wb, name, headers, rows, head=head)
+
+    summary = [["roster", str(roster)], ["roster SHA-256", roster_sha], ["plan fingerprint", plan.fingerprint],
+               ["previously applied roster", f"run {plan.previous_run} ({plan.previous_size} users)"
+                if plan.previous_run else "none (first sync: nothing will be removed)"],
+               *[["", line] for line in describe(plan)],
+               ["", "To run exactly this plan, give this file to sync as the approved plan: it refuses to run if "
+                    "the roster or the account changed since."]]
+    sheet("Summary", ["item", "value"], summary)
+    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", "builder access"],
+          [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
+            i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
+            "yes" if i.grants_builder else ""] for i in plan.of("add")])
+    sheet("Update", ["row", "emailId", "field", "old", "new", "note"],
+          [[i.row.row, i.row.email, c.field, c.old, c.new, "; ".join(i.notes)]
+           for i in plan.of("update") for c in i.changes])
+    sheet("Unchanged", ["row", "emailId", "note"],
+          [["" if i.row.ref.synthetic else i.row.row, i.row.email, "; ".join(i.notes)]
+           for i in plan.of("unchanged")])
+    sheet("Remove", ["emailId", "orgUserId", "reason"],
+          [[i.row.email, i.row.org_user_id, "; ".join(i.notes)] for i in plan.of("remove")])
+    sheet("Invalid", ["row", "emailId", "reason"],
+          [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
+    try:
+        wb.close()
+    except BaseException:
+        target.discard()
+        raise
+    target.commit()
+    return path
+
+
+def read_plan_fingerprint(path: Path) -> str:
+    from bulkprov.io import open_table
+
+    try:
+        table = open_table(path, sheet="Summary", required_any=())
+        for raw in table.rows:
+            if raw.cells and raw.cells[0] == "plan fingerprint":
+                return raw.cells[1]
+    except InputError as exc:
+        raise PlanFileInvalid(plan=str(path), reason=exc.message) from None
+    raise PlanFileInvalid(plan=str(path), reason="no plan fingerprint")

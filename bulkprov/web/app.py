@@ -1,0 +1,173 @@
+"""``bulkprov serve``: the HR upload page, an aiohttp app over the same library the CLI uses.
+
+One concern per module: ``security`` (passwords, sessions, CSRF, headers), ``config``, ``html``,
+``common`` (app keys, page frame, the page's wording), ``login``, ``uploads``, ``runner`` (runs in a
+worker thread), ``pages`` (the handlers after login), ``app`` (routes and the server).
+
+Design
+------
+Pages are rendered on the server from the ``string.Template`` files in ``templates/``; one
+small script (``app.js``, served by the app) polls a run's progress.  There is no front-end build
+and no second implementation of any step: a page calls what the CLI calls.
+
+* **upload** (``POST /upload``) streams the multipart body into ``STATE_DIR/uploads/<uuid4>.<ext>``,
+  the extension decided by the content (:func:`bulkprov.io.sniff.upload_extension`), never by the user's file name;
+* **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.runner.load` and
+  :func:`~bulkprov.jobs.runner.check_rows` (every row error: row, column, value, message, code — the
+  same :class:`~bulkprov.errors.RowError` objects the result workbook reports) and
+  :func:`~bulkprov.jobs.runner.dry_run_plan` (adds/updates/removes, requests, ETA, activation emails);
+* **run** (``POST /uploads/ID/run``) calls :func:`bulkprov.jobs.run_job_async` with a progress
+  callback, on its own event loop in a worker thread, so a long validation or result-writing phase
+  never freezes the page; the progress (``{done, failed, total, eta, requests, final}``) is kept in
+  memory and polled from ``GET /jobs/ID/progress``;
+* **runs** (``GET /runs``) lists the ledger's runs (:func:`bulkprov.jobs.history.list_runs`) with their
+  counts; downloads give a run's result workbook and its Failures sheet as a workbook of its own,
+  ready to fix and upload again.
+
+One run at a time: the page refuses a second Run while one is going, and the state-directory lock
+(:class:`bulkprov.jobs.ledger.StateLock`, taken inside the pipeline) refuses a run while a CLI run uses
+the same state directory; that refusal is shown as a message on the page.
+
+Security
+--------
+* **Login** with a user name and password (``web_users`` in the config profile: name → scrypt hash
+  made by ``bulkprov hash-password``) or a shared token (``BULKPROV_WEB_TOKEN`` or the file named by
+  ``web_token_file``).  Hashes are ``scrypt$N$r$p$salt$hash`` (stdlib :func:`hashlib.scrypt`);
+  comparisons use :func:`hmac.compare_digest`; an unknown user costs the same scrypt as a known one;
+  repeated failures from one address are refused for a while.
+* **Sessions**: a random id, signed with a per-process HMAC key, in an ``HttpOnly``,
+  ``SameSite=Strict`` cookie (``Secure`` when the request came over https or ``--secure-cookies``
+  says a TLS proxy is in front); the session itself stays in server memory, and a new id is issued
+  at login.  Every page except the login page and its static files needs a session: a GET is
+  redirected to the login page, anything else gets 401.
+* **CSRF**: each session has a random token, in a hidden field of every form; every POST is refused
+  (403) unless the field matches (``hmac.compare_digest``).  The upload form's token is its first
+  field and is checked before a byte of the file is stored.
+* **Uploads**: size-capped while streaming (``--max-upload-mb``, HTTP 413 with a message); stored
+  only under the state directory with generated names; the type is decided by content (a zip with
+  ``xl/workbook.xml`` is xlsx, OLE2 is xls, a zip with ``mimetype`` + ``content.xml`` is ods,
+  decodable text is csv); anything else is refused with a message.  The loader's own guards (zip
+  bombs, row and column caps) then apply as for the CLI.
+* **Secrets** stay on the server: the Kore.ai credentials are read once at start
+  (:meth:`bulkprov.kore.auth.Credentials.from_sources`) and only ever handed to the pipeline; no page,
+  JSON reply or log line carries them or a token.  Every value put into a page is HTML-escaped
+  (:func:`render` escapes all values unless they are :class:`Markup` built here).
+* **Headers** on every response: a Content-Security-Policy allowing only this origin's script and
+  style, no framing and form posts only to this origin, ``X-Content-Type-Options: nosniff``,
+  ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from bulkprov.web.common import (
+    CONFIG,
+    COOKIE,
+    JOBS,
+    PREVIEWS,
+    SESSION,
+    SESSIONS,
+    THROTTLE,
+    forbidden,
+    mb,
+    message,
+)
+from bulkprov.web.config import WebConfig
+from bulkprov.web.html import tag
+from bulkprov.web.login import login_get, login_post, logout
+from bulkprov.web.pages import (
+    favicon,
+    index,
+    job_page,
+    job_progress,
+    not_found,
+    run_download,
+    run_post,
+    runs_page,
+    static,
+    template_download,
+    upload_report,
+)
+from bulkprov.web.runner import Jobs
+from bulkprov.web.security import LoginThrottle, SessionStore, csrf_ok, security_headers
+from bulkprov.web.uploads import upload_post
+
+PUBLIC_PATHS = frozenset({"/login", "/static/app.css", "/static/app.js", "/favicon.ico"})
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Sessions, login and CSRF for every request (see the module docstring)."""
+    session = request.app[SESSIONS].lookup(request.cookies.get(COOKIE))
+    request[SESSION] = session
+    if request.path not in PUBLIC_PATHS and (session is None or not session.user):
+        if request.method in ("GET", "HEAD") and "application/json" not in request.headers.get("Accept", ""):
+            target = request.path_qs if request.path != "/" else ""
+            raise web.HTTPSeeOther("/login" + (f"?next={_quote(target)}" if target else ""))
+        return message(request, "Log in first", "You are not logged in (or your session expired): log in again.",
+                       status=401, links=tag("a", "Log in", href="/login"))
+    if request.method == "POST" and request.path != "/upload":  # /upload checks its token while streaming
+        form = await request.post()
+        if not csrf_ok(session, form.get("csrf")):
+            return forbidden(request)
+    return await handler(request)
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="")
+
+
+
+
+def create_app(config: WebConfig) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app[SESSIONS] = SessionStore(config.session_idle)
+    app[THROTTLE] = LoginThrottle()
+    app[JOBS] = Jobs()
+    app[PREVIEWS] = collections.OrderedDict()
+    config.uploads.mkdir(parents=True, exist_ok=True)
+    config.results.mkdir(parents=True, exist_ok=True)
+    app.on_response_prepare.append(security_headers)
+    app.router.add_get("/", index)
+    app.router.add_get("/login", login_get)
+    app.router.add_post("/login", login_post)
+    app.router.add_post("/logout", logout)
+    app.router.add_post("/upload", upload_post)
+    app.router.add_get("/uploads/{upload_id}", upload_report)
+    app.router.add_post("/uploads/{upload_id}/run", run_post)
+    app.router.add_get("/jobs/{job_id}", job_page)
+    app.router.add_get("/jobs/{job_id}/progress", job_progress)
+    app.router.add_get("/runs", runs_page)
+    app.router.add_get("/runs/{run_id}/{kind:results|failures|undo}.xlsx", run_download)
+    app.router.add_get("/template.{fmt:xlsx|csv}", template_download)
+    app.router.add_get("/static/{name:app\\.js|app\\.css}", static)
+    app.router.add_get("/favicon.ico", favicon)
+    app.router.add_route("*", "/{tail:.*}", not_found)
+    return app
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per request: address, method, path (no query string), status, time; progress polls are not logged."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.path.endswith("/progress") and response.status == 200:
+            return
+        self.logger.info("%s %s %s %s %.3fs", request.remote, request.method, request.path, response.status, time)
+
+
+def serve(config: WebConfig, bind: str = "127.0.0.1", port: int = 8080) -> None:
+    """``bulkprov serve``: until Ctrl-C or SIGTERM.  A run in progress finishes before the process exits."""
+    app = create_app(config)
+    print(f"bulkprov serve: http://{bind}:{port}/ (Kore.ai host {config.job.host}, state directory "
+          f"{config.state_dir}, uploads up to {mb(config.max_upload_bytes)})", flush=True)
+    web.run_app(app, host=bind, port=port, print=None, access_log=logging.getLogger("bulkprov.web.access"),
+                access_log_class=AccessLog)

@@ -1,0 +1,114 @@
+"""What every handler shares: the app's keys, the page frame, messages, cookies, downloads, wording.
+
+A message on the page is the library's message plus the page's own hint (:class:`WebPhrasing`, which
+names the page's buttons); the page never rewrites a library message.
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bulkprov import __version__
+from bulkprov.errors import N_, BulkprovError
+from bulkprov.errors import render as render_text
+from bulkprov.jobs.phrasing import Phrasing
+from bulkprov.web.config import WebConfig
+from bulkprov.web.html import Markup, render, tag
+from bulkprov.web.security import LoginThrottle, Session, SessionStore
+
+if TYPE_CHECKING:
+    from bulkprov.web.runner import Jobs
+
+ACTIONS = {
+    "add": "add the users",
+    "update": "update existing users (blank cells are left unchanged)",
+    "remove": "remove the users",
+    "apply": "per-row action column (add / update / remove)",
+}
+EMAIL_CHOICES = {"yes": "send activation emails", "no": "do not send activation emails"}
+COOKIE = "bulkprov_session"
+MAX_ERRORS_SHOWN = 500
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+CONFIG: web.AppKey[WebConfig] = web.AppKey("config")
+SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle")
+JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
+PREVIEWS: web.AppKey[collections.OrderedDict] = web.AppKey("previews")
+# Per-request storage: RequestKey where this aiohttp has it (3.13+), a plain key before.
+SESSION: Any = web.RequestKey("session", object) if hasattr(web, "RequestKey") else "session"
+
+
+class WebPhrasing(Phrasing):
+    """The page's words for next steps and hints: buttons and pages, never command-line flags."""
+
+    def rerun_failures(self, command: str, results: Path) -> str:
+        return render_text(N_("Failed and invalid rows are in the failures file: download it, fix the rows and "
+                              "upload it again with the action '{command}'."), {"command": command})
+
+    def resume(self, command: str, reason: str) -> str:
+        return render_text(N_("The run stopped: {reason}. Fix the cause, then upload the same file and run it "
+                              "again; rows already done are not sent twice."), {"reason": reason})
+
+    def undo(self, path: Path, changes: int) -> str:
+        return render_text(N_("To undo this run's {changes} changes, download the undo file and upload it with "
+                              "the action 'apply'."), {"changes": changes})
+
+    def hint(self, key: str) -> str:
+        hints = {
+            "state-dir": N_("Wait for the other run to finish, then press Run again."),
+            "resume-or-force": N_("Resume it to send only the rows it had not done, or start a new run anyway."),
+            "disk": N_("Ask the administrator to free space on the server."),
+        }
+        return render_text(hints[key], {}) if key in hints else ""
+
+
+def explain(error: BulkprovError) -> str:
+    """A library error as the page says it: its message, then the page's hint."""
+    hint = WebPhrasing().hint(error.hint) if error.hint else ""
+    text = error.message[:1].upper() + error.message[1:]
+    return f"{text}. {hint}" if hint else text
+
+
+def page(request: web.Request, title: str, body: Markup, status: int = 200) -> web.Response:
+    session: Session | None = request.get(SESSION)
+    nav = Markup("")
+    if session is not None and session.user:
+        nav = render("nav", user=session.user, csrf=session.csrf)
+    config: WebConfig = request.app[CONFIG]
+    text = render("layout", title=title, nav=nav, body=body, version=__version__, host=config.job.host or "")
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+def message(request: web.Request, title: str, text: str, *, status: int = 200, kind: str = "error",
+            links: Markup | None = None) -> web.Response:
+    links = links if links is not None else tag("a", "Back to the upload page", href="/")
+    return page(request, title, render("message", kind=kind, message=text, links=links), status)
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
+    config: WebConfig = request.app[CONFIG]
+    response.set_cookie(COOKIE, request.app[SESSIONS].cookie(session), httponly=True, samesite="Strict",
+                        secure=config.secure_cookies or request.secure, path="/")
+
+
+def redirect(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+def forbidden(request: web.Request) -> web.Response:
+    return message(request, "Form refused", "This form has expired or did not come from this site. Reload the "
+                   "page and try again.", status=403)
+
+
+def download(path: Path, name: str) -> web.FileResponse:
+    return web.FileResponse(path, headers={"Content-Type": XLSX_TYPE,
+                                           "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def mb(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB"

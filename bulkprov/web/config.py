@@ -1,0 +1,79 @@
+"""What the page needs to run: the state directory, run settings, credentials and who may log in.
+
+:func:`build_config` takes resolved values (the CLI resolves command line > profile > default and
+passes them here), so this module knows no command-line flag.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import BadConfig
+from bulkprov.io import LoaderLimits
+from bulkprov.jobs.settings import JobSettings
+from bulkprov.web.security import parse_hash
+
+TOKEN_ENV = "BULKPROV_WEB_TOKEN"
+
+
+@dataclass
+class WebConfig:
+    """What the server needs; the Kore.ai credentials never leave this object and the runner."""
+
+    state_dir: Path
+    job: JobSettings  # host, rate, batch size… (command and file are filled in per run)
+    credentials: Any
+    users: dict[str, str] = field(default_factory=dict)
+    token: str | None = None
+    max_upload_bytes: int = 20 * 1024 * 1024
+    secure_cookies: bool = False
+    session_idle: float = 8 * 3600
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        if not self.users and not self.token:
+            raise BadConfig("web-login")
+        for name, encoded in self.users.items():
+            try:
+                parse_hash(str(encoded))
+            except (ValueError, TypeError):
+                raise BadConfig("web-hash", name=name) from None
+        if self.token is not None and len(self.token) < 16:
+            raise BadConfig("web-token-short")
+
+    @property
+    def uploads(self) -> Path:
+        return self.state_dir / "uploads"
+
+    @property
+    def results(self) -> Path:
+        return self.state_dir / "results"
+
+
+def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: float,
+                 secure_cookies: bool) -> WebConfig:
+    """The page's config from resolved settings (``values``: the profile keys of :mod:`bulkprov.config`)."""
+    from bulkprov.kore.hosts import normalize_host
+    from bulkprov.send.limiter import parse_rate
+
+    host = values["host"] or os.environ.get("KORE_HOST")
+    normalize_host(host or "")  # no host, or plain http:// to a remote host, is refused before the server starts
+    parse_rate(values["rate"])
+    token = os.environ.get(TOKEN_ENV, "").strip() or None
+    if token is None and values.get("web_token_file"):
+        try:
+            token = Path(values["web_token_file"]).expanduser().read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise BadConfig("web-token-file", file=values["web_token_file"], reason=exc.strerror or str(exc)) from None
+    if not 0 < max_upload_mb <= 500:
+        raise BadConfig("range", name="max_upload_mb", low=0, high=500)
+    job = JobSettings(command="add", host=host, rate=values["rate"], batch_size=values["batch_size"],
+                      concurrency=values["concurrency"], max_attempts=values["max_attempts"],
+                      timeout=values["timeout"], send_email=values["send_email"],
+                      limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
+    return WebConfig(state_dir=Path(values["state_dir"] or ".bulkprov"), job=job, credentials=credentials,
+                     users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                     secure_cookies=secure_cookies)

@@ -1,0 +1,124 @@
+"""Runs started from the page: each in its own thread and event loop, one at a time, progress kept in memory.
+
+A long validation or result-writing phase never freezes the page; the progress
+(``{done, failed, total, eta, requests, final}``) is polled from ``GET /jobs/ID/progress``.  The rows
+that need attention come from the run's own results (:meth:`JobOutcome.rows_needing_attention`),
+never from reading its workbook back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from bulkprov.errors import BulkprovError
+from bulkprov.jobs import JobOutcome, JobSettings, run_job_async
+from bulkprov.units import format_duration
+from bulkprov.web.common import MAX_ERRORS_SHOWN, explain
+from bulkprov.web.uploads import Upload
+
+log = logging.getLogger("bulkprov.web")
+
+
+@dataclass
+class Job:
+    """One run started from the page; progress arrives from the run's thread."""
+
+    id: str
+    upload: Upload
+    action: str
+    email: str
+    user: str
+    started: float = field(default_factory=time.time)
+    state: str = "running"  # running | finished | failed
+    progress: dict[str, Any] = field(default_factory=dict)
+    outcome: JobOutcome | None = None
+    error: str = ""
+    error_code: str = ""
+    problem: BulkprovError | None = None
+    attention: list[list[str]] = field(default_factory=list)  # the first failed/invalid rows, for the page
+    thread: threading.Thread | None = None
+
+    def update(self, progress: dict[str, Any]) -> None:  # called from the run's thread
+        self.progress = dict(progress)
+
+    def phase(self) -> str:
+        if self.state == "finished":
+            return "Finished."
+        if self.state == "failed":
+            return "The run did not start." if not self.progress else "The run failed."
+        if not self.progress:
+            return "Checking the file and sending the first requests…"
+        if self.progress.get("final"):
+            return "Writing the result workbook…"
+        return "Sending to Kore.ai…"
+
+    def percent(self) -> int:
+        if self.state == "finished":
+            return 100
+        total, done = self.progress.get("total", 0), self.progress.get("done", 0)
+        if not total:
+            return 100 if self.progress.get("final") else 0
+        return min(100, int(100 * done / total))
+
+    def status(self) -> dict[str, Any]:
+        eta = self.progress.get("eta")
+        eta_text = "—" if self.state != "running" else format_duration(eta) if eta is not None else "…"
+        return {"state": self.state, "phase": self.phase(), "percent": self.percent(),
+                "done": self.progress.get("done", 0), "failed": self.progress.get("failed", 0),
+                "total": self.progress.get("total", 0), "requests": self.progress.get("requests", 0),
+                "eta": eta, "eta_text": eta_text, "error": self.error}
+
+
+class Jobs:
+    """The runs started by this server, newest last; at most one running."""
+
+    def __init__(self, keep: int = 100) -> None:
+        self._jobs: collections.OrderedDict[str, Job] = collections.OrderedDict()
+        self.keep = keep
+        self.lock = threading.Lock()
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    def running(self) -> Job | None:
+        return next((j for j in self._jobs.values() if j.state == "running"), None)
+
+    def start(self, job: Job, settings: JobSettings, credentials: Any) -> bool:
+        with self.lock:
+            if self.running() is not None:
+                return False
+            self._jobs[job.id] = job
+            while len(self._jobs) > self.keep:
+                self._jobs.popitem(last=False)
+        job.thread = threading.Thread(target=_run_job, args=(job, settings, credentials),
+                                      name=f"bulkprov-run-{job.id[:8]}")
+        job.thread.start()
+        return True
+
+
+def _run_job(job: Job, settings: JobSettings, credentials: Any) -> None:
+    """The run's thread: its own event loop, so the page stays responsive while the run reads and writes."""
+    try:
+        outcome = asyncio.run(run_job_async(job.upload.path, settings, credentials=credentials,
+                                            progress=job.update))
+    except BulkprovError as exc:
+        job.error, job.error_code, job.problem = explain(exc), exc.code, exc
+        job.state = "failed"
+        log.warning("run of %s refused: %s [%s]", job.upload.path.name, exc.message, exc.code)
+    except Exception:
+        log.exception("run of %s failed", job.upload.path.name)
+        job.error, job.error_code = "The run failed unexpectedly; the server log has the details.", "internal"
+        job.state = "failed"
+    else:
+        job.outcome = outcome
+        job.attention = [[str(r.row) if not r.ref.synthetic else "", r.email or r.org_user_id, r.status, r.reason]
+                         for r in outcome.rows_needing_attention(MAX_ERRORS_SHOWN)]
+        job.state = "finished"
+        log.info("run %s of %s finished: %s", outcome.summary.run_id, job.upload.path.name,
+                 dict(outcome.summary.status_totals()))

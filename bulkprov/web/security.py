@@ -1,0 +1,197 @@
+"""The page's security mechanisms: password hashes, sessions, login throttling, CSRF, redirects, headers.
+
+* **Passwords** are ``scrypt$N$r$p$salt$hash`` (stdlib :func:`hashlib.scrypt`, made by ``bulkprov
+  hash-password``); comparisons use :func:`hmac.compare_digest`; an unknown user costs the same
+  scrypt as a known one.
+* **Sessions**: a random id signed with a per-process HMAC key, in an ``HttpOnly``,
+  ``SameSite=Strict`` cookie; the session itself stays in server memory; a new id at login.
+* **CSRF**: each session has a random token, in a hidden field of every form; every POST is refused
+  unless the field matches.
+* **Headers** on every response: a Content-Security-Policy allowing only this origin's script and
+  style, no framing, form posts only to this origin, ``nosniff``, no referrer, ``no-store``.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bulkprov.errors import BadConfig
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+                               "frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
+
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32,
+                          maxmem=256 * n * r * p + (1 << 20))
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """``scrypt$N$r$p$salt$hash`` (salt and hash base64url): what ``bulkprov hash-password`` prints."""
+    salt = secrets.token_bytes(16)
+    return f"scrypt${n}${r}${p}${b64(salt)}${b64(_scrypt(password, salt, n, r, p))}"
+
+
+def parse_hash(encoded: str) -> tuple[int, int, int, bytes, bytes]:
+    """The parts of a hash; ValueError when it is not one we make (or its cost is absurd)."""
+    scheme, n, r, p, salt, digest = encoded.split("$")
+    n_, r_, p_ = int(n), int(r), int(p)
+    if scheme != "scrypt" or not (2**10 <= n_ <= 2**20 and n_ & (n_ - 1) == 0 and 1 <= r_ <= 32 and 1 <= p_ <= 16):
+        raise ValueError("not a scrypt hash with sane parameters")
+    return n_, r_, p_, unb64(salt), unb64(digest)
+
+
+def verify_password(password: str, encoded: str) -> bool:
+    try:
+        n, r, p, salt, digest = parse_hash(encoded)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(_scrypt(password, salt, n, r, p), digest)
+
+
+_DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def check_login(users: dict[str, str], username: str, password: str) -> bool:
+    """Same scrypt work whether or not the user exists (no user enumeration by timing)."""
+    encoded = users.get(username)
+    ok = verify_password(password, encoded or _DUMMY_HASH)
+    return ok and encoded is not None
+
+
+
+@dataclass
+class Session:
+    sid: str
+    csrf: str
+    user: str | None = None
+    seen: float = field(default_factory=time.monotonic)
+
+
+class SessionStore:
+    """Server-side sessions; the cookie carries only ``id.signature``."""
+
+    def __init__(self, idle: float, limit: int = 10_000) -> None:
+        self.key = secrets.token_bytes(32)
+        self.idle = idle
+        self.limit = limit
+        self._sessions: dict[str, Session] = {}
+
+    def _sign(self, sid: str) -> str:
+        return b64(hmac.new(self.key, sid.encode("ascii"), hashlib.sha256).digest())
+
+    def cookie(self, session: Session) -> str:
+        return f"{session.sid}.{self._sign(session.sid)}"
+
+    def lookup(self, cookie: str | None) -> Session | None:
+        sid, _, signature = (cookie or "").partition(".")
+        if not sid or not hmac.compare_digest(signature.encode(), self._sign(sid).encode()):
+            return None
+        session = self._sessions.get(sid)
+        now = time.monotonic()
+        if session is None or now - session.seen > self.idle:
+            self._sessions.pop(sid, None)
+            return None
+        session.seen = now
+        return session
+
+    def create(self, user: str | None = None) -> Session:
+        self._evict()
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user)
+        self._sessions[session.sid] = session
+        return session
+
+    def drop(self, session: Session) -> None:
+        self._sessions.pop(session.sid, None)
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        for sid in [s for s, v in self._sessions.items() if now - v.seen > self.idle]:
+            del self._sessions[sid]
+        if len(self._sessions) >= self.limit:  # anonymous (login page) sessions go first, oldest first
+            for sid in [s for s, v in self._sessions.items() if v.user is None][: self.limit // 2]:
+                del self._sessions[sid]
+        while len(self._sessions) >= self.limit:
+            del self._sessions[next(iter(self._sessions))]
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per client address in ``window`` seconds."""
+
+    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: dict[str, collections.deque[float]] = {}
+
+    def _recent(self, who: str) -> collections.deque[float]:
+        times = self._failures.setdefault(who, collections.deque())
+        while times and time.monotonic() - times[0] > self.window:
+            times.popleft()
+        return times
+
+    def blocked(self, who: str) -> bool:
+        return len(self._recent(who)) >= self.limit
+
+    def failed(self, who: str) -> None:
+        self._recent(who).append(time.monotonic())
+
+    def succeeded(self, who: str) -> None:
+        self._failures.pop(who, None)
+
+
+def csrf_ok(session: Session | None, token: Any) -> bool:
+    return (session is not None and isinstance(token, str)
+            and hmac.compare_digest(token.encode("utf-8"), session.csrf.encode("ascii")))
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path: never ``//host`` or ``https://…`` (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+
+
+def read_new_password(stdin: Any, tty: bool) -> str:
+    """``bulkprov hash-password``: asked twice on a terminal, else the first line of stdin."""
+    import getpass
+
+    if tty:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise BadConfig("password-mismatch")
+    else:
+        password = stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise BadConfig("password-short")
+    return password
+
