@@ -22,6 +22,7 @@ def _codes_table(codes: dict[str, str]) -> str:
 def blocks() -> dict[str, str]:
     return {
         "columns": schema.markdown_table(),
+        "list-cells": schema.list_cells_markdown(),
         "row-codes": _codes_table({c: p.description for c, p in errors.ROW_CODES.items()}),
         "file-codes": _codes_table(errors.file_codes()),
         "run-codes": _codes_table(errors.run_codes()),

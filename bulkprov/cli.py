@@ -297,8 +297,8 @@ def _settings(args: argparse.Namespace):
     settings.plan_file = getattr(args, "plan", None)
     if settings.resume and (settings.force or settings.retry_failed):
         raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
-    if (not settings.dry_run or args.command in ROSTER) and not settings.host:
-        raise UsageProblem(reason="no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
+    if not settings.dry_run or args.command in ROSTER:
+        _require_host(settings.host)
     from bulkprov.errors import BadRate
     from bulkprov.send.limiter import parse_rate
 
@@ -307,6 +307,13 @@ def _settings(args: argparse.Namespace):
     except BadRate as exc:
         raise UsageProblem(reason=f"--rate: {exc.message}") from None
     return settings
+
+
+def _require_host(host: str | None) -> None:
+    if not host:
+        from bulkprov.errors import NoHost
+
+        raise NoHost()  # printed with HINTS["host"], which names --host and --profile
 
 
 def _replace(obj, **changes):
@@ -395,8 +402,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     values = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
         "send_email", "state_dir", "web_users", "web_token_file")}
-    if not (values["host"] or os.environ.get("KORE_HOST")):
-        raise UsageProblem(reason="no Kore.ai host: pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile")
+    _require_host(values["host"] or os.environ.get("KORE_HOST"))
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason="--max-upload-mb must be between 0 and 500")
     env_file = values["env_file"] or (Path(".env") if Path(".env").is_file() else None)

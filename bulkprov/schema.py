@@ -239,3 +239,12 @@ def markdown_table() -> str:
             f"| `{c.name}` | {aliases} | {c.max_length or '—'} | {c.full_help} | `{c.example}` |"
         )
     return "\n".join(lines)
+
+
+def list_cells_markdown() -> str:
+    """What a list cell means per command, as the README shows it (generated, so it cannot drift)."""
+    lines = ["| column | add | update | plan / sync |", "|---|---|---|---|"]
+    for c in COLUMNS:
+        if c.is_list:
+            lines.append(f"| `{c.name}` | {LIST_ON_ADD} | {LIST_ON_UPDATE[c.kind]} | {LIST_ON_SYNC} |")
+    return "\n".join(lines)

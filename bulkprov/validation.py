@@ -19,11 +19,12 @@ Policy choices (documented in the README):
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import RowError
+from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
 from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
 
@@ -92,15 +93,19 @@ class Validator:
         cells = _Cells(self.index, raw.cells)
         problems = _Problems(raw.row)
         action = self._action(cells, problems)
-        key = UserKey(cells.get("emailId"), cells.get("orgUserId"))
+        notes: list[str] = []
+        key = UserKey(_plain(cells.get("emailId"), "emailId", notes), _plain(cells.get("orgUserId"), "orgUserId", notes))
         self._check_keys(key, action, problems)
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
             user = self._user_object(cells, action, problems)
+            for name, value in (("emailId", key.email), ("orgUserId", key.org_user_id)):
+                if value and name in user["userInfo"]:
+                    user["userInfo"][name] = value
             send_email = self._bool(cells, "sendEmail", problems)
         self._check_duplicates(key, raw.row, problems)
-        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors)
+        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes)
 
     # -- keys and action --------------------------------------------------------------------
 
@@ -281,6 +286,17 @@ class Validator:
         else:
             problems.add(column, cell, unknown_code, value=text)
         return None
+
+
+def _plain(value: str, column: str, notes: list[str]) -> str:
+    """A key as the API must get it: full-width letters, digits and ``＠`` (a Japanese or Korean
+    keyboard left in full-width mode) turned into their plain forms, with a note saying so."""
+    if value.isascii():
+        return value
+    plain = unicodedata.normalize("NFKC", value)
+    if plain != value:
+        notes.append(ROW_NOTES["normalised"].render(column=column, before=value, after=plain))
+    return plain
 
 
 def _looks_hex(text: str) -> bool:

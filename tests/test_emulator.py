@@ -19,7 +19,14 @@ import aiohttp
 import jwt
 import pytest
 
-from bulkprov.emulator import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, Emulator, EmulatorConfig, EmulatorThread, demo_seed
+from bulkprov.emulator import (
+    DEMO_CLIENT_ID,
+    DEMO_CLIENT_SECRET,
+    Emulator,
+    EmulatorConfig,
+    EmulatorThread,
+    demo_seed,
+)
 from bulkprov.emulator.config import AUTH_BODY, POISON_BODY, RATE_BODY, UNAVAILABLE_HTML, UNAVAILABLE_JSON
 from bulkprov.schema import BOT_ID_RE, DIALOG_ID_RE, GROUP_ID_RE, ROLE_ID_RE
 
