@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, default=Path(".bulkprov"),
                    help="the state directory holding the ledger (default %(default)s)")
     p.add_argument("-o", "--output", type=Path, help="with show: where to write the result workbook")
+    p.add_argument("--undo", action="store_true", help="with show: write the run's undo file (from the ledger)")
 
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
     p.add_argument("--port", type=int, default=8765)
@@ -125,7 +126,9 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) ->
     p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
     p.add_argument("--rate", help="rate budget: windows N/min, N/h or N/SECONDS, all honoured "
                    "(default 60/min,1800/h)")
-    p.add_argument("--max-attempts", type=int, help="attempts per request (default 6)")
+    p.add_argument("--max-attempts", type=int, help="attempts per request for server errors (default 6)")
+    p.add_argument("--rate-wait-cap", type=float, metavar="SECONDS",
+                   help="how long to keep retrying rate refusals (default: the longest --rate window)")
     p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
     email = p.add_mutually_exclusive_group()
     email.add_argument("--send-email", dest="send_email", action="store_true", default=None,
@@ -139,7 +142,9 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) ->
     p.add_argument("--max-runtime", type=float, metavar="SECONDS",
                    help="stop cleanly after this long, like SIGTERM (results written, exit 3)")
     if ledger:  # sync recomputes its diff from the account each time: it has nothing to resume or skip
-        p.add_argument("--resume", action="store_true", help="finish the interrupted run of this file")
+        p.add_argument("--resume", action="store_true",
+                   help="finish the interrupted run of this file if there is one, else start a new run "
+                   "(safe to pass on every run)")
         p.add_argument("--force", action="store_true",
                        help="send rows again even if an earlier run did them; start anew over an interrupted run")
         p.add_argument("--retry-failed", metavar="RUN", help="send only the rows that failed in run RUN")
@@ -223,6 +228,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bulkprov: interrupted", file=sys.stderr)
         return EXIT_ABORTED
+    except Exception as exc:  # a bug: one line, the details in a file, never a traceback here
+        return _internal_error(args, exc)
+
+
+def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
+    from bulkprov.errors import InternalError
+    from bulkprov.jobs.preflight import write_traceback
+
+    state_dir = getattr(args, "state_dir", None)
+    if state_dir is None and getattr(args, "file", None) is not None:
+        state_dir = Path(args.file).resolve().parent / ".bulkprov"
+    details = write_traceback(Path(state_dir or ".bulkprov"), exc)
+    error = InternalError(kind=type(exc).__name__, details=str(details) if details else "(no file could be written)")
+    print(f"bulkprov: {error.message}", file=sys.stderr)
+    return error.exit_code
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -356,6 +376,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if args.action == "show":
         if not args.run_id:
             raise UsageProblem(reason="runs show needs a run ID (bulkprov runs lists them)")
+        if args.undo:
+            from bulkprov.jobs.history import rewrite_undo
+
+            path = rewrite_undo(args.state_dir, args.run_id, args.output)
+            print(f"undo file of run {args.run_id}: {path}" if path else f"run {args.run_id} changed nothing")
+            return 0
         path = rewrite_results(args.state_dir, args.run_id, args.output)
         print(f"results of run {args.run_id}: {path}")
         return 0

@@ -44,6 +44,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "batch_size": (int, 100),
     "concurrency": (int, 4),
     "max_attempts": (int, 6),
+    "rate_wait_cap": (float, None),
     "timeout": (float, 60.0),
     "send_email": (bool, True),
     "state_dir": (str, None),

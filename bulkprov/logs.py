@@ -64,17 +64,19 @@ class ProgressPrinter:
             self._bar(p)
         elif p.get("final") or self._last is None or now - self._last >= self.interval:
             self._last = now
+            waiting = f"; {p['waiting']}" if p.get("waiting") else ""
             logging.getLogger("bulkprov.progress").info(
-                "progress: %d/%d done, %d not successful, %d requests, ETA %s",
-                p["done"], p["total"], p["failed"], p["requests"], _eta(p.get("eta")),
+                "progress: %d/%d done, %d not successful, %d requests, ETA %s%s",
+                p["done"], p["total"], p["failed"], p["requests"], _eta(p.get("eta")), waiting,
                 extra={"data": {k: v for k, v in p.items() if k != "final"}})
 
     def _bar(self, p: dict[str, Any]) -> None:
         total = max(1, p["total"])
         width = 30
         filled = int(width * p["done"] / total)
+        status = p["waiting"] if p.get("waiting") else f"ETA {_eta(p.get('eta'))}"
         line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p['done']}/{p['total']} "
-                f"failed {p['failed']}  ETA {_eta(p.get('eta'))}   ")
+                f"failed {p['failed']}  {status}   ")
         self.stream.write(line)
         if p.get("final"):
             self.stream.write("\n")

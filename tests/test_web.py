@@ -22,7 +22,7 @@ from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.errors import InputError
 from bulkprov.io.sniff import upload_extension as sniff_upload
 from bulkprov.jobs import JobSettings
-from bulkprov.jobs.ledger import StateLock
+from bulkprov.jobs.lock import StateLock
 from bulkprov.kore.auth import Credentials
 from bulkprov.outputs.template import write_template
 from bulkprov.web import WebConfig, create_app, hash_password

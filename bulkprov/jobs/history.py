@@ -51,3 +51,18 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     summary.aborted = "" if info.state == "finished" else f"the run is {info.state}"
     out = results_path(output or Path(state_dir) / f"run-{info.id}.{fmt}", fmt)
     return write_results(settings, headers, results, cells, summary, out)
+
+
+def rewrite_undo(state_dir: Path, run_id: str, output: Path | None = None) -> Path | None:
+    """The undo file of a run, from the ledger: every change of the run, across crashes and resumptions."""
+    from bulkprov.jobs.ledgered import ledger_undo_material
+    from bulkprov.outputs.undo import undo_rows, write_undo
+
+    list_runs(state_dir)
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        ledger.run(run_id)  # a clear error for an unknown id
+        rows, results, before = ledger_undo_material(ledger, run_id, [], {}, {})
+    changes, notes = undo_rows(rows, results, before)
+    if not changes:
+        return None
+    return write_undo(output or Path(state_dir) / f"run-{run_id}.undo.xlsx", changes, notes, run_id)

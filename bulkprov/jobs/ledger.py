@@ -5,29 +5,30 @@ A run is one (command, input file SHA-256, host).  Each of its rows moves throug
     pending ──▶ in_flight (batch, attempt) ──▶ done (status, reason, …)
 
 and the move to ``in_flight`` is committed *before* the request leaves, the move to ``done``
-after its reply is reconciled, each in a transaction.  So whatever instant the process dies at
-(kill -9 included), the ledger says for every row either "known outcome", "never sent", or "maybe
-sent" — and ``--resume`` resolves the last kind through usersInfo before sending anything.
+after its reply is reconciled, each in a transaction.  Only a *final* outcome moves a row to
+``done``: a row a stop signal kept from being sent stays ``pending``, and one whose reply was lost
+stays ``in_flight``.  So whatever instant the process dies at (kill -9 included), the ledger says for
+every row either "known outcome", "never sent", or "maybe sent" — and ``--resume`` resolves the last
+kind through usersInfo before sending anything.  A run is ``finished`` only when every row is done;
+otherwise it is ``interrupted``.
 
-The database runs in WAL mode (a reader never blocks the writer; a crash never corrupts it).
-It stores row numbers, keys (email / orgUserId), payload hashes and outcomes — never a secret,
-never the JWT, never the payload itself.  ``PRAGMA user_version`` carries the schema version; a
-ledger from another version is refused with a message that says what to do.
+What the undo file needs is committed as it happens too: each user's state before the run changed
+or removed it (``before_images``) and each update sent (``rows.payload``), so the undo file is
+written from the ledger and covers the whole run, across crashes and resumptions.
 
-The state directory is locked for the length of a run with ``flock`` (released by the kernel
-when the holder dies, even by kill -9); the lock file names its holder (pid, host, start time)
-so a second run can say who holds it, and a lock file left by a dead process is taken over.
+The database runs in WAL mode (a reader never blocks the writer; a crash never corrupts it).  It
+stores keys, outcomes, update bodies and before-images — user data, so the state directory is the
+owner's alone — and never a secret or a JWT.  ``PRAGMA user_version`` carries the schema version;
+version 1 ledgers are migrated, a newer one is refused with a message that says what to do.  The
+state directory's lock is :mod:`bulkprov.jobs.lock`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
-import os
-import socket
 import sqlite3
 import time
 import uuid
@@ -36,12 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable, StateLocked
+from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable
 from bulkprov.model import RowRef, RowResult, UserKey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LEDGER_NAME = "ledger.sqlite3"
-LOCK_NAME = "lock"
 
 _SCHEMA = """
 CREATE TABLE runs (
@@ -53,7 +53,7 @@ CREATE TABLE runs (
     host TEXT NOT NULL,
     started TEXT NOT NULL,
     finished TEXT,
-    state TEXT NOT NULL,             -- running | finished | aborted
+    state TEXT NOT NULL,             -- running | interrupted | finished
     counts TEXT,                     -- JSON {status: n}
     results_path TEXT,
     settings TEXT,                   -- JSON, never secrets
@@ -66,7 +66,7 @@ CREATE TABLE rows (
     action TEXT NOT NULL,
     email TEXT NOT NULL,
     org_user_id TEXT NOT NULL,
-    key TEXT NOT NULL,               -- casefolded key the API knows the user by
+    key TEXT NOT NULL,               -- normalised key the API knows the user by (model.match_key)
     payload_hash TEXT NOT NULL,
     state TEXT NOT NULL,             -- pending | in_flight | done
     batch TEXT,
@@ -76,6 +76,7 @@ CREATE TABLE rows (
     error_code TEXT,
     http_status INTEGER,
     updated TEXT NOT NULL,
+    payload TEXT,                    -- v2: the update sent (JSON), so the undo file survives a crash
     PRIMARY KEY (run_id, row)
 );
 CREATE INDEX rows_done ON rows(key, action, status);
@@ -90,9 +91,34 @@ CREATE TABLE synced_users (          -- the roster the last successful sync appl
     email TEXT NOT NULL,
     org_user_id TEXT NOT NULL,
     run_id TEXT NOT NULL,
+    applied TEXT,                    -- v2: the fields as last applied (JSON), for fields usersInfo omits
     PRIMARY KEY (host, key)
 );
+CREATE TABLE before_images (         -- v2: each user as it was before this run changed or removed it
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    row INTEGER NOT NULL,
+    user TEXT NOT NULL,              -- the usersInfo object (JSON)
+    PRIMARY KEY (run_id, row)
+);
 """
+
+# Version 1 ledgers (bulkprov before the run-integrity work) gain v2's columns and table.
+_MIGRATE_1_TO_2 = """
+ALTER TABLE rows ADD COLUMN payload TEXT;
+ALTER TABLE synced_users ADD COLUMN applied TEXT;
+CREATE TABLE before_images (run_id TEXT NOT NULL REFERENCES runs(id), row INTEGER NOT NULL, user TEXT NOT NULL,
+                            PRIMARY KEY (run_id, row));
+UPDATE runs SET state='interrupted' WHERE state='aborted';
+"""
+
+# A row's outcome is final when nothing more can be learnt by sending or asking: resuming a run
+# sends the pending rows and verifies the in-flight ones; a finished run has only final rows.
+def is_final(result: RowResult) -> bool:
+    return result.status not in ("not_attempted",) and result.error_code != "unverified"
+
+
+class LedgerWriteFailed(Exception):
+    """The ledger could not be written (disk full, I/O error): the caller decides what that means."""
 
 
 def now_iso() -> str:
@@ -145,55 +171,6 @@ class RowRecord:
                          self.attempt, self.batch or "")
 
 
-class StateLock:
-    """An exclusive ``flock`` on ``STATE_DIR/lock`` that names its holder."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / LOCK_NAME
-        self._fd: int | None = None
-        self.took_over: dict[str, Any] | None = None
-
-    def acquire(self) -> StateLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise StateLocked(state_dir=str(self.path.parent), pid=holder.get("pid", "?"),
-                              host=holder.get("host", "?"), started=holder.get("started", "?")) from None
-        previous = _read_holder(fd)
-        if previous.get("pid"):
-            self.took_over = previous  # a holder that died without unlocking: the kernel released it
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": now_iso()}).encode(), 0)
-        os.fsync(fd)
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> StateLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _read_holder(fd: int) -> dict[str, Any]:
-    try:
-        data = os.pread(fd, 4096, 0)
-        return json.loads(data) if data.strip() else {}
-    except (OSError, ValueError):
-        return {}
-
-
 class Ledger:
     """One SQLite ledger in a state directory."""
 
@@ -224,6 +201,9 @@ class Ledger:
             # One script, one transaction: a crash leaves either no schema or all of it.
             self.db.executescript(f"BEGIN;\n{_SCHEMA}\nPRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
             return
+        if version == 1:
+            self.db.executescript(f"BEGIN;\n{_MIGRATE_1_TO_2}\nPRAGMA user_version=2;\nCOMMIT;")
+            return
         if version != SCHEMA_VERSION:
             made = "a newer" if version > SCHEMA_VERSION else "an older"
             raise LedgerVersion(ledger=str(self.path), made=made, version=version,
@@ -231,22 +211,31 @@ class Ledger:
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
-        self.db.execute("BEGIN IMMEDIATE")
+        """One transaction; a write that fails (full disk, I/O error) leaves the ledger as it was."""
         try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+            raise LedgerWriteFailed(str(exc)) from exc
 
     # -- runs ------------------------------------------------------------------------------------------
 
     def create_run(self, *, command: str, input_path: str, input_sha256: str, host: str,
                    settings: dict[str, str], rows: Iterable[tuple[int, str, str, str, str, str]],
-                   done: Iterable[RowResult], retry_of: str | None = None) -> str:
+                   done: Iterable[RowResult], retry_of: str | None = None,
+                   payloads: dict[int, dict] | None = None) -> str:
         """A new run with every row to send ``pending``; ``done`` rows (invalid, skipped) are final at once.
 
-        ``rows``: (row, action, email, orgUserId, key, payload hash) of the rows to send.
+        ``rows``: (row, action, email, orgUserId, key, payload hash) of the rows to send; ``payloads``:
+        the update bodies by row, kept so the undo file can be written after any crash.
         """
         run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         stamp = now_iso()
@@ -260,6 +249,9 @@ class Ledger:
                 "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
                 " VALUES (?,?,?,?,?,?,?,'pending',?)",
                 ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
+            if payloads:
+                self.db.executemany("UPDATE rows SET payload=? WHERE run_id=? AND row=?",
+                                    ((json.dumps(p, ensure_ascii=False), run_id, r) for r, p in payloads.items()))
             self.db.executemany(
                 "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
                 " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
@@ -281,10 +273,16 @@ class Ledger:
     def runs(self) -> list[RunInfo]:
         return [self._run_info(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started, rowid")]
 
-    def finish_run(self, run_id: str, *, state: str, counts: dict[str, int], results_path: str) -> None:
+    def finish_run(self, run_id: str, *, counts: dict[str, int], results_path: str) -> str:
+        """Record the end of a run: ``finished`` only when every row has a final outcome, else
+        ``interrupted`` (what ``--resume`` finishes).  Returns the state recorded."""
+        open_rows = self.db.execute("SELECT COUNT(*) FROM rows WHERE run_id=? AND state!='done'",
+                                    (run_id,)).fetchone()[0]
+        state = "interrupted" if open_rows else "finished"
         with self._tx():
             self.db.execute("UPDATE runs SET finished=?, state=?, counts=?, results_path=? WHERE id=?",
                             (now_iso(), state, json.dumps(counts), results_path, run_id))
+        return state
 
     def _run_info(self, row: tuple) -> RunInfo:
         cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
@@ -309,6 +307,10 @@ class Ledger:
                                 "WHERE run_id=? AND row=?", ((batch, stamp, run_id, r) for r in rows))
 
     def mark_done(self, run_id: str, results: list[RowResult]) -> None:
+        """Final outcomes only: a row not sent (or sent with no known outcome) stays pending (in flight)."""
+        results = [r for r in results if is_final(r)]
+        if not results:
+            return
         stamp = now_iso()
         with self._tx():
             self.db.executemany(
@@ -337,6 +339,32 @@ class Ledger:
                 found[(key, action, phash)] = (run_id, when)
         return found
 
+    def uncertain_keys(self, host: str, action: str) -> set[str]:
+        """Keys an earlier run on this host sent ``action`` for without learning the outcome: an
+        "already exists" (add) or "not found" (remove) for them now is this tool's own earlier work."""
+        cur = self.db.execute(
+            "SELECT rows.key FROM rows JOIN runs ON rows.run_id = runs.id WHERE runs.host=? AND rows.action=? AND "
+            "(rows.state='in_flight' OR rows.error_code='unverified')", (host, action))
+        return {key for (key,) in cur}
+
+    # -- what the undo file needs, committed as it happens ---------------------------------------------
+
+    def keep_before_image(self, run_id: str, row: int, user: dict[str, Any]) -> None:
+        with self._tx():
+            self.db.execute("INSERT OR IGNORE INTO before_images VALUES (?,?,?)",
+                            (run_id, row, json.dumps(user, ensure_ascii=False)))
+
+    def before_images(self, run_ids: Iterable[str]) -> dict[int, dict[str, Any]]:
+        out: dict[int, dict[str, Any]] = {}
+        for run_id in run_ids:
+            for row, user in self.db.execute("SELECT row, user FROM before_images WHERE run_id=?", (run_id,)):
+                out.setdefault(row, json.loads(user))
+        return out
+
+    def payloads(self, run_id: str) -> dict[int, dict[str, Any]]:
+        cur = self.db.execute("SELECT row, payload FROM rows WHERE run_id=? AND payload IS NOT NULL", (run_id,))
+        return {row: json.loads(payload) for row, payload in cur}
+
     # -- the rate budget shared by consecutive runs ---------------------------------------------------
 
     def recent_requests(self, host: str) -> list[float]:
@@ -358,11 +386,21 @@ class Ledger:
                                (_host_key(host),)).fetchall()
         return (rows[0][3] if rows else None), [(k, e, o) for k, e, o, _ in rows]
 
-    def set_applied_roster(self, host: str, run_id: str, users: list[tuple[str, str, str]]) -> None:
+    def applied_fields(self, host: str) -> dict[str, dict[str, Any]]:
+        """key -> the fields bulkprov last applied to that user (sync compares them when usersInfo is silent)."""
+        cur = self.db.execute("SELECT key, applied FROM synced_users WHERE host=? AND applied IS NOT NULL",
+                              (_host_key(host),))
+        return {key: json.loads(applied) for key, applied in cur}
+
+    def set_applied_roster(self, host: str, run_id: str, users: list[tuple[str, str, str]],
+                           applied: dict[str, dict[str, Any]] | None = None) -> None:
+        applied = applied or {}
         with self._tx():
             self.db.execute("DELETE FROM synced_users WHERE host=?", (_host_key(host),))
-            self.db.executemany("INSERT OR REPLACE INTO synced_users VALUES (?,?,?,?,?)",
-                                ((_host_key(host), k, e, o, run_id) for k, e, o in users))
+            self.db.executemany("INSERT OR REPLACE INTO synced_users VALUES (?,?,?,?,?,?)",
+                                ((_host_key(host), k, e, o, run_id,
+                                  json.dumps(applied[k], ensure_ascii=False) if k in applied else None)
+                                 for k, e, o in users))
 
 
 def _host_key(host: str) -> str:
@@ -381,3 +419,6 @@ class LedgerHooks:
 
     def settled(self, results: list[RowResult]) -> None:
         self.ledger.mark_done(self.run_id, results)
+
+    def before(self, row: int, user: dict[str, Any]) -> None:
+        self.ledger.keep_before_image(self.run_id, row, user)

@@ -1,60 +1,70 @@
 """Runs recorded in the ledger: the state-directory lock, resume, skip-done, retry-failed, the shared budget.
 
 The network half of a sending command runs here, under the state-directory lock, with every row's
-state committed before and after each call (see :mod:`bulkprov.jobs.ledger`).
+state committed before and after each call (see :mod:`bulkprov.jobs.ledger`).  Resuming is safe to
+ask for always: with an interrupted run of this file it finishes that run (checking first, with
+usersInfo, the rows whose outcome is unknown); without one it starts a new run and says so.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulkprov.errors import InterruptedRunPending, NothingToResume, RetryOtherFile
-from bulkprov.jobs.ledger import Ledger, LedgerHooks, StateLock, payload_hash
-from bulkprov.jobs.settings import JobSettings, ProgressFn, state_dir_for
-from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
+from bulkprov.errors import InterruptedRunPending, RetryOtherFile, StateDirUnusable
+from bulkprov.jobs.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
+from bulkprov.jobs.lock import StateLock
+from bulkprov.jobs.preflight import check_room
+from bulkprov.jobs.settings import JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
 from bulkprov.model import CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
 from bulkprov.send.limiter import RateLimiter, parse_rate
 
+if TYPE_CHECKING:
+    from bulkprov.jobs.runner import Context
+
 log = logging.getLogger("bulkprov")
 
 
 async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
-                    summary: RunSummary, credentials: Any, progress: ProgressFn | None):
+                    summary: RunSummary, ctx: Context):
     """The network half, under the state-directory lock and recorded in the ledger."""
+    from bulkprov._faults import fault_point
     from bulkprov.send.dispatcher import (  # lazy: validate needs no network stack
         DispatchReport,
         dispatch_rows,
     )
 
     valid = [r for r in checked if not r.errors]
-    stop = asyncio.Event()
-    limit = RuntimeLimit(settings.max_runtime).start(stop)
     if not settings.use_ledger:
-        with stop_on_signals(stop):
-            report = await dispatch_rows(valid, settings, credentials, progress, stop,
-                                         snapshot=_wants_snapshot(settings))
-        return limit.stopped(report, stop)
+        fault_point("dispatch")
+        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
+                                     snapshot=_wants_snapshot(settings))
+        return ctx.stopped(report)
 
     state_dir = state_dir_for(path, settings)
+    check_room(state_dir, settings.output or path.parent, len(checked))
     with StateLock(state_dir) as lock, contextlib.closing(Ledger(state_dir)) as ledger:
         if lock.took_over:
             log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
                         lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
-        run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
+        try:
+            run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
+        except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
+            raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
+        summary.run_id = run_id
         set_run_id(run_id)
         to_send = [r for r in valid if r.row not in done]
-        with stop_on_signals(stop), shared_budget(ledger, settings) as limiter:
-            report = await dispatch_rows(to_send, settings, credentials, progress, stop,
+        fault_point("dispatch")
+        with shared_budget(ledger, settings) as limiter:
+            report = await dispatch_rows(to_send, settings, ctx.credentials, ctx.progress, ctx.stop,
                                          hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
                                          snapshot=_wants_snapshot(settings), limiter=limiter)
-    report = limit.stopped(report, stop)
+    report = ctx.stopped(report)
     merged = dict(done)
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
@@ -72,7 +82,8 @@ def shared_budget(ledger: Ledger, settings: JobSettings) -> Iterator[RateLimiter
     try:
         yield limiter
     finally:
-        ledger.save_requests(host, limiter.recent())
+        with contextlib.suppress(LedgerWriteFailed):  # a full disk must not hide the run's own outcome
+            ledger.save_requests(host, limiter.recent())
 
 
 def _wants_snapshot(settings: JobSettings) -> bool:
@@ -85,20 +96,20 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
     """Resume the interrupted run, or start a new one (skipping rows earlier runs already did).
 
     Returns the run id, the rows whose outcome is already final, and the rows that may have been
-    sent by a process that died (to verify before sending).
+    sent without a known outcome (verified with usersInfo before anything is sent again).
     """
     host = settings.host or ""
     previous = ledger.unfinished_run(settings.command, summary.input_sha256, host)
-    if settings.resume:
-        if previous is None:
-            raise NothingToResume(ledger=str(ledger.path))
+    if settings.resume and previous is not None:
         records = ledger.rows(previous.id)
         done = {r.row: r.result() for r in records if r.state == "done" and r.status != "invalid"}
         uncertain = {r.row for r in records if r.state == "in_flight"}
-        log.info("resuming run %s: %d rows already done, %d to verify, %d to send", previous.id, len(done),
-                 len(uncertain), len(valid) - len(done))
+        log.info("resuming run %s: %d rows already done, %d to check first, %d to send", previous.id, len(done),
+                 len(uncertain), len(valid) - len(done) - len(uncertain))
         return previous.id, done, uncertain
-    if previous is not None and not settings.force:
+    if settings.resume:
+        log.info("no interrupted run of this file for this host: starting a new run")
+    elif previous is not None and not settings.force:
         raise InterruptedRunPending(run_id=previous.id, started=previous.started)
     hashes = {r.row: payload_hash(r.action, r.user) for r in valid}
     done: dict[int, RowResult] = {}
@@ -111,15 +122,26 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
             if hit and r.row not in done:
                 done[r.row] = RowResult.of(r, Status.SKIPPED, _skipped("", run_id=hit[0], when=hit[1]),
                                            "skipped-done")
+    to_send = [r for r in valid if r.row not in done]
     run_id = ledger.create_run(
         command=settings.command, input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
         settings=summary.settings,
-        rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row]) for r in valid
-              if r.row not in done],
-        done=[*known.values(), *done.values()], retry_of=settings.retry_failed)
+        rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row]) for r in to_send],
+        done=[*known.values(), *done.values()], retry_of=settings.retry_failed,
+        payloads={r.row: r.user for r in to_send if r.action == "update"})
     if done:
         log.info("%d rows skipped: done by earlier runs", len(done))
-    return run_id, done, set()
+    return run_id, done, _ours_uncertain(ledger, host, to_send)
+
+
+def _ours_uncertain(ledger: Ledger, host: str, rows: list[CheckedRow]) -> set[int]:
+    """Rows an earlier run sent without learning the outcome: "already exists" (add) or "not found"
+    (remove) for them is this tool's own earlier work, a confirmed success."""
+    out: set[int] = set()
+    for action in ("add", "remove"):
+        keys = ledger.uncertain_keys(host, action)
+        out |= {r.row for r in rows if r.action == action and r.key.id in keys}
+    return out
 
 
 def _skipped(variant: str, **params: Any) -> str:
@@ -139,7 +161,34 @@ def _not_retried(ledger: Ledger, settings: JobSettings, summary: RunSummary,
             for r in valid if r.row not in failed}
 
 
-def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path) -> None:
+def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path) -> str:
     with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
-        ledger.finish_run(summary.run_id, state="aborted" if summary.aborted else "finished",
-                          counts=dict(summary.status_totals()), results_path=str(written))
+        return ledger.finish_run(summary.run_id, counts=dict(summary.status_totals()), results_path=str(written))
+
+
+def undo_material(settings: JobSettings, path: Path, run_id: str, rows: list[CheckedRow],
+                  results: dict[int, RowResult], before: dict[int, dict]
+                  ) -> tuple[list[CheckedRow], dict[int, RowResult], dict[int, dict]]:
+    """What the undo file is made of, from the ledger: every success of the run (this process's and
+    those of the processes it resumed), the updates as sent, and the users as they were before."""
+    with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
+        return ledger_undo_material(ledger, run_id, rows, results, before)
+
+
+def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], results: dict[int, RowResult],
+                         before: dict[int, dict]) -> tuple[list[CheckedRow], dict[int, RowResult], dict[int, dict]]:
+    records = ledger.rows(run_id)
+    payloads = ledger.payloads(run_id)
+    by_row = {r.row: r for r in rows}
+    merged_rows: list[CheckedRow] = []
+    merged_results = dict(results)
+    for rec in records:
+        if rec.state != "done" or rec.status != "success":
+            continue
+        row = by_row.get(rec.row) or CheckedRow.make(rec.row, rec.action, rec.email, rec.org_user_id,
+                                                      payloads.get(rec.row))
+        merged_rows.append(row)
+        merged_results.setdefault(rec.row, rec.result())
+    images = ledger.before_images([run_id])
+    images.update(before)
+    return merged_rows, merged_results, images

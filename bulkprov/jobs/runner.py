@@ -26,8 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import BadConfig, FileChanged, InputError, MissingColumn, RunStopped
+from bulkprov.errors import (
+    BadConfig,
+    BulkprovError,
+    DiskFull,
+    FileChanged,
+    InputError,
+    InternalError,
+    MissingColumn,
+    RunStopped,
+)
 from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.jobs.ledger import LedgerWriteFailed
 from bulkprov.jobs.settings import (
     COMMANDS,
     EXIT_ABORTED,
@@ -42,6 +52,7 @@ from bulkprov.jobs.settings import (
     file_sha256,
     key_column_requirement,
 )
+from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, results_path
 from bulkprov.validation import Validator
@@ -144,7 +155,9 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
     return writer.close(summary)
 
 
-def exit_code_for(summary: RunSummary) -> int:
+def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = None) -> int:
+    if stop_errors:
+        return max(e.exit_code for e in stop_errors)
     if summary.aborted:
         return EXIT_ABORTED
     totals = summary.status_totals()
@@ -161,6 +174,24 @@ def now_text() -> str:
 
 
 # -- begin and end: the same for every command --------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a strategy gets besides the file and the settings: credentials and the front end's hooks,
+    and the one stop event that Ctrl-C, SIGTERM and the run-time limit set for the whole job."""
+
+    credentials: Any = None
+    progress: ProgressFn | None = None
+    confirm: ConfirmFn | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    limit: RuntimeLimit | None = None
+
+    def stopped(self, report: Any) -> Any:
+        """Mark ``report`` interrupted when the stop event ended it."""
+        if self.limit is not None:
+            return self.limit.stopped(report, self.stop)
+        return report
 
 
 @dataclass
@@ -193,19 +224,27 @@ def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
 
 async def end(job: Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
               users: dict[int, dict] | None = None) -> JobOutcome:
-    """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command."""
+    """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command.
+
+    Nothing here may cost the user the run: a disk that fills up while the workbook is written ends
+    the run with ``disk-full`` (exit 3) and the ledger still knows every row (``runs show`` writes
+    the workbook later)."""
     from bulkprov.jobs.ledgered import record_finish
     from bulkprov.jobs.webhook import notify_webhook
 
     summary, settings = job.summary, job.settings
     summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors)
-    undo = write_undo_file(changed, results, report, job.out_path, summary, settings) if report else None
-    input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
-    cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
-    written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
-    if summary.run_id and settings.use_ledger:
-        record_finish(settings, job.path, summary, written)
-    outcome = JobOutcome(summary, written, exit_code_for(summary), undo, results, list(job.stop_errors))
+    try:
+        undo = write_undo_file(job, changed, results, report) if report else None
+        input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
+        cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
+        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
+        if summary.run_id and settings.use_ledger:
+            record_finish(settings, job.path, summary, written)
+    except (OSError, LedgerWriteFailed) as exc:
+        raise DiskFull(what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc)) from None
+    outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
+                         list(job.stop_errors))
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_webhook(settings.webhook, outcome)
     return outcome
@@ -220,15 +259,20 @@ def next_steps(settings: JobSettings, summary: RunSummary, out_path: Path,
     return steps
 
 
-def write_undo_file(rows: list[CheckedRow], results: dict[int, RowResult], report: Any, out_path: Path,
-                    summary: RunSummary, settings: JobSettings) -> Path | None:
-    """Every run that changed the account leaves a file that changes it back."""
+def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResult], report: Any) -> Path | None:
+    """Every run that changed the account leaves a file that changes it back.  A ledgered run's undo
+    file is written from the ledger, so it covers the whole run across crashes and resumptions."""
+    from bulkprov.jobs.ledgered import undo_material
     from bulkprov.outputs.undo import undo_path, undo_rows, write_undo
 
-    changes, notes = undo_rows((r for r in rows if not r.errors), results, report.before)
+    summary, settings = job.summary, job.settings
+    before = report.before
+    if summary.run_id and settings.use_ledger:
+        rows, results, before = undo_material(settings, job.path, summary.run_id, rows, results, before)
+    changes, notes = undo_rows((r for r in rows if not r.errors), results, before)
     if not changes:
         return None
-    path = write_undo(undo_path(out_path), changes, notes, summary.run_id)
+    path = write_undo(undo_path(job.out_path), changes, notes, summary.run_id)
     summary.next_steps.append(settings.phrasing.undo(path, len(changes)))
     log.info("undo file: %s", path)
     return path
@@ -249,8 +293,7 @@ def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
 # -- the strategies ---------------------------------------------------------------------------------------
 
 
-async def _check_only(path: Path, settings: JobSettings, credentials: Any, progress: ProgressFn | None,
-                      confirm: ConfirmFn | None) -> JobOutcome:
+async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """``validate`` and ``--dry-run``: the same result workbook a real run would write, nothing sent."""
     job = begin(path, settings, settings.results_format)
     results = validation_results(job.checked.rows)
@@ -259,23 +302,42 @@ async def _check_only(path: Path, settings: JobSettings, credentials: Any, progr
     return await end(job, results, None, [])
 
 
-async def _send(path: Path, settings: JobSettings, credentials: Any, progress: ProgressFn | None,
-                confirm: ConfirmFn | None) -> JobOutcome:
+async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
     from bulkprov.jobs.ledgered import send_rows
 
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
-    report = await send_rows(path, settings, checked.rows, results, summary, credentials, progress)
+    try:
+        report = await send_rows(path, settings, checked.rows, results, summary, ctx)
+    except BulkprovError:
+        raise
+    except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
+        report = _internal_error(path, settings, exc)
+        fault_rows = [r for r in checked.valid if r.row not in report.results]
+        for row in fault_rows:
+            report.results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED, f"not sent: {report.aborted}",
+                                                   "not-attempted")
     results.update(report.results)
     summary.aborted = report.aborted
+    summary.run_id = report.run_id or summary.run_id
+    summary.warnings.extend(report.notes)
     if report.stop_error is not None:
         job.stop_errors.append(report.stop_error)
-    summary.run_id = report.run_id
-    summary.warnings.extend(report.notes)
     users = report.users if settings.command == "lookup" else None
     return await end(job, results, report, checked.valid, users)
+
+
+def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
+    from bulkprov.jobs.preflight import write_traceback
+    from bulkprov.jobs.settings import state_dir_for
+    from bulkprov.send.dispatcher import DispatchReport
+
+    details = write_traceback(state_dir_for(path, settings), exc)
+    log.error("internal error during the run: %s", type(exc).__name__)
+    error = InternalError(kind=type(exc).__name__, details=str(details) if details else "the log")
+    return DispatchReport(results={}, aborted=error.message, stop_error=error)
 
 
 def _strategy(settings: JobSettings):
@@ -296,6 +358,15 @@ def run_job(path: str | Path, settings: JobSettings, *, credentials: Any = None,
 
 async def run_job_async(path: str | Path, settings: JobSettings, *, credentials: Any = None,
                         progress: ProgressFn | None = None, confirm: ConfirmFn | None = None) -> JobOutcome:
+    """The whole job under one stop event: a stop request while the workbook is being written lets
+    the write finish (no half-written file, no ``.tmp`` left behind)."""
     if settings.command not in COMMANDS:
         raise BadConfig("unknown-command", command=settings.command)
-    return await _strategy(settings)(Path(path), settings, credentials, progress, confirm)
+    ctx = Context(credentials, progress, confirm)
+    ctx.limit = RuntimeLimit(settings.max_runtime)
+    with stop_on_signals(ctx.stop):
+        ctx.limit.start(ctx.stop)
+        try:
+            return await _strategy(settings)(Path(path), settings, ctx)
+        finally:
+            ctx.limit.cancel()

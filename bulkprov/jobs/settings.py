@@ -44,6 +44,7 @@ class JobSettings:
     concurrency: int = 4
     rate: str = "60/min,1800/h"
     max_attempts: int = 6
+    rate_wait_cap: float | None = None  # how long rate refusals may go on (None: the longest rate window)
     timeout: float = 60.0
     breaker_window: int = 20
     command_line: str = ""

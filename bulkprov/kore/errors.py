@@ -22,10 +22,15 @@ _MAX_MESSAGE = 300
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
 
 
+def redact(text: str) -> str:
+    """Anything that looks like a JWT, replaced (server messages and tracebacks may echo one)."""
+    return _JWT_RE.sub("<redacted-token>", text)
+
+
 def one_line(text: object, limit: int = _MAX_MESSAGE) -> str:
     """Collapse whitespace, redact anything that looks like a JWT, cap the length."""
     line = " ".join(str(text).split())
-    line = _JWT_RE.sub("<redacted-token>", line)
+    line = redact(line)
     if len(line) > limit:
         line = line[: limit - 1].rstrip() + "…"
     return line

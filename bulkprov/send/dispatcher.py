@@ -1,28 +1,36 @@
 """The dispatcher: valid rows in, a result for every row out.
 
-Rows are grouped by what one request can carry (operation, ``sendEmail``, key kind) and cut into
-batches.  Workers (``--concurrency``) send batches through the shared :class:`RateLimiter`, and
-each batch runs under a tenacity retry policy (exponential backoff with jitter, Retry-After
-honoured, attempts counted per row).  What happens on each kind of failure:
+Rows are grouped by what one request can carry and cut into batches (:mod:`bulkprov.send.batches`).
+Workers (``concurrency``) send batches through the shared :class:`RateLimiter`, and each batch runs
+under a tenacity retry policy (exponential backoff with jitter, Retry-After honoured, attempts
+counted per row).  What happens on each kind of failure:
 
 * **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).
-* **rate refusal / 5xx / connection failure**: retried; a rate refusal also pauses the limiter.
+* **rate refusal**: every worker pauses until the limiter's windows have a slot *and* at least the
+  shortest configured window has passed since the refusal (Retry-After when the server sends one),
+  with jitter.  Rate refusals do not spend ``max_attempts``: they are retried until a wall-clock cap
+  (``rate_wait_cap``, by default the longest window) -- another client may be spending the account's
+  budget, and six quick attempts cannot outlast a 60 s or 3,600 s window.
+* **5xx / connection failure**: retried with backoff.
 * **ambiguous** (timeout or dropped connection after sending): never blindly resent.  Before the
   next attempt, usersInfo is asked which users now exist (add) or are gone (remove); those rows
-  are ``success`` (confirmed), only the rest are resent.  An "already exists" for a row whose
-  earlier attempt was uncertain is likewise a confirmed success.
+  are ``success`` (confirmed), only the rest are resent (:mod:`bulkprov.send.verify`).  An "already
+  exists" for a row whose earlier attempt was uncertain -- in this run or an earlier one -- is
+  likewise a confirmed success.
 * **refused as a whole** (4xx without per-user details): the batch is split in halves until the
-  offending rows are isolated; when both halves of a refused batch succeed, the refusal was about
-  size, and later batches are cut smaller.
+  offending rows are isolated; when both halves succeed, the refusal was about size, and later
+  batches are cut smaller.
 * **401/403** aborts the run at once; the **circuit breaker** aborts when most of the last N calls
-  failed transiently; a **stop request** (Ctrl-C, SIGTERM) stops sending.  Rows never sent are
-  ``not_attempted`` with the reason.
+  failed transiently; a **stop request** (Ctrl-C, SIGTERM, the run-time limit) stops sending; a
+  **ledger that cannot be written** (disk full, I/O error) stops sending too.  Rows never sent are
+  ``not_attempted`` with the reason; the ledger keeps them pending, so a resumed run sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections import deque
@@ -30,10 +38,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 from tenacity.wait import wait_base, wait_random_exponential
 
-from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES, AuthRefused, BreakerOpen, RunStopped, Unreachable
+from bulkprov._faults import fault_point
+from bulkprov.errors import (
+    OUTCOME_CODES,
+    AuthRefused,
+    BreakerOpen,
+    DiskFull,
+    RunStopped,
+    Unreachable,
+)
 from bulkprov.kore import (
     AuthFailed,
     CallFailed,
@@ -50,29 +66,13 @@ from bulkprov.model import CheckedRow, RowResult
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.payloads import resolve_update
+from bulkprov.send.verify import Aborted, Verification, confirmed
 
 log = logging.getLogger("bulkprov.dispatch")
 
 BREAKER_SHARE = 0.6  # "most of the last N calls failed"
-VERIFY_CHUNK = 200
 UNREACHABLE_LIMIT = 3  # connection failures, with no success yet, that abort the run
-
-
-# -- tenacity strategies -------------------------------------------------------------------------
-
-
-class wait_retry_after(wait_base):
-    """Use the server's Retry-After when it sent one, else the fallback strategy."""
-
-    def __init__(self, fallback: wait_base) -> None:
-        self.fallback = fallback
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return float(retry_after)
-        return self.fallback(retry_state)
+WAITING_FOR_WINDOW = "waiting for the account's rate window (another client is using it)"
 
 
 def _maybe_applied(exc: CallFailed) -> bool:
@@ -86,6 +86,29 @@ def _maybe_applied(exc: CallFailed) -> bool:
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, RateRefused | ServerFailed | OutcomeUnknown)
 
+
+class _wait(wait_base):
+    """Backoff for server errors; none for rate refusals (the limiter's pause holds every worker)."""
+
+    def __init__(self, fallback: wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(exc, RateRefused):
+            return 0.0
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return self.fallback(retry_state)
+
+
+@dataclass
+class _Tally:
+    """One batch's attempts: rate refusals are counted apart (they are bounded by time, not number)."""
+
+    other: int = 0
+    first_rate_refusal: float | None = None
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -103,21 +126,21 @@ class DispatchReport:
     notes: list[str] = field(default_factory=list)
 
 
-class Aborted(Exception):
-    pass
-
-
 class DispatchHooks:
     """Where the dispatcher reports row state (the ledger implements this; the default does nothing).
 
-    ``sending`` is called before a request leaves and must be durable when it returns;
-    ``settled`` gets the rows whose outcome became known, after each batch.
+    ``sending`` is called before a request leaves and must be durable when it returns; ``settled``
+    gets the rows whose outcome became known, after each batch; ``before`` the user as it was before
+    an update or removal.  A hook that raises stops the run (nothing is sent that is not recorded).
     """
 
     def sending(self, batch_id: str, rows: list[int]) -> None:
         pass
 
     def settled(self, results: list[RowResult]) -> None:
+        pass
+
+    def before(self, row: int, user: dict[str, Any]) -> None:
         pass
 
 
@@ -128,7 +151,7 @@ class _RowState:
     last_status: int | None = None
 
 
-class Dispatcher:
+class Dispatcher(Verification):
     """Runs batches for one job; see the module docstring for the failure policy."""
 
     def __init__(self, client: KoreClient, *, batch_size: int = 100, concurrency: int = 4,
@@ -136,13 +159,16 @@ class Dispatcher:
                  send_email: bool = True, progress: Callable[[dict[str, Any]], None] | None = None,
                  stop: asyncio.Event | None = None, backoff_max: float = 30.0,
                  hooks: DispatchHooks | None = None, uncertain: set[int] | None = None,
-                 snapshot: bool = False, limiter: RateLimiter | None = None) -> None:
+                 snapshot: bool = False, limiter: RateLimiter | None = None,
+                 rate_wait_cap: float | None = None) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.windows = parse_rate(rate)
         self.limiter = limiter or RateLimiter(self.windows)
         self.max_attempts = max_attempts
+        longest = max((w for _, w in self.windows), default=3600.0)
+        self.rate_wait_cap = longest if rate_wait_cap is None else rate_wait_cap
         self.send_email = send_email
         self.progress = progress
         self.stop = stop or asyncio.Event()
@@ -153,12 +179,13 @@ class Dispatcher:
         # Rows an earlier, interrupted process may have sent: verified before they are sent again.
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
-        self._absent_before: set[int] = set()
-        self._unreachable = 0  # connection failures before any request ever succeeded  # rows usersInfo did not find before we removed them
+        self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
+        self._unreachable = 0  # connection failures before any request ever succeeded
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
         self._largest_refused = 0
         self._total = 0
+        self._waiting = ""
         self._started = time.monotonic()
 
     # -- running ---------------------------------------------------------------------------------
@@ -173,6 +200,8 @@ class Dispatcher:
             queue.put_nowait(b)
         workers = [asyncio.create_task(self._worker(queue)) for _ in range(max(1, self.concurrency))]
         await asyncio.gather(*workers)
+        if not self.report.aborted and not self.stop.is_set():
+            await self._verify_leftovers(rows)
         stopped = self.report.aborted or "the run was interrupted"
         for row in rows:  # whatever has no outcome yet
             if row.row in self.report.results:
@@ -213,8 +242,9 @@ class Dispatcher:
             self._give_up(batch, exc)
 
     async def _send_with_retry(self, batch: Batch) -> None:
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.max_attempts), retry=retry_if_exception(_retryable),
-                                 wait=wait_retry_after(self.backoff), reraise=True, sleep=self._sleep,
+        tally = _Tally()
+        retrying = AsyncRetrying(stop=self._stop(tally), retry=retry_if_exception(_retryable),
+                                 wait=_wait(self.backoff), reraise=True, sleep=self._sleep,
                                  before_sleep=self._before_retry(batch))
         async for attempt in retrying:
             with attempt:
@@ -227,19 +257,35 @@ class Dispatcher:
                 if self.snapshot and batch.op in ("update", "remove"):
                     await self._snapshot(batch, pending)
                 result = await self._call(batch, pending)
+                fault_point("replied")
                 self._reconcile(batch, pending, result)
                 if result.unmatched:
                     await self._verify_unmatched(batch, pending, result)
 
+    def _stop(self, tally: _Tally) -> Callable[[RetryCallState], bool]:
+        """Stop retrying a batch: after ``max_attempts`` non-rate failures, or once rate refusals have
+        gone on for longer than the wall-clock cap."""
+        def stop(state: RetryCallState) -> bool:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateRefused):
+                now = time.monotonic()
+                tally.first_rate_refusal = tally.first_rate_refusal or now
+                return now - tally.first_rate_refusal >= self.rate_wait_cap
+            tally.other += 1
+            return tally.other >= self.max_attempts
+        return stop
+
     def _before_retry(self, batch: Batch):
         def hook(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, CallFailed):
+            if isinstance(exc, CallFailed) and not isinstance(exc, RateRefused):
                 log.warning("batch %s: %s (%s); retrying", batch.id, exc.message, exc.kind)
         return hook
 
     async def _sleep(self, seconds: float) -> None:
         """Backoff that a stop request cuts short (Ctrl-C must not wait out a 30 s backoff)."""
+        if seconds <= 0:
+            return
         try:
             await asyncio.wait_for(self.stop.wait(), timeout=seconds)
         except TimeoutError:
@@ -254,9 +300,12 @@ class Dispatcher:
         try:
             async with self.limiter.slot():
                 self._check_running()
+                self._waiting = ""
+                self._hook("sending", batch.id, [r.row for r in rows])
+                self._check_running()  # a ledger that could not record the request: it is not sent
+                fault_point("sending")
                 for r in rows:
                     self._rows.setdefault(r.row, _RowState()).attempts += 1
-                self.hooks.sending(batch.id, [r.row for r in rows])
                 self.report.requests += 1
                 result = await self._request(batch, rows)
         except CallFailed as exc:
@@ -283,7 +332,7 @@ class Dispatcher:
             if _maybe_applied(exc):
                 state.uncertain = True
         if isinstance(exc, RateRefused):
-            self.limiter.pause(exc.retry_after if exc.retry_after is not None else 1.0)
+            self._rate_refused(exc)
         if isinstance(exc, ServerFailed | OutcomeUnknown):
             self._recent.append(False)
             self._check_breaker()
@@ -293,6 +342,21 @@ class Dispatcher:
                 self._abort(Unreachable(host=self.client.base_url, said=exc.message))
         elif isinstance(exc, AuthFailed):
             self._abort(_auth_refused(exc))
+
+    def _rate_refused(self, exc: RateRefused) -> None:
+        """Hold every worker: for Retry-After when given, else for the shortest window (with jitter),
+        after which the limiter's own windows decide when the next request may go."""
+        if exc.retry_after is not None:
+            pause = exc.retry_after
+        elif self.windows:
+            pause = self.windows[0][1] * random.uniform(1.0, 1.1)
+        else:
+            pause = random.uniform(1.0, 2.0)
+        self.limiter.pause(pause)
+        if not self._waiting:
+            self._waiting = WAITING_FOR_WINDOW
+            log.warning("the server refused a request for its rate limit: %s, about %.0f s", WAITING_FOR_WINDOW, pause)
+            self._emit_progress()
 
     def _check_breaker(self) -> None:
         window = self._recent.maxlen or 0
@@ -305,6 +369,10 @@ class Dispatcher:
             log.error("aborting: %s", error.message)
             self.report.aborted = error.message
             self.report.stop_error = error
+
+    def _cannot_record(self, exc: BaseException) -> None:
+        """The ledger could not be written: stop sending (what is not recorded is never sent)."""
+        self._abort(DiskFull(what="the run ledger", reason=str(exc) or type(exc).__name__))
 
     # -- reconciling -------------------------------------------------------------------------------
 
@@ -322,83 +390,13 @@ class Dispatcher:
                 self.report.users[row.row] = outcome.detail
             self._finish(row, "success", "", "", status, batch.id)
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
-            self._finish(row, "success", _confirmed("created"), "", status, batch.id)
+            self._finish(row, "success", confirmed("created"), "", status, batch.id)
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
                 and row.row not in self._absent_before:
-            self._finish(row, "success", _confirmed("removed"), "", status, batch.id)
+            self._finish(row, "success", confirmed("removed"), "", status, batch.id)
         else:
             self._finish(row, "failed", outcome.message or outcome.code, outcome.code or "server-refused",
                          status, batch.id)
-
-    async def _verify(self, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
-        """Resolve an uncertain attempt through usersInfo; returns the rows still to send."""
-        found = await self._exists(batch, rows)
-        remaining = []
-        for row in rows:
-            exists = row.key.id in found
-            if batch.op == "add" and exists:
-                self._finish(row, "success", _confirmed("created-info"), "", 200, batch.id)
-            elif batch.op == "remove" and not exists and row.row in self._absent_before:
-                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
-                             batch.id)
-            elif batch.op == "remove" and not exists:
-                self._finish(row, "success", _confirmed("removed-info"), "", 200, batch.id)
-            else:
-                remaining.append(row)
-        return remaining
-
-    async def _exists(self, batch: Batch, rows: list[CheckedRow]) -> set[str]:
-        return {k for k, o in (await self._users_info(batch, rows)).items() if o.ok}
-
-    async def _snapshot(self, batch: Batch, rows: list[CheckedRow]) -> None:
-        """The users as they are before this batch changes them (for the undo file)."""
-        missing = [r for r in rows if r.row not in self.report.before]
-        if not missing:
-            return
-        info = await self._users_info(batch, missing)
-        for row in missing:
-            outcome = info.get(row.key.id)
-            if outcome is not None and outcome.ok and outcome.detail is not None:
-                self.report.before[row.row] = outcome.detail
-            elif outcome is not None and outcome.code == "not-found":
-                self._absent_before.add(row.row)
-
-    async def _users_info(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
-        """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds)."""
-        found: dict[str, UserOutcome] = {}
-        by_email = [r for r in rows if r.email]
-        by_org = [r for r in rows if not r.email]
-        for group in (by_email, by_org):
-            for i in range(0, len(group), VERIFY_CHUNK):
-                chunk = group[i:i + VERIFY_CHUNK]
-                async with self.limiter.slot():
-                    self._check_running()
-                    self.report.requests += 1
-                    try:
-                        info = await self.client.users_info(**key_args(chunk))
-                    except CallFailed as exc:
-                        self._record_failure(batch, [], exc)
-                        raise
-                found.update(info.outcomes)
-        return found
-
-    async def _verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
-        """A failure entry we could not map to a row: never drop it; check the batch's unsettled rows."""
-        open_rows = [r for r in rows if r.row not in self.report.results]
-        reason = "; ".join(o.message or o.code for o in result.unmatched)
-        if batch.op not in ("add", "remove"):
-            for row in open_rows:
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("other-key", said=reason),
-                             "unverified", result.status, batch.id)
-            return
-        found = await self._exists(batch, open_rows)
-        for row in open_rows:
-            done = (row.key.id in found) == (batch.op == "add")
-            if done:
-                self._finish(row, "success", _confirmed("unmatched"), "", result.status, batch.id)
-            else:
-                self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
-                             result.status, batch.id)
 
     async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
         if len(batch.rows) == 1:
@@ -439,7 +437,7 @@ class Dispatcher:
     def _flush(self) -> None:
         if self._unsettled:
             settled, self._unsettled = self._unsettled, []
-            self.hooks.settled(settled)
+            self._hook("settled", settled)
 
     def _emit_progress(self, final: bool = False) -> None:
         if not self.progress:
@@ -450,7 +448,7 @@ class Dispatcher:
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self._total - done) / rate if rate > 0 else None
         self.progress({"done": done, "failed": failed, "total": self._total, "elapsed": elapsed, "eta": eta,
-                       "requests": self.report.requests, "final": final})
+                       "requests": self.report.requests, "final": final, "waiting": self._waiting})
 
 
 async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
@@ -458,19 +456,16 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
                         uncertain: set[int] | None = None, snapshot: bool = False,
                         limiter: RateLimiter | None = None) -> DispatchReport:
-    """Send the valid rows of a job (the pipeline's entry point into the network half)."""
+    """Send the valid rows of a job (the runner's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
         dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
                                 rate=settings.rate, max_attempts=settings.max_attempts,
                                 breaker_window=settings.breaker_window, send_email=settings.send_email,
                                 progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
-                                snapshot=snapshot, limiter=limiter)
+                                snapshot=snapshot, limiter=limiter,
+                                rate_wait_cap=getattr(settings, "rate_wait_cap", None))
         return await dispatcher.run(rows)
-
-
-def _confirmed(variant: str) -> str:
-    return SUCCESS_NOTES["confirmed"].render(variant)
 
 
 def _auth_refused(exc: CallFailed) -> AuthRefused:

@@ -56,6 +56,7 @@ class PlanItem:
     notes: list[str] = field(default_factory=list)
     removes_roles: bool = False
     grants_builder: bool = False
+    desired: dict[str, Any] | None = None  # the roster row's user (what sync remembers once applied)
 
 
 @dataclass
@@ -97,26 +98,63 @@ def _parse_role(text: str) -> dict[str, str]:
     return {"roleId": role, "botId": bot} if bot else {"roleId": role}
 
 
-def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], protected: bool) -> PlanItem:
-    """What must change for the account's user to match the roster row."""
+def desired_fields(user: dict[str, Any]) -> dict[str, Any]:
+    """A roster row's user in the form sync remembers after applying it (JSON-friendly)."""
+    lists = _desired_lists(user)
+    out: dict[str, Any] = {"userInfo": dict(user.get("userInfo") or {})}
+    out.update({name: sorted(values) for name, values in lists.items()})
+    out.update({name: bool(user.get(name)) for name in schema.BOOL_COLUMNS if name != "sendEmail"})
+    return out
+
+
+def _known_info(current: dict[str, Any], remembered: dict[str, Any], name: str) -> str | None:
+    """A userInfo field as the account has it: from usersInfo when the reply carries it, else as
+    bulkprov last applied it; None when neither knows (the field is then sent, and remembered)."""
+    info_now = current.get("userInfo") or {}
+    if name in info_now:
+        return "" if info_now[name] is None else str(info_now[name])
+    remembered_info = remembered.get("userInfo") or {}
+    return str(remembered_info[name]) if name in remembered_info else None
+
+
+_LIST_KEYS = {"groups": "groups", "roles": "roles", "botTasks": "assignBotTasks"}
+
+
+def _known_list(current: dict[str, Any], remembered: dict[str, Any], name: str, now: set[str]) -> set[str] | None:
+    if _LIST_KEYS[name] in current:
+        return now
+    return set(remembered[name]) if name in remembered else None
+
+
+def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], protected: bool,
+              remembered: dict[str, Any] | None = None) -> PlanItem:
+    """What must change for the account's user to match the roster row.
+
+    A field the server's reply does not carry is compared with the value bulkprov last applied
+    (``remembered``), not with blank: usersInfo may return only a few fields, and a plan that lists
+    every other field as a change is useless for review and spends the rate budget on nothing.
+    """
+    remembered = remembered or {}
     desired = row.user
     item = PlanItem("unchanged", row)
     key_field = {"emailId": row.email} if row.email else {"orgUserId": row.org_user_id}
     payload: dict[str, Any] = {"userInfo": dict(key_field)}
-    info_now = current.get("userInfo") or {}
     for name, new in (desired.get("userInfo") or {}).items():
-        old = "" if info_now.get(name) is None else str(info_now.get(name))
-        if name in ("emailId", "orgUserId") and match_key(old) == match_key(new):
+        known = _known_info(current, remembered, name)
+        if name in ("emailId", "orgUserId") and known is not None and match_key(known) == match_key(new):
             continue
-        if old != new:
+        if name == "emailId" and known is None:
+            continue  # the user was found by this email: it is the same
+        if known != new:
             payload["userInfo"][name] = new
-            item.changes.append(Change(name, old, new))
+            item.changes.append(Change(name, "" if known is None else known, new))
     now_lists, want_lists = _current_lists(current), _desired_lists(desired)
     for name in MANAGED_LISTS:
         if name not in managed:
             continue
-        old, new = now_lists[name], want_lists[name]
-        if old == new:
+        known_list = _known_list(current, remembered, name, now_lists[name])
+        old, new = (known_list if known_list is not None else set()), want_lists[name]
+        if known_list is not None and old == new:
             continue
         removing = sorted(old - new)
         if protected and name == "roles" and removing:
@@ -137,19 +175,37 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
     for name in schema.BOOL_COLUMNS:
         if name not in managed or name == "sendEmail":
             continue
-        old_value, new_value = bool(current.get(name)), bool(desired.get(name))
-        if old_value == new_value:
+        if name in current:
+            old_value: bool | None = bool(current.get(name))
+        else:
+            old_value = remembered.get(name)
+        new_value = bool(desired.get(name))
+        if old_value is not None and old_value == new_value:
             continue
         if protected and old_value and not new_value:
             item.notes.append(f"protected user: {name} not taken away")
             continue
         payload[name] = new_value
-        item.changes.append(Change(name, str(old_value).upper(), str(new_value).upper()))
+        item.changes.append(Change(name, "" if old_value is None else str(old_value).upper(), str(new_value).upper()))
         item.grants_builder = item.grants_builder or new_value
     if item.changes:
         item.action = "update"
         item.row = row.as_action("update", payload)
     return item
+
+
+def applied_fields(plan: Plan, results: dict[int, RowResult],
+                   previous: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What to remember per user after a sync: the roster's values for users now as the roster says
+    (added, updated or unchanged), the earlier memory for the others."""
+    out = dict(previous)
+    for item in plan.items:
+        if item.action == "remove" or item.desired is None:
+            continue
+        result = results.get(item.row.row)
+        if item.action == "unchanged" or (result is not None and result.status == "success"):
+            out[item.row.key.id] = desired_fields(item.desired)
+    return out
 
 
 # -- building the plan -----------------------------------------------------------------------------------
@@ -165,8 +221,11 @@ def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> i
 
 
 def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
-               previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any) -> Plan:
-    """``previous``: (key, email, orgUserId) of the roster the last sync applied."""
+               previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any,
+               remembered: dict[str, dict[str, Any]] | None = None) -> Plan:
+    """``previous``: (key, email, orgUserId) of the roster the last sync applied; ``remembered``: the
+    fields bulkprov last applied per user (for the fields usersInfo does not return)."""
+    remembered = remembered or {}
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous))
     roster_keys = set()
@@ -176,10 +235,13 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         found = current.get(key)
         if found is None:
             plan.items.append(PlanItem("add", row, grants_builder=bool(row.user.get("canCreateBot")
-                                                                        or row.user.get("isDeveloper"))))
+                                                                        or row.user.get("isDeveloper")),
+                                       desired=row.user))
         else:
             plan.current[key] = found
-            plan.items.append(diff_user(row, found, managed, is_protected(row.email, settings.protected)))
+            item = diff_user(row, found, managed, is_protected(row.email, settings.protected), remembered.get(key))
+            item.desired = row.user
+            plan.items.append(item)
     next_row = SYNTHETIC_ROW_BASE
     for key, email, org_user_id in previous:
         if key in roster_keys:

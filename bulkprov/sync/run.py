@@ -8,26 +8,24 @@ the front end's ``confirm`` callback may lift the Builder guard (the CLI asks on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import GuardStopped, RunStopped
-from bulkprov.jobs.ledger import Ledger, LedgerHooks, StateLock
+from bulkprov.jobs.ledger import Ledger, LedgerHooks
 from bulkprov.jobs.ledgered import shared_budget
-from bulkprov.jobs.runner import Job, begin, end
+from bulkprov.jobs.lock import StateLock
+from bulkprov.jobs.runner import Context, Job, begin, end
 from bulkprov.jobs.settings import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
     ConfirmFn,
     JobOutcome,
     JobSettings,
-    ProgressFn,
     state_dir_for,
 )
-from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.logs import set_run_id
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
@@ -38,8 +36,7 @@ from bulkprov.sync.workbook import describe, read_plan_fingerprint, write_plan
 log = logging.getLogger("bulkprov.sync")
 
 
-async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress: ProgressFn | None,
-                   confirm: ConfirmFn | None) -> JobOutcome:
+async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """``plan`` writes the plan workbook; ``sync`` executes it."""
     from bulkprov.send.dispatcher import dispatch_rows
 
@@ -52,10 +49,11 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
             shared_budget(ledger, settings) as limiter:
         previous_run, previous = ledger.applied_roster(host)
         try:
-            current, lookups = await _current_state(checked.valid, previous, settings, credentials, limiter)
+            current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
         except RunStopped as exc:  # nothing was changed; still a result for every row
             return await _nothing_changed(job, exc)
-        plan = planning.build_plan(checked.rows, managed, current, previous, previous_run, settings)
+        plan = planning.build_plan(checked.rows, managed, current, previous, previous_run, settings,
+                                   remembered=ledger.applied_fields(host))
         changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
@@ -63,7 +61,7 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
             log.info("plan: %s", line)
         if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             return _planned(job, plan, path)
-        refusals = _refusals(plan, settings, confirm)
+        refusals = _refusals(plan, settings, ctx.confirm)
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
@@ -76,14 +74,15 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
             summary.run_id = ledger.create_run(
                 command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
                 settings=summary.settings, done=list(results.values()),
-                rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes])
+                rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
+                payloads={r.row: r.user for r in changes if r.action == "update"})
+            for item in plan.items:  # the undo file restores users as the plan found them, after any crash
+                if item.action in ("update", "remove") and item.row.key.id in plan.current:
+                    ledger.keep_before_image(summary.run_id, item.row.row, plan.current[item.row.key.id])
             set_run_id(summary.run_id)
-            stop = asyncio.Event()
-            limit = RuntimeLimit(settings.max_runtime).start(stop)
-            with stop_on_signals(stop):
-                report = await dispatch_rows(changes, settings, credentials, progress, stop,
-                                             hooks=LedgerHooks(ledger, summary.run_id), limiter=limiter)
-            report = limit.stopped(report, stop)
+            report = await dispatch_rows(changes, settings, ctx.credentials, ctx.progress, ctx.stop,
+                                         hooks=LedgerHooks(ledger, summary.run_id), limiter=limiter)
+            report = ctx.stopped(report)
             if report.stop_error is not None:
                 job.stop_errors.append(report.stop_error)
             # The undo file restores users as the plan found them: no second usersInfo needed.
@@ -94,7 +93,8 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
             results.update(report.results)
         results = planning.sync_results(plan, results)
         if report is not None:
-            ledger.set_applied_roster(host, summary.run_id, _applied(plan, results))
+            ledger.set_applied_roster(host, summary.run_id, _applied(plan, results),
+                                      planning.applied_fields(plan, results, ledger.applied_fields(host)))
     return await end(job, results, report, [i.row for i in plan.items])
 
 

@@ -1,0 +1,76 @@
+"""Before the first request: is there room to record the run and write its results?
+
+A run that cannot record what it sends must not send: the state directory and the result file's
+folder are checked for writability and free space before anything leaves (exit 2, nothing sent).
+The estimate is generous on purpose (about 1 KB of ledger and 0.5 KB of results per row, plus a
+margin); a disk that fills up anyway during the run stops it cleanly (exit 3, see the dispatcher).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+
+from bulkprov.errors import OutputUnwritable, StateDirUnusable
+from bulkprov.units import human_size
+
+LEDGER_BYTES_PER_ROW = 1024
+RESULT_BYTES_PER_ROW = 512
+MARGIN = 1 << 20
+
+
+def _free(path: Path) -> int:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    stats = os.statvfs(probe)
+    return stats.f_bavail * stats.f_frsize
+
+
+def check_room(state_dir: Path, results: Path, rows: int) -> None:
+    """Refuse to start when the state directory or the results' folder is clearly too small."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        probe = state_dir / ".bulkprov-write-test"
+        probe.write_bytes(b"x")
+        probe.unlink()
+    except OSError as exc:
+        raise StateDirUnusable(state_dir=str(state_dir), reason=exc.strerror or str(exc)) from None
+    same_disk = os.stat(state_dir).st_dev == os.stat(_existing(results.parent)).st_dev
+    ledger_need = rows * LEDGER_BYTES_PER_ROW + MARGIN
+    result_need = rows * RESULT_BYTES_PER_ROW + MARGIN
+    free = _free(state_dir)
+    if free < ledger_need + (result_need if same_disk else 0):
+        raise StateDirUnusable("space", state_dir=str(state_dir), free=human_size(free), rows=rows,
+                               needed=human_size(ledger_need + (result_need if same_disk else 0)))
+    if not same_disk:
+        free = _free(results.parent)
+        if free < result_need:
+            raise OutputUnwritable("space", target=str(results), free=human_size(free), needed=human_size(result_need))
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def write_traceback(state_dir: Path, exc: BaseException) -> Path | None:
+    """The details of an internal error, for the person who reports it (owner-only; no secrets:
+    tokens are redacted, and tracebacks carry code lines, not variables)."""
+    from bulkprov.kore.errors import redact
+
+    try:
+        folder = state_dir / "internal-errors"
+        folder.mkdir(parents=True, exist_ok=True)
+        import datetime as dt
+
+        path = folder / f"{dt.datetime.now():%Y%m%d-%H%M%S-%f}.txt"
+        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(redact(text))
+        return path
+    except OSError:
+        return None

@@ -1,0 +1,143 @@
+"""Asking the server before settling: usersInfo after a lost reply, for unmatched failures, and for undo.
+
+No row is ``success`` unless the server said so for that row.  When the outcome of an attempt is
+unknown (a timeout, a dropped connection, a 5xx that may have come after the work was done) or a
+reply's failure list does not match the request, the dispatcher asks usersInfo which users exist
+now, and settles from that.  Before an update or a removal it fetches the users as they are (the
+before-image the undo file restores), and commits each one through the hooks as it arrives.
+
+:class:`Verification` is the half of :class:`bulkprov.send.dispatcher.Dispatcher` that asks; it reads
+the dispatcher's state (``report``, ``_rows``, ``limiter``, ``client``) and settles through ``_finish``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
+from bulkprov.kore import CallFailed, CallResult, UserOutcome
+from bulkprov.model import CheckedRow
+from bulkprov.send.batches import Batch, key_args
+
+if TYPE_CHECKING:
+    from bulkprov.send.dispatcher import Dispatcher
+
+
+class Aborted(Exception):
+    """The run is stopping (a stop request or an abort): leave the batch as it is."""
+
+log = logging.getLogger("bulkprov.dispatch")
+
+VERIFY_CHUNK = 200
+
+
+def confirmed(variant: str) -> str:
+    return SUCCESS_NOTES["confirmed"].render(variant)
+
+
+class Verification:
+    """usersInfo checks for the dispatcher (mixed into :class:`~bulkprov.send.dispatcher.Dispatcher`)."""
+
+    async def _verify(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
+        """Resolve an uncertain attempt through usersInfo; returns the rows still to send."""
+        found = await self._exists(batch, rows)
+        remaining = []
+        for row in rows:
+            exists = row.key.id in found
+            if batch.op == "add" and exists:
+                self._finish(row, "success", confirmed("created-info"), "", 200, batch.id)
+            elif batch.op == "remove" and not exists and row.row in self._absent_before:
+                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+                             batch.id)
+            elif batch.op == "remove" and not exists:
+                self._finish(row, "success", confirmed("removed-info"), "", 200, batch.id)
+            else:
+                remaining.append(row)
+        return remaining
+
+    async def _exists(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> set[str]:
+        return {k for k, o in (await self._users_info(batch, rows)).items() if o.ok}
+
+    async def _snapshot(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> None:
+        """The users as they are before this batch changes them (for the undo file), kept in the ledger."""
+        missing = [r for r in rows if r.row not in self.report.before and r.row not in self._absent_before]
+        if not missing:
+            return
+        info = await self._users_info(batch, missing)
+        for row in missing:
+            outcome = info.get(row.key.id)
+            if outcome is not None and outcome.ok and outcome.detail is not None:
+                self.report.before[row.row] = outcome.detail
+                self._hook("before", row.row, outcome.detail)
+            elif outcome is not None and outcome.code == "not-found":
+                self._absent_before.add(row.row)
+
+    async def _users_info(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
+        """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds)."""
+        found: dict[str, UserOutcome] = {}
+        by_email = [r for r in rows if r.email]
+        by_org = [r for r in rows if not r.email]
+        for group in (by_email, by_org):
+            for i in range(0, len(group), VERIFY_CHUNK):
+                chunk = group[i:i + VERIFY_CHUNK]
+                async with self.limiter.slot():
+                    self._check_running()
+                    self.report.requests += 1
+                    try:
+                        info = await self.client.users_info(**key_args(chunk))
+                    except CallFailed as exc:
+                        self._record_failure(batch, [], exc)
+                        raise
+                found.update(info.outcomes)
+        return found
+
+    async def _verify_unmatched(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
+        """A failure entry we could not map to a row: never drop it; check the batch's unsettled rows."""
+        open_rows = [r for r in rows if r.row not in self.report.results]
+        reason = "; ".join(o.message or o.code for o in result.unmatched)
+        if batch.op not in ("add", "remove"):
+            for row in open_rows:
+                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("other-key", said=reason),
+                             "unverified", result.status, batch.id)
+            return
+        found = await self._exists(batch, open_rows)
+        for row in open_rows:
+            done = (row.key.id in found) == (batch.op == "add")
+            if done:
+                self._finish(row, "success", confirmed("unmatched"), "", result.status, batch.id)
+            else:
+                self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
+                             result.status, batch.id)
+
+    async def _verify_leftovers(self: Dispatcher, rows: list[CheckedRow]) -> None:
+        """At the end of a run: rows whose attempts all ended with no known outcome are checked once
+        more with usersInfo, so the workbook says what happened instead of "unverified"."""
+        by_op: dict[str, list[CheckedRow]] = {}
+        for row in rows:
+            result = self.report.results.get(row.row)
+            if result is not None and result.error_code == "unverified" and row.action in ("add", "remove"):
+                by_op.setdefault(row.action, []).append(row)
+        for op, open_rows in by_op.items():
+            batch = Batch("verify", op, open_rows)
+            try:
+                found = await self._exists(batch, open_rows)
+            except (CallFailed, Aborted) as exc:  # they stay unverified; a resumed run checks them
+                log.warning("could not check %d rows with an unknown outcome: %s", len(open_rows), exc)
+                return
+            for row in open_rows:
+                before = self.report.results[row.row]
+                applied = (row.key.id in found) == (op == "add")
+                if applied:
+                    self._finish(row, "success", confirmed("created-info" if op == "add" else "removed-info"), "",
+                                 200, before.batch)
+                else:
+                    reason = OUTCOME_CODES["server-error"].render(attempts=before.attempts, said=before.reason)
+                    self._finish(row, "failed", reason, "server-error", before.http_status, before.batch)
+
+    def _hook(self: Dispatcher, name: str, *args: Any) -> None:
+        """Call a hook; a hook that cannot write (disk full, I/O error) stops the run cleanly."""
+        try:
+            getattr(self.hooks, name)(*args)
+        except Exception as exc:  # noqa: BLE001 - the hook is the ledger: any failure means "cannot record"
+            self._cannot_record(exc)
