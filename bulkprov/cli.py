@@ -365,8 +365,9 @@ def _print_outcome(outcome, quiet: bool) -> None:
         for warning in summary.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if summary.aborted:
+            codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
             hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
-            print(f"ABORTED: {summary.aborted}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
+            print(f"ABORTED: {summary.aborted}{codes}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
     print(f"{summary.command}: {counts} — results: {outcome.results_path}")
 
 

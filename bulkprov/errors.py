@@ -531,7 +531,11 @@ class GuardStopped(RunStopped):
 class DiskFull(RunStopped):
     code = "disk-full"
     description = N_("the disk filled up or failed during the run")
-    template = N_("{what} could not be written ({reason}); sending stopped with the ledger consistent")
+    templates = {
+        "": N_("{what} could not be written ({reason}); sending stopped with the ledger consistent"),
+        "results": N_("{what} could not be written ({reason}); the ledger knows every row: `bulkprov runs show "
+                      "{run_id}` writes the workbook once there is room"),
+    }
     hint = "disk"
 
 
@@ -682,6 +686,7 @@ SUCCESS_NOTES: dict[str, Problem] = _problems(
              "created-info": N_("created (confirmed by usersInfo after the reply was lost)"),
              "removed": N_("removed (confirmed): an earlier attempt's reply was lost and the user is now gone"),
              "removed-info": N_("removed (confirmed by usersInfo after the reply was lost)"),
+             "updated-info": N_("updated (confirmed by usersInfo after the reply was lost)"),
              "unmatched": N_("confirmed by usersInfo (the reply's failure list did not match)")}),
 )
 

@@ -58,6 +58,9 @@ class Accounts:
         else:
             refusal = self._update_one(item)
             self.counts["updated"] += refusal is None
+            if refusal is None and isinstance(info, dict):
+                key = self._find(info.get("emailId"), info.get("orgUserId"))
+                self.updated_per_email[key or "?"] += 1
         return None if refusal is None else _user_failure(info, refusal)
 
     def _add_one(self, user: Any, send_email: bool) -> tuple[dict[str, Any] | None, _Refusal | None]:
@@ -207,7 +210,11 @@ class Accounts:
         for ident in items:
             key = self._find(org=ident) if by_org else self._find(email=ident)
             if key is not None:
-                out.append(copy.deepcopy(self.users[key]))
+                found = copy.deepcopy(self.users[key])
+                fields = self.config.users_info_fields
+                if fields is not None:  # a server that returns fewer fields than it stores
+                    found["userInfo"] = {k: v for k, v in found["userInfo"].items() if k in fields}
+                out.append(found)
             elif by_org:
                 out.append({"userInfo": {"orgUserId": ident, "status": "failure",
                                          "reason": {"message": "User not found", "statusCode": 404}}})

@@ -124,6 +124,8 @@ class EmulatorConfig:
     latency: float = 0.0  # seconds slept before applying
     commit_then_drop: float = 0.0  # probability of applying a write, then closing without a reply
     enforce_jti: bool = False  # every token must carry a jti never seen before
+    # usersInfo returns only these userInfo fields (None: all it stores); the API does not document which.
+    users_info_fields: list[str] | None = None
     poison_pattern: str | None = None  # re.search over emailIds: the whole write request is refused
     seed: int | None = None  # RNG seed for the probabilities above
     roles: dict[str, str] = field(default_factory=lambda: dict(_DEMO["roles"]))  # roleId -> name

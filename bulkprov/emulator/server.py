@@ -144,6 +144,7 @@ class Emulator(Accounts):
         self.counts: Counter[str] = Counter()
         self.created_per_email: Counter[str] = Counter()
         self.create_attempts_per_email: Counter[str] = Counter()
+        self.updated_per_email: Counter[str] = Counter()
         self._windows = _SlidingWindows()
         self._jtis: set[str] = set()
         self._rng = random.Random(self.config.seed)
@@ -170,6 +171,7 @@ class Emulator(Accounts):
             "failed_users", "rate_refusals", "faults_5xx", "drops", "auth_failures", "refused_requests")}
         counts["created_per_email"] = dict(self.created_per_email)
         counts["create_attempts_per_email"] = dict(self.create_attempts_per_email)
+        counts["updated_per_email"] = dict(self.updated_per_email)
         return copy.deepcopy({"users": list(self.users.values()), "requests": self.requests,
                               "counts": counts, "config": self.config.public()})
 

@@ -70,3 +70,15 @@ def write_sheet(wb: Any, name: str, headers: list[str], rows: list[list[Any]], *
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(1, len(rows)), max(0, len(headers) - 1))
     return ws
+
+
+def close_workbook(wb: Any) -> None:
+    """Close (write) an XlsxWriter workbook; a full or failing disk is an ``OSError`` like any other
+    (XlsxWriter wraps it in its own ``FileCreateError``)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    try:
+        wb.close()
+    except FileCreateError as exc:
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else None
+        raise (cause or OSError(str(exc))) from exc

@@ -47,11 +47,7 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
         return ctx.stopped(report)
 
     state_dir = state_dir_for(path, settings)
-    check_room(state_dir, settings.output or path.parent, len(checked))
-    with StateLock(state_dir) as lock, contextlib.closing(Ledger(state_dir)) as ledger:
-        if lock.took_over:
-            log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
-                        lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
+    with contextlib.closing(Ledger(state_dir)) as ledger:
         try:
             run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
         except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
@@ -69,6 +65,35 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
                           users=report.users, before=report.before, requests=report.requests, notes=report.notes)
+
+
+@contextlib.contextmanager
+def held_state(path: Path, settings: JobSettings, rows: int, out_path: Path) -> Iterator[None]:
+    """The state directory, checked for room and held (one run at a time) from before the first
+    request until the result workbook is written: nobody else writes this run's files meanwhile, so
+    a temporary file a killed process left behind can be swept."""
+    if not settings.use_ledger:
+        yield
+        return
+    state_dir = state_dir_for(path, settings)
+    check_room(state_dir, out_path, rows)
+    with StateLock(state_dir) as lock:
+        if lock.took_over:
+            log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
+                        lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
+            sweep_temporary_files(out_path)
+        yield
+
+
+def sweep_temporary_files(out_path: Path) -> None:
+    """Remove the half-written files of a process that died while writing this run's outputs."""
+    from bulkprov.outputs.results import failures_path
+    from bulkprov.outputs.undo import undo_path
+
+    for target in (out_path, undo_path(out_path), failures_path(out_path)):
+        for stale in target.parent.glob(f".{target.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
+from bulkprov._faults import fault_point
 from bulkprov.errors import (
     BadConfig,
     BulkprovError,
@@ -140,8 +141,11 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None,
                           failures=settings.failures_output if settings.results_format == "xlsx" else None)
+    half = len(results) // 2
     try:
-        for row in sorted(results):
+        for i, row in enumerate(sorted(results)):
+            if i == half:
+                fault_point("results")
             result = results[row]
             summary.counts[(result.action, result.status)] += 1
             writer.add(result, cells.get(row))
@@ -242,7 +246,8 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
         if summary.run_id and settings.use_ledger:
             record_finish(settings, job.path, summary, written)
     except (OSError, LedgerWriteFailed) as exc:
-        raise DiskFull(what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc)) from None
+        raise DiskFull("results", what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc),
+                       run_id=summary.run_id or "?") from None
     outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
                          list(job.stop_errors))
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
@@ -304,29 +309,30 @@ async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOut
 
 async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    from bulkprov.jobs.ledgered import send_rows
+    from bulkprov.jobs.ledgered import held_state, send_rows
 
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
-    try:
-        report = await send_rows(path, settings, checked.rows, results, summary, ctx)
-    except BulkprovError:
-        raise
-    except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
-        report = _internal_error(path, settings, exc)
-        fault_rows = [r for r in checked.valid if r.row not in report.results]
-        for row in fault_rows:
-            report.results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED, f"not sent: {report.aborted}",
-                                                   "not-attempted")
-    results.update(report.results)
-    summary.aborted = report.aborted
-    summary.run_id = report.run_id or summary.run_id
-    summary.warnings.extend(report.notes)
-    if report.stop_error is not None:
-        job.stop_errors.append(report.stop_error)
-    users = report.users if settings.command == "lookup" else None
-    return await end(job, results, report, checked.valid, users)
+    with held_state(path, settings, len(checked.rows), job.out_path):
+        try:
+            report = await send_rows(path, settings, checked.rows, results, summary, ctx)
+        except BulkprovError:
+            raise
+        except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
+            report = _internal_error(path, settings, exc)
+            for row in checked.valid:
+                if row.row not in report.results:
+                    report.results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
+                                                           f"not sent: {report.aborted}", "not-attempted")
+        results.update(report.results)
+        summary.aborted = report.aborted
+        summary.run_id = report.run_id or summary.run_id
+        summary.warnings.extend(report.notes)
+        if report.stop_error is not None:
+            job.stop_errors.append(report.stop_error)
+        users = report.users if settings.command == "lookup" else None
+        return await end(job, results, report, checked.valid, users)
 
 
 def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_writable, new_workbook
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_writable, close_workbook, new_workbook
 from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowResult
 from bulkprov.schema import RESULT_COLUMNS
 
@@ -218,7 +218,7 @@ class ResultWriter:
         if self.users_headers is not None:
             self._users_ws.autofilter(0, 0, max(self._users, 1), self._users_ws._bulkprov_width - 1)
         self._write_summary(summary)
-        self._wb.close()
+        close_workbook(self._wb)
 
     def _write_summary(self, summary: RunSummary) -> None:
         ws = self._summary_ws
@@ -285,7 +285,7 @@ class _FailuresWorkbook:
                 self._ws.write_string(self._rows, col, value)
 
     def close(self) -> None:
-        self._wb.close()
+        close_workbook(self._wb)
 
     def commit(self) -> None:
         self._file.commit()

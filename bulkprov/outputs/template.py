@@ -14,7 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from bulkprov import schema
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, new_workbook
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook
 
 # Fixed document date so the generated file only changes when the schema does.
 _CREATED = dt.datetime(2026, 1, 1)
@@ -83,7 +83,7 @@ def _write_xlsx(path: Path) -> None:
             ws.write_string(r, 0, name)
             ws.write_string(r, 1, ident)
     _instructions_sheet(wb, head)
-    wb.close()
+    close_workbook(wb)
 
 
 def _users_sheet(wb, head, required, text) -> None:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.io.xlsx import AtomicFile, new_workbook
+from bulkprov._faults import fault_point
+from bulkprov.io.xlsx import AtomicFile, close_workbook, new_workbook
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.validation import TASKS_ADD, TASKS_REMOVE
 
@@ -118,6 +119,11 @@ def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id:
              "the page's 'apply' action); check it first with a dry run.", ""] + notes
     for r, line in enumerate(lines):
         about.write_string(r, 0, line)
-    wb.close()
+    try:
+        fault_point("undo")
+        close_workbook(wb)
+    except BaseException:
+        target.discard()
+        raise
     target.commit()
     return path

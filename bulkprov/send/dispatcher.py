@@ -250,7 +250,7 @@ class Dispatcher(Verification):
             with attempt:
                 self._check_running()
                 pending = [r for r in batch.rows if r.row not in self.report.results]
-                if any(self._rows.get(r.row, _RowState()).uncertain for r in pending) and batch.op in ("add", "remove"):
+                if any(self._rows.get(r.row, _RowState()).uncertain for r in pending) and batch.op != "lookup":
                     pending = await self._verify(batch, pending)
                 if not pending:
                     return

@@ -36,14 +36,44 @@ def confirmed(variant: str) -> str:
     return SUCCESS_NOTES["confirmed"].render(variant)
 
 
+def update_applied(update: dict[str, Any], user: dict[str, Any]) -> bool:
+    """Does the user (a usersInfo object) already show every change ``update`` makes?"""
+    from bulkprov import schema
+
+    info = user.get("userInfo") or {}
+    for name, value in (update.get("userInfo") or {}).items():
+        if name in ("emailId", "orgUserId"):
+            continue
+        if name not in info or str(info[name]) != str(value):
+            return False
+    groups = {g.get("groupId") if isinstance(g, dict) else g for g in user.get("groups") or []}
+    change = update.get("groups")
+    if isinstance(change, dict) and not (set(change.get("addTo") or []) <= groups
+                                         and not set(change.get("removeFrom") or []) & groups):
+        return False
+    roles = set(schema.role_texts(user.get("roles")))
+    change = update.get("roles")
+    if isinstance(change, dict) and not ({schema.role_text(r) for r in change.get("addTo") or []} <= roles
+                                         and not {schema.role_text(r) for r in change.get("removeFrom") or []} & roles):
+        return False
+    for name in ("canCreateBot", "isDeveloper"):
+        if name in update and (name not in user or bool(user[name]) != bool(update[name])):
+            return False
+    return "assignBotTasks" not in update  # a task change cannot be confirmed from here: send it again
+
+
 class Verification:
     """usersInfo checks for the dispatcher (mixed into :class:`~bulkprov.send.dispatcher.Dispatcher`)."""
 
     async def _verify(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
         """Resolve an uncertain attempt through usersInfo; returns the rows still to send."""
-        found = await self._exists(batch, rows)
-        remaining = []
-        for row in rows:
+        if batch.op == "update":
+            return await self._verify_updates(batch, rows)
+        # Only rows an attempt may have applied: a user that was there before is not our creation.
+        uncertain = [r for r in rows if self._rows.get(r.row) and self._rows[r.row].uncertain]
+        found = await self._exists(batch, uncertain)
+        remaining = [r for r in rows if r not in uncertain]
+        for row in uncertain:
             exists = row.key.id in found
             if batch.op == "add" and exists:
                 self._finish(row, "success", confirmed("created-info"), "", 200, batch.id)
@@ -52,6 +82,21 @@ class Verification:
                              batch.id)
             elif batch.op == "remove" and not exists:
                 self._finish(row, "success", confirmed("removed-info"), "", 200, batch.id)
+            else:
+                remaining.append(row)
+        return remaining
+
+    async def _verify_updates(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
+        """An update whose reply was lost is confirmed when the user already shows every change it
+        makes (a field the reply does not carry cannot confirm it: the update is then sent again,
+        which is harmless, since an update sets values)."""
+        uncertain = [r for r in rows if self._rows.get(r.row) and self._rows[r.row].uncertain]
+        info = await self._users_info(batch, uncertain)
+        remaining = [r for r in rows if r not in uncertain]
+        for row in uncertain:
+            outcome = info.get(row.key.id)
+            if outcome is not None and outcome.ok and outcome.detail is not None and update_applied(row.user, outcome.detail):
+                self._finish(row, "success", confirmed("updated-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
         return remaining

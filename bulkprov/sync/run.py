@@ -15,8 +15,7 @@ from typing import Any
 
 from bulkprov.errors import GuardStopped, RunStopped
 from bulkprov.jobs.ledger import Ledger, LedgerHooks
-from bulkprov.jobs.ledgered import shared_budget
-from bulkprov.jobs.lock import StateLock
+from bulkprov.jobs.ledgered import held_state, shared_budget
 from bulkprov.jobs.runner import Context, Job, begin, end
 from bulkprov.jobs.settings import (
     EXIT_OK,
@@ -45,8 +44,8 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
     state_dir = state_dir_for(path, settings)
-    with StateLock(state_dir), contextlib.closing(Ledger(state_dir)) as ledger, \
-            shared_budget(ledger, settings) as limiter:
+    with held_state(path, settings, len(checked.rows), job.out_path), \
+            contextlib.closing(Ledger(state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
         previous_run, previous = ledger.applied_roster(host)
         try:
             current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)

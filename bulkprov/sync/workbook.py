@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import InputError, PlanFileInvalid
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, new_workbook, write_sheet
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
 from bulkprov.sync.plan import Plan
 from bulkprov.units import format_duration
 
@@ -50,7 +50,7 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
     sheet("Invalid", ["row", "emailId", "reason"],
           [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
     try:
-        wb.close()
+        close_workbook(wb)
     except BaseException:
         target.discard()
         raise
