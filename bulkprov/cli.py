@@ -48,10 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("template", help="write the input template (xlsx, or csv by extension)")
     p.add_argument("-o", "--output", default="users-template.xlsx", help="where to write it (default %(default)s)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists (it may be a filled-in roster)")
 
     for name, help_text in FILE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        _file_options(p, network=name != "validate", ledger=name in SENDING)
+        _file_options(p, network=name != "validate", ledger=name in SENDING,
+                      adds=name in ("add", "apply", "plan", "sync"))
         if name == "sync":
             p.add_argument("--plan", type=Path, metavar="PLAN.xlsx",
                            help="execute this approved plan; refused if the account changed since")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--undo", action="store_true", help="with show: write the run's undo file (from the ledger)")
 
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
-    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--port", type=int, default=8765, help="port to listen on (default %(default)s)")
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--seed", type=Path, help="JSON file with roles, bots, groups, users and fault settings")
     p.add_argument("--rate", default="60/min,1800/h", help="rate windows to enforce ('none' for no limit)")
@@ -109,7 +111,7 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
 
 
-def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) -> None:
+def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, adds: bool) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
     p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
     p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
@@ -130,11 +132,12 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) ->
     p.add_argument("--rate-wait-cap", type=float, metavar="SECONDS",
                    help="how long to keep retrying rate refusals (default: the longest --rate window)")
     p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
-    email = p.add_mutually_exclusive_group()
-    email.add_argument("--send-email", dest="send_email", action="store_true", default=None,
-                       help="send activation emails on add (default)")
-    email.add_argument("--no-send-email", dest="send_email", action="store_false",
-                       help="do not send activation emails")
+    if adds:
+        email = p.add_mutually_exclusive_group()
+        email.add_argument("--send-email", dest="send_email", action="store_true", default=None,
+                           help="send activation emails to users added (default)")
+        email.add_argument("--no-send-email", dest="send_email", action="store_false",
+                           help="do not send activation emails")
     p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
     p.add_argument("--state-dir", type=Path, help="where the run ledger and lock live (default: .bulkprov/ "
                    "beside FILE)")
@@ -160,7 +163,7 @@ HINTS = {
                        "new run anyway",
     "host": "pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile",
     "rate": "check --rate",
-    "output": "choose another place with -o",
+    "output": "choose another place with -o (or pass --force to replace it)",
     "resume": "run the same command with --resume to send the rest",
     "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
 }
@@ -251,7 +254,7 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
 def cmd_template(args: argparse.Namespace) -> int:
     from bulkprov.outputs.template import write_template
 
-    path = write_template(args.output)
+    path = write_template(args.output, replace=args.force)
     print(f"template written: {path}")
     return 0
 

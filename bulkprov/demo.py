@@ -19,6 +19,18 @@ from bulkprov.jobs import JobSettings, run_job
 from bulkprov.kore.auth import Credentials
 from bulkprov.logs import configure_logging
 
+# What each step shows, and why a non-zero exit there is expected: the sample is broken on purpose.
+STEPS = [
+    ("validate", "roster.xlsx", "The sample roster has 8 rows broken on purpose (each says what is wrong in its note "
+     "column): exit 1 means 'some rows are invalid', as intended."),
+    ("add", "roster.xlsx", "The same 8 rows are invalid and are not sent; the 142 valid users are created, some of "
+     "them 'confirmed' because the emulator drops connections on purpose. Exit 1 again because of the 8."),
+    ("lookup", "roster.xlsx", "Lookup checks rows differently from add: 6 of the broken rows are fine as lookups "
+     "but name users that were never created (failed, not-found); 2 stay invalid. The Users sheet is an input file."),
+    ("remove", "leavers.csv", "The leavers file names 11 users and one who was never hired: 11 removed, 1 not-found "
+     "(exit 1). The undo file beside the results brings the 11 back."),
+]
+
 # Scaled so ~150 users finish in well under a minute while the limiter and retries still work.
 DEMO_RATE = "8/1,60/10"
 DEMO_FAULTS = {"fail_5xx": 0.08, "commit_then_drop": 0.05, "latency": 0.02}
@@ -40,8 +52,7 @@ def demo_config() -> EmulatorConfig:
 def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
     stream = stream or sys.stdout
     data = data or sample_data_dir()
-    roster, removals = data / "roster.xlsx", data / "leavers.csv"
-    for needed in (roster, removals):
+    for needed in (data / "roster.xlsx", data / "leavers.csv"):
         if not needed.is_file():
             raise FileNotFound(path=needed)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,17 +60,18 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
     config = demo_config()
     # A fresh ledger per demo: the emulator starts empty each time, so nothing may be skipped.
     with EmulatorThread(config) as emu, tempfile.TemporaryDirectory(prefix="bulkprov-demo-") as state:
-        print(f"emulator listening on {emu.url} (faults: {DEMO_FAULTS}, rate {DEMO_RATE})", file=stream)
+        print(f"emulator listening on {emu.url} (faults on purpose: {DEMO_FAULTS}, rate {DEMO_RATE})",
+              file=stream)
         creds = Credentials(client_id=config.client_id, client_secret=config.client_secret)
-        steps = [("validate", roster), ("add", roster), ("lookup", roster), ("remove", removals)]
-        for command, path in steps:
+        for command, path, expected in STEPS:
             settings = JobSettings(command=command, host=emu.url, rate=DEMO_RATE, batch_size=10, concurrency=4,
-                                   timeout=5.0, output=out / f"{path.stem}.{command}-results.xlsx",
+                                   timeout=5.0, output=out / f"{Path(path).stem}.{command}-results.xlsx",
                                    state_dir=Path(state))
-            outcome = run_job(path, settings, credentials=None if command == "validate" else creds)
+            source = data / path
+            outcome = run_job(source, settings, credentials=None if command == "validate" else creds)
             totals = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.status_totals().items()))
-            print(f"{command:>8} {path.name}: {totals} (exit {outcome.exit_code})\n"
-                  f"         results: {outcome.results_path}", file=stream)
+            print(f"\n{command} {source.name}: {totals} (exit {outcome.exit_code})\n  {expected}\n"
+                  f"  results: {outcome.results_path}", file=stream)
             if outcome.exit_code in (2, 3):
                 return outcome.exit_code
         users = len(emu.state()["users"])

@@ -55,6 +55,7 @@ class ProgressPrinter:
         # None, not 0.0: monotonic clocks count from an arbitrary origin (boot, on Linux), so on a
         # machine up for less than ``interval`` a 0.0 start would swallow the first report.
         self._last: float | None = None
+        self._said = ""
 
     def __call__(self, p: dict[str, Any]) -> None:
         if not self.enabled:
@@ -62,25 +63,40 @@ class ProgressPrinter:
         now = self._clock()
         if self.tty:
             self._bar(p)
-        elif p.get("final") or self._last is None or now - self._last >= self.interval:
-            self._last = now
-            waiting = f"; {p['waiting']}" if p.get("waiting") else ""
-            logging.getLogger("bulkprov.progress").info(
-                "progress: %d/%d done, %d not successful, %d requests, ETA %s%s",
-                p["done"], p["total"], p["failed"], p["requests"], _eta(p.get("eta")), waiting,
-                extra={"data": {k: v for k, v in p.items() if k != "final"}})
+            return
+        if not (p.get("final") or self._last is None or now - self._last >= self.interval):
+            return
+        message = _line(p)
+        if message == self._said:
+            return  # the final report after a last batch says nothing new: say it once
+        self._last, self._said = now, message
+        logging.getLogger("bulkprov.progress").info(
+            message, extra={"data": {k: v for k, v in p.items() if k != "final"}})
 
     def _bar(self, p: dict[str, Any]) -> None:
         total = max(1, p["total"])
-        width = 30
+        width = 24
         filled = int(width * p["done"] / total)
-        status = p["waiting"] if p.get("waiting") else f"ETA {_eta(p.get('eta'))}"
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {p['done']}/{p['total']} "
-                f"failed {p['failed']}  {status}   ")
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {_line(p, bar=True)}\x1b[K"
         self.stream.write(line)
         if p.get("final"):
             self.stream.write("\n")
         self.stream.flush()
+
+
+def _line(p: dict[str, Any], bar: bool = False) -> str:
+    """rows done of total, failed, requests, rows per second, then the ETA or why the run waits."""
+    elapsed = p.get("elapsed") or 0.0
+    speed = f", {p['done'] / elapsed:,.0f} rows/s" if elapsed > 1 and p["done"] else ""
+    if p.get("waiting"):
+        status = p["waiting"]
+    elif p["done"] >= p["total"]:
+        status = "done"
+    else:
+        status = f"ETA {_eta(p.get('eta'))}"
+    failed = f"failed {p['failed']:,}" if bar else f"{p['failed']:,} not successful"
+    head = f"{p['done']:,}/{p['total']:,}" if bar else f"progress: {p['done']:,}/{p['total']:,} done"
+    return f"{head}, {failed}, {p['requests']:,} requests{speed}, {status}"
 
 
 def _eta(seconds: float | None) -> str:

@@ -10,7 +10,6 @@ are generated from :data:`COLUMNS`, and the emulator reads :data:`USER_INFO_FIEL
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -179,12 +178,40 @@ def match_header(text: object) -> Column | None:
 
 
 def suggest_header(text: object) -> str | None:
-    """The closest known column name for an unknown header (did-you-mean), if any is close."""
+    """The known column an unknown header is a near-miss of (did-you-mean), if any.
+
+    Only the same word mistyped counts: a typo, a swapped pair of letters, case, spacing or
+    punctuation ("fristName", "E-mial").  A different word never does: "Last day" is not a
+    misspelt "Last" (following such a hint would write leaving dates into last names).
+    """
     key = normalize_header(text)
-    if not key:
+    if len(key) < 4:
         return None
-    close = difflib.get_close_matches(key, list(_HEADER_INDEX), n=1, cutoff=0.72)
-    return _HEADER_INDEX[close[0]].name if close else None
+    allowed = 1 if len(key) <= 8 else 2
+    best: tuple[int, str] | None = None
+    for alias, column in _HEADER_INDEX.items():
+        if abs(len(alias) - len(key)) > allowed:
+            continue
+        distance = _edit_distance(key, alias, allowed)
+        if distance <= allowed and (best is None or distance < best[0]):
+            best = (distance, column.name)
+    return best[1] if best else None
+
+
+def _edit_distance(a: str, b: str, cap: int) -> int:
+    """Optimal-string-alignment distance (a swap of two neighbours is one edit), stopping past ``cap``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        if min(current) > cap:
+            return cap + 1
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 # The template's example row uses this address; a row still carrying it is refused (HR forgot to delete it).

@@ -407,7 +407,7 @@ def test_a_bug_outside_a_run_is_one_line_and_exit_70(tmp_path, monkeypatch, caps
     from bulkprov import cli
     from bulkprov.outputs import template
 
-    def broken(path):
+    def broken(path, **kwargs):
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(template, "write_template", broken)

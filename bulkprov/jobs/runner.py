@@ -237,7 +237,8 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     from bulkprov.jobs.webhook import notify_webhook
 
     summary, settings = job.summary, job.settings
-    summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors)
+    failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
+    summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
     try:
         undo = write_undo_file(job, changed, results, report) if report else None
         input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
@@ -256,11 +257,12 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
 
 
 def next_steps(settings: JobSettings, summary: RunSummary, out_path: Path,
-               stop_errors: list[RunStopped]) -> list[str]:
+               stop_errors: list[RunStopped], failures: int) -> list[str]:
     steps = [settings.phrasing.stopped(settings.command, e) for e in stop_errors]
     if summary.aborted and not stop_errors:
         steps.append(settings.phrasing.resume(settings.command, summary.aborted))
-    steps.append(settings.phrasing.rerun_failures(settings.command, out_path))
+    if failures:
+        steps.append(settings.phrasing.rerun_failures(settings.command, out_path))
     return steps
 
 

@@ -67,12 +67,18 @@ class JobSettings:
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:
-        """Settings for the Summary sheet: what was asked, never a secret."""
-        out = {"command": self.command, "dry run": str(self.dry_run), "send email": str(self.send_email)}
-        if self.command not in ("validate",) and not self.dry_run:
+        """Settings for the Summary sheet: the ones that mattered for this run, never a secret."""
+        out = {"command": self.command}
+        if self.command != "validate":
+            out["dry run"] = "yes" if self.dry_run else "no"
+        if self.command in ("add", "apply", "plan", "sync"):
+            out["send activation emails"] = "yes" if self.send_email else "no"
+        if self.command != "validate" and not self.dry_run:
             out.update({"host": self.host or "", "batch size": str(self.batch_size),
                         "concurrency": str(self.concurrency), "rate": self.rate,
                         "max attempts": str(self.max_attempts), "timeout (s)": str(self.timeout)})
+            if self.max_runtime:
+                out["run-time limit (s)"] = f"{self.max_runtime:g}"
         return out
 
 

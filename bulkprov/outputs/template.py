@@ -14,6 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from bulkprov import schema
+from bulkprov.errors import OutputUnwritable
 from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook
 
 # Fixed document date so the generated file only changes when the schema does.
@@ -43,9 +44,14 @@ INSTRUCTIONS = [
 ]
 
 
-def write_template(path: str | Path) -> Path:
-    """Write the template to ``path`` atomically; the format follows the extension (.xlsx or .csv)."""
+def write_template(path: str | Path, *, replace: bool = False) -> Path:
+    """Write the template to ``path`` atomically; the format follows the extension (.xlsx or .csv).
+
+    An existing file is never replaced silently (it may be a filled-in roster): ``replace=True`` says so.
+    """
     path = Path(path)
+    if path.exists() and not replace:
+        raise OutputUnwritable("exists", target=str(path))
     target = AtomicFile(path)
     try:
         if path.suffix.lower() == ".csv":

@@ -54,13 +54,17 @@ def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
     for b in batches:
         per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
     emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
+    if not batches:
+        return ["nothing to send"]
     eta = estimate_seconds(len(batches), windows)
-    return [
-        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()) or "nothing to send",
+    lines = [
+        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()),
         f"{sum(per_op.values()):,} users in {len(batches):,} requests (batch size {batch_size}, "
         f"concurrency {concurrency}) ≈ {format_duration(eta)} at {format_rate(windows)}",
-        f"activation emails that will be sent: {emails:,}",
     ]
+    if "add" in per_op:
+        lines.append(f"activation emails that will be sent: {emails:,}")
+    return lines
 
 
 def split_batch(batch: Batch, size: int) -> list[Batch]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 import uuid
 from collections import deque
@@ -469,4 +470,5 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
 
 
 def _auth_refused(exc: CallFailed) -> AuthRefused:
-    return AuthRefused(status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
+    said = re.sub(r"^HTTP \d+: ", "", exc.message)  # the template names the status already
+    return AuthRefused(status=exc.status, said=said, lifetime=TOKEN_LIFETIME)
