@@ -192,7 +192,7 @@ def test_dry_run_sends_nothing(make_emulator, creds, tmp_path):
     assert emu.state()["requests"] == []
     statuses = [r["status"] for r in results_by_row(out.results_path).values()]
     assert statuses.count("valid") == 19 and statuses.count("invalid") == 1
-    assert any("activation emails that will be sent: 19" in w for w in out.summary.warnings)
+    assert any("activation emails that will be sent: 19" in line for line in out.summary.plan)
 
 
 def _write_lookups(path: Path) -> None:

@@ -293,7 +293,7 @@ def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
     batches = plan_batches(valid, settings.batch_size, settings.send_email)
     lines = describe_plan(batches, settings.batch_size, settings.concurrency, parse_rate(settings.rate))
     for line in lines:
-        log.info("plan (dry run, nothing sent): %s", line)
+        log.info("plan (a dry run: nothing is sent): %s", line)
     return lines
 
 
@@ -305,7 +305,7 @@ async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOut
     job = begin(path, settings, settings.results_format)
     results = validation_results(job.checked.rows)
     if settings.dry_run:
-        job.summary.warnings.extend(f"plan: {line}" for line in dry_run_plan(job.checked.rows, settings))
+        job.summary.plan.extend(dry_run_plan(job.checked.rows, settings))
     return await end(job, results, None, [])
 
 

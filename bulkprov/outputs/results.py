@@ -46,6 +46,7 @@ class RunSummary:
     settings: dict[str, str] = field(default_factory=dict)
     counts: Counter = field(default_factory=Counter)  # (action, status) -> n
     warnings: list[str] = field(default_factory=list)
+    plan: list[str] = field(default_factory=list)      # what a dry run or a plan would do
     aborted: str = ""
     next_steps: list[str] = field(default_factory=list)
     run_id: str = ""
@@ -247,6 +248,10 @@ class ResultWriter:
         lines.append(())
         lines.append(("setting", "value"))
         lines.extend((k, str(v)) for k, v in summary.settings.items())
+        if summary.plan:
+            lines.append(())
+            lines.append(("plan",))
+            lines.extend(("", p) for p in summary.plan)
         if summary.warnings:
             lines.append(())
             lines.append(("warnings",))

@@ -161,7 +161,7 @@ class Dispatcher(Verification):
                  stop: asyncio.Event | None = None, backoff_max: float = 30.0,
                  hooks: DispatchHooks | None = None, uncertain: set[int] | None = None,
                  snapshot: bool = False, limiter: RateLimiter | None = None,
-                 rate_wait_cap: float | None = None) -> None:
+                 rate_wait_cap: float | None = None, announce: bool = True) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
@@ -187,6 +187,7 @@ class Dispatcher(Verification):
         self._largest_refused = 0
         self._total = 0
         self._waiting = ""
+        self._announce = announce  # say the plan (sync's own lookups are part of its plan, not said apart)
         self._started = time.monotonic()
 
     # -- running ---------------------------------------------------------------------------------
@@ -194,8 +195,9 @@ class Dispatcher(Verification):
     async def run(self, rows: list[CheckedRow]) -> DispatchReport:
         batches = plan_batches(rows, self.batch_size, self.send_email)
         self._total = len(rows)
-        for line in describe_plan(batches, self.batch_size, self.concurrency, self.windows):
-            log.info("plan: %s", line)
+        if self._announce:
+            for line in describe_plan(batches, self.batch_size, self.concurrency, self.windows):
+                log.info("plan: %s", line)
         queue: asyncio.Queue[Batch] = asyncio.Queue()
         for b in batches:
             queue.put_nowait(b)
@@ -456,7 +458,7 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
                         uncertain: set[int] | None = None, snapshot: bool = False,
-                        limiter: RateLimiter | None = None) -> DispatchReport:
+                        limiter: RateLimiter | None = None, announce: bool = True) -> DispatchReport:
     """Send the valid rows of a job (the runner's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
@@ -465,7 +467,7 @@ async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
                                 breaker_window=settings.breaker_window, send_email=settings.send_email,
                                 progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
                                 snapshot=snapshot, limiter=limiter,
-                                rate_wait_cap=getattr(settings, "rate_wait_cap", None))
+                                rate_wait_cap=getattr(settings, "rate_wait_cap", None), announce=announce)
         return await dispatcher.run(rows)
 
 

@@ -56,7 +56,7 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
-        for line in describe(plan):
+        for line in describe(plan, guards=False):  # a guard is said once, when the run stops for it
             log.info("plan: %s", line)
         if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             return _planned(job, plan, path)
@@ -66,7 +66,6 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         if refusals:
             summary.aborted = " / ".join(r.message for r in refusals)
             job.stop_errors.extend(refusals)
-            log.error("sync refused: %s", summary.aborted)
             for row in changes:
                 results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED, f"not sent: {summary.aborted}", "guard")
         else:
@@ -115,7 +114,7 @@ def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:
     if plan.invalid:
         summary.counts[("", Status.INVALID.value)] += len(plan.invalid)
     written = write_plan(job.out_path, plan, path, summary.input_sha256)
-    summary.warnings.extend(describe(plan))
+    summary.plan.extend(describe(plan))
     results = {r.row: RowResult.invalid(r) for r in plan.invalid}
     return JobOutcome(summary, written, EXIT_ROWS_FAILED if plan.invalid else EXIT_OK, None, results)
 
@@ -142,7 +141,7 @@ async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str,
     rows = list(wanted.values())
     if not rows:
         return {}, 0
-    report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
+    report = await dispatch_rows(rows, settings, credentials, limiter=limiter, announce=False)
     if report.aborted:
         raise GuardStopped("account-unreadable", reason=report.aborted)
     broken = [r for r in report.results.values() if r.status != "success" and r.error_code != "not-found"]

@@ -11,13 +11,13 @@ from bulkprov.sync.plan import Plan
 from bulkprov.units import format_duration
 
 
-def describe(plan: Plan) -> list[str]:
+def describe(plan: Plan, *, guards: bool = True) -> list[str]:
     lines = [f"{len(plan.of('add'))} to add, {len(plan.of('update'))} to update, "
              f"{len(plan.of('unchanged'))} unchanged, {len(plan.of('remove'))} to remove, "
              f"{len(plan.invalid)} invalid rows",
              f"activation emails that would be sent: {plan.emails}",
              f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
-    return lines + [f"GUARD: {g.message}" for g in plan.guards]
+    return lines + ([f"GUARD: {g.message}" for g in plan.guards] if guards else [])
 
 
 def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
