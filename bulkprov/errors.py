@@ -639,7 +639,10 @@ ROW_NOTES: dict[str, Problem] = _problems(
 # ================================================================================================
 
 OUTCOME_CODES: dict[str, Problem] = _problems(
-    Problem("server-refused", N_("the server refused this user (the reason has its words)"), {"": "{said}"}),
+    Problem("server-refused", N_("the server refused this user (the reason has its words)"),
+            {"": "{said}",
+             "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
+                           "asked")}),
     Problem("invalid-email", N_("the server refused the email address"), {"": "{said}"}),
     Problem("already-exists", N_("the user already exists"), {"": "{said}"}),
     Problem("not-found", N_("the user does not exist"),
@@ -657,6 +660,7 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
              "stopped": N_("outcome unknown: an attempt was sent but the run stopped before it was confirmed "
                            "({stopped}); it is checked first when the run is resumed"),
              "other-key": N_("unverified: the server reported a failure for another key ({said})"),
+             "unnamed": N_("unverified: the server answered HTTP {status} without naming this user"),
              "in-flight": N_("outcome unknown: the run stopped while this row was in flight; resuming the run "
                              "checks it first")}),
     Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "

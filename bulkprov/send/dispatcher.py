@@ -22,6 +22,7 @@ honoured, attempts counted per row).  What happens on each kind of failure:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -46,6 +47,7 @@ from bulkprov.kore import (
     UserOutcome,
 )
 from bulkprov.kore.auth import TOKEN_LIFETIME
+from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
@@ -160,6 +162,7 @@ class Dispatcher:
         self._largest_refused = 0
         self._total = 0
         self._started = time.monotonic()
+        self._orgs = OrgIdResolver(client, slot=self._extra_slot)  # usersInfo replies without orgUserId
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -227,8 +230,10 @@ class Dispatcher:
                 if self.snapshot and batch.op in ("update", "remove"):
                     await self._snapshot(batch, pending)
                 result = await self._call(batch, pending)
+                if batch.op == "lookup" and batch.by_org_id:
+                    result = await self._orgs.complete(result, [r.org_user_id for r in pending])
                 self._reconcile(batch, pending, result)
-                if result.unmatched:
+                if result.unmatched or result.unconfirmed:  # no success the reply did not state
                     await self._verify_unmatched(batch, pending, result)
 
     def _before_retry(self, batch: Batch):
@@ -371,34 +376,49 @@ class Dispatcher:
         for group in (by_email, by_org):
             for i in range(0, len(group), VERIFY_CHUNK):
                 chunk = group[i:i + VERIFY_CHUNK]
-                async with self.limiter.slot():
-                    self._check_running()
-                    self.report.requests += 1
-                    try:
+                try:
+                    async with self._extra_slot():
                         info = await self.client.users_info(**key_args(chunk))
-                    except CallFailed as exc:
-                        self._record_failure(batch, [], exc)
-                        raise
+                    if group is by_org:
+                        info = await self._orgs.complete(info, [r.org_user_id for r in chunk])
+                except CallFailed as exc:
+                    self._record_failure(batch, [], exc)
+                    raise
                 found.update(info.outcomes)
         return found
 
+    @contextlib.asynccontextmanager
+    async def _extra_slot(self):
+        """A rate-limited slot for a request that checks rather than changes (usersInfo, the listing)."""
+        async with self.limiter.slot():
+            self._check_running()
+            self.report.requests += 1
+            yield
+
     async def _verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
-        """A failure entry we could not map to a row: never drop it; check the batch's unsettled rows."""
+        """Rows the reply did not settle (a failure we could not map, a 4xx that named others): never
+        assume success; check them (usersInfo), and fail what cannot be checked (updates)."""
         open_rows = [r for r in rows if r.row not in self.report.results]
-        reason = "; ".join(o.message or o.code for o in result.unmatched)
+        reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
+        if not open_rows:
+            return
         if batch.op not in ("add", "remove"):
+            text = (OUTCOME_CODES["unverified"].render("other-key", said=reason) if reason
+                    else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
             for row in open_rows:
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("other-key", said=reason),
-                             "unverified", result.status, batch.id)
+                self._finish(row, "failed", text, "unverified", result.status, batch.id)
             return
         found = await self._exists(batch, open_rows)
         for row in open_rows:
             done = (row.key.id in found) == (batch.op == "add")
-            if done:
-                self._finish(row, "success", _confirmed("unmatched"), "", result.status, batch.id)
+            if done and batch.op == "remove" and row.row in self._absent_before:
+                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+                             batch.id)
+            elif done:  # the check's reply (usersInfo, 200) is what confirmed it, not the write's status
+                self._finish(row, "success", _confirmed("unmatched"), "", 200, batch.id)
             else:
-                self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
-                             result.status, batch.id)
+                self._finish(row, "failed", reason or OUTCOME_CODES["server-refused"].render(
+                    "unnamed", status=result.status), "server-refused", result.status, batch.id)
 
     async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
         if len(batch.rows) == 1:
