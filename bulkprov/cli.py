@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability of applying a request and dropping the connection without a reply")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
     p.add_argument("--max-users", type=int, help="refuse requests with more users than this")
+    p.add_argument("--replies", choices=("full", "documented"), help="reply shapes: full (every field, "
+                   "orgUserId echoed) or documented (exactly the vendor's sample replies)")
+    p.add_argument("--rate-refusal", choices=("429-retry-after", "429", "400-message", "400-retry-after"),
+                   help="how a rate refusal looks (default 429-retry-after)")
+    p.add_argument("--other-client-rate", type=float, metavar="N",
+                   help="another client of the account spends N requests per second of the same windows")
+    p.add_argument("--prefill", type=int, metavar="N", help="requests another client made just before start")
 
     p = sub.add_parser("serve", help="the HR upload page: upload, check, run and download results in a browser")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
@@ -376,6 +383,10 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     config.fail_5xx, config.fail_rate = args.fail_5xx, args.fail_rate
     config.commit_then_drop, config.latency = args.commit_then_drop, args.latency
     config.max_users_per_request = args.max_users
+    for name in ("replies", "rate_refusal", "other_client_rate", "prefill"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    config.__post_init__()  # the same checks as a seed file's settings
     run_server(args.port, host=args.bind, config=config)
     return 0
 

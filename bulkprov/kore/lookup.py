@@ -18,6 +18,7 @@ would otherwise be "confirmed" by a user we merely failed to recognise).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import replace
 from typing import Any
@@ -40,6 +41,7 @@ class OrgIdResolver:
         self.page_size = page_size
         self._listing = listing
         self._listing_failed: CallFailed | None = None
+        self._reading = asyncio.Lock()  # concurrent batches wait for one listing instead of each reading it
 
     async def complete(self, result: CallResult, org_ids: list[str]) -> CallResult:
         """``result`` (a usersInfo reply to ``org_ids``) with every key settled, as far as the account says."""
@@ -68,18 +70,20 @@ class OrgIdResolver:
         return replace(result, outcomes=outcomes, unmatched=unmatched)
 
     async def _account(self) -> AccountListing:
-        if self._listing is not None:
+        async with self._reading:
+            if self._listing is not None:
+                return self._listing
+            if self._listing_failed is not None:
+                raise self._listing_failed
+            try:
+                self._listing = await list_account(self.client, page_size=self.page_size, slot=self.slot)
+            except (AuthFailed, RequestRefused) as exc:
+                self._listing_failed = OutcomeUnknown(
+                    "the usersInfo reply does not say which user each orgUserId is, and the account listing "
+                    f"that would was refused ({exc.message}; it needs the app's Role Management scope)",
+                    status=exc.status)
+                raise self._listing_failed from exc
             return self._listing
-        if self._listing_failed is not None:
-            raise self._listing_failed
-        try:
-            self._listing = await list_account(self.client, page_size=self.page_size, slot=self.slot)
-        except (AuthFailed, RequestRefused) as exc:
-            self._listing_failed = OutcomeUnknown(
-                "the usersInfo reply does not say which user each orgUserId is, and the account listing that "
-                f"would was refused ({exc.message}; it needs the app's Role Management scope)", status=exc.status)
-            raise self._listing_failed from exc
-        return self._listing
 
     async def _by_email(self, emails: list[str]) -> dict[str, UserOutcome]:
         found: dict[str, UserOutcome] = {}
