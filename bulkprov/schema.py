@@ -157,6 +157,9 @@ RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
                   "error_code", "http_status", "attempts", "batch")
 # The user columns of a Users sheet that is itself an input file (lookup output, undo files).
 USER_SHEET_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("action", "sendEmail"))
+# Role, group and bot *names* beside the ids of a Users sheet (lookup, export, undo: bulkprov.outputs.names),
+# entry for entry; read back silently like the result columns, so the sheet stays an input file.
+NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
 
 
 def normalize_header(text: object) -> str:
@@ -164,7 +167,7 @@ def normalize_header(text: object) -> str:
     return re.sub(r"[\s_\-.\u00a0]+", "", str(text)).lower()
 
 
-RESULT_HEADERS = frozenset(normalize_header(c) for c in RESULT_COLUMNS if c not in BY_NAME)
+RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS) if c not in BY_NAME)
 
 
 _HEADER_INDEX: dict[str, Column] = {}

@@ -14,6 +14,7 @@ import pytest
 from bulkprov.jobs import JobSettings, run_job
 from tests.conftest import read_sheet, results_by_row, write_roster
 
+
 @pytest.fixture(params=["full", "documented"])
 def replies(request) -> str:
     return request.param

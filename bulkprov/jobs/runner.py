@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov import schema
 from bulkprov.errors import BadConfig, FileChanged, InputError, MissingColumn, RunStopped
 from bulkprov.io import Table, open_table, read_lookups
 from bulkprov.jobs.settings import (
@@ -43,6 +42,7 @@ from bulkprov.jobs.settings import (
     key_column_requirement,
 )
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, results_path
 from bulkprov.validation import Validator
 
@@ -125,7 +125,7 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
                   users: dict[int, dict] | None = None) -> Path:
     """Every row once, in input order; failed and invalid rows also with their own cells."""
-    users_headers = list(schema.USER_SHEET_COLUMNS)
+    users_headers, names = list(USERS_SHEET_HEADERS), Names(users.values() if users else ())
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None,
                           failures=settings.failures_output if settings.results_format == "xlsx" else None)
@@ -135,8 +135,8 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
             summary.counts[(result.action, result.status)] += 1
             writer.add(result, cells.get(row))
             if users is not None and row in users:
-                user_cells = schema.user_to_cells(users[row])
-                writer.add_user([user_cells.get(h, "") for h in users_headers])
+                named = user_cells(users[row], names)
+                writer.add_user([named.get(h, "") for h in users_headers])
     except BaseException:
         writer.abandon()
         raise
