@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="approve role removals for up to N users")
             p.add_argument("--allow-builder", type=int, metavar="N", help="approve Builder access for up to N users")
 
+    p = sub.add_parser("export", help="every user of the account (alluserroles, paged) as a workbook that is "
+                       "itself an input file, with role, bot and group names beside their ids")
+    p.add_argument("-o", "--output", type=Path, help="where to write it (default account-export-TIME.xlsx)")
+    _connection_options(p)
+    p.add_argument("--rate", help="rate budget, as for the file commands (default 60/min,1800/h)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
+    p.add_argument("--max-attempts", type=int, help="attempts per request (default 6)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
+    p.add_argument("--state-dir", type=Path, help="share the rate budget with earlier runs recorded there")
+    p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+
     p = sub.add_parser("runs", help="list past runs from the ledger; `runs show ID` rewrites a run's results")
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     p.add_argument("run_id", nargs="?", metavar="ID")
@@ -306,13 +318,7 @@ def _settings(args: argparse.Namespace):
         raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
     if not settings.dry_run or args.command in ROSTER:
         _require_host(settings.host)
-    from bulkprov.errors import BadRate
-    from bulkprov.send.limiter import parse_rate
-
-    try:
-        parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
-    except BadRate as exc:
-        raise UsageProblem(reason=f"--rate: {exc.message}") from None
+    _check_rate(settings.rate)
     return settings
 
 
@@ -355,6 +361,44 @@ def _print_outcome(outcome, quiet: bool) -> None:
             hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
             print(f"ABORTED: {summary.aborted}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
     print(f"{summary.command}: {counts} — results: {outcome.results_path}")
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bulkprov.config import config_path, load_profile, resolve
+    from bulkprov.jobs import JobSettings
+    from bulkprov.jobs.export import export_account
+    from bulkprov.logs import ProgressPrinter
+
+    profile = load_profile(config_path(args.config), args.profile)
+    value = {name: resolve(name, getattr(args, name, None), profile) for name in (
+        "host", "env_file", "secret_file", "rate", "concurrency", "max_attempts", "timeout", "state_dir",
+        "log_format")}
+    settings = JobSettings(command="export", output=args.output, host=value["host"] or os.environ.get("KORE_HOST"),
+                           rate=value["rate"], concurrency=value["concurrency"], max_attempts=value["max_attempts"],
+                           timeout=value["timeout"], state_dir=Path(value["state_dir"]) if value["state_dir"] else None,
+                           phrasing=_cli_phrasing())
+    _require_host(settings.host)
+    if settings.concurrency < 1 or settings.max_attempts < 1:
+        raise UsageProblem(reason="--concurrency and --max-attempts must be at least 1")
+    _check_rate(settings.rate)
+    args.env_file, args.secret_file = value["env_file"], value["secret_file"]
+    credentials = _credentials(args)
+    _setup_logging(value["log_format"], args.quiet)
+    outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"export: {outcome.users} users, {outcome.requests} requests — {outcome.path}")
+    return outcome.exit_code
+
+
+def _check_rate(rate: str) -> None:
+    from bulkprov.errors import BadRate
+    from bulkprov.send.limiter import parse_rate
+
+    try:
+        parse_rate(rate)  # a bad --rate is a usage error before anything is read
+    except BadRate as exc:
+        raise UsageProblem(reason=f"--rate: {exc.message}") from None
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -431,7 +475,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
+_COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
              "serve": cmd_serve, "hash-password": cmd_hash_password, **{name: cmd_file for name in FILE_COMMANDS}}
 
 

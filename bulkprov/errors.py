@@ -482,9 +482,15 @@ class RunStopped(BulkprovError):
 class AuthRefused(RunStopped):
     code = "auth-refused"
     description = N_("the server refused the credentials")
-    template = N_("the server refused the credentials (HTTP {status}): {said}. Likely causes: a wrong client id or "
-                  "secret; the app lacks the Admin API scope User Management; this machine's clock is off by more "
-                  "than the token's lifetime ({lifetime} s)")
+    templates = {
+        "": N_("the server refused the credentials ({said}). Likely causes: a wrong client id or secret; the app "
+               "lacks the Admin API scope User Management; this machine's clock is off by more than the token's "
+               "lifetime ({lifetime} s)"),
+        "listing": N_("the server refused to list the account ({said}). Likely causes: the app lacks the Admin API "
+                      "scope Role Management (listing the account needs it as well as User Management); a wrong "
+                      "client id or secret; this machine's clock is off by more than the token's lifetime "
+                      "({lifetime} s)"),
+    }
 
 
 class Unreachable(RunStopped):
