@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-role-removals", type=int, metavar="N",
                            help="approve role removals for up to N users")
             p.add_argument("--allow-builder", type=int, metavar="N", help="approve Builder access for up to N users")
+            p.add_argument("--remove-strays", action="store_true", default=None,
+                           help="also remove the account's users the roster does not mention (guards apply)")
+        if name in ROSTER:
+            p.add_argument("--strays", dest="report_strays", action="store_true", default=None,
+                           help="list the account's users the roster does not mention (Strays sheet; needs the "
+                                "Role Management scope)")
 
     p = sub.add_parser("export", help="every user of the account (alluserroles, paged) as a workbook that is "
                        "itself an input file, with role, bot and group names beside their ids")
