@@ -142,6 +142,8 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) ->
     p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")
     p.add_argument("--max-file-mb", type=float, help="refuse files bigger than this many MB")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    p.add_argument("--relaxed-ids", dest="strict_ids", action="store_false", default=None,
+                   help="send ids of an unusual shape and over-long values as written, with a warning")
     if not network:
         return
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
@@ -298,6 +300,7 @@ def _settings(args: argparse.Namespace):
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing())
+    settings.strict_ids = args.strict_ids is not False
     if args.command == "validate":
         return settings
     from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve

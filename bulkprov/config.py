@@ -52,6 +52,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "max_delete_percent": (float, 10.0),
     "protected": (list, []),
     "builder_confirm": (int, 10),
+    "strict_ids": (bool, True),
     "report_strays": (bool, False),
     "remove_strays": (bool, False),
     "webhook": (str, None),

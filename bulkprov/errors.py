@@ -637,6 +637,12 @@ ROW_NOTES: dict[str, Problem] = _problems(
             {"": N_("{column}: full-width or compatibility characters converted ('{before}' → '{after}')")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
+    Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
+            {"": N_("row {row}, column {column}: '{value}' does not have the usual shape of a {what} id; it is sent "
+                    "as written (strict ids are off)"),
+             "length": N_("row {row}, column {column}: {length} characters, over the {limit} bulkprov assumes "
+                          "for {column}; sent as written (strict ids are off)"),
+             "more": N_("and {count} more values sent as written")}),
 )
 
 

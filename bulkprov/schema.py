@@ -19,6 +19,15 @@ ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
 BOT_ID_RE = re.compile(r"^st-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DIALOG_ID_RE = re.compile(r"^dg-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 GROUP_ID_RE = re.compile(r"^e-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The shapes above are what the vendor's samples show, not a documented rule (the pages' own samples
+# include st-xxx-xx-xxx-xxx-xxxx and a 25-character role id).  With strict ids off, an id that only has
+# the relaxed shape below is sent as written, with a warning (JobSettings.strict_ids).
+RELAXED_ID_RES = {
+    "role": re.compile(r"^(?=.*\d)[0-9A-Za-z]{6,64}$"),      # a digit in it: "Administrator" stays a name
+    "bot": re.compile(r"^st-[0-9A-Za-z][0-9A-Za-z-]*$"),
+    "dialog": re.compile(r"^dg-[0-9A-Za-z][0-9A-Za-z-]*$"),
+    "group": re.compile(r"^e-[0-9A-Za-z][0-9A-Za-z-]*$"),
+}
 # Pragmatic address check: one @, a dot in the domain, no spaces.  The server has the last word.
 EMAIL_RE = re.compile(r"^[^@\s;,<>()\[\]\"]+@[^@\s;,<>()\[\]\"]+\.[^@\s;,<>()\[\]\".]{2,}$")
 

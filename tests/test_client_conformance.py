@@ -209,3 +209,33 @@ async def test_account_listing_replies(sample):
     assert user["canCreateBot"] is True and user["isDeveloper"] is True
     (role,) = user["roles"]["btRoles"]
     assert (role["roleName"], role["botName"]) == ("Bot Developer", "Example Bot")
+
+
+# -- the pages' own sample ids: refused by strict ids, accepted (with a warning) when relaxed -----------
+
+
+@pytest.mark.parametrize("sample", [s for s in samples(kind="request") if s.call in ("add", "update")],
+                         ids=lambda s: s.id)
+def test_the_pages_sample_users_validate_with_relaxed_ids(sample, tmp_path):
+    from bulkprov.jobs import JobSettings, run_job
+    from bulkprov.outputs.names import user_cells
+    from bulkprov.schema import USER_SHEET_COLUMNS
+    from tests.conftest import read_sheet
+
+    user = request(sample).bodies[0]["users"][0]
+    if isinstance(user.get("roles"), dict):  # an update's addTo/removeFrom: the roles it names
+        user = {**user, "roles": user["roles"]["addTo"], "groups": user["groups"]["addTo"]}
+    user = {**user, "roles": {"btRoles": [r for r in user["roles"] if r.get("botId")],
+                              "adminRoles": [r for r in user["roles"] if not r.get("botId")]}}
+    cells = user_cells(user)
+    path = tmp_path / "sample.csv"
+    path.write_text(",".join(USER_SHEET_COLUMNS) + "\n" + ",".join(
+        '"' + cells.get(c, "").replace('"', '""') + '"' for c in USER_SHEET_COLUMNS) + "\n", encoding="utf-8")
+    strict = run_job(path, JobSettings(command="validate", output=tmp_path / "strict.xlsx"))
+    (row,) = read_sheet(strict.results_path, "Results")
+    assert row["status"] == "invalid" and row["error_code"] in ("invalid-bot-id", "invalid-role-id", "unknown-role",
+                                                                 "invalid-dialog-id")
+    relaxed = run_job(path, JobSettings(command="validate", output=tmp_path / "relaxed.xlsx", strict_ids=False))
+    (row,) = read_sheet(relaxed.results_path, "Results")
+    assert row["status"] == "valid", row
+    assert any("sent as written" in w for w in relaxed.summary.warnings)

@@ -78,7 +78,8 @@ def check_rows(table: Table, settings: JobSettings) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     command = "add" if settings.command in ROSTER_COMMANDS else settings.command
-    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default)
+    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
+                          strict_ids=settings.strict_ids)
     if settings.command == "apply" and "action" not in validator.index:
         raise MissingColumn("action", path=table.path)
     keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
