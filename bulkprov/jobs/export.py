@@ -103,21 +103,23 @@ class _Reader:
         try:
             listing = await list_account(self, page_size=DEFAULT_PAGE_SIZE, progress=self._listed)
         except CallFailed as exc:
-            raise self._stopped(exc, "listing") from None
+            raise self._stopped(exc, listing=True) from None
         self.listed = listing.users
         try:
             details = await self._details([u["userInfo"]["emailId"] for u in listing.users])
         except CallFailed as exc:
-            raise self._stopped(exc, "") from None
+            raise self._stopped(exc, listing=False) from None
         return [merge(u, details.get(match_key(u["userInfo"]["emailId"]))) for u in listing.users]
 
     async def list_users(self, *, limit: int, offset: int = 0):
         """The client's call, paced and retried (``list_account`` pages through this)."""
         return await self._retrying(lambda: self.client.list_users(limit=limit, offset=offset))
 
-    def _stopped(self, exc: CallFailed, variant: str) -> RunStopped:
+    def _stopped(self, exc: CallFailed, *, listing: bool) -> RunStopped:
+        if isinstance(exc, AuthFailed) and listing:  # the listing needs a scope of its own
+            return AuthRefused("listing", status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
         if isinstance(exc, AuthFailed):
-            return AuthRefused(variant, status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
+            return AuthRefused(status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
         if isinstance(exc, ServerFailed) and not exc.sent:
             return Unreachable(host=self.client.base_url, said=exc.message)
         return GuardStopped("account-unreadable", reason=exc.message)
