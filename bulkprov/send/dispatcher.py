@@ -5,7 +5,10 @@ batches.  Workers (``--concurrency``) send batches through the shared :class:`Ra
 each batch runs under a tenacity retry policy (exponential backoff with jitter, Retry-After
 honoured, attempts counted per row).  What happens on each kind of failure:
 
-* **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).
+* **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).  Users the
+  reply leaves unconfirmed (a 4xx, a failure naming a key we did not send) are checked with usersInfo
+  before they are settled (``_verify_unmatched``); a lookup by orgUserId whose reply does not echo it
+  is finished through the account listing (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
 * **rate refusal / 5xx / connection failure**: retried; a rate refusal also pauses the limiter.
 * **ambiguous** (timeout or dropped connection after sending): never blindly resent.  Before the
   next attempt, usersInfo is asked which users now exist (add) or are gone (remove); those rows
