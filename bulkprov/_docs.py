@@ -1,4 +1,4 @@
-"""Generated parts of the README: the column table and the error-code tables.
+"""Generated parts of the README: the column table, the error-code tables and the API facts.
 
 ``python -m bulkprov._docs`` rewrites the blocks between ``<!-- NAME:start -->`` and
 ``<!-- NAME:end -->`` markers in README.md; tests/test_docs.py fails when they drift.
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bulkprov import errors, schema
+from bulkprov.kore import facts
 
 
 def _codes_table(codes: dict[str, str]) -> str:
@@ -27,6 +28,7 @@ def blocks() -> dict[str, str]:
         "file-codes": _codes_table(errors.file_codes()),
         "run-codes": _codes_table(errors.run_codes()),
         "outcome-codes": _codes_table({c: p.description for c, p in errors.OUTCOME_CODES.items()}),
+        "api-facts": facts.markdown_table(),
     }
 
 

@@ -61,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--allow-role-removals", type=int, metavar="N",
                            help="approve role removals for up to N users")
             p.add_argument("--allow-builder", type=int, metavar="N", help="approve Builder access for up to N users")
+            p.add_argument("--remove-strays", action="store_true", default=None,
+                           help="also remove the account's users the roster does not mention (guards apply)")
+        if name in ROSTER:
+            p.add_argument("--strays", dest="report_strays", action="store_true", default=None,
+                           help="list the account's users the roster does not mention (Strays sheet; needs the "
+                                "Role Management scope)")
+
+    p = sub.add_parser("export", help="every user of the account (alluserroles, paged) as a workbook that is "
+                       "itself an input file, with role, bot and group names beside their ids")
+    p.add_argument("-o", "--output", type=Path, help="where to write it (default account-export-TIME.xlsx)")
+    _connection_options(p)
+    p.add_argument("--rate", help="rate budget, as for the file commands (default 60/min,1800/h)")
+    p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
+    p.add_argument("--max-attempts", type=int, help="attempts per request (default 6)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
+    p.add_argument("--state-dir", type=Path, help="share the rate budget with earlier runs recorded there")
+    p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
 
     p = sub.add_parser("runs", help="list past runs from the ledger; `runs show ID` rewrites a run's results")
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
@@ -81,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability of applying a request and dropping the connection without a reply")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every reply")
     p.add_argument("--max-users", type=int, help="refuse requests with more users than this")
+    p.add_argument("--replies", choices=("full", "documented"), help="reply shapes: full (every field, "
+                   "orgUserId echoed) or documented (exactly the vendor's sample replies)")
+    p.add_argument("--rate-refusal", choices=("429-retry-after", "429", "400-message", "400-retry-after"),
+                   help="how a rate refusal looks (default 429-retry-after)")
+    p.add_argument("--other-client-rate", type=float, metavar="N",
+                   help="another client of the account spends N requests per second of the same windows")
+    p.add_argument("--prefill", type=int, metavar="N", help="requests another client made just before start")
 
     p = sub.add_parser("serve", help="the HR upload page: upload, check, run and download results in a browser")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
@@ -120,6 +145,8 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, ad
     p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")
     p.add_argument("--max-file-mb", type=float, help="refuse files bigger than this many MB")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    p.add_argument("--relaxed-ids", dest="strict_ids", action="store_false", default=None,
+                   help="send ids of an unusual shape and over-long values as written, with a warning")
     if not network:
         return
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
@@ -236,14 +263,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
-    from bulkprov.errors import InternalError
-    from bulkprov.jobs.preflight import write_traceback
+    from bulkprov.jobs.preflight import internal_error
 
     state_dir = getattr(args, "state_dir", None)
     if state_dir is None and getattr(args, "file", None) is not None:
         state_dir = Path(args.file).resolve().parent / ".bulkprov"
-    details = write_traceback(Path(state_dir or ".bulkprov"), exc)
-    error = InternalError(kind=type(exc).__name__, details=str(details) if details else "(no file could be written)")
+    error = internal_error(Path(state_dir or ".bulkprov"), exc)
     print(f"bulkprov: {error.message}", file=sys.stderr)
     return error.exit_code
 
@@ -296,6 +321,7 @@ def _settings(args: argparse.Namespace):
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing())
+    settings.strict_ids = args.strict_ids is not False
     if args.command == "validate":
         return settings
     from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve
@@ -322,13 +348,7 @@ def _settings(args: argparse.Namespace):
         raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
     if not settings.dry_run or args.command in ROSTER:
         _require_host(settings.host)
-    from bulkprov.errors import BadRate
-    from bulkprov.send.limiter import parse_rate
-
-    try:
-        parse_rate(settings.rate)  # a bad --rate is a usage error before anything is read
-    except BadRate as exc:
-        raise UsageProblem(reason=f"--rate: {exc.message}") from None
+    _check_rate(settings.rate)
     return settings
 
 
@@ -374,6 +394,44 @@ def _print_outcome(outcome, quiet: bool) -> None:
     print(f"{summary.command}: {counts} — results: {outcome.results_path}")
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from bulkprov.config import config_path, load_profile, resolve
+    from bulkprov.jobs import JobSettings
+    from bulkprov.jobs.export import export_account
+    from bulkprov.logs import ProgressPrinter
+
+    profile = load_profile(config_path(args.config), args.profile)
+    value = {name: resolve(name, getattr(args, name, None), profile) for name in (
+        "host", "env_file", "secret_file", "rate", "concurrency", "max_attempts", "timeout", "state_dir",
+        "log_format")}
+    settings = JobSettings(command="export", output=args.output, host=value["host"] or os.environ.get("KORE_HOST"),
+                           rate=value["rate"], concurrency=value["concurrency"], max_attempts=value["max_attempts"],
+                           timeout=value["timeout"], state_dir=Path(value["state_dir"]) if value["state_dir"] else None,
+                           phrasing=_cli_phrasing())
+    _require_host(settings.host)
+    if settings.concurrency < 1 or settings.max_attempts < 1:
+        raise UsageProblem(reason="--concurrency and --max-attempts must be at least 1")
+    _check_rate(settings.rate)
+    args.env_file, args.secret_file = value["env_file"], value["secret_file"]
+    credentials = _credentials(args)
+    _setup_logging(value["log_format"], args.quiet)
+    outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    for warning in outcome.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"export: {outcome.users} users, {outcome.requests} requests — {outcome.path}")
+    return outcome.exit_code
+
+
+def _check_rate(rate: str) -> None:
+    from bulkprov.errors import BadRate
+    from bulkprov.send.limiter import parse_rate
+
+    try:
+        parse_rate(rate)  # a bad --rate is a usage error before anything is read
+    except BadRate as exc:
+        raise UsageProblem(reason=f"--rate: {exc.message}") from None
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from bulkprov.jobs.history import list_runs, rewrite_results
 
@@ -406,6 +464,10 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     config.fail_5xx, config.fail_rate = args.fail_5xx, args.fail_rate
     config.commit_then_drop, config.latency = args.commit_then_drop, args.latency
     config.max_users_per_request = args.max_users
+    for name in ("replies", "rate_refusal", "other_client_rate", "prefill"):
+        if getattr(args, name) is not None:
+            setattr(config, name, getattr(args, name))
+    config.__post_init__()  # the same checks as a seed file's settings
     run_server(args.port, host=args.bind, config=config)
     return 0
 
@@ -450,7 +512,7 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
+_COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
              "serve": cmd_serve, "hash-password": cmd_hash_password, **{name: cmd_file for name in FILE_COMMANDS}}
 
 

@@ -53,6 +53,9 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "max_delete_percent": (float, 10.0),
     "protected": (list, []),
     "builder_confirm": (int, 10),
+    "strict_ids": (bool, True),
+    "report_strays": (bool, False),
+    "remove_strays": (bool, False),
     "webhook": (str, None),
     "max_runtime": (float, None),
     # bulkprov serve: who may log in to the upload page (see bulkprov.web)

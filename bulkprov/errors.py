@@ -482,9 +482,15 @@ class RunStopped(BulkprovError):
 class AuthRefused(RunStopped):
     code = "auth-refused"
     description = N_("the server refused the credentials")
-    template = N_("the server refused the credentials (HTTP {status}): {said}. Likely causes: a wrong client id or "
-                  "secret; the app lacks the Admin API scope User Management; this machine's clock is off by more "
-                  "than the token's lifetime ({lifetime} s)")
+    templates = {
+        "": N_("the server refused the credentials ({said}). Likely causes: a wrong client id or secret; the app "
+               "lacks the Admin API scope User Management; this machine's clock is off by more than the token's "
+               "lifetime ({lifetime} s)"),
+        "listing": N_("the server refused to list the account ({said}). Likely causes: the app lacks the Admin API "
+                      "scope Role Management (listing the account needs it as well as User Management); a wrong "
+                      "client id or secret; this machine's clock is off by more than the token's lifetime "
+                      "({lifetime} s)"),
+    }
 
 
 class Unreachable(RunStopped):
@@ -635,6 +641,12 @@ ROW_NOTES: dict[str, Problem] = _problems(
             {"": N_("{column}: full-width or compatibility characters converted ('{before}' → '{after}')")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
+    Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
+            {"": N_("row {row}, column {column}: '{value}' does not have the usual shape of a {what} id; it is sent "
+                    "as written (strict ids are off)"),
+             "length": N_("row {row}, column {column}: {length} characters, over the {limit} bulkprov assumes "
+                          "for {column}; sent as written (strict ids are off)"),
+             "more": N_("and {count} more values sent as written")}),
 )
 
 
@@ -643,7 +655,10 @@ ROW_NOTES: dict[str, Problem] = _problems(
 # ================================================================================================
 
 OUTCOME_CODES: dict[str, Problem] = _problems(
-    Problem("server-refused", N_("the server refused this user (the reason has its words)"), {"": "{said}"}),
+    Problem("server-refused", N_("the server refused this user (the reason has its words)"),
+            {"": "{said}",
+             "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
+                           "asked")}),
     Problem("invalid-email", N_("the server refused the email address"), {"": "{said}"}),
     Problem("already-exists", N_("the user already exists"), {"": "{said}"}),
     Problem("not-found", N_("the user does not exist"),
@@ -661,6 +676,7 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
              "stopped": N_("outcome unknown: an attempt was sent but the run stopped before it was confirmed "
                            "({stopped}); it is checked first when the run is resumed"),
              "other-key": N_("unverified: the server reported a failure for another key ({said})"),
+             "unnamed": N_("unverified: the server answered HTTP {status} without naming this user"),
              "in-flight": N_("outcome unknown: the run stopped while this row was in flight; resuming the run "
                              "checks it first")}),
     Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "

@@ -18,6 +18,15 @@ ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
 BOT_ID_RE = re.compile(r"^st-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DIALOG_ID_RE = re.compile(r"^dg-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 GROUP_ID_RE = re.compile(r"^e-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The shapes above are what the vendor's samples show, not a documented rule (the pages' own samples
+# include st-xxx-xx-xxx-xxx-xxxx and a 25-character role id).  With strict ids off, an id that only has
+# the relaxed shape below is sent as written, with a warning (JobSettings.strict_ids).
+RELAXED_ID_RES = {
+    "role": re.compile(r"^(?=.*\d)[0-9A-Za-z]{6,64}$"),      # a digit in it: "Administrator" stays a name
+    "bot": re.compile(r"^st-[0-9A-Za-z][0-9A-Za-z-]*$"),
+    "dialog": re.compile(r"^dg-[0-9A-Za-z][0-9A-Za-z-]*$"),
+    "group": re.compile(r"^e-[0-9A-Za-z][0-9A-Za-z-]*$"),
+}
 # Pragmatic address check: one @, a dot in the domain, no spaces.  The server has the last word.
 EMAIL_RE = re.compile(r"^[^@\s;,<>()\[\]\"]+@[^@\s;,<>()\[\]\"]+\.[^@\s;,<>()\[\]\".]{2,}$")
 
@@ -156,6 +165,9 @@ RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
                   "error_code", "http_status", "attempts", "batch")
 # The user columns of a Users sheet that is itself an input file (lookup output, undo files).
 USER_SHEET_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("action", "sendEmail"))
+# Role, group and bot *names* beside the ids of a Users sheet (lookup, export, undo: bulkprov.outputs.names),
+# entry for entry; read back silently like the result columns, so the sheet stays an input file.
+NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
 
 
 def normalize_header(text: object) -> str:
@@ -163,7 +175,7 @@ def normalize_header(text: object) -> str:
     return re.sub(r"[\s_\-.\u00a0]+", "", str(text)).lower()
 
 
-RESULT_HEADERS = frozenset(normalize_header(c) for c in RESULT_COLUMNS if c not in BY_NAME)
+RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS) if c not in BY_NAME)
 
 
 _HEADER_INDEX: dict[str, Column] = {}

@@ -71,9 +71,12 @@ class Validator:
     """
 
     def __init__(self, table: Table, command: str, *, lookups: Mapping[str, Mapping[str, str]] | None = None,
-                 builder_default: bool = False) -> None:
+                 builder_default: bool = False, strict_ids: bool = True) -> None:
         self.command = command
         self.builder_default = builder_default
+        # Off: ids with only the relaxed shape and over-long values (the limits are assumptions) are sent
+        # as written, each reported once as a file warning instead of refusing the row.
+        self.relaxed = None if strict_ids else _Relaxed(table.warnings)
         self.index = {c.name: i for i, c in enumerate(table.columns) if c is not None}
         merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in table.lookups.items()}
         for sheet, names in (lookups or {}).items():
@@ -190,7 +193,10 @@ class Validator:
             if not value:
                 continue
             if max_length and len(value) > max_length and name != "emailId":
-                problems.add(name, value, "too-long", length=len(value), field=name, limit=max_length)
+                if self.relaxed is not None:
+                    self.relaxed.length(problems.row, name, value, max_length)
+                else:
+                    problems.add(name, value, "too-long", length=len(value), field=name, limit=max_length)
             info[name] = value
         return info
 
@@ -213,8 +219,10 @@ class Validator:
             return []
         col = schema.BY_NAME[name]
         if col.max_length and len(value) > col.max_length:
-            problems.add(name, value, "too-long", length=len(value), field=name, limit=col.max_length)
-            return []
+            if self.relaxed is None:
+                problems.add(name, value, "too-long", length=len(value), field=name, limit=col.max_length)
+                return []
+            self.relaxed.length(problems.row, name, value, col.max_length)
         items: list[tuple[str, Any]] = []
         for part in schema.LIST_SPLIT_RE.split(value):
             part = part.strip()
@@ -236,6 +244,8 @@ class Validator:
         found = self.lookups.get("Groups", {}).get(item.casefold())
         if found:
             return found
+        if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, "groups"):
+            return item
         if item.startswith("e-"):
             problems.add("groups", cell, "invalid-group-id", value=item)
         else:
@@ -245,11 +255,11 @@ class Validator:
     def _role(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, str] | None:
         role_text, _, bot_text = item.partition("@")
         role_id = self._resolve(role_text.strip(), cell, problems, "Roles", "roles", schema.ROLE_ID_RE,
-                                "invalid-role-id", "unknown-role", _looks_hex)
+                                "invalid-role-id", "unknown-role", _looks_hex, "role")
         if not bot_text:
             return {"roleId": role_id} if role_id else None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "roles", schema.BOT_ID_RE,
-                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"))
+                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
         return {"roleId": role_id, "botId": bot_id} if role_id and bot_id else None
 
     def _bot_task(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, Any] | None:
@@ -259,33 +269,76 @@ class Validator:
                 problems.add("botTasks", cell, "invalid-bot-task", "remove-with-dialogs", value=item)
                 return None
             bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
-                                   "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"))
+                                   "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
             return {"botId": bot_id, "dialogs": []} if bot_id else None
         if not colon or not bot_text.strip():
             problems.add("botTasks", cell, "invalid-bot-task", value=item)
             return None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
-                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"))
+                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
         dialogs = [d.strip() for d in dialogs_text.split(",") if d.strip()]
-        bad = [d for d in dialogs if not schema.DIALOG_ID_RE.match(d)]
+        bad = [d for d in dialogs if not schema.DIALOG_ID_RE.match(d) and not (
+            self.relaxed is not None and self.relaxed.accepts("dialog", d, problems.row, "botTasks"))]
         if bad or not dialogs:
             problems.add("botTasks", cell, "invalid-dialog-id", value=bad[0] if bad else item)
             return None
         return {"botId": bot_id, "dialogs": dialogs} if bot_id else None
 
     def _resolve(self, text: str, cell: str, problems: _Problems, sheet: str, column: str, pattern,
-                 bad_id_code: str, unknown_code: str, looks_like_id) -> str | None:
-        """An id written directly, or a name from a lookup sheet."""
+                 bad_id_code: str, unknown_code: str, looks_like_id, what: str) -> str | None:
+        """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
         if pattern.match(text):
             return text
         found = self.lookups.get(sheet, {}).get(text.casefold())
         if found:
             return found
+        if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, column):
+            return text
         if looks_like_id(text):
             problems.add(column, cell, bad_id_code, value=text)
         else:
             problems.add(column, cell, unknown_code, value=text)
         return None
+
+
+class _Relaxed:
+    """Strict ids off: the relaxed shapes of :data:`bulkprov.schema.RELAXED_ID_RES` and over-long values
+    are accepted, each distinct value reported once as a file warning (a few dozen at most)."""
+
+    LIMIT = 25
+
+    def __init__(self, warnings: list) -> None:
+        self.warnings = warnings
+        self.seen: set[tuple[str, str]] = set()
+        self.more = 0
+        self._more_at = 0
+
+    def accepts(self, what: str, value: str, row: int, column: str) -> bool:
+        if not schema.RELAXED_ID_RES[what].match(value):
+            return False
+        self._warn((column, value), ROW_NOTES["relaxed-id"].render(row=row, column=column, value=value, what=what))
+        return True
+
+    def length(self, row: int, column: str, value: str, limit: int) -> None:
+        self._warn((column, value), ROW_NOTES["relaxed-id"].render("length", row=row, column=column,
+                                                                   length=len(value), limit=limit))
+
+    def _warn(self, key: tuple[str, str], message: str) -> None:
+        from bulkprov.errors import InputWarning
+
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        if len(self.seen) <= self.LIMIT:
+            self.warnings.append(InputWarning("relaxed-id", message))
+            return
+        self.more += 1
+        summary = InputWarning("relaxed-id", ROW_NOTES["relaxed-id"].render("more", count=self.more))
+        if self.more == 1:
+            self._more_at = len(self.warnings)
+            self.warnings.append(summary)
+        else:
+            self.warnings[self._more_at] = summary
 
 
 def _plain(value: str, column: str, notes: list[str]) -> str:

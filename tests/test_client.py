@@ -146,7 +146,10 @@ async def test_add_partial_failure(client, api, status) -> None:
     api.post(USERS, status=status, body=ADD_FAILURE)
     result = await client.add_users([user("ok@x.com"), user("bad@x")], send_email=True)
     assert result.status == status  # a 4xx with per-user details is a result, not a CallFailed
-    assert result.outcomes["ok@x.com"].ok
+    if status < 400:
+        assert result.outcomes["ok@x.com"].ok and result.unconfirmed == []
+    else:  # a 4xx never implies success for the users it does not name: they are to be checked
+        assert "ok@x.com" not in result.outcomes and result.unconfirmed == ["ok@x.com"]
     bad = result.outcomes["bad@x"]
     assert (bad.ok, bad.code, bad.message, bad.key) == (False, "invalid-email", "INVALID_EMAIL", "bad@x")
     assert result.failures == [bad] and not result.all_ok
@@ -166,7 +169,8 @@ async def test_unmatched_failures_are_kept(client, api) -> None:
     body = ADD_FAILURE.replace('"bad@x"', '"stranger@x.com"')
     api.post(USERS, status=200, body=body)
     result = await client.add_users([user("a@x.com")], send_email=True)
-    assert result.outcomes["a@x.com"].ok
+    # The failure may be about a@x.com, echoed under another name: a@x.com is not assumed created.
+    assert result.outcomes == {} and result.unconfirmed == ["a@x.com"]
     assert result.unmatched == [UserOutcome("stranger@x.com", False, "invalid-email", "INVALID_EMAIL")]
     assert not result.all_ok
 
@@ -193,7 +197,7 @@ async def test_update_failure_echoing_org_user_id(client, api) -> None:
     ])
     jane = result.outcomes["jane@x.com"]
     assert (jane.ok, jane.code, jane.key) == (False, "not-found", "e10442")
-    assert result.outcomes["joe@x.com"].ok
+    assert "joe@x.com" not in result.outcomes and result.unconfirmed == ["joe@x.com"], "HTTP 400: not assumed"
 
 
 USERS_INFO_BODY = [
@@ -348,6 +352,33 @@ def test_retry_after_http_date() -> None:
 def test_users_info_unexpected_shape_is_transient() -> None:
     failed = classify(200, {}, '{"msg": "ok"}', op="usersInfo", requested=["a@x.com"])
     assert isinstance(failed, CallFailed) and failed.kind == "transient"
+
+
+def test_users_info_single_object_is_one_user() -> None:
+    body = '{"userInfo": {"emailId": "A@x.com", "status": "failure", "reason": "User not found. Please check"}}'
+    for status in (200, 400):
+        result = classify(status, {}, body, op="usersInfo", requested=["a@x.com", "b@x.com"])
+        assert isinstance(result, CallResult)
+        assert {k: (o.ok, o.code) for k, o in result.outcomes.items()} == {
+            "a@x.com": (False, "not-found"), "b@x.com": (False, "not-found")}
+        assert result.outcomes["a@x.com"].named and not result.outcomes["b@x.com"].named
+
+
+@pytest.mark.parametrize(("op", "key", "by_org", "code"), [
+    ("usersInfo", "a@x.com", False, "not-found"),     # a well-formed address: "Invalid emailId" = not there
+    ("usersInfo", "a3q4", False, "invalid-email"),    # malformed by our check too
+    ("usersInfo", "E1", True, "not-found"),           # asked by orgUserId: never an email problem
+    ("remove", "a@x.com", False, "not-found"),
+    ("add", "a@x.com", False, "invalid-email"),       # on add the server refused the address itself
+])
+def test_invalid_email_only_when_the_address_is_malformed(op, key, by_org, code) -> None:
+    if op == "usersInfo":
+        body = json.dumps([{"userInfo": {"emailId": key, "status": "failure", "reason": "Invalid emailId"}}])
+    else:
+        body = json.dumps({"failedUserDetails": [{"emailId": key, "reason": {"message": "Invalid emailId"}}]})
+    requested = [(key,)] if op == "add" else [key]
+    result = classify(200, {}, body, op=op, requested=requested, by_org=by_org)
+    assert result.outcomes[key.casefold()].code == code
 
 
 def test_no_content_is_success_for_writes() -> None:

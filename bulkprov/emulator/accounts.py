@@ -1,17 +1,21 @@
 """The emulator's accounts: users in memory, and what add, update, remove and usersInfo do to them.
 
 Users are keyed case-insensitively by ``emailId`` (and indexed by ``orgUserId``).  Per-user refusals
-(invalid email, user already exists, unknown role, bot, dialog or group, user not found) come back in
-``failedUserDetails``; a user absent from it succeeded.  :class:`Accounts` is the state half of
+(invalid email, user already exists, unknown role, bot, dialog or group, user not found, a refused
+removal) come back in ``failedUserDetails``; a user absent from it succeeded.  With
+``replies="documented"`` every reply takes the shape of Kore.ai's pages
+(:mod:`bulkprov.emulator.documented`).  :class:`Accounts` is the state half of
 :class:`bulkprov.emulator.server.Emulator` (the request pipeline and faults are the other half).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from typing import Any
 
+from bulkprov.emulator import documented
 from bulkprov.emulator.config import SUCCESS_MSG
 from bulkprov.emulator.directory import (
     _dedupe,
@@ -32,7 +36,7 @@ class Accounts:
     def _apply(self, op: str, body: dict[str, Any], items: list[Any]) -> tuple[int, Any]:
         self.counts[f"{op}_calls"] += 1
         if op == "info":
-            return 200, self._lookup(body, items)
+            return self._lookup(body, items)
         failures: list[dict[str, Any]] = []
         for item in items:
             failure = self._apply_one(op, body, item)
@@ -61,7 +65,27 @@ class Accounts:
             if refusal is None and isinstance(info, dict):
                 key = self._find(info.get("emailId"), info.get("orgUserId"))
                 self.updated_per_email[key or "?"] += 1
-        return None if refusal is None else _user_failure(info, refusal)
+        if refusal is None:
+            return None
+        if self.config.documented:  # named by emailId only, as the add page shows
+            return documented.write_failure(self._email_for(info), info if isinstance(info, dict) else {},
+                                            refusal.code, self._said(refusal))
+        return _user_failure(info, refusal)
+
+    def _email_for(self, info: Any) -> Any:
+        """The emailId a documented failure names: the user's own, else whatever identified it."""
+        if not isinstance(info, dict):
+            return None
+        key = self._find(info.get("emailId"), info.get("orgUserId"))
+        if key is not None:
+            return self.users[key]["userInfo"]["emailId"]
+        return _echo(info.get("emailId")) or info.get("orgUserId")
+
+    def _not_found_text(self) -> str:
+        return self.config.not_found_reason or documented.DEFAULT_NOT_FOUND[self.config.replies]
+
+    def _said(self, refusal: _Refusal) -> str:
+        return self._not_found_text() if refusal.code == "USER_NOT_FOUND" else refusal.message
 
     def _add_one(self, user: Any, send_email: bool) -> tuple[dict[str, Any] | None, _Refusal | None]:
         try:
@@ -191,10 +215,18 @@ class Accounts:
 
     def _remove_one(self, ident: Any, by_org: bool) -> dict[str, Any] | None:
         key = self._find(org=ident) if by_org else self._find(email=ident)
+        echoed = ident if by_org else _echo(ident)
+        label = "orgUserId" if by_org else "emailId"
         if key is None:
-            label = "orgUserId" if by_org else "emailId"
-            return {label: ident if by_org else _echo(ident),
-                    "reason": {"statusCode": 404, "message": "User not found", "name": "NotFound"}}
+            if self.config.documented:
+                return documented.remove_failure(echoed, self._not_found_text())
+            return {label: echoed, "reason": {"statusCode": 404, "message": self._not_found_text(), "name": "NotFound"}}
+        email = self.users[key]["userInfo"]["emailId"]
+        pattern = self.config.refuse_remove_pattern
+        if pattern and re.search(pattern, email):
+            if self.config.documented:  # the remove page's failure: named by emailId, whatever was sent
+                return documented.remove_failure(email, documented.UNAUTHORIZED)
+            return {label: echoed, "reason": documented.reason_object(documented.UNAUTHORIZED)}
         gone = self.users.pop(key)
         org = gone["userInfo"].get("orgUserId")
         if org and self._by_org.get(org) == key:
@@ -202,14 +234,19 @@ class Accounts:
         self.counts["removed"] += 1
         return None
 
-    def _lookup(self, body: dict[str, Any], items: list[Any]) -> list[dict[str, Any]]:
-        """usersInfo: found users in full; a missing one's reason is a string for an email lookup and
-        an object for an orgUserId lookup, so clients must read both forms."""
+    def _lookup(self, body: dict[str, Any], items: list[Any]) -> tuple[int, Any]:
+        """usersInfo.  Full replies: found users in full; a missing one's reason is a string for an
+        email lookup and an object for an orgUserId lookup, so clients must read both forms.
+        Documented replies: see :mod:`bulkprov.emulator.documented`."""
         by_org = "emailIds" not in body
+        reason = self._not_found_text()
         out: list[dict[str, Any]] = []
         for ident in items:
             key = self._find(org=ident) if by_org else self._find(email=ident)
-            if key is not None:
+            if self.config.documented:
+                out.append(documented.info_found(self.users[key], self._directory.bots) if key is not None
+                           else documented.info_missing(ident if by_org else _echo(ident), reason))
+            elif key is not None:
                 found = copy.deepcopy(self.users[key])
                 fields = self.config.users_info_fields
                 if fields is not None:  # a server that returns fewer fields than it stores
@@ -217,8 +254,24 @@ class Accounts:
                 out.append(found)
             elif by_org:
                 out.append({"userInfo": {"orgUserId": ident, "status": "failure",
-                                         "reason": {"message": "User not found", "statusCode": 404}}})
+                                         "reason": {"message": reason, "statusCode": 404}}})
             else:
-                out.append({"userInfo": {"emailId": _echo(ident), "status": "failure", "reason": "User not found"}})
-        return out
+                out.append({"userInfo": {"emailId": _echo(ident), "status": "failure", "reason": reason}})
+        return documented.info_reply(out) if self.config.documented else (200, out)
+
+    def _listing(self, query: Any) -> dict[str, Any]:
+        """``alluserroles``: one page of every user (``limit`` capped at ``page_limit``; assumed default 50)."""
+        limit = min(_int(query.get("limit"), 50), self.config.page_limit)
+        offset = _int(query.get("offset"), 0)
+        users = list(self.users.values())
+        page = users[offset:offset + max(1, limit)]
+        return {"total": len(users), "availableMore": offset + len(page) < len(users),
+                "users": [documented.listing_entry(u, self._directory.bots, self.config.account_id) for u in page]}
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return default
 

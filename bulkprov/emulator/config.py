@@ -16,9 +16,11 @@ DEMO_CLIENT_SECRET = "demo-secret-change-me"
 
 API_USERS = "/api/public/users"
 API_USERS_INFO = "/api/public/usersInfo"
+API_LIST = "/api/public/alluserroles"
 
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again after some time."
-RATE_REFUSAL_STYLES = ("429-retry-after", "429", "400-message")
+RATE_REFUSAL_STYLES = ("429-retry-after", "429", "400-message", "400-retry-after")
+REPLY_STYLES = ("full", "documented")
 AUTH_BODY = {"errors": [{"msg": "Invalid SDK credentials", "code": 4002}]}
 RATE_BODY = {"errors": [{"msg": RATE_MESSAGE, "code": 429}]}
 POISON_BODY = {"errors": [{"msg": "Invalid user data", "code": 400}]}
@@ -114,7 +116,8 @@ class EmulatorConfig:
     client_secret: str = DEMO_CLIENT_SECRET
     # (max requests, window seconds), rolling, all enforced; [] = unlimited.
     rate_windows: list[tuple[int, float]] = field(default_factory=lambda: [(60, 60.0), (1800, 3600.0)])
-    # "429-retry-after" (429 + integer Retry-After, rounded up, >= 1), "429" (no header), "400-message" (400).
+    # "429-retry-after" (429 + integer Retry-After, rounded up, >= 1), "429" (no header), "400-message" (400),
+    # "400-retry-after" (400 with the header).
     rate_refusal: str = "429-retry-after"
     rate_counts_refused: bool = False  # do rate-refused requests take a slot in the windows?
     rate_tolerance: float = 0.02  # seconds of arrival jitter forgiven (see the module docstring)
@@ -128,6 +131,16 @@ class EmulatorConfig:
     users_info_fields: list[str] | None = None
     poison_pattern: str | None = None  # re.search over emailIds: the whole write request is refused
     seed: int | None = None  # RNG seed for the probabilities above
+    # "full": every stored field, orgUserId echoed, failures named by the key sent (bulkprov's assumptions);
+    # "documented": exactly the shapes of Kore.ai's pages (see bulkprov.emulator.documented).
+    replies: str = "full"
+    not_found_reason: str | None = None  # reason text for a missing user (None: the reply style's own)
+    refuse_remove_pattern: str | None = None  # re.search over emails: removal refused ("Unauthorized ...")
+    other_client_rate: float = 0.0  # requests per second another client spends in the same rate windows
+    prefill: int = 0  # requests another client made just before a reset (they fill the windows)
+    page_limit: int = 100  # the largest alluserroles page (assumed: the page documents no maximum)
+    role_management_scope: bool = True  # False: the listing is refused (an app without Role Management)
+    account_id: str = "a-0d1e2f3a-4b5c-6d7e-8f9a-0b1c2d3e4f5a"
     roles: dict[str, str] = field(default_factory=lambda: dict(_DEMO["roles"]))  # roleId -> name
     bots: dict[str, str] = field(default_factory=lambda: dict(_DEMO["bots"]))  # botId -> name
     groups: dict[str, str] = field(default_factory=lambda: dict(_DEMO["groups"]))  # groupId -> name
@@ -143,13 +156,18 @@ class EmulatorConfig:
                 raise ValueError(f"rate window ({limit}, {span}) must allow at least 1 request over > 0 s")
         if self.rate_refusal not in RATE_REFUSAL_STYLES:
             raise ValueError(f"rate_refusal must be one of {', '.join(RATE_REFUSAL_STYLES)}")
+        if self.replies not in REPLY_STYLES:
+            raise ValueError(f"replies must be one of {', '.join(REPLY_STYLES)}")
+        if self.other_client_rate < 0 or self.prefill < 0 or self.page_limit < 1:
+            raise ValueError("other_client_rate and prefill cannot be negative; page_limit is at least 1")
         for name in ("fail_5xx", "fail_rate", "commit_then_drop"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a probability between 0 and 1")
         if self.latency < 0 or self.rate_tolerance < 0:
             raise ValueError("latency and rate_tolerance cannot be negative")
-        if self.poison_pattern is not None:
-            re.compile(self.poison_pattern)  # fail at configuration time, not mid-request
+        for pattern in (self.poison_pattern, self.refuse_remove_pattern):
+            if pattern is not None:
+                re.compile(pattern)  # fail at configuration time, not mid-request
 
     @classmethod
     def from_seed(cls, seed: dict[str, Any], **overrides: Any) -> EmulatorConfig:
@@ -168,6 +186,10 @@ class EmulatorConfig:
         """Load a seed file: ``{"roles": [{"roleId","name"}], "bots": [{"botId","name","dialogs"}],
         "groups": [{"groupId","name"}], "users": [...], <any EmulatorConfig key>}``."""
         return cls.from_seed(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    @property
+    def documented(self) -> bool:
+        return self.replies == "documented"
 
     def public(self) -> dict[str, Any]:
         """The settings without the secret and the seed data (for the admin state)."""

@@ -2,12 +2,17 @@
 
 What is emulated
 ----------------
-The four public calls, with the documented request and reply shapes:
+The five public calls bulkprov uses, with the documented request and reply shapes:
 
 * ``POST /api/public/users`` - add users (``{"users": [...], "sendEmail": bool}``)
 * ``PUT /api/public/users`` - update users (``groups``/``roles`` as ``{"addTo": [], "removeFrom": []}``)
 * ``DELETE /api/public/users`` - remove users (``{"deleteEmailIds": [...]}`` or ``{"orgUserIds": [...]}``)
 * ``POST /api/public/usersInfo`` - look users up (``{"emailIds": [...]}`` or ``{"orgUserIds": [...]}``)
+* ``GET /api/public/alluserroles?limit=&offset=`` - list the account, paged (``total``, ``availableMore``)
+
+``replies`` chooses the reply shapes: ``"full"`` (bulkprov's assumptions: every stored field, the
+``orgUserId`` echoed) or ``"documented"`` (exactly the shapes of the vendor's pages, see
+:mod:`bulkprov.emulator.documented`).
 
 Every call needs the header ``auth: <JWT>``: HS256, signed with the client secret, with the claims
 ``appId`` (== the client id) and ``sub``; ``exp`` is checked when present, and with ``enforce_jti`` a
@@ -45,7 +50,9 @@ Each API request goes through these steps, in this order; the first that refuses
 10. Reply.
 
 Requests refused before the rate check (bad JWT) never take a slot; refused by the rate check only
-with ``rate_counts_refused``; every request past it takes one, whatever happens next.
+with ``rate_counts_refused``; every request past it takes one, whatever happens next.  Another client
+of the same account can be simulated: ``prefill`` requests it made just before a reset, and
+``other_client_rate`` requests per second it keeps making (each booked when it fits the windows).
 
 The request log (``Emulator.requests``) has one entry per API request: ``t`` (monotonic arrival),
 ``method``, ``path``, ``status`` (None for a dropped connection), ``users`` (items in the request),
@@ -79,6 +86,7 @@ from aiohttp import web
 
 from bulkprov.emulator.accounts import Accounts
 from bulkprov.emulator.config import (
+    API_LIST,
     API_USERS,
     API_USERS_INFO,
     AUTH_BODY,
@@ -109,6 +117,7 @@ class Emulator(Accounts):
         self.app.router.add_put(API_USERS, self._update)
         self.app.router.add_delete(API_USERS, self._remove)
         self.app.router.add_post(API_USERS_INFO, self._info)
+        self.app.router.add_get(API_LIST, self._list)
         self.app.router.add_get("/_admin/state", self._admin_state)
         self.app.router.add_post("/_admin/reset", self._admin_reset)
         self.app.router.add_post("/_admin/config", self._admin_config)
@@ -146,6 +155,10 @@ class Emulator(Accounts):
         self.create_attempts_per_email: Counter[str] = Counter()
         self.updated_per_email: Counter[str] = Counter()
         self._windows = _SlidingWindows()
+        now = time.monotonic()
+        for _ in range(self.config.prefill):  # another client's requests, just made
+            self._windows.book(self.config.rate_windows, now)
+        self._others_next = now  # when the simulated other client sends its next request
         self._jtis: set[str] = set()
         self._rng = random.Random(self.config.seed)
         self._directory = _Directory(self.config)
@@ -167,7 +180,7 @@ class Emulator(Accounts):
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the admin state (what ``GET /_admin/state`` returns)."""
         counts = {k: self.counts[k] for k in (
-            "add_calls", "update_calls", "remove_calls", "info_calls", "created", "updated", "removed",
+            "add_calls", "update_calls", "remove_calls", "info_calls", "list_calls", "created", "updated", "removed",
             "failed_users", "rate_refusals", "faults_5xx", "drops", "auth_failures", "refused_requests")}
         counts["created_per_email"] = dict(self.created_per_email)
         counts["create_attempts_per_email"] = dict(self.create_attempts_per_email)
@@ -188,6 +201,9 @@ class Emulator(Accounts):
 
     async def _info(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, "info")
+
+    async def _list(self, request: web.Request) -> web.StreamResponse:
+        return await self._guarded(request, "list")
 
     async def _guarded(self, request: web.Request, op: str) -> web.StreamResponse:
         # Track the handler task so stop() can cancel it mid-latency (a crash, not a graceful drain).
@@ -210,6 +226,8 @@ class Emulator(Accounts):
         refused = self._rate_gate(now)
         if refused is not None:
             return self._rate_reply(entry, refused)
+        if op == "list":
+            return await self._list_reply(request, entry)
         body, items, problem = await self._read_body(request, op)
         entry["users"] = len(items)
         if problem is None:
@@ -231,6 +249,19 @@ class Emulator(Accounts):
                 request.transport.close()
             return web.Response(status=200)
         return self._reply(entry, status, reply, "ok")
+
+    async def _list_reply(self, request: web.Request, entry: dict[str, Any]) -> web.Response:
+        self.counts["list_calls"] += 1
+        if not self.config.role_management_scope:
+            self.counts["auth_failures"] += 1
+            return self._reply(entry, 401, AUTH_BODY, "auth")
+        if self._chance(self.config.fail_5xx):
+            return self._unavailable(entry)
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        page = self._listing(request.query)
+        entry["users"] = len(page["users"])
+        return self._reply(entry, 200, page, "ok")
 
     def _chance(self, probability: float) -> bool:
         # Draw only when the fault is on, so enabling one fault does not reshuffle another's sequence.
@@ -265,6 +296,7 @@ class Emulator(Accounts):
     def _rate_gate(self, now: float) -> float | None:
         """None when the request may go on (and is booked); else the seconds until a slot frees."""
         cfg = self.config
+        self._book_other_client(now)
         wait = self._windows.wait(cfg.rate_windows, now)
         if wait > cfg.rate_tolerance:
             refused: float | None = wait
@@ -277,13 +309,25 @@ class Emulator(Accounts):
             self._windows.book(cfg.rate_windows, now)
         return refused
 
+    def _book_other_client(self, now: float) -> None:
+        """Book the requests the simulated other client made since the last look (those that fit)."""
+        rate, windows = self.config.other_client_rate, self.config.rate_windows
+        if rate <= 0 or not windows:
+            return
+        step = 1.0 / rate
+        at = max(self._others_next, now - max(span for _, span in windows))  # older ones have expired
+        while at <= now:
+            wait = self._windows.wait(windows, at)
+            if wait <= 0:
+                self._windows.book(windows, at)
+            at += max(step, wait)  # refused, it tries again when a slot frees (bounded work per look)
+        self._others_next = at
+
     def _rate_reply(self, entry: dict[str, Any], wait: float) -> web.Response:
         self.counts["rate_refusals"] += 1
         style = self.config.rate_refusal
-        if style == "400-message":
-            return self._reply(entry, 400, RATE_BODY, "rate")
-        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if style == "429-retry-after" else None
-        return self._reply(entry, 429, RATE_BODY, "rate", headers)
+        headers = {"Retry-After": str(max(1, math.ceil(wait)))} if style.endswith("retry-after") else None
+        return self._reply(entry, 400 if style.startswith("400") else 429, RATE_BODY, "rate", headers)
 
     def _unavailable(self, entry: dict[str, Any]) -> web.Response:
         self.counts["faults_5xx"] += 1

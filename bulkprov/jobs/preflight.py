@@ -74,3 +74,11 @@ def write_traceback(state_dir: Path, exc: BaseException) -> Path | None:
         return path
     except OSError:
         return None
+
+
+def internal_error(state_dir: Path, exc: BaseException):
+    """The :class:`~bulkprov.errors.InternalError` for a bug, its traceback kept in a file."""
+    from bulkprov.errors import InternalError
+
+    details = write_traceback(state_dir, exc)
+    return InternalError(kind=type(exc).__name__, details=str(details) if details else "(no file could be written)")

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov import schema
 from bulkprov._faults import fault_point
 from bulkprov.errors import (
     BadConfig,
@@ -33,7 +32,6 @@ from bulkprov.errors import (
     DiskFull,
     FileChanged,
     InputError,
-    InternalError,
     MissingColumn,
     RunStopped,
 )
@@ -55,6 +53,7 @@ from bulkprov.jobs.settings import (
 )
 from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, results_path
 from bulkprov.validation import Validator
 
@@ -90,7 +89,8 @@ def check_rows(table: Table, settings: JobSettings) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     command = "add" if settings.command in ROSTER_COMMANDS else settings.command
-    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default)
+    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
+                          strict_ids=settings.strict_ids)
     if settings.command == "apply" and "action" not in validator.index:
         raise MissingColumn("action", path=table.path)
     keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
@@ -137,7 +137,7 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
                   users: dict[int, dict] | None = None) -> Path:
     """Every row once, in input order; failed and invalid rows also with their own cells."""
-    users_headers = list(schema.USER_SHEET_COLUMNS)
+    users_headers, names = list(USERS_SHEET_HEADERS), Names(users.values() if users else ())
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None,
                           failures=settings.failures_output if settings.results_format == "xlsx" else None)
@@ -150,8 +150,8 @@ def write_results(settings: JobSettings, input_headers: list[str], results: dict
             summary.counts[(result.action, result.status)] += 1
             writer.add(result, cells.get(row))
             if users is not None and row in users:
-                user_cells = schema.user_to_cells(users[row])
-                writer.add_user([user_cells.get(h, "") for h in users_headers])
+                named = user_cells(users[row], names)
+                writer.add_user([named.get(h, "") for h in users_headers])
     except BaseException:
         writer.abandon()
         raise
@@ -338,13 +338,12 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
 
 
 def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
-    from bulkprov.jobs.preflight import write_traceback
+    from bulkprov.jobs.preflight import internal_error
     from bulkprov.jobs.settings import state_dir_for
     from bulkprov.send.dispatcher import DispatchReport
 
-    details = write_traceback(state_dir_for(path, settings), exc)
     log.error("internal error during the run: %s", type(exc).__name__)
-    error = InternalError(kind=type(exc).__name__, details=str(details) if details else "the log")
+    error = internal_error(state_dir_for(path, settings), exc)
     return DispatchReport(results={}, aborted=error.message, stop_error=error)
 
 

@@ -64,6 +64,9 @@ class JobSettings:
     allow_builder: int | None = None
     allow_role_removals: int | None = None
     plan_file: Path | None = None
+    strict_ids: bool = True            # off: unusual id shapes and over-long values are warnings, not refusals
+    report_strays: bool = False        # plan/sync list the account's users the roster does not mention
+    remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:

@@ -4,10 +4,13 @@
 never retries, sleeps or splits batches -- that is the dispatcher's job, and it can only do it well
 if every call ends in one of two precise shapes:
 
-* :class:`~bulkprov.kore.replies.CallResult` -- the server answered about the users: one
-  :class:`~bulkprov.kore.replies.UserOutcome` for *every* user of the request (users named in
-  ``failedUserDetails`` failed with the server's reason; the others succeeded, as documented);
-  failure entries that match no requested user are kept in ``unmatched``, never dropped.
+* :class:`~bulkprov.kore.replies.CallResult` -- the server answered about the users: a
+  :class:`~bulkprov.kore.replies.UserOutcome` for every user the reply settles (users named in
+  ``failedUserDetails`` failed with the server's reason; the others succeeded, as documented, when
+  the reply is a 2xx whose every failure matched a requested user); the users it does not settle
+  are listed in ``unconfirmed``; failure entries that match no requested user are kept in
+  ``unmatched``, never dropped.
+* :class:`~bulkprov.kore.listing.ListPage` -- one page of the account listing (``alluserroles``).
 * a :class:`~bulkprov.kore.errors.CallFailed` subclass -- the call as a whole failed (see
   :mod:`bulkprov.kore.errors` for the kinds and what the dispatcher does with each).
 
@@ -23,20 +26,22 @@ import logging
 import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from bulkprov import __version__
 from bulkprov.kore.auth import Credentials
 from bulkprov.kore.errors import CallFailed
 from bulkprov.kore.hosts import is_loopback, normalize_host
+from bulkprov.kore.listing import ListPage, classify_listing
 from bulkprov.kore.replies import CallResult, Requested, classify, classify_exception
-from bulkprov.kore.transport import AiohttpTransport, Transport
+from bulkprov.kore.transport import AiohttpTransport, Reply, Transport
 from bulkprov.model import match_key
 
 log = logging.getLogger("bulkprov.client")
 
 USERS_PATH = "/api/public/users"
 USERS_INFO_PATH = "/api/public/usersInfo"
+LIST_PATH = "/api/public/alluserroles"
 DEFAULT_USER_AGENT = f"bulkprov/{__version__}"
 
 
@@ -136,7 +141,7 @@ class KoreClient:
         kind, ids = _one_list(email_ids, org_user_ids)
         _check_unique([(i,) for i in ids])
         body = {"deleteEmailIds": ids} if kind == "email" else {"orgUserIds": ids}
-        return await self._call("DELETE", USERS_PATH, body, op="remove", requested=ids)
+        return await self._call("DELETE", USERS_PATH, body, op="remove", requested=ids, by_org=kind == "org")
 
     async def users_info(
         self, *, email_ids: list[str] | None = None, org_user_ids: list[str] | None = None
@@ -145,30 +150,50 @@ class KoreClient:
         kind, ids = _one_list(email_ids, org_user_ids)
         _check_unique([(i,) for i in ids])
         body = {"emailIds": ids} if kind == "email" else {"orgUserIds": ids}
-        return await self._call("POST", USERS_INFO_PATH, body, op="usersInfo", requested=ids)
+        return await self._call("POST", USERS_INFO_PATH, body, op="usersInfo", requested=ids, by_org=kind == "org")
+
+    async def list_users(self, *, limit: int, offset: int = 0) -> ListPage:
+        """``GET /api/public/alluserroles?limit=&offset=``: one page of every user of the account
+        (needs the app's Role Management scope)."""
+        if limit < 1 or offset < 0:
+            raise ValueError("limit must be at least 1 and offset at least 0")
+        path = f"{LIST_PATH}?{urlencode({'limit': int(limit), 'offset': int(offset)})}"
+        reply = await self._exchange("GET", path, None, users=int(limit))
+        page = classify_listing(reply.status, reply.headers, reply.text)
+        if isinstance(page, CallFailed):
+            log.debug("GET %s -> HTTP %d: %s [%s]", path, reply.status, page.message, page.kind)
+            raise page
+        return page
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _call(self, method: str, path: str, body: dict | None, *, op: str, requested: Requested) -> CallResult:
+    async def _exchange(self, method: str, path: str, body: dict | None, *, users: int) -> Reply:
+        """One request; transport exceptions become typed failures."""
         started = time.monotonic()
         data = b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": self._user_agent,
                    "auth": self._credentials.token()}
         try:
-            reply = await self.transport.exchange(method, self.base_url + path, data, headers, self.timeout)
+            return await self.transport.exchange(method, self.base_url + path, data, headers, self.timeout)
         except Exception as exc:
             failure = classify_exception(exc, timeout=self.timeout)
             if failure is None:
                 raise
-            log.debug("%s %s (%d users) failed after %.2f s: %s [%s]", method, path, len(requested),
+            log.debug("%s %s (%d users) failed after %.2f s: %s [%s]", method, path, users,
                       time.monotonic() - started, failure.message, failure.kind)
             raise failure from exc
-        outcome = classify(reply.status, reply.headers, reply.text, op=op, requested=requested)
+
+    async def _call(self, method: str, path: str, body: dict | None, *, op: str, requested: Requested,
+                    by_org: bool = False) -> CallResult:
+        started = time.monotonic()
+        reply = await self._exchange(method, path, body, users=len(requested))
+        outcome = classify(reply.status, reply.headers, reply.text, op=op, requested=requested, by_org=by_org)
         elapsed = time.monotonic() - started
         if isinstance(outcome, CallFailed):
             log.debug("%s %s (%d users) -> HTTP %d in %.2f s: %s [%s]", method, path, len(requested),
                       reply.status, elapsed, outcome.message, outcome.kind)
             raise outcome
-        log.debug("%s %s (%d users) -> HTTP %d in %.2f s, %d refused, %d unmatched", method, path,
-                  len(requested), reply.status, elapsed, len(outcome.failures), len(outcome.unmatched))
+        log.debug("%s %s (%d users) -> HTTP %d in %.2f s, %d refused, %d unmatched, %d unconfirmed", method,
+                  path, len(requested), reply.status, elapsed, len(outcome.failures), len(outcome.unmatched),
+                  len(outcome.unconfirmed))
         return outcome

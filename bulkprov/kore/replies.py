@@ -4,11 +4,23 @@ The decision is made by two pure functions, :func:`classify` (status, headers, b
 or failure) and :func:`classify_exception` (transport exception -> failure), so the whole table of
 :mod:`bulkprov.kore.errors` is unit-testable without a network.
 
-Reply parsing is deliberately forgiving, because the API's failure shapes are loosely documented:
-reasons may be a string, an object with ``message``, or ``errors: [{msg}]``; the server may echo
-emails in another case (matching uses :func:`bulkprov.model.match_key`); usersInfo returns found
-users and failure entries mixed in one array.  Reason messages map to stable codes
-(``already-exists``, ``not-found``, ``invalid-email``, else ``server-refused``).
+Reply parsing accepts every shape the vendor's pages show (``tests/fixtures/kore-docs/``), because
+the failure shapes are loosely documented: failure lists as arrays or a single object (the Korean
+Get Users Info page prints its failure as one object), reasons as a string, an object with
+``message`` or ``errors: [{msg}]``, users named by ``emailId`` at the top level or under
+``userInfo``, with or without ``orgUserId``.  The server may echo emails in another case (matching
+uses :func:`bulkprov.model.match_key`); usersInfo returns found users and failure entries mixed in
+one array.  Reason messages map to stable codes (``already-exists``, ``not-found``,
+``invalid-email``, else ``server-refused``).
+
+**No user is a success unless the reply says so.**  A write reply documents only its failures, so a
+user it does not name succeeded only when the reply is a 2xx *and* every failure entry in it was
+matched to a requested user.  Otherwise (a 4xx, or a failure naming a key we did not send, such as
+the documented remove failure naming ``emailId`` for a request by ``orgUserIds``) the unnamed users
+are left out of ``outcomes`` and listed in :attr:`CallResult.unconfirmed`: the caller must check
+them (usersInfo, the account listing) before settling.  For usersInfo, a failure entry or a user
+absent from the reply is ``not-found`` -- ``invalid-email`` only when the reply calls the address
+malformed *and* it fails our own email check.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ from bulkprov.kore.errors import (
     one_line,
 )
 from bulkprov.model import match_key
+from bulkprov.schema import EMAIL_RE
 
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached"
 """The documented rate refusal ("... Please try again after some time.")."""
@@ -57,6 +70,8 @@ class UserOutcome:
     """The server's own words (e.g. ``INVALID_EMAIL``)."""
     detail: dict | None = None
     """usersInfo: the full user object when found."""
+    named: bool = field(default=True, compare=False)
+    """False for a user the reply did not name (a write's implied success, usersInfo's absent user)."""
 
 
 @dataclass
@@ -65,10 +80,14 @@ class CallResult:
 
     status: int
     outcomes: dict[str, UserOutcome]
-    """One per requested user, keyed by :func:`bulkprov.model.match_key` of the key sent."""
+    """One per requested user the reply settles, keyed by :func:`bulkprov.model.match_key` of the key
+    sent; the users it does not settle are in :attr:`unconfirmed` instead."""
     unmatched: list[UserOutcome] = field(default_factory=list)
     """Entries of the reply that name no requested user (kept, never dropped)."""
     body: Any = None
+    unconfirmed: list[str] = field(default_factory=list)
+    """Match keys of requested users the reply neither names nor lets us assume succeeded (a 4xx, or
+    a failure entry we could not match): check them before settling."""
 
     @property
     def failures(self) -> list[UserOutcome]:
@@ -76,7 +95,7 @@ class CallResult:
 
     @property
     def all_ok(self) -> bool:
-        return all(o.ok for o in self.outcomes.values()) and not self.unmatched
+        return all(o.ok for o in self.outcomes.values()) and not self.unmatched and not self.unconfirmed
 
 
 
@@ -214,6 +233,18 @@ def _parse_json(text: str) -> tuple[Any, bool]:
 Requested = Sequence["str | Sequence[str]"]
 """Per requested user: its key, or (key, other identifiers the server may echo instead)."""
 
+NOT_IN_REPLY = "not in the server's usersInfo reply"
+_INFO_LISTS = ("users", "usersInfo", "data", "result", "failedUserDetails")
+
+
+def _as_list(value: Any) -> list | None:
+    """A failure list as the pages print it: an array, or one object on its own."""
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and value:
+        return value
+    return None
+
 
 def _entries(body: Any, op: str) -> list | None:
     """The per-user entries of a reply, or None when it has none."""
@@ -221,17 +252,15 @@ def _entries(body: Any, op: str) -> list | None:
         if isinstance(body, list):
             return body
         if isinstance(body, dict):
-            for key in ("users", "usersInfo", "data", "result", "failedUserDetails"):
-                value = body.get(key)
-                if isinstance(value, list) and value:
-                    return value
+            if isinstance(body.get("userInfo"), dict):  # one user (found, or the Korean page's failure)
+                return [body]
+            for key in _INFO_LISTS:
+                found = _as_list(body.get(key))
+                if found:
+                    return found
         return None
     if isinstance(body, dict):
-        details = body.get("failedUserDetails")
-        if isinstance(details, dict):
-            details = [details]
-        if isinstance(details, list) and details:
-            return details
+        return _as_list(body.get("failedUserDetails"))
     return None
 
 
@@ -244,7 +273,7 @@ def _entry_fields(entry: Any, op: str) -> tuple[list[str], bool, Any, dict | Non
     info = entry.get("userInfo") if isinstance(entry.get("userInfo"), dict) else {}
     ids: list[str] = []
     for source in (info, entry):
-        for name in ("emailId", "orgUserId", "email"):
+        for name in ("emailId", "orgUserId", "email", "username"):
             value = source.get(name)
             if isinstance(value, str) and value.strip() and value not in ids:
                 ids.append(value)
@@ -263,35 +292,60 @@ def _entry_fields(entry: Any, op: str) -> tuple[list[str], bool, Any, dict | Non
     return ids, True, reason, None  # every failedUserDetails entry is a failure
 
 
-def build_outcomes(body: Any, op: str, requested: Requested) -> tuple[dict[str, UserOutcome], list[UserOutcome]]:
-    """Outcomes for every requested user + unmatched entries (see :class:`CallResult`)."""
-    sent: dict[str, str] = {}  # casefolded key -> key as sent
-    index: dict[str, str] = {}  # normalised identifier -> casefolded key
-    for item in requested:
-        ids = [item] if isinstance(item, str) else [i for i in item if i]
-        if not ids:
-            continue
-        primary = ids[0]
-        sent.setdefault(match_key(primary), primary)
-        for ident in ids:
-            index.setdefault(match_key(ident), match_key(primary))
+def _failure_code(op: str, message: str, reason: Any, sent_as: str, by_email: bool) -> str:
+    """The stable code of a refusal.  "Invalid emailId" is how the usersInfo page says "no such user":
+    it is ``invalid-email`` only when the address we sent also fails our own check (and always on
+    add, where the server refused the address itself)."""
+    code = outcome_code(message, reason)
+    malformed = by_email and not EMAIL_RE.fullmatch(sent_as.strip())
+    if op == "usersInfo":
+        return "invalid-email" if code == "invalid-email" and malformed else "not-found"
+    if op != "add" and code == "invalid-email" and not malformed:
+        return "not-found"
+    return code
 
+
+class _Asked:
+    """The requested users of one call: their keys as sent, and every identifier that names them."""
+
+    def __init__(self, requested: Requested, by_org: bool) -> None:
+        self.sent: dict[str, str] = {}  # match key -> key as sent
+        self.index: dict[str, str] = {}  # normalised identifier -> match key
+        self.by_email: dict[str, bool] = {}
+        for item in requested:
+            ids = [item] if isinstance(item, str) else [i for i in item if i]
+            if not ids:
+                continue
+            primary = match_key(ids[0])
+            self.sent.setdefault(primary, ids[0])
+            self.by_email.setdefault(primary, (not by_org) if isinstance(item, str) else "@" in ids[0])
+            for ident in ids:
+                self.index.setdefault(match_key(ident), primary)
+
+    def target(self, ids: list[str]) -> tuple[str | None, str | None]:
+        for ident in ids:
+            key = match_key(ident)
+            if key in self.index:
+                return self.index[key], ident
+        return None, None
+
+
+def build_outcomes(body: Any, op: str, requested: Requested, *, status: int = 200,
+                   by_org: bool = False) -> tuple[dict[str, UserOutcome], list[UserOutcome], list[str]]:
+    """Outcomes of the users the reply settles, unmatched entries, and the unconfirmed users
+    (see :class:`CallResult`).  ``by_org``: bare string keys are orgUserIds."""
+    asked = _Asked(requested, by_org)
     outcomes: dict[str, UserOutcome] = {}
     unmatched: list[UserOutcome] = []
     for entry in _entries(body, op) or []:
         ids, failure, reason, detail = _entry_fields(entry, op)
-        target = echoed = None
-        for ident in ids:
-            if match_key(ident) in index:
-                target, echoed = index[match_key(ident)], ident
-                break
+        target, echoed = asked.target(ids)
         key = echoed or (ids[0] if ids else "")
         if failure:
             message = reason_message(reason) or "refused by the server (no reason given)"
-            code = outcome_code(message, reason)
-            if op == "usersInfo" and code in ("server-refused", "already-exists"):
-                code = "not-found"
-            outcome = UserOutcome(key, False, code, message)
+            sent_as = asked.sent.get(target, key) if target else key
+            by_email = asked.by_email.get(target, not by_org) if target else not by_org
+            outcome = UserOutcome(key, False, _failure_code(op, message, reason, sent_as, by_email), message)
         else:
             outcome = UserOutcome(key, True, "", "found", detail)
         if target is None:
@@ -301,29 +355,29 @@ def build_outcomes(body: Any, op: str, requested: Requested) -> tuple[dict[str, 
         if previous is None or (outcome.ok and not previous.ok and op == "usersInfo"):
             outcomes[target] = outcome
 
-    for folded, key in sent.items():
-        if folded not in outcomes:
-            if op == "usersInfo":
-                outcomes[folded] = UserOutcome(key, False, "not-found", "not in the server's usersInfo reply")
-            else:
-                outcomes[folded] = UserOutcome(key, True, "", "")
-    return outcomes, unmatched
+    unconfirmed: list[str] = []
+    # A write reply lists only failures: silence means success only when nothing else is unexplained.
+    doubt = status >= 400 or any(not o.ok for o in unmatched)
+    for folded, key in asked.sent.items():
+        if folded in outcomes:
+            continue
+        if op == "usersInfo":
+            outcomes[folded] = UserOutcome(key, False, "not-found", NOT_IN_REPLY, named=False)
+        elif doubt:
+            unconfirmed.append(folded)
+        else:
+            outcomes[folded] = UserOutcome(key, True, "", "", named=False)
+    return outcomes, unmatched, unconfirmed
 
 
 # -- classification -----------------------------------------------------------------------
 
 
-def classify(
-    status: int,
-    headers: Mapping[str, str] | None,
-    text: str,
-    *,
-    op: str = "add",
-    requested: Requested = (),
-) -> CallResult | CallFailed:
-    """Turn one HTTP reply into a :class:`CallResult` or a :class:`CallFailed` (pure)."""
+def whole_failure(status: int, headers: Mapping[str, str] | None, text: str, body: Any,
+                  is_json: bool) -> CallFailed | None:
+    """The failure of the call as a whole that a status alone decides (rate, auth, 5xx, redirect...);
+    None when the body must be read."""
     retry_after = parse_retry_after(_header(headers, "Retry-After"))
-    body, is_json = _parse_json(text)
     said = _error_message(body) if is_json else _text_summary(text, headers)
 
     def failed(kind: str, default: str, *, sent: bool = True) -> CallFailed:
@@ -343,14 +397,38 @@ def classify(
                           status=status)
     if status < 200:
         return failed("transient", "unexpected informational reply")
-    if not is_json:
-        if status == 204 and op != "usersInfo":
-            outcomes, _ = build_outcomes(None, op, requested)
-            return CallResult(status, outcomes, [], None)
+    if not is_json and status != 204:
         if status == 413:
             return failed("permanent", "request too large")
         return failed("transient", "reply is not JSON")
+    return None
 
+
+def classify(
+    status: int,
+    headers: Mapping[str, str] | None,
+    text: str,
+    *,
+    op: str = "add",
+    requested: Requested = (),
+    by_org: bool = False,
+) -> CallResult | CallFailed:
+    """Turn one HTTP reply into a :class:`CallResult` or a :class:`CallFailed` (pure)."""
+    body, is_json = _parse_json(text)
+    whole = whole_failure(status, headers, text, body, is_json)
+    if whole is not None:
+        return whole
+    said = _error_message(body) if is_json else ""
+
+    def failed(kind: str, default: str) -> CallFailed:
+        return failure(kind, f"HTTP {status}: {said or default}", status=status,
+                       retry_after=parse_retry_after(_header(headers, "Retry-After")))
+
+    if not is_json:  # 204 No Content
+        if op != "usersInfo":
+            outcomes, _, _ = build_outcomes(None, op, requested, status=status, by_org=by_org)
+            return CallResult(status, outcomes, [], None)
+        return failed("transient", "reply is not JSON")
     entries = _entries(body, op)
     if status >= 400 and entries is None:
         return failed("permanent", "request refused")
@@ -362,8 +440,8 @@ def classify(
         if not isinstance(body, dict):
             return OutcomeUnknown(f"HTTP {status}: unexpected reply shape; the server may have acted",
                               status=status)
-    outcomes, unmatched = build_outcomes(body, op, requested)
-    return CallResult(status, outcomes, unmatched, body)
+    outcomes, unmatched, unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
+    return CallResult(status, outcomes, unmatched, body, unconfirmed)
 
 
 def classify_exception(exc: BaseException, *, timeout: float | None = None) -> CallFailed | None:

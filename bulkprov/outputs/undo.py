@@ -24,9 +24,10 @@ from bulkprov import schema
 from bulkprov._faults import fault_point
 from bulkprov.io.xlsx import AtomicFile, close_workbook, new_workbook
 from bulkprov.model import CheckedRow, RowResult
+from bulkprov.outputs.names import Names
 from bulkprov.validation import TASKS_ADD, TASKS_REMOVE
 
-UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS]
+UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS]
 
 
 def undo_path(results_path: Path) -> Path:
@@ -84,6 +85,7 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
     """The undo rows of a run's successful changes, and notes on what cannot be undone."""
     out: list[dict[str, str]] = []
     notes: list[str] = []
+    names = Names(before.values())  # the names of the roles, bots and groups the users had
     for row in rows:
         result = results.get(row.row)
         if result is None or result.status != "success":
@@ -97,6 +99,8 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
                 notes.append(f"row {row.row} ({row.key}): its details could not be fetched before removal")
         elif row.action == "update" and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
+    for cells in out:
+        cells.update(names.cells(cells))
     return out, notes
 
 

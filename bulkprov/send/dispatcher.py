@@ -5,7 +5,10 @@ Workers (``concurrency``) send batches through the shared :class:`RateLimiter`, 
 under a tenacity retry policy (exponential backoff with jitter, Retry-After honoured, attempts
 counted per row).  What happens on each kind of failure:
 
-* **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).
+* **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).  Users the
+  reply leaves unconfirmed (a 4xx, a failure naming a key we did not send) are checked with usersInfo
+  before they are settled; a lookup by orgUserId whose reply does not echo it is finished through the
+  account listing (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
 * **rate refusal**: every worker pauses until the limiter's windows have a slot *and* at least the
   shortest configured window has passed since the refusal (Retry-After when the server sends one),
   with jitter.  Rate refusals do not spend ``max_attempts``: they are retried until a wall-clock cap
@@ -29,8 +32,8 @@ counted per row).  What happens on each kind of failure:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import random
 import re
 import time
 import uuid
@@ -40,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
-from tenacity.wait import wait_base, wait_random_exponential
 
 from bulkprov._faults import fault_point
 from bulkprov.errors import (
@@ -63,10 +65,12 @@ from bulkprov.kore import (
     UserOutcome,
 )
 from bulkprov.kore.auth import TOKEN_LIFETIME
+from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.payloads import resolve_update
+from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
 from bulkprov.send.verify import Aborted, Verification, confirmed
 
 log = logging.getLogger("bulkprov.dispatch")
@@ -82,34 +86,6 @@ def _maybe_applied(exc: CallFailed) -> bool:
     if isinstance(exc, OutcomeUnknown):
         return True
     return isinstance(exc, ServerFailed) and exc.sent and (exc.status or 0) >= 500 and exc.status != 503
-
-
-def _retryable(exc: BaseException) -> bool:
-    return isinstance(exc, RateRefused | ServerFailed | OutcomeUnknown)
-
-
-class _wait(wait_base):
-    """Backoff for server errors; none for rate refusals (the limiter's pause holds every worker)."""
-
-    def __init__(self, fallback: wait_base) -> None:
-        self.fallback = fallback
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        exc = retry_state.outcome.exception() if retry_state.outcome else None
-        if isinstance(exc, RateRefused):
-            return 0.0
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            return float(retry_after)
-        return self.fallback(retry_state)
-
-
-@dataclass
-class _Tally:
-    """One batch's attempts: rate refusals are counted apart (they are bounded by time, not number)."""
-
-    other: int = 0
-    first_rate_refusal: float | None = None
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -168,12 +144,11 @@ class Dispatcher(Verification):
         self.windows = parse_rate(rate)
         self.limiter = limiter or RateLimiter(self.windows)
         self.max_attempts = max_attempts
-        longest = max((w for _, w in self.windows), default=3600.0)
-        self.rate_wait_cap = longest if rate_wait_cap is None else rate_wait_cap
+        self.rate_wait_cap = default_cap(self.windows) if rate_wait_cap is None else rate_wait_cap
         self.send_email = send_email
         self.progress = progress
         self.stop = stop or asyncio.Event()
-        self.backoff = wait_random_exponential(multiplier=0.5, max=backoff_max)
+        self.backoff_max = backoff_max
         self.report = DispatchReport(results={}, run_id=uuid.uuid4().hex[:12])
         self.hooks = hooks or DispatchHooks()
         self.snapshot = snapshot  # fetch users before update/remove, for undo files
@@ -189,6 +164,7 @@ class Dispatcher(Verification):
         self._waiting = ""
         self._announce = announce  # say the plan (sync's own lookups are part of its plan, not said apart)
         self._started = time.monotonic()
+        self._orgs = OrgIdResolver(client, slot=self._extra_slot)  # usersInfo replies without orgUserId
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -245,10 +221,9 @@ class Dispatcher(Verification):
             self._give_up(batch, exc)
 
     async def _send_with_retry(self, batch: Batch) -> None:
-        tally = _Tally()
-        retrying = AsyncRetrying(stop=self._stop(tally), retry=retry_if_exception(_retryable),
-                                 wait=_wait(self.backoff), reraise=True, sleep=self._sleep,
-                                 before_sleep=self._before_retry(batch))
+        retrying = AsyncRetrying(stop=stop_after(self.max_attempts, self.rate_wait_cap, Tally()),
+                                 retry=retry_if_exception(retryable), wait=Wait(self.backoff_max), reraise=True,
+                                 sleep=self._sleep, before_sleep=self._before_retry(batch))
         async for attempt in retrying:
             with attempt:
                 self._check_running()
@@ -261,22 +236,11 @@ class Dispatcher(Verification):
                     await self._snapshot(batch, pending)
                 result = await self._call(batch, pending)
                 fault_point("replied")
+                if batch.op == "lookup" and batch.by_org_id:
+                    result = await self._orgs.complete(result, [r.org_user_id for r in pending])
                 self._reconcile(batch, pending, result)
-                if result.unmatched:
+                if result.unmatched or result.unconfirmed:  # no success the reply did not state
                     await self._verify_unmatched(batch, pending, result)
-
-    def _stop(self, tally: _Tally) -> Callable[[RetryCallState], bool]:
-        """Stop retrying a batch: after ``max_attempts`` non-rate failures, or once rate refusals have
-        gone on for longer than the wall-clock cap."""
-        def stop(state: RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, RateRefused):
-                now = time.monotonic()
-                tally.first_rate_refusal = tally.first_rate_refusal or now
-                return now - tally.first_rate_refusal >= self.rate_wait_cap
-            tally.other += 1
-            return tally.other >= self.max_attempts
-        return stop
 
     def _before_retry(self, batch: Batch):
         def hook(state: RetryCallState) -> None:
@@ -297,6 +261,14 @@ class Dispatcher(Verification):
     def _check_running(self) -> None:
         if self.report.aborted or self.stop.is_set():
             raise Aborted()
+
+    @contextlib.asynccontextmanager
+    async def _extra_slot(self):
+        """A rate-limited slot for a request that checks rather than changes (usersInfo, the listing)."""
+        async with self.limiter.slot():
+            self._check_running()
+            self.report.requests += 1
+            yield
 
     async def _call(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
         """One request, through the limiter, with attempt counting and breaker bookkeeping."""
@@ -349,12 +321,7 @@ class Dispatcher(Verification):
     def _rate_refused(self, exc: RateRefused) -> None:
         """Hold every worker: for Retry-After when given, else for the shortest window (with jitter),
         after which the limiter's own windows decide when the next request may go."""
-        if exc.retry_after is not None:
-            pause = exc.retry_after
-        elif self.windows:
-            pause = self.windows[0][1] * random.uniform(1.0, 1.1)
-        else:
-            pause = random.uniform(1.0, 2.0)
+        pause = rate_pause(exc, self.windows)
         self.limiter.pause(pause)
         if not self._waiting:
             self._waiting = WAITING_FOR_WINDOW

@@ -126,34 +126,41 @@ class Verification:
         for group in (by_email, by_org):
             for i in range(0, len(group), VERIFY_CHUNK):
                 chunk = group[i:i + VERIFY_CHUNK]
-                async with self.limiter.slot():
-                    self._check_running()
-                    self.report.requests += 1
-                    try:
+                try:
+                    async with self._extra_slot():
                         info = await self.client.users_info(**key_args(chunk))
-                    except CallFailed as exc:
-                        self._record_failure(batch, [], exc)
-                        raise
+                    if group is by_org:
+                        info = await self._orgs.complete(info, [r.org_user_id for r in chunk])
+                except CallFailed as exc:
+                    self._record_failure(batch, [], exc)
+                    raise
                 found.update(info.outcomes)
         return found
 
     async def _verify_unmatched(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
-        """A failure entry we could not map to a row: never drop it; check the batch's unsettled rows."""
+        """Rows the reply did not settle (a failure we could not map, a 4xx that named others): never
+        assume success; check them (usersInfo), and leave unverified what cannot be checked (updates)."""
         open_rows = [r for r in rows if r.row not in self.report.results]
-        reason = "; ".join(o.message or o.code for o in result.unmatched)
+        reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
+        if not open_rows:
+            return
         if batch.op not in ("add", "remove"):
+            text = (OUTCOME_CODES["unverified"].render("other-key", said=reason) if reason
+                    else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
             for row in open_rows:
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("other-key", said=reason),
-                             "unverified", result.status, batch.id)
+                self._finish(row, "failed", text, "unverified", result.status, batch.id)
             return
         found = await self._exists(batch, open_rows)
         for row in open_rows:
             done = (row.key.id in found) == (batch.op == "add")
-            if done:
-                self._finish(row, "success", confirmed("unmatched"), "", result.status, batch.id)
+            if done and batch.op == "remove" and row.row in self._absent_before:
+                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+                             batch.id)
+            elif done:  # the check's reply (usersInfo, 200) is what confirmed it, not the write's status
+                self._finish(row, "success", confirmed("unmatched"), "", 200, batch.id)
             else:
-                self._finish(row, "failed", reason or "the server reported a failure", "server-refused",
-                             result.status, batch.id)
+                self._finish(row, "failed", reason or OUTCOME_CODES["server-refused"].render(
+                    "unnamed", status=result.status), "server-refused", result.status, batch.id)
 
     async def _verify_leftovers(self: Dispatcher, rows: list[CheckedRow]) -> None:
         """At the end of a run: rows whose attempts all ended with no known outcome are checked once

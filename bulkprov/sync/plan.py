@@ -70,6 +70,8 @@ class Plan:
     fingerprint: str = ""
     requests: int = 0
     eta: float = 0.0
+    strays: list[dict[str, Any]] | None = None  # users of the account no roster row mentions (when listed)
+    strays_problem: str = ""                     # why the account could not be listed
 
     def of(self, action: str) -> list[PlanItem]:
         return [i for i in self.items if i.action == action]

@@ -30,6 +30,7 @@ from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
 from bulkprov.sync import plan as planning
+from bulkprov.sync import strays
 from bulkprov.sync.workbook import describe, read_plan_fingerprint, write_plan
 
 log = logging.getLogger("bulkprov.sync")
@@ -49,10 +50,14 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         previous_run, previous = ledger.applied_roster(host)
         try:
             current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
+            account = await strays.read_account(settings, ctx.credentials, limiter)
         except RunStopped as exc:  # nothing was changed; still a result for every row
             return await _nothing_changed(job, exc)
         plan = planning.build_plan(checked.rows, managed, current, previous, previous_run, settings,
                                    remembered=ledger.applied_fields(host))
+        strays.add_to_plan(plan, checked.rows, account, settings)
+        lookups += (account.requests if account else 0) + await strays.fetch_details(plan, settings, ctx.credentials,
+                                                                                    limiter)
         changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))

@@ -17,6 +17,9 @@ def describe(plan: Plan, *, guards: bool = True) -> list[str]:
              f"{len(plan.invalid)} invalid rows",
              f"activation emails that would be sent: {plan.emails}",
              f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
+    if plan.strays is not None:
+        lines.append(f"users in the account that the roster does not mention (strays): {len(plan.strays)}"
+                     + (f" -- {plan.strays_problem}" if plan.strays_problem else ""))
     return lines + ([f"GUARD: {g.message}" for g in plan.guards] if guards else [])
 
 
@@ -49,6 +52,10 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
           [[i.row.email, i.row.org_user_id, "; ".join(i.notes)] for i in plan.of("remove")])
     sheet("Invalid", ["row", "emailId", "reason"],
           [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
+    if plan.strays is not None:
+        from bulkprov.sync.strays import strays_sheet
+
+        sheet("Strays", *strays_sheet(plan))
     try:
         close_workbook(wb)
     except BaseException:

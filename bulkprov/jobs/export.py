@@ -1,0 +1,220 @@
+"""``export``: every user of the account as a workbook that is itself a valid input file.
+
+The account listing (``alluserroles``, paged) says who is there, with orgUserIds, Builder flags and
+roles by name; usersInfo by email (in chunks) adds what the listing lacks (names, groups, bot
+tasks).  Every request goes through one :class:`~bulkprov.send.limiter.RateLimiter` with the run's
+rate budget (seeded from the ledger when a state directory is given), and is retried like a
+dispatcher's batch (rate refusals honour Retry-After, 5xx and lost replies back off: both calls only
+read).  The workbook's ``Users`` sheet has the template's columns with the ids, and the names beside
+them in columns of their own (:mod:`bulkprov.outputs.names`); ``Roles``, ``Bots`` and ``Groups``
+sheets list every name seen with its id, so HR can write names in the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable
+from bulkprov.io.xlsx import AtomicFile, check_writable, new_workbook, write_sheet
+from bulkprov.jobs.settings import JobSettings, ProgressFn
+from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
+from bulkprov.kore.auth import TOKEN_LIFETIME
+from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, list_account
+from bulkprov.model import match_key
+from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
+from bulkprov.send.batches import estimate_seconds
+from bulkprov.send.limiter import RateLimiter, format_rate, parse_rate
+from bulkprov.send.retry import read_with_retry
+from bulkprov.units import format_duration
+
+log = logging.getLogger("bulkprov.export")
+
+INFO_CHUNK = 100
+
+
+@dataclass
+class ExportOutcome:
+    path: Path
+    users: int
+    requests: int
+    warnings: list[str] = field(default_factory=list)
+    exit_code: int = 0
+
+
+def default_export_path(host: str | None, when: dt.datetime) -> Path:
+    return Path(f"account-export-{when:%Y%m%d-%H%M%S}.xlsx")
+
+
+def export_account(settings: JobSettings, credentials: Any, progress: ProgressFn | None = None) -> ExportOutcome:
+    """Write every user of the account to ``settings.output`` (synchronously)."""
+    return asyncio.run(export_account_async(settings, credentials, progress))
+
+
+async def export_account_async(settings: JobSettings, credentials: Any,
+                               progress: ProgressFn | None = None) -> ExportOutcome:
+    path = Path(settings.output or default_export_path(settings.host, dt.datetime.now()))
+    check_writable(path)
+    with _budget(settings) as limiter:
+        async with KoreClient(settings.host or "", credentials, timeout=settings.timeout,
+                              concurrency_hint=settings.concurrency) as client:
+            reader = _Reader(client, limiter, settings, progress)
+            users = await reader.read()
+    warnings = reader.warnings
+    write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]))
+    log.info("export: %d users, %d requests: %s", len(users), reader.requests, path)
+    return ExportOutcome(path, len(users), reader.requests, warnings)
+
+
+@contextlib.contextmanager
+def _budget(settings: JobSettings) -> Iterator[RateLimiter]:
+    """The run's rate budget; shared with earlier runs through the ledger when a state directory is given."""
+    if settings.state_dir is None or not settings.use_ledger:
+        yield RateLimiter(parse_rate(settings.rate))
+        return
+    from bulkprov.jobs.ledger import Ledger
+    from bulkprov.jobs.ledgered import shared_budget
+
+    with contextlib.closing(Ledger(settings.state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
+        yield limiter
+
+
+class _Reader:
+    """Reads the account: listing pages, then usersInfo by email; every request retried and paced."""
+
+    def __init__(self, client: KoreClient, limiter: RateLimiter, settings: JobSettings,
+                 progress: ProgressFn | None) -> None:
+        self.client, self.limiter, self.settings, self.progress = client, limiter, settings, progress
+        self.requests = 0
+        self.warnings: list[str] = []
+        self.listed: list[dict[str, Any]] = []  # as the listing gave them (it names roles and bots)
+        self._planned = False
+
+    async def read(self) -> list[dict[str, Any]]:
+        try:
+            listing = await list_account(self, page_size=DEFAULT_PAGE_SIZE, progress=self._listed)
+        except CallFailed as exc:
+            raise self._stopped(exc, listing=True) from None
+        self.listed = listing.users
+        try:
+            details = await self._details([u["userInfo"]["emailId"] for u in listing.users])
+        except CallFailed as exc:
+            raise self._stopped(exc, listing=False) from None
+        return [merge(u, details.get(match_key(u["userInfo"]["emailId"]))) for u in listing.users]
+
+    async def list_users(self, *, limit: int, offset: int = 0):
+        """The client's call, paced and retried (``list_account`` pages through this)."""
+        return await self._retrying(lambda: self.client.list_users(limit=limit, offset=offset))
+
+    def _stopped(self, exc: CallFailed, *, listing: bool) -> RunStopped:
+        if isinstance(exc, AuthFailed) and listing:  # the listing needs a scope of its own
+            return AuthRefused("listing", status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
+        if isinstance(exc, AuthFailed):
+            return AuthRefused(status=exc.status, said=exc.message, lifetime=TOKEN_LIFETIME)
+        if isinstance(exc, ServerFailed) and not exc.sent:
+            return Unreachable(host=self.client.base_url, said=exc.message)
+        return GuardStopped("account-unreadable", reason=exc.message)
+
+    def _listed(self, count: int, total: int | None) -> None:
+        if total is not None and not self._planned:
+            self._planned = True
+            windows = parse_rate(self.settings.rate)
+            requests = -(-total // DEFAULT_PAGE_SIZE) + -(-total // INFO_CHUNK)
+            log.info("plan: %s users in about %d requests ≈ %s at %s", f"{total:,}", requests,
+                     format_duration(estimate_seconds(requests, windows)), format_rate(windows))
+        log.info("listed %s of %s users", f"{count:,}", f"{total:,}" if total is not None else "?")
+
+    async def _details(self, emails: list[str]) -> dict[str, dict[str, Any]]:
+        chunks = [emails[i:i + INFO_CHUNK] for i in range(0, len(emails), INFO_CHUNK)]
+        found: dict[str, dict[str, Any]] = {}
+        done = 0
+        gate = asyncio.Semaphore(max(1, self.settings.concurrency))
+
+        async def one(chunk: list[str]) -> None:
+            nonlocal done
+            async with gate:
+                info = await self._retrying(lambda: self.client.users_info(email_ids=chunk))
+            for key, outcome in info.outcomes.items():
+                if outcome.ok and outcome.detail is not None:
+                    found[key] = outcome.detail
+            done += len(chunk)
+            self._report(done, len(emails))
+
+        await asyncio.gather(*(one(c) for c in chunks))
+        missing = len(emails) - len(found)
+        if missing:
+            self.warnings.append(f"{missing} listed users were not found by usersInfo (removed meanwhile?); "
+                                 "they are exported from the listing alone")
+        self._report(len(emails), len(emails), final=True)
+        return found
+
+    async def _retrying(self, call):
+        """One read, paced and retried by the shared policy (a read is safe to repeat)."""
+        def counted() -> None:
+            self.requests += 1
+
+        return await read_with_retry(call, limiter=self.limiter, windows=self.limiter.windows,
+                                     max_attempts=self.settings.max_attempts,
+                                     rate_wait_cap=getattr(self.settings, "rate_wait_cap", None), counted=counted)
+
+    def _report(self, done: int, total: int, final: bool = False) -> None:
+        if self.progress is not None:
+            self.progress({"done": done, "failed": 0, "total": total, "elapsed": 0.0, "eta": None,
+                           "requests": self.requests, "final": final})
+
+
+def merge(listed: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, Any]:
+    """usersInfo's details, with what only the listing says (orgUserId, Builder flags, roles) filled in."""
+    if detail is None:
+        return listed
+    user = dict(detail)
+    info = dict(detail.get("userInfo") or {})
+    for name, value in listed["userInfo"].items():
+        if value and not info.get(name):
+            info[name] = value
+    user["userInfo"] = info
+    for name in ("canCreateBot", "isDeveloper"):
+        if not isinstance(user.get(name), bool) and name in listed:
+            user[name] = listed[name]
+    roles = user.get("roles")
+    if not isinstance(roles, dict) or not (roles.get("btRoles") or roles.get("adminRoles")):
+        user["roles"] = listed["roles"]
+    return user
+
+
+def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: int,
+                 names: Names | None = None) -> Path:
+    """The export workbook: Users (an input file), Roles/Bots/Groups (name -> id), About."""
+    names = names or Names(users)
+    rows = []
+    for user in users:
+        cells = user_cells(user, names)
+        rows.append([cells.get(h, "") for h in USERS_SHEET_HEADERS])
+    target = AtomicFile(path)
+    wb = new_workbook(target.temp)
+    try:
+        write_sheet(wb, "Users", list(USERS_SHEET_HEADERS), rows)
+        for sheet, id_col, table in (("Roles", "roleId", names.roles), ("Bots", "botId", names.bots),
+                                     ("Groups", "groupId", names.groups)):
+            write_sheet(wb, sheet, ["name", id_col], [[name, ident] for ident, name in sorted(
+                table.items(), key=lambda item: item[1].casefold())])
+        about = [["host", host], ["exported", dt.datetime.now().astimezone().isoformat(timespec="seconds")],
+                 ["users", str(len(users))], ["requests", str(requests)],
+                 ["", "The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
+                      "The Roles, Bots and Groups sheets map the names seen to their ids."]]
+        write_sheet(wb, "About", ["item", "value"], about, width=40)
+        wb.close()
+    except BaseException:
+        target.discard()
+        raise
+    target.commit()
+    return path
+
+
+__all__ = ["ExportOutcome", "RunStopped", "export_account", "export_account_async", "merge", "write_export"]

@@ -1,0 +1,88 @@
+"""Names beside ids: role, bot and group names in workbooks that carry ids (lookup, export, undo).
+
+The ``roles``, ``groups`` and ``botTasks`` cells keep their ids (so the workbook stays an input
+file); the names go in columns of their own (:data:`bulkprov.schema.NAME_COLUMNS`), entry for entry
+in the same order, which the loader reads back silently.  Names come from what the server said:
+usersInfo's ``roleName``/``botName``/``groupName`` and the account listing's ``roleName``/``botName``.
+An id whose name was never seen is shown as the id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bulkprov import schema
+
+ROLE_NAMES, GROUP_NAMES, BOT_NAMES = schema.NAME_COLUMNS
+USERS_SHEET_HEADERS = (*schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS)
+
+
+class Names:
+    """What each role, bot and group id is called, learnt from user objects (case-insensitive ids)."""
+
+    def __init__(self, users: Iterable[dict[str, Any]] = ()) -> None:
+        self.roles: dict[str, str] = {}
+        self.bots: dict[str, str] = {}
+        self.groups: dict[str, str] = {}
+        for user in users:
+            self.learn(user)
+
+    def learn(self, user: dict[str, Any]) -> Names:
+        roles = user.get("roles")
+        if isinstance(roles, dict):
+            for role in [*(roles.get("btRoles") or []), *(roles.get("adminRoles") or [])]:
+                _keep(self.roles, role.get("roleId"), role.get("roleName"))
+                _keep(self.bots, role.get("botId"), role.get("botName"))
+        for group in user.get("groups") or []:
+            if isinstance(group, dict):
+                _keep(self.groups, group.get("groupId"), group.get("groupName"))
+        return self
+
+    def role(self, text: str) -> str:
+        """A ``roles`` cell entry (``ROLE`` or ``ROLE@BOT``, perhaps with a +/- sign) with names."""
+        sign, body = _sign(text)
+        role, _, bot = body.partition("@")
+        named = _name(self.roles, role)
+        return sign + (f"{named}@{_name(self.bots, bot)}" if bot else named)
+
+    def group(self, text: str) -> str:
+        sign, body = _sign(text)
+        return sign + _name(self.groups, body)
+
+    def bot_task(self, text: str) -> str:
+        """A ``botTasks`` entry (``BOT:DIALOGS`` or ``-BOT``) as its bot's name."""
+        sign, body = _sign(text)
+        return sign + _name(self.bots, body.partition(":")[0])
+
+    def cells(self, cells: dict[str, str]) -> dict[str, str]:
+        """The name columns for a row's ``roles``, ``groups`` and ``botTasks`` cells."""
+        return {ROLE_NAMES: _each(cells.get("roles", ""), self.role),
+                GROUP_NAMES: _each(cells.get("groups", ""), self.group),
+                BOT_NAMES: _each(cells.get("botTasks", ""), self.bot_task)}
+
+
+def user_cells(user: dict[str, Any], names: Names | None = None) -> dict[str, str]:
+    """A user object as Users-sheet cells, ids and names (the inverse of the validator, plus names)."""
+    cells = schema.user_to_cells(user)
+    return {**cells, **(names or Names()).learn(user).cells(cells)}
+
+
+def _keep(table: dict[str, str], ident: Any, name: Any) -> None:
+    if isinstance(ident, str) and ident and isinstance(name, str) and name.strip():
+        table.setdefault(ident.casefold(), name.strip())
+
+
+def _name(table: dict[str, str], ident: str) -> str:
+    return table.get(ident.strip().casefold(), ident.strip())
+
+
+def _sign(text: str) -> tuple[str, str]:
+    text = text.strip()
+    if text[:1] in (schema.ADD_PREFIX, schema.REMOVE_PREFIX):
+        return text[0], text[1:].strip()
+    return "", text
+
+
+def _each(cell: str, name) -> str:
+    return "; ".join(name(part) for part in (p.strip() for p in schema.LIST_SPLIT_RE.split(cell)) if part)

@@ -1,0 +1,135 @@
+"""Strays: users of the account that the roster does not mention (the report Entra and Adobe's UST give).
+
+With ``report_strays`` (or ``remove_strays``) plan and sync read the whole account through the
+listing (``alluserroles``, paged, within the same rate budget) and list every user no roster row
+names -- by email or by orgUserId, valid row or not: a row that failed validation still *mentions*
+its user.  They go in the plan workbook's ``Strays`` sheet.  Only with ``remove_strays`` are they
+removed, as ordinary removals of the plan: counted by the same delete guard (on a first sync the
+limit is 0, so an explicit approval is needed), never a protected user, in the fingerprint an
+approved plan is checked against, with their usersInfo details fetched first for the undo file.
+
+Reading the listing needs the app's Role Management scope.  When it is refused, a plan that only
+reports strays says so in a warning and goes on; a sync that would remove them stops with nothing
+changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from bulkprov.errors import GuardStopped
+from bulkprov.kore import CallFailed, KoreClient
+from bulkprov.kore.listing import AccountListing, list_account
+from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
+from bulkprov.sync import plan as planning
+
+log = logging.getLogger("bulkprov.sync")
+STRAY_NOTE = "not in the roster (stray)"
+PROTECTED_NOTE = "protected user: not removed (stray)"
+
+
+@dataclass
+class Account:
+    """The account as listed, or why it could not be."""
+
+    listing: AccountListing | None = None
+    problem: str = ""
+
+    @property
+    def requests(self) -> int:
+        return self.listing.requests if self.listing is not None else 0
+
+
+def wanted(settings: Any) -> bool:
+    return bool(getattr(settings, "report_strays", False) or getattr(settings, "remove_strays", False))
+
+
+async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account | None:
+    """The whole account when strays are asked for (None otherwise), paced by the job's limiter.
+    A refused listing stops a sync that would remove strays; otherwise it is reported."""
+    if not wanted(settings):
+        return None
+    try:
+        async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
+            return Account(await list_account(client, slot=limiter.slot if limiter is not None else None))
+    except CallFailed as exc:
+        if settings.remove_strays:
+            raise GuardStopped("account-unreadable", reason=f"the account listing: {exc.message}") from None
+        log.warning("strays not listed: %s", exc.message)
+        return Account(problem=f"the account could not be listed ({exc.message}); listing it needs the app's "
+                               "Role Management scope")
+
+
+def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing) -> list[dict[str, Any]]:
+    """Listed users that no roster row (valid or not) and no planned change mentions."""
+    mentioned: set[str] = set()
+    for row in [*checked, *(i.row for i in plan.items)]:
+        mentioned.update(k for k in (row.key.email_id, row.key.org_id) if k)
+    out = []
+    for user in listing.users:
+        info = user["userInfo"]
+        keys = {match_key(str(info.get(k) or "")) for k in ("emailId", "orgUserId")} - {""}
+        if keys and not keys & mentioned:
+            out.append(user)
+    return out
+
+
+def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account | None, settings: Any) -> None:
+    """Record the strays in the plan; with ``remove_strays`` plan their removal under the guards."""
+    if account is None:
+        return
+    plan.strays, plan.strays_problem = [], account.problem
+    if account.listing is None:
+        return
+    plan.strays = find(checked, plan, account.listing)
+    next_row = max([SYNTHETIC_ROW_BASE, *(i.row.row for i in plan.items)])
+    for user in plan.strays if settings.remove_strays else []:
+        info = user["userInfo"]
+        email = str(info.get("emailId") or "")
+        next_row += 1
+        row = CheckedRow.make(next_row, "remove", email, str(info.get("orgUserId") or ""))
+        if planning.is_protected(email, settings.protected):
+            plan.items.append(planning.PlanItem("unchanged", row, notes=[PROTECTED_NOTE]))
+            continue
+        plan.current[row.key.id] = user
+        plan.items.append(planning.PlanItem("remove", row, notes=[STRAY_NOTE]))
+    plan.guards = planning.guard_violations(plan, settings)
+    plan.fingerprint = planning.fingerprint(plan)
+
+
+def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
+    """The plan workbook's Strays sheet: who, their access (by name), and what the sync does with them."""
+    from bulkprov.outputs.names import Names, user_cells
+
+    fate = {i.row.key.email_id or i.row.key.org_id: ("removed by the sync" if i.action == "remove"
+                                                     else "protected: not removed")
+            for i in plan.items if STRAY_NOTE in i.notes or PROTECTED_NOTE in i.notes}
+    names = Names(plan.strays or [])
+    rows = []
+    for user in plan.strays or []:
+        cells = user_cells(user, names)
+        key = match_key(cells["emailId"] or cells["orgUserId"])
+        rows.append([cells["emailId"], cells["orgUserId"], cells["roleNames"], cells.get("canCreateBot", ""),
+                     cells.get("isDeveloper", ""), fate.get(key, "reported only")])
+    if plan.strays_problem:
+        rows.append(["", "", "", "", "", plan.strays_problem])
+    return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", "this sync"], rows
+
+
+async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, limiter: Any) -> int:
+    """usersInfo for the strays to be removed (the listing lacks names, groups, tasks): the undo file
+    can then add them back as they were.  Returns the requests made."""
+    from bulkprov.send.dispatcher import dispatch_rows
+
+    rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id)
+            for i in plan.items if i.action == "remove" and STRAY_NOTE in i.notes]
+    if not rows:
+        return 0
+    report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
+    by_row = {r.row: r for r in rows}
+    for row, user in report.users.items():
+        plan.current[by_row[row].key.id] = user
+    plan.fingerprint = planning.fingerprint(plan)
+    return report.requests

@@ -1,0 +1,28 @@
+"""The README's table of API facts: every fact is documented (with its page) or assumed (with what
+bulkprov does if it is wrong)."""
+
+from __future__ import annotations
+
+from bulkprov.kore import facts
+from tests.conftest import ROOT
+
+
+def test_every_assumption_says_how_bulkprov_behaves_if_it_is_wrong():
+    assumed = [f for f in facts.FACTS if not f.documented]
+    assert assumed, "the table must own up to its assumptions"
+    for fact in assumed:
+        sentence = fact.if_wrong.strip()
+        assert len(sentence.split()) >= 8 and sentence.endswith("."), f"no degradation sentence: {fact.fact}"
+
+
+def test_every_documented_fact_names_its_page():
+    for fact in facts.FACTS:
+        if fact.documented:
+            assert not fact.if_wrong, fact.fact
+            assert all(page in facts.PAGES for page in fact.page.split("; ")), fact.page
+
+
+def test_the_readme_does_not_call_assumptions_documented():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "documented budget" not in readme and 'documented "Rate limit' not in readme
+    assert facts.markdown_table() in readme
