@@ -401,7 +401,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     profile = load_profile(config_path(args.config), args.profile)
     values = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
-        "send_email", "state_dir", "web_users", "web_token_file")}
+        "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies")}
     _require_host(values["host"] or os.environ.get("KORE_HOST"))
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason="--max-upload-mb must be between 0 and 500")

@@ -57,6 +57,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     # bulkprov serve: who may log in to the upload page (see bulkprov.web)
     "web_users": (dict, {}),          # [profiles.NAME.web_users] alice = "scrypt$..." (bulkprov hash-password)
     "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
+    "web_trusted_proxies": (list, []),  # addresses/networks of reverse proxies whose X-Forwarded-For is believed
 }
 # What a file command (add … sync) takes from a profile; the web_* settings are serve's alone.
 RUN_SETTINGS = frozenset(name for name in SETTINGS if not name.startswith("web_"))

@@ -452,6 +452,7 @@ class BadConfig(InputError):
                        "passwords are refused)"),
         "web-token-short": N_("the shared login token must be at least 16 characters long"),
         "web-token-file": N_("web_token_file {file}: {reason}"),
+        "web-proxies": N_("web_trusted_proxies: {reason} (write addresses or networks like 10.0.0.0/8)"),
         "password-mismatch": N_("the two passwords differ"),
         "password-short": N_("the password must be at least 8 characters long"),
         "unknown-command": N_("unknown command {command!r}"),

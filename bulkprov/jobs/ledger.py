@@ -145,6 +145,13 @@ class RowRecord:
                          self.attempt, self.batch or "")
 
 
+def private_dir(path: Path) -> None:
+    """The state directory holds HR data: created owner-only (0700), whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
 class StateLock:
     """An exclusive ``flock`` on ``STATE_DIR/lock`` that names its holder."""
 
@@ -154,8 +161,8 @@ class StateLock:
         self.took_over: dict[str, Any] | None = None
 
     def acquire(self) -> StateLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -201,7 +208,8 @@ class Ledger:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / LEDGER_NAME
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite's -wal/-shm files copy this mode
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -59,7 +59,6 @@ Security
 
 from __future__ import annotations
 
-import collections
 import logging
 from typing import Any
 
@@ -67,9 +66,11 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from bulkprov.web.common import (
+    CHECKER,
     CONFIG,
     COOKIE,
     JOBS,
+    LOGIN_FORMS,
     PREVIEWS,
     SESSION,
     SESSIONS,
@@ -80,7 +81,7 @@ from bulkprov.web.common import (
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import tag
-from bulkprov.web.login import login_get, login_post, logout
+from bulkprov.web.login import login_get, login_post, logout, read_form
 from bulkprov.web.pages import (
     favicon,
     index,
@@ -94,9 +95,14 @@ from bulkprov.web.pages import (
     template_download,
     upload_report,
 )
+from bulkprov.web.preview import Previews
+from bulkprov.web.private import make_private
 from bulkprov.web.runner import Jobs
-from bulkprov.web.security import LoginThrottle, SessionStore, csrf_ok, security_headers
-from bulkprov.web.uploads import upload_post
+from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, security_headers
+from bulkprov.web.throttle import LoginThrottle, PasswordChecker
+from bulkprov.web.uploads import remove_stale_parts, upload_post
+
+log = logging.getLogger("bulkprov.web")
 
 PUBLIC_PATHS = frozenset({"/login", "/static/app.css", "/static/app.js", "/favicon.ico"})
 
@@ -112,8 +118,9 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
             raise web.HTTPSeeOther("/login" + (f"?next={_quote(target)}" if target else ""))
         return message(request, "Log in first", "You are not logged in (or your session expired): log in again.",
                        status=401, links=tag("a", "Log in", href="/login"))
-    if request.method == "POST" and request.path != "/upload":  # /upload checks its token while streaming
-        form = await request.post()
+    # /upload checks its token while streaming; /login has its own (signed double-submit) token
+    if request.method == "POST" and request.path not in ("/upload", "/login"):
+        form = await read_form(request)
         if not csrf_ok(session, form.get("csrf")):
             return forbidden(request)
     return await handler(request)
@@ -125,18 +132,30 @@ def _quote(path: str) -> str:
     return quote(path, safe="")
 
 
+def hide_banner() -> None:
+    """No ``Server: aiohttp/x.y`` anywhere, not even on the parser's own 400 replies (they never reach
+    ``on_response_prepare``): aiohttp reads this module-level default when it sends any response."""
+    from aiohttp import web_response
+
+    web_response.SERVER_SOFTWARE = "bulkprov"
 
 
 def create_app(config: WebConfig) -> web.Application:
+    hide_banner()
     app = web.Application(middlewares=[guard], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[SESSIONS] = SessionStore(config.session_idle)
+    app[LOGIN_FORMS] = LoginForms()
     app[THROTTLE] = LoginThrottle()
+    app[CHECKER] = PasswordChecker(config.login_workers, config.login_queue)
     app[JOBS] = Jobs()
-    app[PREVIEWS] = collections.OrderedDict()
-    config.uploads.mkdir(parents=True, exist_ok=True)
-    config.results.mkdir(parents=True, exist_ok=True)
+    app[PREVIEWS] = Previews(config.max_previews)
+    for folder in (config.state_dir, config.uploads, config.results):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if removed := remove_stale_parts(config):
+        log.info("removed %d unfinished uploads left by an earlier process", removed)
     app.on_response_prepare.append(security_headers)
+    app.on_cleanup.append(_close)
     app.router.add_get("/", index)
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)
@@ -155,6 +174,17 @@ def create_app(config: WebConfig) -> web.Application:
     return app
 
 
+async def _close(app: web.Application) -> None:
+    app[CHECKER].close()
+
+
+def runner_options(config: WebConfig) -> dict[str, Any]:
+    """What the HTTP server itself enforces: a whole request head within ``header_timeout`` (aiohttp's
+    keep-alive timer also runs from the moment a connection opens), small header lines and few headers."""
+    return {"keepalive_timeout": config.header_timeout, "max_line_size": 8190, "max_field_size": 8190,
+            "max_headers": 64}
+
+
 class AccessLog(AbstractAccessLogger):
     """One line per request: address, method, path (no query string), status, time; progress polls are not logged."""
 
@@ -166,8 +196,9 @@ class AccessLog(AbstractAccessLogger):
 
 def serve(config: WebConfig, bind: str = "127.0.0.1", port: int = 8080) -> None:
     """``bulkprov serve``: until Ctrl-C or SIGTERM.  A run in progress finishes before the process exits."""
+    make_private(config.state_dir)
     app = create_app(config)
     print(f"bulkprov serve: http://{bind}:{port}/ (Kore.ai host {config.job.host}, state directory "
           f"{config.state_dir}, uploads up to {mb(config.max_upload_bytes)})", flush=True)
     web.run_app(app, host=bind, port=port, print=None, access_log=logging.getLogger("bulkprov.web.access"),
-                access_log_class=AccessLog)
+                access_log_class=AccessLog, **runner_options(config))

@@ -6,7 +6,6 @@ names the page's buttons); the page never rewrites a library message.
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +17,11 @@ from bulkprov.errors import render as render_text
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import Markup, render, tag
-from bulkprov.web.security import LoginThrottle, Session, SessionStore
+from bulkprov.web.security import LoginForms, Session, SessionStore
+from bulkprov.web.throttle import LoginThrottle, PasswordChecker, client_address
 
 if TYPE_CHECKING:
+    from bulkprov.web.preview import Previews
     from bulkprov.web.runner import Jobs
 
 ACTIONS = {
@@ -37,8 +38,10 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONFIG: web.AppKey[WebConfig] = web.AppKey("config")
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle")
+CHECKER: web.AppKey[PasswordChecker] = web.AppKey("checker")
+LOGIN_FORMS: web.AppKey[LoginForms] = web.AppKey("login_forms")
 JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
-PREVIEWS: web.AppKey[collections.OrderedDict] = web.AppKey("previews")
+PREVIEWS: web.AppKey[Previews] = web.AppKey("previews")
 # Per-request storage: RequestKey where this aiohttp has it (3.13+), a plain key before.
 SESSION: Any = web.RequestKey("session", object) if hasattr(web, "RequestKey") else "session"
 
@@ -94,6 +97,11 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, sessi
     config: WebConfig = request.app[CONFIG]
     response.set_cookie(COOKIE, request.app[SESSIONS].cookie(session), httponly=True, samesite="Strict",
                         secure=config.secure_cookies or request.secure, path="/")
+
+
+def address(request: web.Request) -> str:
+    """The client's address, through trusted proxies only (see :func:`bulkprov.web.throttle.client_address`)."""
+    return client_address(request, request.app[CONFIG].networks)
 
 
 def redirect(location: str) -> web.Response:

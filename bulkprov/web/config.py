@@ -6,6 +6,7 @@ passes them here), so this module knows no command-line flag.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from bulkprov.errors import BadConfig
 from bulkprov.io import LoaderLimits
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.web.security import parse_hash
+from bulkprov.web.throttle import parse_networks
 
 TOKEN_ENV = "BULKPROV_WEB_TOKEN"
 
@@ -31,6 +33,15 @@ class WebConfig:
     max_upload_bytes: int = 20 * 1024 * 1024
     secure_cookies: bool = False
     session_idle: float = 8 * 3600
+    trusted_proxies: list[str] = field(default_factory=list)  # X-Forwarded-For is honoured only from these
+    header_timeout: float = 15.0   # a connection must send a whole request head within this (slow headers)
+    body_timeout: float = 30.0     # and then never stall longer than this between two pieces of its body
+    max_previews: int = 1          # checks (load + validate) running at once, whoever asks
+    login_workers: int = 1         # password checks (scrypt) at once, in their own threads
+    login_queue: int = 8           # more waiting than this: refused at once (503)
+    networks: tuple[Any, ...] = ()
+
+    UNCOMPRESSED_FACTOR = 20  # a workbook may expand to at most 20 × the upload cap when the page reads it
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
@@ -43,6 +54,13 @@ class WebConfig:
                 raise BadConfig("web-hash", name=name) from None
         if self.token is not None and len(self.token) < 16:
             raise BadConfig("web-token-short")
+        try:
+            self.networks = parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise BadConfig("web-proxies", reason=str(exc)) from None
+        # The page's loader limits follow from its upload cap, not the command line's generous ones.
+        self.job.limits = dataclasses.replace(self.job.limits, max_bytes=self.max_upload_bytes,
+                                              max_uncompressed_bytes=self.UNCOMPRESSED_FACTOR * self.max_upload_bytes)
 
     @property
     def uploads(self) -> Path:
@@ -76,4 +94,4 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
                       limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
     return WebConfig(state_dir=Path(values["state_dir"] or ".bulkprov"), job=job, credentials=credentials,
                      users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                     secure_cookies=secure_cookies)
+                     secure_cookies=secure_cookies, trusted_proxies=list(values.get("web_trusted_proxies") or []))
