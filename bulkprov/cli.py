@@ -67,6 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the state directory holding the ledger (default %(default)s)")
     p.add_argument("-o", "--output", type=Path, help="with show: where to write the result workbook")
 
+    for name, help_text in (("approve", "approve a pending request (four eyes: never your own)"),
+                            ("reject", "reject a pending request, with a comment")):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("request_id", metavar="ID", help="the request (bulkprov approvals lists them)")
+        p.add_argument("--comment", default="", help="why (required to reject)")
+        _state_options(p)
+    p = sub.add_parser("approvals", help="list the approval requests, newest first")
+    _state_options(p)
+    p = sub.add_parser("audit", help="check the tamper-evident audit trail, or write it out")
+    p.add_argument("action", choices=("verify", "export"))
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="export format (default jsonl)")
+    p.add_argument("-o", "--output", type=Path, help="export: where to write (default: standard output)")
+    _state_options(p)
+
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default %(default)s)")
@@ -106,6 +120,13 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
     p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+
+
+def _state_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", type=Path, help="the state directory (default: the profile's state_dir, else "
+                   ".bulkprov)")
+    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
+    p.add_argument("--profile", help="profile of the config file: state_dir, approvers, webhook")
 
 
 def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) -> None:
@@ -158,6 +179,8 @@ HINTS = {
     "output": "choose another place with -o",
     "resume": "run the same command with --resume to send the rest",
     "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
+    "approve": "another person approves it with `bulkprov approve ID` (or on the page), then run the same command "
+               "again",
 }
 GUARD_FLAGS = {"deletes": "--allow-deletes", "roles": "--allow-role-removals", "builder": "--allow-builder"}
 
@@ -295,6 +318,8 @@ def _settings(args: argparse.Namespace):
     settings.allow_builder = getattr(args, "allow_builder", None)
     settings.allow_role_removals = getattr(args, "allow_role_removals", None)
     settings.plan_file = getattr(args, "plan", None)
+    if args.command == "sync":
+        _four_eyes(settings, profile, value)
     if settings.resume and (settings.force or settings.retry_failed):
         raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
     if not settings.dry_run or args.command in ROSTER:
@@ -307,6 +332,22 @@ def _settings(args: argparse.Namespace):
     except BadRate as exc:
         raise UsageProblem(reason=f"--rate: {exc.message}") from None
     return settings
+
+
+def _four_eyes(settings, profile: dict, value: dict) -> None:
+    """sync over a guard becomes a request a second person approves (bulkprov approve ID)."""
+    import socket
+
+    from bulkprov.approvals.flow import Approvals, cli_person
+    from bulkprov.config import resolve
+
+    approvers = resolve("approvers", None, profile)
+    if approvers and (settings.allow_deletes or settings.allow_builder or settings.allow_role_removals):
+        raise UsageProblem(reason="this profile names approvers: a second person approves with `bulkprov approve "
+                                  "ID`, not --allow-deletes / --allow-builder / --allow-role-removals")
+    settings.approvals = Approvals(person=cli_person(), where=f"cli@{socket.gethostname()}", source="cli",
+                                   approvers=list(approvers), webhook=value["webhook"],
+                                   expiry_hours=resolve("approval_expiry_hours", None, profile))
 
 
 def _require_host(host: str | None) -> None:
@@ -367,6 +408,69 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _state_profile(args: argparse.Namespace) -> tuple[Path, dict]:
+    from bulkprov.config import config_path, load_profile
+
+    profile = load_profile(config_path(args.config), args.profile)
+    return args.state_dir or Path(profile.get("state_dir") or ".bulkprov"), profile
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """``bulkprov approve ID`` / ``bulkprov reject ID``: the person is the OS user running this."""
+    import asyncio
+    import socket
+
+    from bulkprov.approvals.flow import cli_person, decide, may_approve
+    from bulkprov.config import resolve
+
+    state_dir, profile = _state_profile(args)
+    person = cli_person()
+    approve = args.command == "approve"
+    approvers = resolve("approvers", None, profile)
+    request = asyncio.run(decide(state_dir, args.request_id, person, f"cli@{socket.gethostname()}", approve,
+                                 args.comment, may_approve(person, approvers), resolve("webhook", None, profile)))
+    print(f"request {request.id} {request.state} by {person}: {request.command} {request.input_name} "
+          f"({'; '.join(request.reasons)})")
+    if approve:
+        print(f"the next `bulkprov {request.command}` of the same file against the same account goes ahead "
+              f"(until {request.expires})")
+    return 0
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from bulkprov.approvals import ApprovalStore
+
+    state_dir, _ = _state_profile(args)
+    for r in ApprovalStore(state_dir).all():
+        decided = f" by {r.decided_by}" if r.decided_by else ""
+        print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {r.requester}: {r.command} {r.input_name} — "
+              f"{'; '.join(r.reasons)}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bulkprov.jobs.audit import AuditTrail
+
+    state_dir, _ = _state_profile(args)
+    trail = AuditTrail(state_dir)
+    if args.action == "verify":
+        count, broken = trail.verify()
+        if broken is not None:
+            print(f"audit trail {trail.path}: record {broken.seq} (line {broken.line}) {broken.reason}; the "
+                  f"{count} records before it hold", file=sys.stderr)
+            return 1
+        print(f"audit trail {trail.path}: {count} records, the chain holds")
+        return 0
+    if args.output:
+        with open(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
+                  encoding="utf-8") as fh:
+            count = trail.export(fh, args.format)
+        print(f"{count} audit records written to {args.output}")
+    else:
+        trail.export(sys.stdout, args.format)
+    return 0
+
+
 def cmd_mock_server(args: argparse.Namespace) -> int:
     from bulkprov.emulator import EmulatorConfig, run_server
     from bulkprov.send.limiter import parse_rate
@@ -421,7 +525,8 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
-             "serve": cmd_serve, "hash-password": cmd_hash_password, **{name: cmd_file for name in FILE_COMMANDS}}
+             "serve": cmd_serve, "hash-password": cmd_hash_password, "approve": cmd_decide, "reject": cmd_decide,
+             "approvals": cmd_approvals, "audit": cmd_audit, **{name: cmd_file for name in FILE_COMMANDS}}
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ class JobSettings:
     allow_builder: int | None = None
     allow_role_removals: int | None = None
     plan_file: Path | None = None
+    approvals: Any = None  # bulkprov.approvals.flow.Approvals: guards become four-eyes requests (None: they stop)
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:

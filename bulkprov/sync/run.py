@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import GuardStopped, RunStopped
+from bulkprov.approvals.flow import gate
+from bulkprov.errors import GuardStopped, PendingApproval, RunStopped
 from bulkprov.jobs.ledger import Ledger, LedgerHooks, StateLock
 from bulkprov.jobs.ledgered import shared_budget
 from bulkprov.jobs.runner import Job, begin, end
@@ -63,7 +64,8 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
             log.info("plan: %s", line)
         if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             return _planned(job, plan, path)
-        refusals = _refusals(plan, settings, confirm)
+        refusals = await gate(_refusals(plan, settings, confirm), plan, settings, state_dir, path,
+                              summary.input_sha256)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
@@ -95,7 +97,10 @@ async def run_sync(path: Path, settings: JobSettings, credentials: Any, progress
         results = planning.sync_results(plan, results)
         if report is not None:
             ledger.set_applied_roster(host, summary.run_id, _applied(plan, results))
-    return await end(job, results, report, [i.row for i in plan.items])
+    outcome = await end(job, results, report, [i.row for i in plan.items])
+    if any(isinstance(e, PendingApproval) for e in job.stop_errors):
+        outcome.exit_code = PendingApproval.exit_code  # waiting for a second person is not a failure
+    return outcome
 
 
 def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | None) -> list[GuardStopped]:
