@@ -408,69 +408,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_profile(args: argparse.Namespace) -> tuple[Path, dict]:
-    from bulkprov.config import config_path, load_profile
-
-    profile = load_profile(config_path(args.config), args.profile)
-    return args.state_dir or Path(profile.get("state_dir") or ".bulkprov"), profile
-
-
-def cmd_decide(args: argparse.Namespace) -> int:
-    """``bulkprov approve ID`` / ``bulkprov reject ID``: the person is the OS user running this."""
-    import asyncio
-    import socket
-
-    from bulkprov.approvals.flow import cli_person, decide, may_approve
-    from bulkprov.config import resolve
-
-    state_dir, profile = _state_profile(args)
-    person = cli_person()
-    approve = args.command == "approve"
-    approvers = resolve("approvers", None, profile)
-    request = asyncio.run(decide(state_dir, args.request_id, person, f"cli@{socket.gethostname()}", approve,
-                                 args.comment, may_approve(person, approvers), resolve("webhook", None, profile)))
-    print(f"request {request.id} {request.state} by {person}: {request.command} {request.input_name} "
-          f"({'; '.join(request.reasons)})")
-    if approve:
-        print(f"the next `bulkprov {request.command}` of the same file against the same account goes ahead "
-              f"(until {request.expires})")
-    return 0
-
-
-def cmd_approvals(args: argparse.Namespace) -> int:
-    from bulkprov.approvals import ApprovalStore
-
-    state_dir, _ = _state_profile(args)
-    for r in ApprovalStore(state_dir).all():
-        decided = f" by {r.decided_by}" if r.decided_by else ""
-        print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {r.requester}: {r.command} {r.input_name} — "
-              f"{'; '.join(r.reasons)}")
-    return 0
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    from bulkprov.jobs.audit import AuditTrail
-
-    state_dir, _ = _state_profile(args)
-    trail = AuditTrail(state_dir)
-    if args.action == "verify":
-        count, broken = trail.verify()
-        if broken is not None:
-            print(f"audit trail {trail.path}: record {broken.seq} (line {broken.line}) {broken.reason}; the "
-                  f"{count} records before it hold", file=sys.stderr)
-            return 1
-        print(f"audit trail {trail.path}: {count} records, the chain holds")
-        return 0
-    if args.output:
-        with open(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
-                  encoding="utf-8") as fh:
-            count = trail.export(fh, args.format)
-        print(f"{count} audit records written to {args.output}")
-    else:
-        trail.export(sys.stdout, args.format)
-    return 0
-
-
 def cmd_mock_server(args: argparse.Namespace) -> int:
     from bulkprov.emulator import EmulatorConfig, run_server
     from bulkprov.send.limiter import parse_rate
@@ -505,7 +442,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     profile = load_profile(config_path(args.config), args.profile)
     values = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
-        "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies")}
+        "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies", "web_roles", "max_deletes",
+        "protected", "webhook", "approval_expiry_hours", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file",
+        "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
     _require_host(values["host"] or os.environ.get("KORE_HOST"))
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason="--max-upload-mb must be between 0 and 500")
@@ -524,9 +463,31 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _later(name: str):
+    """A command of :mod:`bulkprov.approvals.commands`, imported only when it runs (fast --help)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from bulkprov.approvals import commands
+
+        return getattr(commands, name)(args)
+
+    return run
+
+
+def _later(name: str):
+    """A command of :mod:`bulkprov.approvals.commands`, imported only when it runs (fast --help)."""
+
+    def run(args: argparse.Namespace) -> int:
+        from bulkprov.approvals import commands
+
+        return getattr(commands, name)(args)
+
+    return run
+
+
 _COMMANDS = {"template": cmd_template, "mock-server": cmd_mock_server, "demo": cmd_demo, "runs": cmd_runs,
-             "serve": cmd_serve, "hash-password": cmd_hash_password, "approve": cmd_decide, "reject": cmd_decide,
-             "approvals": cmd_approvals, "audit": cmd_audit, **{name: cmd_file for name in FILE_COMMANDS}}
+             "serve": cmd_serve, "hash-password": cmd_hash_password, "approve": _later("cmd_decide"),
+             "reject": _later("cmd_decide"), "approvals": _later("cmd_approvals"), "audit": _later("cmd_audit"), **{name: cmd_file for name in FILE_COMMANDS}}
 
 
 if __name__ == "__main__":

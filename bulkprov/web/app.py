@@ -60,12 +60,15 @@ Security
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from bulkprov.web.approvals import audit_page, decide_post, request_page, requests_page
 from bulkprov.web.common import (
+    AUDIT_WRITER,
     CHECKER,
     CONFIG,
     COOKIE,
@@ -78,10 +81,11 @@ from bulkprov.web.common import (
     forbidden,
     mb,
     message,
+    refused,
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import tag
-from bulkprov.web.login import login_get, login_post, logout, read_form
+from bulkprov.web.login import OIDC, login_get, login_post, logout, oidc_callback, oidc_login, read_form
 from bulkprov.web.pages import (
     favicon,
     index,
@@ -97,6 +101,7 @@ from bulkprov.web.pages import (
 )
 from bulkprov.web.preview import Previews
 from bulkprov.web.private import make_private
+from bulkprov.web.roles import allows, needed_role
 from bulkprov.web.runner import Jobs
 from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, security_headers
 from bulkprov.web.throttle import LoginThrottle, PasswordChecker
@@ -104,7 +109,8 @@ from bulkprov.web.uploads import remove_stale_parts, upload_post
 
 log = logging.getLogger("bulkprov.web")
 
-PUBLIC_PATHS = frozenset({"/login", "/static/app.css", "/static/app.js", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/login", "/oidc/login", "/oidc/callback", "/static/app.css", "/static/app.js",
+                          "/favicon.ico"})
 
 
 @web.middleware
@@ -118,6 +124,12 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
             raise web.HTTPSeeOther("/login" + (f"?next={_quote(target)}" if target else ""))
         return message(request, "Log in first", "You are not logged in (or your session expired): log in again.",
                        status=401, links=tag("a", "Log in", href="/login"))
+    if session is not None and session.user:
+        needed = needed_role(request.method, request.path)
+        if not allows(session.role, needed):
+            if request.path == "/" and request.method == "GET":
+                raise web.HTTPSeeOther("/runs")  # a viewer's home
+            return refused(request, session.role, needed)
     # /upload checks its token while streaming; /login has its own (signed double-submit) token
     if request.method == "POST" and request.path not in ("/upload", "/login"):
         form = await read_form(request)
@@ -150,6 +162,7 @@ def create_app(config: WebConfig) -> web.Application:
     app[CHECKER] = PasswordChecker(config.login_workers, config.login_queue)
     app[JOBS] = Jobs()
     app[PREVIEWS] = Previews(config.max_previews)
+    app[AUDIT_WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-audit")
     for folder in (config.state_dir, config.uploads, config.results):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if removed := remove_stale_parts(config):
@@ -160,12 +173,22 @@ def create_app(config: WebConfig) -> web.Application:
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)
     app.router.add_post("/logout", logout)
+    if config.oidc is not None:
+        from bulkprov.web.oidc import OidcClient
+
+        app[OIDC] = OidcClient(config.oidc)
+        app.router.add_get("/oidc/login", oidc_login)
+        app.router.add_get("/oidc/callback", oidc_callback)
     app.router.add_post("/upload", upload_post)
     app.router.add_get("/uploads/{upload_id}", upload_report)
     app.router.add_post("/uploads/{upload_id}/run", run_post)
     app.router.add_get("/jobs/{job_id}", job_page)
     app.router.add_get("/jobs/{job_id}/progress", job_progress)
     app.router.add_get("/runs", runs_page)
+    app.router.add_get("/requests", requests_page)
+    app.router.add_get("/requests/{request_id}", request_page)
+    app.router.add_post("/requests/{request_id}/{decision:approve|reject}", decide_post)
+    app.router.add_get("/audit", audit_page)
     app.router.add_get("/runs/{run_id}/{kind:results|failures|undo}.xlsx", run_download)
     app.router.add_get("/template.{fmt:xlsx|csv}", template_download)
     app.router.add_get("/static/{name:app\\.js|app\\.css}", static)
@@ -176,6 +199,7 @@ def create_app(config: WebConfig) -> web.Application:
 
 async def _close(app: web.Application) -> None:
     app[CHECKER].close()
+    app[AUDIT_WRITER].shutdown(wait=True)  # every record written before the process ends
 
 
 def runner_options(config: WebConfig) -> dict[str, Any]:

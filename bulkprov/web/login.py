@@ -14,6 +14,7 @@ import hmac
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bulkprov.web.common import (
@@ -27,6 +28,7 @@ from bulkprov.web.common import (
     address,
     forbidden,
     page,
+    record,
     redirect,
     set_session_cookie,
 )
@@ -47,9 +49,12 @@ def login_page(request: web.Request, error: str = "", status: int = 200, next_pa
     if token is None:
         cookie, token = forms.issue()
     fields = join([render("login_password") if config.users else "", render("login_token") if config.token else ""])
+    if config.users or config.token:
+        fields = render("login_form", csrf=token, next=safe_next(next_path if next_path is not None
+                                                                 else request.query.get("next")), fields=fields)
     target = safe_next(next_path if next_path is not None else request.query.get("next"))
     body = render("login", error=tag("p", error, class_="message error", id="message") if error else "",
-                  csrf=token, next=target, fields=fields, sso=login_options(request, target))
+                  form=fields, sso=login_options(request, target))
     response = page(request, "Log in", body, status)
     response.headers.update(headers or {})
     response.set_cookie(LoginForms.COOKIE, cookie, httponly=True, samesite="Strict", path="/login",
@@ -58,12 +63,64 @@ def login_page(request: web.Request, error: str = "", status: int = 200, next_pa
 
 
 def login_options(request: web.Request, target: str) -> Any:
-    """Other ways in (single sign-on), shown above the password form; none by default."""
-    hook = request.app.get(SSO_LINK)
-    return hook(request, target) if hook else ""
+    """Single sign-on, shown above the password form when the profile configures it."""
+    if request.app[CONFIG].oidc is None:
+        return ""
+    from urllib.parse import quote
+
+    return tag("p", tag("a", "Sign in with your organisation's account", href=f"/oidc/login?next={quote(target)}",
+                        id="sso", class_="button"), class_="card narrow")
 
 
-SSO_LINK: web.AppKey[Any] = web.AppKey("sso_link")
+OIDC: web.AppKey[Any] = web.AppKey("oidc")
+
+
+def _callback_url(request: web.Request) -> str:
+    config: WebConfig = request.app[CONFIG]
+    return config.oidc.redirect_url or f"{request.scheme}://{request.host}/oidc/callback"
+
+
+async def oidc_login(request: web.Request) -> web.StreamResponse:
+    """Off to the identity provider, with state, nonce and PKCE in a signed cookie."""
+    from bulkprov.web.oidc import OidcClient, OidcRefused
+
+    config: WebConfig = request.app[CONFIG]
+    try:
+        url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")))
+    except (OidcRefused, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("single sign-on unavailable: %s", exc)
+        return login_page(request, "Single sign-on is unavailable right now: try again later.", 503)
+    response = web.Response(status=303, headers={"Location": url})
+    response.set_cookie(OidcClient.COOKIE, cookie, httponly=True, samesite="Lax", path="/oidc",
+                        secure=config.secure_cookies or request.secure, max_age=600)
+    return response
+
+
+async def oidc_callback(request: web.Request) -> web.StreamResponse:
+    """Back from the provider: verify everything, then a session with the role the groups give."""
+    from bulkprov.web.oidc import OidcClient, OidcRefused
+    from bulkprov.web.roles import role_from_groups
+
+    client = request.app[OIDC]
+    who = address(request)
+    try:
+        if request.query.get("error"):
+            raise OidcRefused(f"the identity provider said {request.query.get('error')!r}")
+        claims, target = await client.finish(request.cookies.get(OidcClient.COOKIE), request.query.get("code", ""),
+                                             request.query.get("state", ""))
+        person, groups = client.person(claims)
+    except (OidcRefused, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        log.warning("single sign-on refused from %s: %s", who, exc)
+        await audit_login(request, "?", who, "refused", method="oidc", reason=str(exc)[:200])
+        return login_page(request, f"Sign-in refused: {exc}", 401)
+    role = role_from_groups(groups, client.config.roles)
+    if role is None:
+        await audit_login(request, person, who, "no-role", method="oidc")
+        return login_page(request, f"{person} is signed in at the identity provider but is in no group that "
+                          "gives access to this page: ask an administrator.", 403)
+    response = await start_session(request, person, role, who, target, method="oidc")
+    response.del_cookie(OidcClient.COOKIE, path="/oidc")
+    return response
 
 
 async def login_get(request: web.Request) -> web.StreamResponse:
@@ -92,7 +149,6 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not hasattr(ticket, "keys"):
         wait = max(1, round(float(ticket)))
         log.warning("login for %r from %s refused by the throttle (wait %d s)", name, who, wait)
-        audit_login(request, name, who, "throttled")
         return login_page(request, f"Too many failed logins: wait {wait} seconds and try again.", 429, target,
                           {"Retry-After": str(wait)})
     try:
@@ -104,18 +160,19 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     throttle.finish(ticket, ok=user is not None)
     if user is None:
         log.warning("failed login for %r from %s", name, who)
-        audit_login(request, name, who, "failed")
+        await audit_login(request, name, who, "failed")
         return login_page(request, "Wrong user name or password (or token).", 401, target)
-    return start_session(request, user, role_of_local_user(config, user), who, target)
+    return await start_session(request, user, role_of_local_user(config, user), who, target)
 
 
-def start_session(request: web.Request, user: str, role: str, who: str, target: str) -> web.Response:
+async def start_session(request: web.Request, user: str, role: str, who: str, target: str,
+                  method: str = "password") -> web.Response:
     """A new session (and id) for a person who has just proved who they are."""
     sessions: SessionStore = request.app[SESSIONS]
     sessions.drop(request[SESSION])
     fresh = sessions.create(user, role, who)  # a new id at login: a planted session id is worthless
     log.info("%s logged in from %s as %s", user, who, role)
-    audit_login(request, user, who, "ok", role=role)
+    await audit_login(request, user, who, "ok", role=role, method=method)
     response = redirect(safe_next(target))
     set_session_cookie(request, response, fresh)
     response.del_cookie(LoginForms.COOKIE, path="/login")
@@ -123,17 +180,11 @@ def start_session(request: web.Request, user: str, role: str, who: str, target: 
 
 
 def role_of_local_user(config: WebConfig, user: str) -> str:
-    roles = getattr(config, "local_roles", None) or {}
-    return roles.get(user, "operator")
+    return config.local_roles.get(user, "operator")
 
 
-def audit_login(request: web.Request, user: str, who: str, outcome: str, **details: Any) -> None:
-    hook = request.app.get(AUDIT_HOOK)
-    if hook is not None:
-        hook(request, "login", user, who, {"outcome": outcome, **details})
-
-
-AUDIT_HOOK: web.AppKey[Any] = web.AppKey("audit_hook")
+async def audit_login(request: web.Request, user: str, who: str, outcome: str, **details: Any) -> None:
+    await record(request, "login", who=user, outcome=outcome, **details)
 
 
 def _authenticate(config: WebConfig, form: Any) -> str | None:

@@ -25,6 +25,7 @@ from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import failures_path
 from bulkprov.units import human_size
+from bulkprov.web.approvals import gate
 from bulkprov.web.common import (
     ACTIONS,
     CONFIG,
@@ -38,6 +39,7 @@ from bulkprov.web.common import (
     explain,
     message,
     page,
+    record,
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import TEMPLATES, Markup, esc, join, options, render, tag
@@ -64,12 +66,17 @@ def _choices(query: Any) -> tuple[str, str]:
 async def preview_of(request: web.Request, upload: Upload, action: str) -> Preview | web.Response:
     """The upload's preview for ``action`` (computed once per upload), or the "busy" page."""
     config: WebConfig = request.app[CONFIG]
+    fresh = request.app[PREVIEWS].cached(upload.id) is None
     try:
         previews = await request.app[PREVIEWS].get(upload.id, upload.path, job_settings(config, "add", "yes",
                                                                                          dry_run=True))
     except PreviewBusy:
         return message(request, "Busy", "The server is checking other files right now: reload this page in a "
                        "few seconds.", status=503, kind="warning")
+    if fresh:
+        await record(request, "validation", upload=upload.id, input=upload.name, input_sha256=upload.sha256,
+               results={a: {"rows": p.rows, "invalid": p.invalid, "problem": p.problem.code if p.problem else ""}
+                        for a, p in previews.items()})
     return previews[action]
 
 
@@ -154,6 +161,9 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     running = jobs.running()
     if running is not None:
         return _busy(request, running)
+    pending = await gate(request, upload, action, email, checked)  # four eyes (bulkprov.web.approvals)
+    if pending is not None:
+        raise web.HTTPSeeOther(pending)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     output = config.results / f"{upload.id}.{action}-results-{stamp}.xlsx"
     config.results.mkdir(parents=True, exist_ok=True)
@@ -164,6 +174,10 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     if not jobs.start(job, settings, config.credentials):
         return _busy(request, jobs.running())
     log.info("%s started %s of %s (job %s)", session.user, action, upload.path.name, job.id)
+    approved = request.get("approved_request")
+    await record(request, "run", command=action, upload=upload.id, input=upload.name, input_sha256=upload.sha256,
+           valid=checked.valid, job=job.id, approval=approved.id if approved else "",
+           approved_by=approved.decided_by if approved else "")
     raise web.HTTPSeeOther(f"/jobs/{job.id}")
 
 
@@ -318,6 +332,7 @@ async def run_download(request: web.Request) -> web.StreamResponse:
         name = name[: -len(".xlsx")] + ".undo.xlsx"
         if not path.is_file():
             return message(request, "Not found", "This run left no undo file.", status=404)
+    await record(request, "download", run=request.match_info["run_id"], kind=kind, file=name)
     return download(path, name)
 
 

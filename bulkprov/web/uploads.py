@@ -23,7 +23,18 @@ from aiohttp import BodyPartReader, web
 
 from bulkprov.errors import InputError
 from bulkprov.io.sniff import upload_extension
-from bulkprov.web.common import ACTIONS, CONFIG, EMAIL_CHOICES, SESSION, explain, forbidden, mb, message
+from bulkprov.jobs.settings import file_sha256
+from bulkprov.web.common import (
+    ACTIONS,
+    CONFIG,
+    EMAIL_CHOICES,
+    SESSION,
+    explain,
+    forbidden,
+    mb,
+    message,
+    record,
+)
 from bulkprov.web.config import WebConfig
 from bulkprov.web.security import Session, csrf_ok
 
@@ -45,6 +56,7 @@ class Upload:
     size: int
     user: str
     uploaded: str
+    sha256: str = ""
 
 
 def clean_name(name: str | None) -> str:
@@ -69,7 +81,7 @@ def find_upload(config: WebConfig, upload_id: str) -> Upload | None:
     if data.get("ext") not in ("xlsx", "xls", "ods", "csv") or not path.is_file():
         return None
     return Upload(upload_id, path, str(data.get("name", "")), int(data.get("size", 0)), str(data.get("user", "")),
-                  str(data.get("uploaded", "")))
+                  str(data.get("uploaded", "")), str(data.get("sha256", "")))
 
 
 async def small_field(part: BodyPartReader, counted: Any, limit: int = 4096) -> str:
@@ -113,15 +125,10 @@ async def upload_post(request: web.Request) -> web.StreamResponse:
         if temp is not None:  # refused, stalled, cut off or cancelled: nothing of it stays on disk
             temp.unlink(missing_ok=True)
     log.info("%s uploaded %s (%d bytes) as %s", upload.user, upload.name, upload.size, upload.path.name)
-    hook = request.app.get(UPLOAD_HOOK)
-    if hook is not None:
-        hook(request, upload)
+    await record(request, "upload", upload=upload.id, input=upload.name, input_sha256=upload.sha256, size=upload.size)
     action = fields.get("action") if fields.get("action") in ACTIONS else "add"
     email = fields.get("email") if fields.get("email") in EMAIL_CHOICES else "yes"
     raise web.HTTPSeeOther(f"/uploads/{upload.id}?action={action}&email={email}")
-
-
-UPLOAD_HOOK: web.AppKey[Any] = web.AppKey("upload_hook")
 
 
 class _Refusal(Exception):
@@ -203,8 +210,9 @@ def _keep_upload(config: WebConfig, temp: Path, name: str, user: str) -> Upload:
     path = temp.with_name(f"{upload_id}.{ext}")
     os.replace(temp, path)
     upload = Upload(upload_id, path, name, path.stat().st_size, user,
-                    dt.datetime.now().astimezone().isoformat(timespec="seconds"))
-    meta = {"name": name, "ext": ext, "size": upload.size, "user": user, "uploaded": upload.uploaded}
+                    dt.datetime.now().astimezone().isoformat(timespec="seconds"), file_sha256(path))
+    meta = {"name": name, "ext": ext, "size": upload.size, "user": user, "uploaded": upload.uploaded,
+            "sha256": upload.sha256}
     with open(os.open(config.uploads / f"{upload_id}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
               encoding="utf-8") as fh:
         fh.write(json.dumps(meta))
