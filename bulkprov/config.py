@@ -75,7 +75,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
 # What a file command (add … sync) takes from a profile; the web_*/oidc_* settings are serve's alone,
 # the approval settings are read by the commands that use them.
 RUN_SETTINGS = frozenset(name for name in SETTINGS if not name.startswith(("web_", "oidc_", "approv")))
-_FORBIDDEN = {"client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
+_FORBIDDEN = {"client_secret", "oidc_client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
 
 
 def config_path(explicit: str | Path | None) -> Path | None:

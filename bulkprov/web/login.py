@@ -33,7 +33,7 @@ from bulkprov.web.common import (
     set_session_cookie,
 )
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import join, render, tag
+from bulkprov.web.html import esc, join, render, tag
 from bulkprov.web.security import LoginForms, SessionStore, check_login, safe_next
 from bulkprov.web.throttle import CheckerBusy, LoginThrottle
 
@@ -120,6 +120,14 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
                           "gives access to this page: ask an administrator.", 403)
     response = await start_session(request, person, role, who, target, method="oidc")
     response.del_cookie(OidcClient.COOKIE, path="/oidc")
+    # We arrive here from the provider's site: a browser does not send SameSite=Strict cookies along a
+    # cross-site redirect chain, so hand over with a same-site navigation (a refresh; no script needed).
+    response.set_status(200)
+    response.headers.pop("Location", None)
+    response.content_type = "text/html"
+    location = esc(safe_next(target))
+    response.text = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={location}">'
+                     f'<title>Signed in · bulkprov</title><p>Signed in. <a href="{location}">Continue</a></p>')
     return response
 
 

@@ -170,11 +170,11 @@ class OidcClient:
     async def _exchange(self, code: str, flow: dict[str, Any]) -> dict[str, Any]:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": flow["r"],
                 "code_verifier": flow["v"]}
-        auth = aiohttp.BasicAuth(urllib.parse.quote(self.config.client_id, safe=""),
-                                 urllib.parse.quote(self.config.client_secret, safe=""))
+        pair = f"{urllib.parse.quote(self.config.client_id, safe='')}:{urllib.parse.quote(self.config.client_secret, safe='')}"
+        basic = "Basic " + base64.b64encode(pair.encode()).decode("ascii")  # client_secret_basic (RFC 6749 2.3.1)
         endpoint = (await self.metadata())["token_endpoint"]
         async with aiohttp.ClientSession(timeout=self.timeout) as http, \
-                http.post(endpoint, data=form, auth=auth) as resp:
+                http.post(endpoint, data=form, headers={"Authorization": basic}) as resp:
             body = await resp.json(content_type=None)
             if resp.status != 200 or "id_token" not in body:
                 raise OidcRefused(f"the identity provider refused the sign-in code ({body.get('error', resp.status)})")
