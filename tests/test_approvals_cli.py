@@ -9,10 +9,13 @@ trail is edited and ``bulkprov audit verify`` names it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import http.server
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 from bulkprov.jobs.audit import AuditTrail
@@ -34,12 +37,46 @@ def roster(path: Path, n: int) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def webhook_catcher():
+    """A loopback endpoint that keeps what is POSTed to it."""
+    received: list[dict] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (the stdlib's name)
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+
+
 def test_sync_over_the_guard_waits_for_a_second_person(make_emulator, tmp_path):
+    with webhook_catcher() as (hook_url, received):
+        _four_eyes_sync(make_emulator, tmp_path, hook_url)
+    approvals = [b for b in received if b.get("event", "").startswith("approval")]  # the rest: run summaries
+    assert [(b["event"], b["state"]) for b in approvals] == [("approval-request", "pending"),
+                                                             ("approval-decision", "approved")], received
+    assert approvals[0]["reasons"] and approvals[0]["requester"] == "carol" and "removals" not in approvals[0]
+    assert approvals[1]["decided_by"] == "alice" and approvals[1]["comment"]
+
+
+def _four_eyes_sync(make_emulator, tmp_path, hook_url):
     emu = make_emulator()
     state = tmp_path / "state"
     config = tmp_path / "bulkprov.toml"
     config.write_text(f'[profiles.nightly]\nstate_dir = "{state}"\nrate = "none"\nmax_deletes = 5\n'
-                      f'max_delete_percent = 100\napprovers = ["alice", "carol", "dave"]\n', encoding="utf-8")
+                      f'max_delete_percent = 100\napprovers = ["alice", "carol", "dave"]\nwebhook = "{hook_url}"\n',
+                      encoding="utf-8")
     common = ["--config", str(config), "--profile", "nightly"]
     full = roster(tmp_path / "roster.csv", 30)
     first = bulkprov("sync", str(full), *common, env=as_person(emu, "carol"), cwd=tmp_path)

@@ -344,7 +344,7 @@ async def test_7_a_login_flood_leaves_a_logged_in_page_answering(tmp_path):
         await stranger.start_server()
         csrf = await login_form(stranger)
         flood = [try_login(stranger, csrf, f"user{i}", "wrong-password",
-                           headers={"X-Forwarded-For": f"198.51.100.{i % 250}, 10.0.{i // 250}.1"})
+                           headers={"X-Forwarded-For": f"198.51.{i // 250}.{i % 250}"})  # 400 addresses
                  for i in range(400)]
         flood_task = asyncio.gather(*flood)
         await asyncio.sleep(0.3)  # the flood is in full swing
@@ -357,8 +357,8 @@ async def test_7_a_login_flood_leaves_a_logged_in_page_answering(tmp_path):
         statuses = await flood_task
         await stranger.close()
         assert max(latencies) < 1.0, latencies
-        assert statuses.count(503) > 300, "a full password queue refuses at once"
-        assert set(statuses) <= {401, 429, 503}
+        assert statuses.count(503) > 200, "a full password queue refuses at once"
+        assert set(statuses) <= {401, 503}, "every address and name is new: only the queue bounds them"
 
 
 async def test_7_x_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path):
