@@ -10,6 +10,8 @@ Cases:
   e2e       100k users added against the emulator (another process) with no rate limit
   rate      rate efficiency: emulator windows 20/2 s + 60/10 s; --rate matching them, and 50% above
   startup   ``bulkprov --help`` wall time
+  preview   the HR page's check of the biggest workbook it accepts (expanding to 20× the upload cap):
+            peak RSS of one preview (every action checked in one pass)
 """
 
 from __future__ import annotations
@@ -77,6 +79,39 @@ def make_xlsx(path: Path, rows: int) -> Path:
     return path
 
 
+def make_inline_xlsx(path: Path, rows: int) -> Path:
+    """A workbook with inline strings (no shared-string table): the most a sheet expands for its size."""
+    if path.exists():
+        return path
+    import zipfile
+
+    from openpyxl import Workbook
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Workbook().save(path)
+    with zipfile.ZipFile(path) as source:
+        members = {n: source.read(n) for n in source.namelist() if n != "xl/worksheets/sheet1.xml"}
+
+    def cell(ref: str, value: object) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+
+    letters = [chr(65 + i) for i in range(len(HEADERS))]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in members.items():
+            out.writestr(name, data)
+        with out.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                        b'spreadsheetml/2006/main"><sheetData>')
+            sheet.write(("<row r=\"1\">" + "".join(cell(f"{c}1", h) for c, h in zip(letters, HEADERS, strict=True))
+                         + "</row>").encode())
+            for i in range(rows):
+                r = i + 2
+                sheet.write((f'<row r="{r}">' + "".join(cell(f"{c}{r}", v) for c, v in
+                                                       zip(letters, row_values(i), strict=True)) + "</row>").encode())
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
 # -- children (one measured run each) ------------------------------------------------------------------
 
 
@@ -93,6 +128,23 @@ def child_validate(path: str) -> dict:
     seconds = time.perf_counter() - start
     rows = sum(outcome.summary.status_totals().values())
     return {"seconds": seconds, "rows": rows, "rss_mb": peak_rss_mb()}
+
+
+def child_preview(path: str, cap: str) -> dict:
+    import dataclasses
+
+    from bulkprov.io import LoaderLimits
+    from bulkprov.jobs import JobSettings
+    from bulkprov.web.preview import compute
+
+    cap_bytes = int(cap)  # the page's limits for this upload cap (bulkprov.web.config.WebConfig)
+    limits = LoaderLimits(max_bytes=cap_bytes, max_uncompressed_bytes=20 * cap_bytes)
+    settings = dataclasses.replace(JobSettings(command="add", rate="none"), limits=limits, dry_run=True)
+    start = time.perf_counter()
+    previews = compute(Path(path), settings)
+    seconds = time.perf_counter() - start
+    problem = previews["add"].problem.code if previews["add"].problem else ""  # apply needs an action column
+    return {"seconds": seconds, "rows": previews["add"].rows, "rss_mb": peak_rss_mb(), "problem": problem}
 
 
 def child_pandas(path: str) -> dict:
@@ -155,7 +207,7 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
     return result
 
 
-CHILDREN = {"validate": child_validate, "pandas": child_pandas, "add": child_add}
+CHILDREN = {"validate": child_validate, "pandas": child_pandas, "add": child_add, "preview": child_preview}
 
 
 def run_child(*args: str) -> dict:
@@ -296,7 +348,22 @@ def case_startup(repeat: int, quick: bool) -> list[str]:
             "(target < 500 ms)"]
 
 
-CASES = {"load": case_load, "e2e": case_e2e, "rate": case_rate, "startup": case_startup}
+def case_preview(repeat: int, quick: bool) -> list[str]:
+    import zipfile
+
+    rows = 60_000 if quick else 450_000
+    path = make_inline_xlsx(DATA / f"inline-{rows}.xlsx", rows)
+    expanded = sum(i.file_size for i in zipfile.ZipFile(path).infolist())
+    cap = max(path.stat().st_size, -(-expanded // 20))  # the smallest upload cap that admits this file
+    runs = [run_child("preview", str(path), str(cap)) for _ in range(repeat)]
+    assert not runs[0]["problem"], runs[0]
+    return ["| upload cap | file | expands to | rows | one preview (s) | peak RSS (MB) |", "|---|---|---|---|---|---|",
+            f"| {cap / 2**20:.1f} MB | {path.stat().st_size / 2**20:.1f} MB | {expanded / 2**20:.0f} MB "
+            f"({expanded / path.stat().st_size:.0f}×) | {runs[0]['rows']:,} | {median_of(runs, 'seconds'):.1f} | "
+            f"{median_of(runs, 'rss_mb'):.0f} |"]
+
+
+CASES = {"load": case_load, "e2e": case_e2e, "rate": case_rate, "startup": case_startup, "preview": case_preview}
 
 
 def machine() -> str:
@@ -325,7 +392,8 @@ def main() -> int:
     report = ["# bulkprov benchmarks", "", f"- date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
               f"- machine: {machine()}", f"- runs per case: {repeat} (median reported)", ""]
     titles = {"load": "1. Load + validate + write results", "e2e": "2. End to end: add against the emulator, no rate limit",
-              "rate": "3-4. Rate efficiency and ETA honesty", "startup": "5. Start-up"}
+              "rate": "3-4. Rate efficiency and ETA honesty", "startup": "5. Start-up",
+              "preview": "6. The HR page's check of the biggest workbook it accepts"}
     for name in args.cases:
         print(f"== {name}", flush=True)
         report += [f"## {titles[name]}", "", *CASES[name](repeat, args.quick), ""]

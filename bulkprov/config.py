@@ -58,13 +58,28 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "remove_strays": (bool, False),
     "webhook": (str, None),
     "max_runtime": (float, None),
+    # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
+    "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
+    "approval_expiry_hours": (float, 24.0),
     # bulkprov serve: who may log in to the upload page (see bulkprov.web)
     "web_users": (dict, {}),          # [profiles.NAME.web_users] alice = "scrypt$..." (bulkprov hash-password)
     "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
+    "web_trusted_proxies": (list, []),  # addresses/networks of reverse proxies whose X-Forwarded-For is believed
+    "web_roles": (dict, {}),          # local user -> viewer | operator | approver (default operator)
+    # bulkprov serve: single sign-on with OpenID Connect (bulkprov.web.oidc); the secret never in this file
+    "oidc_issuer": (str, None),       # e.g. https://login.microsoftonline.com/TENANT/v2.0
+    "oidc_client_id": (str, None),
+    "oidc_client_secret_file": (str, None),  # or the BULKPROV_OIDC_CLIENT_SECRET environment variable
+    "oidc_user_claim": (str, "email"),        # the claim that names the person
+    "oidc_groups_claim": (str, "groups"),     # the claim listing the person's groups
+    "oidc_roles": (dict, {}),         # group -> role: {"hr-approvers" = "approver", "hr-team" = "operator"}
+    "oidc_scopes": (str, "openid email profile"),
+    "oidc_redirect_url": (str, None),  # the callback as the browser sees it, behind a proxy (…/oidc/callback)
 }
-# What a file command (add … sync) takes from a profile; the web_* settings are serve's alone.
-RUN_SETTINGS = frozenset(name for name in SETTINGS if not name.startswith("web_"))
-_FORBIDDEN = {"client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
+# What a file command (add … sync) takes from a profile; the web_*/oidc_* settings are serve's alone,
+# the approval settings are read by the commands that use them.
+RUN_SETTINGS = frozenset(name for name in SETTINGS if not name.startswith(("web_", "oidc_", "approv")))
+_FORBIDDEN = {"client_secret", "oidc_client_secret", "secret", "kore_client_secret", "jwt", "kore_jwt", "password", "token"}
 
 
 def config_path(explicit: str | Path | None) -> Path | None:

@@ -452,11 +452,29 @@ class BadConfig(InputError):
                        "passwords are refused)"),
         "web-token-short": N_("the shared login token must be at least 16 characters long"),
         "web-token-file": N_("web_token_file {file}: {reason}"),
+        "oidc": N_("single sign-on: {reason}"),
+        "web-roles": N_("web_roles.{name}: {role!r} is not a role (viewer, operator or approver)"),
+        "web-proxies": N_("web_trusted_proxies: {reason} (write addresses or networks like 10.0.0.0/8)"),
         "password-mismatch": N_("the two passwords differ"),
         "password-short": N_("the password must be at least 8 characters long"),
         "unknown-command": N_("unknown command {command!r}"),
         "combination": N_("{first} cannot be combined with {second}"),
         "lookups": N_("{file}: {reason}"),
+    }
+
+
+class ApprovalRefused(InputError):
+    code = "approval-refused"
+    description = N_("a request cannot be decided, or this person may not decide it")
+    templates = {
+        "not-found": N_("there is no request {request_id}"),
+        "own": N_("{person} made request {request_id}: someone else must decide it (four eyes)"),
+        "not-approver": N_("{person} may not approve requests (not an approver)"),
+        "decided": N_("request {request_id} is already {state}"),
+        "expired": N_("request {request_id} expired at {expires}: run again to make a new one"),
+        "comment": N_("a rejection needs a comment saying why"),
+        "changed": N_("the roster or the account changed since request {request_id} was approved: the approval no "
+                      "longer holds; run again to make a new request"),
     }
 
 
@@ -550,6 +568,7 @@ class PendingApproval(RunStopped):
     description = N_("the run needs a second person's approval first")
     template = N_("{reason}: request {request_id} waits for approval by someone else")
     exit_code = 4
+    hint = "approve"
 
 
 class InternalError(RunStopped):

@@ -4,7 +4,7 @@
   module must not leave a broken import that only a rare code path reaches);
 * every error raised anywhere is a declared class with a declared variant and the parameters its
   template uses (``errors.py`` is the one place codes and messages live);
-* no library message names a command-line flag: only ``cli.py`` does;
+* no library message names a command-line flag: only the ``cli`` package does;
 * no module is over ~500 lines without a reason in docs/DESIGN.md.
 """
 
@@ -108,7 +108,8 @@ def _string_constants(path: Path):
             yield node.lineno, node.value
 
 
-@pytest.mark.parametrize("path", [p for p in SOURCES if p.name not in ("cli.py", "emulator.py", "_docs.py")],
+@pytest.mark.parametrize("path", [p for p in SOURCES if p.name != "_docs.py" and "cli" not in p.parts
+                                  and "emulator" not in p.parts],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_library_message_names_a_flag(path: Path) -> None:
     found = [(line, text) for line, text in _string_constants(path) if FLAG_RE.search(text)]

@@ -29,6 +29,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -171,6 +172,13 @@ class RowRecord:
                          self.attempt, self.batch or "")
 
 
+def private_dir(path: Path) -> None:
+    """The state directory holds HR data: created owner-only (0700), whatever the umask."""
+    if not path.is_dir():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+
+
 class Ledger:
     """One SQLite ledger in a state directory."""
 
@@ -178,7 +186,8 @@ class Ledger:
         self.state_dir = Path(state_dir)
         self.path = self.state_dir / LEDGER_NAME
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir)
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # SQLite's -wal/-shm files copy this mode
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -30,8 +30,10 @@ def _free(path: Path) -> int:
 
 def check_room(state_dir: Path, results: Path, rows: int) -> None:
     """Refuse to start when the state directory or the results' folder is clearly too small."""
+    from bulkprov.jobs.ledger import private_dir
+
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(state_dir)
         probe = state_dir / ".bulkprov-write-test"
         probe.write_bytes(b"x")
         probe.unlink()
@@ -62,8 +64,11 @@ def write_traceback(state_dir: Path, exc: BaseException) -> Path | None:
     from bulkprov.kore.errors import redact
 
     try:
+        from bulkprov.jobs.ledger import private_dir
+
+        private_dir(state_dir)
         folder = state_dir / "internal-errors"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
         import datetime as dt
 
         path = folder / f"{dt.datetime.now():%Y%m%d-%H%M%S-%f}.txt"

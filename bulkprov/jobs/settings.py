@@ -67,6 +67,7 @@ class JobSettings:
     strict_ids: bool = True            # off: unusual id shapes and over-long values are warnings, not refusals
     report_strays: bool = False        # plan/sync list the account's users the roster does not mention
     remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
+    approvals: Any = None  # bulkprov.approvals.flow.Approvals: guards become four-eyes requests (None: they stop)
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:

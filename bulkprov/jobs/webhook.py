@@ -39,3 +39,22 @@ async def notify_webhook(url: str, outcome: JobOutcome, timeout: float = 10.0) -
         return False
     log.info("run summary posted to the webhook on %s", host)
     return True
+
+
+async def notify_event(url: str, body: dict[str, Any], timeout: float = 10.0) -> bool:
+    """POST any event (an approval request, a decision) to the same webhook; failures are warnings."""
+    import urllib.parse
+
+    import aiohttp
+
+    host = urllib.parse.urlsplit(url).netloc or "?"
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            async with session.post(url, json=body) as resp:
+                if resp.status >= 300:
+                    log.warning("webhook on %s answered HTTP %s", host, resp.status)
+                    return False
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        log.warning("webhook on %s failed: %s", host, type(exc).__name__)
+        return False
+    return True

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bulkprov.approvals.flow import gate
 from bulkprov.errors import GuardStopped, RunStopped
 from bulkprov.jobs.ledger import Ledger, LedgerHooks
 from bulkprov.jobs.ledgered import held_state, shared_budget
@@ -65,7 +66,8 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             log.info("plan: %s", line)
         if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             return _planned(job, plan, path)
-        refusals = _refusals(plan, settings, ctx.confirm)
+        refusals = await gate(_refusals(plan, settings, ctx.confirm), plan, settings, state_dir, path,
+                              summary.input_sha256)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:

@@ -59,17 +59,21 @@ Security
 
 from __future__ import annotations
 
-import collections
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from bulkprov.web.approvals import audit_page, decide_post, request_page, requests_page
 from bulkprov.web.common import (
+    AUDIT_WRITER,
+    CHECKER,
     CONFIG,
     COOKIE,
     JOBS,
+    LOGIN_FORMS,
     PREVIEWS,
     SESSION,
     SESSIONS,
@@ -77,10 +81,11 @@ from bulkprov.web.common import (
     forbidden,
     mb,
     message,
+    refused,
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import tag
-from bulkprov.web.login import login_get, login_post, logout
+from bulkprov.web.login import OIDC, login_get, login_post, logout, oidc_callback, oidc_login, read_form
 from bulkprov.web.pages import (
     favicon,
     index,
@@ -94,11 +99,18 @@ from bulkprov.web.pages import (
     template_download,
     upload_report,
 )
+from bulkprov.web.preview import Previews
+from bulkprov.web.private import make_private
+from bulkprov.web.roles import allows, needed_role
 from bulkprov.web.runner import Jobs
-from bulkprov.web.security import LoginThrottle, SessionStore, csrf_ok, security_headers
-from bulkprov.web.uploads import upload_post
+from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, security_headers
+from bulkprov.web.throttle import LoginThrottle, PasswordChecker
+from bulkprov.web.uploads import remove_stale_parts, upload_post
 
-PUBLIC_PATHS = frozenset({"/login", "/static/app.css", "/static/app.js", "/favicon.ico"})
+log = logging.getLogger("bulkprov.web")
+
+PUBLIC_PATHS = frozenset({"/login", "/oidc/login", "/oidc/callback", "/static/app.css", "/static/app.js",
+                          "/favicon.ico"})
 
 
 @web.middleware
@@ -112,8 +124,15 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
             raise web.HTTPSeeOther("/login" + (f"?next={_quote(target)}" if target else ""))
         return message(request, "Log in first", "You are not logged in (or your session expired): log in again.",
                        status=401, links=tag("a", "Log in", href="/login"))
-    if request.method == "POST" and request.path != "/upload":  # /upload checks its token while streaming
-        form = await request.post()
+    if session is not None and session.user:
+        needed = needed_role(request.method, request.path)
+        if not allows(session.role, needed):
+            if request.path == "/" and request.method == "GET":
+                raise web.HTTPSeeOther("/runs")  # a viewer's home
+            return refused(request, session.role, needed)
+    # /upload checks its token while streaming; /login has its own (signed double-submit) token
+    if request.method == "POST" and request.path not in ("/upload", "/login"):
+        form = await read_form(request)
         if not csrf_ok(session, form.get("csrf")):
             return forbidden(request)
     return await handler(request)
@@ -125,34 +144,69 @@ def _quote(path: str) -> str:
     return quote(path, safe="")
 
 
+def hide_banner() -> None:
+    """No ``Server: aiohttp/x.y`` anywhere, not even on the parser's own 400 replies (they never reach
+    ``on_response_prepare``): aiohttp reads this module-level default when it sends any response."""
+    from aiohttp import web_response
+
+    web_response.SERVER_SOFTWARE = "bulkprov"
 
 
 def create_app(config: WebConfig) -> web.Application:
+    hide_banner()
     app = web.Application(middlewares=[guard], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[SESSIONS] = SessionStore(config.session_idle)
+    app[LOGIN_FORMS] = LoginForms()
     app[THROTTLE] = LoginThrottle()
+    app[CHECKER] = PasswordChecker(config.login_workers, config.login_queue)
     app[JOBS] = Jobs()
-    app[PREVIEWS] = collections.OrderedDict()
-    config.uploads.mkdir(parents=True, exist_ok=True)
-    config.results.mkdir(parents=True, exist_ok=True)
+    app[PREVIEWS] = Previews(config.max_previews)
+    app[AUDIT_WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-audit")
+    for folder in (config.state_dir, config.uploads, config.results):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if removed := remove_stale_parts(config):
+        log.info("removed %d unfinished uploads left by an earlier process", removed)
     app.on_response_prepare.append(security_headers)
+    app.on_cleanup.append(_close)
     app.router.add_get("/", index)
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)
     app.router.add_post("/logout", logout)
+    if config.oidc is not None:
+        from bulkprov.web.oidc import OidcClient
+
+        app[OIDC] = OidcClient(config.oidc)
+        app.router.add_get("/oidc/login", oidc_login)
+        app.router.add_get("/oidc/callback", oidc_callback)
     app.router.add_post("/upload", upload_post)
     app.router.add_get("/uploads/{upload_id}", upload_report)
     app.router.add_post("/uploads/{upload_id}/run", run_post)
     app.router.add_get("/jobs/{job_id}", job_page)
     app.router.add_get("/jobs/{job_id}/progress", job_progress)
     app.router.add_get("/runs", runs_page)
+    app.router.add_get("/requests", requests_page)
+    app.router.add_get("/requests/{request_id}", request_page)
+    app.router.add_post("/requests/{request_id}/{decision:approve|reject}", decide_post)
+    app.router.add_get("/audit", audit_page)
     app.router.add_get("/runs/{run_id}/{kind:results|failures|undo}.xlsx", run_download)
     app.router.add_get("/template.{fmt:xlsx|csv}", template_download)
     app.router.add_get("/static/{name:app\\.js|app\\.css}", static)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
+
+
+async def _close(app: web.Application) -> None:
+    app[CHECKER].close()
+    app[AUDIT_WRITER].shutdown(wait=True)  # every record written before the process ends
+
+
+def runner_options(config: WebConfig) -> dict[str, Any]:
+    """What the HTTP server itself enforces: a whole request head within ``header_timeout`` (aiohttp's
+    keep-alive timer also runs from the moment a connection opens), small header lines and few headers."""
+    return {"keepalive_timeout": config.header_timeout, "max_line_size": 8190, "max_field_size": 8190,
+            "max_headers": 64}
 
 
 class AccessLog(AbstractAccessLogger):
@@ -166,8 +220,9 @@ class AccessLog(AbstractAccessLogger):
 
 def serve(config: WebConfig, bind: str = "127.0.0.1", port: int = 8080) -> None:
     """``bulkprov serve``: until Ctrl-C or SIGTERM.  A run in progress finishes before the process exits."""
+    make_private(config.state_dir)
     app = create_app(config)
     print(f"bulkprov serve: http://{bind}:{port}/ (Kore.ai host {config.job.host}, state directory "
           f"{config.state_dir}, uploads up to {mb(config.max_upload_bytes)})", flush=True)
     web.run_app(app, host=bind, port=port, print=None, access_log=logging.getLogger("bulkprov.web.access"),
-                access_log_class=AccessLog)
+                access_log_class=AccessLog, **runner_options(config))

@@ -6,7 +6,8 @@ names the page's buttons); the page never rewrites a library message.
 
 from __future__ import annotations
 
-import collections
+import asyncio
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +19,11 @@ from bulkprov.errors import render as render_text
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import Markup, render, tag
-from bulkprov.web.security import LoginThrottle, Session, SessionStore
+from bulkprov.web.security import LoginForms, Session, SessionStore
+from bulkprov.web.throttle import LoginThrottle, PasswordChecker, client_address
 
 if TYPE_CHECKING:
+    from bulkprov.web.preview import Previews
     from bulkprov.web.runner import Jobs
 
 ACTIONS = {
@@ -37,10 +40,13 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CONFIG: web.AppKey[WebConfig] = web.AppKey("config")
 SESSIONS: web.AppKey[SessionStore] = web.AppKey("sessions")
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle")
+CHECKER: web.AppKey[PasswordChecker] = web.AppKey("checker")
+LOGIN_FORMS: web.AppKey[LoginForms] = web.AppKey("login_forms")
 JOBS: web.AppKey[Jobs] = web.AppKey("jobs")
-PREVIEWS: web.AppKey[collections.OrderedDict] = web.AppKey("previews")
+PREVIEWS: web.AppKey[Previews] = web.AppKey("previews")
 # Per-request storage: RequestKey where this aiohttp has it (3.13+), a plain key before.
 SESSION: Any = web.RequestKey("session", object) if hasattr(web, "RequestKey") else "session"
+APPROVED: Any = web.RequestKey("approved_request", object) if hasattr(web, "RequestKey") else "approved_request"
 
 
 class WebPhrasing(Phrasing):
@@ -78,7 +84,13 @@ def page(request: web.Request, title: str, body: Markup, status: int = 200) -> w
     session: Session | None = request.get(SESSION)
     nav = Markup("")
     if session is not None and session.user:
-        nav = render("nav", user=session.user, csrf=session.csrf)
+        from bulkprov.web.roles import allows
+
+        links = [("/", "Upload", "operator"), ("/runs", "Runs", "viewer"), ("/requests", "Approvals", "viewer"),
+                 ("/audit", "Audit", "approver"), ("/template.xlsx", "Template", "operator")]
+        nav = render("nav", user=f"{session.user} ({session.role})", csrf=session.csrf,
+                     links=Markup("\n".join(tag("a", label, href=href) for href, label, need in links
+                                            if allows(session.role, need))))
     config: WebConfig = request.app[CONFIG]
     text = render("layout", title=title, nav=nav, body=body, version=__version__, host=config.job.host or "")
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
@@ -94,6 +106,31 @@ def set_session_cookie(request: web.Request, response: web.StreamResponse, sessi
     config: WebConfig = request.app[CONFIG]
     response.set_cookie(COOKIE, request.app[SESSIONS].cookie(session), httponly=True, samesite="Strict",
                         secure=config.secure_cookies or request.secure, path="/")
+
+
+def address(request: web.Request) -> str:
+    """The client's address, through trusted proxies only (see :func:`bulkprov.web.throttle.client_address`)."""
+    return client_address(request, request.app[CONFIG].networks)
+
+
+AUDIT_WRITER: web.AppKey[Any] = web.AppKey("audit_writer")
+
+
+async def record(request: web.Request, event: str, who: str | None = None, **what: Any) -> None:
+    """One record of the audit trail (:mod:`bulkprov.jobs.audit`): who, from where, what.  Written (and
+    fsynced) by one thread of its own, in order, so a burst of records never blocks the event loop."""
+    from bulkprov.approvals.flow import audit
+
+    session: Session | None = request.get(SESSION)
+    person = who if who is not None else (session.user if session is not None and session.user else "?")
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(request.app[AUDIT_WRITER], functools.partial(
+        audit, request.app[CONFIG].state_dir, event, person, address(request), **what))
+
+
+def refused(request: web.Request, role: str, needed: str) -> web.Response:
+    return message(request, "Not allowed", f"Your role ({role or 'none'}) does not allow this: it needs the "
+                   f"{needed} role. Ask an administrator if you need it.", status=403)
 
 
 def redirect(location: str) -> web.Response:

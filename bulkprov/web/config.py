@@ -6,6 +6,7 @@ passes them here), so this module knows no command-line flag.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 from bulkprov.errors import BadConfig
 from bulkprov.io import LoaderLimits
 from bulkprov.jobs.settings import JobSettings
+from bulkprov.web.roles import ROLES
 from bulkprov.web.security import parse_hash
+from bulkprov.web.throttle import parse_networks
 
 TOKEN_ENV = "BULKPROV_WEB_TOKEN"
 
@@ -31,11 +34,27 @@ class WebConfig:
     max_upload_bytes: int = 20 * 1024 * 1024
     secure_cookies: bool = False
     session_idle: float = 8 * 3600
+    trusted_proxies: list[str] = field(default_factory=list)  # X-Forwarded-For is honoured only from these
+    header_timeout: float = 15.0   # a connection must send a whole request head within this (slow headers)
+    body_timeout: float = 30.0     # and then never stall longer than this between two pieces of its body
+    max_previews: int = 1          # checks (load + validate) running at once, whoever asks
+    login_workers: int = 1         # password checks (scrypt) at once, in their own threads
+    login_queue: int = 8           # more waiting than this: refused at once (503)
+    networks: tuple[Any, ...] = ()
+    local_roles: dict[str, str] = field(default_factory=dict)  # web_roles: local user -> role (default operator)
+    approval_expiry_hours: float = 24.0
+    webhook: str | None = None
+    oidc: Any = None               # bulkprov.web.oidc.OidcConfig when single sign-on is configured
+
+    UNCOMPRESSED_FACTOR = 20  # a workbook may expand to at most 20 × the upload cap when the page reads it
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).resolve()
-        if not self.users and not self.token:
+        if not self.users and not self.token and self.oidc is None:
             raise BadConfig("web-login")
+        for name, role in self.local_roles.items():
+            if role not in ROLES:
+                raise BadConfig("web-roles", name=name, role=role)
         for name, encoded in self.users.items():
             try:
                 parse_hash(str(encoded))
@@ -43,6 +62,13 @@ class WebConfig:
                 raise BadConfig("web-hash", name=name) from None
         if self.token is not None and len(self.token) < 16:
             raise BadConfig("web-token-short")
+        try:
+            self.networks = parse_networks(self.trusted_proxies)
+        except ValueError as exc:
+            raise BadConfig("web-proxies", reason=str(exc)) from None
+        # The page's loader limits follow from its upload cap, not the command line's generous ones.
+        self.job.limits = dataclasses.replace(self.job.limits, max_bytes=self.max_upload_bytes,
+                                              max_uncompressed_bytes=self.UNCOMPRESSED_FACTOR * self.max_upload_bytes)
 
     @property
     def uploads(self) -> Path:
@@ -73,7 +99,16 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
     job = JobSettings(command="add", host=host, rate=values["rate"], batch_size=values["batch_size"],
                       concurrency=values["concurrency"], max_attempts=values["max_attempts"],
                       timeout=values["timeout"], send_email=values["send_email"],
-                      limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
+                      limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)),
+                      max_deletes=values.get("max_deletes", 500), protected=list(values.get("protected") or []),
+                      webhook=values.get("webhook"))
+    oidc = None
+    if values.get("oidc_issuer"):
+        from bulkprov.web.oidc import oidc_config
+
+        oidc = oidc_config(values)
     return WebConfig(state_dir=Path(values["state_dir"] or ".bulkprov"), job=job, credentials=credentials,
                      users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
-                     secure_cookies=secure_cookies)
+                     secure_cookies=secure_cookies, trusted_proxies=list(values.get("web_trusted_proxies") or []),
+                     local_roles=dict(values.get("web_roles") or {}), oidc=oidc, webhook=values.get("webhook"),
+                     approval_expiry_hours=values.get("approval_expiry_hours", 24.0))

@@ -1,4 +1,10 @@
-"""Logging in and out: user name and password (scrypt hashes) or a shared token."""
+"""Logging in and out: user name and password (scrypt hashes) or a shared token.
+
+The login form carries a signed double-submit token (:class:`~bulkprov.web.security.LoginForms`),
+so showing it creates no server-side session.  A submitted login is counted by the throttle before
+its password is checked, and checked in the password checker's own threads
+(:mod:`bulkprov.web.throttle`).
+"""
 
 from __future__ import annotations
 
@@ -8,31 +14,120 @@ import hmac
 import logging
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bulkprov.web.common import (
+    CHECKER,
     CONFIG,
     COOKIE,
+    LOGIN_FORMS,
     SESSION,
     SESSIONS,
     THROTTLE,
+    address,
+    forbidden,
     page,
+    record,
     redirect,
     set_session_cookie,
 )
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import join, render, tag
-from bulkprov.web.security import LoginThrottle, Session, SessionStore, check_login, safe_next
+from bulkprov.web.html import esc, join, render, tag
+from bulkprov.web.security import LoginForms, SessionStore, check_login, safe_next
+from bulkprov.web.throttle import CheckerBusy, LoginThrottle
 
 log = logging.getLogger("bulkprov.web")
 
-def login_page(request: web.Request, session: Session, error: str = "", status: int = 200) -> web.Response:
+
+def login_page(request: web.Request, error: str = "", status: int = 200, next_path: str | None = None,
+               headers: dict[str, str] | None = None) -> web.Response:
     config: WebConfig = request.app[CONFIG]
+    forms: LoginForms = request.app[LOGIN_FORMS]
+    cookie = request.cookies.get(LoginForms.COOKIE)
+    token = forms.form_token(cookie)  # a form already shown stays valid (several tabs, a wrong password)
+    if token is None:
+        cookie, token = forms.issue()
     fields = join([render("login_password") if config.users else "", render("login_token") if config.token else ""])
+    if config.users or config.token:
+        fields = render("login_form", csrf=token, next=safe_next(next_path if next_path is not None
+                                                                 else request.query.get("next")), fields=fields)
+    target = safe_next(next_path if next_path is not None else request.query.get("next"))
     body = render("login", error=tag("p", error, class_="message error", id="message") if error else "",
-                  csrf=session.csrf, next=safe_next(request.query.get("next")), fields=fields)
+                  form=fields, sso=login_options(request, target))
     response = page(request, "Log in", body, status)
-    set_session_cookie(request, response, session)
+    response.headers.update(headers or {})
+    response.set_cookie(LoginForms.COOKIE, cookie, httponly=True, samesite="Strict", path="/login",
+                        secure=config.secure_cookies or request.secure, max_age=int(forms.max_age))
+    return response
+
+
+def login_options(request: web.Request, target: str) -> Any:
+    """Single sign-on, shown above the password form when the profile configures it."""
+    if request.app[CONFIG].oidc is None:
+        return ""
+    from urllib.parse import quote
+
+    return tag("p", tag("a", "Sign in with your organisation's account", href=f"/oidc/login?next={quote(target)}",
+                        id="sso", class_="button"), class_="card narrow")
+
+
+OIDC: web.AppKey[Any] = web.AppKey("oidc")
+
+
+def _callback_url(request: web.Request) -> str:
+    config: WebConfig = request.app[CONFIG]
+    return config.oidc.redirect_url or f"{request.scheme}://{request.host}/oidc/callback"
+
+
+async def oidc_login(request: web.Request) -> web.StreamResponse:
+    """Off to the identity provider, with state, nonce and PKCE in a signed cookie."""
+    from bulkprov.web.oidc import OidcClient, OidcRefused
+
+    config: WebConfig = request.app[CONFIG]
+    try:
+        url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")))
+    except (OidcRefused, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("single sign-on unavailable: %s", exc)
+        return login_page(request, "Single sign-on is unavailable right now: try again later.", 503)
+    response = web.Response(status=303, headers={"Location": url})
+    response.set_cookie(OidcClient.COOKIE, cookie, httponly=True, samesite="Lax", path="/oidc",
+                        secure=config.secure_cookies or request.secure, max_age=600)
+    return response
+
+
+async def oidc_callback(request: web.Request) -> web.StreamResponse:
+    """Back from the provider: verify everything, then a session with the role the groups give."""
+    from bulkprov.web.oidc import OidcClient, OidcRefused
+    from bulkprov.web.roles import role_from_groups
+
+    client = request.app[OIDC]
+    who = address(request)
+    try:
+        if request.query.get("error"):
+            raise OidcRefused(f"the identity provider said {request.query.get('error')!r}")
+        claims, target = await client.finish(request.cookies.get(OidcClient.COOKIE), request.query.get("code", ""),
+                                             request.query.get("state", ""))
+        person, groups = client.person(claims)
+    except (OidcRefused, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        log.warning("single sign-on refused from %s: %s", who, exc)
+        await audit_login(request, "?", who, "refused", method="oidc", reason=str(exc)[:200])
+        return login_page(request, f"Sign-in refused: {exc}", 401)
+    role = role_from_groups(groups, client.config.roles)
+    if role is None:
+        await audit_login(request, person, who, "no-role", method="oidc")
+        return login_page(request, f"{person} is signed in at the identity provider but is in no group that "
+                          "gives access to this page: ask an administrator.", 403)
+    response = await start_session(request, person, role, who, target, method="oidc")
+    response.del_cookie(OidcClient.COOKIE, path="/oidc")
+    # We arrive here from the provider's site: a browser does not send SameSite=Strict cookies along a
+    # cross-site redirect chain, so hand over with a same-site navigation (a refresh; no script needed).
+    response.set_status(200)
+    response.headers.pop("Location", None)
+    response.content_type = "text/html"
+    location = esc(safe_next(target))
+    response.text = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={location}">'
+                     f'<title>Signed in · bulkprov</title><p>Signed in. <a href="{location}">Continue</a></p>')
     return response
 
 
@@ -40,30 +135,64 @@ async def login_get(request: web.Request) -> web.StreamResponse:
     session = request[SESSION]
     if session is not None and session.user:
         raise web.HTTPSeeOther("/")
-    return login_page(request, session or request.app[SESSIONS].create())
+    return login_page(request)
+
+
+async def read_form(request: web.Request) -> Any:
+    """The form body, within the body timeout (a client that stalls mid-body is dropped)."""
+    async with asyncio.timeout(request.app[CONFIG].body_timeout):
+        return await request.post()
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:
     config: WebConfig = request.app[CONFIG]
     throttle: LoginThrottle = request.app[THROTTLE]
-    session: Session = request[SESSION]
-    who = request.remote or "?"
-    if throttle.blocked(who):
-        return login_page(request, session, "Too many failed logins: wait 15 minutes and try again.", 429)
-    form = await request.post()
-    user = await asyncio.to_thread(_authenticate, config, form)
+    form = await read_form(request)
+    if not request.app[LOGIN_FORMS].check(request.cookies.get(LoginForms.COOKIE), form.get("csrf")):
+        return forbidden(request)
+    who = address(request)
+    target = str(form.get("next") or "")
+    name = "token user" if form.get("token") else str(form.get("username") or "").strip()[:200]
+    ticket = throttle.begin(who, name)
+    if not hasattr(ticket, "keys"):
+        wait = max(1, round(float(ticket)))
+        log.warning("login for %r from %s refused by the throttle (wait %d s)", name, who, wait)
+        return login_page(request, f"Too many failed logins: wait {wait} seconds and try again.", 429, target,
+                          {"Retry-After": str(wait)})
+    try:
+        user = await request.app[CHECKER].run(_authenticate, config, form)
+    except CheckerBusy:
+        throttle.cancel(ticket)
+        return login_page(request, "The server is busy: try again in a few seconds.", 503, target,
+                          {"Retry-After": "5"})
+    throttle.finish(ticket, ok=user is not None)
     if user is None:
-        throttle.failed(who)
-        log.warning("failed login from %s", who)
-        return login_page(request, session, "Wrong user name or password (or token).", 401)
-    throttle.succeeded(who)
+        log.warning("failed login for %r from %s", name, who)
+        await audit_login(request, name, who, "failed")
+        return login_page(request, "Wrong user name or password (or token).", 401, target)
+    return await start_session(request, user, role_of_local_user(config, user), who, target)
+
+
+async def start_session(request: web.Request, user: str, role: str, who: str, target: str,
+                  method: str = "password") -> web.Response:
+    """A new session (and id) for a person who has just proved who they are."""
     sessions: SessionStore = request.app[SESSIONS]
-    sessions.drop(session)
-    fresh = sessions.create(user)  # a new id at login: a planted session id is worthless
-    log.info("%s logged in from %s", user, who)
-    response = redirect(safe_next(str(form.get("next") or "")))
+    sessions.drop(request[SESSION])
+    fresh = sessions.create(user, role, who)  # a new id at login: a planted session id is worthless
+    log.info("%s logged in from %s as %s", user, who, role)
+    await audit_login(request, user, who, "ok", role=role, method=method)
+    response = redirect(safe_next(target))
     set_session_cookie(request, response, fresh)
+    response.del_cookie(LoginForms.COOKIE, path="/login")
     return response
+
+
+def role_of_local_user(config: WebConfig, user: str) -> str:
+    return config.local_roles.get(user, "operator")
+
+
+async def audit_login(request: web.Request, user: str, who: str, outcome: str, **details: Any) -> None:
+    await record(request, "login", who=user, outcome=outcome, **details)
 
 
 def _authenticate(config: WebConfig, form: Any) -> str | None:
@@ -82,5 +211,3 @@ async def logout(request: web.Request) -> web.StreamResponse:
     response = redirect("/login")
     response.del_cookie(COOKIE, path="/")
     return response
-
-

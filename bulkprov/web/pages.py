@@ -8,32 +8,30 @@ A page calls what the CLI calls: the check is :func:`bulkprov.jobs.runner.load` 
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import dataclasses
 import datetime as dt
 import logging
 import re
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from bulkprov.errors import InputError, RowError
+from bulkprov.errors import InputError
 from bulkprov.jobs.history import list_runs
-from bulkprov.jobs.runner import check_rows, dry_run_plan, load
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import failures_path
 from bulkprov.units import human_size
+from bulkprov.web.approvals import gate
 from bulkprov.web.common import (
     ACTIONS,
+    APPROVED,
     CONFIG,
     EMAIL_CHOICES,
     JOBS,
-    MAX_ERRORS_SHOWN,
     PREVIEWS,
     SESSION,
     XLSX_TYPE,
@@ -42,9 +40,11 @@ from bulkprov.web.common import (
     explain,
     message,
     page,
+    record,
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import TEMPLATES, Markup, esc, join, options, render, tag
+from bulkprov.web.preview import Preview, PreviewBusy, plan_lines
 from bulkprov.web.runner import Job, Jobs
 from bulkprov.web.security import Session
 from bulkprov.web.uploads import Upload, ascii_stem, find_upload
@@ -54,37 +54,31 @@ log = logging.getLogger("bulkprov.web")
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 
 
-@dataclass
-class Preview:
-    rows: int = 0
-    invalid: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    error_count: int = 0
-    warnings: list[str] = field(default_factory=list)
-    plan: list[str] = field(default_factory=list)
-    problem: InputError | None = None  # the file cannot be used at all
-
-
 def job_settings(config: WebConfig, action: str, email: str, **changes: Any) -> JobSettings:
     return dataclasses.replace(config.job, command=action, send_email=email != "no", state_dir=config.state_dir,
                                phrasing=WebPhrasing(), **changes)
 
 
-def preview(path: Path, settings: JobSettings) -> Preview:
-    """What ``bulkprov ACTION FILE --dry-run`` finds and plans, for the page."""
+def _choices(query: Any) -> tuple[str, str]:
+    action = str(query.get("action") or "add")
+    return (action if action in ACTIONS else "add"), ("no" if query.get("email") == "no" else "yes")
+
+
+async def preview_of(request: web.Request, upload: Upload, action: str) -> Preview | web.Response:
+    """The upload's preview for ``action`` (computed once per upload), or the "busy" page."""
+    config: WebConfig = request.app[CONFIG]
+    fresh = request.app[PREVIEWS].cached(upload.id) is None
     try:
-        table = load(path, settings)
-        checked = check_rows(table, settings)
-        plan = dry_run_plan(checked.rows, settings)
-    except InputError as exc:
-        return Preview(problem=exc)
-    result = Preview(rows=len(checked.rows), plan=plan, warnings=[w.message for w in table.warnings])
-    for row in checked.rows:
-        if row.errors:
-            result.invalid += 1
-            result.error_count += len(row.errors)
-            result.errors.extend(row.errors[: max(0, MAX_ERRORS_SHOWN - len(result.errors))])
-    return result
+        previews = await request.app[PREVIEWS].get(upload.id, upload.path, job_settings(config, "add", "yes",
+                                                                                         dry_run=True))
+    except PreviewBusy:
+        return message(request, "Busy", "The server is checking other files right now: reload this page in a "
+                       "few seconds.", status=503, kind="warning")
+    if fresh:
+        await record(request, "validation", upload=upload.id, input=upload.name, input_sha256=upload.sha256,
+               results={a: {"rows": p.rows, "invalid": p.invalid, "problem": p.problem.code if p.problem else ""}
+                        for a, p in previews.items()})
+    return previews[action]
 
 
 async def upload_report(request: web.Request) -> web.StreamResponse:
@@ -92,16 +86,10 @@ async def upload_report(request: web.Request) -> web.StreamResponse:
     upload = find_upload(config, request.match_info["upload_id"])
     if upload is None:
         return message(request, "Not found", "There is no such upload.", status=404)
-    action = request.query.get("action", "add")
-    action = action if action in ACTIONS else "add"
-    email = "no" if request.query.get("email") == "no" else "yes"
-    key = (upload.id, action, email)
-    cache: collections.OrderedDict = request.app[PREVIEWS]
-    if key not in cache:
-        cache[key] = await asyncio.to_thread(preview, upload.path, job_settings(config, action, email, dry_run=True))
-        while len(cache) > 32:
-            cache.popitem(last=False)
-    result: Preview = cache[key]
+    action, email = _choices(request.query)
+    result = await preview_of(request, upload, action)
+    if isinstance(result, web.Response):
+        return result
     content = (_problem_block(result.problem) if result.problem
                else _checked_block(request, upload, action, email, result))
     body = render("report", filename=upload.name, size=human_size(upload.size), uploader=upload.user,
@@ -145,7 +133,7 @@ def _checked_block(request: web.Request, upload: Upload, action: str, email: str
     return render("report_checked", rows=f"{result.rows:,}", valid=f"{valid:,}", invalid=f"{result.invalid:,}",
                   invalid_class="bad" if result.invalid else "ok",
                   warnings=tag("ul", warnings, class_="warnings") if result.warnings else "",
-                  errors=errors, plan=join(tag("li", line) for line in result.plan), invalid_note=note,
+                  errors=errors, plan=join(tag("li", line) for line in plan_lines(result, email)), invalid_note=note,
                   run_form=run_form)
 
 
@@ -164,9 +152,19 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     mode = str(form.get("mode") or "")
     if action not in ACTIONS or mode not in ("", "resume", "force"):
         return message(request, "Bad request", "Unknown action.", status=400)
+    checked = await preview_of(request, upload, action)
+    if isinstance(checked, web.Response):
+        return checked
+    if checked.problem is not None or checked.valid == 0:  # the page offers no Run button: neither does the server
+        return message(request, "Nothing to run", "This file has no valid rows for this action: fix the rows the "
+                       "check lists and upload the file again.", status=409,
+                       links=tag("a", "Back to the check", href=f"/uploads/{upload.id}?action={action}&email={email}"))
     running = jobs.running()
     if running is not None:
         return _busy(request, running)
+    pending = await gate(request, upload, action, email, checked)  # four eyes (bulkprov.web.approvals)
+    if pending is not None:
+        raise web.HTTPSeeOther(pending)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     output = config.results / f"{upload.id}.{action}-results-{stamp}.xlsx"
     config.results.mkdir(parents=True, exist_ok=True)
@@ -177,6 +175,10 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     if not jobs.start(job, settings, config.credentials):
         return _busy(request, jobs.running())
     log.info("%s started %s of %s (job %s)", session.user, action, upload.path.name, job.id)
+    approved = request.get(APPROVED)
+    await record(request, "run", command=action, upload=upload.id, input=upload.name, input_sha256=upload.sha256,
+           valid=checked.valid, job=job.id, approval=approved.id if approved else "",
+           approved_by=approved.decided_by if approved else "")
     raise web.HTTPSeeOther(f"/jobs/{job.id}")
 
 
@@ -331,6 +333,7 @@ async def run_download(request: web.Request) -> web.StreamResponse:
         name = name[: -len(".xlsx")] + ".undo.xlsx"
         if not path.is_file():
             return message(request, "Not found", "This run left no undo file.", status=404)
+    await record(request, "download", run=request.match_info["run_id"], kind=kind, file=name)
     return download(path, name)
 
 

@@ -14,9 +14,9 @@
 from __future__ import annotations
 
 import base64
-import collections
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -90,10 +90,20 @@ class Session:
     csrf: str
     user: str | None = None
     seen: float = field(default_factory=time.monotonic)
+    role: str = ""            # viewer | operator | approver (bulkprov.web.roles)
+    address: str = ""         # where the login came from, for the audit trail
+
+
+SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
 class SessionStore:
-    """Server-side sessions; the cookie carries only ``id.signature``."""
+    """Server-side sessions of logged-in users only; the cookie carries only ``id.signature``.
+
+    The login form needs no session (:class:`LoginForms`), so the only way to create one is a
+    successful login, which the throttle bounds.  Any malformed cookie — wrong shape, bad signature,
+    non-ASCII — is simply "no session".
+    """
 
     def __init__(self, idle: float, limit: int = 10_000) -> None:
         self.key = secrets.token_bytes(32)
@@ -109,7 +119,9 @@ class SessionStore:
 
     def lookup(self, cookie: str | None) -> Session | None:
         sid, _, signature = (cookie or "").partition(".")
-        if not sid or not hmac.compare_digest(signature.encode(), self._sign(sid).encode()):
+        if not SID.match(sid) or not signature.isascii():
+            return None
+        if not hmac.compare_digest(signature.encode("ascii"), self._sign(sid).encode("ascii")):
             return None
         session = self._sessions.get(sid)
         now = time.monotonic()
@@ -119,66 +131,90 @@ class SessionStore:
         session.seen = now
         return session
 
-    def create(self, user: str | None = None) -> Session:
+    def create(self, user: str, role: str = "", address: str = "") -> Session:
         self._evict()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role=role, address=address)
         self._sessions[session.sid] = session
         return session
 
-    def drop(self, session: Session) -> None:
-        self._sessions.pop(session.sid, None)
+    def drop(self, session: Session | None) -> None:
+        if session is not None:
+            self._sessions.pop(session.sid, None)
 
     def _evict(self) -> None:
         now = time.monotonic()
         for sid in [s for s, v in self._sessions.items() if now - v.seen > self.idle]:
             del self._sessions[sid]
-        if len(self._sessions) >= self.limit:  # anonymous (login page) sessions go first, oldest first
-            for sid in [s for s, v in self._sessions.items() if v.user is None][: self.limit // 2]:
-                del self._sessions[sid]
-        while len(self._sessions) >= self.limit:
-            del self._sessions[next(iter(self._sessions))]
+        while len(self._sessions) >= self.limit:  # the least recently seen go first
+            oldest = min(self._sessions, key=lambda s: self._sessions[s].seen)
+            del self._sessions[oldest]
 
 
-class LoginThrottle:
-    """At most ``limit`` failed logins per client address in ``window`` seconds."""
+class LoginForms:
+    """CSRF for the login form without server state: a signed double-submit token.
 
-    def __init__(self, limit: int = 10, window: float = 900.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, collections.deque[float]] = {}
+    ``GET /login`` sets a cookie holding ``nonce.time.signature``; the form carries
+    ``HMAC(key, "form" + nonce)``.  A POST is accepted only when the cookie's signature holds, it is
+    younger than ``max_age`` and the form's token matches the cookie's nonce.  Nothing is stored, so a
+    flood of login-page requests cannot push a real user's form out of anything.
+    """
 
-    def _recent(self, who: str) -> collections.deque[float]:
-        times = self._failures.setdefault(who, collections.deque())
-        while times and time.monotonic() - times[0] > self.window:
-            times.popleft()
-        return times
+    COOKIE = "bulkprov_login"
 
-    def blocked(self, who: str) -> bool:
-        return len(self._recent(who)) >= self.limit
+    def __init__(self, max_age: float = 3600.0) -> None:
+        self.key = secrets.token_bytes(32)
+        self.max_age = max_age
 
-    def failed(self, who: str) -> None:
-        self._recent(who).append(time.monotonic())
+    def _mac(self, *parts: str) -> str:
+        return b64(hmac.new(self.key, "\0".join(parts).encode("ascii"), hashlib.sha256).digest())
 
-    def succeeded(self, who: str) -> None:
-        self._failures.pop(who, None)
+    def issue(self) -> tuple[str, str]:
+        """(cookie value, form token)."""
+        nonce, stamp = secrets.token_urlsafe(24), str(int(time.time()))
+        return f"{nonce}.{stamp}.{self._mac('cookie', nonce, stamp)}", self._mac("form", nonce)
+
+    def form_token(self, cookie: str | None) -> str | None:
+        """The form token that goes with a still-valid cookie (to re-show the form), or None."""
+        nonce, stamp, mac = ((cookie or "").split(".") + ["", "", ""])[:3]
+        if not SID.match(nonce) or not stamp.isdigit() or not mac.isascii() or len(stamp) > 12:
+            return None
+        if not hmac.compare_digest(mac.encode("ascii"), self._mac("cookie", nonce, stamp).encode("ascii")):
+            return None
+        if not 0 <= time.time() - int(stamp) <= self.max_age:
+            return None
+        return self._mac("form", nonce)
+
+    def check(self, cookie: str | None, token: Any) -> bool:
+        expected = self.form_token(cookie)
+        return (expected is not None and isinstance(token, str) and token.isascii()
+                and hmac.compare_digest(token.encode("ascii"), expected.encode("ascii")))
 
 
 def csrf_ok(session: Session | None, token: Any) -> bool:
-    return (session is not None and isinstance(token, str)
-            and hmac.compare_digest(token.encode("utf-8"), session.csrf.encode("ascii")))
+    return (session is not None and isinstance(token, str) and token.isascii()
+            and hmac.compare_digest(token.encode("ascii"), session.csrf.encode("ascii")))
+
+
+# An on-site path: "/" then path characters, never a second "/" or "\\" right after it (a browser
+# reads "//host" and "/\\host" as another site, and drops tabs and newlines before deciding), no
+# control characters, no spaces, no backslashes, no scheme.
+_NEXT = re.compile(r"^/(?![/\\])[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
 
 
 def safe_next(target: str | None) -> str:
-    """Only a local path: never ``//host`` or ``https://…`` (no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a local path of a strict shape; anything else is ``/`` (no open redirect)."""
+    if not target or len(target) > 2000:
+        return "/"
+    normalised = re.sub(r"[\t\n\r]", "", target)  # what a browser strips before reading a URL
+    if normalised != target or not _NEXT.match(target):
         return "/"
     return target
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
+    response.headers["Server"] = "bulkprov"  # no version banner
     response.headers.setdefault("Cache-Control", "no-store")
-
-
 
 
 def read_new_password(stdin: Any, tty: bool) -> str:

@@ -17,12 +17,24 @@ import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from bulkprov.errors import InputError
 from bulkprov.io.sniff import upload_extension
-from bulkprov.web.common import ACTIONS, CONFIG, EMAIL_CHOICES, SESSION, explain, forbidden, mb, message
+from bulkprov.jobs.settings import file_sha256
+from bulkprov.web.common import (
+    ACTIONS,
+    CONFIG,
+    EMAIL_CHOICES,
+    SESSION,
+    explain,
+    forbidden,
+    mb,
+    message,
+    record,
+)
 from bulkprov.web.config import WebConfig
 from bulkprov.web.security import Session, csrf_ok
 
@@ -44,6 +56,7 @@ class Upload:
     size: int
     user: str
     uploaded: str
+    sha256: str = ""
 
 
 def clean_name(name: str | None) -> str:
@@ -68,12 +81,13 @@ def find_upload(config: WebConfig, upload_id: str) -> Upload | None:
     if data.get("ext") not in ("xlsx", "xls", "ods", "csv") or not path.is_file():
         return None
     return Upload(upload_id, path, str(data.get("name", "")), int(data.get("size", 0)), str(data.get("user", "")),
-                  str(data.get("uploaded", "")))
+                  str(data.get("uploaded", "")), str(data.get("sha256", "")))
 
 
-async def small_field(part: BodyPartReader, limit: int = 4096) -> str:
+async def small_field(part: BodyPartReader, counted: Any, limit: int = 4096) -> str:
     data = b""
     while chunk := await part.read_chunk(1024):
+        counted.tick()
         data += chunk
         if len(data) > limit:
             raise UploadRefused("A form field is too long.")
@@ -88,64 +102,105 @@ def _too_large(request: web.Request) -> web.Response:
 
 
 async def upload_post(request: web.Request) -> web.StreamResponse:
-    """Stream the multipart body: the CSRF field first, then the file, size-capped as it arrives."""
+    """Stream the multipart body: the CSRF field first, then one file, every body byte counted as it arrives."""
     config: WebConfig = request.app[CONFIG]
-    session: Session = request[SESSION]
     if request.content_length is not None and request.content_length > config.max_upload_bytes + FORM_OVERHEAD:
         return _too_large(request)
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):
-        return message(request, "Upload refused", "Send the file with the upload form.", status=400)
-    fields: dict[str, str] = {}
     temp: Path | None = None
     try:
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader):
-                return message(request, "Upload refused", "Send the file with the upload form.", status=400)
-            if "csrf" not in fields:  # the token is the form's first field: nothing is stored before it
-                if part.name != "csrf" or not csrf_ok(session, await small_field(part)):
-                    return forbidden(request)
-                fields["csrf"] = "ok"
-            elif part.name == "file":
-                fields["filename"] = clean_name(part.filename)
-                temp = config.uploads / f"{uuid.uuid4().hex}.part"
-                if not await _store(part, temp, config.max_upload_bytes):
-                    return _too_large(request)
-            elif part.name in ("action", "email"):
-                fields[part.name] = await small_field(part)
-            else:
-                await part.release()
-        if temp is None:
-            return message(request, "No file", "Choose a spreadsheet to upload.", status=400)
-        upload = await asyncio.to_thread(_keep_upload, config, temp, fields["filename"], session.user or "")
+        async with asyncio.timeout(None) as deadline:
+            fields, temp = await _read_form(request, config, deadline)
+        upload = await asyncio.to_thread(_keep_upload, config, temp, fields["filename"], request[SESSION].user or "")
         temp = None
+    except _Refusal as refusal:
+        return refusal.response
     except UploadRefused as exc:
         return message(request, "Upload refused", str(exc), status=415)
     except InputError as exc:  # the content is not a spreadsheet the loader reads
         return message(request, "Upload refused", explain(exc), status=415)
+    except TimeoutError:
+        log.warning("upload from %s stalled for %s s: dropped", request.remote, config.body_timeout)
+        return message(request, "Upload too slow", "The upload stalled: try again.", status=408)
     finally:
-        if temp is not None:
+        if temp is not None:  # refused, stalled, cut off or cancelled: nothing of it stays on disk
             temp.unlink(missing_ok=True)
-    log.info("%s uploaded %s (%d bytes) as %s", session.user, upload.name, upload.size, upload.path.name)
+    log.info("%s uploaded %s (%d bytes) as %s", upload.user, upload.name, upload.size, upload.path.name)
+    await record(request, "upload", upload=upload.id, input=upload.name, input_sha256=upload.sha256, size=upload.size)
     action = fields.get("action") if fields.get("action") in ACTIONS else "add"
     email = fields.get("email") if fields.get("email") in EMAIL_CHOICES else "yes"
     raise web.HTTPSeeOther(f"/uploads/{upload.id}?action={action}&email={email}")
 
 
-async def _store(part: BodyPartReader, temp: Path, cap: int) -> bool:
-    """Write the file part to ``temp``; False (and nothing kept) as soon as it passes ``cap`` bytes."""
-    temp.parent.mkdir(parents=True, exist_ok=True)
+class _Refusal(Exception):
+    def __init__(self, response: web.Response) -> None:
+        self.response = response
+
+
+class _Counted:
+    """Every byte of the body, whatever its framing (Content-Length or chunked), against one cap;
+    and no wait between two pieces longer than the body timeout."""
+
+    def __init__(self, request: web.Request, config: WebConfig, deadline: Any) -> None:
+        self.request, self.config, self.deadline = request, config, deadline
+        self.cap = config.max_upload_bytes + FORM_OVERHEAD
+
+    def tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.deadline.reschedule(loop.time() + self.config.body_timeout)
+        if self.request.content.total_bytes > self.cap:
+            raise _Refusal(_too_large(self.request))
+
+
+async def _read_form(request: web.Request, config: WebConfig, deadline: Any) -> tuple[dict[str, str], Path]:
+    """The form's fields and the stored temp file; raises :class:`_Refusal` with the page to show."""
+    session: Session = request[SESSION]
+    counted = _Counted(request, config, deadline)
+    counted.tick()
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError, KeyError):
+        raise _Refusal(message(request, "Upload refused", "Send the file with the upload form.", status=400)) from None
+    fields: dict[str, str] = {}
+    temp: Path | None = None
+    try:
+        while (part := await reader.next()) is not None:
+            counted.tick()
+            if not isinstance(part, BodyPartReader):
+                raise _Refusal(message(request, "Upload refused", "Send the file with the upload form.", status=400))
+            if "csrf" not in fields:  # the token is the form's first field: nothing is stored before it
+                if part.name != "csrf" or not csrf_ok(session, await small_field(part, counted)):
+                    raise _Refusal(forbidden(request))
+                fields["csrf"] = "ok"
+            elif part.name == "file" and temp is None:
+                fields["filename"] = clean_name(part.filename)
+                temp = config.uploads / f"{uuid.uuid4().hex}.part"
+                if not await _store(part, temp, config.max_upload_bytes, counted):
+                    raise _Refusal(_too_large(request))
+            elif part.name in ("action", "email") and part.name not in fields:
+                fields[part.name] = await small_field(part, counted)
+            else:  # a second file, a repeated or unknown field: the form never sends one
+                raise _Refusal(message(request, "Upload refused", "Upload one file at a time, with the upload "
+                                       "form.", status=400))
+    except BaseException:
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+        raise
+    if temp is None:
+        raise _Refusal(message(request, "No file", "Choose a spreadsheet to upload.", status=400))
+    return fields, temp
+
+
+async def _store(part: BodyPartReader, temp: Path, cap: int, counted: _Counted) -> bool:
+    """Write the file part to ``temp`` (owner-only); False as soon as it passes ``cap`` bytes."""
+    temp.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     size = 0
-    with open(temp, "wb") as fh:
+    with open(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
         while chunk := await part.read_chunk(1 << 16):
+            counted.tick()
             size += len(chunk)
             if size > cap:
-                break
+                return False
             fh.write(chunk)
-    if size > cap:
-        temp.unlink(missing_ok=True)
-        return False
     return True
 
 
@@ -155,7 +210,19 @@ def _keep_upload(config: WebConfig, temp: Path, name: str, user: str) -> Upload:
     path = temp.with_name(f"{upload_id}.{ext}")
     os.replace(temp, path)
     upload = Upload(upload_id, path, name, path.stat().st_size, user,
-                    dt.datetime.now().astimezone().isoformat(timespec="seconds"))
-    meta = {"name": name, "ext": ext, "size": upload.size, "user": user, "uploaded": upload.uploaded}
-    (config.uploads / f"{upload_id}.json").write_text(json.dumps(meta), encoding="utf-8")
+                    dt.datetime.now().astimezone().isoformat(timespec="seconds"), file_sha256(path))
+    meta = {"name": name, "ext": ext, "size": upload.size, "user": user, "uploaded": upload.uploaded,
+            "sha256": upload.sha256}
+    with open(os.open(config.uploads / f"{upload_id}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+              encoding="utf-8") as fh:
+        fh.write(json.dumps(meta))
     return upload
+
+
+def remove_stale_parts(config: WebConfig) -> int:
+    """At start: temp files of uploads a previous process never finished (killed mid-upload)."""
+    count = 0
+    for part in config.uploads.glob("*.part") if config.uploads.is_dir() else []:
+        part.unlink(missing_ok=True)
+        count += 1
+    return count
