@@ -166,6 +166,7 @@ class RowResult:
     http_status: int | None = None
     attempts: int = 0
     batch: str = ""
+    errors: tuple[RowError, ...] = ()  # an invalid row's problems, each with its column (for the console)
 
     @classmethod
     def of(cls, row: CheckedRow | RowRef, status: str, reason: str = "", error_code: str = "",
@@ -176,7 +177,7 @@ class RowResult:
     @classmethod
     def invalid(cls, row: CheckedRow) -> RowResult:
         reason = "; ".join(str(e) for e in row.errors)
-        return cls(row.ref, Status.INVALID.value, reason, row.errors[0].code)
+        return cls(row.ref, Status.INVALID.value, reason, row.errors[0].code, errors=tuple(row.errors))
 
     @property
     def row(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bulkprov.io import open_table
-from tests.test_cli import bulkprov
+from tests.test_cli import bulkprov, kore_env
 
 
 @pytest.mark.parametrize("header, hint", [("fristName", "firstName"), ("E-mial", "emailId"),
@@ -48,3 +48,75 @@ def test_template_never_overwrites_silently(tmp_path):
 def test_send_email_is_offered_only_where_users_are_added(command, offered):
     help_text = bulkprov(command, "--help").stdout
     assert ("--send-email" in help_text) is offered
+
+
+# -- one console voice -------------------------------------------------------------------------------------
+
+
+def _lines(proc) -> list[str]:
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+
+
+def _once(lines: list[str], needle: str) -> str:
+    found = [line for line in lines if needle in line]
+    assert len(found) == 1, f"{needle!r} said {len(found)} times:\n" + "\n".join(lines)
+    return found[0]
+
+
+def test_validate_prints_the_reasons_row_by_column(tmp_path):
+    proc = bulkprov("validate", "sample_data/roster.xlsx", "-o", str(tmp_path / "v.xlsx"))
+    lines = _lines(proc)
+    assert proc.returncode == 1
+    _once(lines, "8 rows need attention")
+    assert _once(lines, "row 9:emailId:").endswith("invalid-email — not a valid email address: write it like "
+                                                   "jane.doe@example.com")
+    _once(lines, "row 21:emailId: duplicate-email — ")
+    _once(lines, "next: fix them in the Failures sheet and run it again")
+
+
+def test_a_dry_run_says_its_plan_once_as_information(tmp_path):
+    proc = bulkprov("add", "sample_data/roster.xlsx", "--dry-run", "--host", "http://127.0.0.1:9",
+                    "-o", str(tmp_path / "d.xlsx"))
+    lines = _lines(proc)
+    plan = _once(lines, "142 to add")
+    assert " INFO " in plan and "warning" not in plan.lower()
+    _once(lines, "activation emails that will be sent: 142")
+    assert not [line for line in lines if line.startswith("warning: plan")]
+
+
+def test_a_run_with_failures_ends_with_one_summary_block(make_emulator, tmp_path):
+    from tests.conftest import write_roster
+
+    emu = make_emulator(poison_pattern=r"^user0000[3]@")
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 12, invalid={5: {"Email": "broken"}})
+    proc = bulkprov("add", str(roster), "-o", str(tmp_path / "r.xlsx"), "--rate", "none", env=kore_env(emu))
+    lines = _lines(proc)
+    assert proc.returncode == 1
+    _once(lines, "add: 1 failed, 1 invalid, 10 success")
+    _once(lines, "2 rows need attention: 1 × request-refused, 1 × invalid-email")
+    _once(lines, "row 5, user00003@acme-corp.com: request-refused — ")
+    _once(lines, "row 7:emailId: invalid-email")
+    _once(lines, "results: ")
+    _once(lines, "undo file: ")
+    progress = [line for line in lines if "progress:" in line]
+    assert len(progress) == len(set(progress)), "no progress line twice"
+
+
+def test_a_sync_over_the_guard_says_why_once(make_emulator, tmp_path):
+    from tests.conftest import write_roster
+
+    emu = make_emulator()
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 20)
+    env = kore_env(emu)
+    assert bulkprov("sync", str(roster), "-o", str(tmp_path / "s1.xlsx"), "--rate", "none", env=env).returncode == 0
+    write_roster(roster, 5)
+    proc = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", env=env)
+    lines = _lines(proc)
+    assert proc.returncode == 4, "over the guard, a sync waits for a second person's approval"
+    aborted = _once(lines, "15 users would be removed")
+    assert aborted.startswith("ABORTED:") and "waits for approval" in aborted and "bulkprov approve" in aborted
+    _once(lines, "15 rows not sent (the run stopped: see ABORTED above)")
+    assert not [line for line in lines if "to lookup" in line], "sync's own lookups are not a plan of their own"
+    _once(lines, "0 to add, 0 to update")

@@ -104,7 +104,8 @@ async def open_request(state_dir: Path, approvals: Approvals, **fields: Any) -> 
     if new:
         audit(state_dir, "request", approvals.person, approvals.where, **describe(request))
         await announce(approvals.webhook, "approval-request", request)
-        log.warning("request %s waits for approval: %s", request.id, "; ".join(request.reasons))
+        # the front end says it (the CLI's ABORTED line, the page's message): logged for the server only
+        log.debug("request %s waits for approval: %s", request.id, "; ".join(request.reasons))
     return request
 
 

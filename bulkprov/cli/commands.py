@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import sys
+from collections import Counter
 from pathlib import Path
 
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
@@ -153,9 +154,10 @@ def _setup_logging(fmt: str, quiet: bool) -> None:
 
 
 def _print_outcome(outcome, quiet: bool) -> None:
+    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step."""
     summary = outcome.summary
     totals = summary.status_totals()
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(totals.items())) or "no rows"
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or "no rows"
     if not quiet:
         for warning in summary.warnings:
             print(f"warning: {warning}", file=sys.stderr)
@@ -163,7 +165,47 @@ def _print_outcome(outcome, quiet: bool) -> None:
             codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
             hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
             print(f"ABORTED: {summary.aborted}{codes}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
-    print(f"{summary.command}: {counts} — results: {outcome.results_path}")
+    print(f"{summary.command}: {counts}")
+    if not quiet:
+        _print_attention(outcome, summary.command == "validate")
+    print(f"  results: {outcome.results_path}")
+    if outcome.undo_path is not None and not quiet:
+        print(f"  undo file: {outcome.undo_path}")
+
+
+SHOWN_PROBLEMS, SHOWN_ROWS = 20, 5
+
+
+def _print_attention(outcome, validating: bool) -> None:
+    """What needs attention, on screen: the user should not have to open Excel to learn what is wrong.
+
+    Rows a stopped run did not send are counted, not listed: the ABORTED line says why, once."""
+    rows = list(outcome.rows_needing_attention())
+    unsent = [r for r in rows if r.status == "not_attempted"]
+    rows = [r for r in rows if r.status != "not_attempted"]
+    if unsent:
+        print(f"  {len(unsent):,} rows not sent" + (" (the run stopped: see ABORTED above)" if outcome.summary.aborted
+                                                     else ""))
+    if not rows:
+        return
+    reasons = Counter(r.error_code or r.status for r in rows)
+    top = ", ".join(f"{n:,} × {code}" for code, n in reasons.most_common(6))
+    more = len(reasons) - 6
+    print(f"  {len(rows):,} rows need attention: {top}" + (f" and {more} more kinds" if more > 0 else ""))
+    problems = [(r, e) for r in rows for e in (r.errors or (None,))]
+    limit = SHOWN_PROBLEMS if validating else SHOWN_ROWS
+    for result, error in problems[:limit]:
+        who = result.email or result.org_user_id
+        if error is not None:
+            print(f"  row {result.row}:{error.column}: {error.code} — {error.message}")
+        elif result.ref.synthetic:
+            print(f"  {who}: {result.error_code or result.status} — {result.reason}")
+        else:
+            print(f"  row {result.row}, {who}: {result.error_code or result.status} — {result.reason}")
+    if len(problems) > limit:
+        print(f"  … and {len(problems) - limit:,} more in the workbook's Failures sheet")
+    print(f"  next: fix them in the Failures sheet and run it again: bulkprov {outcome.summary.command.split()[0]} "
+          f"{_short(outcome.results_path)} --sheet Failures")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -303,3 +345,11 @@ COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_m
              "audit": _later("cmd_audit"), **{name: cmd_file for name in FILE_COMMANDS}}
 
 
+
+
+def _short(path: Path) -> str:
+    """A path as the user would type it: relative to where they are, when it is below it."""
+    try:
+        return shlex.quote(str(path.resolve().relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(path))

@@ -281,7 +281,6 @@ def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResu
         return None
     path = write_undo(undo_path(job.out_path), changes, notes, summary.run_id)
     summary.next_steps.append(settings.phrasing.undo(path, len(changes)))
-    log.info("undo file: %s", path)
     return path
 
 

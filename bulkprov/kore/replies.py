@@ -444,6 +444,17 @@ def classify(
     return CallResult(status, outcomes, unmatched, body, unconfirmed)
 
 
+def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
+    """Why a connection failed, in plain words (not aiohttp's "ssl:default [Connect call failed …]")."""
+    os_error = getattr(exc, "os_error", None)
+    text = getattr(os_error, "strerror", None) or ""
+    if not text and os_error is not None and os_error.args:
+        text = str(os_error.args[-1])
+    if type(exc).__name__ == "ClientConnectorDNSError" or "Name or service not known" in text:
+        return "the host name is not known"
+    return (text or type(exc).__name__).rstrip(".").lower()
+
+
 def classify_exception(exc: BaseException, *, timeout: float | None = None) -> CallFailed | None:
     """Map a transport exception to a :class:`CallFailed`; None for anything else (a bug)."""
     name = type(exc).__name__
@@ -452,7 +463,7 @@ def classify_exception(exc: BaseException, *, timeout: float | None = None) -> C
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         return ServerFailed("TLS certificate of the server could not be verified", sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ServerFailed(f"could not connect: {exc}", sent=False)
+        return ServerFailed(f"could not connect to {exc.host}:{exc.port} ({_connect_reason(exc)})", sent=False)
     if isinstance(exc, TimeoutError):
         within = f" within {timeout:g} s" if timeout else ""
         return OutcomeUnknown(f"no reply{within}; the server may have acted on the request")
