@@ -120,3 +120,24 @@ def test_a_sync_over_the_guard_says_why_once(make_emulator, tmp_path):
     _once(lines, "15 rows not sent (the run stopped: see ABORTED above)")
     assert not [line for line in lines if "to lookup" in line], "sync's own lookups are not a plan of their own"
     _once(lines, "0 to add, 0 to update")
+
+
+def test_the_plan_shows_names_beside_ids(make_emulator, tmp_path):
+    import openpyxl
+
+    from bulkprov.emulator import demo_seed
+
+    seed = demo_seed()
+    group = {g["name"]: g["groupId"] for g in seed["groups"]}
+    emu = make_emulator(users=[{"userInfo": {"emailId": "kim@acme-corp.com"},
+                                "groups": [group["Sales"], group["Managers"]]}])
+    roster = tmp_path / "roster.csv"
+    roster.write_text(f"emailId,groups\nkim@acme-corp.com,{group['Managers']}\n", encoding="utf-8")
+    proc = bulkprov("plan", str(roster), "-o", str(tmp_path / "p.xlsx"), "--rate", "none", env=kore_env(emu))
+    assert proc.returncode == 0, proc.stderr
+    ws = openpyxl.load_workbook(tmp_path / "p.xlsx")["Update"]
+    header = [c.value for c in ws[1]]
+    row = dict(zip(header, [c.value for c in ws[2]], strict=True))
+    assert (row["field"], row["new"]) == ("groups", "Managers")
+    assert set(row["old"].split("; ")) == {"Sales", "Managers"}, "names a reviewer can read"
+    assert set(row["old (ids)"].split("; ")) == {group["Sales"], group["Managers"]} and row["new (ids)"] == group["Managers"]

@@ -7,7 +7,8 @@ from typing import Any
 
 from bulkprov.errors import InputError, PlanFileInvalid
 from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
-from bulkprov.sync.plan import Plan
+from bulkprov.outputs.names import Names
+from bulkprov.sync.plan import Change, Plan
 from bulkprov.units import format_duration
 
 
@@ -42,8 +43,9 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
           [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
             i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
             "yes" if i.grants_builder else ""] for i in plan.of("add")])
-    sheet("Update", ["row", "emailId", "field", "old", "new", "note"],
-          [[i.row.row, i.row.email, c.field, c.old, c.new, "; ".join(i.notes)]
+    names = Names(plan.current.values())
+    sheet("Update", ["row", "emailId", "field", "old", "new", "note", "old (ids)", "new (ids)"],
+          [[i.row.row, i.row.email, c.field, *_named(names, c), "; ".join(i.notes), *_ids(c)]
            for i in plan.of("update") for c in i.changes])
     sheet("Unchanged", ["row", "emailId", "note"],
           [["" if i.row.ref.synthetic else i.row.row, i.row.email, "; ".join(i.notes)]
@@ -63,6 +65,21 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
         raise
     target.commit()
     return path
+
+
+_NAMERS = {"groups": Names.group, "roles": Names.role, "botTasks": Names.bot_task}
+
+
+def _named(names: Names, change: Change) -> tuple[str, str]:
+    """A change as a person reads it: role, bot and group names instead of ids (ids in their own columns)."""
+    namer = _NAMERS.get(change.field)
+    if namer is None:
+        return change.old, change.new
+    return tuple("; ".join(namer(names, e.strip()) for e in v.split(";") if e.strip()) for v in (change.old, change.new))
+
+
+def _ids(change: Change) -> tuple[str, str]:
+    return (change.old, change.new) if change.field in _NAMERS else ("", "")
 
 
 def read_plan_fingerprint(path: Path) -> str:
