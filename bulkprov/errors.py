@@ -215,12 +215,16 @@ class CorruptFile(InputError):
         "odf-other": N_("the file is an OpenDocument text or presentation, not a spreadsheet: " + SAVE_AS),
         "archive": N_("the file is {what}, not a spreadsheet: " + SAVE_AS),
         "damaged": N_("the workbook cannot be read ({reason}): open it in Excel and save it again, or " + SAVE_AS),
+        "damaged-part": N_("the workbook is damaged: its part {part} cannot be read ({reason}); open it in Excel "
+                           "and save it again, or " + SAVE_AS),
         "damaged-sheet": N_("sheet '{sheet}' of the workbook cannot be read ({reason}): open the workbook in Excel "
                             "and save it again, or " + SAVE_AS),
         "csv-quote": N_('a quote (") in the row starting on line {line} is never closed: close it or remove it'),
         "csv-after-quote": N_('the row starting on line {line} has text after a closing quote ("): quote the whole '
                               'cell and double the quotes inside it ("")'),
         "csv": N_("the CSV is malformed in the row starting on line {line} ({reason})"),
+        "csv-huge-cell": N_("the row starting on line {line} has a cell of more than {limit:,} characters (a spreadsheet "
+                            "cell holds at most 32,767): check the quotes in that row, or that the file is a roster"),
         "upload": N_("the file is not a spreadsheet: its content is neither an Excel or OpenDocument workbook nor "
                      "CSV text, whatever its name says; upload an .xlsx, .xls, .ods or .csv file"),
     }
@@ -295,6 +299,8 @@ class SheetTooWide(InputError):
         "uses": N_("sheet '{sheet}' uses columns up to {letter} ({count:,} columns, limit {limit:,}): delete the "
                    "stray cells on the far right"),
         "header": N_("the header row has {count:,} columns, over the {limit:,} limit: delete the unused columns"),
+        "grid": N_("sheet '{sheet}' spans {rows:,} rows by {columns:,} columns ({cells:,} cells, limit {limit:,}) "
+                   "because of cells far apart: delete the stray cells far below or to the right of the data"),
     }
 
 

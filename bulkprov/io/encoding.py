@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkprov.errors import EncodingProblem
+from bulkprov.io.guard import open_regular
 from bulkprov.io.sniff import CONTROL_RE, LEGACY_CODECS, decodes
 
 CODEC_LABELS = {
@@ -51,7 +52,7 @@ def _gather_evidence(path: Path) -> Evidence:
     """The file's head and its lines containing non-ASCII bytes (with line numbers), capped."""
     ev = Evidence()
     size, lineno, carry = 0, 1, b""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while True:
             chunk = fh.read(SCAN_CHUNK)
             if not ev.head:

@@ -123,13 +123,16 @@ def _data_rows(
         if number > last_allowed:
             raise _too_many_rows(path, number - header_row, limits)
         n = len(cells)
+        formulas = getattr(cells, "uncalculated", None)
+        if formulas is not None:
+            formulas = {i: f for i, f in formulas.items() if i < width} or None
         if n > width:
             del cells[width:]
-            if not any(cells):
+            if not any(cells) and not formulas:
                 continue
         elif n < width:
             cells.extend([""] * (width - n))
-        yield RawRow(number, cells)
+        yield RawRow(number, cells, formulas)
 
 
 def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> dict[str, str]:

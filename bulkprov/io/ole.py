@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 
 from bulkprov.errors import CorruptFile, EncryptedFile
+from bulkprov.io.guard import DATA_ERRORS, open_regular
 
 
 def cfb_stream_names(path: Path) -> set[str]:
@@ -20,7 +21,7 @@ def cfb_stream_names(path: Path) -> set[str]:
     Only the directory's sector chain is followed, reading the FAT entries it needs one by one,
     so even a 500 MB file costs a few small reads.
     """
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         size = fh.seek(0, io.SEEK_END)
         fh.seek(0)
         hdr = fh.read(512)
@@ -71,7 +72,7 @@ def classify_ole(path: Path) -> str:
     """'xls' for a real Excel 97-2003 workbook; encrypted xlsx and other OLE files are refused."""
     try:
         names = cfb_stream_names(path)
-    except (ValueError, struct.error, OSError, UnicodeError):
+    except DATA_ERRORS:
         raise CorruptFile("ole", path=path) from None
     if names & {"EncryptionInfo", "EncryptedPackage"}:
         raise EncryptedFile(path=path)

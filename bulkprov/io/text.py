@@ -21,6 +21,7 @@ from bulkprov import schema
 from bulkprov.errors import CorruptFile, EncodingProblem, InputWarning, MissingColumn
 from bulkprov.io.base import WS, LoaderLimits, Table
 from bulkprov.io.encoding import CODEC_LABELS, detect, may_hold_zero_width
+from bulkprov.io.guard import open_regular
 from bulkprov.io.headers import build_table, read_lookup_rows
 
 _SEP_LINE_RE = re.compile(r"^\s*sep=(.)\s*$")
@@ -78,7 +79,7 @@ def _text_rows(
     ws, strip = WS, str.strip
     reader = None
     line_done = 0  # physical line where the last complete record ended
-    with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") as text:
+    with open_regular(path) as raw, io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") as text:
         try:
             reader = csv.reader(text, delimiter=delimiter, strict=True)
             if skip_first:
@@ -99,6 +100,8 @@ def _text_rows(
 def _csv_complaint(path: Path, error: str, line: int) -> CorruptFile:
     if "end of data" in error:
         return CorruptFile("csv-quote", path=path, line=line)
+    if "field larger than field limit" in error:
+        return CorruptFile("csv-huge-cell", path=path, line=line, limit=csv.field_size_limit())
     if "expected after" in error:
         return CorruptFile("csv-after-quote", path=path, line=line)
     return CorruptFile("csv", path=path, line=line, reason=error)
@@ -107,7 +110,7 @@ def _csv_complaint(path: Path, error: str, line: int) -> CorruptFile:
 def _locate_decode_error(path: Path, encoding: str) -> int:
     """Physical line number of the first byte that ``encoding`` cannot decode."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         for number, line in enumerate(fh, 1):
             try:
                 decoder.decode(line)
