@@ -114,6 +114,8 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool) ->
     p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
     p.add_argument("--sheet", help="sheet to read (default: Users, else the first data sheet)")
     p.add_argument("--lookups", type=Path, help="workbook with Roles/Bots/Groups sheets (names → ids)")
+    p.add_argument("--encoding", metavar="NAME", help="the CSV's text encoding (e.g. utf-8, cp1252, mac-roman, cp949) "
+                   "instead of detecting it")
     p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")
     p.add_argument("--max-file-mb", type=float, help="refuse files bigger than this many MB")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
@@ -158,6 +160,7 @@ HINTS = {
     "output": "choose another place with -o",
     "resume": "run the same command with --resume to send the rest",
     "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
+    "encoding": "if you know the file's encoding, name it with --encoding NAME (e.g. --encoding mac-roman)",
 }
 GUARD_FLAGS = {"deletes": "--allow-deletes", "roles": "--allow-role-removals", "builder": "--allow-builder"}
 
@@ -167,6 +170,8 @@ def _hint(error) -> str:
 
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return f"if that is right, approve it with {GUARD_FLAGS[error.variant]} {error.params['count']}"
+    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named"):
+        return ""  # not a question of naming the encoding (or it was named already)
     if isinstance(error, Interrupted) and error.variant == "max-runtime":
         return "--max-runtime reached; " + HINTS["resume"]
     return HINTS.get(error.hint, "")
@@ -269,7 +274,7 @@ def _settings(args: argparse.Namespace):
         limits = _replace(limits, max_rows=args.max_rows)
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
-    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
+    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output, encoding=args.encoding,
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing())

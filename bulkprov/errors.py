@@ -242,13 +242,14 @@ class EncryptedFile(InputError):
 
 class EncodingProblem(InputError):
     code = "encoding-error"
+    hint = "encoding"
     description = N_("the text encoding could not be determined")
     templates = {
         "binary": N_("the file contains binary data, not text: is it really a CSV? " + SAVE_AS),
         "bad-utf8": N_("line {line} is not valid UTF-8 although the file says it is: " + SAVE_AS),
         "mixed": N_("the file is UTF-8 except line {line}, which is in another encoding: fix that line or " + SAVE_AS),
         "unknown": N_("cannot tell the text encoding (tried {tried}; {what}): " + SAVE_AS),
-        "late-byte": N_("line {line} cannot be read as {encoding} (byte 0x{byte}), although the rest of the file "
+        "late-byte": N_("line {line} cannot be read as {encoding} (bytes {byte}), although the rest of the file "
                         "is: fix that line or " + SAVE_AS),
         "named": N_("the file cannot be read as {encoding} (line {line}): check the encoding you named"),
         "unknown-name": N_("'{encoding}' is not an encoding Python knows (try utf-8, cp949, cp932, gbk, cp1252, "
@@ -722,7 +723,9 @@ WARNING_CODES: dict[str, str] = {
     "unknown-column": N_("a column bulkprov does not know; it is ignored"),
     "misnamed-file": N_("the file's name says one format, its content another; it is read for what it is"),
     "sheet-ignored": N_("a sheet was named for a CSV file, which has none"),
+    "encoding-ignored": N_("an encoding was named for a workbook, whose text is Unicode anyway"),
     "lookup-sheet": N_("a row of a Roles, Bots or Groups sheet cannot be used"),
+    "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
 }
 
