@@ -46,8 +46,10 @@ from bulkprov.io.formats import Renderer
 from bulkprov.io.guard import damaged, open_regular, open_zip
 from bulkprov.io.headers import build_table, read_lookup_rows
 from bulkprov.io.numfmt import cell_text, local_name
+from bulkprov.io.odsscan import scan_content
 from bulkprov.io.ole import classify_ole
 from bulkprov.io.sniff import zip_kind
+from bulkprov.io.xlsscan import scan_xls
 from bulkprov.io.xlsxscan import recalculated_on_load, scan_sheet, style_formats
 
 
@@ -111,6 +113,7 @@ class WorkbookFile:
         self.parts: dict[str, str] = {}
         self.styles: dict[int, Renderer] = {}
         self.recalc = False
+        self.book_facts: dict[str, SheetFacts] | None = None  # ods and xls: every sheet's, read once
         try:
             self.format = classify_ole(path) if kind == "ole" else self._open_zip()
             self.book = self._open_calamine()
@@ -229,6 +232,15 @@ class WorkbookFile:
                                limit=self.limits.max_columns)
 
     def _facts(self, name: str) -> SheetFacts:
+        if self.format in ("ods", "xls"):
+            if self.book_facts is None:
+                if self.format == "ods" and self.zip is not None:
+                    with damaged(self.path, "content.xml"):
+                        self.book_facts = scan_content(self.zip)
+                else:
+                    with damaged(self.path, "Workbook stream"):
+                        self.book_facts = scan_xls(self.path, self.limits.max_bytes)
+            return self.book_facts.get(name) or SheetFacts()
         member = self.parts.get(name)
         if self.zip is None or member is None:
             return SheetFacts()
