@@ -6,7 +6,7 @@ OpenDocument keeps a cell's number format as a *data style* (``<number:number-st
 into the equivalent Excel format code and rendered by :mod:`bulkprov.io.formats`, as LibreOffice
 displays it (checked against LibreOffice's own "as shown" CSV export in the tests).
 
-One expat walk over ``content.xml`` places every cell (repeats included) and finds the cells with a
+One walk over ``content.xml``'s tags (a regex tokenizer: ~10x faster than expat here) places every cell (repeats included) and finds the cells with a
 format, the formulas without a value (odfpy writes ``table:formula`` alone), and the rectangle of
 cells with a value: ``number-rows-repeated="1048576"`` on a row with a value would make the reader
 allocate billions of cells, so the rectangle is checked before calamine opens the sheet.
@@ -14,6 +14,7 @@ allocate billions of cells, so the rectangle is checked before calamine opens th
 
 from __future__ import annotations
 
+import html
 import re
 import xml.parsers.expat
 import zipfile
@@ -159,35 +160,51 @@ def _number_code(a: dict[str, str], embedded: list[tuple[int, str]]) -> str:
     return code
 
 
-def read_styles(zf: zipfile.ZipFile) -> tuple[_Styles, bytes]:
-    """The data and cell styles of styles.xml and content.xml; content.xml's bytes for the walk."""
+def read_styles(zf: zipfile.ZipFile) -> tuple[_Styles, bytes, int]:
+    """The data and cell styles (styles.xml, content.xml's automatic styles); content.xml and where its body starts."""
     styles = _Styles()
     content = zf.read("content.xml")
-    for data in ([zf.read("styles.xml")] if "styles.xml" in zf.namelist() else []) + [content]:
+    office = _prefix(content[:65536], OFFICE_NS)
+    body = content.find(b"<" + office + b":body")
+    if body < 0:
+        raise ValueError("content.xml has no body")
+    parts = [zf.read("styles.xml")] if "styles.xml" in zf.namelist() else []
+    for data, final in [(p, True) for p in parts] + [(content[:body], False)]:
         parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
         parser.StartElementHandler, parser.EndElementHandler = styles.start, styles.end
         parser.CharacterDataHandler = styles.chars
-        parser.Parse(data, True)
-    return styles, content
+        parser.Parse(data, final)
+    return styles, content, body
 
 
 def scan_content(zf: zipfile.ZipFile) -> dict[str, SheetFacts]:
     """Sheet name -> its facts (formatted cells, uncalculated formulas, rectangle of cells with a value)."""
-    styles, content = read_styles(zf)
-    walk = _Walk(styles)
-    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
-    parser.StartElementHandler, parser.EndElementHandler = walk.start, walk.end
-    parser.buffer_text = True
-    parser.Parse(content, True)
+    styles, content, body = read_styles(zf)
+    head = content[:65536]
+    walk = _Walk(styles, _prefix(head, TABLE_NS), _prefix(head, OFFICE_NS))
+    walk.run(content, body)
     return walk.sheets
 
 
-_T = TABLE_NS + " "
-_O = OFFICE_NS + " "
+def _prefix(head: bytes, namespace: str) -> bytes:
+    """The prefix content.xml binds to ``namespace`` on its root (``table``, ``office`` in every writer)."""
+    m = re.search(rb'xmlns:([\w.-]+)\s*=\s*["\']' + re.escape(namespace.encode()) + rb'["\']', head)
+    if m is None:
+        raise ValueError(f"content.xml does not declare {namespace}")
+    return m.group(1)
+
+
+_ATTR_RE = re.compile(rb'([^\s=]+)\s*=\s*(?:"([^"]*)"|\'([^\']*)\')')
 
 
 class _Walk:
-    def __init__(self, styles: _Styles) -> None:
+    """A tokenizer over the tags that place cells (C-speed regex; attributes parsed only when present).
+
+    The table namespace must be bound once, on the root (every writer does so); a file that binds it
+    again elsewhere could hide cells from the tokenizer and is refused as damaged.
+    """
+
+    def __init__(self, styles: _Styles, prefix: bytes, office: bytes) -> None:
         self.styles = styles
         self.cache: dict[str, Renderer | None] = {}
         self.sheets: dict[str, SheetFacts] = {}
@@ -195,37 +212,80 @@ class _Walk:
         self.bounds: list[int] = []
         self.columns: list[tuple[int, str | None, int]] = []  # (first column, default cell style, count)
         self.row, self.col, self.row_repeat, self.row_style = -1, 0, 1, None
-        self.depth = 0  # nesting of tables (sub-tables are not sheets)
+        p = re.escape(prefix)
+        self.p = prefix.decode() + ":"
+        self.cell_keys = [b" " + prefix + b":" + k + b'="' for k in (
+            b"number-columns-repeated", b"formula", b"style-name")] + [b" " + office + b':value-type="']
+        self.value_type = office.decode() + ":value-type"
+        self.tag_re = re.compile(b"<(/?)" + p + rb":(table|table-row|table-column|table-cell|covered-table-cell)"
+                                 rb"((?:\s+[^\s=>/]+\s*=\s*(?:\"[^\"]*\"|'[^']*'))*)\s*(/?)>")
 
-    def start(self, name: str, attrs: dict[str, str]) -> None:
-        if not name.startswith(_T):
-            return
-        local = name[len(_T):]
-        if local == "table":
-            self.depth += 1
-            if self.depth == 1:
-                self.facts, self.bounds, self.columns, self.row = SheetFacts(), [], [], -1
-                self.sheets[attrs.get(_T + "name", "")] = self.facts
-        elif local == "table-column":
-            first = self.columns[-1][0] + self.columns[-1][2] if self.columns else 0
-            count = _count(attrs.get(_T + "number-columns-repeated"))
-            self.columns.append((first, attrs.get(_T + "default-cell-style-name"), count))
-        elif local == "table-row":
-            self.row += 1
-            self.col = 0
-            self.row_repeat = _count(attrs.get(_T + "number-rows-repeated"))
-            self.row_style = attrs.get(_T + "default-cell-style-name")
-        elif local in ("table-cell", "covered-table-cell"):
-            self._cell(attrs)
+    def run(self, content: bytes, body: int) -> None:
+        if content.count(TABLE_NS.encode()) > 1 or content.count(OFFICE_NS.encode()) > 1:
+            raise ValueError("a namespace is bound more than once")
+        depth = 0
+        for m in self.tag_re.finditer(content, body):
+            closing, name, attrs, empty = m.groups()
+            if name == b"table":
+                if closing:
+                    depth -= 1
+                    if depth == 0:
+                        self._end_table()
+                else:
+                    depth += 1
+                    if depth == 1:
+                        self._start_table(self._attrs(attrs))
+                continue
+            if depth != 1:
+                continue  # sub-tables inside cells are not sheet cells
+            if name == b"table-row":
+                if closing:
+                    self.row += self.row_repeat - 1
+                else:
+                    a = self._attrs(attrs) if attrs else {}
+                    self.row, self.col = self.row + 1, 0
+                    self.row_repeat = _count(a.get(self.p + "number-rows-repeated"))
+                    self.row_style = a.get(self.p + "default-cell-style-name")
+                    if empty:
+                        self.row += self.row_repeat - 1
+            elif closing:
+                continue
+            elif name == b"table-column":
+                a = self._attrs(attrs) if attrs else {}
+                first = self.columns[-1][0] + self.columns[-1][2] if self.columns else 0
+                count = _count(a.get(self.p + "number-columns-repeated"))
+                self.columns.append((first, a.get(self.p + "default-cell-style-name"), count))
+            elif attrs:
+                self._cell(self._cell_attrs(attrs))
+            else:
+                self.col += 1
 
-    def end(self, name: str) -> None:
-        if name == _T + "table-row":
-            self.row += self.row_repeat - 1
-        elif name == _T + "table":
-            self.depth -= 1
-            if self.depth == 0 and self.bounds:
-                r0, r1, c0, c1 = self.bounds
-                self.facts.span = (r1 - r0 + 1, c1 - c0 + 1)
+    @staticmethod
+    def _attrs(text: bytes) -> dict[str, str]:
+        return {k.decode(): html.unescape((a if b is None else b).decode("utf-8"))
+                for k, a, b in ((m.group(1), m.group(2), m.group(3)) for m in _ATTR_RE.finditer(text))}
+
+    def _cell_attrs(self, text: bytes) -> dict[str, str]:
+        """The four attributes a cell needs, found by plain byte search (the common, fast case)."""
+        if b" =" in text or b"= " in text or b"'" in text:
+            return self._attrs(text)
+        out: dict[str, str] = {}
+        for key in self.cell_keys:
+            i = text.find(key)
+            if i >= 0:
+                j = text.find(b'"', i + len(key))
+                value = text[i + len(key):j].decode("utf-8")
+                out[key[1:-2].decode()] = html.unescape(value) if "&" in value else value
+        return out
+
+    def _start_table(self, attrs: dict[str, str]) -> None:
+        self.facts, self.bounds, self.columns, self.row = SheetFacts(), [], [], -1
+        self.sheets[attrs.get(self.p + "name", "")] = self.facts
+
+    def _end_table(self) -> None:
+        if self.bounds:
+            r0, r1, c0, c1 = self.bounds
+            self.facts.span = (r1 - r0 + 1, c1 - c0 + 1)
 
     def _column_style(self, col: int) -> str | None:
         for first, style, count in self.columns:
@@ -234,10 +294,11 @@ class _Walk:
         return None
 
     def _cell(self, attrs: dict[str, str]) -> None:
-        repeat = _count(attrs.get(_T + "number-columns-repeated"))
+        p = self.p
+        repeat = _count(attrs.get(p + "number-columns-repeated"))
         col, self.col = self.col, self.col + repeat
-        kind = attrs.get(_O + "value-type")
-        formula = attrs.get(_T + "formula")
+        kind = attrs.get(self.value_type)
+        formula = attrs.get(p + "formula")
         if kind is None and formula is None:
             return
         rows = range(self.row, self.row + self.row_repeat)
@@ -251,18 +312,25 @@ class _Walk:
                     cells[c] = text
         if kind in FORMATTED_TYPES and not many:
             for c in range(col, col + repeat):
-                style = attrs.get(_T + "style-name") or self.row_style or self._column_style(c)
+                style = attrs.get(p + "style-name") or self.row_style or self._column_style(c)
                 renderer = self.styles.renderer(style, self.cache)
                 if renderer is not None:
                     for r in rows:
                         self.facts.styled.setdefault(r, []).append((c, renderer))
 
     def _extend(self, r0: int, r1: int, c0: int, c1: int) -> None:
-        if not self.bounds:
+        b = self.bounds
+        if not b:
             self.bounds = [r0, r1, c0, c1]
-        else:
-            b = self.bounds
-            b[0], b[1], b[2], b[3] = min(b[0], r0), max(b[1], r1), min(b[2], c0), max(b[3], c1)
+            return
+        if r0 < b[0]:
+            b[0] = r0
+        if r1 > b[1]:
+            b[1] = r1
+        if c0 < b[2]:
+            b[2] = c0
+        if c1 > b[3]:
+            b[3] = c1
 
 
 def _count(text: str | None) -> int:
