@@ -217,6 +217,8 @@ class CorruptFile(InputError):
         "damaged": N_("the workbook cannot be read ({reason}): open it in Excel and save it again, or " + SAVE_AS),
         "damaged-part": N_("the workbook is damaged: its part {part} cannot be read ({reason}); open it in Excel "
                            "and save it again, or " + SAVE_AS),
+        "missing-sheet": N_("sheet '{sheet}' is listed in the workbook but its data ({part}) is missing: open the "
+                            "workbook in Excel and save it again, or delete that sheet"),
         "damaged-sheet": N_("sheet '{sheet}' of the workbook cannot be read ({reason}): open the workbook in Excel "
                             "and save it again, or " + SAVE_AS),
         "csv-quote": N_('a quote (") in the row starting on line {line} is never closed: close it or remove it'),

@@ -147,9 +147,10 @@ def _utf32_without_bom(head: bytes) -> str | None:
     if len(sample) < 16:
         return None
     top_le, top_be = sample[3::4], sample[0::4]
-    if top_le.count(0) == len(top_le) and sample[2::4].count(0) > 0.9 * len(top_le) and 0 not in sample[0::4]:
+    n = len(top_le)
+    if top_le.count(0) == n and sample[2::4].count(0) > 0.9 * n and sample[0::4].count(0) < 0.1 * n:
         return "utf-32-le"
-    if top_be.count(0) == len(top_be) and sample[1::4].count(0) > 0.9 * len(top_be) and 0 not in sample[3::4]:
+    if top_be.count(0) == n and sample[1::4].count(0) > 0.9 * n and sample[3::4].count(0) < 0.1 * n:
         return "utf-32-be"
     return None
 

@@ -50,8 +50,8 @@ def reason_of(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def damaged(path: Path, part: str) -> Iterator[None]:
-    """Any data error inside the block is a ``corrupt-file`` naming ``part`` (a zip member, a stream).
+def damaged(path: Path, part: str, sheet: str | None = None) -> Iterator[None]:
+    """Any data error inside the block is a ``corrupt-file`` naming ``sheet``, else ``part`` (a zip member).
 
     Our own typed errors pass through unchanged.
     """
@@ -60,6 +60,8 @@ def damaged(path: Path, part: str) -> Iterator[None]:
     except BulkprovError:
         raise
     except DATA_ERRORS as exc:
+        if sheet is not None:
+            raise CorruptFile("damaged-sheet", path=path, sheet=sheet, reason=reason_of(exc)) from None
         raise CorruptFile("damaged-part", path=path, part=part, reason=reason_of(exc)) from None
 
 

@@ -91,9 +91,9 @@ def _xlsx_sheet_parts(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, str], 
     return parts, workbook_xml
 
 
-def _dimension_columns(path: Path, zf: zipfile.ZipFile, member: str) -> tuple[int, str] | None:
+def _dimension_columns(path: Path, zf: zipfile.ZipFile, member: str, sheet: str) -> tuple[int, str] | None:
     """(columns claimed, ref) from the ``<dimension>`` tag in the head of a sheet's XML."""
-    with damaged(path, member), zf.open(member) as fh:
+    with damaged(path, member, sheet), zf.open(member) as fh:
         head = fh.read(65536)
     m = _DIMENSION_RE.search(head)
     if not m or not m.group(3):
@@ -163,6 +163,8 @@ class WorkbookFile:
 
     def _corrupt(self, exc: BaseException, sheet: str | None = None) -> CorruptFile:
         reason = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        if sheet is not None and reason.strip("'\" ") == sheet:
+            reason = "its data is missing or damaged"  # calamine names only the sheet it could not find
         if sheet is not None:
             return CorruptFile("damaged-sheet", path=self.path, sheet=sheet, reason=reason)
         return CorruptFile("damaged", path=self.path, reason=reason)
@@ -226,7 +228,7 @@ class WorkbookFile:
         member = self.parts.get(name)
         if self.zip is None or member is None:
             return
-        claim = _dimension_columns(self.path, self.zip, member)
+        claim = _dimension_columns(self.path, self.zip, member, name)
         if claim and claim[0] > self.limits.max_columns:
             raise SheetTooWide("claims", path=self.path, sheet=name, count=claim[0], ref=claim[1],
                                limit=self.limits.max_columns)
@@ -244,8 +246,10 @@ class WorkbookFile:
         member = self.parts.get(name)
         if self.zip is None or member is None:
             return SheetFacts()
+        if member not in self.zip.namelist():
+            raise CorruptFile("missing-sheet", path=self.path, sheet=name, part=member)
         self._check_dimension(name)
-        with damaged(self.path, member):
+        with damaged(self.path, member, sheet=name):
             return scan_sheet(self.zip, member, self.styles, self.recalc)
 
     def rows(self, sheet: object, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
@@ -322,6 +326,7 @@ def _mark(cells: list[str], formulas: dict[int, str]) -> list[str]:
     for col in formulas:
         if col >= len(cells):
             cells.extend([""] * (col + 1 - len(cells)))
+        cells[col] = ""  # a placeholder value (XlsxWriter's 0) is not what the application shows
     return MarkedCells(cells, dict(formulas))
 
 
