@@ -80,6 +80,24 @@ def _xlsxwriter() -> bytes:
     return buf.getvalue()
 
 
+def _big_xlsx() -> bytes:
+    """1,200 rows: the sheet's XML runs past the 64 KB head our dimension check reads, so damage late in
+    its deflate stream reaches the later passes (formats, formulas, extents) and calamine."""
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("Users")
+    pad = wb.add_format({"num_format": "00000"})
+    ws.write_row(0, 0, ["Email", "First Name", "Zip", "Dept"])
+    for r in range(1, 1201):
+        ws.write_row(r, 0, [f"user{r}@example.com", f"Name{r}"])
+        ws.write_number(r, 2, r, pad)
+        ws.write_formula(r, 3, f"=B{r + 1}")
+    wb.close()
+    return buf.getvalue()
+
+
 def _openpyxl() -> bytes:
     import openpyxl
 
@@ -117,8 +135,9 @@ def _csv() -> bytes:
     return "\r\n".join(",".join(str(v) for v in row) for row in USERS).encode() + b"\r\n"
 
 
-BASES = {"xlsx": _xlsxwriter(), "openpyxl.xlsx": _openpyxl(), "xls": _xls(), "ods": _ods(), "csv": _csv()}
-ZIPS = ("xlsx", "openpyxl.xlsx", "ods")
+BASES = {"xlsx": _xlsxwriter(), "big.xlsx": _big_xlsx(), "openpyxl.xlsx": _openpyxl(), "xls": _xls(), "ods": _ods(),
+         "csv": _csv()}
+ZIPS = ("xlsx", "big.xlsx", "openpyxl.xlsx", "ods")
 
 
 def zip_regions(data: bytes) -> dict[str, tuple[int, int]]:
