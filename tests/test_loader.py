@@ -794,6 +794,36 @@ def test_dimension_claims_and_real_extents(tmp_path: Path) -> None:
     assert len(rows_of(open_table(styled))) == 2
 
 
+def test_hostile_cell_tags_cannot_hide_a_far_cell(tmp_path: Path) -> None:
+    """Tags the fast scan does not place (another prefix, a line break before ``r``) take the exact walk."""
+    src = write_xlsx(tmp_path / "src.xlsx", {"Users": USERS})
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    root = xml.index(b"<worksheet ") + len(b"<worksheet ")
+    prefixed = xml[:root] + b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' + xml[root:]
+    far = b'<row r="1048576"><x:c r="XFD1048576" t="n"><x:v>1</x:v></x:c></row></sheetData>'
+    for name, sheet in (("prefixed", prefixed.replace(b"</sheetData>", far)),
+                        ("newline", xml.replace(b"</sheetData>", b'<row r="1048576"><c\nr="XFD1048576"><v>1</v></c>'
+                                                                  b"</row></sheetData>"))):
+        path = rewrite_zip(src, tmp_path / f"{name}.xlsx", {"xl/worksheets/sheet1.xml": sheet})
+        expect_error("sheet-too-wide", path)
+
+
+def test_ods_repeated_cells_far_apart_are_refused_before_reading(tmp_path: Path) -> None:
+    path = make_ods(tmp_path / "u.ods", {"Users": USERS})
+    with zipfile.ZipFile(path) as z:
+        content = z.read("content.xml")
+    bomb = content.replace(b"</table:table>", b'<table:table-row table:number-rows-repeated="1000000"><table:table-cell '
+                           b'table:number-columns-repeated="16384" office:value-type="float" office:value="1"/>'
+                           b"</table:table-row></table:table>")
+    err = expect_error("sheet-too-wide", rewrite_zip(path, tmp_path / "bomb.ods", {"content.xml": bomb}))
+    assert "1,000,003 rows by 16,384 columns" in err.message
+    # LibreOffice's own trailing filler (empty repeated rows and cells) costs nothing and is read.
+    filler = content.replace(b"</table:table>", b'<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+                             b'table:number-columns-repeated="16384"/></table:table-row></table:table>')
+    assert len(rows_of(open_table(rewrite_zip(path, tmp_path / "filler.ods", {"content.xml": filler})))) == 2
+
+
 def test_16384_real_columns_are_read(tmp_path: Path) -> None:
     path = tmp_path / "wide.xlsx"
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})

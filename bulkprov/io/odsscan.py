@@ -258,7 +258,7 @@ class _Walk:
             elif attrs:
                 self._cell(self._cell_attrs(attrs))
             else:
-                self.col += 1
+                self.col += 1  # calamine, like LibreOffice, makes no cell of text without a value type
 
     @staticmethod
     def _attrs(text: bytes) -> dict[str, str]:

@@ -116,6 +116,9 @@ class WorkbookFile:
         self.book_facts: dict[str, SheetFacts] | None = None  # ods and xls: every sheet's, read once
         try:
             self.format = classify_ole(path) if kind == "ole" else self._open_zip()
+            if self.format == "ods":  # calamine reads every sheet of an .ods when it opens it
+                for name in self._book_facts():
+                    self._check_span(name, self._book_facts()[name])
             self.book = self._open_calamine()
         except BaseException:
             self.close_zip()
@@ -211,10 +214,7 @@ class WorkbookFile:
     def load_sheet(self, name: str) -> tuple[object, SheetFacts]:
         """The calamine sheet and what our own pass found (formats, formulas), guards done first."""
         facts = self._facts(name)
-        if facts.span and facts.span[0] * facts.span[1] > self.limits.max_cells:
-            rows, cols = facts.span
-            raise SheetTooWide("grid", path=self.path, sheet=name, rows=rows, columns=cols,
-                               cells=rows * cols, limit=self.limits.max_cells)
+        self._check_span(name, facts)
         try:
             return self.book.get_sheet_by_name(name), facts  # type: ignore[attr-defined]
         except Exception as exc:  # any calamine failure is a damaged sheet
@@ -233,16 +233,29 @@ class WorkbookFile:
             raise SheetTooWide("claims", path=self.path, sheet=name, count=claim[0], ref=claim[1],
                                limit=self.limits.max_columns)
 
+    def _check_span(self, name: str, facts: SheetFacts) -> None:
+        """The reader allocates the sheet's whole rectangle: refuse it before, not abort during."""
+        if facts.span and facts.span[0] * facts.span[1] > self.limits.max_cells:
+            rows, cols = facts.span
+            raise SheetTooWide("grid", path=self.path, sheet=name, rows=rows, columns=cols,
+                               cells=rows * cols, limit=self.limits.max_cells)
+
+    def _book_facts(self) -> dict[str, SheetFacts]:
+        """Every sheet's facts of an .ods or .xls, read once."""
+        if self.book_facts is None:
+            if self.format == "ods" and self.zip is not None:
+                with damaged(self.path, "content.xml"):
+                    self.book_facts = scan_content(self.zip)
+            elif self.format == "xls":
+                with damaged(self.path, "Workbook stream"):
+                    self.book_facts = scan_xls(self.path, self.limits.max_bytes)
+            else:
+                self.book_facts = {}
+        return self.book_facts
+
     def _facts(self, name: str) -> SheetFacts:
         if self.format in ("ods", "xls"):
-            if self.book_facts is None:
-                if self.format == "ods" and self.zip is not None:
-                    with damaged(self.path, "content.xml"):
-                        self.book_facts = scan_content(self.zip)
-                else:
-                    with damaged(self.path, "Workbook stream"):
-                        self.book_facts = scan_xls(self.path, self.limits.max_bytes)
-            return self.book_facts.get(name) or SheetFacts()
+            return self._book_facts().get(name) or SheetFacts()
         member = self.parts.get(name)
         if self.zip is None or member is None:
             return SheetFacts()
