@@ -385,3 +385,42 @@ def test_headers_with_invisible_characters(tmp_path: Path) -> None:
     assert any("'Nick<U+200B>name'" in m for m in messages)
     lonely = _roster(tmp_path, [["a@example.com"]], header=["E\u202email"])
     assert open_table(lonely).column_index("emailId") == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the misleading messages of issue 15
+
+
+def test_a_damaged_lookup_sheet_is_named_with_what_to_do(tmp_path: Path) -> None:
+    """Was "the workbook cannot be read (Roles)": which sheet, what is wrong, what to do."""
+    src = tmp_path / "src.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    wb.add_worksheet("Users").write_column(0, 0, ["Email", "a@example.com"])
+    wb.add_worksheet("Roles").write_row(0, 0, ["name", "roleId"])
+    wb.close()
+    with zipfile.ZipFile(src) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    missing = tmp_path / "missing.xlsx"
+    with zipfile.ZipFile(missing, "w") as z:
+        for name, data in members.items():
+            if name != "xl/worksheets/sheet2.xml":
+                z.writestr(name, data)
+    code, err = run_cli("validate", str(missing), "-o", str(tmp_path / "r.xlsx"))
+    assert code == 2 and "sheet 'Roles' is listed in the workbook but its data" in err and "save it again" in err
+    members["xl/worksheets/sheet2.xml"] = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                                           b'<sheetData><row r="1"><c r="A1" t="s"><v>99</v></c></row></sheetData>'
+                                           b"</worksheet>")
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(broken, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    code, err = run_cli("validate", str(broken), "-o", str(tmp_path / "r.xlsx"))
+    assert code == 2 and "sheet 'Roles' of the workbook cannot be read (" in err and "save it again" in err
+
+
+def test_utf32_is_not_a_missing_column(tmp_path: Path) -> None:
+    """Was "missing-column" with spaced-out headers."""
+    path = tmp_path / "u.csv"
+    path.write_bytes("Email,First Name\r\na@example.com,Ann\r\n".encode("utf-32"))
+    code, err = run_cli("validate", str(path), "-o", str(tmp_path / "r.xlsx"))
+    assert code == 0, err

@@ -425,6 +425,12 @@ def test_fifos_are_refused_at_once(tmp_path: Path) -> None:
         code = main(["validate", str(good), "--lookups", str(tmp_path / "lookups.xlsx"), "-q",
                      "-o", str(tmp_path / "r.xlsx")])
     assert code == 2 and "named pipe" in err.getvalue() and "lookups.xlsx" in err.getvalue()
+    from bulkprov.errors import PlanFileInvalid
+    from bulkprov.sync.workbook import read_plan_fingerprint
+
+    os.mkfifo(tmp_path / "plan.xlsx")
+    with pytest.raises(PlanFileInvalid, match="named pipe"):
+        read_plan_fingerprint(tmp_path / "plan.xlsx")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class WorkbookFile:
         self.book_facts: dict[str, SheetFacts] | None = None  # ods and xls: every sheet's, read once
         try:
             self.format = classify_ole(path) if kind == "ole" else self._open_zip()
-            if self.format == "ods":  # calamine reads every sheet of an .ods when it opens it
+            if self.format in ("ods", "xls"):  # calamine reads every sheet of these when it opens them
                 for name in self._book_facts():
                     self._check_span(name, self._book_facts()[name])
             self.book = self._open_calamine()
