@@ -262,7 +262,8 @@ XML_MEMBERS = {"xlsx": ["xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/style
 XML_JUNK = [b"<", b">", b"&", b"&#0;", b"&bogus;", b"\x00", b"\xff\xfe", b'"', b"</row>", b"<c r=\"XFD1048576\">",
             b"<v>1e308</v>", b"<f>A1</f>", b' s="99999"', b' r="A0"', b' r="ZZZZ9"', b"<row r=\"1048577\">",
             b' table:number-columns-repeated="16384"', b' table:number-rows-repeated="1000000"',
-            b'<?xml version="1.0"?>', b"]]>", b"<!DOCTYPE x [<!ENTITY a \"aaaa\">]>"]
+            b'<?xml version="1.0"?>', b"]]>", b"<!DOCTYPE x [<!ENTITY a \"aaaa\">]>", b' uniqueCount="4000000000"',
+            b' count="99999999999"', b"<dimension ref=\"A1:XFD1048576\"/>"]
 
 
 def _repack(base: bytes, member: str, data: bytes) -> bytes:

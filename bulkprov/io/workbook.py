@@ -68,6 +68,26 @@ def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
 
 
 
+_SST_TAG_RE = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
+_COUNT_RE = re.compile(rb"\b(?:uniqueCount|count)\s*=\s*[\"'](\d+)[\"']")
+
+
+def _check_shared_strings(path: Path, zf: zipfile.ZipFile) -> None:
+    """calamine reserves memory for the count the shared-string table claims (24 bytes a string): a
+    damaged count of 4 billion in a 5 KB file aborts the process.  Each string takes at least 7 bytes
+    of XML (``<si><t/>``...), so a count the part cannot hold is damage."""
+    for info in zf.infolist():
+        if not info.filename.lower().endswith("sharedstrings.xml"):
+            continue
+        with damaged(path, info.filename), zf.open(info) as fh:
+            head = fh.read(4096)
+        tag = _SST_TAG_RE.search(head)
+        for count in map(int, _COUNT_RE.findall(tag.group(0) if tag else b"")):
+            if count > info.file_size // 7 + 1:
+                raise CorruptFile("damaged-part", path=path, part=info.filename,
+                                  reason=f"it claims {count:,} strings in {human_size(info.file_size)}")
+
+
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=[\"']([A-Za-z]{1,4})(\d+)(?::([A-Za-z]{1,4})(\d+))?")
 
 
@@ -132,6 +152,7 @@ class WorkbookFile:
             _check_zip(path, zf, self.limits)
         kind = zip_kind(path, zf)
         if kind == "xlsx":
+            _check_shared_strings(path, zf)
             self.parts, workbook_xml = _xlsx_sheet_parts(path, zf)
             self.recalc = recalculated_on_load(workbook_xml)
             with damaged(path, "xl/styles.xml"):
