@@ -39,12 +39,19 @@ def _translate(text: str) -> str:
 
 
 def render(template: str, params: Mapping[str, Any]) -> str:
-    """The template in the current language, filled with ``params`` (missing ones show as ``?``)."""
+    """The template in the current language, filled with ``params`` (missing ones show as ``?``).
+
+    Text parameters come from files (a sheet name, a sample line): their control and invisible
+    characters are shown as ``<U+000B>`` so a message stays one honest line.
+    """
+    from bulkprov.io.chars import visible
+
     text = _translate(template)
+    safe = _Params({k: visible(v) if isinstance(v, str) else v for k, v in params.items()})
     try:
-        return text.format_map(_Params(params))
+        return text.format_map(safe)
     except (ValueError, IndexError):  # a broken translation must never cost the message
-        return template.format_map(_Params(params))
+        return template.format_map(safe)
 
 
 class _Params(dict):

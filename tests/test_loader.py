@@ -809,6 +809,20 @@ def test_hostile_cell_tags_cannot_hide_a_far_cell(tmp_path: Path) -> None:
         expect_error("sheet-too-wide", path)
 
 
+def test_shared_string_counts(tmp_path: Path) -> None:
+    """``count`` (uses) may dwarf the table; a ``uniqueCount`` the part cannot hold is damage (calamine
+    reserved memory for it and aborted the process)."""
+    rows = [["Email", "Dept"]] + [[f"u{i}@example.com", "Sales"] for i in range(3000)]
+    path = write_xlsx(tmp_path / "u.xlsx", {"Users": rows})
+    with zipfile.ZipFile(path) as z:
+        sst = z.read("xl/sharedStrings.xml")
+    assert b'count="6002"' in sst
+    assert len(rows_of(open_table(path))) == 3000
+    bad = rewrite_zip(path, tmp_path / "bad.xlsx", {"xl/sharedStrings.xml": sst.replace(
+        b'uniqueCount="3003"', b'uniqueCount="4000000000"')})
+    assert "claims 4,000,000,000 strings" in expect_error("corrupt-file", bad).message
+
+
 def test_ods_repeated_cells_far_apart_are_refused_before_reading(tmp_path: Path) -> None:
     path = make_ods(tmp_path / "u.ods", {"Users": USERS})
     with zipfile.ZipFile(path) as z:

@@ -69,12 +69,12 @@ def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
 
 
 _SST_TAG_RE = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
-_COUNT_RE = re.compile(rb"\b(?:uniqueCount|count)\s*=\s*[\"'](\d+)[\"']")
+_COUNT_RE = re.compile(rb"\buniqueCount\s*=\s*[\"'](\d+)[\"']")  # ``count`` counts uses, not strings
 
 
 def _check_shared_strings(path: Path, zf: zipfile.ZipFile) -> None:
-    """calamine reserves memory for the count the shared-string table claims (24 bytes a string): a
-    damaged count of 4 billion in a 5 KB file aborts the process.  Each string takes at least 7 bytes
+    """calamine reserves memory for the ``uniqueCount`` the shared-string table claims (24 bytes a
+    string): a damaged count of 4 billion in a 5 KB file aborts the process.  Each string takes at least 7 bytes
     of XML (``<si><t/>``...), so a count the part cannot hold is damage."""
     for info in zf.infolist():
         if not info.filename.lower().endswith("sharedstrings.xml"):

@@ -97,8 +97,9 @@ class _Fast:
         p = m.group(1) if m and m.group(1) else b""
         self.cell, self.close, self.row = b"<" + p + b"c", b"</" + p + b"c>", b"<" + p + b"row"
         e = re.escape(p)
-        # Cell tags with another prefix than the root's (legal XML, never written by a real writer).
-        self.other_re = re.compile(rb"<(?!" + e + rb"c[\s>/])(?:\w+:)?c[\s>/]" if p else rb"<\w+:c[\s>/]")
+        # Any cell tag that is not exactly <c r="... (no reference, another prefix than the root's, odd
+        # spacing: legal XML that real writers do not produce) sends the sheet to the exact walk.
+        self.odd_re = re.compile(rb"<(?!" + e + rb'c r=")(?:\w+:)?c[\s>/]')
         self.multi_re = re.compile(b"<" + e + rb'c r="[A-Z]{2}')
         self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
         self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
@@ -132,8 +133,7 @@ class _Fast:
 
     def run(self) -> SheetFacts:
         for part in self.chunks():
-            tags = sum(part.count(self.cell + end) for end in (b" ", b">", b"/", b"\t", b"\n", b"\r"))
-            if tags != part.count(self.cell + b' r="') or self.other_re.search(part):
+            if self.odd_re.search(part):
                 raise _NeedsExpat  # a cell the fast path cannot place: walk the XML properly
             if not self.wide and self.multi_re.search(part):
                 self.wide = True
