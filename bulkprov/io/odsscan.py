@@ -224,6 +224,7 @@ class _Walk:
         if content.count(TABLE_NS.encode()) > 1 or content.count(OFFICE_NS.encode()) > 1:
             raise ValueError("a namespace is bound more than once")
         depth = 0
+        plain_string = self.cell_keys[-1] + b'string"'
         for m in self.tag_re.finditer(content, body):
             closing, name, attrs, empty = m.groups()
             if name == b"table":
@@ -256,7 +257,12 @@ class _Walk:
                 count = _count(a.get(self.p + "number-columns-repeated"))
                 self.columns.append((first, a.get(self.p + "default-cell-style-name"), count))
             elif attrs:
-                self._cell(self._cell_attrs(attrs))
+                if plain_string in attrs and b"repeated" not in attrs and b"formula" not in attrs:
+                    # The common cell: one text value and nothing else to know but its place.
+                    self._extend(self.row, self.row + self.row_repeat - 1, self.col, self.col)
+                    self.col += 1
+                else:
+                    self._cell(self._cell_attrs(attrs))
             else:
                 self.col += 1  # calamine, like LibreOffice, makes no cell of text without a value type
 
