@@ -4,8 +4,11 @@
 warnings, lookup sheets and a lazy iterator of :class:`RawRow` (cells as the user sees them in Excel,
 with Excel's row numbers).  Every unusable file becomes a typed :class:`~bulkprov.errors.InputError`
 with a one-line message; no traceback ever reaches the user.  One module per concern: ``sniff``
-(what a file is), ``ole``, ``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` (cells
-as Excel shows them), ``headers`` (header row, data rows, lookup sheets), ``xlsx`` (writing).
+(what a file is), ``guard`` (damaged data -> ``corrupt-file``; no FIFO is ever opened), ``ole``,
+``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` and ``formats`` (cells as Excel
+shows them), ``xlsxscan``/``odsscan``/``xlsscan`` (each format's formats, uncalculated formulas and
+extents), ``chars`` (invisible characters), ``headers`` (header row, data rows, lookup sheets),
+``xlsx`` (writing).
 """
 
 from __future__ import annotations
