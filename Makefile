@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test fuzz lint bench clean
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check bulkprov tests bench
 	$(BIN)/pytest -q
+
+# A longer, randomised run of the readers' fuzz suite (20x the CI examples; not in CI). Failing files
+# are saved under fuzz-failures/: add them to tests/corpus/ with a line in its README.
+fuzz: $(VENV)/.installed-test
+	BULKPROV_FUZZ=nightly BULKPROV_FUZZ_SAVE=fuzz-failures $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py

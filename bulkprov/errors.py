@@ -39,12 +39,19 @@ def _translate(text: str) -> str:
 
 
 def render(template: str, params: Mapping[str, Any]) -> str:
-    """The template in the current language, filled with ``params`` (missing ones show as ``?``)."""
+    """The template in the current language, filled with ``params`` (missing ones show as ``?``).
+
+    Text parameters come from files (a sheet name, a sample line): their control and invisible
+    characters are shown as ``<U+000B>`` so a message stays one honest line.
+    """
+    from bulkprov.io.chars import visible
+
     text = _translate(template)
+    safe = _Params({k: visible(v) if isinstance(v, str) else v for k, v in params.items()})
     try:
-        return text.format_map(_Params(params))
+        return text.format_map(safe)
     except (ValueError, IndexError):  # a broken translation must never cost the message
-        return template.format_map(_Params(params))
+        return template.format_map(safe)
 
 
 class _Params(dict):
@@ -215,12 +222,18 @@ class CorruptFile(InputError):
         "odf-other": N_("the file is an OpenDocument text or presentation, not a spreadsheet: " + SAVE_AS),
         "archive": N_("the file is {what}, not a spreadsheet: " + SAVE_AS),
         "damaged": N_("the workbook cannot be read ({reason}): open it in Excel and save it again, or " + SAVE_AS),
+        "damaged-part": N_("the workbook is damaged: its part {part} cannot be read ({reason}); open it in Excel "
+                           "and save it again, or " + SAVE_AS),
+        "missing-sheet": N_("sheet '{sheet}' is listed in the workbook but its data ({part}) is missing: open the "
+                            "workbook in Excel and save it again, or delete that sheet"),
         "damaged-sheet": N_("sheet '{sheet}' of the workbook cannot be read ({reason}): open the workbook in Excel "
                             "and save it again, or " + SAVE_AS),
         "csv-quote": N_('a quote (") in the row starting on line {line} is never closed: close it or remove it'),
         "csv-after-quote": N_('the row starting on line {line} has text after a closing quote ("): quote the whole '
                               'cell and double the quotes inside it ("")'),
         "csv": N_("the CSV is malformed in the row starting on line {line} ({reason})"),
+        "csv-huge-cell": N_("the row starting on line {line} has a cell of more than {limit:,} characters (a spreadsheet "
+                            "cell holds at most 32,767): check the quotes in that row, or that the file is a roster"),
         "upload": N_("the file is not a spreadsheet: its content is neither an Excel or OpenDocument workbook nor "
                      "CSV text, whatever its name says; upload an .xlsx, .xls, .ods or .csv file"),
     }
@@ -238,13 +251,14 @@ class EncryptedFile(InputError):
 
 class EncodingProblem(InputError):
     code = "encoding-error"
+    hint = "encoding"
     description = N_("the text encoding could not be determined")
     templates = {
         "binary": N_("the file contains binary data, not text: is it really a CSV? " + SAVE_AS),
         "bad-utf8": N_("line {line} is not valid UTF-8 although the file says it is: " + SAVE_AS),
         "mixed": N_("the file is UTF-8 except line {line}, which is in another encoding: fix that line or " + SAVE_AS),
         "unknown": N_("cannot tell the text encoding (tried {tried}; {what}): " + SAVE_AS),
-        "late-byte": N_("line {line} cannot be read as {encoding} (byte 0x{byte}), although the rest of the file "
+        "late-byte": N_("line {line} cannot be read as {encoding} (bytes {byte}), although the rest of the file "
                         "is: fix that line or " + SAVE_AS),
         "named": N_("the file cannot be read as {encoding} (line {line}): check the encoding you named"),
         "unknown-name": N_("'{encoding}' is not an encoding Python knows (try utf-8, cp949, cp932, gbk, cp1252, "
@@ -295,6 +309,8 @@ class SheetTooWide(InputError):
         "uses": N_("sheet '{sheet}' uses columns up to {letter} ({count:,} columns, limit {limit:,}): delete the "
                    "stray cells on the far right"),
         "header": N_("the header row has {count:,} columns, over the {limit:,} limit: delete the unused columns"),
+        "grid": N_("sheet '{sheet}' spans {rows:,} rows by {columns:,} columns ({cells:,} cells, limit {limit:,}) "
+                   "because of cells far apart: delete the stray cells far below or to the right of the data"),
     }
 
 
@@ -756,7 +772,9 @@ WARNING_CODES: dict[str, str] = {
     "unknown-column": N_("a column bulkprov does not know; it is ignored"),
     "misnamed-file": N_("the file's name says one format, its content another; it is read for what it is"),
     "sheet-ignored": N_("a sheet was named for a CSV file, which has none"),
+    "encoding-ignored": N_("an encoding was named for a workbook, whose text is Unicode anyway"),
     "lookup-sheet": N_("a row of a Roles, Bots or Groups sheet cannot be used"),
+    "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
 }
 

@@ -26,9 +26,16 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
+from bulkprov.io.chars import describe, invisible, without_invisible
 from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
 
 OPERATIONS = ("add", "update", "remove", "lookup")
+KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
+# Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
+# cells may hold line breaks, which separate their entries.
+_LINES = frozenset("\n\r")
+CHECKED_VISIBLE = (("emailId", frozenset()), ("orgUserId", frozenset()), ("groups", _LINES), ("roles", _LINES),
+                   ("botTasks", _LINES))
 
 # Bot-task changes on update, resolved against the user's current tasks just before sending
 # (the API replaces the whole list): see bulkprov.send.payloads.
@@ -89,20 +96,25 @@ class Validator:
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
         self._info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
+        self._names = {i: name for name, i in self.index.items()}
 
     # -- public -----------------------------------------------------------------------------
 
     def check(self, raw: RawRow) -> CheckedRow:
         cells = _Cells(self.index, raw.cells)
         problems = _Problems(raw.row)
+        formulas = self._uncalculated(raw, problems)
         action = self._action(cells, problems)
         notes: list[str] = []
-        key = UserKey(_plain(cells.get("emailId"), "emailId", notes), _plain(cells.get("orgUserId"), "orgUserId", notes))
-        self._check_keys(key, action, problems)
+        email, org = cells.get("emailId"), cells.get("orgUserId")
+        self._check_invisible(cells, problems)
+        key = UserKey(_plain(email, "emailId", notes), _plain(org, "orgUserId", notes))
+        if not formulas & {"emailId", "orgUserId"}:
+            self._check_keys(key, action, problems)
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
-            user = self._user_object(cells, action, problems)
+            user = self._user_object(cells, action, problems, notes)
             for name, value in (("emailId", key.email), ("orgUserId", key.org_user_id)):
                 if value and name in user["userInfo"]:
                     user["userInfo"][name] = value
@@ -124,6 +136,26 @@ class Validator:
             problems.add("action", value, "unknown-action", value=value)
             return ""
         return action
+
+    def _uncalculated(self, raw: RawRow, problems: _Problems) -> set[str]:
+        """Columns whose cell is a formula never calculated: a row error each, never a silent blank."""
+        if not raw.uncalculated:
+            return set()
+        found: set[str] = set()
+        for i, formula in raw.uncalculated.items():
+            name = self._names.get(i)
+            if name is not None:
+                problems.add(name, "", "uncalculated-formula", formula=formula)
+                found.add(name)
+        return found
+
+    def _check_invisible(self, cells: _Cells, problems: _Problems) -> None:
+        """Keys and list cells (ids, names of roles, bots, groups) must not hide a character."""
+        for name, allow in CHECKED_VISIBLE:
+            value = cells.get(name)
+            if value:
+                for position, ch in invisible(value, allow):
+                    problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
     def _check_keys(self, key: UserKey, action: str, problems: _Problems) -> None:
         email_col = schema.BY_NAME["emailId"]
@@ -154,9 +186,9 @@ class Validator:
 
     # -- the user object --------------------------------------------------------------------
 
-    def _user_object(self, cells: _Cells, action: str, problems: _Problems) -> dict[str, Any]:
+    def _user_object(self, cells: _Cells, action: str, problems: _Problems, notes: list[str]) -> dict[str, Any]:
         adding = action == "add"
-        user: dict[str, Any] = {"userInfo": self._user_info(cells, problems)}
+        user: dict[str, Any] = {"userInfo": self._user_info(cells, problems, notes)}
         groups = self._list(cells, "groups", problems, self._group_id)
         roles = self._list(cells, "roles", problems, self._role)
         tasks = self._list(cells, "botTasks", problems, self._bot_task)
@@ -185,13 +217,19 @@ class Validator:
                 user[name] = value
         return user
 
-    def _user_info(self, cells: _Cells, problems: _Problems) -> dict[str, str]:
+    def _user_info(self, cells: _Cells, problems: _Problems, notes: list[str]) -> dict[str, str]:
         info: dict[str, str] = {}
         raw = cells._cells
         for name, i, max_length in self._info_columns:
             value = raw[i] if i < len(raw) else ""
             if not value:
                 continue
+            if name not in KEY_COLUMNS and not value.isprintable():
+                value, removed = without_invisible(value)
+                if removed:
+                    notes.append(ROW_NOTES["invisible-removed"].render(column=name, chars=", ".join(removed)))
+                if not value:
+                    continue
             if max_length and len(value) > max_length and name != "emailId":
                 if self.relaxed is not None:
                     self.relaxed.length(problems.row, name, value, max_length)

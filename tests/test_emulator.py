@@ -118,7 +118,8 @@ async def test_add_success_stores_the_users_info_shape(http, start):
     assert stored["userInfo"]["userId"].startswith("u-")
     assert stored["userInfo"]["zip"] == "02128" and stored["userInfo"]["orgUserId"] == "E1"
     assert stored["roles"] == {
-        "btRoles": [{"roleId": ROLE["Bot Tester"], "botId": BOT["Support Bot"], "roleName": "Bot Tester"}],
+        "btRoles": [{"roleId": ROLE["Bot Tester"], "botId": BOT["Support Bot"], "roleName": "Bot Tester",
+                     "botName": "Support Bot"}],  # as the documented usersInfo sample shows
         "adminRoles": [{"roleId": ROLE["User Management Admin"], "roleName": "User Management Admin"}]}
     assert stored["groups"] == [{"groupId": GROUP["Sales"], "groupName": "Sales"}]
     assert stored["assignBotTasks"] == [{"botId": BOT["Support Bot"], "dialogs": DIALOGS["Support Bot"][:2]}]

@@ -204,8 +204,9 @@ def test_xlsx_cells_read_as_the_user_sees_them(tmp_path: Path) -> None:
     rows = rows_of(table)
     assert [r.row for r in rows] == [2, 3]
     first = rows[0].cells
+    # As Excel shows them: a yyyy-mm-dd format hides the time of day; a time alone keeps its text.
     assert first == ["jane@example.com", "02128", "8212334444", "TRUE", "Jane", "2024-01-31", "0.3",
-                     "1.5", "2024-01-31 10:30:00", "10:30:00", "123-45-6789"]
+                     "1.5", "2024-01-31", "10:30:00", "123-45-6789"]
     second = rows[1].cells
     assert second[:4] == ["john@example.com", "90210", "", "FALSE"]
     assert second[6] == "100000000000000000000"
@@ -274,21 +275,6 @@ def test_row_style_does_not_pad_cells_without_it(tmp_path: Path) -> None:
     ws.write_number(1, 1, 2128, wb.add_format({"bold": True}))
     wb.close()
     assert rows_of(open_table(path))[0].cells == ["a@example.com", "2128"]
-
-
-def test_digit_patterns() -> None:
-    assert numfmt.digit_pattern("00000") == (None,) * 5
-    assert numfmt.digit_pattern('000"-"00') == (None, None, None, "-", None, None)
-    assert numfmt.digit_pattern("0.00") is None
-    assert numfmt.digit_pattern("#,##0") is None
-    assert numfmt.digit_pattern("0") is None
-    assert numfmt.digit_pattern("@") is None
-    pattern = numfmt.digit_pattern("000-00-0000")
-    assert pattern is not None
-    assert numfmt.apply_pattern(pattern, 78051120.0) == "078-05-1120"
-    assert numfmt.apply_pattern(numfmt.digit_pattern("000"), 12345) == "12345"  # type: ignore[arg-type]
-    assert numfmt.apply_pattern(numfmt.digit_pattern("00000"), "2128") is None  # type: ignore[arg-type]
-    assert numfmt.apply_pattern(numfmt.digit_pattern("00000"), True) is None  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -777,15 +763,91 @@ def test_zip_bomb_by_total_size(tmp_path: Path) -> None:
     expect_error("zip-bomb", path, limits=LoaderLimits(max_uncompressed_bytes=5000))
 
 
-def test_dimension_claiming_the_whole_grid(tmp_path: Path) -> None:
+def test_dimension_claims_and_real_extents(tmp_path: Path) -> None:
     src = write_xlsx(tmp_path / "src.xlsx", {"Users": USERS})
     with zipfile.ZipFile(src) as z:
         xml = z.read("xl/worksheets/sheet1.xml")
     assert b'<dimension ref="A1:C3"/>' in xml
-    path = rewrite_zip(src, tmp_path / "wide.xlsx",
-                       {"xl/worksheets/sheet1.xml": xml.replace(b"A1:C3", b"A1:XFD1048576")})
-    err = expect_error("sheet-too-wide", path)
-    assert "16,384 columns" in err.message
+    # A claim alone costs nothing (calamine allocates from the real cells): within Excel's grid it is read.
+    whole = rewrite_zip(src, tmp_path / "whole.xlsx", {"xl/worksheets/sheet1.xml": xml.replace(b"A1:C3", b"A1:XFD1048576")})
+    assert len(rows_of(open_table(whole))) == 2
+    beyond = rewrite_zip(src, tmp_path / "beyond.xlsx", {"xl/worksheets/sheet1.xml": xml.replace(b"A1:C3", b"A1:ZZZZ3")})
+    assert "475,254 columns" in expect_error("sheet-too-wide", beyond).message
+    # Two real cells far apart would make the reader allocate 17 billion cells (and abort the process).
+    far = tmp_path / "far.xlsx"
+    wb = xlsxwriter.Workbook(str(far))
+    ws = wb.add_worksheet("Users")
+    for r, row in enumerate(USERS):
+        ws.write_row(r, 0, row)
+    ws.write(1048575, 16383, "stray")
+    wb.close()
+    err = expect_error("sheet-too-wide", far)
+    assert "1,048,576 rows by 16,384 columns" in err.message and "stray cells" in err.message
+    with zipfile.ZipFile(far) as z:
+        far_xml = z.read("xl/worksheets/sheet1.xml")
+    lying = rewrite_zip(far, tmp_path / "lying.xlsx",
+                        {"xl/worksheets/sheet1.xml": far_xml.replace(b"A1:XFD1048576", b"A1:C3")})
+    expect_error("sheet-too-wide", lying)  # the real cells count, not what the file claims
+    # A formatted but empty far cell allocates nothing: it is not refused.
+    styled = rewrite_zip(src, tmp_path / "styled.xlsx", {"xl/worksheets/sheet1.xml": xml.replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576" s="0"/></row></sheetData>')})
+    assert len(rows_of(open_table(styled))) == 2
+
+
+def test_hostile_cell_tags_cannot_hide_a_far_cell(tmp_path: Path) -> None:
+    """Tags the fast scan does not place (another prefix, a line break before ``r``) take the exact walk."""
+    src = write_xlsx(tmp_path / "src.xlsx", {"Users": USERS})
+    with zipfile.ZipFile(src) as z:
+        xml = z.read("xl/worksheets/sheet1.xml")
+    root = xml.index(b"<worksheet ") + len(b"<worksheet ")
+    prefixed = xml[:root] + b'xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" ' + xml[root:]
+    far = b'<row r="1048576"><x:c r="XFD1048576" t="n"><x:v>1</x:v></x:c></row></sheetData>'
+    for name, sheet in (("prefixed", prefixed.replace(b"</sheetData>", far)),
+                        ("newline", xml.replace(b"</sheetData>", b'<row r="1048576"><c\nr="XFD1048576"><v>1</v></c>'
+                                                                  b"</row></sheetData>"))):
+        path = rewrite_zip(src, tmp_path / f"{name}.xlsx", {"xl/worksheets/sheet1.xml": sheet})
+        expect_error("sheet-too-wide", path)
+
+
+def test_shared_string_counts(tmp_path: Path) -> None:
+    """``count`` (uses) may dwarf the table; a ``uniqueCount`` the part cannot hold is damage (calamine
+    reserved memory for it and aborted the process)."""
+    rows = [["Email", "Dept"]] + [[f"u{i}@example.com", "Sales"] for i in range(3000)]
+    path = write_xlsx(tmp_path / "u.xlsx", {"Users": rows})
+    with zipfile.ZipFile(path) as z:
+        sst = z.read("xl/sharedStrings.xml")
+    assert b'count="6002"' in sst
+    assert len(rows_of(open_table(path))) == 3000
+    bad = rewrite_zip(path, tmp_path / "bad.xlsx", {"xl/sharedStrings.xml": sst.replace(
+        b'uniqueCount="3003"', b'uniqueCount="4000000000"')})
+    assert "claims 4,000,000,000 strings" in expect_error("corrupt-file", bad).message
+
+
+def test_ods_repeated_cells_far_apart_are_refused_before_reading(tmp_path: Path) -> None:
+    path = make_ods(tmp_path / "u.ods", {"Users": USERS})
+    with zipfile.ZipFile(path) as z:
+        content = z.read("content.xml")
+    bomb = content.replace(b"</table:table>", b'<table:table-row table:number-rows-repeated="1000000"><table:table-cell '
+                           b'table:number-columns-repeated="16384" office:value-type="float" office:value="1"/>'
+                           b"</table:table-row></table:table>")
+    err = expect_error("sheet-too-wide", rewrite_zip(path, tmp_path / "bomb.ods", {"content.xml": bomb}))
+    assert "1,000,003 rows by 16,384 columns" in err.message
+    # LibreOffice's own trailing filler (empty repeated rows and cells) costs nothing and is read.
+    filler = content.replace(b"</table:table>", b'<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+                             b'table:number-columns-repeated="16384"/></table:table-row></table:table>')
+    assert len(rows_of(open_table(rewrite_zip(path, tmp_path / "filler.ods", {"content.xml": filler})))) == 2
+
+
+def test_16384_real_columns_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "wide.xlsx"
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("Users")
+    ws.write_row(0, 0, ["Email"] + [f"extra{i}" for i in range(1, 16384)])
+    ws.write_row(1, 0, ["a@example.com"] + [str(i) for i in range(1, 16384)])
+    wb.close()
+    table = open_table(path)
+    assert len(table.headers) == 16384 and table.headers[-1] == "extra16383"
+    assert rows_of(table)[0].cells[-1] == "16383"
 
 
 def test_actual_header_width_is_guarded(tmp_path: Path) -> None:

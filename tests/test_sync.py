@@ -86,13 +86,14 @@ def test_three_nights(make_emulator, creds, tmp_path):
     wb = openpyxl.load_workbook(plan.results_path)
     update = [[c.value for c in row] for row in wb["Update"].iter_rows(min_row=2)]
     row_of = {p["Email"]: n for n, p in enumerate(night2, start=2)}
+    named = "Bot Tester@Support Bot"  # the plan shows names a reviewer reads, the ids in their own columns
     assert update == [
-        [row_of["emp001@acme-corp.com"], "emp001@acme-corp.com", "dept", "HR", "Finance", None],
-        [row_of["emp002@acme-corp.com"], "emp002@acme-corp.com", "dept", "IT Operations", "Legal", None],
-        [row_of["emp004@acme-corp.com"], "emp004@acme-corp.com", "dept", "HR", "Finance", None],
-        [row_of["emp006@acme-corp.com"], "emp006@acme-corp.com", "dept", "Sales", "Legal", None],
-        [row_of["emp007@acme-corp.com"], "emp007@acme-corp.com", "roles", None, TESTER, None],
-        [row_of["emp010@acme-corp.com"], "emp010@acme-corp.com", "roles", TESTER, None, None],
+        [row_of["emp001@acme-corp.com"], "emp001@acme-corp.com", "dept", "HR", "Finance", None, None, None],
+        [row_of["emp002@acme-corp.com"], "emp002@acme-corp.com", "dept", "IT Operations", "Legal", None, None, None],
+        [row_of["emp004@acme-corp.com"], "emp004@acme-corp.com", "dept", "HR", "Finance", None, None, None],
+        [row_of["emp006@acme-corp.com"], "emp006@acme-corp.com", "dept", "Sales", "Legal", None, None, None],
+        [row_of["emp007@acme-corp.com"], "emp007@acme-corp.com", "roles", None, named, None, None, TESTER],
+        [row_of["emp010@acme-corp.com"], "emp010@acme-corp.com", "roles", named, None, None, TESTER, None],
     ]
     assert [r[1] for r in wb["Add"].iter_rows(min_row=2, values_only=True)] == [
         "emp050@acme-corp.com", "emp051@acme-corp.com", "emp052@acme-corp.com"]

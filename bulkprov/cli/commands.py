@@ -72,7 +72,7 @@ def _settings(args: argparse.Namespace):
         limits = _replace(limits, max_rows=args.max_rows)
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
-    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
+    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output, encoding=args.encoding,
                            results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing())

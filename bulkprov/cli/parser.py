@@ -151,6 +151,8 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, ad
     p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
     p.add_argument("--sheet", help="sheet to read (default: Users, else the first data sheet)")
     p.add_argument("--lookups", type=Path, help="workbook with Roles/Bots/Groups sheets (names → ids)")
+    p.add_argument("--encoding", metavar="NAME", help="the CSV's text encoding (e.g. utf-8, cp1252, mac-roman, cp949) "
+                   "instead of detecting it")
     p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")
     p.add_argument("--max-file-mb", type=float, help="refuse files bigger than this many MB")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")

@@ -13,6 +13,7 @@ HINTS = {
     "output": "choose another place with -o (or pass --force to replace it)",
     "resume": "run the same command with --resume to send the rest",
     "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
+    "encoding": "if you know the file's encoding, name it with --encoding NAME (e.g. --encoding mac-roman)",
     "approve": "another person approves it with `bulkprov approve ID` (or on the page), then run the same command "
                "again",
 }
@@ -24,6 +25,8 @@ def _hint(error) -> str:
 
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return f"if that is right, approve it with {GUARD_FLAGS[error.variant]} {error.params['count']}"
+    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named"):
+        return ""  # not a question of naming the encoding (or it was named already)
     if isinstance(error, Interrupted) and error.variant == "max-runtime":
         return "--max-runtime reached; " + HINTS["resume"]
     return HINTS.get(error.hint, "")

@@ -83,7 +83,8 @@ class _Directory:
         rid, name = self.roles[role_id.lower()]
         if entry.get("botId") in (None, ""):
             return "admin", {"roleId": rid, "roleName": name}
-        return "bt", {"roleId": rid, "botId": self._bot(entry["botId"]), "roleName": name}
+        bot = self._bot(entry["botId"])
+        return "bt", {"roleId": rid, "botId": bot, "roleName": name, "botName": self.bots[bot.lower()][1]}
 
     def group(self, entry: Any) -> dict[str, str]:
         gid = entry.get("groupId") if isinstance(entry, dict) else entry

@@ -4,8 +4,11 @@
 warnings, lookup sheets and a lazy iterator of :class:`RawRow` (cells as the user sees them in Excel,
 with Excel's row numbers).  Every unusable file becomes a typed :class:`~bulkprov.errors.InputError`
 with a one-line message; no traceback ever reaches the user.  One module per concern: ``sniff``
-(what a file is), ``ole``, ``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` (cells
-as Excel shows them), ``headers`` (header row, data rows, lookup sheets), ``xlsx`` (writing).
+(what a file is), ``guard`` (damaged data -> ``corrupt-file``; no FIFO is ever opened), ``ole``,
+``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` and ``formats`` (cells as Excel
+shows them), ``xlsxscan``/``odsscan``/``xlsscan`` (each format's formats, uncalculated formulas and
+extents), ``chars`` (invisible characters), ``headers`` (header row, data rows, lookup sheets),
+``xlsx`` (writing).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def open_table(
     sheet: str | None = None,
     limits: LoaderLimits = DEFAULT_LIMITS,
     required_any: tuple[str, ...] = ("emailId", "orgUserId"),
+    encoding: str | None = None,
 ) -> Table:
     """Open a user file and return its :class:`Table`; raise :class:`InputError` if unusable.
 
@@ -42,7 +46,8 @@ def open_table(
     else a sheet named "Users", else the first worksheet that is not a lookup sheet (Roles, Bots,
     Groups) nor Instructions, Summary or Results — so a bulkprov result workbook (Summary,
     Results, Failures) opens on its Failures sheet, which can be fixed and re-run.
-    The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
+    ``encoding`` names a text file's encoding (any Python codec name) instead of detecting it;
+    workbooks ignore it.  The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
     ``encoding-error`` may be raised while iterating :attr:`Table.rows`.
     """
     from bulkprov.io.text import open_text
@@ -56,7 +61,10 @@ def open_table(
         if sheet is not None:
             warnings.append(InputWarning(
                 "sheet-ignored", f"sheet '{sheet}' is ignored: a text (CSV) file has no sheets"))
-        return open_text(path, limits, required_any, warnings)
+        return open_text(path, limits, required_any, warnings, encoding)
+    if encoding:
+        warnings.append(InputWarning(
+            "encoding-ignored", f"the encoding {encoding} is ignored: a workbook stores its text as Unicode"))
     return open_workbook(path, kind, sheet, limits, required_any, warnings)
 
 

@@ -8,8 +8,8 @@ number Excel shows.  ``cells[i]`` is column ``column_letter(i)`` of the sheet (A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkprov.errors import InputWarning
@@ -26,7 +26,10 @@ class LoaderLimits:
     max_bytes: int = 500 * 1024 * 1024
     max_rows: int = 1_048_576
     """Rows after the header row (blank ones included), like Excel's own limit."""
-    max_columns: int = 500
+    max_columns: int = 16_384
+    """Excel's own limit (A to XFD)."""
+    max_cells: int = 32 * 1_048_576
+    """Cells of the rectangle a sheet spans (the reader allocates all of them: ~1 GB at this cap)."""
     max_uncompressed_bytes: int = 2 * 1024**3
     max_compression_ratio: float = 200.0
 
@@ -39,10 +42,35 @@ class RawRow:
     """One non-blank data row: Excel's row number and the cells aligned with ``Table.headers``.
 
     ``cells[i]`` is the text of column ``column_letter(i)`` — trimmed, "" when blank.
+    ``uncalculated`` maps a column index to the formula of a cell whose value was never calculated
+    (the cell reads ""): the validator turns it into a row error instead of sending a blank.
     """
 
     row: int
     cells: list[str]
+    uncalculated: dict[int, str] | None = None
+
+
+class MarkedCells(list):
+    """A reader's row of cells carrying its uncalculated formulas (column index -> formula) to RawRow."""
+
+    __slots__ = ("uncalculated",)
+
+    def __init__(self, cells: list[str], uncalculated: dict[int, str]) -> None:
+        super().__init__(cells)
+        self.uncalculated = uncalculated
+
+
+@dataclass
+class SheetFacts:
+    """What a reader's own pass over a sheet found (0-based rows and columns)."""
+
+    styled: dict[int, list[tuple[int, Callable[[object], str | None]]]] = field(default_factory=dict)
+    """row -> [(column, renderer)] for cells with a number format."""
+    formulas: dict[int, dict[int, str]] = field(default_factory=dict)
+    """row -> {column: formula} for formula cells whose value was never calculated."""
+    span: tuple[int, int] | None = None
+    """(rows, columns) of the rectangle the reader will allocate, when it may be large; else None."""
 
 
 @dataclass

@@ -24,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkprov.errors import EncodingProblem
+from bulkprov.io.guard import open_regular
 from bulkprov.io.sniff import CONTROL_RE, LEGACY_CODECS, decodes
 
 CODEC_LABELS = {
     "utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",
     "cp949": "cp949 (Korean)", "cp932": "cp932 (Japanese Shift_JIS)",
     "gbk": "GBK (Chinese)", "cp1252": "cp1252 (Western European)",
+    "utf-32": "UTF-32", "utf-32-le": "UTF-32", "utf-32-be": "UTF-32", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16",
 }
 ENCODINGS_TRIED = "UTF-8, cp949, cp932, GBK, cp1252"
 EVIDENCE_CAP = 256 * 1024
@@ -51,7 +53,7 @@ def _gather_evidence(path: Path) -> Evidence:
     """The file's head and its lines containing non-ASCII bytes (with line numbers), capped."""
     ev = Evidence()
     size, lineno, carry = 0, 1, b""
-    with open(path, "rb") as fh:
+    with open_regular(path) as fh:
         while True:
             chunk = fh.read(SCAN_CHUNK)
             if not ev.head:
@@ -82,8 +84,15 @@ def detect_encoding(path: str | Path) -> str:
     return detect(Path(path))[0]
 
 
-def detect(path: Path) -> tuple[str, Evidence]:
+def detect(path: Path, named: str | None = None) -> tuple[str, Evidence]:
+    """(codec, evidence); a ``named`` encoding is checked to exist and used as it is."""
     ev = _gather_evidence(path)
+    if named:
+        try:
+            codec = codecs.lookup(named).name
+        except LookupError:
+            raise EncodingProblem("unknown-name", path=path, encoding=named) from None
+        return codec, ev
     return _decide(path, ev), ev
 
 
@@ -91,9 +100,11 @@ def _decide(path: Path, ev: Evidence) -> str:
     head = ev.head
     if head.startswith(codecs.BOM_UTF8):
         return _check_utf8(path, ev, "utf-8-sig")
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"  # before UTF-16: the UTF-32 LE mark starts with the UTF-16 LE one
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    bom_less = _utf16_without_bom(head)
+    bom_less = _utf32_without_bom(head) or _utf16_without_bom(head)
     if bom_less:
         return bom_less
     if CONTROL_RE.search(head) or any(CONTROL_RE.search(line) for _, line in ev.lines[:200]):
@@ -112,7 +123,7 @@ _ZERO_WIDTH_UTF8 = tuple(ch.encode() for ch in "\u200b\u200c\u200d\u2060\ufeff")
 def may_hold_zero_width(codec: str, ev: Evidence) -> bool:
     """Whether cells may carry zero-width characters, which plain ``str.strip`` keeps."""
     if codec not in ("utf-8", "utf-8-sig"):
-        return codec.startswith("utf-16")  # the legacy code pages cannot encode them
+        return codec.startswith(("utf-16", "utf-32"))  # the legacy code pages cannot encode them
     if not ev.complete:
         return True
     for number, line in ev.lines:
@@ -130,15 +141,31 @@ def _check_utf8(path: Path, ev: Evidence, codec: str) -> str:
     return codec
 
 
+def _utf32_without_bom(head: bytes) -> str | None:
+    """UTF-32 text is three zero bytes in four for ASCII, and always zero in its top byte."""
+    sample = head[:4096 - 4096 % 4]
+    if len(sample) < 16:
+        return None
+    top_le, top_be = sample[3::4], sample[0::4]
+    n = len(top_le)
+    if top_le.count(0) == n and sample[2::4].count(0) > 0.9 * n and sample[0::4].count(0) < 0.1 * n:
+        return "utf-32-le"
+    if top_be.count(0) == n and sample[1::4].count(0) > 0.9 * n and sample[3::4].count(0) < 0.1 * n:
+        return "utf-32-be"
+    return None
+
+
 def _utf16_without_bom(head: bytes) -> str | None:
-    sample = head[:4096]
-    if len(sample) < 8 or sample.count(0) < len(sample) // 3:
+    """ASCII (commas, line ends, emails) in UTF-16 puts a zero in every other byte, on one side only."""
+    sample = head[:4096 - 4096 % 2]
+    if len(sample) < 8:
         return None
     even, odd = sample[0::2], sample[1::2]
-    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
-        return "utf-16-le"
-    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
-        return "utf-16-be"
+    for zeros, other, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.5 * len(zeros) and other.count(0) <= 0.02 * len(other):
+            cut = len(sample) - 2 if len(sample) >= 4096 else len(sample)
+            if decodes(sample[:cut], codec) or len(sample) >= 4096:
+                return codec
     return None
 
 
@@ -160,7 +187,28 @@ def _choose_legacy(path: Path, ev: Evidence, evidence: bytes) -> str:
         runner = ranked[1][1] if len(ranked) > 1 else float("-inf")
         if top >= MIN_SCORE and top - runner >= MIN_MARGIN:
             return best
+        if top < MIN_SCORE:
+            line, sample = _worst_line(ev, best)
+            raise EncodingProblem("implausible", path=path, tried=ENCODINGS_TRIED, best=CODEC_LABELS[best],
+                                  sample=sample, line=line)
     raise EncodingProblem("unknown", path=path, tried=ENCODINGS_TRIED, what=_encoding_complaint(ranked))
+
+
+def _worst_line(ev: Evidence, codec: str) -> tuple[int, str]:
+    """The first evidence line that reads worst in ``codec``, shortened around its odd characters."""
+    scored = []
+    for number, line in ev.lines[:200]:
+        try:
+            text = line.decode(codec).strip()
+        except UnicodeDecodeError:
+            continue
+        scored.append((_plausibility(codec, text), number, text))
+    if not scored:
+        return ev.lines[0][0], ""
+    _score, number, text = min(scored, key=lambda t: (t[0], t[1]))
+    first = next((i for i, ch in enumerate(text) if not ch.isascii()), 0)
+    start = max(0, first - 20)
+    return number, ("…" if start else "") + text[start:start + 50]
 
 
 def _encoding_complaint(ranked: list[tuple[str, float]]) -> str:
@@ -201,7 +249,8 @@ def _plausibility(codec: str, text: str) -> float:
     cache: dict[str, float] = {}
     total = 0.0
     count = 0
-    for ch in text:
+    last = len(text) - 1
+    for i, ch in enumerate(text):
         if ch < "\x80":
             continue
         w = cache.get(ch)
@@ -209,6 +258,12 @@ def _plausibility(codec: str, text: str) -> float:
             w = cache[ch] = _common_weight(ch)
             if w is None:
                 w = cache[ch] = weigh(ch, ch.encode(codec))
+        # Latin letters on both sides ("Ren仔e"), or half-width katakana touching one: a Western
+        # accented letter read with a CJK code page.
+        before = i > 0 and text[i - 1].isascii() and text[i - 1].isalpha()
+        after = i < last and text[i + 1].isascii() and text[i + 1].isalpha()
+        if (before and after) or ((before or after) and "\uff61" <= ch <= "\uff9f"):
+            w = -1.0
         total += w
         count += 1
     return total / count if count else 0.0
@@ -276,6 +331,9 @@ _LATIN_PUNCT = frozenset("\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026
                          "\u00a3\u00a7\u00a9\u00ae\u2122\u00ab\u00bb\u00bf\u00a1\u00b7\u00a0\u00b4")
 
 
+_WINDOWS_LETTERS = frozenset("\u0160\u0161\u017d\u017e\u0152\u0153\u0178\u0192")
+
+
 def _latin_score(text: str) -> float:
     """cp1252 plausibility: short accented runs inside ASCII words are good, symbol soup is bad."""
     total = 0.0
@@ -292,6 +350,8 @@ def _latin_score(text: str) -> float:
         for ch in run:
             if ch in _LATIN_PUNCT:
                 total += 0.5
+            elif ch in _WINDOWS_LETTERS:
+                total += 0.0  # Š Ž š ž Œ œ Ÿ ƒ: rare in Western names, common in Mac Roman read as cp1252
             elif ch.isalpha() and in_word:
                 total += 1.0
             else:

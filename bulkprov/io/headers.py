@@ -28,6 +28,7 @@ from bulkprov.errors import (
     TooManyRows,
 )
 from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.io.chars import visible, without_invisible
 from bulkprov.schema import Column
 
 
@@ -71,14 +72,18 @@ def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning])
     columns: list[Column | None] = []
     where: dict[str, int] = {}
     for i, text in enumerate(headers):
-        col = schema.match_header(text) if text else None
+        clean, removed = without_invisible(text) if text and not text.isprintable() else (text, [])
+        col = schema.match_header(clean) if clean else None
+        if removed and col is not None:
+            warnings.append(InputWarning("invisible-header", f"header '{visible(text)}' ({column_letter(i)}) holds "
+                                         f"{', '.join(removed)}; it is read as {col.name}"))
         if col is None:
             if text and schema.normalize_header(text) not in schema.RESULT_HEADERS:
                 warnings.append(_unknown_column(text, i))
         elif col.name in where:
             j = where[col.name]
-            raise DuplicateColumn(path=path, first=column_letter(j), first_header=headers[j],
-                                  second=column_letter(i), second_header=text, column=col.name)
+            raise DuplicateColumn(path=path, first=column_letter(j), first_header=visible(headers[j]),
+                                  second=column_letter(i), second_header=visible(text), column=col.name)
         else:
             where[col.name] = i
         columns.append(col)
@@ -86,7 +91,7 @@ def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning])
 
 
 def _unknown_column(text: str, index: int) -> InputWarning:
-    message = f"column '{text}' ({column_letter(index)}) is not a bulkprov column and is ignored"
+    message = f"column '{visible(text)}' ({column_letter(index)}) is not a bulkprov column and is ignored"
     suggestion = schema.suggest_header(text)
     if suggestion:
         message += f"; did you mean {suggestion}?"
@@ -106,7 +111,7 @@ def _missing_column(
         f"{name} (or {', '.join(schema.BY_NAME[name].aliases)})" if schema.BY_NAME[name].aliases else name
         for name in required_any if name in schema.BY_NAME
     )
-    found = ", ".join(f"'{h}'" for h in headers if h) or "nothing"
+    found = ", ".join(f"'{visible(h)}'" for h in headers if h) or "nothing"
     return MissingColumn(path=path, row=header_row, required=" or ".join(required_any), found=found,
                          accepted=accepted)
 
@@ -123,13 +128,16 @@ def _data_rows(
         if number > last_allowed:
             raise _too_many_rows(path, number - header_row, limits)
         n = len(cells)
+        formulas = getattr(cells, "uncalculated", None)
+        if formulas is not None:
+            formulas = {i: f for i, f in formulas.items() if i < width} or None
         if n > width:
             del cells[width:]
-            if not any(cells):
+            if not any(cells) and not formulas:
                 continue
         elif n < width:
             cells.extend([""] * (width - n))
-        yield RawRow(number, cells)
+        yield RawRow(number, cells, formulas)
 
 
 def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> dict[str, str]:

@@ -34,6 +34,7 @@ from bulkprov.io.base import (
     LoaderLimits,
     human_size,
 )
+from bulkprov.io.guard import damaged, open_regular, open_zip
 
 LEGACY_CODECS = ("cp949", "cp932", "gbk", "cp1252")
 CONTROL_RE = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
@@ -52,12 +53,8 @@ def identify(path: Path, limits: LoaderLimits) -> tuple[str, bytes]:
         for test, kind in _SPECIAL:
             if test(mode):
                 raise FileNotFound("special", path=path, kind=kind)
-        size = os.stat(path).st_size
-        # O_NONBLOCK: a FIFO swapped in after the check must not hang the open.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                raise FileNotFound("special", path=path, kind="not a regular file")
+        with open_regular(path) as fh:  # never blocks: a FIFO swapped in after the check is refused
+            size = os.fstat(fh.fileno()).st_size
             head = fh.read(8192)
     except FileNotFoundError:
         raise FileNotFound(path=path) from None
@@ -136,17 +133,20 @@ def decodes(data: bytes, codec: str) -> bool:
 
 def zip_kind(path: Path, zf: zipfile.ZipFile) -> str:
     """``xlsx`` or ``ods`` from a zip's members; typed errors for everything else."""
-    names = set(zf.namelist())
+    with damaged(path, "zip directory"):
+        names = set(zf.namelist())
     if "xl/workbook.xml" in names:
         return "xlsx"
     if "xl/workbook.bin" in names:
         raise UnsupportedFormat("xlsb", path=path)
     if "content.xml" in names and "mimetype" in names:
-        info = zf.getinfo("mimetype")
-        mimetype = zf.read("mimetype")[:100] if info.file_size < 1024 else b""
+        with damaged(path, "mimetype"):
+            info = zf.getinfo("mimetype")
+            mimetype = zf.read("mimetype")[:100] if info.file_size < 1024 else b""
         if b"spreadsheet" not in mimetype:
             raise CorruptFile("odf-other", path=path)
-        manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names else b""
+        with damaged(path, "META-INF/manifest.xml"):
+            manifest = zf.read("META-INF/manifest.xml") if "META-INF/manifest.xml" in names else b""
         if b"encryption-data" in manifest:
             raise EncryptedFile("ods", path=path)
         return "ods"
@@ -163,11 +163,9 @@ def upload_extension(path: Path) -> str:
 
     kind, head = identify(path, LoaderLimits(max_bytes=1 << 62))
     if kind == "zip":
-        try:
-            with zipfile.ZipFile(path) as zf:
+        with open_regular(path) as fh:
+            with open_zip(path, fh) as zf:
                 return zip_kind(path, zf)
-        except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, NotImplementedError, EOFError, ValueError):
-            raise CorruptFile("zip", path=path) from None
     if kind == "ole":
         return classify_ole(path)
     refuse_markup(path, ".xlsx", head)

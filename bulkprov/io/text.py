@@ -21,6 +21,7 @@ from bulkprov import schema
 from bulkprov.errors import CorruptFile, EncodingProblem, InputWarning, MissingColumn
 from bulkprov.io.base import WS, LoaderLimits, Table
 from bulkprov.io.encoding import CODEC_LABELS, detect, may_hold_zero_width
+from bulkprov.io.guard import open_regular
 from bulkprov.io.headers import build_table, read_lookup_rows
 
 _SEP_LINE_RE = re.compile(r"^\s*sep=(.)\s*$")
@@ -51,14 +52,16 @@ def _count_outside_quotes(line: str, delim: str) -> int:
 
 def open_text(
     path: Path, limits: LoaderLimits, required_any: tuple[str, ...], warnings: list[InputWarning],
+    named: str | None = None,
 ) -> Table:
-    encoding, ev = detect(path)
+    """The table of a text file, in the ``named`` encoding when one is given, else the detected one."""
+    encoding, ev = detect(path, named)
     cut = ev.head.rfind(b"\n") + 1 or len(ev.head)
     sample = ev.head[:cut].decode(encoding, errors="replace").lstrip("\ufeff")
     first_line = sample.split("\n", 1)[0].strip("\r")
     sep = _SEP_LINE_RE.match(first_line)
     delimiter = sep.group(1) if sep else _sniff_delimiter(sample, path.suffix.lower() in (".tsv", ".tab"))
-    rows = _text_rows(path, encoding, delimiter, bool(sep), may_hold_zero_width(encoding, ev))
+    rows = _text_rows(path, encoding, delimiter, bool(sep), may_hold_zero_width(encoding, ev), bool(named))
     return build_table(
         path, rows, limits, required_any, warnings, fmt="csv", sheet=None, encoding=encoding,
         delimiter=delimiter, lookups={kind: {} for kind in schema.LOOKUP_SHEETS}, last_row=None,
@@ -67,7 +70,7 @@ def open_text(
 
 
 def _text_rows(
-    path: Path, encoding: str, delimiter: str, skip_first: bool, zero_width: bool,
+    path: Path, encoding: str, delimiter: str, skip_first: bool, zero_width: bool, named: bool = False,
 ) -> Iterator[tuple[int, list[str]]]:
     """(record number, stripped cells) of every non-blank CSV record, decoded strictly.
 
@@ -78,7 +81,7 @@ def _text_rows(
     ws, strip = WS, str.strip
     reader = None
     line_done = 0  # physical line where the last complete record ended
-    with open(path, "rb") as raw, io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") as text:
+    with open_regular(path) as raw, io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") as text:
         try:
             reader = csv.reader(text, delimiter=delimiter, strict=True)
             if skip_first:
@@ -89,9 +92,11 @@ def _text_rows(
                 if any(cells):
                     yield number, cells
         except UnicodeDecodeError as exc:
-            line = _locate_decode_error(path, encoding)
-            raise EncodingProblem("late-byte", path=path, line=line, encoding=CODEC_LABELS.get(encoding, encoding),
-                                  byte=f"{exc.object[exc.start]:02X}") from None
+            line, byte = _locate_decode_error(path, encoding, exc)
+            label = CODEC_LABELS.get(encoding, encoding)
+            if named:
+                raise EncodingProblem("named", path=path, line=line, encoding=label) from None
+            raise EncodingProblem("late-byte", path=path, line=line, encoding=label, byte=byte) from None
         except csv.Error as exc:
             raise _csv_complaint(path, str(exc), line_done + 1) from None
 
@@ -99,21 +104,32 @@ def _text_rows(
 def _csv_complaint(path: Path, error: str, line: int) -> CorruptFile:
     if "end of data" in error:
         return CorruptFile("csv-quote", path=path, line=line)
+    if "field larger than field limit" in error:
+        return CorruptFile("csv-huge-cell", path=path, line=line, limit=csv.field_size_limit())
     if "expected after" in error:
         return CorruptFile("csv-after-quote", path=path, line=line)
     return CorruptFile("csv", path=path, line=line, reason=error)
 
 
-def _locate_decode_error(path: Path, encoding: str) -> int:
-    """Physical line number of the first byte that ``encoding`` cannot decode."""
+def _locate_decode_error(path: Path, encoding: str, first: UnicodeDecodeError) -> tuple[int, str]:
+    """(line, byte in hex) of the first bytes ``encoding`` cannot decode, lines counted in decoded text.
+
+    Counting in decoded text keeps UTF-16/UTF-32 right, where a line break is not the byte 0x0A.
+    """
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, 1):
+    lines = 1
+    with open_regular(path) as fh:
+        while True:
+            chunk = fh.read(1 << 20)
+            pending = decoder.getstate()[0]
             try:
-                decoder.decode(line)
-            except UnicodeDecodeError:
-                return number
-    return 0
+                lines += decoder.decode(chunk, final=not chunk).count("\n")
+            except UnicodeDecodeError as exc:
+                before = (pending + chunk)[:exc.start].decode(encoding, errors="replace")
+                return lines + before.count("\n"), exc.object[exc.start:exc.end][:4].hex(" ").upper()
+            if not chunk:
+                break
+    return lines, first.object[first.start:first.end][:4].hex(" ").upper()
 
 
 def text_lookups(path: Path, limits: LoaderLimits, warnings: list[InputWarning]) -> dict[str, dict[str, str]]:

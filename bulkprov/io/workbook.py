@@ -15,11 +15,10 @@ import itertools
 import posixpath
 import re
 import xml.etree.ElementTree as ET
-import xml.parsers.expat
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from bulkprov import schema
 from bulkprov.errors import (
@@ -36,20 +35,22 @@ from bulkprov.io.base import (
     WORKBOOK_EXTENSIONS,
     WS,
     LoaderLimits,
+    MarkedCells,
+    SheetFacts,
     Table,
     column_letter,
     column_number,
     human_size,
 )
+from bulkprov.io.formats import Renderer
+from bulkprov.io.guard import damaged, open_regular, open_zip
 from bulkprov.io.headers import build_table, read_lookup_rows
-from bulkprov.io.numfmt import Pattern, apply_pattern, cell_text, local_name, padded_cells, padding_styles
+from bulkprov.io.numfmt import cell_text, local_name
+from bulkprov.io.odsscan import scan_content
 from bulkprov.io.ole import classify_ole
 from bulkprov.io.sniff import zip_kind
-
-# Whatever reading a damaged zip member can raise: a bad directory entry, a broken deflate stream,
-# truncated data, bad XML.  Our own passes treat them as "cannot tell"; calamine then decides.
-ZIP_READ_ERRORS = (KeyError, zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error, RuntimeError,
-                   NotImplementedError, ET.ParseError, xml.parsers.expat.ExpatError, UnicodeError)
+from bulkprov.io.xlsscan import scan_xls
+from bulkprov.io.xlsxscan import recalculated_on_load, scan_sheet, style_formats
 
 
 def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
@@ -67,16 +68,36 @@ def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
 
 
 
+_SST_TAG_RE = re.compile(rb"<(?:\w+:)?sst\b[^>]*>")
+_COUNT_RE = re.compile(rb"\buniqueCount\s*=\s*[\"'](\d+)[\"']")  # ``count`` counts uses, not strings
+
+
+def _check_shared_strings(path: Path, zf: zipfile.ZipFile) -> None:
+    """calamine reserves memory for the ``uniqueCount`` the shared-string table claims (24 bytes a
+    string): a damaged count of 4 billion in a 5 KB file aborts the process.  Each string takes at least 7 bytes
+    of XML (``<si><t/>``...), so a count the part cannot hold is damage."""
+    for info in zf.infolist():
+        if not info.filename.lower().endswith("sharedstrings.xml"):
+            continue
+        with damaged(path, info.filename), zf.open(info) as fh:
+            head = fh.read(4096)
+        tag = _SST_TAG_RE.search(head)
+        for count in map(int, _COUNT_RE.findall(tag.group(0) if tag else b"")):
+            if count > info.file_size // 7 + 1:
+                raise CorruptFile("damaged-part", path=path, part=info.filename,
+                                  reason=f"it claims {count:,} strings in {human_size(info.file_size)}")
+
+
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=[\"']([A-Za-z]{1,4})(\d+)(?::([A-Za-z]{1,4})(\d+))?")
 
 
-def _xlsx_sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
-    """Sheet name -> zip member of its XML, from xl/workbook.xml and its relationships."""
-    try:
-        book = ET.fromstring(zf.read("xl/workbook.xml"))
+def _xlsx_sheet_parts(path: Path, zf: zipfile.ZipFile) -> tuple[dict[str, str], bytes]:
+    """Sheet name -> zip member of its XML (from xl/workbook.xml and its relationships), and workbook.xml."""
+    with damaged(path, "xl/workbook.xml"):
+        workbook_xml = zf.read("xl/workbook.xml")
+        book = ET.fromstring(workbook_xml)
+    with damaged(path, "xl/_rels/workbook.xml.rels"):
         rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
-    except ZIP_READ_ERRORS:
-        return {}
     targets = {el.get("Id"): el.get("Target", "") for el in rels.iter() if local_name(el.tag) == "Relationship"}
     parts: dict[str, str] = {}
     for el in book.iter():
@@ -87,16 +108,13 @@ def _xlsx_sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
         if target:
             member = target.lstrip("/") if target.startswith("/") else posixpath.normpath("xl/" + target)
             parts[el.get("name", "")] = member
-    return parts
+    return parts, workbook_xml
 
 
-def _dimension_columns(zf: zipfile.ZipFile, member: str) -> tuple[int, str] | None:
+def _dimension_columns(path: Path, zf: zipfile.ZipFile, member: str, sheet: str) -> tuple[int, str] | None:
     """(columns claimed, ref) from the ``<dimension>`` tag in the head of a sheet's XML."""
-    try:
-        with zf.open(member) as fh:
-            head = fh.read(65536)
-    except ZIP_READ_ERRORS:
-        return None
+    with damaged(path, member, sheet), zf.open(member) as fh:
+        head = fh.read(65536)
     m = _DIMENSION_RE.search(head)
     if not m or not m.group(3):
         return None
@@ -111,27 +129,43 @@ class WorkbookFile:
     def __init__(self, path: Path, kind: str, limits: LoaderLimits) -> None:
         self.path, self.limits = path, limits
         self.zip: zipfile.ZipFile | None = None
+        self._fh: BinaryIO | None = None
         self.parts: dict[str, str] = {}
+        self.styles: dict[int, Renderer] = {}
+        self.recalc = False
+        self.book_facts: dict[str, SheetFacts] | None = None  # ods and xls: every sheet's, read once
         try:
             self.format = classify_ole(path) if kind == "ole" else self._open_zip()
+            if self.format in ("ods", "xls"):  # calamine reads every sheet of these when it opens them
+                for name in self._book_facts():
+                    self._check_span(name, self._book_facts()[name])
             self.book = self._open_calamine()
         except BaseException:
-            if self.zip is not None:
-                self.zip.close()
+            self.close_zip()
             raise
 
     def _open_zip(self) -> str:
         path = self.path
-        try:
-            zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-            raise CorruptFile("zip", path=path) from None
-        self.zip = zf
-        _check_zip(path, zf, self.limits)
+        self._fh = open_regular(path)
+        zf = self.zip = open_zip(path, self._fh)
+        with damaged(path, "zip directory"):
+            _check_zip(path, zf, self.limits)
         kind = zip_kind(path, zf)
         if kind == "xlsx":
-            self.parts = _xlsx_sheet_parts(zf)
+            _check_shared_strings(path, zf)
+            self.parts, workbook_xml = _xlsx_sheet_parts(path, zf)
+            self.recalc = recalculated_on_load(workbook_xml)
+            with damaged(path, "xl/styles.xml"):
+                self.styles = style_formats(zf)
         return kind
+
+    def close_zip(self) -> None:
+        if self.zip is not None:
+            self.zip.close()
+            self.zip = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
     def _open_calamine(self) -> object:
         from python_calamine import CalamineWorkbook, PasswordError
@@ -140,7 +174,7 @@ class WorkbookFile:
         try:
             if ext_format == self.format:
                 return CalamineWorkbook.from_path(str(self.path))
-            with open(self.path, "rb") as fh:  # misnamed: let calamine detect the format by content
+            with open_regular(self.path) as fh:  # misnamed: let calamine detect the format by content
                 return CalamineWorkbook.from_filelike(fh)
         except PasswordError:
             raise EncryptedFile(path=self.path) from None
@@ -153,14 +187,14 @@ class WorkbookFile:
 
     def _corrupt(self, exc: BaseException, sheet: str | None = None) -> CorruptFile:
         reason = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        if sheet is not None and reason.strip("'\" ") == sheet:
+            reason = "its data is missing or damaged"  # calamine names only the sheet it could not find
         if sheet is not None:
             return CorruptFile("damaged-sheet", path=self.path, sheet=sheet, reason=reason)
         return CorruptFile("damaged", path=self.path, reason=reason)
 
     def close(self) -> None:
-        if self.zip is not None:
-            self.zip.close()
-            self.zip = None
+        self.close_zip()
         try:
             self.book.close()  # type: ignore[attr-defined]
         except Exception:  # already closed is fine
@@ -198,10 +232,12 @@ class WorkbookFile:
         listed = ", ".join(f"'{n}'" for n in names)
         raise SheetNotFound("no-data", path=self.path, sheets=listed)
 
-    def load_sheet(self, name: str) -> object:
-        self._check_dimension(name)
+    def load_sheet(self, name: str) -> tuple[object, SheetFacts]:
+        """The calamine sheet and what our own pass found (formats, formulas), guards done first."""
+        facts = self._facts(name)
+        self._check_span(name, facts)
         try:
-            return self.book.get_sheet_by_name(name)  # type: ignore[attr-defined]
+            return self.book.get_sheet_by_name(name), facts  # type: ignore[attr-defined]
         except Exception as exc:  # any calamine failure is a damaged sheet
             raise self._corrupt(exc, name) from None
         except BaseException as exc:
@@ -213,23 +249,44 @@ class WorkbookFile:
         member = self.parts.get(name)
         if self.zip is None or member is None:
             return
-        claim = _dimension_columns(self.zip, member)
+        claim = _dimension_columns(self.path, self.zip, member, name)
         if claim and claim[0] > self.limits.max_columns:
             raise SheetTooWide("claims", path=self.path, sheet=name, count=claim[0], ref=claim[1],
                                limit=self.limits.max_columns)
 
-    def padding(self, name: str) -> dict[int, list[tuple[int, Pattern]]]:
-        """Zero-padded cells of an xlsx sheet (empty for other formats or without such styles)."""
+    def _check_span(self, name: str, facts: SheetFacts) -> None:
+        """The reader allocates the sheet's whole rectangle: refuse it before, not abort during."""
+        if facts.span and facts.span[0] * facts.span[1] > self.limits.max_cells:
+            rows, cols = facts.span
+            raise SheetTooWide("grid", path=self.path, sheet=name, rows=rows, columns=cols,
+                               cells=rows * cols, limit=self.limits.max_cells)
+
+    def _book_facts(self) -> dict[str, SheetFacts]:
+        """Every sheet's facts of an .ods or .xls, read once."""
+        if self.book_facts is None:
+            if self.format == "ods" and self.zip is not None:
+                with damaged(self.path, "content.xml"):
+                    self.book_facts = scan_content(self.zip)
+            elif self.format == "xls":
+                with damaged(self.path, "Workbook stream"):
+                    self.book_facts = scan_xls(self.path, self.limits.max_bytes)
+            else:
+                self.book_facts = {}
+        return self.book_facts
+
+    def _facts(self, name: str) -> SheetFacts:
+        if self.format in ("ods", "xls"):
+            return self._book_facts().get(name) or SheetFacts()
         member = self.parts.get(name)
         if self.zip is None or member is None:
-            return {}
-        try:
-            styles = padding_styles(self.zip)
-            return padded_cells(self.zip, member, styles) if styles else {}
-        except ZIP_READ_ERRORS:
-            return {}
+            return SheetFacts()
+        if member not in self.zip.namelist():
+            raise CorruptFile("missing-sheet", path=self.path, sheet=name, part=member)
+        self._check_dimension(name)
+        with damaged(self.path, member, sheet=name):
+            return scan_sheet(self.zip, member, self.styles, self.recalc)
 
-    def rows(self, sheet: object, pads: dict[int, list[tuple[int, Pattern]]]) -> Iterator[tuple[int, list[str]]]:
+    def rows(self, sheet: object, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cells) for every non-blank row; cell i is column i (A = 0)."""
         start = getattr(sheet, "start", None)
         if not start:
@@ -246,6 +303,7 @@ class WorkbookFile:
         number = 1 if row0 and not any(v != "" for v in first) else row0 + 1
         lead = [""] * col0
         ws = WS
+        styled, formulas = facts.styled, facts.formulas
         rows = itertools.chain([first], it)
         while True:
             try:
@@ -254,11 +312,15 @@ class WorkbookFile:
                 raise self._corrupt(exc) from None
             if raw is None:
                 return
-            if pads and number - 1 in pads:
-                raw = _pad_row(raw, pads[number - 1], col0)
+            if styled and number - 1 in styled:
+                raw = _render_row(raw, styled[number - 1], col0)
             cells = [v.strip(ws) if type(v) is str else cell_text(v) for v in raw]
-            if any(cells):
-                yield number, (lead + cells if col0 else cells)
+            if col0:
+                cells = lead + cells
+            if formulas and number - 1 in formulas:
+                cells = _mark(cells, formulas[number - 1])
+            if any(cells) or type(cells) is MarkedCells:
+                yield number, cells
             number += 1
 
     def lookups(self, warnings: list[InputWarning]) -> dict[str, dict[str, str]]:
@@ -268,8 +330,8 @@ class WorkbookFile:
             found = _find_name(names, kind)
             if found is None:
                 continue
-            sheet = self.load_sheet(found)
-            result[kind] = read_lookup_rows(kind, self.rows(sheet, {}), warnings)
+            sheet, facts = self.load_sheet(found)
+            result[kind] = read_lookup_rows(kind, self.rows(sheet, facts), warnings)
         return result
 
 
@@ -281,15 +343,25 @@ def _find_name(names: Iterable[str], wanted: str) -> str | None:
     return next((n for n in names if n.strip().casefold() == key), None)
 
 
-def _pad_row(raw: list[object], cells: list[tuple[int, Pattern]], col0: int) -> list[object]:
+def _render_row(raw: list[object], cells: list[tuple[int, Renderer]], col0: int) -> list[object]:
+    """The row with each formatted cell's value rendered as the spreadsheet application shows it."""
     raw = list(raw)
-    for col, pattern in cells:
+    for col, render in cells:
         j = col - col0
-        if 0 <= j < len(raw):
-            text = apply_pattern(pattern, raw[j])
+        if 0 <= j < len(raw) and raw[j] != "":
+            text = render(raw[j])
             if text is not None:
                 raw[j] = text
     return raw
+
+
+def _mark(cells: list[str], formulas: dict[int, str]) -> list[str]:
+    """Cells of a row with uncalculated formulas: they read "" and carry the formula to the validator."""
+    for col in formulas:
+        if col >= len(cells):
+            cells.extend([""] * (col + 1 - len(cells)))
+        cells[col] = ""  # a placeholder value (XlsxWriter's 0) is not what the application shows
+    return MarkedCells(cells, dict(formulas))
 
 
 def open_workbook(
@@ -300,16 +372,13 @@ def open_workbook(
     try:
         name = book.choose_sheet(wanted)
         lookups = book.lookups(warnings)
-        sheet = book.load_sheet(name)
+        sheet, facts = book.load_sheet(name)
         _check_sheet_size(path, name, sheet, limits)
-        pads = book.padding(name)
     finally:
-        if book.zip is not None:
-            book.zip.close()
-            book.zip = None
+        book.close_zip()
     end = getattr(sheet, "end", None)
     last_row = end[0] + 1 if end else None
-    rows = book.rows(sheet, pads)
+    rows = book.rows(sheet, facts)
     return build_table(
         path, rows, limits, required_any, warnings,
         fmt=book.format, sheet=name, encoding=None, delimiter=None, lookups=lookups, last_row=last_row,

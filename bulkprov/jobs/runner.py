@@ -68,7 +68,7 @@ def load(path: Path, settings: JobSettings) -> Table:
     if settings.command not in COMMANDS:
         raise BadConfig("unknown-command", command=settings.command)
     return open_table(path, sheet=settings.sheet, limits=settings.limits,
-                      required_any=key_column_requirement(settings.command))
+                      required_any=key_column_requirement(settings.command), encoding=settings.encoding)
 
 
 @dataclass
@@ -120,7 +120,7 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
         if file_sha256(path) != sha256:
             raise FileChanged(path=path)
         again = open_table(path, sheet=table.sheet, limits=settings.limits,
-                           required_any=key_column_requirement(settings.command))
+                           required_any=key_column_requirement(settings.command), encoding=settings.encoding)
         for raw in again.rows:
             if raw.row in missing:
                 cells[raw.row] = raw.cells
@@ -241,6 +241,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
     try:
         undo = write_undo_file(job, changed, results, report) if report else None
+        add_notes(results, job.checked.rows)
         input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
         cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
         written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
@@ -254,6 +255,15 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_webhook(settings.webhook, outcome)
     return outcome
+
+
+def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
+    """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
+    for row in rows:
+        result = results.get(row.row) if row.notes else None
+        if result is not None and result.status in (Status.SUCCESS.value, Status.VALID.value):
+            note = "; ".join(row.notes)
+            result.reason = f"{result.reason}; {note}" if result.reason else note
 
 
 def next_steps(settings: JobSettings, summary: RunSummary, out_path: Path,

@@ -38,6 +38,7 @@ class JobSettings:
     send_email: bool = True
     builder_default: bool = False
     lookups_file: Path | None = None
+    encoding: str | None = None  # a text input's encoding, instead of detecting it
     limits: LoaderLimits = field(default_factory=LoaderLimits)
     host: str | None = None
     batch_size: int = 100

@@ -1,0 +1,257 @@
+"""What an xlsx sheet's XML says that calamine does not: formats, formulas never calculated, extents.
+
+One streaming pass over the sheet's XML (4 MB chunks, literal-prefix regexes at C speed) finds:
+
+* the cells whose style has a number format (``styles.xml``'s ``cellXfs``), so values render as
+  Excel shows them (:mod:`bulkprov.io.formats`);
+* formula cells without a cached value (openpyxl writes ``<f>..</f><v/>``), and every formula cell
+  when the workbook asks for a full recalculation on load (XlsxWriter's placeholder ``0``s): their
+  cells read as blank, and the validator says so instead of sending a blank;
+* the grid the cells span.  calamine allocates the whole rectangle from the first to the last
+  cell with a value (32 bytes a cell): two cells at A1 and XFD1048576 in a 5 KB file would ask for
+  512 GB and abort the process.  A sheet whose cells stay within columns A-Z is bounded by the row
+  cap anyway; only when a two- or three-letter column appears is every reference read.
+
+Writers that omit cell references (allowed, rare) take an exact but slower expat walk.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import xml.etree.ElementTree as ET
+import xml.parsers.expat
+import zipfile
+
+from bulkprov.io.base import SheetFacts, column_number
+from bulkprov.io.formats import BUILTIN, Renderer, compile_format
+
+CHUNK = 4 << 20
+MAX_CARRY = 64 << 20
+FORMULA_SHOWN = 60
+
+
+def local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def style_formats(zf: zipfile.ZipFile) -> dict[int, Renderer]:
+    """Cell style (xf) index -> renderer, for the styles whose number format is not General."""
+    try:
+        data = zf.read("xl/styles.xml")
+    except KeyError:
+        return {}
+    codes: dict[int, str] = dict(BUILTIN)
+    styles: dict[int, Renderer] = {}
+    compiled: dict[int, Renderer | None] = {}
+    in_xfs, xf_index = False, 0
+    for event, el in ET.iterparse(io.BytesIO(data), events=("start", "end")):
+        tag = local_name(el.tag)
+        if event == "end":
+            if tag == "cellXfs":
+                break
+            continue
+        if tag == "numFmt":
+            codes[int(el.get("numFmtId", "-1"))] = el.get("formatCode", "")
+        elif tag == "cellXfs":
+            in_xfs = True
+        elif tag == "xf" and in_xfs:
+            fmt_id = int(el.get("numFmtId", "0") or 0)
+            if fmt_id not in compiled:
+                compiled[fmt_id] = compile_format(codes.get(fmt_id, "General"))
+            renderer = compiled[fmt_id]
+            if renderer is not None:
+                styles[xf_index] = renderer
+            xf_index += 1
+    return styles
+
+
+_CALC_ON_LOAD_RE = re.compile(rb"<(?:\w+:)?calcPr\b[^>]*\bfullCalcOnLoad=[\"'](?:1|true)[\"']")
+
+
+def recalculated_on_load(workbook_xml: bytes) -> bool:
+    """Whether the workbook's cached formula values are placeholders (``fullCalcOnLoad``)."""
+    return bool(_CALC_ON_LOAD_RE.search(workbook_xml))
+
+
+class _NeedsExpat(Exception):
+    """The fast path cannot place every cell (no ``r`` attributes, or absurdly long elements)."""
+
+
+def scan_sheet(zf: zipfile.ZipFile, member: str, styles: dict[int, Renderer], all_formulas: bool) -> SheetFacts:
+    try:
+        return _Fast(zf, member, styles, all_formulas).run()
+    except _NeedsExpat:
+        return _expat_scan(zf, member, styles, all_formulas)
+
+
+class _Fast:
+    def __init__(self, zf: zipfile.ZipFile, member: str, styles: dict[int, Renderer], all_formulas: bool) -> None:
+        self.zf, self.member, self.styles, self.all_formulas = zf, member, styles, all_formulas
+        self.facts = SheetFacts()
+        self.wide = False
+
+    def _patterns(self, head: bytes) -> None:
+        m = re.search(rb"<(\w+:)?worksheet\b", head)
+        p = m.group(1) if m and m.group(1) else b""
+        self.cell, self.close, self.row = b"<" + p + b"c", b"</" + p + b"c>", b"<" + p + b"row"
+        e = re.escape(p)
+        # Any cell tag that is not exactly <c r="... (no reference, another prefix than the root's, odd
+        # spacing: legal XML that real writers do not produce) sends the sheet to the exact walk.
+        self.odd_re = re.compile(rb"<(?!" + e + rb'c r=")(?:\w+:)?c[\s>/]')
+        self.multi_re = re.compile(b"<" + e + rb'c r="[A-Z]{2}')
+        self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
+        self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
+        self.value_re = re.compile(b"<" + e + rb"v(?:\s[^>]*)?>([^<]*)</")
+        self.ftext_re = re.compile(b"<" + e + rb"f(?:\s[^>]*)?>([^<]*)</")
+        ids = sorted(self.styles)
+        pattern = b"|".join(str(s).encode() for s in ids) if 0 < len(ids) <= 200 else rb"\d+"
+        self.style_re = re.compile(rb'\ss=["\'](' + pattern + rb')["\']')
+
+    def chunks(self):
+        carry, first = b"", True
+        with self.zf.open(self.member) as fh:
+            while True:
+                chunk = fh.read(CHUNK)
+                if first:
+                    self._patterns(chunk[:4096])
+                    first = False
+                data = carry + chunk
+                if not chunk:
+                    yield data
+                    return
+                end = data.rfind(self.close)
+                cut = max(end + len(self.close) if end >= 0 else -1, data.rfind(self.row))
+                if cut <= 0:
+                    if len(data) > MAX_CARRY:
+                        raise _NeedsExpat
+                    carry = data
+                    continue
+                yield data[:cut]
+                carry = data[cut:]
+
+    def run(self) -> SheetFacts:
+        for part in self.chunks():
+            if self.odd_re.search(part):
+                raise _NeedsExpat  # a cell the fast path cannot place: walk the XML properly
+            if not self.wide and self.multi_re.search(part):
+                self.wide = True
+            if self.styles:
+                self._styled(part)
+            if self.formula_re.search(part):
+                self._formulas(part)
+        if self.wide:
+            self.facts.span = self._span()
+        return self.facts
+
+    def _styled(self, part: bytes) -> None:
+        found = self.facts.styled
+        for m in self.style_re.finditer(part):
+            renderer = self.styles.get(int(m.group(1)))
+            if renderer is None:
+                continue
+            start = part.rfind(b"<", 0, m.start())
+            if not part.startswith(self.cell + b" ", start):
+                continue  # a row style, not a cell
+            ref = self.ref_re.match(part, start)
+            if ref is None:
+                raise _NeedsExpat
+            found.setdefault(int(ref.group(2)) - 1, []).append((column_number(ref.group(1).decode()) - 1, renderer))
+
+    def _formulas(self, part: bytes) -> None:
+        for m in self.formula_re.finditer(part):
+            start = part.rfind(self.cell + b" ", 0, m.start())
+            ref = self.ref_re.match(part, start) if start >= 0 else None
+            end = part.find(self.close, m.start())
+            if ref is None or end < 0:
+                raise _NeedsExpat
+            inner = part[ref.end():end]
+            value = self.value_re.search(inner)
+            tag = part[start:ref.end()]
+            calculated = value is not None and (value.group(1).strip() != b"" or b't="str"' in tag)
+            if calculated and not self.all_formulas:
+                continue
+            text = self.ftext_re.search(inner)
+            formula = html.unescape(text.group(1).decode("utf-8", "replace")) if text else ""
+            row0, col0 = int(ref.group(2)) - 1, column_number(ref.group(1).decode()) - 1
+            self.facts.formulas.setdefault(row0, {})[col0] = shown_formula(formula)
+
+    def _span(self) -> tuple[int, int] | None:
+        """Exact rows x columns of the cells with a value (a second pass, wide sheets only)."""
+        rows: list[int] = []
+        cols: set[bytes] = set()
+        for part in self.chunks():
+            for letters, number, empty in self.ref_re.findall(part):
+                if not empty:
+                    cols.add(letters)
+                    rows.append(int(number))
+        if not rows:
+            return None
+        numbers = [column_number(c.decode()) for c in cols]
+        return max(rows) - min(rows) + 1, max(numbers) - min(numbers) + 1
+
+
+def shown_formula(formula: str) -> str:
+    text = "=" + formula if formula else "a shared formula"
+    return text if len(text) <= FORMULA_SHOWN else text[:FORMULA_SHOWN - 1] + "…"
+
+
+def _expat_scan(zf: zipfile.ZipFile, member: str, styles: dict[int, Renderer], all_formulas: bool) -> SheetFacts:
+    """The exact walk, for sheets whose cells carry no ``r`` attribute."""
+    facts = SheetFacts()
+    pos = [-1, -1]  # current row, column (0-based)
+    cell: dict[str, object] = {}
+    bounds = [None, None, None, None]  # min row, max row, min col, max col of cells with a value
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local == "row":
+            pos[0] = int(attrs["r"]) - 1 if attrs.get("r", "").isdigit() else pos[0] + 1
+            pos[1] = -1
+        elif local == "c":
+            m = re.fullmatch(r"([A-Z]{1,3})([0-9]{1,7})", attrs.get("r", ""))
+            if m:
+                pos[0], pos[1] = int(m.group(2)) - 1, column_number(m.group(1)) - 1
+            else:
+                pos[1] += 1
+            cell.clear()
+            cell.update(t=attrs.get("t", ""), s=attrs.get("s", "0"), f=None, v=None, text=[])
+        elif local in ("f", "v", "t") and cell:
+            cell[local if local != "t" else "v"] = cell.get(local) or ""
+            cell["text"] = []
+
+    def chars(data: str) -> None:
+        if cell:
+            cell["text"].append(data)  # type: ignore[union-attr]
+
+    def end(name: str) -> None:
+        local = name.rsplit(":", 1)[-1]
+        if local in ("f", "v") and cell:
+            cell[local] = "".join(cell["text"])  # type: ignore[arg-type]
+        elif local == "c" and cell:
+            _finish(facts, styles, all_formulas, pos, cell, bounds)
+            cell.clear()
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, chars
+    with zf.open(member) as fh:
+        parser.ParseFile(fh)
+    if bounds[0] is not None:
+        facts.span = (bounds[1] - bounds[0] + 1, bounds[3] - bounds[2] + 1)  # type: ignore[operator]
+    return facts
+
+
+def _finish(facts: SheetFacts, styles: dict[int, Renderer], all_formulas: bool, pos: list[int],
+            cell: dict[str, object], bounds: list) -> None:
+    row0, col0 = pos
+    renderer = styles.get(int(cell["s"])) if str(cell["s"]).isdigit() else None  # type: ignore[arg-type]
+    if renderer is not None:
+        facts.styled.setdefault(row0, []).append((col0, renderer))
+    value = cell.get("v")
+    if cell.get("f") is not None and (all_formulas or not (value or cell["t"] == "str" and value is not None)):
+        facts.formulas.setdefault(row0, {})[col0] = shown_formula(str(cell["f"]))
+    if value is not None:
+        for i, v in ((0, row0), (2, col0)):
+            bounds[i] = v if bounds[i] is None else min(bounds[i], v)
+            bounds[i + 1] = v if bounds[i + 1] is None else max(bounds[i + 1], v)
