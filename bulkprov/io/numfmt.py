@@ -109,6 +109,8 @@ def apply_pattern(pattern: Pattern, value: object) -> str | None:
         return None
     zeros = pattern.count(None)
     digits = str(int(value + 0.5)).rjust(zeros, "0")  # type: ignore[operator]
+    if zeros == len(pattern):  # only zeros ("00000"): the digits are the text
+        return digits
     pos, take = 0, len(digits) - zeros + 1
     out: list[str] = []
     for tok in pattern:

@@ -11,6 +11,7 @@ stay Excel's with either behaviour.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import posixpath
 import re
@@ -229,6 +230,27 @@ class WorkbookFile:
         except ZIP_READ_ERRORS:
             return {}
 
+    def padding_meanwhile(self, name: str) -> concurrent.futures.Future[dict[int, list[tuple[int, Pattern]]]]:
+        """:meth:`padding` in a thread of its own, on a zip handle of its own: calamine releases the
+        GIL while it parses the sheet, so the scan of the same XML costs no wall time."""
+        if self.zip is None or name not in self.parts:
+            done: concurrent.futures.Future = concurrent.futures.Future()
+            done.set_result({})
+            return done
+
+        def scan() -> dict[int, list[tuple[int, Pattern]]]:
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    styles = padding_styles(zf)
+                    return padded_cells(zf, self.parts[name], styles) if styles else {}
+            except ZIP_READ_ERRORS:
+                return {}
+
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-numfmt")
+        future = pool.submit(scan)
+        pool.shutdown(wait=False)
+        return future
+
     def rows(self, sheet: object, pads: dict[int, list[tuple[int, Pattern]]]) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cells) for every non-blank row; cell i is column i (A = 0)."""
         start = getattr(sheet, "start", None)
@@ -299,10 +321,11 @@ def open_workbook(
     book = WorkbookFile(path, kind, limits)
     try:
         name = book.choose_sheet(wanted)
+        pads_scan = book.padding_meanwhile(name)
         lookups = book.lookups(warnings)
         sheet = book.load_sheet(name)
         _check_sheet_size(path, name, sheet, limits)
-        pads = book.padding(name)
+        pads = pads_scan.result()
     finally:
         if book.zip is not None:
             book.zip.close()

@@ -18,21 +18,23 @@ name and renamed into place (:class:`~bulkprov.io.xlsx.AtomicFile`).
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bulkprov.io.xlsx import AtomicFile, check_writable
-from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowResult
+from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowRef, RowResult, UserKey
 from bulkprov.outputs import xlsxstream
 from bulkprov.outputs.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.schema import RESULT_COLUMNS
 
 __all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", "RowResult", "RunSummary",
-           "check_writable", "csv_safe", "results_path"]
+           "check_writable", "csv_safe", "read_results", "results_path"]
 
 FORMATS = ("xlsx", "csv", "jsonl")
 
@@ -84,6 +86,49 @@ def results_path(path: str | Path, fmt: str) -> Path:
     """The output path with the extension of the chosen format."""
     path = Path(path)
     return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")
+
+
+def read_results(path: Path) -> Iterator[RowResult]:
+    """The Results rows of a result file we wrote (xlsx, csv or jsonl), in order, as RowResults.
+
+    For a caller that wants more rows than a :class:`~bulkprov.jobs.JobOutcome` keeps in memory.
+    Rows without a number (sync's removals of users missing from the roster) are numbered from
+    :data:`SYNTHETIC_ROW_BASE` on, as they were when written."""
+    path = Path(path)
+    synthetic = itertools.count(SYNTHETIC_ROW_BASE + 1)
+    for record in _records(path):
+        row = record.get("row")
+        number = int(row) if row not in (None, "") else next(synthetic)
+        http = record.get("http_status")
+        yield RowResult(RowRef(number, _text(record.get("action")),
+                               UserKey(_text(record.get("emailId")), _text(record.get("orgUserId")))),
+                        _text(record.get("status")), _text(record.get("reason")), _text(record.get("error_code")),
+                        int(http) if http not in (None, "") else None, int(record.get("attempts") or 0),
+                        _text(record.get("batch")))
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with open(path, encoding="utf-8") as fh:
+            yield from (json.loads(line) for line in fh if line.strip())
+    elif suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            for record in csv.DictReader(fh):
+                yield {k: _csv_unsafe(v) for k, v in record.items()}
+    else:
+        from python_calamine import CalamineWorkbook
+
+        rows = iter(CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Results").iter_rows())
+        headers = [str(h) for h in next(rows, [])]
+        for values in rows:
+            yield {h: (int(v) if isinstance(v, float) else v) for h, v in zip(headers, values, strict=False)}
+
+
+def _csv_unsafe(value: str) -> str:
+    """What :func:`csv_safe` was given (a value that itself began with an apostrophe before a
+    formula sign reads back without it: the one ambiguity of the apostrophe)."""
+    return value[1:] if value.startswith("'") and csv_safe(value[1:]) == value else value
 
 
 class ResultWriter:

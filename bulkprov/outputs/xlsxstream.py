@@ -107,8 +107,8 @@ def plain_text(strings: list[str]) -> bool:
     """True when none of ``strings`` needs escaping, cutting or ``xml:space``: checked on the text
     joined (C speed); rows that fail go the careful way, cell by cell."""
     text = "".join(strings)
-    return (len(text) <= MAX_CELL // 2 and "_x" not in text and not _SPECIAL_CHARS.search(text)
-            and list(map(str.strip, strings)) == strings)
+    return ((len(text) <= MAX_CELL // 2 or max(map(len, strings)) <= MAX_CELL // 2) and "_x" not in text
+            and not _SPECIAL_CHARS.search(text) and list(map(str.strip, strings)) == strings)
 
 
 def _careful_row(r: str, values: Sequence[str | int | None], letters: Sequence[str], style: int,
