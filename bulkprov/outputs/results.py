@@ -37,6 +37,7 @@ __all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", 
            "check_writable", "csv_safe", "read_results", "results_path"]
 
 FORMATS = ("xlsx", "csv", "jsonl")
+PENDING_ROWS = 2048  # rows added one by one are written in batches of this many
 
 
 @dataclass
@@ -148,6 +149,8 @@ class ResultWriter:
         self.users_headers = users_headers
         self._file = AtomicFile(self.path)
         self._alone: _FailuresWorkbook | None = None
+        self._pending: list[list] = []           # Results rows not yet written (xlsx)
+        self._pending_failures: list[list] = []  # their Failures rows
         try:
             self._open()
             if failures is not None:
@@ -162,14 +165,13 @@ class ResultWriter:
         """Record one row; ``input_cells`` (the row as read) feed the Failures sheet."""
         if self.fmt == "xlsx":
             r = result
-            self._results.add([None if r.ref.synthetic else r.row, r.action, r.email, r.org_user_id, r.status,
-                               r.reason, r.error_code, r.http_status, r.attempts or None, r.batch])
+            self._pending.append([None if r.ref.synthetic else r.row, r.action, r.email, r.org_user_id, r.status,
+                                  r.reason, r.error_code, r.http_status, r.attempts or None, r.batch])
             if result.status in FAILED_STATUSES and input_cells is not None:
                 cells = list(input_cells) + [""] * (len(self.input_headers) - len(input_cells))
-                values = cells[: len(self.input_headers)] + [result.status, result.reason]
-                self._failures.add(values)
-                if self._alone is not None:
-                    self._alone.add(values)
+                self._pending_failures.append(cells[: len(self.input_headers)] + [result.status, result.reason])
+            if len(self._pending) >= PENDING_ROWS:
+                self._flush()
         elif self.fmt == "csv":
             record = result.as_record()
             self._csv.writerow([csv_safe(_text(record[c])) for c in RESULT_COLUMNS])
@@ -181,6 +183,7 @@ class ResultWriter:
         """Rows that need no reason, at once (the check-only path's common case): the same cells
         :meth:`add` writes for ``RowResult.of(row, status)``, made a whole chunk at a time."""
         if self.fmt == "xlsx":
+            self._flush()  # rows stay in input order
             sheet = self._results
             sheet.write_xml(_plain_results_xml(sheet.next_row, rows, actions, emails, org_user_ids, status))
             sheet.count += len(rows)
@@ -202,6 +205,7 @@ class ResultWriter:
     def close(self, summary: RunSummary) -> Path:
         try:
             if self.fmt == "xlsx":
+                self._flush()
                 self._write_summary(summary)
                 self._book.close()
             else:
@@ -229,6 +233,17 @@ class ResultWriter:
         self._file.discard()
 
     # -- xlsx -----------------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Rows added one by one are written a few thousand at a time (one text check, one join)."""
+        if self._pending:
+            self._results.add_rows(self._pending)
+            self._pending = []
+        if self._pending_failures:
+            self._failures.add_rows(self._pending_failures)
+            if self._alone is not None:
+                self._alone.add_rows(self._pending_failures)
+            self._pending_failures = []
 
     def _open(self) -> None:
         if self.fmt == "xlsx":
@@ -292,19 +307,16 @@ def _sheet(name: str, headers: list[str]) -> Sheet:
     return Sheet(name, headers, widths)
 
 
-_RESULT_ROW = ('<row r="{0}"><c r="A{0}"><v>{1}</v></c><c r="B{0}" t="inlineStr"><is><t>{2}</t></is></c>'
-               '<c r="C{0}" t="inlineStr"><is><t>{3}</t></is></c><c r="D{0}" t="inlineStr"><is><t>{4}</t></is></c>'
-               '<c r="E{0}" t="inlineStr"><is><t>{5}</t></is></c></row>')
-
-
 def _plain_results_xml(first: int, rows: list[int], actions: list[str], emails: list[str],
                        org_user_ids: list[str], status: str) -> str:
-    """Results rows of reason-less results as sheet XML: one format per row when every value of the
-    chunk is plain text (the common case), else row by row the careful way."""
+    """Results rows of reason-less results as sheet XML: one f-string a row when every value of the
+    chunk is plain text and present (the common case), else row by row the careful way."""
     if xlsxstream.plain_text([*actions, *emails, *org_user_ids, status]) and all(emails) and all(org_user_ids):
-        fmt = _RESULT_ROW.format
-        return "".join([fmt(n, r, a, e, o, status) for n, r, a, e, o
-                        in zip(range(first, first + len(rows)), rows, actions, emails, org_user_ids, strict=True)])
+        return "".join([
+            f'<row r="{n}"><c r="A{n}"><v>{r}</v></c><c r="B{n}" t="inlineStr"><is><t>{a}</t></is></c>'
+            f'<c r="C{n}" t="inlineStr"><is><t>{e}</t></is></c><c r="D{n}" t="inlineStr"><is><t>{o}</t></is></c>'
+            f'<c r="E{n}" t="inlineStr"><is><t>{status}</t></is></c></row>'
+            for n, r, a, e, o in zip(range(first, first + len(rows)), rows, actions, emails, org_user_ids, strict=True)])
     letters = xlsxstream.column_letters(len(RESULT_COLUMNS))
     return "".join([xlsxstream.row_xml(n, [r, a, e, o, status], letters)
                     for n, (r, a, e, o) in enumerate(zip(rows, actions, emails, org_user_ids, strict=True), first)])
@@ -327,8 +339,8 @@ class _FailuresWorkbook:
             self._file.discard()
             raise
 
-    def add(self, values: list[str]) -> None:
-        self._sheet.add(values)
+    def add_rows(self, rows: list[list]) -> None:
+        self._sheet.add_rows(rows)
 
     def close(self) -> None:
         self._book.close()

@@ -158,6 +158,26 @@ class Sheet:
         self.write_xml(row_xml(number, values, self.letters(len(values)), first_style=first_style,
                                keep_empty=keep_empty))
 
+    def add_rows(self, rows: Sequence[Sequence[str | int | None]]) -> None:
+        """Data rows at once (no styles, blanks left out): one check of all their text, then one
+        comprehension -- the fast way for many rows."""
+        if not rows:
+            return
+        first = self.next_row
+        self.count += len(rows)
+        strings = [v if type(v) is str else str(v)
+                   for row in rows for v in row if v is not None and type(v) is not int]
+        letters = self.letters(max(map(len, rows)))
+        if not plain_text(strings):
+            self.write_xml("".join([row_xml(n, row, letters) for n, row in enumerate(rows, first)]))
+            return
+        self.write_xml("".join([
+            f'<row r="{n}">' + "".join([
+                f'<c r="{letter}{n}"><v>{value}</v></c>' if type(value) is int
+                else f'<c r="{letter}{n}" t="inlineStr"><is><t>{value}</t></is></c>'
+                for letter, value in zip(letters, row, strict=False) if value is not None and value != ""])
+            + "</row>" for n, row in enumerate(rows, first)]))
+
     @property
     def next_row(self) -> int:
         """The sheet row number (1-based) of the next data row."""
