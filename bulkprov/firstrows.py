@@ -4,7 +4,7 @@ Duplicate detection needs, per normalised key (:func:`bulkprov.model.match_key`)
 first appeared -- nothing else.  A ``dict`` of key → row costs ~100 bytes a key in Python objects
 (two dicts of a million entries are ~200 MB); here a key is its 64-bit hash, kept in flat arrays:
 
-* ``_home``: an open table of 2**22 int32 slots (16 MB once full, mapped lazily): the slot
+* ``_home``: an open table of 2**23 int32 slots (32 MB once used, mapped lazily): the slot
   ``hash & mask`` holds the first row of the first key that landed there (0: empty);
 * ``_hash_of``: the hash of each row's key, by row number (8 bytes a row), to tell a repeat of the
   same key from another key that landed on the same slot;
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import mmap
 from array import array
-from operator import itemgetter
+from itertools import compress
+from operator import eq, itemgetter, not_
 from typing import NamedTuple
 
-SLOT_BITS = 22  # 4 M slots: at most a quarter full for Excel's 1,048,576 rows
-SMALL = 1 << 17  # keys kept in a plain dict before the flat table takes over
+SLOT_BITS = 23  # 8 M slots: at most an eighth full for Excel's 1,048,576 rows (few keys overflow)
+SMALL = 1 << 18  # keys kept in a plain dict before the flat table takes over
 
 
 class NewKeys(NamedTuple):
@@ -32,8 +33,7 @@ class NewKeys(NamedTuple):
 
     hashes: list[int]
     slots: list[int]
-    homes: tuple[int, ...]
-    taken: list[int]
+    homes: tuple[int, ...]  # what their slots hold now (0: free)
 
 
 class FirstRows:
@@ -79,7 +79,7 @@ class FirstRows:
         if len(set(hashes)) != len(hashes):
             return None
         if self._small is not None:
-            return NewKeys(hashes, [], (), []) if self._small.keys().isdisjoint(hashes) else None
+            return NewKeys(hashes, [], ()) if self._small.keys().isdisjoint(hashes) else None
         return self._placed(hashes, check=True)
 
     def record(self, new: NewKeys, rows: list[int]) -> None:
@@ -91,27 +91,32 @@ class FirstRows:
             if len(self._small) > SMALL:
                 self._go_compact()
             return
-        hashes, slots, homes, taken = new.hashes, new.slots, new.homes, list(new.taken)
         assert self._home is not None
+        hashes, slots, homes = new.hashes, new.slots, new.homes
         self._remember(rows, hashes)
-        # Each free slot goes to the first key of the chunk that lands on it; the other keys overflow.
-        free = [p for p, found in enumerate(homes) if not found]
-        winners = dict(zip(reversed([slots[p] for p in free]), reversed(free), strict=True))
-        list(map(self._home.__setitem__, winners.keys(), map(rows.__getitem__, winners.values())))
-        if len(winners) != len(free):
+        # Keys whose slot is taken overflow; each free slot goes to the chunk's first key landing on
+        # it (the dict keeps the last of the reversed pairs), and the others overflow too.
+        overflow = self._overflow
+        overflow.update(zip(compress(hashes, homes), compress(rows, homes), strict=True))
+        empty = list(map(not_, homes))
+        free_slots, free_rows = list(compress(slots, empty)), list(compress(rows, empty))
+        winners = dict(zip(reversed(free_slots), reversed(free_rows), strict=True))
+        list(map(self._home.__setitem__, winners.keys(), winners.values()))
+        if len(winners) != len(free_slots):
             chosen = set(winners.values())
-            taken += [p for p in free if p not in chosen]
-        self._overflow.update((hashes[p], rows[p]) for p in taken)
+            overflow.update((h, r) for h, r in zip(compress(hashes, empty), free_rows, strict=True) if r not in chosen)
 
     def _placed(self, hashes: list[int], *, check: bool) -> NewKeys | None:
         assert self._home is not None
         slots = list(map(self._mask.__and__, hashes))
         homes = itemgetter(*slots)(self._home) if len(slots) > 1 else (self._home[slots[0]],)
-        taken = [p for p, found in enumerate(homes) if found]
-        hash_of, overflow = self._hash_of, self._overflow
-        if check and any(hash_of[homes[p]] == hashes[p] or hashes[p] in overflow for p in taken):
-            return None
-        return NewKeys(hashes, slots, homes, taken)
+        if check and any(homes):
+            # A taken slot holds another key's first row, or this key's: compare the hashes.
+            taken = list(compress(hashes, homes))
+            stored = [self._hash_of[r] for r in filter(None, homes)]
+            if any(map(eq, stored, taken)) or not self._overflow.keys().isdisjoint(taken):
+                return None
+        return NewKeys(hashes, slots, homes)
 
     def _go_compact(self) -> None:
         """Move the dict's keys (in row order) into the flat table."""
@@ -129,5 +134,8 @@ class FirstRows:
         """The hash of each row's key, by row number."""
         need = rows[-1] + 1 - len(self._hash_of)
         if need > 0:
-            self._hash_of.frombytes(bytes(8 * max(need, 4096)))
-        list(map(self._hash_of.__setitem__, rows, hashes))
+            self._hash_of.frombytes(bytes(8 * max(need, 1 << 16)))
+        if rows[-1] - rows[0] + 1 == len(rows):  # no blank rows between: one slice
+            self._hash_of[rows[0]:rows[-1] + 1] = array("q", hashes)
+        else:
+            list(map(self._hash_of.__setitem__, rows, hashes))
