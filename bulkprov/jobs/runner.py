@@ -46,7 +46,7 @@ from bulkprov.jobs.settings import (
     file_sha256,
     key_column_requirement,
 )
-from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, results_path
 from bulkprov.validation import Validator
 
@@ -124,10 +124,6 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
     except (InputError, OSError) as exc:
         log.warning("Failures sheet without the input's cells for %d rows: %s", len(missing), exc)
     return cells
-
-
-def validation_results(checked: list[CheckedRow]) -> dict[int, RowResult]:
-    return {r.row: RowResult.invalid(r) if r.errors else RowResult.of(r, Status.VALID) for r in checked}
 
 
 def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],

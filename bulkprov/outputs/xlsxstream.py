@@ -129,7 +129,7 @@ def _careful_row(r: str, values: Sequence[str | int | None], letters: Sequence[s
 
 @dataclass
 class Sheet:
-    """A worksheet to write: its header row, column widths and view; rows are added with :meth:`rows`."""
+    """A worksheet to write: its header row, column widths and view; rows go in with :meth:`add` or :meth:`add_rows`."""
 
     name: str
     headers: list[str] = field(default_factory=list)
