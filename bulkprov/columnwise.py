@@ -111,9 +111,12 @@ class ColumnChecks:
         suspects: set[int] = set()
         if not _plain_ascii("".join(itertools.chain.from_iterable(columns))):
             suspects.update(p for p, r in enumerate(rows) if not _plain_ascii("".join(r.cells)))
-        suspects.update(p for p, a in enumerate(actions) if not a)
+        if self.fixed is None:
+            suspects.update(p for p, a in enumerate(actions) if not a)
+            building: Sequence[int] = [p for p, a in enumerate(actions) if a in BUILDS_USER]
+        else:
+            building = range(len(actions)) if self.fixed in BUILDS_USER else ()
         self._keys(emails, orgs, actions, suspects)
-        building = [p for p, a in enumerate(actions) if a in BUILDS_USER]
         if building:
             self._user_columns(columns, building, suspects)
         return suspects
@@ -135,7 +138,7 @@ class ColumnChecks:
         if list(map(str.strip, orgs)) != orgs:
             suspects.update(p for p, o in enumerate(orgs) if o != o.strip())
 
-    def _user_columns(self, columns: list[tuple[str, ...]], building: list[int], suspects: set[int]) -> None:
+    def _user_columns(self, columns: list[tuple[str, ...]], building: Sequence[int], suspects: set[int]) -> None:
         """Validator._user_object: info lengths, list cells (row by row), booleans."""
         for i, limit in self.lengths:
             col = columns[i]
