@@ -187,6 +187,9 @@ class ColumnChecks:
 def _present(values: list[str], numbers: list[int]) -> tuple[list[str], list[int]]:
     """The non-blank values as keys (casefold: match_key's form for trimmed ASCII) and their rows."""
     if all(values):
+        text = "".join(values)
+        if text.isascii() and text == text.lower():  # already in match_key's form: no new strings
+            return values, numbers
         return list(map(str.casefold, values)), numbers
     pairs = [(v.casefold(), n) for v, n in zip(values, numbers, strict=True) if v]
     return [k for k, _ in pairs], [n for _, n in pairs]

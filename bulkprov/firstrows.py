@@ -25,7 +25,7 @@ from operator import eq, itemgetter, not_
 from typing import NamedTuple
 
 SLOT_BITS = 23  # 8 M slots: at most an eighth full for Excel's 1,048,576 rows (few keys overflow)
-SMALL = 1 << 18  # keys kept in a plain dict before the flat table takes over
+SMALL = 1 << 18  # keys kept in a plain dict (~25 MB) before the flat table takes over
 
 
 class NewKeys(NamedTuple):
