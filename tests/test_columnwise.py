@@ -22,6 +22,8 @@ from bulkprov.jobs import checkonly as checkonly_module
 from bulkprov.jobs.runner import check_rows, dry_run_plan, make_validator
 from bulkprov.model import RowResult, Status
 from bulkprov.outputs.results import read_results
+from bulkprov.send.batches import describe_plan, plan_batches
+from bulkprov.send.limiter import parse_rate
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = "st-0a1b2c3d-4e5f-6789-abcd-ef0123456789"
@@ -198,9 +200,13 @@ def test_dry_run_plan_from_counts_equals_the_plan_from_rows(tmp_path, chunk_rows
     write_fixture(path)
     settings = JobSettings(command="apply", dry_run=True, batch_size=4, output=tmp_path / "r.xlsx")
     outcome = run_job(path, settings)
-    in_memory = dry_run_plan(check_rows(open_table(path), settings).rows, settings)
-    assert [w for w in outcome.summary.warnings if w.startswith("plan: ")] == [f"plan: {x}" for x in in_memory]
-    assert "requests" in in_memory[1]
+    rows = check_rows(open_table(path), settings).rows
+    valid = [r for r in rows if not r.errors]
+    batches = plan_batches(valid, settings.batch_size, settings.send_email)  # the plan a real run makes
+    real = describe_plan(batches, settings.batch_size, settings.concurrency, parse_rate(settings.rate))
+    assert [w for w in outcome.summary.warnings if w.startswith("plan: ")] == [f"plan: {x}" for x in real]
+    assert dry_run_plan(rows, settings) == real, "the page's preview plans the same"
+    assert "add" in real[0] and "update" in real[0] and f"in {len(batches)} requests" in real[1]
 
 
 def test_failures_workbook_of_its_own_streams_too(tmp_path, chunk_rows):

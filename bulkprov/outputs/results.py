@@ -120,7 +120,10 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
     else:
         from python_calamine import CalamineWorkbook
 
-        rows = iter(CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Results").iter_rows())
+        book = CalamineWorkbook.from_path(str(path))
+        if "Results" not in book.sheet_names:  # a plan workbook has no Results sheet
+            return
+        rows = iter(book.get_sheet_by_name("Results").iter_rows())
         headers = [str(h) for h in next(rows, [])]
         for values in rows:
             yield {h: (int(v) if isinstance(v, float) else v) for h, v in zip(headers, values, strict=False)}
