@@ -25,6 +25,7 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov.errors import ROW_NOTES, RowError
+from bulkprov.firstrows import FirstRows
 from bulkprov.io import RawRow, Table
 from bulkprov.io.chars import describe, invisible, without_invisible
 from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
@@ -90,8 +91,8 @@ class Validator:
             merged.setdefault(sheet, {}).update({n.casefold(): i for n, i in names.items()})
         self.lookups = merged
         # Normalised key -> first row: what duplicate detection needs, nothing more.
-        self._seen_email: dict[str, int] = {}
-        self._seen_org: dict[str, int] = {}
+        self._seen_email = FirstRows()
+        self._seen_org = FirstRows()
         self._per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
         self._info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
@@ -180,7 +181,7 @@ class Validator:
         ):
             if not value:
                 continue
-            first = seen.setdefault(value, row)
+            first = seen.first(value, row)
             if first != row:
                 problems.add(column, raw, code, value=raw, first=first)
 
@@ -408,4 +409,4 @@ def merge_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"botId": b, "dialogs": d} for b, d in merged.items()]
 
 
-__all__ = ["CheckedRow", "OPERATIONS", "Validator", "match_key", "merge_tasks"]
+__all__ = ["CheckedRow", "FirstRows", "OPERATIONS", "Validator", "match_key", "merge_tasks"]

@@ -61,7 +61,9 @@ def read_sheet(path: Path, sheet: str) -> list[dict[str, str | None]]:
     rows = list(wb[sheet].iter_rows(values_only=True))
     wb.close()
     headers = [str(h) for h in rows[0]]
-    return [dict(zip(headers, r, strict=False)) for r in rows[1:]]
+    # read-only openpyxl sizes rows by the sheet's <dimension>; a streamed sheet has none (it is
+    # optional), so trailing blank cells are padded here as Excel and LibreOffice show them.
+    return [dict(zip(headers, (*r, *(None,) * (len(headers) - len(r))), strict=False)) for r in rows[1:]]
 
 
 def results_by_row(path: Path) -> dict[int, dict]:

@@ -11,14 +11,18 @@ CLI and the page are thin layers over::
     outcome = run_job("users.xlsx", JobSettings(command="validate"))
     print(outcome.exit_code, outcome.results_path)
 
-The Failures sheet carries the input's own cells: those of invalid rows are kept from the first pass
-(up to a bound), the rest are read again in a second streaming pass only when some row needs them,
-so memory stays bounded.
+``validate`` and ``--dry-run`` stream (:func:`_check_only`): each chunk of rows is read, checked
+(column-wise where that is equivalent, see :mod:`bulkprov.columnwise`) and written to the result
+workbook at once, Failures included; nothing per row is kept but the duplicate bookkeeping.  The
+sending commands keep every row's check in memory (batches, ledger, undo): there the Failures sheet
+takes the cells of invalid rows from the first pass (up to a bound) and reads the file again only
+for the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -85,14 +89,19 @@ class Checked:
         return [r for r in self.rows if not r.valid]
 
 
-def check_rows(table: Table, settings: JobSettings) -> Checked:
-    """Validate every row; payloads are kept only when they will be sent."""
+def make_validator(table: Table, settings: JobSettings) -> Validator:
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     command = "add" if settings.command in ROSTER_COMMANDS else settings.command
     validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
                           strict_ids=settings.strict_ids)
     if settings.command == "apply" and "action" not in validator.index:
         raise MissingColumn("action", path=table.path)
+    return validator
+
+
+def check_rows(table: Table, settings: JobSettings) -> Checked:
+    """Validate every row; payloads are kept only when they will be sent."""
+    validator = make_validator(table, settings)
     keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
     checked = Checked([], {})
     for raw in table.rows:
@@ -127,10 +136,6 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
     except (InputError, OSError) as exc:
         log.warning("Failures sheet without the input's cells for %d rows: %s", len(missing), exc)
     return cells
-
-
-def validation_results(checked: list[CheckedRow]) -> dict[int, RowResult]:
-    return {r.row: RowResult.invalid(r) if r.errors else RowResult.of(r, Status.VALID) for r in checked}
 
 
 def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],
@@ -211,19 +216,36 @@ class Job:
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
 
 
-def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
-    """Load and validate; fail on an unwritable result path before any work is done."""
+def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = True) -> Job:
+    """Load the file (rows are read lazily) and fail on an unwritable result path, before any work.
+
+    ``hash_now=False`` leaves the input's SHA-256 to a background thread (:func:`input_hash`), so
+    a streaming run reads the file and hashes it at the same time."""
     started = now()
     table = load(path, settings)
     out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
     check_writable(out_path)
-    checked = check_rows(table, settings)
     summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
-                         input_path=str(path.resolve()), input_sha256=file_sha256(path),
+                         input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])
-    return Job(path, settings, table, checked, summary, out_path)
+    return Job(path, settings, table, Checked([], {}), summary, out_path)
+
+
+def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
+    """Load and validate every row into memory (the sending commands and sync)."""
+    job = open_job(path, settings, fmt)
+    job.checked = check_rows(job.table, settings)
+    return job
+
+
+def input_hash(path: Path) -> concurrent.futures.Future[str]:
+    """The input's SHA-256, computed in a thread (hashlib releases the GIL) while the run reads it."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-sha256")
+    future = pool.submit(file_sha256, path)
+    pool.shutdown(wait=False)
+    return future
 
 
 async def end(job: Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
@@ -295,27 +317,46 @@ def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResu
 
 
 def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
-    from bulkprov.send.batches import describe_plan, plan_batches
-    from bulkprov.send.limiter import parse_rate
+    """The plan ``--dry-run`` prints, from rows in memory (the page's preview)."""
+    from bulkprov.jobs.checkonly import PlanCounts
 
-    valid = [r for r in checked if not r.errors]
-    batches = plan_batches(valid, settings.batch_size, settings.send_email)
-    lines = describe_plan(batches, settings.batch_size, settings.concurrency, parse_rate(settings.rate))
-    for line in lines:
-        log.info("plan (a dry run: nothing is sent): %s", line)
-    return lines
+
+    plan = PlanCounts(settings)
+    plan.add([r for r in checked if not r.errors])
+    return plan.lines()
 
 
 # -- the strategies ---------------------------------------------------------------------------------------
 
 
 async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
-    """``validate`` and ``--dry-run``: the same result workbook a real run would write, nothing sent."""
-    job = begin(path, settings, settings.results_format)
-    results = validation_results(job.checked.rows)
-    if settings.dry_run:
-        job.summary.plan.extend(dry_run_plan(job.checked.rows, settings))
-    return await end(job, results, None, [])
+    """``validate`` and ``--dry-run``: the same result workbook a real run would write, nothing sent.
+
+    One streaming pass: each chunk of rows is read, checked and written; nothing per row is kept but
+    the duplicate bookkeeping and the first rows that need attention (for the outcome)."""
+    from bulkprov.jobs.checkonly import PlanCounts, stream_check
+
+    job = open_job(path, settings, settings.results_format, hash_now=False)
+    sha256 = input_hash(path)
+    summary = job.summary
+    writer = ResultWriter(job.out_path, fmt=settings.results_format, input_headers=job.table.headers,
+                          failures=settings.failures_output if settings.results_format == "xlsx" else None)
+    try:
+        plan = PlanCounts(settings) if settings.dry_run else None
+        known = len(job.table.warnings)
+        attention = stream_check(job.table, make_validator(job.table, settings), writer, summary, plan)
+        summary.warnings.extend(w.message for w in job.table.warnings[known:])  # found while checking
+        if plan is not None:
+            summary.plan.extend(plan.lines())
+        failures = sum(summary.status_totals()[s] for s in FAILED_STATUSES)
+        summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+        summary.input_sha256 = sha256.result()
+        summary.finished = now_text()
+    except BaseException:
+        writer.abandon()
+        raise
+    written = writer.close(summary)
+    return JobOutcome(summary, written, exit_code_for(summary), None, attention, list(job.stop_errors))
 
 
 async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:

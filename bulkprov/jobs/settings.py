@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,12 @@ from bulkprov.errors import RunStopped
 from bulkprov.io import LoaderLimits
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.model import FAILED_STATUSES, RowResult
-from bulkprov.outputs.results import RunSummary
+from bulkprov.outputs.results import RunSummary, read_results
 
 COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply", "plan", "sync")
 ROSTER_COMMANDS = ("plan", "sync")  # the roster is checked as adds: every row a complete user
 EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED = 0, 1, 2, 3
+ATTENTION_KEPT = 1000  # rows needing attention a JobOutcome keeps in memory; the rest are in its workbook
 
 ProgressFn = Callable[[dict[str, Any]], None]
 ConfirmFn = Callable[[str, int], bool]
@@ -89,25 +91,42 @@ class JobSettings:
 
 @dataclass
 class JobOutcome:
-    """What a run produced: the summary, the workbook, the exit code, and every row's result."""
+    """What a run produced: the summary (counts), the workbook, the exit code, and the rows that
+    need attention -- the first :data:`ATTENTION_KEPT` in memory, the rest read back from the
+    workbook on demand, so an outcome stays small for a million rows.
+
+    ``attention`` may be given as every row's result (``{row: RowResult}``, as the sending paths
+    hold them): only the first rows needing attention are kept.
+    """
 
     summary: RunSummary
     results_path: Path
     exit_code: int
     undo_path: Path | None = None
-    results: dict[int, RowResult] = field(default_factory=dict)
+    attention: Sequence[RowResult] | Mapping[int, RowResult] = field(default_factory=list)
     stop_errors: list[RunStopped] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if isinstance(self.attention, Mapping):
+            every = self.attention
+            self.attention = list(itertools.islice(
+                (every[row] for row in sorted(every) if every[row].status in FAILED_STATUSES), ATTENTION_KEPT))
+
+    @property
+    def attention_total(self) -> int:
+        """How many rows need attention (failed, invalid, not attempted)."""
+        totals = self.summary.status_totals()
+        return max(len(self.attention), sum(totals[s] for s in FAILED_STATUSES))
+
     def rows_needing_attention(self, limit: int | None = None) -> Iterator[RowResult]:
-        """The failed, invalid and not-attempted rows, in input order."""
-        count = 0
-        for row in sorted(self.results):
-            result = self.results[row]
-            if result.status in FAILED_STATUSES:
-                yield result
-                count += 1
-                if limit is not None and count >= limit:
-                    return
+        """The failed, invalid and not-attempted rows, in input order (beyond the ones kept in
+        memory, read back from the result file)."""
+        wanted = self.attention_total if limit is None else min(limit, self.attention_total)
+        yield from itertools.islice(self.attention, wanted)
+        if wanted <= len(self.attention):
+            return
+        more = (r for r in read_results(self.results_path) if r.status in FAILED_STATUSES)
+        yield from itertools.islice(more, len(self.attention), wanted)
 
 
 def file_sha256(path: Path) -> str:

@@ -6,31 +6,38 @@ the input's own columns first, so the sheet is itself an input file to fix and r
 ``lookup`` adds a ``Users`` sheet in the template's columns, so its output is an input file.
 ``--results-format csv|jsonl`` writes the Results rows for pipelines instead.
 
-XlsxWriter in ``constant_memory`` mode streams rows to disk (about twice openpyxl's speed; see
-docs/DESIGN.md).  Every value that came from a user is written with ``write_string``: a name like
-``=HYPERLINK(...)`` stays text.  CSV has no cell types, so a CSV cell that Excel would run as a
-formula (leading ``=``, ``@``, or ``+``/``-`` not followed by a number) gets a leading apostrophe,
-the OWASP recommendation.  Files are written to a temporary name and renamed into place.
+Rows are written whole, as they come, by :mod:`bulkprov.outputs.xlsxstream` (our own streaming
+writer; docs/DESIGN.md has the measurement against XlsxWriter, pyexcelerate and rustpy-xlsxwriter):
+nothing per row stays in memory, and the Failures sheet fills as rows arrive.  Every value that came
+from a user is an inline string: a name like ``=HYPERLINK(...)`` stays text.  CSV has no cell types,
+so a CSV cell that Excel would run as a formula (leading ``=``, ``@``, or ``+``/``-`` not followed by
+a number) gets a leading apostrophe, the OWASP recommendation.  Files are written to a temporary
+name and renamed into place (:class:`~bulkprov.io.xlsx.AtomicFile`).
 """
 
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_writable, close_workbook, new_workbook
-from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowResult
+from bulkprov.io.xlsx import AtomicFile, check_writable
+from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowRef, RowResult, UserKey
+from bulkprov.outputs import xlsxstream
+from bulkprov.outputs.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.schema import RESULT_COLUMNS
 
 __all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", "RowResult", "RunSummary",
-           "check_writable", "csv_safe", "results_path"]
+           "check_writable", "csv_safe", "read_results", "results_path"]
 
 FORMATS = ("xlsx", "csv", "jsonl")
+PENDING_ROWS = 2048  # rows added one by one are written in batches of this many
 
 
 @dataclass
@@ -83,6 +90,52 @@ def results_path(path: str | Path, fmt: str) -> Path:
     return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")
 
 
+def read_results(path: Path) -> Iterator[RowResult]:
+    """The Results rows of a result file we wrote (xlsx, csv or jsonl), in order, as RowResults.
+
+    For a caller that wants more rows than a :class:`~bulkprov.jobs.JobOutcome` keeps in memory.
+    Rows without a number (sync's removals of users missing from the roster) are numbered from
+    :data:`SYNTHETIC_ROW_BASE` on, as they were when written."""
+    path = Path(path)
+    synthetic = itertools.count(SYNTHETIC_ROW_BASE + 1)
+    for record in _records(path):
+        row = record.get("row")
+        number = int(row) if row not in (None, "") else next(synthetic)
+        http = record.get("http_status")
+        yield RowResult(RowRef(number, _text(record.get("action")),
+                               UserKey(_text(record.get("emailId")), _text(record.get("orgUserId")))),
+                        _text(record.get("status")), _text(record.get("reason")), _text(record.get("error_code")),
+                        int(http) if http not in (None, "") else None, int(record.get("attempts") or 0),
+                        _text(record.get("batch")))
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with open(path, encoding="utf-8") as fh:
+            yield from (json.loads(line) for line in fh if line.strip())
+    elif suffix == ".csv":
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            for record in csv.DictReader(fh):
+                yield {k: _csv_unsafe(v) for k, v in record.items()}
+    else:
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(str(path))
+        if "Results" not in book.sheet_names:  # a plan workbook has no Results sheet
+            return
+        rows = iter(book.get_sheet_by_name("Results").iter_rows())
+        headers = [str(h) for h in next(rows, [])]
+        for values in rows:
+            yield {h: (int(v) if isinstance(v, float) else v) for h, v in zip(headers, values, strict=False)}
+
+
+def _csv_unsafe(value: str) -> str:
+    """What :func:`csv_safe` was given (a value that itself began with an apostrophe before a
+    formula sign reads back without it: the one ambiguity of the apostrophe)."""
+    return value[1:] if value.startswith("'") and csv_safe(value[1:]) == value else value
+
+
 class ResultWriter:
     """Streams row results into the chosen format; :meth:`close` writes the Summary and commits.
 
@@ -99,50 +152,72 @@ class ResultWriter:
         self.input_headers = list(input_headers or [])
         self.users_headers = users_headers
         self._file = AtomicFile(self.path)
-        self._rows = 0
-        self._failures = 0
-        self._users = 0
-        self._open()
-        self._alone = _FailuresWorkbook(failures, self._fail_headers()) if failures is not None else None
+        self._alone: _FailuresWorkbook | None = None
+        self._pending: list[list] = []           # Results rows not yet written (xlsx)
+        self._pending_failures: list[list] = []  # their Failures rows
+        try:
+            self._open()
+            if failures is not None:
+                self._alone = _FailuresWorkbook(failures, self._fail_headers())
+        except BaseException:
+            self.abandon()
+            raise
 
     # -- public -----------------------------------------------------------------------------
 
     def add(self, result: RowResult, input_cells: list[str] | None = None) -> None:
         """Record one row; ``input_cells`` (the row as read) feed the Failures sheet."""
-        record = result.as_record()
         if self.fmt == "xlsx":
-            self._rows += 1
-            self._write_result(self._results, self._rows, result)
+            r = result
+            self._pending.append([None if r.ref.synthetic else r.row, r.action, r.email, r.org_user_id, r.status,
+                                  r.reason, r.error_code, r.http_status, r.attempts or None, r.batch])
             if result.status in FAILED_STATUSES and input_cells is not None:
-                self._failures += 1
                 cells = list(input_cells) + [""] * (len(self.input_headers) - len(input_cells))
-                values = cells[: len(self.input_headers)] + [result.status, result.reason]
-                self._write_strings(self._fail_ws, self._failures, values)
-                if self._alone is not None:
-                    self._alone.add(values)
+                self._pending_failures.append(cells[: len(self.input_headers)] + [result.status, result.reason])
+            if len(self._pending) >= PENDING_ROWS:
+                self._flush()
         elif self.fmt == "csv":
+            record = result.as_record()
             self._csv.writerow([csv_safe(_text(record[c])) for c in RESULT_COLUMNS])
         else:
-            self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._fh.write(json.dumps(result.as_record(), ensure_ascii=False) + "\n")
+
+    def add_valid(self, rows: list[int], actions: list[str], emails: list[str], org_user_ids: list[str],
+                  status: str) -> None:
+        """Rows that need no reason, at once (the check-only path's common case): the same cells
+        :meth:`add` writes for ``RowResult.of(row, status)``, made a whole chunk at a time."""
+        if self.fmt == "xlsx":
+            self._flush()  # rows stay in input order
+            sheet = self._results
+            sheet.write_xml(_plain_results_xml(sheet.next_row, rows, actions, emails, org_user_ids, status))
+            sheet.count += len(rows)
+        elif self.fmt == "csv":
+            self._csv.writerows([[str(r), csv_safe(a), csv_safe(e), csv_safe(o), status, "", "", "", "0", ""]
+                                 for r, a, e, o in zip(rows, actions, emails, org_user_ids, strict=True)])
+        else:
+            dumps = json.dumps
+            self._fh.write("".join([dumps({"row": r, "action": a, "emailId": e, "orgUserId": o, "status": status,
+                                           "reason": "", "error_code": "", "http_status": None, "attempts": 0,
+                                           "batch": ""}, ensure_ascii=False) + "\n"
+                                    for r, a, e, o in zip(rows, actions, emails, org_user_ids, strict=True)]))
 
     def add_user(self, cells: list[str]) -> None:
         """One row of the Users sheet (lookup output)."""
         if self.fmt == "xlsx" and self.users_headers is not None:
-            self._users += 1
-            self._write_strings(self._users_ws, self._users, cells)
+            self._users.add(cells)
 
     def close(self, summary: RunSummary) -> Path:
         try:
             if self.fmt == "xlsx":
-                self._finish_xlsx(summary)
+                self._flush()
+                self._write_summary(summary)
+                self._book.close()
             else:
                 self._fh.close()
             if self._alone is not None:
                 self._alone.close()
         except BaseException:
-            self._file.discard()
-            if self._alone is not None:
-                self._alone.abandon()
+            self.abandon()
             raise
         self._file.commit()
         if self._alone is not None:
@@ -153,26 +228,38 @@ class ResultWriter:
         """Drop the temporary file (used when the run could not produce results at all)."""
         if self._alone is not None:
             self._alone.abandon()
-        if self.fmt == "xlsx":
-            try:
-                self._wb.close()
-            except Exception:  # noqa: BLE001 - cleanup of a half-written temp file only
-                pass
-        else:
-            self._fh.close()
+        book = getattr(self, "_book", None)
+        if book is not None:
+            book.abandon()
+        fh = getattr(self, "_fh", None)
+        if fh is not None:
+            fh.close()
         self._file.discard()
 
     # -- xlsx -----------------------------------------------------------------------------------
 
+    def _flush(self) -> None:
+        """Rows added one by one are written a few thousand at a time (one text check, one join)."""
+        if self._pending:
+            self._results.add_rows(self._pending)
+            self._pending = []
+        if self._pending_failures:
+            self._failures.add_rows(self._pending_failures)
+            if self._alone is not None:
+                self._alone.add_rows(self._pending_failures)
+            self._pending_failures = []
+
     def _open(self) -> None:
         if self.fmt == "xlsx":
-            self._wb = new_workbook(self._file.temp, constant_memory=True)
-            self._head = self._wb.add_format(HEADER_FORMAT)
-            self._summary_ws = self._wb.add_worksheet("Summary")
+            self._summary = Sheet("Summary", widths=[(1, 1, 28), (2, 4, 22)], freeze=False, autofilter=False,
+                                  selected=True)
+            self._results = _sheet("Results", list(RESULT_COLUMNS))
+            self._failures = _sheet("Failures", self._fail_headers())
+            sheets = [self._summary, self._results, self._failures]
             if self.users_headers is not None:
-                self._users_ws = self._sheet("Users", self.users_headers)
-            self._results = self._sheet("Results", list(RESULT_COLUMNS))
-            self._fail_ws = self._sheet("Failures", self._fail_headers())
+                self._users = _sheet("Users", self.users_headers)
+                sheets.insert(1, self._users)
+            self._book = StreamingWorkbook(self._file.temp, sheets, primary="Results")
         elif self.fmt == "csv":
             self._fh = open(self._file.temp, "w", newline="", encoding="utf-8-sig")
             self._csv = csv.writer(self._fh)
@@ -183,49 +270,7 @@ class ResultWriter:
     def _fail_headers(self) -> list[str]:
         return self.input_headers + ["status", "reason"]
 
-    def _sheet(self, name: str, headers: list[str]):
-        ws = self._wb.add_worksheet(name)
-        for col, header in enumerate(headers):
-            ws.write_string(0, col, header, self._head)
-            ws.set_column(col, col, max(10, min(40, len(header) + 4)))
-        ws.freeze_panes(1, 0)
-        ws._bulkprov_width = len(headers)
-        return ws
-
-    @staticmethod
-    def _write_result(ws, row: int, r: RowResult) -> None:
-        """Numbers as numbers (sortable), text as text; blanks left out (the hot loop of big files)."""
-        if not r.ref.synthetic:
-            ws.write_number(row, 0, r.row)
-        for col, value in ((1, r.action), (2, r.email), (3, r.org_user_id), (4, r.status), (5, r.reason),
-                           (6, r.error_code), (9, r.batch)):
-            if value:
-                ws.write_string(row, col, value)
-        if r.http_status is not None:
-            ws.write_number(row, 7, r.http_status)
-        if r.attempts:
-            ws.write_number(row, 8, r.attempts)
-
-    @staticmethod
-    def _write_strings(ws, row: int, values: list[str]) -> None:
-        write = ws.write_string
-        for col, value in enumerate(values):
-            if value:
-                write(row, col, value)
-
-    def _finish_xlsx(self, summary: RunSummary) -> None:
-        for ws, last in ((self._results, self._rows), (self._fail_ws, self._failures)):
-            ws.autofilter(0, 0, max(last, 1), ws._bulkprov_width - 1)
-        if self.users_headers is not None:
-            self._users_ws.autofilter(0, 0, max(self._users, 1), self._users_ws._bulkprov_width - 1)
-        self._write_summary(summary)
-        close_workbook(self._wb)
-
     def _write_summary(self, summary: RunSummary) -> None:
-        ws = self._summary_ws
-        ws.set_column(0, 0, 28)
-        ws.set_column(1, 3, 22)
-        bold = self._wb.add_format({"bold": True})
         lines: list[tuple[str, ...]] = [
             ("bulkprov run", summary.command),
             ("run id", summary.run_id),
@@ -260,9 +305,29 @@ class ResultWriter:
             lines.append(())
             lines.append(("next steps",))
             lines.extend(("", s) for s in summary.next_steps)
-        for r, line in enumerate(lines):
-            for c, value in enumerate(line):
-                ws.write_string(r, c, value, bold if c == 0 else None)
+        for line in lines:  # every cell, blank ones too, as text; the first column bold
+            self._summary.add(line, first_style=BOLD, keep_empty=True)
+
+
+def _sheet(name: str, headers: list[str]) -> Sheet:
+    """A data sheet: styled header row, widths from the headers, frozen header, filter."""
+    widths = [(c, c, max(10, min(40, len(h) + 4))) for c, h in enumerate(headers, start=1)]
+    return Sheet(name, headers, widths)
+
+
+def _plain_results_xml(first: int, rows: list[int], actions: list[str], emails: list[str],
+                       org_user_ids: list[str], status: str) -> str:
+    """Results rows of reason-less results as sheet XML: one f-string a row when every value of the
+    chunk is plain text and present (the common case), else row by row the careful way."""
+    if xlsxstream.plain_text([*actions, *emails, *org_user_ids, status]) and all(emails) and all(org_user_ids):
+        return "".join([
+            f'<row r="{n}"><c r="A{n}"><v>{r}</v></c><c r="B{n}" t="inlineStr"><is><t>{a}</t></is></c>'
+            f'<c r="C{n}" t="inlineStr"><is><t>{e}</t></is></c><c r="D{n}" t="inlineStr"><is><t>{o}</t></is></c>'
+            f'<c r="E{n}" t="inlineStr"><is><t>{status}</t></is></c></row>'
+            for n, r, a, e, o in zip(range(first, first + len(rows)), rows, actions, emails, org_user_ids, strict=True)])
+    letters = xlsxstream.column_letters(len(RESULT_COLUMNS))
+    return "".join([xlsxstream.row_xml(n, [r, a, e, o, status], letters)
+                    for n, (r, a, e, o) in enumerate(zip(rows, actions, emails, org_user_ids, strict=True), first)])
 
 
 def _text(value: Any) -> str:
@@ -274,30 +339,23 @@ class _FailuresWorkbook:
 
     def __init__(self, path: Path, headers: list[str]) -> None:
         self._file = AtomicFile(path)
-        self._wb = new_workbook(self._file.temp, constant_memory=True)
-        self._ws = self._wb.add_worksheet("Failures")
-        head = self._wb.add_format({**HEADER_FORMAT, "bg_color": "#C00000"})
-        self._ws.set_column(0, max(0, len(headers) - 1), 18, self._wb.add_format({"num_format": "@"}))
-        self._ws.freeze_panes(1, 0)
-        for col, header in enumerate(headers):
-            self._ws.write_string(0, col, header, head)
-        self._rows = 0
+        self._sheet = Sheet("Failures", headers, [(1, max(1, len(headers)), 18)], header_style=ALERT_HEADER,
+                            column_style=TEXT, autofilter=False, selected=True)
+        try:
+            self._book = StreamingWorkbook(self._file.temp, [self._sheet], primary="Failures")
+        except BaseException:
+            self._file.discard()
+            raise
 
-    def add(self, values: list[str]) -> None:
-        self._rows += 1
-        for col, value in enumerate(values):
-            if value:
-                self._ws.write_string(self._rows, col, value)
+    def add_rows(self, rows: list[list]) -> None:
+        self._sheet.add_rows(rows)
 
     def close(self) -> None:
-        close_workbook(self._wb)
+        self._book.close()
 
     def commit(self) -> None:
         self._file.commit()
 
     def abandon(self) -> None:
-        try:
-            self._wb.close()
-        except Exception:  # noqa: BLE001 - cleanup of a half-written temp file only
-            pass
+        self._book.abandon()
         self._file.discard()

@@ -1,0 +1,150 @@
+"""``validate`` and ``--dry-run`` in one streaming pass: read a chunk, check it, write it, forget it.
+
+Memory does not grow with the file except for the duplicate bookkeeping (a key's hash to its first
+row, :class:`bulkprov.validation.FirstRows`): rows are read lazily, checked a chunk at a time
+(column-wise where equivalent, :mod:`bulkprov.columnwise`; row by row where a row needs a message),
+and written to the result workbook at once -- the Failures sheet too, from the cells in hand, so the
+file is never read twice.  What the caller keeps is the counts (in the summary), the first
+:data:`~bulkprov.jobs.settings.ATTENTION_KEPT` rows that need attention, and the plan's group counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Iterator
+
+from bulkprov.columnwise import Chunk, ColumnChecks
+from bulkprov.io import RawRow, Table
+from bulkprov.jobs.settings import ATTENTION_KEPT, JobSettings
+from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.outputs.results import ResultWriter, RunSummary
+from bulkprov.validation import Validator
+
+log = logging.getLogger("bulkprov")
+
+CHUNK_ROWS = 2048  # rows checked and written together (small enough to stay in the CPU's caches)
+VALID = Status.VALID.value
+
+
+def stream_check(table: Table, validator: Validator, writer: ResultWriter, summary: RunSummary,
+                 plan: PlanCounts | None = None) -> list[RowResult]:
+    """Check every row of ``table`` and write its result; count into ``summary`` (and ``plan``).
+
+    Returns the first rows that need attention."""
+    attention: list[RowResult] = []
+    checks = ColumnChecks(validator, table.columns)
+    with collector_paused():
+        _stream(table, checks, writer, summary, plan, attention)
+    return attention
+
+
+def _stream(table: Table, checks: ColumnChecks, writer: ResultWriter, summary: RunSummary,
+            plan: PlanCounts | None, attention: list[RowResult]) -> None:
+    for rows in chunks(table.rows, CHUNK_ROWS):
+        chunk = checks.check(rows)
+        if not chunk.slow:
+            _write_valid(writer, summary.counts, chunk, 0, len(rows))
+        else:
+            _write_mixed(writer, summary.counts, chunk, attention)
+        if plan is not None:
+            plan.add(_valid_rows(chunk))
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector for the pass: it creates millions of short-lived lists and no
+    cycles, so reference counting frees everything, and the collector would only walk the rows in
+    hand again and again (about a fifth of the time of a million-row file).  Restored after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def chunks(rows: Iterator[RawRow], size: int) -> Iterator[list[RawRow]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _write_valid(writer: ResultWriter, counts: Counter, chunk: Chunk, start: int, stop: int) -> None:
+    """Rows ``start:stop`` of the chunk, all vouched for by the column-wise checks."""
+    actions = chunk.actions[start:stop]
+    writer.add_valid(chunk.numbers[start:stop], actions, chunk.emails[start:stop],
+                     chunk.org_user_ids[start:stop], VALID)
+    if actions and actions[0] == actions[-1] and actions.count(actions[0]) == len(actions):
+        counts[(actions[0], VALID)] += len(actions)
+    else:
+        counts.update(zip(actions, itertools.repeat(VALID)))
+
+
+def _write_mixed(writer: ResultWriter, counts: Counter, chunk: Chunk, attention: list[RowResult]) -> None:
+    """Runs of vouched-for rows at once, the rows checked one by one in between, in input order."""
+    start = 0
+    for p in sorted(chunk.slow):
+        if p > start:
+            _write_valid(writer, counts, chunk, start, p)
+        row = chunk.slow[p]
+        result = RowResult.invalid(row) if row.errors else RowResult.of(row, VALID, "; ".join(row.notes))
+        writer.add(result, chunk.rows[p].cells)
+        counts[(result.action, result.status)] += 1
+        if result.status in FAILED_STATUSES and len(attention) < ATTENTION_KEPT:
+            attention.append(result)
+        start = p + 1
+    if start < len(chunk.rows):
+        _write_valid(writer, counts, chunk, start, len(chunk.rows))
+
+
+def _valid_rows(chunk: Chunk) -> list[CheckedRow]:
+    """The chunk's valid rows as the batch planner sees them (``--dry-run`` only)."""
+    out = []
+    for p in range(len(chunk.rows)):
+        row = chunk.slow.get(p)
+        if row is None:
+            out.append(CheckedRow.make(chunk.numbers[p], chunk.actions[p], chunk.emails[p], chunk.org_user_ids[p],
+                                       send_email=chunk.send_email[p]))
+        elif not row.errors:
+            out.append(row)
+    return out
+
+
+class PlanCounts:
+    """The ``--dry-run`` plan from counts: rows per request group, in the order groups first appear.
+
+    The grouping rule is :func:`bulkprov.send.batches.plan_batches`' own (it is asked per chunk);
+    only the counts are kept, so a million rows cost a few numbers."""
+
+    def __init__(self, settings: JobSettings) -> None:
+        self.settings = settings
+        self.groups: dict[tuple[str, bool, bool], int] = {}
+
+    def add(self, rows: list[CheckedRow]) -> None:
+        from bulkprov.send.batches import plan_batches
+
+        for batch in plan_batches(rows, max(1, len(rows)), self.settings.send_email):
+            key = (batch.op, batch.send_email, batch.by_org_id)
+            self.groups[key] = self.groups.get(key, 0) + len(batch.rows)
+
+    def lines(self) -> list[str]:
+        from bulkprov.send.batches import Batch, describe_plan
+        from bulkprov.send.limiter import parse_rate
+
+        size = self.settings.batch_size
+        batches: list[Batch] = []
+        for (op, send, by_org), n in self.groups.items():
+            # describe_plan counts rows per batch; placeholders stand for them (one shared list per size).
+            full, rest = divmod(n, size)
+            members = [None] * size
+            batches += [Batch(f"B{len(batches) + i + 1:04d}", op, members, send, by_org) for i in range(full)]  # type: ignore[arg-type]
+            if rest:
+                batches.append(Batch(f"B{len(batches) + 1:04d}", op, [None] * rest, send, by_org))  # type: ignore[list-item]
+        lines = describe_plan(batches, size, self.settings.concurrency, parse_rate(self.settings.rate))
+        for line in lines:
+            log.info("plan (a dry run: nothing is sent): %s", line)
+        return lines
