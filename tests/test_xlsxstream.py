@@ -19,11 +19,11 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
+from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import new_workbook
+from bulkprov.io.xlsxstream import MAX_CELL, Sheet, StreamingWorkbook
 from bulkprov.model import RowRef, RowResult, UserKey
-from bulkprov.outputs import xlsxstream
 from bulkprov.outputs.results import ResultWriter, RunSummary
-from bulkprov.outputs.xlsxstream import MAX_CELL, Sheet, StreamingWorkbook
 
 TRICKY = ["plain", "ctl\x01x\x1f", "_x0041_ stays", "a & b <c> \"q\" 'a'", "  leading", "trailing  ", "tab\tin",
           "line\nbreak\r\nwin", "=HYPERLINK(\"http://evil.invalid\",\"x\")", "@SUM(A1)", "+1 212 555 0100",

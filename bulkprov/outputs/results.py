@@ -6,7 +6,7 @@ the input's own columns first, so the sheet is itself an input file to fix and r
 ``lookup`` adds a ``Users`` sheet in the template's columns, so its output is an input file.
 ``--results-format csv|jsonl`` writes the Results rows for pipelines instead.
 
-Rows are written whole, as they come, by :mod:`bulkprov.outputs.xlsxstream` (our own streaming
+Rows are written whole, as they come, by :mod:`bulkprov.io.xlsxstream` (our own streaming
 writer; docs/DESIGN.md has the measurement against XlsxWriter, pyexcelerate and rustpy-xlsxwriter):
 nothing per row stays in memory, and the Failures sheet fills as rows arrive.  Every value that came
 from a user is an inline string: a name like ``=HYPERLINK(...)`` stays text.  CSV has no cell types,
@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import AtomicFile, check_writable
+from bulkprov.io.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowRef, RowResult, UserKey
-from bulkprov.outputs import xlsxstream
-from bulkprov.outputs.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.schema import RESULT_COLUMNS
 
 __all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", "RowResult", "RunSummary",
