@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import BadConfig
+from bulkprov.io.guard import read_small, why_unreadable
 
 DEFAULT_NAME = "bulkprov.toml"
 
@@ -99,9 +100,11 @@ def load_profile(path: Path | None, name: str | None) -> dict[str, Any]:
             raise BadConfig("no-file", profile=name, default=DEFAULT_NAME)
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_small(path).decode("utf-8"))
     except FileNotFoundError:
         raise BadConfig("missing", file=str(path)) from None
+    except OSError as exc:
+        raise BadConfig("unreadable", file=str(path), reason=why_unreadable(exc)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadConfig("toml", file=str(path), reason=str(exc)) from None
     profiles = data.get("profiles", {})

@@ -365,6 +365,8 @@ class OutputUnwritable(InputError):
     templates = {
         "": N_("cannot write {target}: {reason}; choose another place"),
         "exists": N_("{target} already exists: choose another name, or replace it on purpose"),
+        "exists-not-results": N_("{target} already exists and is not a result file bulkprov wrote (it may be your "
+                                 "roster): choose another name, or replace it on purpose"),
         "space": N_("{target}: only {free} free on that disk, about {needed} needed"),
     }
     hint = "output"
@@ -455,6 +457,7 @@ class BadConfig(InputError):
         "no-file": N_("profile {profile}: no config file (create {default})"),
         "missing": N_("config file {file} does not exist"),
         "toml": N_("config file {file} is not valid TOML: {reason}"),
+        "unreadable": N_("cannot read config file {file} ({reason})"),
         "no-profile": N_("config file {file} has no profile {profile!r} (profiles: {known})"),
         "secret": N_("config file {file}: {key} must not be in a config file; put credentials in the environment, "
                      "a .env file (env_file) or a secret file (secret_file)"),

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import pickle
+import threading
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -243,3 +246,52 @@ def test_world_readable_env_file_warns(tmp_path, caplog) -> None:
         Credentials.from_sources(env={}, env_file=env_file)
     assert "readable by other users" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_a_secret_file_that_is_a_pipe_nobody_writes_does_not_hang(tmp_path) -> None:
+    """A FIFO with no writer reads as empty at once (the run must not wait forever)."""
+    fifo = tmp_path / "secret.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(NoCredentials) as info:
+        Credentials.from_sources(env={"KORE_CLIENT_ID": CLIENT_ID}, secret_file=fifo)
+    assert info.value.variant == "secret-empty"
+
+
+def test_a_secret_handed_over_a_pipe_is_read(tmp_path) -> None:
+    """`KORE_CLIENT_SECRET_FILE=<(vault read ...)` names /dev/fd/N, a pipe whose writer may be slow:
+    the secret is waited for and read."""
+    read_end, write_end = os.pipe()
+
+    def vault() -> None:
+        time.sleep(0.3)
+        os.write(write_end, (SECRET + "\n").encode())
+        os.close(write_end)
+
+    writer = threading.Thread(target=vault)
+    writer.start()
+    try:
+        creds = Credentials.from_sources(env={"KORE_CLIENT_ID": CLIENT_ID,
+                                              "KORE_CLIENT_SECRET_FILE": f"/dev/fd/{read_end}"})
+    finally:
+        writer.join(timeout=10)
+        os.close(read_end)
+    assert decode(creds.token())["appId"] == CLIENT_ID
+
+
+@pytest.mark.parametrize("where", ["/dev/zero", "dir"])
+def test_a_device_or_directory_is_no_secret_or_env_file(tmp_path, where) -> None:
+    path = tmp_path if where == "dir" else Path(where)
+    with pytest.raises(NoCredentials) as secret:
+        Credentials.from_sources(env={"KORE_CLIENT_ID": CLIENT_ID}, secret_file=path)
+    with pytest.raises(NoCredentials) as env_file:
+        Credentials.from_sources(env={}, env_file=path)
+    assert secret.value.variant == "secret-unreadable" and "not a regular file" in secret.value.message
+    assert env_file.value.variant == "env-unreadable" and "not a regular file" in env_file.value.message
+
+
+def test_a_huge_secret_file_is_refused_without_echo(tmp_path) -> None:
+    big = tmp_path / "secret"
+    big.write_text("s3cr3t" * 20_000)
+    with pytest.raises(NoCredentials) as info:
+        Credentials.from_sources(env={"KORE_CLIENT_ID": CLIENT_ID}, secret_file=big)
+    assert "over 64 KB" in info.value.message and "s3cr3t" not in info.value.message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bulkprov.io import open_table
+from bulkprov.outputs.results import is_result_file
 from tests.test_cli import bulkprov, kore_env
 
 
@@ -37,10 +38,28 @@ def test_template_never_overwrites_silently(tmp_path):
     target.write_bytes(b"a filled-in roster HR spent a day on")
     again = bulkprov("template", "-o", str(target))
     assert again.returncode == 2 and again.stderr.count("\n") == 1, again.stderr
-    assert "already exists" in again.stderr and "--force" in again.stderr
+    assert "already exists" in again.stderr and "--replace-output" in again.stderr  # template's --force, too
     assert target.read_bytes() == b"a filled-in roster HR spent a day on"
     forced = bulkprov("template", "-o", str(target), "--force")
     assert forced.returncode == 0 and target.read_bytes().startswith(b"PK")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "jsonl"])
+def test_a_named_output_replaces_only_our_own_results_unasked(tmp_path, fmt):
+    """`-o` naming a roster (or any file bulkprov did not write) refuses before anything is read or
+    sent, and the flag the hint names replaces it; a result file bulkprov wrote -- the run being
+    resumed, a nightly `latest.xlsx` -- is replaced (the ledger can write it again)."""
+    target = tmp_path / f"latest.{fmt}"
+    target.write_bytes(b"emailId,firstName\njane@acme.com,Jane\n")
+    args = ("validate", "sample_data/leavers.csv", "-o", str(target), "--results-format", fmt)
+    refused = bulkprov(*args)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "is not a result file" in refused.stderr and "--replace-output" in refused.stderr
+    assert target.read_bytes() == b"emailId,firstName\njane@acme.com,Jane\n"
+    assert bulkprov(*args, "--replace-output").returncode in (0, 1)
+    written = target.read_bytes()
+    assert written != b"emailId,firstName\njane@acme.com,Jane\n" and is_result_file(target)
+    assert bulkprov(*args).returncode in (0, 1), "our own result file is replaced unasked"
 
 
 @pytest.mark.parametrize("command, offered", [("add", True), ("apply", True), ("sync", True), ("update", False),

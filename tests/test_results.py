@@ -60,3 +60,22 @@ def test_results_are_written_atomically(tmp_path):
     writer.close(RunSummary("add", "in.csv", "0" * 64, "2026-11-23T00:00:00"))
     assert openpyxl.load_workbook(target)["Results"]["C2"].value == "a@acme.com"
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"], "no temporary file left behind"
+
+
+def test_only_files_bulkprov_wrote_count_as_result_files(tmp_path):
+    """What a run may replace unasked: its own result files; never a roster, a template, a plan
+    workbook or a damaged file."""
+    from bulkprov.outputs.results import ResultWriter, RunSummary, is_result_file
+    from bulkprov.outputs.template import write_template
+
+    ours = []
+    for fmt, users in (("xlsx", None), ("xlsx", ["emailId"]), ("csv", None), ("jsonl", None)):
+        writer = ResultWriter(tmp_path / f"r{len(ours)}.{fmt}", fmt=fmt, users_headers=users)
+        writer.close(RunSummary("validate", "in.csv", "0" * 64, "2026-12-01T00:00:00"))
+        ours.append(writer.path)
+    theirs = [write_template(tmp_path / "template.xlsx"), write_template(tmp_path / "template.csv"),
+              tmp_path / "damaged.xlsx", tmp_path / "notes.jsonl", tmp_path / "missing.xlsx", tmp_path]
+    (tmp_path / "damaged.xlsx").write_bytes(b"PK\x03\x04 not really")
+    (tmp_path / "notes.jsonl").write_text('{"row": 1}\n')
+    assert [is_result_file(p) for p in ours] == [True] * 4
+    assert [is_result_file(p) for p in theirs] == [False] * 6

@@ -71,6 +71,23 @@ def test_config_refuses_secrets_and_unknown_keys(tmp_path):
     assert proc.returncode == 2
 
 
+def test_a_config_that_is_a_device_a_directory_or_a_silent_pipe_is_one_clear_line(tmp_path):
+    """Nothing a scheduler hands over as --config can hang the run or end in a traceback."""
+    import os
+
+    roster = tmp_path / "r.csv"
+    write_roster(roster, 2)
+    os.mkfifo(tmp_path / "fifo.toml")
+    for config, needle in (("/dev/zero", "not a regular file"), (str(tmp_path), "not a regular file"),
+                           (str(tmp_path / "fifo.toml"), None)):
+        proc = bulkprov("add", str(roster), "--dry-run", "--config", config, timeout=30)
+        assert "Traceback" not in proc.stderr
+        if needle:
+            assert proc.returncode == 2 and needle in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+        else:  # a pipe nobody writes is an empty config: the run goes on with the defaults
+            assert proc.returncode == 0, proc.stderr
+
+
 def test_max_runtime_stops_like_sigterm(make_emulator, tmp_path):
     emu = make_emulator(latency=0.2)
     roster = tmp_path / "r.csv"

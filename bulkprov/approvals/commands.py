@@ -52,6 +52,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from bulkprov.io.xlsx import check_new
     from bulkprov.jobs.audit import AuditTrail
 
     state_dir, _ = _state_profile(args)
@@ -65,6 +66,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"audit trail {trail.path}: {count} records, the chain holds")
         return 0
     if args.output:
+        check_new(args.output, replace=args.replace_output)
         with open(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
                   encoding="utf-8") as fh:
             count = trail.export(fh, args.format)

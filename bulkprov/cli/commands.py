@@ -34,7 +34,7 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
 def cmd_template(args: argparse.Namespace) -> int:
     from bulkprov.outputs.template import write_template
 
-    path = write_template(args.output, replace=args.force)
+    path = write_template(args.output, replace=args.replace_output)
     print(f"template written: {path}")
     return 0
 
@@ -72,8 +72,8 @@ def _settings(args: argparse.Namespace):
         limits = _replace(limits, max_rows=args.max_rows)
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
-    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output, encoding=args.encoding,
-                           results_format=args.results_format, lookups_file=args.lookups, limits=limits,
+    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
+                           replace_output=args.replace_output, encoding=args.encoding, results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing())
     settings.strict_ids = args.strict_ids is not False
@@ -218,7 +218,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     value = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "concurrency", "max_attempts", "timeout", "state_dir",
         "log_format")}
-    settings = JobSettings(command="export", output=args.output, host=value["host"] or os.environ.get("KORE_HOST"),
+    settings = JobSettings(command="export", output=args.output, replace_output=args.replace_output, host=value["host"] or os.environ.get("KORE_HOST"),
                            rate=value["rate"], concurrency=value["concurrency"], max_attempts=value["max_attempts"],
                            timeout=value["timeout"], state_dir=Path(value["state_dir"]) if value["state_dir"] else None,
                            phrasing=_cli_phrasing())
@@ -255,10 +255,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if args.undo:
             from bulkprov.jobs.history import rewrite_undo
 
-            path = rewrite_undo(args.state_dir, args.run_id, args.output)
+            path = rewrite_undo(args.state_dir, args.run_id, args.output, replace=args.replace_output)
             print(f"undo file of run {args.run_id}: {path}" if path else f"run {args.run_id} changed nothing")
             return 0
-        path = rewrite_results(args.state_dir, args.run_id, args.output)
+        path = rewrite_results(args.state_dir, args.run_id, args.output, replace=args.replace_output)
         print(f"results of run {args.run_id}: {path}")
         return 0
     runs = list_runs(args.state_dir)

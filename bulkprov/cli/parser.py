@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("template", help="write the input template (xlsx, or csv by extension)")
     p.add_argument("-o", "--output", default="users-template.xlsx", help="where to write it (default %(default)s)")
-    p.add_argument("--force", action="store_true", help="replace the file if it exists (it may be a filled-in roster)")
+    p.add_argument("--force", "--replace-output", dest="replace_output", action="store_true",
+                   help="replace the file if it exists (it may be a filled-in roster)")
 
     for name, help_text in FILE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="every user of the account (alluserroles, paged) as a workbook that is "
                        "itself an input file, with role, bot and group names beside their ids")
     p.add_argument("-o", "--output", type=Path, help="where to write it (default account-export-TIME.xlsx)")
+    p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
     _connection_options(p)
     p.add_argument("--rate", help="rate budget, as for the file commands (default 60/min,1800/h)")
     p.add_argument("--concurrency", type=int, help="requests in flight at once (default 4)")
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state-dir", type=Path, default=Path(".bulkprov"),
                    help="the state directory holding the ledger (default %(default)s)")
     p.add_argument("-o", "--output", type=Path, help="with show: where to write the result workbook")
+    p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
     p.add_argument("--undo", action="store_true", help="with show: write the run's undo file (from the ledger)")
 
     for name, help_text in (("approve", "approve a pending request (four eyes: never your own)"),
@@ -88,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("verify", "export"))
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="export format (default jsonl)")
     p.add_argument("-o", "--output", type=Path, help="export: where to write (default: standard output)")
+    p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
     _state_options(p)
 
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
@@ -148,6 +152,7 @@ def _state_options(p: argparse.ArgumentParser) -> None:
 def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, adds: bool) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
     p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
+    p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
     p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
     p.add_argument("--sheet", help="sheet to read (default: Users, else the first data sheet)")
     p.add_argument("--lookups", type=Path, help="workbook with Roles/Bots/Groups sheets (names → ids)")

@@ -10,7 +10,8 @@ HINTS = {
                        "new run anyway",
     "host": "pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile",
     "rate": "check --rate",
-    "output": "choose another place with -o (or pass --force to replace it)",
+    "output": "choose another place with -o",
+    "output-exists": "name another file with -o, or add --replace-output to replace it",
     "resume": "run the same command with --resume to send the rest",
     "disk": "free some space (or use another --state-dir / -o) and run it again with --resume",
     "encoding": "if you know the file's encoding, name it with --encoding NAME (e.g. --encoding mac-roman)",
@@ -21,12 +22,14 @@ GUARD_FLAGS = {"deletes": "--allow-deletes", "roles": "--allow-role-removals", "
 
 
 def _hint(error) -> str:
-    from bulkprov.errors import GuardStopped, Interrupted
+    from bulkprov.errors import GuardStopped, Interrupted, OutputUnwritable
 
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return f"if that is right, approve it with {GUARD_FLAGS[error.variant]} {error.params['count']}"
     if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named"):
         return ""  # not a question of naming the encoding (or it was named already)
+    if isinstance(error, OutputUnwritable) and error.variant.startswith("exists"):
+        return HINTS["output-exists"]
     if isinstance(error, Interrupted) and error.variant == "max-runtime":
         return "--max-runtime reached; " + HINTS["resume"]
     return HINTS.get(error.hint, "")

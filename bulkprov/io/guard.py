@@ -85,3 +85,33 @@ def open_zip(path: Path, fh: BinaryIO) -> zipfile.ZipFile:
         return zipfile.ZipFile(fh)
     except DATA_ERRORS:
         raise CorruptFile("zip", path=path) from None
+
+
+class NotASmallFile(OSError):
+    """A settings or secret file that is a directory, a device or a socket, or is too big to be one."""
+
+
+def read_small(path: Path, limit: int = 1 << 20) -> bytes:
+    """The bytes of a small settings file (config, .env, a secret), without ever hanging.
+
+    A pipe is allowed -- ``KORE_CLIENT_SECRET_FILE=<(vault read ...)`` hands us one -- but opened
+    without blocking, so a FIFO nobody writes reads as empty instead of waiting forever; a device
+    (``/dev/zero``), directory or socket is refused, and so is anything over ``limit`` bytes.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    mode = os.fstat(fd).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        os.close(fd)
+        raise NotASmallFile(errno.EINVAL, "not a regular file")
+    with os.fdopen(fd, "rb") as fh:
+        if stat.S_ISFIFO(mode) and hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)  # a writer that is there is waited for; none means EOF at once
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise NotASmallFile(errno.EFBIG, f"over {limit // 1024:,} KB")
+    return data
+
+
+def why_unreadable(exc: OSError) -> str:
+    """Why a small file could not be read, in a few words (never its content)."""
+    return exc.strerror or type(exc).__name__

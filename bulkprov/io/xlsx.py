@@ -39,6 +39,16 @@ class AtomicFile:
         self.temp.unlink(missing_ok=True)
 
 
+def check_new(path: str | Path, *, replace: bool, ours: bool = True) -> None:
+    """Refuse to replace a file the user named unless they said so (it may be a filled-in roster).
+    ``ours=False``: the caller replaces its own kind of file unasked, so this one is something else."""
+    if replace or not Path(path).exists():
+        return
+    if ours:
+        raise OutputUnwritable("exists", target=str(path))
+    raise OutputUnwritable("exists-not-results", target=str(path))
+
+
 def check_writable(path: str | Path) -> None:
     """Fail before any work is done when a file could not be written there."""
     AtomicFile(Path(path)).discard()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable
-from bulkprov.io.xlsx import AtomicFile, check_writable, new_workbook, write_sheet
+from bulkprov.io.xlsx import AtomicFile, check_new, check_writable, new_workbook, write_sheet
 from bulkprov.jobs.settings import JobSettings, ProgressFn
 from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
 from bulkprov.kore.auth import TOKEN_LIFETIME
@@ -60,6 +60,8 @@ def export_account(settings: JobSettings, credentials: Any, progress: ProgressFn
 async def export_account_async(settings: JobSettings, credentials: Any,
                                progress: ProgressFn | None = None) -> ExportOutcome:
     path = Path(settings.output or default_export_path(settings.host, dt.datetime.now()))
+    if settings.output:
+        check_new(path, replace=settings.replace_output)
     check_writable(path)
     with _budget(settings) as limiter:
         async with KoreClient(settings.host or "", credentials, timeout=settings.timeout,

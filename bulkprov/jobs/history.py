@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 from bulkprov.errors import OUTCOME_CODES, RunNotFound
+from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.ledger import LEDGER_NAME, Ledger, RunInfo
 from bulkprov.jobs.runner import failure_cells, load, now_text, write_results
 from bulkprov.jobs.settings import JobSettings, file_sha256
@@ -19,13 +20,16 @@ def list_runs(state_dir: Path) -> list[RunInfo]:
         return ledger.runs()
 
 
-def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fmt: str = "xlsx") -> Path:
+def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fmt: str = "xlsx", *,
+                    replace: bool = True) -> Path:
     """The result workbook of a run, from the ledger.
 
     The Failures sheet carries the input's own cells when the input file is still there unchanged;
     otherwise it carries the keys the ledger has.
     """
     list_runs(state_dir)  # the same clear error when there is no ledger
+    if output is not None:
+        check_new(results_path(output, fmt), replace=replace)
     with contextlib.closing(Ledger(state_dir)) as ledger:
         info = ledger.run(run_id)
         records = ledger.rows(run_id)
@@ -53,12 +57,14 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     return write_results(settings, headers, results, cells, summary, out)
 
 
-def rewrite_undo(state_dir: Path, run_id: str, output: Path | None = None) -> Path | None:
+def rewrite_undo(state_dir: Path, run_id: str, output: Path | None = None, *, replace: bool = True) -> Path | None:
     """The undo file of a run, from the ledger: every change of the run, across crashes and resumptions."""
     from bulkprov.jobs.ledgered import ledger_undo_material
     from bulkprov.outputs.undo import undo_rows, write_undo
 
     list_runs(state_dir)
+    if output is not None:
+        check_new(output, replace=replace)
     with contextlib.closing(Ledger(state_dir)) as ledger:
         ledger.run(run_id)  # a clear error for an unknown id
         rows, results, before = ledger_undo_material(ledger, run_id, [], {}, {})

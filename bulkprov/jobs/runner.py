@@ -40,6 +40,7 @@ from bulkprov.errors import (
     RunStopped,
 )
 from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.ledger import LedgerWriteFailed
 from bulkprov.jobs.settings import (
     COMMANDS,
@@ -58,7 +59,7 @@ from bulkprov.jobs.settings import (
 from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
-from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, results_path
+from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
 from bulkprov.validation import Validator
 
 log = logging.getLogger("bulkprov")
@@ -224,6 +225,8 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     started = now()
     table = load(path, settings)
     out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
+    if settings.output:
+        check_new(out_path, replace=settings.replace_output or is_result_file(out_path), ours=False)
     check_writable(out_path)
     summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
                          input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",

@@ -35,6 +35,7 @@ class JobSettings:
     sheet: str | None = None
     output: Path | None = None
     failures_output: Path | None = None  # also write the failed rows as a workbook of their own
+    replace_output: bool = True  # False: refuse a named ``output`` that exists (the CLI's default: a user named it)
     results_format: str = "xlsx"
     dry_run: bool = False
     send_email: bool = True

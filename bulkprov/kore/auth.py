@@ -44,6 +44,7 @@ from pathlib import Path
 import jwt
 
 from bulkprov.errors import NoCredentials
+from bulkprov.io.guard import read_small, why_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -289,11 +290,11 @@ def parse_env_text(text: str) -> dict[str, str]:
 def read_env_file(path: str | Path) -> dict[str, str]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_small(path).decode("utf-8-sig")
     except FileNotFoundError:
         raise NoCredentials("env-missing", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise NoCredentials("env-unreadable", path=path, reason=type(exc).__name__) from None
+        raise NoCredentials("env-unreadable", path=path, reason=_why(exc)) from None
     _warn_if_shared(path)
     return parse_env_text(text)
 
@@ -303,15 +304,19 @@ def read_secret_file(path: str | Path, *, variable: str | None = None) -> str:
     path = Path(path).expanduser()
     what = f"the secret file named by {variable}" if variable else "the secret file"
     try:
-        secret = path.read_text(encoding="utf-8-sig").strip()
+        secret = read_small(path, limit=64 * 1024).decode("utf-8-sig").strip()
     except FileNotFoundError:
         raise NoCredentials("secret-missing", path=path, what=what) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise NoCredentials("secret-unreadable", path=path, what=what, reason=type(exc).__name__) from None
+        raise NoCredentials("secret-unreadable", path=path, what=what, reason=_why(exc)) from None
     if not secret:
         raise NoCredentials("secret-empty", path=path, what=what)
     _warn_if_shared(path, level=logging.INFO)  # K8s mounts secrets 0644 by default: only a note
     return secret
+
+
+def _why(exc: BaseException) -> str:
+    return why_unreadable(exc) if isinstance(exc, OSError) else type(exc).__name__
 
 
 def _warn_if_shared(path: Path, *, level: int = logging.WARNING) -> None:

@@ -112,6 +112,34 @@ def read_results(path: Path) -> Iterator[RowResult]:
                         _text(record.get("batch")))
 
 
+def is_result_file(path: Path) -> bool:
+    """True when ``path`` is a result file bulkprov wrote (its sheet names, or its header line, are
+    ours): such a file may be replaced by the next run naming it -- a resumed run, a nightly
+    ``latest.xlsx`` -- since the ledger can write it again (``runs show``).  An empty file counts
+    (there is nothing in it to lose: a jsonl run without rows writes one).  Anything else, or anything
+    unreadable, is not ours."""
+    import zipfile
+
+    try:
+        if not path.is_file():
+            return False
+        if path.stat().st_size == 0:
+            return True
+        suffix = path.suffix.lower()
+        if suffix in (".csv", ".jsonl"):
+            with open(path, encoding="utf-8-sig", errors="replace") as fh:
+                first = fh.readline(4096).strip()
+            if suffix == ".csv":
+                return first == ",".join(RESULT_COLUMNS)
+            record = json.loads(first) if first.startswith("{") else {}
+            return isinstance(record, dict) and list(record) == list(RESULT_COLUMNS)
+        with zipfile.ZipFile(path) as book:
+            names = re.findall(r'<sheet name="([^"]*)"', book.read("xl/workbook.xml")[:65536].decode("utf-8", "replace"))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, RuntimeError, NotImplementedError):
+        return False
+    return names[:1] == ["Summary"] and {"Results", "Failures"} <= set(names)
+
+
 def _records(path: Path) -> Iterator[dict[str, Any]]:
     suffix = path.suffix.lower()
     if suffix == ".jsonl":

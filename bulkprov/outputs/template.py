@@ -14,8 +14,7 @@ import datetime as dt
 from pathlib import Path
 
 from bulkprov import schema
-from bulkprov.errors import OutputUnwritable
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook
+from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_new, close_workbook, new_workbook
 
 # Fixed document date so the generated file only changes when the schema does.
 _CREATED = dt.datetime(2026, 1, 1)
@@ -50,8 +49,7 @@ def write_template(path: str | Path, *, replace: bool = False) -> Path:
     An existing file is never replaced silently (it may be a filled-in roster): ``replace=True`` says so.
     """
     path = Path(path)
-    if path.exists() and not replace:
-        raise OutputUnwritable("exists", target=str(path))
+    check_new(path, replace=replace)
     target = AtomicFile(path)
     try:
         if path.suffix.lower() == ".csv":
