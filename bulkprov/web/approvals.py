@@ -22,7 +22,18 @@ from bulkprov.errors import ApprovalRefused
 from bulkprov.jobs.audit import AuditTrail
 from bulkprov.jobs.settings import file_sha256
 from bulkprov.web import lang
-from bulkprov.web.common import APPROVED, CONFIG, SESSION, address, explain, labels, message, page
+from bulkprov.web.common import (
+    ACTION_NAMES,
+    APPROVED,
+    CONFIG,
+    SESSION,
+    address,
+    explain,
+    label,
+    labels,
+    message,
+    page,
+)
 from bulkprov.web.config import WebConfig
 from bulkprov.web.lang import N_, _, text
 from bulkprov.web.preview import Preview
@@ -123,7 +134,7 @@ async def request_page(request: web.Request) -> web.StreamResponse:
     can_run = (req.state == "approved" and bool(req.upload_id) and allows(session.role, "operator")
                and find_upload(config, req.upload_id) is not None)
     return page(request, "request.html", text(N_("Request {id}"), id=req.id), req=req, csrf=session.csrf,
-                what=text(N_("{action} of {file}"), action=req.command, file=req.input_name),
+                what=_what(req),
                 states=labels(STATES), count_labels=labels(COUNTS), reasons=reasons_shown(req),
                 counts=list((summary.get("counts") or {}).items()), supersedes=summary.get("supersedes") or [],
                 removals=[[u] for u in summary.get("removals") or []], changes=summary.get("changes") or [],
@@ -131,7 +142,11 @@ async def request_page(request: web.Request) -> web.StreamResponse:
                 protected=[[u] for u in summary.get("protected") or []], limit=MAX_LISTED,
                 can_decide=pending and allows(session.role, "approver") and session.user != req.requester,
                 own=pending and session.user == req.requester, can_run=can_run,
-                run_label=text(N_("Run the approved {action}"), action=req.command))
+                run_label=text(N_("Run the approved {action}"), action=label(ACTION_NAMES, req.command)))
+
+
+def _what(req: Request) -> str:
+    return text(N_("{action} of {file}"), action=label(ACTION_NAMES, req.command), file=req.input_name)
 
 
 async def decide_post(request: web.Request) -> web.StreamResponse:
@@ -151,7 +166,7 @@ async def decide_post(request: web.Request) -> web.StreamResponse:
 
 async def requests_page(request: web.Request) -> web.StreamResponse:
     config: WebConfig = request.app[CONFIG]
-    rows = [{"id": r.id, "state": r.state, "requester": r.requester, "what": f"{r.command} {r.input_name}",
+    rows = [{"id": r.id, "state": r.state, "requester": r.requester, "what": _what(r),
              "why": reasons_shown(r), "decided_by": r.decided_by} for r in ApprovalStore(config.state_dir).all()]
     return page(request, "requests.html", _("Approvals"), requests=rows, states=labels(STATES))
 

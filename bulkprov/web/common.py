@@ -17,7 +17,7 @@ from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.web.config import WebConfig
 from bulkprov.web.html import render
-from bulkprov.web.lang import N_, _, text
+from bulkprov.web.lang import N_, _, number, text
 from bulkprov.web.security import LoginForms, Session, SessionStore
 from bulkprov.web.throttle import LoginThrottle, PasswordChecker, client_address
 
@@ -32,6 +32,10 @@ ACTIONS = {
     "remove": N_("remove the users"),
     "apply": N_("per-row action column (add / update / remove)"),
 }
+# A command's short name on the page (a run's "what", a request's action).
+ACTION_NAMES = {"add": N_("add"), "update": N_("update"), "remove": N_("remove"), "apply": N_("apply"),
+                "sync": N_("sync"), "lookup": N_("lookup")}
+ROLE_NAMES = {"viewer": N_("viewer"), "operator": N_("operator"), "approver": N_("approver")}
 EMAIL_CHOICES = {"yes": N_("send activation emails"), "no": N_("do not send activation emails")}
 # What a row's status (the workbook's stable English code) is called on the page.
 STATUSES = {"success": N_("success"), "failed": N_("failed"), "invalid": N_("invalid"), "skipped": N_("skipped"),
@@ -90,6 +94,11 @@ def labels(table: dict[str, str]) -> dict[str, str]:
     return {key: _(label) for key, label in table.items()}
 
 
+def label(table: dict[str, str], key: str) -> str:
+    """One marked label in the request's language; a key the table does not know shows as it is."""
+    return _(table[key]) if key in table else key
+
+
 def page(request: web.Request, template: str, title: str, status: int = 200, **context: Any) -> web.Response:
     """A whole page: ``template`` (which extends ``layout.html``) with the frame's navigation and language switch."""
     from bulkprov.web.roles import allows
@@ -99,6 +108,7 @@ def page(request: web.Request, template: str, title: str, status: int = 200, **c
     nav = [(href, _(label)) for href, label, need in NAV if signed_in and allows(session.role, need)]
     config: WebConfig = request.app[CONFIG]
     html = render(template, title=title, session=session if signed_in else None, nav=nav, here=_here(request),
+                  role=label(ROLE_NAMES, session.role) if signed_in else "",
                   host=config.job.host or "", statuses=labels(STATUSES), **context)
     return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
 
@@ -150,7 +160,8 @@ async def record(request: web.Request, event: str, who: str | None = None, **wha
 def refused(request: web.Request, role: str, needed: str) -> web.Response:
     return message(request, _("Not allowed"), text(N_("Your role ({role}) does not allow this: it needs the {needed} "
                                                       "role. Ask an administrator if you need it."),
-                                                   role=role or "none", needed=needed), status=403)
+                                                   role=label(ROLE_NAMES, role) if role else _("none"),
+                                                   needed=label(ROLE_NAMES, needed)), status=403)
 
 
 def redirect(location: str) -> web.Response:
@@ -168,6 +179,5 @@ def download(path: Path, name: str) -> web.FileResponse:
 
 
 def mb(n: int) -> str:
-    from bulkprov.web.lang import number
-
+    """An upload limit in MB, in the reader's locale (``1 MB``, ``0.5 MB``)."""
     return f"{number(round(n / 1024 / 1024, 2))} MB"

@@ -17,7 +17,6 @@ from typing import Any
 import jinja2
 
 from bulkprov import __version__, i18n
-from bulkprov.units import human_size
 from bulkprov.web import lang as lang_
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -30,8 +29,7 @@ def environment(lang: str) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, auto_reload=False)
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: line breaks in a template are not in the msgid
     env.install_gettext_translations(lang_.translations(lang), newstyle=True)
-    env.filters.update(number=functools.partial(lang_.number, lang=lang),
-                       when=functools.partial(lang_.when, lang=lang), size=human_size)
+    env.filters.update({name: functools.partial(getattr(lang_, name), lang=lang) for name in ("number", "when", "size")})
     env.globals.update(lang=lang, languages=lang_.NAMES, version=__version__)
     return env
 

@@ -22,6 +22,7 @@ from typing import Any
 from babel import support
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
+from babel.units import format_unit
 
 from bulkprov import i18n
 
@@ -129,3 +130,15 @@ def when(value: Any, lang: str | None = None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone().replace(tzinfo=None)
     return format_datetime(moment, "medium", locale=lang or i18n.current())
+
+
+def size(n: float, lang: str | None = None) -> str:
+    """A byte count as :func:`bulkprov.units.human_size` rounds it, in the reader's locale: 333바이트, 3.4 MB."""
+    locale = lang or i18n.current()
+    if n < 1024:
+        return format_unit(round(n), "digital-byte", length="long", locale=locale)
+    for unit in ("KB", "MB", "GB"):
+        n /= 1024
+        if n < 1024 or unit == "GB":
+            break
+    return f"{format_decimal(round(n, 1) if n < 10 else round(n), locale=locale)} {unit}"

@@ -28,6 +28,7 @@ from bulkprov.outputs.results import failures_path
 from bulkprov.web import lang
 from bulkprov.web.approvals import gate
 from bulkprov.web.common import (
+    ACTION_NAMES,
     ACTIONS,
     APPROVED,
     CONFIG,
@@ -39,6 +40,7 @@ from bulkprov.web.common import (
     WebPhrasing,
     download,
     explain,
+    label,
     labels,
     message,
     page,
@@ -199,8 +201,7 @@ async def runs_page(request: web.Request) -> web.StreamResponse:
         failures = (results and any(run.counts.get(s) for s in FAILED_STATUSES)
                     and failures_path(Path(run.results_path)).is_file())
         rows.append({"id": run.id, "started": run.started, "name": name, "state": run.state,
-                     "what": _(ACTIONS[run.command]) if run.command in ACTIONS else run.command,
-                     "state_label": _(RUN_STATES[run.state]) if run.state in RUN_STATES else run.state,
+                     "what": label(ACTION_NAMES, run.command), "state_label": label(RUN_STATES, run.state),
                      "counts": sorted(run.counts.items()), "results": results, "failures": failures})
     return page(request, "runs.html", _("Runs"), runs=rows, running=request.app[JOBS].running())
 
