@@ -63,15 +63,15 @@ class WebPhrasing(Phrasing):
 
     def rerun_failures(self, command: str, results: Path) -> str:
         return text(N_("Failed and invalid rows are in the failures file: download it, fix the rows and upload it "
-                       "again with the action '{command}'."), command=command)
+                       "again with “{action}” as what to do."), action=label(ACTIONS, command))
 
     def resume(self, command: str, reason: str) -> str:
         return text(N_("The run stopped: {reason}. Fix the cause, then upload the same file and run it again; rows "
                        "already done are not sent twice."), reason=reason)
 
     def undo(self, path: Path, changes: int) -> str:
-        return text(N_("To undo this run's {changes} changes, download the undo file and upload it with the action "
-                       "'apply'."), changes=changes)
+        return text(N_("To undo this run's {changes} changes, download the undo file and upload it with "
+                       "“{action}” as what to do."), changes=changes, action=label(ACTIONS, "apply"))
 
     def hint(self, key: str) -> str:
         hints = {

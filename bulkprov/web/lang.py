@@ -142,3 +142,20 @@ def size(n: float, lang: str | None = None) -> str:
         if n < 1024 or unit == "GB":
             break
     return f"{format_decimal(round(n, 1) if n < 10 else round(n), locale=locale)} {unit}"
+
+
+def duration(seconds: float, lang: str | None = None) -> str:
+    """An ETA rounded as :func:`bulkprov.units.format_duration` rounds it: ``12 s`` in English (the CLI's
+    wording), ``12초`` and ``12 秒`` in Korean and Japanese (Babel's units)."""
+    from bulkprov.units import format_duration
+
+    locale = lang or i18n.current()
+    if locale == i18n.DEFAULT:
+        return format_duration(seconds)
+    if seconds < 90:
+        value, unit = max(1, round(seconds)), "duration-second"
+    elif seconds < 5400:
+        value, unit = round(seconds / 60), "duration-minute"
+    else:
+        value, unit = round(seconds / 3600, 1), "duration-hour"
+    return format_unit(value, unit, length="short", locale=locale)

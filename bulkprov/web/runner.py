@@ -19,9 +19,8 @@ from typing import Any
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs import JobOutcome, JobSettings, run_job_async
-from bulkprov.units import format_duration
 from bulkprov.web.common import MAX_ERRORS_SHOWN, explain
-from bulkprov.web.lang import N_, _
+from bulkprov.web.lang import N_, _, duration
 from bulkprov.web.uploads import Upload
 
 log = logging.getLogger("bulkprov.web")
@@ -78,7 +77,7 @@ class Job:
 
     def status(self) -> dict[str, Any]:
         eta = self.progress.get("eta")
-        eta_text = "—" if self.state != "running" else format_duration(eta) if eta is not None else "…"
+        eta_text = "—" if self.state != "running" else duration(eta) if eta is not None else "…"
         return {"state": self.state, "phase": self.phase(), "percent": self.percent(),
                 "done": self.progress.get("done", 0), "failed": self.progress.get("failed", 0),
                 "total": self.progress.get("total", 0), "requests": self.progress.get("requests", 0),
