@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz lint bench clean
+.PHONY: demo test fuzz lint bench clean catalogs-web
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -37,3 +37,18 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .bulkprov build *.egg-info
+
+# Gettext domain "web" (the page: bulkprov/web/ Python and templates): extract, update ko/ja, compile.
+# The compiled .mo files are committed (a clean clone's `make test` uses them; a test fails when one is stale).
+WEB_POT := bulkprov/locale/web.pot
+catalogs-web: $(VENV)/.installed-test
+	$(BIN)/pybabel -q extract -F bulkprov/web/babel.cfg --add-location=file --sort-output --no-wrap \
+		--project=bulkprov --copyright-holder="bulkprov authors" -c TRANSLATORS: -o $(WEB_POT) bulkprov/web
+	for lang in ko ja; do \
+		if [ -f bulkprov/locale/$$lang/LC_MESSAGES/web.po ]; then \
+			$(BIN)/pybabel -q update -D web -i $(WEB_POT) -d bulkprov/locale -l $$lang --no-wrap --ignore-obsolete; \
+		else \
+			$(BIN)/pybabel -q init -D web -i $(WEB_POT) -d bulkprov/locale -l $$lang --no-wrap; \
+		fi; \
+	done
+	$(BIN)/pybabel -q compile -D web -d bulkprov/locale --statistics

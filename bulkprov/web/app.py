@@ -6,7 +6,8 @@ worker thread), ``pages`` (the handlers after login), ``app`` (routes and the se
 
 Design
 ------
-Pages are rendered on the server from the ``string.Template`` files in ``templates/``; one
+Pages are rendered on the server from the Jinja2 templates in ``templates/`` (:mod:`bulkprov.web.html`:
+autoescaped, translated; :mod:`bulkprov.web.lang` picks the reader's language); one
 small script (``app.js``, served by the app) polls a run's progress.  There is no front-end build
 and no second implementation of any step: a page calls what the CLI calls.
 
@@ -51,7 +52,7 @@ Security
 * **Secrets** stay on the server: the Kore.ai credentials are read once at start
   (:meth:`bulkprov.kore.auth.Credentials.from_sources`) and only ever handed to the pipeline; no page,
   JSON reply or log line carries them or a token.  Every value put into a page is HTML-escaped
-  (:func:`render` escapes all values unless they are :class:`Markup` built here).
+  (Jinja2's autoescape; no HTML is built in Python).
 * **Headers** on every response: a Content-Security-Policy allowing only this origin's script and
   style, no framing and form posts only to this origin, ``X-Content-Type-Options: nosniff``,
   ``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store``.
@@ -66,6 +67,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from bulkprov import i18n
+from bulkprov.web import lang
 from bulkprov.web.approvals import audit_page, decide_post, request_page, requests_page
 from bulkprov.web.common import (
     AUDIT_WRITER,
@@ -84,7 +87,7 @@ from bulkprov.web.common import (
     refused,
 )
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import tag
+from bulkprov.web.lang import _
 from bulkprov.web.login import OIDC, login_get, login_post, logout, oidc_callback, oidc_login, read_form
 from bulkprov.web.pages import (
     favicon,
@@ -103,7 +106,7 @@ from bulkprov.web.preview import Previews
 from bulkprov.web.private import make_private
 from bulkprov.web.roles import allows, needed_role
 from bulkprov.web.runner import Jobs
-from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, security_headers
+from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, safe_next, security_headers
 from bulkprov.web.throttle import LoginThrottle, PasswordChecker
 from bulkprov.web.uploads import remove_stale_parts, upload_post
 
@@ -115,15 +118,19 @@ PUBLIC_PATHS = frozenset({"/login", "/oidc/login", "/oidc/callback", "/static/ap
 
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Sessions, login and CSRF for every request (see the module docstring)."""
+    """Sessions, the reader's language, login and CSRF for every request (see the module docstring)."""
     session = request.app[SESSIONS].lookup(request.cookies.get(COOKIE))
     request[SESSION] = session
+    # Every request sets its language (a connection's requests share one asyncio task, so one request's
+    # choice must never be left for the next).
+    i18n.set_language(lang.choose(session.lang if session else None, request.query.get("lang"),
+                                  request.headers.get("Accept-Language")))
     if request.path not in PUBLIC_PATHS and (session is None or not session.user):
         if request.method in ("GET", "HEAD") and "application/json" not in request.headers.get("Accept", ""):
             target = request.path_qs if request.path != "/" else ""
             raise web.HTTPSeeOther("/login" + (f"?next={_quote(target)}" if target else ""))
-        return message(request, "Log in first", "You are not logged in (or your session expired): log in again.",
-                       status=401, links=tag("a", "Log in", href="/login"))
+        return message(request, _("Log in first"), _("You are not logged in (or your session expired): log in again."),
+                       status=401, links=[("/login", _("Log in"))])
     if session is not None and session.user:
         needed = needed_role(request.method, request.path)
         if not allows(session.role, needed):
@@ -136,6 +143,15 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if not csrf_ok(session, form.get("csrf")):
             return forbidden(request)
     return await handler(request)
+
+
+async def language_post(request: web.Request) -> web.StreamResponse:
+    """The language switch: kept in the session (the form's CSRF token was checked by :func:`guard`)."""
+    form = await read_form(request)
+    chosen = lang.supported(form.get("lang"))
+    if chosen is not None:
+        request[SESSION].lang = chosen
+    raise web.HTTPSeeOther(safe_next(str(form.get("next") or "/")))
 
 
 def _quote(path: str) -> str:
@@ -173,6 +189,7 @@ def create_app(config: WebConfig) -> web.Application:
     app.router.add_get("/login", login_get)
     app.router.add_post("/login", login_post)
     app.router.add_post("/logout", logout)
+    app.router.add_post("/language", language_post)
     if config.oidc is not None:
         from bulkprov.web.oidc import OidcClient
 

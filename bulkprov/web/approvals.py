@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from typing import Any
 
 from aiohttp import web
 
@@ -22,9 +21,21 @@ from bulkprov.approvals.flow import Approvals, decide, open_request
 from bulkprov.errors import ApprovalRefused
 from bulkprov.jobs.audit import AuditTrail
 from bulkprov.jobs.settings import file_sha256
-from bulkprov.web.common import APPROVED, CONFIG, SESSION, address, explain, message, page
+from bulkprov.web import lang
+from bulkprov.web.common import (
+    ACTION_NAMES,
+    APPROVED,
+    CONFIG,
+    SESSION,
+    address,
+    explain,
+    label,
+    labels,
+    message,
+    page,
+)
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import Markup, join, render, tag
+from bulkprov.web.lang import N_, _, text
 from bulkprov.web.preview import Preview
 from bulkprov.web.roles import allows
 from bulkprov.web.security import Session
@@ -33,16 +44,33 @@ from bulkprov.web.uploads import Upload, find_upload
 MAX_LISTED = 1000
 
 
-def reasons_for(preview: Preview, config: WebConfig) -> list[str]:
-    """Why a run of this preview needs a second person (empty: it may run)."""
+WHY = {"remove": N_("{count} users would be removed, over the limit of {limit}"),
+       "builder": N_("{count} users would get Builder access (canCreateBot/isDeveloper)"),
+       "protected": N_("{count} protected users would be changed or removed")}
+
+
+def why(preview: Preview, config: WebConfig) -> list[tuple[str, dict[str, int]]]:
+    """Why a run of this preview needs a second person, as (key of :data:`WHY`, numbers); empty: it may run."""
     out = []
     if len(preview.removals) > config.job.max_deletes:
-        out.append(f"{len(preview.removals):,} users would be removed, over the limit of {config.job.max_deletes:,}")
+        out.append(("remove", {"count": len(preview.removals), "limit": config.job.max_deletes}))
     if preview.builders:
-        out.append(f"{len(preview.builders):,} users would get Builder access (canCreateBot/isDeveloper)")
+        out.append(("builder", {"count": len(preview.builders)}))
     if preview.protected:
-        out.append(f"{len(preview.protected):,} protected users would be changed or removed")
+        out.append(("protected", {"count": len(preview.protected)}))
     return out
+
+
+def worded(key: str, numbers: dict[str, int], language: str | None = None) -> str:
+    """One reason in ``language`` (English for the stored request, the CLI and the audit trail) or the reader's."""
+    if language == "en":
+        return WHY[key].format_map({k: lang.number(v, "en") for k, v in numbers.items()})
+    return text(WHY[key], **{k: lang.number(v) for k, v in numbers.items()})
+
+
+def reasons_for(preview: Preview, config: WebConfig) -> list[str]:
+    """Why a run of this preview needs a second person, in English as the request stores it (empty: it may run)."""
+    return [worded(key, numbers, "en") for key, numbers in why(preview, config)]
 
 
 def fingerprint(action: str, email: str, sha256: str, host: str) -> str:
@@ -71,7 +99,7 @@ async def gate(request: web.Request, upload: Upload, action: str, email: str, pr
                           "protected": len(preview.protected)},
                "removals": preview.removals[:10_000], "builders": preview.builders[:10_000],
                "protected": preview.protected[:10_000], "changes": [list(c) for c in preview.updates[:10_000]],
-               "supersedes": stale}
+               "supersedes": stale, "why": why(preview, config)}
     approvals = Approvals(person=session.user or "?", where=address(request), source="page",
                           expiry_hours=config.approval_expiry_hours, webhook=config.webhook)
     made = await open_request(config.state_dir, approvals, command=action, input_name=upload.name,
@@ -80,11 +108,18 @@ async def gate(request: web.Request, upload: Upload, action: str, email: str, pr
     return f"/requests/{made.id}"
 
 
-def _table(headers: list[str], rows: list[list[Any]], table_id: str) -> Markup:
-    head = join(tag("th", h) for h in headers)
-    body = join(Markup("<tr>" + "".join(tag("td", c) for c in row) + "</tr>") for row in rows[:MAX_LISTED])
-    more = (tag("p", f"… and {len(rows) - MAX_LISTED:,} more.", class_="hint") if len(rows) > MAX_LISTED else "")
-    return Markup(f'<table id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}')
+STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"), "used": N_("used"),
+          "expired": N_("expired")}
+COUNTS = {"rows": N_("rows"), "valid": N_("valid"), "invalid": N_("invalid"), "remove": N_("to remove"),
+          "builder": N_("Builder access"), "protected": N_("protected users")}
+
+
+def reasons_shown(req: Request) -> list[str]:
+    """A request's reasons in the reader's language when the page made it; as stored otherwise."""
+    made_here = req.summary.get("why")
+    if isinstance(made_here, list) and all(isinstance(w, list | tuple) and len(w) == 2 and w[0] in WHY for w in made_here):
+        return [worded(key, numbers) for key, numbers in made_here]
+    return list(req.reasons)
 
 
 async def request_page(request: web.Request) -> web.StreamResponse:
@@ -93,56 +128,25 @@ async def request_page(request: web.Request) -> web.StreamResponse:
     try:
         req = ApprovalStore(config.state_dir).get(request.match_info["request_id"])
     except ApprovalRefused:
-        return message(request, "Not found", "There is no such request.", status=404)
+        return message(request, _("Not found"), _("There is no such request."), status=404)
     summary = req.summary
-    counts = join(tag("li", f"{k}: {v:,}") for k, v in (summary.get("counts") or {}).items())
-    parts = [tag("h2", "Why it needs approval"), tag("ul", join(tag("li", r) for r in req.reasons), id="reasons"),
-             tag("h2", "The plan"), tag("ul", counts, id="counts")]
-    if summary.get("supersedes"):
-        parts.append(tag("p", "This replaces approved request(s) " + ", ".join(summary["supersedes"]) + ": the file "
-                         "changed since they were approved, so their approval no longer holds.",
-                         class_="message warning", id="superseded"))
-    if summary.get("removals"):
-        parts += [tag("h2", f"Users to be removed ({len(summary['removals']):,})"),
-                  _table(["user"], [[u] for u in summary["removals"]], "removals")]
-    if summary.get("changes"):
-        headers = ["user", "field", "old", "new"] if len(summary["changes"][0]) == 4 else ["user", "field", "new"]
-        parts += [tag("h2", "Changes per field"), _table(headers, summary["changes"], "changes")]
-    for key, title in (("builders", "Users who would get Builder access"), ("protected", "Protected users touched")):
-        if summary.get(key):
-            parts += [tag("h2", title), _table(["user"], [[u] for u in summary[key]], key)]
-    body = render("request", request_id=req.id, state=req.state, requester=req.requester, where=req.where,
-                  created=req.created.replace("T", " "), expires=req.expires.replace("T", " "),
-                  what=f"{req.command} of {req.input_name}", sha=req.input_sha256[:16],
-                  fingerprint=req.fingerprint[:16], decision=_decision(req), actions=_actions(request, req, session),
-                  plan=join(parts))
-    return page(request, f"Request {req.id}", body)
+    pending = req.state == "pending"
+    can_run = (req.state == "approved" and bool(req.upload_id) and allows(session.role, "operator")
+               and find_upload(config, req.upload_id) is not None)
+    return page(request, "request.html", text(N_("Request {id}"), id=req.id), req=req, csrf=session.csrf,
+                what=_what(req),
+                states=labels(STATES), count_labels=labels(COUNTS), reasons=reasons_shown(req),
+                counts=list((summary.get("counts") or {}).items()), supersedes=summary.get("supersedes") or [],
+                removals=[[u] for u in summary.get("removals") or []], changes=summary.get("changes") or [],
+                builders=[[u] for u in summary.get("builders") or []],
+                protected=[[u] for u in summary.get("protected") or []], limit=MAX_LISTED,
+                can_decide=pending and allows(session.role, "approver") and session.user != req.requester,
+                own=pending and session.user == req.requester, can_run=can_run,
+                run_label=text(N_("Run the approved {action}"), action=label(ACTION_NAMES, req.command)))
 
 
-def _decision(req: Request) -> Markup:
-    if req.state in ("approved", "rejected", "used"):
-        verb = "Approved" if req.state in ("approved", "used") else "Rejected"
-        used = " It has been used by a run." if req.state == "used" else ""
-        return tag("p", f"{verb} by {req.decided_by} at {req.decided_at.replace('T', ' ')}: “{req.comment}”.{used}",
-                   class_="message info", id="decision")
-    if req.state == "expired":
-        return tag("p", "This request expired without a decision: run again to make a new one.",
-                   class_="message warning", id="decision")
-    return tag("p", "Waiting for approval by someone else.", class_="message warning", id="decision")
-
-
-def _actions(request: web.Request, req: Request, session: Session) -> Markup:
-    if req.state == "pending" and allows(session.role, "approver") and session.user != req.requester:
-        return render("decide", request_id=req.id, csrf=session.csrf)
-    if req.state == "pending" and session.user == req.requester:
-        return tag("p", "You made this request: another approver must decide it.", class_="hint", id="own-request")
-    if req.state == "approved" and req.upload_id and allows(session.role, "operator"):
-        config: WebConfig = request.app[CONFIG]
-        if find_upload(config, req.upload_id) is not None:
-            return render("run_form", upload_id=req.upload_id, csrf=session.csrf, action=req.command,
-                          email=req.email, mode="", button_id="run", button_class="",
-                          label=f"Run the approved {req.command}")
-    return Markup("")
+def _what(req: Request) -> str:
+    return text(N_("{action} of {file}"), action=label(ACTION_NAMES, req.command), file=req.input_name)
 
 
 async def decide_post(request: web.Request) -> web.StreamResponse:
@@ -155,31 +159,23 @@ async def decide_post(request: web.Request) -> web.StreamResponse:
                            approve, str(form.get("comment") or ""), allows(session.role, "approver"), config.webhook)
     except ApprovalRefused as exc:
         status = 404 if exc.variant == "not-found" else 409 if exc.variant in ("decided", "expired") else 403
-        return message(request, "Not decided", explain(exc), status=status,
-                       links=tag("a", "Back to the request", href=f"/requests/{request.match_info['request_id']}"))
+        return message(request, _("Not decided"), explain(exc), status=status,
+                       links=[(f"/requests/{request.match_info['request_id']}", _("Back to the request"))])
     raise web.HTTPSeeOther(f"/requests/{req.id}")
 
 
 async def requests_page(request: web.Request) -> web.StreamResponse:
     config: WebConfig = request.app[CONFIG]
-    rows = [Markup(f'<tr id="request-{r.id}">' + "".join([
-        str(tag("td", tag("a", r.id, href=f"/requests/{r.id}"))), str(tag("td", r.state)),
-        str(tag("td", r.requester)), str(tag("td", f"{r.command} {r.input_name}")), str(tag("td", "; ".join(r.reasons))),
-        str(tag("td", r.decided_by))]) + "</tr>") for r in ApprovalStore(config.state_dir).all()]
-    table = Markup('<table id="requests"><thead><tr><th>request</th><th>state</th><th>requested by</th><th>what</th>'
-                   f'<th>why</th><th>decided by</th></tr></thead><tbody>{join(rows)}</tbody></table>')
-    return page(request, "Approvals", table if rows else tag("p", "No requests yet.", class_="hint"))
+    rows = [{"id": r.id, "state": r.state, "requester": r.requester, "what": _what(r),
+             "why": reasons_shown(r), "decided_by": r.decided_by} for r in ApprovalStore(config.state_dir).all()]
+    return page(request, "requests.html", _("Approvals"), requests=rows, states=labels(STATES))
 
 
 async def audit_page(request: web.Request) -> web.StreamResponse:
     config: WebConfig = request.app[CONFIG]
     trail = AuditTrail(config.state_dir)
     count, broken = await asyncio.to_thread(trail.verify)
-    status = (tag("p", f"The chain of {count:,} records holds.", class_="message info", id="chain") if broken is None
-              else tag("p", f"Record {broken.seq} (line {broken.line}) {broken.reason}.", class_="message error",
-                       id="chain"))
     records = await asyncio.to_thread(trail.latest, 300)
-    rows = [[r.get("time", "").replace("T", " "), r.get("who"), r.get("where"), r.get("event"),
+    rows = [[lang.when(r.get("time", "")), r.get("who"), r.get("where"), r.get("event"),
              json.dumps(r.get("what"), ensure_ascii=False, sort_keys=True)[:300]] for r in records]
-    return page(request, "Audit trail", join([status, _table(["when", "who", "from", "event", "what"], rows,
-                                                              "audit")]))
+    return page(request, "audit.html", _("Audit trail"), count=count, broken=broken, rows=rows, limit=MAX_LISTED)

@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bulkprov import __version__
-from bulkprov.errors import N_, BulkprovError
-from bulkprov.errors import render as render_text
+from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import Markup, render, tag
+from bulkprov.web.html import render
+from bulkprov.web.lang import N_, _, number, text
 from bulkprov.web.security import LoginForms, Session, SessionStore
 from bulkprov.web.throttle import LoginThrottle, PasswordChecker, client_address
 
@@ -26,13 +25,23 @@ if TYPE_CHECKING:
     from bulkprov.web.preview import Previews
     from bulkprov.web.runner import Jobs
 
+# The page's labels are marked here and translated where they are shown (``_(ACTIONS[key])``).
 ACTIONS = {
-    "add": "add the users",
-    "update": "update existing users (blank cells are left unchanged)",
-    "remove": "remove the users",
-    "apply": "per-row action column (add / update / remove)",
+    "add": N_("add the users"),
+    "update": N_("update existing users (blank cells are left unchanged)"),
+    "remove": N_("remove the users"),
+    "apply": N_("per-row action column (add / update / remove)"),
 }
-EMAIL_CHOICES = {"yes": "send activation emails", "no": "do not send activation emails"}
+# A command's short name on the page (a run's "what", a request's action).
+ACTION_NAMES = {"add": N_("add"), "update": N_("update"), "remove": N_("remove"), "apply": N_("apply"),
+                "sync": N_("sync"), "lookup": N_("lookup")}
+ROLE_NAMES = {"viewer": N_("viewer"), "operator": N_("operator"), "approver": N_("approver")}
+EMAIL_CHOICES = {"yes": N_("send activation emails"), "no": N_("do not send activation emails")}
+# What a row's status (the workbook's stable English code) is called on the page.
+STATUSES = {"success": N_("success"), "failed": N_("failed"), "invalid": N_("invalid"), "skipped": N_("skipped"),
+            "not_attempted": N_("not attempted"), "valid": N_("valid")}
+NAV = [("/", N_("Upload"), "operator"), ("/runs", N_("Runs"), "viewer"), ("/requests", N_("Approvals"), "viewer"),
+       ("/audit", N_("Audit"), "approver"), ("/template.xlsx", N_("Template"), "operator")]
 COOKIE = "bulkprov_session"
 MAX_ERRORS_SHOWN = 500
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -50,19 +59,19 @@ APPROVED: Any = web.RequestKey("approved_request", object) if hasattr(web, "Requ
 
 
 class WebPhrasing(Phrasing):
-    """The page's words for next steps and hints: buttons and pages, never command-line flags."""
+    """The page's words for next steps and hints: buttons and pages, never command-line flags (domain ``web``)."""
 
     def rerun_failures(self, command: str, results: Path) -> str:
-        return render_text(N_("Failed and invalid rows are in the failures file: download it, fix the rows and "
-                              "upload it again with the action '{command}'."), {"command": command})
+        return text(N_("Failed and invalid rows are in the failures file: download it, fix the rows and upload it "
+                       "again with “{action}” as what to do."), action=label(ACTIONS, command))
 
     def resume(self, command: str, reason: str) -> str:
-        return render_text(N_("The run stopped: {reason}. Fix the cause, then upload the same file and run it "
-                              "again; rows already done are not sent twice."), {"reason": reason})
+        return text(N_("The run stopped: {reason}. Fix the cause, then upload the same file and run it again; rows "
+                       "already done are not sent twice."), reason=reason)
 
     def undo(self, path: Path, changes: int) -> str:
-        return render_text(N_("To undo this run's {changes} changes, download the undo file and upload it with "
-                              "the action 'apply'."), {"changes": changes})
+        return text(N_("To undo this run's {changes} changes, download the undo file and upload it with "
+                       "“{action}” as what to do."), changes=changes, action=label(ACTIONS, "apply"))
 
     def hint(self, key: str) -> str:
         hints = {
@@ -70,36 +79,56 @@ class WebPhrasing(Phrasing):
             "resume-or-force": N_("Resume it to send only the rows it had not done, or start a new run anyway."),
             "disk": N_("Ask the administrator to free space on the server."),
         }
-        return render_text(hints[key], {}) if key in hints else ""
+        return _(hints[key]) if key in hints else ""
 
 
 def explain(error: BulkprovError) -> str:
-    """A library error as the page says it: its message, then the page's hint."""
+    """A library error as the page says it: its message (in the request's language), then the page's hint."""
     hint = WebPhrasing().hint(error.hint) if error.hint else ""
-    text = error.message[:1].upper() + error.message[1:]
-    return f"{text}. {hint}" if hint else text
+    message = error.message[:1].upper() + error.message[1:]
+    return f"{message}. {hint}" if hint else message
 
 
-def page(request: web.Request, title: str, body: Markup, status: int = 200) -> web.Response:
+def labels(table: dict[str, str]) -> dict[str, str]:
+    """A table of marked labels in the request's language."""
+    return {key: _(label) for key, label in table.items()}
+
+
+def label(table: dict[str, str], key: str) -> str:
+    """One marked label in the request's language; a key the table does not know shows as it is."""
+    return _(table[key]) if key in table else key
+
+
+def page(request: web.Request, template: str, title: str, status: int = 200, **context: Any) -> web.Response:
+    """A whole page: ``template`` (which extends ``layout.html``) with the frame's navigation and language switch."""
+    from bulkprov.web.roles import allows
+
     session: Session | None = request.get(SESSION)
-    nav = Markup("")
-    if session is not None and session.user:
-        from bulkprov.web.roles import allows
-
-        links = [("/", "Upload", "operator"), ("/runs", "Runs", "viewer"), ("/requests", "Approvals", "viewer"),
-                 ("/audit", "Audit", "approver"), ("/template.xlsx", "Template", "operator")]
-        nav = render("nav", user=f"{session.user} ({session.role})", csrf=session.csrf,
-                     links=Markup("\n".join(tag("a", label, href=href) for href, label, need in links
-                                            if allows(session.role, need))))
+    signed_in = session is not None and bool(session.user)
+    nav = [(href, _(label)) for href, label, need in NAV if signed_in and allows(session.role, need)]
     config: WebConfig = request.app[CONFIG]
-    text = render("layout", title=title, nav=nav, body=body, version=__version__, host=config.job.host or "")
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    html = render(template, title=title, session=session if signed_in else None, nav=nav, here=_here(request),
+                  role=label(ROLE_NAMES, session.role) if signed_in else "",
+                  host=config.job.host or "", statuses=labels(STATUSES), **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def _here(request: web.Request) -> str:
+    """Where the language switch comes back to: this page when it can be fetched again, else the home page."""
+    from bulkprov.web.security import safe_next
+
+    if request.method not in ("GET", "HEAD"):
+        return "/"
+    if request.path == "/login":
+        return safe_next(request.query.get("next"))
+    return safe_next(request.path_qs)
 
 
 def message(request: web.Request, title: str, text: str, *, status: int = 200, kind: str = "error",
-            links: Markup | None = None) -> web.Response:
-    links = links if links is not None else tag("a", "Back to the upload page", href="/")
-    return page(request, title, render("message", kind=kind, message=text, links=links), status)
+            links: list[tuple[str, str]] | None = None) -> web.Response:
+    """A page that says one thing, with links onwards (by default back to the upload page)."""
+    links = links if links is not None else [("/", _("Back to the upload page"))]
+    return page(request, "message.html", title, status, kind=kind, message=text, links=links)
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, session: Session) -> None:
@@ -129,8 +158,10 @@ async def record(request: web.Request, event: str, who: str | None = None, **wha
 
 
 def refused(request: web.Request, role: str, needed: str) -> web.Response:
-    return message(request, "Not allowed", f"Your role ({role or 'none'}) does not allow this: it needs the "
-                   f"{needed} role. Ask an administrator if you need it.", status=403)
+    return message(request, _("Not allowed"), text(N_("Your role ({role}) does not allow this: it needs the {needed} "
+                                                      "role. Ask an administrator if you need it."),
+                                                   role=label(ROLE_NAMES, role) if role else _("none"),
+                                                   needed=label(ROLE_NAMES, needed)), status=403)
 
 
 def redirect(location: str) -> web.Response:
@@ -138,8 +169,8 @@ def redirect(location: str) -> web.Response:
 
 
 def forbidden(request: web.Request) -> web.Response:
-    return message(request, "Form refused", "This form has expired or did not come from this site. Reload the "
-                   "page and try again.", status=403)
+    return message(request, _("Form refused"), _("This form has expired or did not come from this site. Reload the "
+                                                 "page and try again."), status=403)
 
 
 def download(path: Path, name: str) -> web.FileResponse:
@@ -148,4 +179,5 @@ def download(path: Path, name: str) -> web.FileResponse:
 
 
 def mb(n: int) -> str:
-    return f"{n / 1024 / 1024:g} MB"
+    """An upload limit in MB, in the reader's locale (``1 MB``, ``0.5 MB``)."""
+    return f"{number(round(n / 1024 / 1024, 2))} MB"

@@ -1,44 +1,39 @@
-"""HTML built on the server: every value escaped unless it is :class:`Markup` built here."""
+"""The page's HTML: Jinja2 templates in ``templates/``, autoescaped, translated with the i18n extension.
+
+One environment per language, each with that language's catalogs installed (newstyle gettext: a
+placeholder's value is escaped like any other).  Every value reaches the page through a template,
+so nothing is escaped by hand; :class:`~markupsafe.Markup` is only ever made by Jinja2 itself.
+Undefined names are errors (``StrictUndefined``): a template that asks for a value the handler did
+not give fails its test instead of printing nothing.
+"""
 
 from __future__ import annotations
 
-import html
-import string
+import functools
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
+from bulkprov import __version__, i18n
+from bulkprov.web import lang as lang_
+
 TEMPLATES = Path(__file__).with_name("templates")
 
 
-class Markup(str):
-    """HTML built here from escaped parts: :func:`render` inserts it as it is."""
-
-
-def esc(value: Any) -> Markup:
-    return value if isinstance(value, Markup) else Markup(html.escape("" if value is None else str(value)))
-
-
-def join(parts: Any) -> Markup:
-    return Markup("".join(esc(p) for p in parts))
-
-
-def tag(name: str, content: Any = "", **attrs: Any) -> Markup:
-    """``<name attrs>content</name>`` with every attribute value and the content escaped."""
-    attributes = "".join(f' {k.rstrip("_").replace("_", "-")}="{esc(v)}"' for k, v in attrs.items() if v is not None)
-    return Markup(f"<{name}{attributes}>{esc(content)}</{name}>")
-
-
 @cache
-def _template(name: str) -> string.Template:
-    return string.Template((TEMPLATES / f"{name}.html").read_text(encoding="utf-8"))
+def environment(lang: str) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+    env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: line breaks in a template are not in the msgid
+    env.install_gettext_translations(lang_.translations(lang), newstyle=True)
+    env.filters.update({name: functools.partial(getattr(lang_, name), lang=lang) for name in ("number", "when", "size")})
+    env.globals.update(lang=lang, languages=lang_.NAMES, version=__version__)
+    return env
 
 
-def render(name: str, **values: Any) -> Markup:
-    """Fill a template; every value is HTML-escaped unless it is :class:`Markup`."""
-    return Markup(_template(name).substitute({k: esc(v) for k, v in values.items()}))
-
-
-def options(choices: dict[str, str], selected: str) -> Markup:
-    return join(tag("option", label, value=key, selected="selected" if key == selected else None)
-                for key, label in choices.items())
+def render(name: str, /, **context: Any) -> str:
+    """``templates/NAME`` in the request's language."""
+    return environment(i18n.current()).get_template(name).render(**context)

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bulkprov import i18n
+from bulkprov.web import lang
 from bulkprov.web.common import (
     CHECKER,
     CONFIG,
@@ -33,7 +35,8 @@ from bulkprov.web.common import (
     set_session_cookie,
 )
 from bulkprov.web.config import WebConfig
-from bulkprov.web.html import esc, join, render, tag
+from bulkprov.web.html import render
+from bulkprov.web.lang import N_, _, text
 from bulkprov.web.security import LoginForms, SessionStore, check_login, safe_next
 from bulkprov.web.throttle import CheckerBusy, LoginThrottle
 
@@ -41,35 +44,32 @@ log = logging.getLogger("bulkprov.web")
 
 
 def login_page(request: web.Request, error: str = "", status: int = 200, next_path: str | None = None,
-               headers: dict[str, str] | None = None) -> web.Response:
+               headers: dict[str, str] | None = None, chosen: str | None = None) -> web.Response:
+    """The login form; ``chosen`` is a language picked on this page (carried by the form into the session)."""
     config: WebConfig = request.app[CONFIG]
     forms: LoginForms = request.app[LOGIN_FORMS]
     cookie = request.cookies.get(LoginForms.COOKIE)
     token = forms.form_token(cookie)  # a form already shown stays valid (several tabs, a wrong password)
     if token is None:
         cookie, token = forms.issue()
-    fields = join([render("login_password") if config.users else "", render("login_token") if config.token else ""])
-    if config.users or config.token:
-        fields = render("login_form", csrf=token, next=safe_next(next_path if next_path is not None
-                                                                 else request.query.get("next")), fields=fields)
     target = safe_next(next_path if next_path is not None else request.query.get("next"))
-    body = render("login", error=tag("p", error, class_="message error", id="message") if error else "",
-                  form=fields, sso=login_options(request, target))
-    response = page(request, "Log in", body, status)
+    chosen = chosen or lang.supported(request.query.get("lang"))
+    response = page(request, "login.html", _("Log in"), status, error=error, csrf=token, next=target,
+                    chosen=chosen or "", passwords=bool(config.users), token=bool(config.token),
+                    sso=login_options(request, target))
     response.headers.update(headers or {})
     response.set_cookie(LoginForms.COOKIE, cookie, httponly=True, samesite="Strict", path="/login",
                         secure=config.secure_cookies or request.secure, max_age=int(forms.max_age))
     return response
 
 
-def login_options(request: web.Request, target: str) -> Any:
-    """Single sign-on, shown above the password form when the profile configures it."""
+def login_options(request: web.Request, target: str) -> str:
+    """Single sign-on's link, shown above the password form when the profile configures it ("" if not)."""
     if request.app[CONFIG].oidc is None:
         return ""
     from urllib.parse import quote
 
-    return tag("p", tag("a", "Sign in with your organisation's account", href=f"/oidc/login?next={quote(target)}",
-                        id="sso", class_="button"), class_="card narrow")
+    return f"/oidc/login?next={quote(target)}"
 
 
 OIDC: web.AppKey[Any] = web.AppKey("oidc")
@@ -89,7 +89,7 @@ async def oidc_login(request: web.Request) -> web.StreamResponse:
         url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")))
     except (OidcRefused, aiohttp.ClientError, TimeoutError) as exc:
         log.warning("single sign-on unavailable: %s", exc)
-        return login_page(request, "Single sign-on is unavailable right now: try again later.", 503)
+        return login_page(request, _("Single sign-on is unavailable right now: try again later."), 503)
     response = web.Response(status=303, headers={"Location": url})
     response.set_cookie(OidcClient.COOKIE, cookie, httponly=True, samesite="Lax", path="/oidc",
                         secure=config.secure_cookies or request.secure, max_age=600)
@@ -112,12 +112,12 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     except (OidcRefused, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
         log.warning("single sign-on refused from %s: %s", who, exc)
         await audit_login(request, "?", who, "refused", method="oidc", reason=str(exc)[:200])
-        return login_page(request, f"Sign-in refused: {exc}", 401)
+        return login_page(request, text(N_("Sign-in refused: {reason}"), reason=exc), 401)
     role = role_from_groups(groups, client.config.roles)
     if role is None:
         await audit_login(request, person, who, "no-role", method="oidc")
-        return login_page(request, f"{person} is signed in at the identity provider but is in no group that "
-                          "gives access to this page: ask an administrator.", 403)
+        return login_page(request, text(N_("{person} is signed in at the identity provider but is in no group that "
+                                           "gives access to this page: ask an administrator."), person=person), 403)
     response = await start_session(request, person, role, who, target, method="oidc")
     response.del_cookie(OidcClient.COOKIE, path="/oidc")
     # We arrive here from the provider's site: a browser does not send SameSite=Strict cookies along a
@@ -125,9 +125,7 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     response.set_status(200)
     response.headers.pop("Location", None)
     response.content_type = "text/html"
-    location = esc(safe_next(target))
-    response.text = (f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={location}">'
-                     f'<title>Signed in · bulkprov</title><p>Signed in. <a href="{location}">Continue</a></p>')
+    response.text = render("handover.html", target=safe_next(target))
     return response
 
 
@@ -148,6 +146,9 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     config: WebConfig = request.app[CONFIG]
     throttle: LoginThrottle = request.app[THROTTLE]
     form = await read_form(request)
+    chosen = lang.supported(form.get("lang"))
+    if chosen and request[SESSION] is None:
+        i18n.set_language(chosen)  # the language picked on the login page, before any session holds it
     if not request.app[LOGIN_FORMS].check(request.cookies.get(LoginForms.COOKIE), form.get("csrf")):
         return forbidden(request)
     who = address(request)
@@ -157,28 +158,29 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     if not hasattr(ticket, "keys"):
         wait = max(1, round(float(ticket)))
         log.warning("login for %r from %s refused by the throttle (wait %d s)", name, who, wait)
-        return login_page(request, f"Too many failed logins: wait {wait} seconds and try again.", 429, target,
-                          {"Retry-After": str(wait)})
+        return login_page(request, text(N_("Too many failed logins: wait {seconds} seconds and try again."),
+                                        seconds=wait), 429, target, {"Retry-After": str(wait)}, chosen)
     try:
         user = await request.app[CHECKER].run(_authenticate, config, form)
     except CheckerBusy:
         throttle.cancel(ticket)
-        return login_page(request, "The server is busy: try again in a few seconds.", 503, target,
-                          {"Retry-After": "5"})
+        return login_page(request, _("The server is busy: try again in a few seconds."), 503, target,
+                          {"Retry-After": "5"}, chosen)
     throttle.finish(ticket, ok=user is not None)
     if user is None:
         log.warning("failed login for %r from %s", name, who)
         await audit_login(request, name, who, "failed")
-        return login_page(request, "Wrong user name or password (or token).", 401, target)
-    return await start_session(request, user, role_of_local_user(config, user), who, target)
+        return login_page(request, _("Wrong user name or password (or token)."), 401, target, chosen=chosen)
+    return await start_session(request, user, role_of_local_user(config, user), who, target, language=chosen)
 
 
 async def start_session(request: web.Request, user: str, role: str, who: str, target: str,
-                  method: str = "password") -> web.Response:
-    """A new session (and id) for a person who has just proved who they are."""
+                  method: str = "password", language: str | None = None) -> web.Response:
+    """A new session (and id) for a person who has just proved who they are (and the language they picked)."""
     sessions: SessionStore = request.app[SESSIONS]
     sessions.drop(request[SESSION])
     fresh = sessions.create(user, role, who)  # a new id at login: a planted session id is worthless
+    fresh.lang = language or ""
     log.info("%s logged in from %s as %s", user, who, role)
     await audit_login(request, user, who, "ok", role=role, method=method)
     response = redirect(safe_next(target))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
 import threading
 import time
@@ -18,11 +19,12 @@ from typing import Any
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs import JobOutcome, JobSettings, run_job_async
-from bulkprov.units import format_duration
 from bulkprov.web.common import MAX_ERRORS_SHOWN, explain
+from bulkprov.web.lang import N_, _, duration
 from bulkprov.web.uploads import Upload
 
 log = logging.getLogger("bulkprov.web")
+UNEXPECTED = N_("The run failed unexpectedly; the server log has the details.")
 
 
 @dataclass
@@ -48,15 +50,22 @@ class Job:
         self.progress = dict(progress)
 
     def phase(self) -> str:
+        """What the run is doing, in the reader's language (worded when asked: each reader has theirs)."""
         if self.state == "finished":
-            return "Finished."
+            return _("Finished.")
         if self.state == "failed":
-            return "The run did not start." if not self.progress else "The run failed."
+            return _("The run did not start.") if not self.progress else _("The run failed.")
         if not self.progress:
-            return "Checking the file and sending the first requests…"
+            return _("Checking the file and sending the first requests…")
         if self.progress.get("final"):
-            return "Writing the result workbook…"
-        return "Sending to Kore.ai…"
+            return _("Writing the result workbook…")
+        return _("Sending to Kore.ai…")
+
+    def failure(self) -> str:
+        """Why the run failed, in the reader's language (the library's message is rendered when shown)."""
+        if self.problem is not None:
+            return explain(self.problem)
+        return _(self.error) if self.error else ""
 
     def percent(self) -> int:
         if self.state == "finished":
@@ -68,11 +77,11 @@ class Job:
 
     def status(self) -> dict[str, Any]:
         eta = self.progress.get("eta")
-        eta_text = "—" if self.state != "running" else format_duration(eta) if eta is not None else "…"
+        eta_text = "—" if self.state != "running" else duration(eta) if eta is not None else "…"
         return {"state": self.state, "phase": self.phase(), "percent": self.percent(),
                 "done": self.progress.get("done", 0), "failed": self.progress.get("failed", 0),
                 "total": self.progress.get("total", 0), "requests": self.progress.get("requests", 0),
-                "eta": eta, "eta_text": eta_text, "error": self.error}
+                "eta": eta, "eta_text": eta_text, "error": self.failure()}
 
 
 class Jobs:
@@ -96,7 +105,10 @@ class Jobs:
             self._jobs[job.id] = job
             while len(self._jobs) > self.keep:
                 self._jobs.popitem(last=False)
-        job.thread = threading.Thread(target=_run_job, args=(job, settings, credentials),
+        # The thread runs in a copy of this request's context: its language (bulkprov.i18n) words the
+        # workbook's labels and reasons, as the page that started it reads.
+        context = contextvars.copy_context()
+        job.thread = threading.Thread(target=context.run, args=(_run_job, job, settings, credentials),
                                       name=f"bulkprov-run-{job.id[:8]}")
         job.thread.start()
         return True
@@ -113,7 +125,7 @@ def _run_job(job: Job, settings: JobSettings, credentials: Any) -> None:
         log.warning("run of %s refused: %s [%s]", job.upload.path.name, exc.message, exc.code)
     except Exception:
         log.exception("run of %s failed", job.upload.path.name)
-        job.error, job.error_code = "The run failed unexpectedly; the server log has the details.", "internal"
+        job.error, job.error_code = UNEXPECTED, "internal"
         job.state = "failed"
     else:
         job.outcome = outcome

@@ -92,6 +92,7 @@ class Session:
     seen: float = field(default_factory=time.monotonic)
     role: str = ""            # viewer | operator | approver (bulkprov.web.roles)
     address: str = ""         # where the login came from, for the audit trail
+    lang: str = ""            # the language picked on the page ("": the browser's Accept-Language decides)
 
 
 SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")

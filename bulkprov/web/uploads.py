@@ -36,12 +36,14 @@ from bulkprov.web.common import (
     record,
 )
 from bulkprov.web.config import WebConfig
+from bulkprov.web.lang import N_, _, text
 from bulkprov.web.security import Session, csrf_ok
 
 log = logging.getLogger("bulkprov.web")
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries and the small fields around the file
 UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+USE_THE_FORM = N_("Send the file with the upload form.")
 
 
 class UploadRefused(Exception):
@@ -90,15 +92,16 @@ async def small_field(part: BodyPartReader, counted: Any, limit: int = 4096) -> 
         counted.tick()
         data += chunk
         if len(data) > limit:
-            raise UploadRefused("A form field is too long.")
+            raise UploadRefused(N_("A form field is too long."))
     return data.decode("utf-8", "replace")
 
 
 def _too_large(request: web.Request) -> web.Response:
     config: WebConfig = request.app[CONFIG]
-    return message(request, "File too large", f"The file is larger than the {mb(config.max_upload_bytes)} upload "
-                   "limit. Split it into smaller files and upload each (or ask the administrator to raise the "
-                   "upload limit).", status=413)
+    return message(request, _("File too large"), text(N_("The file is larger than the {limit} upload limit. Split it "
+                                                         "into smaller files and upload each (or ask the administrator "
+                                                         "to raise the upload limit)."), limit=mb(config.max_upload_bytes)),
+                   status=413)
 
 
 async def upload_post(request: web.Request) -> web.StreamResponse:
@@ -115,12 +118,12 @@ async def upload_post(request: web.Request) -> web.StreamResponse:
     except _Refusal as refusal:
         return refusal.response
     except UploadRefused as exc:
-        return message(request, "Upload refused", str(exc), status=415)
+        return message(request, _("Upload refused"), _(str(exc)), status=415)
     except InputError as exc:  # the content is not a spreadsheet the loader reads
-        return message(request, "Upload refused", explain(exc), status=415)
+        return message(request, _("Upload refused"), explain(exc), status=415)
     except TimeoutError:
         log.warning("upload from %s stalled for %s s: dropped", request.remote, config.body_timeout)
-        return message(request, "Upload too slow", "The upload stalled: try again.", status=408)
+        return message(request, _("Upload too slow"), _("The upload stalled: try again."), status=408)
     finally:
         if temp is not None:  # refused, stalled, cut off or cancelled: nothing of it stays on disk
             temp.unlink(missing_ok=True)
@@ -159,14 +162,14 @@ async def _read_form(request: web.Request, config: WebConfig, deadline: Any) -> 
     try:
         reader = await request.multipart()
     except (AssertionError, ValueError, KeyError):
-        raise _Refusal(message(request, "Upload refused", "Send the file with the upload form.", status=400)) from None
+        raise _Refusal(message(request, _("Upload refused"), _(USE_THE_FORM), status=400)) from None
     fields: dict[str, str] = {}
     temp: Path | None = None
     try:
         while (part := await reader.next()) is not None:
             counted.tick()
             if not isinstance(part, BodyPartReader):
-                raise _Refusal(message(request, "Upload refused", "Send the file with the upload form.", status=400))
+                raise _Refusal(message(request, _("Upload refused"), _(USE_THE_FORM), status=400))
             if "csrf" not in fields:  # the token is the form's first field: nothing is stored before it
                 if part.name != "csrf" or not csrf_ok(session, await small_field(part, counted)):
                     raise _Refusal(forbidden(request))
@@ -179,14 +182,14 @@ async def _read_form(request: web.Request, config: WebConfig, deadline: Any) -> 
             elif part.name in ("action", "email") and part.name not in fields:
                 fields[part.name] = await small_field(part, counted)
             else:  # a second file, a repeated or unknown field: the form never sends one
-                raise _Refusal(message(request, "Upload refused", "Upload one file at a time, with the upload "
-                                       "form.", status=400))
+                raise _Refusal(message(request, _("Upload refused"), _("Upload one file at a time, with the upload "
+                                                                       "form."), status=400))
     except BaseException:
         if temp is not None:
             temp.unlink(missing_ok=True)
         raise
     if temp is None:
-        raise _Refusal(message(request, "No file", "Choose a spreadsheet to upload.", status=400))
+        raise _Refusal(message(request, _("No file"), _("Choose a spreadsheet to upload."), status=400))
     return fields, temp
 
 

@@ -53,7 +53,7 @@
       var file = input.files && input.files[0];
       var hint = document.getElementById("file-hint");
       if (file && max && file.size > max) {
-        if (hint) { hint.textContent = "This file is larger than the upload limit: split it into smaller files."; }
+        if (hint) { hint.textContent = input.getAttribute("data-too-large"); }  // worded by the page, in its language
       } else if (hint) {
         hint.textContent = "";
       }
