@@ -802,3 +802,9 @@ def file_codes() -> dict[str, str]:
 
 def run_codes() -> dict[str, str]:
     return {c.code: c.description for c in all_error_classes() if issubclass(c, RunStopped)}
+
+
+def describe(code: str) -> str:
+    """What a row or outcome code means, in the reader's language ("" for a status or an unknown code)."""
+    problem = ROW_CODES.get(code) or OUTCOME_CODES.get(code)
+    return _translate(problem.description) if problem else ""

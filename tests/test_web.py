@@ -376,6 +376,11 @@ async def test_upload_check_run_and_download(make_emulator, tmp_path):
         status = await _wait_for_job(client, job_url)
         assert status["state"] == "finished" and status["percent"] == 100 and status["done"] == 10
         page = await (await client.get(job_url)).text()
+        # the picture: rows by status and the reasons rows failed, as bars beside the counts
+        assert re.search(r'<td data-status="invalid">[^<]*</td><td class="num">2</td><td><progress class="share" '
+                         r'max="12" value="2">', page)
+        reasons = re.findall(r'<code class="code">([a-z-]+)</code>.*?<td class="num">(\d+)</td>', page)
+        assert sorted(reasons) == [("invalid-boolean", "1"), ("invalid-email", "1")]
         results_link = re.search(r'href="(/runs/[^"]+/results\.xlsx)"', page).group(1)
         failures_link = re.search(r'href="(/runs/[^"]+/failures\.xlsx)"', page).group(1)
         results = await client.get(results_link)

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import re
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from bulkprov.errors import InputError
 from bulkprov.jobs.history import list_runs
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
-from bulkprov.outputs.results import failures_path
+from bulkprov.outputs.results import TOP_REASONS, failures_path
 from bulkprov.web import lang
 from bulkprov.web.approvals import gate
 from bulkprov.web.common import (
@@ -171,9 +172,18 @@ async def job_page(request: web.Request) -> web.StreamResponse:
         summary = job.outcome.summary
         totals = summary.status_totals()
         context.update(aborted=summary.aborted, bad=sum(totals[s] for s in FAILED_STATUSES),
-                       totals=sorted(totals.items()), notes=summary.warnings, run_id=summary.run_id,
+                       totals=sorted(totals.items()), all_rows=max(1, sum(totals.values())),
+                       reasons=_top_reasons(summary.reasons), notes=summary.warnings, run_id=summary.run_id,
                        undo=job.outcome.undo_path is not None)
     return page(request, "job.html", _("Run"), **context)
+
+
+def _top_reasons(reasons: Counter) -> list[tuple[str, str, int]]:
+    """The commonest reasons rows failed (as the Summary sheet's chart has them): code, what it means
+    in the reader's language, rows."""
+    from bulkprov.errors import describe
+
+    return [(code, describe(code), n) for code, n in reasons.most_common(TOP_REASONS)]
 
 
 async def job_progress(request: web.Request) -> web.StreamResponse:
