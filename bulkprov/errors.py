@@ -665,6 +665,9 @@ ROW_CODES: dict[str, Problem] = _problems(
             {"": N_("the action is blank: write add, update or remove (or New, Update, Delete)")}),
     Problem("template-example", N_("the template's example row was left in the file"),
             {"": N_("this is the template's example row: delete it before running")}),
+    Problem("unsplit-name", N_("a full name without a space cannot be split into family and given name"),
+            {"": N_("'{value}' has no space between the family name and the given name: write it like 山田 太郎 "
+                    "or 김 민준, or use separate lastName and firstName columns")}),
     Problem("uncalculated-formula", N_("the cell holds a formula that was never calculated"),
             {"": N_("the cell holds a formula ({formula}) whose value was never calculated: open the file in Excel "
                     "and save it, or paste the values instead of the formulas")}),
@@ -674,6 +677,8 @@ ROW_CODES: dict[str, Problem] = _problems(
 ROW_NOTES: dict[str, Problem] = _problems(
     Problem("normalised", N_("a value was converted to its plain form"),
             {"": N_("{column}: full-width or compatibility characters converted ('{before}' → '{after}')")}),
+    Problem("name-split", N_("a full name was split into lastName and firstName"),
+            {"": N_("fullName '{value}' split: lastName '{last}', firstName '{first}'")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
     Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),

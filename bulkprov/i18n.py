@@ -11,9 +11,10 @@ outside ``bulkprov/web/``: messages, workbooks, the CLI) and ``web`` (the page's
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import gettext as _gettext
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -41,6 +42,25 @@ def set_language(lang: str | None) -> str:
 
 def current() -> str:
     return _current.get()
+
+
+@contextlib.contextmanager
+def using(lang: str | None) -> Iterator[str]:
+    """Speak ``lang`` inside the block (None: keep the current language); the previous one after it."""
+    if not lang:
+        yield current()
+        return
+    token = _current.set(pick(lang))
+    try:
+        yield _current.get()
+    finally:
+        _current.reset(token)
+
+
+def gettext_in(lang: str, text: str) -> str:
+    """``text`` in ``lang`` whatever the current language (labels read back in any language)."""
+    with using(lang):
+        return gettext(text)
 
 
 def pick(lang: str | None) -> str:
