@@ -204,3 +204,54 @@ def test_libreoffice_opens_a_result_workbook(tmp_path):
     assert sheets["Failures"] == _as_text([["Email", "First Name", "status", "reason"],
                                            *[[v, v, "invalid", f"reason {v}"] for v in TRICKY]])
     assert ["", "w & <w>"] in sheets["Summary"] and sheets["Summary"][0] == ["bulkprov run", "validate"]
+
+
+def _result_workbook_with_failures(path: Path) -> Path:
+    writer = ResultWriter(path, input_headers=["Email"])
+    codes = ["invalid-email"] * 3 + ["duplicate-email"] * 2 + ["missing-required"]
+    for i, code in enumerate(codes, start=2):
+        writer.add(RowResult(RowRef(i, "add", UserKey(f"u{i}@acme.com")), "invalid", "why", code), [f"u{i}"])
+    writer.add(RowResult(RowRef(20, "add", UserKey("n@acme.com")), "not_attempted", "stopped", ""), ["n"])
+    writer.add_valid([30, 31], ["add", "add"], ["a@acme.com", "b@acme.com"], ["", ""], "valid")
+    summary = RunSummary("validate", "in.csv", "0" * 64, "2026-11-23T00:00:00")
+    for status, n in (("invalid", 6), ("not_attempted", 1), ("valid", 2)):
+        summary.counts[("add", status)] = n
+    writer.close(summary)
+    return path
+
+
+def _chart_ranges(chart) -> tuple[str, str]:
+    series = chart.series[0]
+    return series.cat.strRef.f, series.val.numRef.f
+
+
+def test_summary_charts_statuses_and_top_reasons(tmp_path):
+    """The Summary's counts are numbers, drawn as two bar charts that point at those cells:
+    rows by status, and why rows failed (unsent rows are not a reason)."""
+    path = _result_workbook_with_failures(tmp_path / "r.xlsx")
+    sheet = openpyxl.load_workbook(path)["Summary"]
+    cells = {r[0]: r[1] for r in sheet.iter_rows(values_only=True) if r[0]}
+    assert (cells["invalid"], cells["valid"], cells["not_attempted"]) == (6, 2, 1)
+    assert (cells["invalid-email"], cells["duplicate-email"], cells["missing-required"]) == (3, 2, 1)
+    by_status, by_reason = sheet._charts
+    for chart, first_label in ((by_status, "invalid"), (by_reason, "invalid-email")):
+        cats, vals = _chart_ranges(chart)
+        first_row = int(cats.split("$")[2].rstrip(":"))
+        assert sheet.cell(first_row, 1).value == first_label
+        assert vals == cats.replace("$A$", "$B$")
+    assert _chart_ranges(by_reason)[0].endswith("$A$" + str(first_row + 2))  # three reasons, not_attempted left out
+
+
+def test_libreoffice_keeps_the_summary_charts(tmp_path):
+    """LibreOffice reads both charts with their ranges (it writes them back when it saves)."""
+    path = _result_workbook_with_failures(tmp_path / "r.xlsx")
+    soffice = _soffice()
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed")
+    out = tmp_path / "lo"
+    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
+                    "--convert-to", "xlsx", "--outdir", str(out), str(path)], check=True, capture_output=True,
+                   timeout=180)
+    ours = [_chart_ranges(c) for c in openpyxl.load_workbook(path)["Summary"]._charts]
+    theirs = [_chart_ranges(c) for c in openpyxl.load_workbook(out / "r.xlsx")["Summary"]._charts]
+    assert len(ours) == 2 and sorted(theirs) == sorted(ours)

@@ -29,6 +29,7 @@ from typing import Any
 
 from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import AtomicFile, check_writable
+from bulkprov.io.xlsxcharts import Chart
 from bulkprov.io.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowRef, RowResult, UserKey
 from bulkprov.schema import RESULT_COLUMNS
@@ -57,6 +58,7 @@ class RunSummary:
     aborted: str = ""
     next_steps: list[str] = field(default_factory=list)
     run_id: str = ""
+    reasons: Counter = field(default_factory=Counter)  # error code (or status) -> failed rows
 
     def status_totals(self) -> Counter:
         totals: Counter = Counter()
@@ -68,6 +70,7 @@ class RunSummary:
         data = asdict(self)
         data["counts"] = [{"action": a, "status": s, "rows": n} for (a, s), n in sorted(self.counts.items())]
         data["totals"] = dict(self.status_totals())
+        data["reasons"] = dict(self.reasons.most_common())
         return data
 
 
@@ -155,6 +158,7 @@ class ResultWriter:
         self._alone: _FailuresWorkbook | None = None
         self._pending: list[list] = []           # Results rows not yet written (xlsx)
         self._pending_failures: list[list] = []  # their Failures rows
+        self.reasons: Counter = Counter()         # why rows failed, for the Summary's second chart
         try:
             self._open()
             if failures is not None:
@@ -167,6 +171,8 @@ class ResultWriter:
 
     def add(self, result: RowResult, input_cells: list[str] | None = None) -> None:
         """Record one row; ``input_cells`` (the row as read) feed the Failures sheet."""
+        if result.status in FAILED_STATUSES and result.status != "not_attempted":
+            self.reasons[result.error_code or result.status] += 1
         if self.fmt == "xlsx":
             r = result
             self._pending.append([None if r.ref.synthetic else r.row, r.action, r.email, r.org_user_id, r.status,
@@ -207,6 +213,7 @@ class ResultWriter:
             self._users.add(cells)
 
     def close(self, summary: RunSummary) -> Path:
+        summary.reasons = summary.reasons or self.reasons
         try:
             if self.fmt == "xlsx":
                 self._flush()
@@ -271,7 +278,9 @@ class ResultWriter:
         return self.input_headers + ["status", "reason"]
 
     def _write_summary(self, summary: RunSummary) -> None:
-        lines: list[tuple[str, ...]] = [
+        """The Summary sheet: who/what/when, counts (as numbers, with a bar chart of statuses and one
+        of the top reasons), settings, plan, warnings and next steps."""
+        lines: list[tuple[str | int, ...]] = [
             ("bulkprov run", summary.command),
             ("run id", summary.run_id),
             ("input file", summary.input_path),
@@ -282,31 +291,44 @@ class ResultWriter:
         ]
         if summary.aborted:
             lines.append(("ABORTED", summary.aborted))
-        lines.append(())
-        lines.append(("status", "rows"))
-        for status, n in sorted(summary.status_totals().items()):
-            lines.append((status, str(n)))
+        charts: list[tuple[str, int, list[tuple[str, int]]]] = []  # (title, first line, bars)
+
+        def block(title: str, header: tuple[str, ...], bars: list[tuple[str, int]]) -> None:
+            lines.append(())
+            lines.append(header)
+            charts.append((title, len(lines) + 1, bars))
+            lines.extend(bars)
+
+        block("Rows by status", ("status", "rows"), sorted(summary.status_totals().items()))
+        reasons = summary.reasons.most_common(TOP_REASONS)
+        if reasons:
+            block("Top reasons rows failed", ("top reasons", "rows"), reasons)
         lines.append(())
         lines.append(("action", "status", "rows"))
         for (action, status), n in sorted(summary.counts.items()):
-            lines.append((action or "—", status, str(n)))
+            lines.append((action or "—", status, n))
         lines.append(())
         lines.append(("setting", "value"))
         lines.extend((k, str(v)) for k, v in summary.settings.items())
-        if summary.plan:
-            lines.append(())
-            lines.append(("plan",))
-            lines.extend(("", p) for p in summary.plan)
-        if summary.warnings:
-            lines.append(())
-            lines.append(("warnings",))
-            lines.extend(("", w) for w in summary.warnings)
-        if summary.next_steps:
-            lines.append(())
-            lines.append(("next steps",))
-            lines.extend(("", s) for s in summary.next_steps)
-        for line in lines:  # every cell, blank ones too, as text; the first column bold
+        for title, texts in (("plan", summary.plan), ("warnings", summary.warnings), ("next steps", summary.next_steps)):
+            if texts:
+                lines.append(())
+                lines.append((title,))
+                lines.extend(("", t) for t in texts)
+        for line in lines:  # every cell, blank ones too; text as text, counts as numbers; the first column bold
             self._summary.add(line, first_style=BOLD, keep_empty=True)
+        top = 0
+        for title, first, bars in charts:
+            if not bars:
+                continue
+            height = max(8, 2 * len(bars) + 4)
+            self._summary.charts.append(Chart(
+                title, first, first + len(bars) - 1, [b[0] for b in bars], [b[1] for b in bars],
+                anchor=(4, top, 12, top + height)))
+            top += height + 1
+
+
+TOP_REASONS = 10  # the Summary's reasons chart: the commonest ten
 
 
 def _sheet(name: str, headers: list[str]) -> Sheet:
