@@ -784,6 +784,37 @@ WARNING_CODES: dict[str, str] = {
 }
 
 
+# The warnings' messages, by code (the codes above); a warning is made with :meth:`InputWarning.of`.
+WARNINGS: dict[str, Problem] = _problems(
+    Problem("unknown-column", WARNING_CODES["unknown-column"],
+            {"": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored"),
+             "suggest": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored; did you mean "
+                           "{suggestion}?")}),
+    Problem("misnamed-file", WARNING_CODES["misnamed-file"],
+            {"workbook": N_("the file is named {ext} but is a workbook; it is read as one"),
+             "text": N_("the file is named {ext} but contains plain text; it is read as CSV")}),
+    Problem("sheet-ignored", WARNING_CODES["sheet-ignored"],
+            {"": N_("sheet '{sheet}' is ignored: a text (CSV) file has no sheets")}),
+    Problem("encoding-ignored", WARNING_CODES["encoding-ignored"],
+            {"": N_("the encoding {encoding} is ignored: a workbook stores its text as Unicode")}),
+    Problem("lookup-sheet", WARNING_CODES["lookup-sheet"],
+            {"columns": N_("sheet {kind} needs the columns '{name_col}' and '{id_col}' in its first row; it is "
+                           "ignored"),
+             "no-name": N_("{kind} row {row}: the id {ident} has no name; the row is ignored"),
+             "no-id": N_("{kind} row {row}: '{name}' has no {id_col}; the row is ignored"),
+             "bad-id": N_("{kind} row {row}: '{ident}' is not a valid {id_col}; '{name}' is ignored"),
+             "twice": N_("{kind} row {row}: the name '{name}' is already on row {first} with another id; the first "
+                         "one is used")}),
+    Problem("invisible-header", WARNING_CODES["invisible-header"],
+            {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
+)
+
+
+def warning(code: str, variant: str = "", /, **params: Any) -> InputWarning:
+    """A file-level warning with its declared message, in the reader's language."""
+    return InputWarning(code, WARNINGS[code].render(variant, **params))
+
+
 def all_error_classes() -> list[type[BulkprovError]]:
     """Every declared error class (for the README tables and the declared-codes test)."""
     out: list[type[BulkprovError]] = []

@@ -24,6 +24,7 @@ from bulkprov.errors import (
     FileUnreadable,
     InputWarning,
     UnsupportedFormat,
+    warning,
 )
 from bulkprov.io.base import (
     OLE_MAGIC,
@@ -78,8 +79,7 @@ def reconcile_extension(path: Path, kind: str, head: bytes, warnings: list[Input
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
         if kind != "text":
-            warnings.append(InputWarning(
-                "misnamed-file", f"the file is named {ext} but is a workbook; it is read as one"))
+            warnings.append(warning("misnamed-file", "workbook", ext=ext))
         return kind
     if ext in WORKBOOK_EXTENSIONS:
         if kind == "text":
@@ -103,8 +103,7 @@ def _text_named_as_workbook(path: Path, ext: str, head: bytes, warnings: list[In
     """A workbook name on non-workbook content: web pages and XML exports are refused, text is read."""
     refuse_markup(path, ext, head)
     if looks_like_text(head):
-        warnings.append(InputWarning(
-            "misnamed-file", f"the file is named {ext} but contains plain text; it is read as CSV"))
+        warnings.append(warning("misnamed-file", "text", ext=ext))
         return "text"
     raise CorruptFile("not-workbook", path=path, ext=ext)
 
