@@ -140,7 +140,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("action", ACTION, N_("What to do with the row in `bulkprov apply`: add, update or remove "
            "(the admin console's User Status New / Update / Delete also work). Ignored by add/update/remove."),
            "add", ("User Status", "Operation", "Op"),
-           ko=("작업", "처리", "처리 구분", "사용자 상태"), ja=("操作", "処理", "処理区分", "ユーザーステータス")),
+           ko=("작업", "구분", "처리", "처리 구분", "사용자 상태"), ja=("操作", "処理", "処理区分", "区分", "ユーザーステータス")),
     Column("emailId", EMAIL, N_("The user's email address. Required to add a user; update and remove "
            "may use orgUserId instead."), "jane.doe@example.com",
            ("Email", "E-mail", "Email Address", "E-mail Address", "Email ID", "Mail", "User Email", "Login"),

@@ -205,11 +205,11 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
                                      ("Groups", "groupId", names.groups)):
             write_sheet(wb, sheet, ["name", id_col], [[name, ident] for ident, name in sorted(
                 table.items(), key=lambda item: item[1].casefold())])
-        about = [["host", host], ["exported", dt.datetime.now().astimezone().isoformat(timespec="seconds")],
-                 ["users", str(len(users))], ["requests", str(requests)],
-                 ["", "The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
-                      "The Roles, Bots and Groups sheets map the names seen to their ids."]]
-        write_sheet(wb, "About", ["item", "value"], about, width=40)
+        about = [[_("host"), host], [_("exported"), dt.datetime.now().astimezone().isoformat(timespec="seconds")],
+                 [_("users"), str(len(users))], [_("requests"), str(requests)],
+                 ["", _("The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
+                        "The Roles, Bots and Groups sheets map the names seen to their ids.")]]
+        write_sheet(wb, "About", [_("item"), _("value")], about, width=40)
         wb.close()
     except BaseException:
         target.discard()

@@ -47,7 +47,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
         cells = failure_cells(input_path, settings, table, results, {}, info.input_sha256)
     summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
                          started=info.started, settings={"host": info.host, "state": info.state,
-                                                         "rewritten from the ledger": now_text()},
+                                                         _("rewritten from the ledger"): now_text()},
                          run_id=info.id)
     summary.aborted = "" if info.state == "finished" else _("the run is {state}").format(state=info.state)
     out = results_path(output or Path(state_dir) / f"run-{info.id}.{fmt}", fmt)

@@ -118,7 +118,7 @@ def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
                      cells.get("isDeveloper", ""), fate.get(key, _("reported only"))])
     if plan.strays_problem:
         rows.append(["", "", "", "", "", plan.strays_problem])
-    return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", "this sync"], rows
+    return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", _("this sync")], rows
 
 
 async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, limiter: Any) -> int:

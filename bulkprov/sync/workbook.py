@@ -48,7 +48,7 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
                ["", _("To run exactly this plan, give this file to sync as the approved plan: it refuses to run if "
                       "the roster or the account changed since.")]]
     sheet("Summary", [_("item"), _("value")], summary)
-    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", "builder access"],
+    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", _("builder access")],
           [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
             i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
             _("yes") if i.grants_builder else ""] for i in plan.of("add")])
@@ -102,4 +102,4 @@ def read_plan_fingerprint(path: Path) -> str:
                 return raw.cells[1]
     except InputError as exc:
         raise PlanFileInvalid(plan=str(path), reason=exc.message) from None
-    raise PlanFileInvalid(plan=str(path), reason="no plan fingerprint")
+    raise PlanFileInvalid(plan=str(path), reason=_("no plan fingerprint"))
