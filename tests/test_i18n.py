@@ -142,7 +142,7 @@ USER_FACING = ["cli/commands.py", "cli/wording.py", "cli/__init__.py", "jobs/phr
                "send/batches.py", "outputs/template.py", "outputs/undo.py", "outputs/results.py", "sync/workbook.py",
                "sync/strays.py", "sync/plan.py", "sync/run.py", "jobs/history.py", "jobs/ledgered.py",
                "jobs/stopping.py", "jobs/checkonly.py", "jobs/export.py", "io/headers.py", "io/sniff.py",
-               "io/__init__.py", "errors.py", "schema.py", "validation.py"]
+               "io/__init__.py", "errors.py", "schema.py", "validation.py", "approvals/commands.py"]
 MARKERS = {"N_", "_", "gettext", "ngettext", "pgettext", "gettext_in"}
 # Prose that is not for people to read in their language: programming errors (a bug, not a message),
 # the JSON/CSV keys, the workbook's own data, the README's generated tables.
