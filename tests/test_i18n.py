@@ -409,3 +409,16 @@ def test_the_csv_template_in_japanese_round_trips(tmp_path):
     outcome = run_job(path, JobSettings(command="apply", output=tmp_path / "r.xlsx", dry_run=True))
     (row,) = read_results(outcome.results_path)
     assert (row.action, row.status) == ("add", "valid")
+
+
+def test_no_module_rebinds_the_gettext_underscore():
+    """``state_dir, _ = ...`` in a module that translates with ``_`` breaks every message after it."""
+    for path in sorted((ROOT / "bulkprov").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports_it = any(isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == "_" for a in n.names)
+                         for n in ast.walk(tree))
+        if not imports_it:
+            continue
+        bound = [n.lineno for n in ast.walk(tree)
+                 if isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)]
+        assert not bound, f"{path.relative_to(ROOT)}: `_` rebound on lines {bound}"

@@ -46,7 +46,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
 def cmd_approvals(args: argparse.Namespace) -> int:
     from bulkprov.approvals import ApprovalStore
 
-    state_dir, _ = _state_profile(args)
+    state_dir, _profile = _state_profile(args)
     for r in ApprovalStore(state_dir).all():
         decided = _(" by {person}").format(person=r.decided_by) if r.decided_by else ""
         print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {r.requester}: {r.command} {r.input_name} — "
@@ -57,7 +57,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from bulkprov.jobs.audit import AuditTrail
 
-    state_dir, _ = _state_profile(args)
+    state_dir, _profile = _state_profile(args)
     trail = AuditTrail(state_dir)
     if args.action == "verify":
         count, broken = trail.verify()

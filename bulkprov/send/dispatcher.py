@@ -180,7 +180,7 @@ class Dispatcher(Verification):
         queue: asyncio.Queue[Batch] = asyncio.Queue()
         for b in batches:
             queue.put_nowait(b)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(max(1, self.concurrency))]
+        workers = [asyncio.create_task(self._worker(queue)) for _n in range(max(1, self.concurrency))]
         await asyncio.gather(*workers)
         if not self.report.aborted and not self.stop.is_set():
             await self._verify_leftovers(rows)

@@ -97,7 +97,7 @@ def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def _parse_role(text: str) -> dict[str, str]:
-    role, _, bot = text.partition("@")
+    role, _at, bot = text.partition("@")
     return {"roleId": role, "botId": bot} if bot else {"roleId": role}
 
 
