@@ -150,9 +150,9 @@ def _instructions_sheet(wb, head, lang: str) -> None:
     ws.write_row(r, 0, [_("column"), _("what it is (also accepted headers)")], head)
     for column in schema.COLUMNS:
         r += 1
-        names = [a for a in (*column.ko, *column.ja, *column.aliases) if a != column.header(lang)]
-        if lang == "en":
-            names = list(column.aliases)
+        header = column.header(lang)
+        local = {"ko": column.ko, "ja": column.ja}.get(lang, ())
+        names = [a for a in (*local, *column.aliases) if a != header]  # every language's headers are read
         aliases = _(" (also: {names})").format(names=", ".join(names)) if names else ""
-        ws.write_string(r, 0, column.header(lang))
+        ws.write_string(r, 0, header if header == column.name else f"{header} ({column.name})")
         ws.write_string(r, 1, column.help_in(_) + aliases)
