@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz lint bench clean catalogs-web
+.PHONY: demo test fuzz lint bench clean catalogs catalogs-web
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,20 @@ bench: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) .bulkprov build *.egg-info
+
+# Translations of the `bulkprov` gettext domain (ko, ja): extract the marked strings (babel.cfg), merge
+# them into each language's .po (new ones untranslated, changed ones fuzzy), compile the .mo files the
+# wheel ships. The .mo files are committed; tests/test_i18n.py fails when one is stale or incomplete.
+LOCALES := bulkprov/locale
+catalogs: $(VENV)/.installed-test
+	$(BIN)/pybabel extract -F babel.cfg --project=bulkprov --version=0.1.0 --no-wrap --sort-by-file \
+		--add-location=file -o $(LOCALES)/bulkprov.pot bulkprov
+	for lang in ko ja; do \
+		[ -f $(LOCALES)/$$lang/LC_MESSAGES/bulkprov.po ] || $(BIN)/pybabel init -D bulkprov -l $$lang \
+			-i $(LOCALES)/bulkprov.pot -d $(LOCALES); \
+	done
+	$(BIN)/pybabel update -D bulkprov -i $(LOCALES)/bulkprov.pot -d $(LOCALES) --no-wrap --ignore-obsolete
+	$(BIN)/pybabel compile -D bulkprov -d $(LOCALES) --statistics
 
 # Gettext domain "web" (the page: bulkprov/web/ Python and templates): extract, update ko/ja, compile.
 # The compiled .mo files are committed (a clean clone's `make test` uses them; a test fails when one is stale).

@@ -59,6 +59,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "remove_strays": (bool, False),
     "webhook": (str, None),
     "max_runtime": (float, None),
+    "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
     "approval_expiry_hours": (float, 24.0),
@@ -130,6 +131,8 @@ def _checked(values: dict[str, Any], path: Path) -> dict[str, Any]:
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise BadConfig("type", file=str(path), key=key, kind=kind.__name__, value=value)
+        if key == "lang" and value not in ("en", "ko", "ja"):
+            raise BadConfig("type", file=str(path), key=key, kind="en, ko or ja", value=value)
         out[key] = value
     return out
 

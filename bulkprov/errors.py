@@ -202,8 +202,10 @@ class UnsupportedFormat(InputError):
     code = "unsupported-format"
     description = N_("the file type is not supported")
     templates = {
-        "": N_("bulkprov reads {supported} files, not '{ext}': " + SAVE_AS),
-        "xlsb": N_("Excel binary workbooks (.xlsb) are not supported: " + SAVE_AS),
+        "": N_("bulkprov reads {supported} files, not '{ext}': "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "xlsb": N_("Excel binary workbooks (.xlsb) are not supported: "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
     }
 
 
@@ -214,20 +216,28 @@ class CorruptFile(InputError):
         "html": N_("this {ext} file is really a web page (HTML), not a workbook: open it in Excel and save it as .xlsx"),
         "xml": N_("this {ext} file is an XML spreadsheet, not a real workbook: open it in Excel and save it as .xlsx"),
         "not-workbook": N_("not a valid {ext} workbook (damaged, or not really a spreadsheet): open it in Excel and "
-                           "save it again, or " + SAVE_AS),
-        "ole": N_("the file is damaged (broken OLE2 structure): open it in Excel and save it again, or " + SAVE_AS),
-        "office": N_("the file is an Office document but not an Excel workbook: " + SAVE_AS),
+                           "save it again, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "ole": N_("the file is damaged (broken OLE2 structure): open it in Excel and save it again, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "office": N_("the file is an Office document but not an Excel workbook: "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "zip": N_("the workbook is damaged (not a readable zip archive): open it in Excel and save it again, or "
-                  + SAVE_AS),
-        "odf-other": N_("the file is an OpenDocument text or presentation, not a spreadsheet: " + SAVE_AS),
-        "archive": N_("the file is {what}, not a spreadsheet: " + SAVE_AS),
-        "damaged": N_("the workbook cannot be read ({reason}): open it in Excel and save it again, or " + SAVE_AS),
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "odf-other": N_("the file is an OpenDocument text or presentation, not a spreadsheet: "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "archive": N_("the file is {what}, not a spreadsheet: "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "damaged": N_("the workbook cannot be read ({reason}): open it in Excel and save it again, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "damaged-part": N_("the workbook is damaged: its part {part} cannot be read ({reason}); open it in Excel "
-                           "and save it again, or " + SAVE_AS),
+                           "and save it again, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "missing-sheet": N_("sheet '{sheet}' is listed in the workbook but its data ({part}) is missing: open the "
                             "workbook in Excel and save it again, or delete that sheet"),
         "damaged-sheet": N_("sheet '{sheet}' of the workbook cannot be read ({reason}): open the workbook in Excel "
-                            "and save it again, or " + SAVE_AS),
+                            "and save it again, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "csv-quote": N_('a quote (") in the row starting on line {line} is never closed: close it or remove it'),
         "csv-after-quote": N_('the row starting on line {line} has text after a closing quote ("): quote the whole '
                               'cell and double the quotes inside it ("")'),
@@ -254,17 +264,23 @@ class EncodingProblem(InputError):
     hint = "encoding"
     description = N_("the text encoding could not be determined")
     templates = {
-        "binary": N_("the file contains binary data, not text: is it really a CSV? " + SAVE_AS),
-        "bad-utf8": N_("line {line} is not valid UTF-8 although the file says it is: " + SAVE_AS),
-        "mixed": N_("the file is UTF-8 except line {line}, which is in another encoding: fix that line or " + SAVE_AS),
-        "unknown": N_("cannot tell the text encoding (tried {tried}; {what}): " + SAVE_AS),
+        "binary": N_("the file contains binary data, not text: is it really a CSV? "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "bad-utf8": N_("line {line} is not valid UTF-8 although the file says it is: "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "mixed": N_("the file is UTF-8 except line {line}, which is in another encoding: fix that line or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
+        "unknown": N_("cannot tell the text encoding (tried {tried}; {what}): "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "late-byte": N_("line {line} cannot be read as {encoding} (bytes {byte}), although the rest of the file "
-                        "is: fix that line or " + SAVE_AS),
+                        "is: fix that line or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "named": N_("the file cannot be read as {encoding} (line {line}): check the encoding you named"),
         "unknown-name": N_("'{encoding}' is not an encoding Python knows (try utf-8, cp949, cp932, gbk, cp1252, "
                            "mac-roman)"),
         "implausible": N_("the text reads as implausible in every encoding tried ({tried}; the best, {best}, gives "
-                          "'{sample}' on line {line}): name the encoding, or " + SAVE_AS),
+                          "'{sample}' on line {line}): name the encoding, or "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
     }
 
 
@@ -295,7 +311,8 @@ class ZipBomb(InputError):
     description = N_("the workbook expands to an absurd size")
     templates = {
         "ratio": N_("the workbook member {member} expands {ratio:.0f}-fold (to {size}): this is not a normal "
-                    "spreadsheet; " + SAVE_AS),
+                    "spreadsheet; "
+    'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "total": N_("the workbook expands to {size}, over the {limit} limit: split it into smaller files"),
     }
 
@@ -559,8 +576,9 @@ class GuardStopped(RunStopped):
     code = "guard"
     description = N_("a sync guard stopped the run before anything changed")
     templates = {
-        "deletes": N_("{count} users would be removed, over the limit of {limit} (max_deletes {max_deletes}, "
-                      "{percent:g}% of the {previous} users of the last applied roster); nothing was changed"),
+        "deletes": N_("{count} users would be removed, over the limit of {limit} (the smaller of max_deletes "
+                      "{max_deletes} and max_delete_percent {percent:g} of the {previous} users of the last applied "
+                      "roster); nothing was changed"),
         "roles": N_("{count} users would lose roles, over the limit of {limit}; nothing was changed"),
         "builder": N_("{count} users would get Builder access (canCreateBot/isDeveloper), more than {limit}; "
                       "nothing was changed"),
@@ -668,6 +686,9 @@ ROW_CODES: dict[str, Problem] = _problems(
             {"": N_("the action is blank: write add, update or remove (or New, Update, Delete)")}),
     Problem("template-example", N_("the template's example row was left in the file"),
             {"": N_("this is the template's example row: delete it before running")}),
+    Problem("unsplit-name", N_("a full name without a space cannot be split into family and given name"),
+            {"": N_("'{value}' has no space between the family name and the given name: write it like 山田 太郎 "
+                    "or 김 민준, or use separate lastName and firstName columns")}),
     Problem("uncalculated-formula", N_("the cell holds a formula that was never calculated"),
             {"": N_("the cell holds a formula ({formula}) whose value was never calculated: open the file in Excel "
                     "and save it, or paste the values instead of the formulas")}),
@@ -677,6 +698,8 @@ ROW_CODES: dict[str, Problem] = _problems(
 ROW_NOTES: dict[str, Problem] = _problems(
     Problem("normalised", N_("a value was converted to its plain form"),
             {"": N_("{column}: full-width or compatibility characters converted ('{before}' → '{after}')")}),
+    Problem("name-split", N_("a full name was split into lastName and firstName"),
+            {"": N_("fullName '{value}' split: lastName '{last}', firstName '{first}'")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
     Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
@@ -745,6 +768,10 @@ SUCCESS_NOTES: dict[str, Problem] = _problems(
 )
 
 
+# How a row's problem reads in the Results sheet and on screen.
+ROW_ERROR = N_("row {row}, column {column}: {message} [{code}]")
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     """One problem in one cell; ``row`` is the row number the user sees in Excel."""
@@ -760,7 +787,7 @@ class RowError:
         return cls(row, column, value, code, ROW_CODES[code].render(variant, **params))
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.message} [{self.code}]"
+        return render(ROW_ERROR, {"row": self.row, "column": self.column, "message": self.message, "code": self.code})
 
 
 @dataclass(frozen=True)
@@ -780,6 +807,37 @@ WARNING_CODES: dict[str, str] = {
     "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
 }
+
+
+# The warnings' messages, by code (the codes above); a warning is made with :meth:`InputWarning.of`.
+WARNINGS: dict[str, Problem] = _problems(
+    Problem("unknown-column", WARNING_CODES["unknown-column"],
+            {"": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored"),
+             "suggest": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored; did you mean "
+                           "{suggestion}?")}),
+    Problem("misnamed-file", WARNING_CODES["misnamed-file"],
+            {"workbook": N_("the file is named {ext} but is a workbook; it is read as one"),
+             "text": N_("the file is named {ext} but contains plain text; it is read as CSV")}),
+    Problem("sheet-ignored", WARNING_CODES["sheet-ignored"],
+            {"": N_("sheet '{sheet}' is ignored: a text (CSV) file has no sheets")}),
+    Problem("encoding-ignored", WARNING_CODES["encoding-ignored"],
+            {"": N_("the encoding {encoding} is ignored: a workbook stores its text as Unicode")}),
+    Problem("lookup-sheet", WARNING_CODES["lookup-sheet"],
+            {"columns": N_("sheet {kind} needs the columns '{name_col}' and '{id_col}' in its first row; it is "
+                           "ignored"),
+             "no-name": N_("{kind} row {row}: the id {ident} has no name; the row is ignored"),
+             "no-id": N_("{kind} row {row}: '{name}' has no {id_col}; the row is ignored"),
+             "bad-id": N_("{kind} row {row}: '{ident}' is not a valid {id_col}; '{name}' is ignored"),
+             "twice": N_("{kind} row {row}: the name '{name}' is already on row {first} with another id; the first "
+                         "one is used")}),
+    Problem("invisible-header", WARNING_CODES["invisible-header"],
+            {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
+)
+
+
+def warning(code: str, variant: str = "", /, **params: Any) -> InputWarning:
+    """A file-level warning with its declared message, in the reader's language."""
+    return InputWarning(code, WARNINGS[code].render(variant, **params))
 
 
 def all_error_classes() -> list[type[BulkprovError]]:

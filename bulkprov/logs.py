@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from bulkprov.i18n import gettext as _
+
 _RUN_ID = {"value": ""}
 
 
@@ -87,16 +89,17 @@ class ProgressPrinter:
 def _line(p: dict[str, Any], bar: bool = False) -> str:
     """rows done of total, failed, requests, rows per second, then the ETA or why the run waits."""
     elapsed = p.get("elapsed") or 0.0
-    speed = f", {p['done'] / elapsed:,.0f} rows/s" if elapsed > 1 and p["done"] else ""
+    speed = _(", {rate} rows/s").format(rate=f"{p['done'] / elapsed:,.0f}") if elapsed > 1 and p["done"] else ""
     if p.get("waiting"):
-        status = p["waiting"]
+        status = _(p["waiting"])
     elif p["done"] >= p["total"]:
-        status = "done"
+        status = _("done")
     else:
-        status = f"ETA {_eta(p.get('eta'))}"
-    failed = f"failed {p['failed']:,}" if bar else f"{p['failed']:,} not successful"
-    head = f"{p['done']:,}/{p['total']:,}" if bar else f"progress: {p['done']:,}/{p['total']:,} done"
-    return f"{head}, {failed}, {p['requests']:,} requests{speed}, {status}"
+        status = _("ETA {eta}").format(eta=_eta(p.get("eta")))
+    line = _("{done}/{total}, failed {failed}, {requests} requests{speed}, {status}") if bar else \
+        _("progress: {done}/{total} done, {failed} not successful, {requests} requests{speed}, {status}")
+    return line.format(done=f"{p['done']:,}", total=f"{p['total']:,}", failed=f"{p['failed']:,}",
+                       requests=f"{p['requests']:,}", speed=speed, status=status)
 
 
 def _eta(seconds: float | None) -> str:

@@ -11,7 +11,10 @@ are generated from :data:`COLUMNS`, and the emulator reads :data:`USER_INFO_FIEL
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
+
+from bulkprov.errors import N_
 
 # Identifier formats of the Kore.ai platform (SPEC section 2).
 ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -28,46 +31,62 @@ RELAXED_ID_RES = {
     "group": re.compile(r"^e-[0-9A-Za-z][0-9A-Za-z-]*$"),
 }
 # Pragmatic address check: one @, a dot in the domain, no spaces.  The server has the last word.
-EMAIL_RE = re.compile(r"^[^@\s;,<>()\[\]\"]+@[^@\s;,<>()\[\]\"]+\.[^@\s;,<>()\[\]\".]{2,}$")
+# No Hangul, kana or CJK ideographs (nor CJK punctuation) anywhere: in a roster from Korea or Japan
+# they are an input mode left on (김@…, kim@회사.kr), not an internationalised mailbox -- Kore.ai
+# documents nothing about those.  Other letters (rené@…) are sent as written.
+_NOT_IN_EMAIL = r"@\s;,<>()\[\]\"\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff61-\uff9f"
+EMAIL_RE = re.compile(rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]{{2,}}$")
 
 # Parser kinds (see validation.py for what each one does with a cell).
-TEXT, EMAIL, BOOL, GROUPS, ROLES, BOT_TASKS, ACTION = (
-    "text", "email", "bool", "groups", "roles", "botTasks", "action",
+TEXT, EMAIL, BOOL, GROUPS, ROLES, BOT_TASKS, ACTION, FULL_NAME = (
+    "text", "email", "bool", "groups", "roles", "botTasks", "action", "fullName",
 )
 
-# Truthy / falsy spellings accepted in boolean cells, lower-cased.
-TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "on"})
-FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off"})
+# Truthy / falsy spellings accepted in boolean cells, as :func:`normalize_word` leaves them: English,
+# Korean (예/아니오) and Japanese (はい/いいえ, and the ○/× of Japanese forms).
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "t", "on",
+                        "예", "네", "참", "사용",
+                        "はい", "有", "可", "○", "◯", "〇"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off",
+                         "아니오", "아니요", "거짓", "미사용",
+                         "いいえ", "無", "不可", "×", "✕"})
 
-# The action column accepts bulkprov's words and the admin console's "User Status" words.
+# The action column accepts bulkprov's words, the admin console's "User Status" words, and the words a
+# Korean or Japanese HR sheet uses (추가/수정/삭제, 追加/更新/削除).
 ACTIONS = {
     "add": "add", "new": "add", "create": "add",
     "update": "update", "modify": "update",
     "remove": "remove", "delete": "remove",
+    "추가": "add", "신규": "add", "등록": "add", "수정": "update", "변경": "update", "삭제": "remove", "제거": "remove",
+    "追加": "add", "新規": "add", "登録": "add", "更新": "update", "変更": "update", "修正": "update",
+    "削除": "remove",
 }
 ACTION_CHOICES = ("add", "update", "remove")
+# The words a template in each language offers in its dropdowns (the loader accepts them all).
+BOOL_WORDS_IN = {"en": ("TRUE", "FALSE"), "ko": ("예", "아니오"), "ja": ("はい", "いいえ")}
+ACTION_WORDS_IN = {"en": ACTION_CHOICES, "ko": ("추가", "수정", "삭제"), "ja": ("追加", "更新", "削除")}
 
 # Separators inside list cells: semicolons or new lines (commas separate dialogs in botTasks).
 LIST_SPLIT_RE = re.compile(r"[;\n\r]+")
 
 # What a list cell means, per command: declared here once; the validator, sync's diff, the template's
 # notes and the README all read it from here.
-LIST_ON_ADD = "On add: the user gets exactly these."
+LIST_ON_ADD = N_("On add: the user gets exactly these.")
 LIST_ON_UPDATE = {
-    GROUPS: "On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
-            "are kept.",
-    ROLES: "On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
-           "are kept.",
-    BOT_TASKS: "On update: BOT:DIALOG,DIALOG adds those dialogs to the bot's tasks, -BOT removes all of that "
-               "bot's tasks; bots the cell does not name keep theirs.",
+    GROUPS: N_("On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
+               "are kept."),
+    ROLES: N_("On update: plain entries are added, -ENTRY removes that entry; entries the cell does not name "
+              "are kept."),
+    BOT_TASKS: N_("On update: BOT:DIALOG,DIALOG adds those dialogs to the bot's tasks, -BOT removes all of that "
+                  "bot's tasks; bots the cell does not name keep theirs."),
 }
-LIST_ON_SYNC = "In plan/sync the cell is the complete list: entries missing from it are removed."
+LIST_ON_SYNC = N_("In plan/sync the cell is the complete list: entries missing from it are removed.")
 REMOVE_PREFIX, ADD_PREFIX = "-", "+"
 
 
-def list_behaviour(kind: str) -> str:
-    """The sentence the template, the README and messages use for a list column."""
-    return f"{LIST_ON_ADD} {LIST_ON_UPDATE[kind]} {LIST_ON_SYNC}"
+def list_behaviour(kind: str, tr=lambda text: text) -> str:
+    """The sentence the template, the README and messages use for a list column (``tr``: a gettext)."""
+    return f"{tr(LIST_ON_ADD)} {tr(LIST_ON_UPDATE[kind])} {tr(LIST_ON_SYNC)}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,15 @@ class Column:
     """Where the value goes: ``userInfo.<field>`` or a top-level user field; None for run controls."""
     max_length: int | None = None
     required: bool = False
+    ko: tuple[str, ...] = ()
+    """Korean headers, the way Korean HR exports name the column; the first is the template's header."""
+    ja: tuple[str, ...] = ()
+    """Japanese headers, likewise."""
+
+    def header(self, lang: str = "en") -> str:
+        """The header a template in ``lang`` writes (the loader reads it back)."""
+        local = {"ko": self.ko, "ja": self.ja}.get(lang)
+        return local[0] if local else self.name
 
     @property
     def in_user_info(self) -> bool:
@@ -95,56 +123,88 @@ class Column:
     @property
     def full_help(self) -> str:
         """The help text with the list behaviour, as the template's notes and the README show it."""
-        return f"{self.help} {list_behaviour(self.kind)}" if self.is_list else self.help
+        return self.help_in()
+
+    def help_in(self, tr=lambda text: text) -> str:
+        """:attr:`full_help` through ``tr`` (a gettext): the template's notes in the reader's language."""
+        return f"{tr(self.help)} {list_behaviour(self.kind, tr)}" if self.is_list else tr(self.help)
+
+    @property
+    def in_template(self) -> bool:
+        """Written by the template and the Users sheets (a full name is only ever read, then split)."""
+        return self.kind != FULL_NAME
 
 
-def _info(name: str, help: str, example: str, *aliases: str, max_length: int = 100) -> Column:
-    return Column(name, TEXT, help, example, aliases, f"userInfo.{name}", max_length)
+def _info(name: str, help: str, example: str, *aliases: str, max_length: int = 100,
+          ko: tuple[str, ...] = (), ja: tuple[str, ...] = ()) -> Column:
+    return Column(name, TEXT, help, example, aliases, f"userInfo.{name}", max_length, ko=ko, ja=ja)
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("action", ACTION, "What to do with the row in `bulkprov apply`: add, update or remove "
-           "(the admin console's User Status New / Update / Delete also work). Ignored by add/update/remove.",
-           "add", ("User Status", "Operation", "Op")),
-    Column("emailId", EMAIL, "The user's email address. Required to add a user; update and remove "
-           "may use orgUserId instead.", "jane.doe@example.com",
+    Column("action", ACTION, N_("What to do with the row in `bulkprov apply`: add, update or remove "
+           "(the admin console's User Status New / Update / Delete also work). Ignored by add/update/remove."),
+           "add", ("User Status", "Operation", "Op"),
+           ko=("작업", "구분", "처리", "처리 구분", "사용자 상태"), ja=("操作", "処理", "処理区分", "区分", "ユーザーステータス")),
+    Column("emailId", EMAIL, N_("The user's email address. Required to add a user; update and remove "
+           "may use orgUserId instead."), "jane.doe@example.com",
            ("Email", "E-mail", "Email Address", "E-mail Address", "Email ID", "Mail", "User Email", "Login"),
-           "userInfo.emailId", 254),
-    _info("orgUserId", "Your organisation's id for the user (employee number). Optional; identifies the "
-          "user for update/remove when there is no email.", "E10442",
-          "Alternate ID", "Employee ID", "Employee Number", "Emp ID", "Org User ID", "User ID", max_length=100),
-    _info("firstName", "Given name.", "Jane", "First Name", "Given Name", "First", "Forename"),
-    _info("lastName", "Family name.", "Doe", "Last Name", "Surname", "Family Name", "Last"),
-    _info("companyName", "Company name.", "Example Corp", "Company", "Organization", "Organisation"),
-    _info("dept", "Department.", "Customer Care", "Department", "Dept Name", "Division"),
-    _info("companyContactPhone", "Company contact phone.", "+1 212 555 0100",
-          "Company Phone", "Contact Phone", "Phone", "Mobile", max_length=40),
-    _info("worknumber", "Work phone number.", "8212334444", "Work Phone", "Work Number", "Office Phone",
-          max_length=40),
-    _info("street", "Street address.", "1 Main Street", "Street Address", "Address", "Address Line 1",
-          max_length=200),
-    _info("suiteNo", "Suite / apartment number.", "Suite 400", "Suite", "Suite Number", "Apt", max_length=40),
-    _info("city", "City.", "New York", "Town"),
-    _info("zip", "Postal code (keep leading zeros: format the column as text or 00000).", "02128",
-          "Zip Code", "Postal Code", "Postcode", "ZIP", max_length=20),
-    _info("state", "State / province.", "NY", "Province", "Region"),
-    _info("country", "Country.", "United States", "Country Name"),
-    Column("groups", GROUPS, "Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
-           "separated by ; or new lines.", "Support Agents", ("Group", "User Groups"), "groups"),
-    Column("roles", ROLES, "Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
-           "Roles and Bots sheets; separated by ; or new lines.",
-           "Bot Tester@Support Bot", ("Role", "User Roles"), "roles"),
-    Column("botTasks", BOT_TASKS, "Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
-           "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids.",
+           "userInfo.emailId", 254,
+           ko=("이메일", "이메일 주소", "이메일 ID", "메일", "메일 주소", "전자우편", "사용자 이메일"),
+           ja=("メールアドレス", "メール", "Eメール", "Eメールアドレス", "電子メール", "メールID")),
+    _info("orgUserId", N_("Your organisation's id for the user (employee number). Optional; identifies the "
+          "user for update/remove when there is no email."), "E10442",
+          "Alternate ID", "Employee ID", "Employee Number", "Emp ID", "Org User ID", "User ID", max_length=100,
+          ko=("사번", "사원 번호", "직원 번호", "직원 ID", "대체 ID"),
+          ja=("社員番号", "従業員番号", "社員ID", "職員番号", "代替ID")),
+    _info("firstName", N_("Given name."), "Jane", "First Name", "Given Name", "First", "Forename",
+          ko=("이름",), ja=("名", "下の名前")),
+    _info("lastName", N_("Family name."), "Doe", "Last Name", "Surname", "Family Name", "Last",
+          ko=("성",), ja=("姓", "名字", "苗字")),
+    Column("fullName", FULL_NAME, N_("Full name, family name first (山田 太郎, 김 민준), as Japanese and Korean "
+           "rosters write it: split at the first space into lastName and firstName, only for rows whose "
+           "firstName and lastName are blank; a full name without a space makes the row invalid. Never "
+           "written by bulkprov."), "",
+           ko=("성명", "성함"), ja=("氏名", "フルネーム")),
+    _info("companyName", N_("Company name."), "Example Corp", "Company", "Organization", "Organisation",
+          ko=("회사", "회사명", "회사 이름"), ja=("会社名", "会社", "企業名")),
+    _info("dept", N_("Department."), "Customer Care", "Department", "Dept Name", "Division",
+          ko=("부서", "부서명", "소속"), ja=("部署", "所属", "部署名", "部門")),
+    _info("companyContactPhone", N_("Company contact phone."), "+1 212 555 0100",
+          "Company Phone", "Contact Phone", "Phone", "Mobile", max_length=40,
+          ko=("전화", "전화번호", "휴대폰", "휴대전화", "연락처"), ja=("電話番号", "電話", "携帯電話", "携帯番号", "連絡先")),
+    _info("worknumber", N_("Work phone number."), "8212334444", "Work Phone", "Work Number", "Office Phone",
+          max_length=40, ko=("회사 전화", "직장 전화", "사무실 전화", "내선 번호"),
+          ja=("勤務先電話番号", "会社電話番号", "内線番号", "内線")),
+    _info("street", N_("Street address."), "1 Main Street", "Street Address", "Address", "Address Line 1",
+          max_length=200, ko=("주소", "도로명 주소"), ja=("住所", "番地")),
+    _info("suiteNo", N_("Suite / apartment number."), "Suite 400", "Suite", "Suite Number", "Apt", max_length=40,
+          ko=("상세 주소", "호수"), ja=("建物名", "部屋番号", "住所2")),
+    _info("city", N_("City."), "New York", "Town", ko=("시/군/구", "도시", "시"), ja=("市区町村", "市町村", "都市")),
+    _info("zip", N_("Postal code (keep leading zeros: format the column as text or 00000)."), "02128",
+          "Zip Code", "Postal Code", "Postcode", "ZIP", max_length=20, ko=("우편번호",), ja=("郵便番号", "〒")),
+    _info("state", N_("State / province."), "NY", "Province", "Region", ko=("시/도", "도"), ja=("都道府県", "州")),
+    _info("country", N_("Country."), "United States", "Country Name", ko=("국가", "나라"), ja=("国", "国名")),
+    Column("groups", GROUPS, N_("Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
+           "separated by ; or new lines."), "Support Agents", ("Group", "User Groups"), "groups",
+           ko=("그룹", "사용자 그룹"), ja=("グループ", "ユーザーグループ")),
+    Column("roles", ROLES, N_("Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
+           "Roles and Bots sheets; separated by ; or new lines."),
+           "Bot Tester@Support Bot", ("Role", "User Roles"), "roles",
+           ko=("역할", "사용자 역할", "권한"), ja=("ロール", "役割", "権限")),
+    Column("botTasks", BOT_TASKS, N_("Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
+           "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids."),
            "Support Bot:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
-           ("Bot Tasks", "Assign Bot Tasks", "Tasks"), "assignBotTasks", 2000),
-    Column("canCreateBot", BOOL, "Builder access: may create bots. TRUE/FALSE, yes/no, y/n, 1/0. "
-           "Blank means FALSE (the server's own default would be TRUE).", "FALSE",
-           ("Can Create Bot", "Create Bots", "Builder"), "canCreateBot"),
-    Column("isDeveloper", BOOL, "Developer access. TRUE/FALSE, yes/no, y/n, 1/0. Blank means FALSE.",
-           "FALSE", ("Is Developer", "Developer"), "isDeveloper"),
-    Column("sendEmail", BOOL, "Send the activation email on add. Blank uses the run's send-email setting.",
-           "TRUE", ("Send Email", "Send Activation Email", "Notify"), None),
+           ("Bot Tasks", "Assign Bot Tasks", "Tasks"), "assignBotTasks", 2000,
+           ko=("봇 작업", "봇 태스크"), ja=("ボットタスク", "ボットのタスク")),
+    Column("canCreateBot", BOOL, N_("Builder access: may create bots. TRUE/FALSE, yes/no, y/n, 1/0. "
+           "Blank means FALSE (the server's own default would be TRUE)."), "FALSE",
+           ("Can Create Bot", "Create Bots", "Builder"), "canCreateBot",
+           ko=("봇 생성 권한", "봇 생성", "빌더"), ja=("ボット作成権限", "ボット作成", "ビルダー")),
+    Column("isDeveloper", BOOL, N_("Developer access. TRUE/FALSE, yes/no, y/n, 1/0. Blank means FALSE."),
+           "FALSE", ("Is Developer", "Developer"), "isDeveloper", ko=("개발자",), ja=("開発者",)),
+    Column("sendEmail", BOOL, N_("Send the activation email on add. Blank uses the run's send-email setting."),
+           "TRUE", ("Send Email", "Send Activation Email", "Notify"), None,
+           ko=("이메일 발송", "활성화 메일 발송", "초대 메일 발송"), ja=("メール送信", "招待メール送信", "アクティベーションメール送信")),
 )
 
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
@@ -164,15 +224,31 @@ LOOKUP_SHEETS: dict[str, tuple[str, str, re.Pattern[str]]] = {
 RESULT_COLUMNS = ("row", "action", "emailId", "orgUserId", "status", "reason",
                   "error_code", "http_status", "attempts", "batch")
 # The user columns of a Users sheet that is itself an input file (lookup output, undo files).
-USER_SHEET_COLUMNS = tuple(c.name for c in COLUMNS if c.name not in ("action", "sendEmail"))
+USER_SHEET_COLUMNS = tuple(c.name for c in COLUMNS if c.in_template and c.name not in ("action", "sendEmail"))
+# The columns a template writes (a full name is accepted on input only).
+TEMPLATE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_template)
 # Role, group and bot *names* beside the ids of a Users sheet (lookup, export, undo: bulkprov.outputs.names),
 # entry for entry; read back silently like the result columns, so the sheet stays an input file.
 NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
 
 
+_HEADER_NOISE = re.compile(r"[\s_\-.\u00a0・･]+")
+
+
 def normalize_header(text: object) -> str:
-    """Key used to compare headers: case, spaces, ``_``, ``-`` and ``.`` do not matter."""
-    return re.sub(r"[\s_\-.\u00a0]+", "", str(text)).lower()
+    """Key used to compare headers: NFKC (full-width letters and spaces), then case, spaces, ``_``,
+    ``-``, ``.`` and the Japanese middle dot (メール・アドレス) do not matter."""
+    text = str(text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return _HEADER_NOISE.sub("", text).lower()
+
+
+def normalize_word(text: str) -> str:
+    """A yes/no or action cell as :data:`TRUE_WORDS` and :data:`ACTIONS` spell it (full-width ＹＥＳ too)."""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).strip()
+    return text.casefold()
 
 
 RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS) if c not in BY_NAME)
@@ -180,7 +256,7 @@ RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_
 
 _HEADER_INDEX: dict[str, Column] = {}
 for _col in COLUMNS:
-    for _alias in (_col.name, *_col.aliases):
+    for _alias in (_col.name, *_col.aliases, *_col.ko, *_col.ja):
         _HEADER_INDEX.setdefault(normalize_header(_alias), _col)
 
 
@@ -231,7 +307,7 @@ EXAMPLE_EMAIL = "jane.doe@example.com"
 
 
 def example_row() -> dict[str, str]:
-    return {c.name: c.example for c in COLUMNS}
+    return {c.name: c.example for c in TEMPLATE_COLUMNS}
 
 
 def user_to_cells(user: dict) -> dict[str, str]:
@@ -271,12 +347,12 @@ def _cell(value: object) -> str:
 
 def markdown_table() -> str:
     """The column reference table of the README, generated so docs cannot drift from code."""
-    lines = ["| column | also accepted as | max | what it is | example |", "|---|---|---|---|---|"]
+    lines = ["| column | also accepted as | Korean | Japanese | max | what it is | example |",
+             "|---|---|---|---|---|---|---|"]
     for c in COLUMNS:
-        aliases = ", ".join(c.aliases) or "—"
-        lines.append(
-            f"| `{c.name}` | {aliases} | {c.max_length or '—'} | {c.full_help} | `{c.example}` |"
-        )
+        aliases, ko, ja = (", ".join(names) or "—" for names in (c.aliases, c.ko, c.ja))
+        example = f"`{c.example}`" if c.example else "—"
+        lines.append(f"| `{c.name}` | {aliases} | {ko} | {ja} | {c.max_length or '—'} | {c.full_help} | {example} |")
     return "\n".join(lines)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from bulkprov.i18n import gettext as _
+
 
 def human_size(n: float) -> str:
     """A byte count for people: 812 bytes, 3.4 MB, 2 GB."""
     if n < 1024:
-        return f"{n:.0f} bytes"
+        return _("{n} bytes").format(n=f"{n:.0f}")
     for unit in ("KB", "MB", "GB"):
         n /= 1024
         if n < 1024 or unit == "GB":
@@ -17,10 +19,10 @@ def human_size(n: float) -> str:
 def format_duration(seconds: float) -> str:
     """Rounded for a plan or an ETA: ``12 s``, ``14 min``, ``2.5 h``."""
     if seconds < 90:
-        return f"{max(1, round(seconds))} s"
+        return _("{n} s").format(n=max(1, round(seconds)))
     if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+        return _("{n} min").format(n=round(seconds / 60))
+    return _("{n} h").format(n=f"{seconds / 3600:.1f}")
 
 
 def clock_duration(seconds: float) -> str:

@@ -32,6 +32,11 @@ from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
 
 OPERATIONS = ("add", "update", "remove", "lookup")
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
+# Text columns whose full-width digits, letters and spaces are turned into plain ones (NFKC), with a note:
+# nothing a person means changes (names and addresses are left as written).
+PLAIN_COLUMNS = frozenset({"companyContactPhone", "worknumber", "zip"})
+# Full stops a Japanese or Korean keyboard types; IDNA reads them as dots between domain labels.
+_IDEOGRAPHIC_STOPS = str.maketrans({"。": ".", "｡": ".", "．": "."})
 # Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
 # cells may hold line breaks, which separate their entries.
 _LINES = frozenset("\n\r")
@@ -60,11 +65,12 @@ class _Cells:
 class _Problems:
     """The errors of the row being checked (collected, then frozen into its CheckedRow)."""
 
-    __slots__ = ("row", "errors")
+    __slots__ = ("row", "errors", "notes")
 
     def __init__(self, row: int) -> None:
         self.row = row
         self.errors: list[RowError] = []
+        self.notes: list[str] = []  # what was changed on the way (normalised, removed), for Results
 
     def add(self, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> None:
         self.errors.append(RowError.of(self.row, column, value, code, variant, **params))
@@ -89,7 +95,8 @@ class Validator:
         merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in table.lookups.items()}
         for sheet, names in (lookups or {}).items():
             merged.setdefault(sheet, {}).update({n.casefold(): i for n, i in names.items()})
-        self.lookups = merged
+        # Names compare in NFKC too (a half-width ｻﾎﾟｰﾄ is サポート), like the cells they are looked up by.
+        self.lookups = {sheet: {_fold(n): i for n, i in names.items()} for sheet, names in merged.items()}
         # Normalised key -> first row: what duplicate detection needs, nothing more.
         self._seen_email = FirstRows()
         self._seen_org = FirstRows()
@@ -106,12 +113,12 @@ class Validator:
         problems = _Problems(raw.row)
         formulas = self._uncalculated(raw, problems)
         action = self._action(cells, problems)
-        notes: list[str] = []
+        notes = problems.notes
         email, org = cells.get("emailId"), cells.get("orgUserId")
         self._check_invisible(cells, problems)
-        key = UserKey(_plain(email, "emailId", notes), _plain(org, "orgUserId", notes))
+        key = UserKey(_plain_email(email, notes), _plain(org, "orgUserId", notes))
         if not formulas & {"emailId", "orgUserId"}:
-            self._check_keys(key, action, problems)
+            self._check_keys(key, action, problems, email)
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
@@ -132,7 +139,7 @@ class Validator:
         if not value:
             problems.add("action", value, "missing-action")
             return ""
-        action = schema.ACTIONS.get(value.casefold())
+        action = schema.ACTIONS.get(schema.normalize_word(value))
         if action is None:
             problems.add("action", value, "unknown-action", value=value)
             return ""
@@ -158,7 +165,7 @@ class Validator:
                 for position, ch in invisible(value, allow):
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
-    def _check_keys(self, key: UserKey, action: str, problems: _Problems) -> None:
+    def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
         email_col = schema.BY_NAME["emailId"]
         email = key.email
         if email:
@@ -166,7 +173,8 @@ class Validator:
             if len(email) > limit:
                 problems.add("emailId", email, "too-long", length=len(email), field="emailId", limit=limit)
             elif not schema.EMAIL_RE.match(email):
-                problems.add("emailId", email, "invalid-email")
+                variant, params = _email_problem(written, email)
+                problems.add("emailId", email, "invalid-email", variant, **params)
             elif key.email_id == schema.EXAMPLE_EMAIL:
                 problems.add("emailId", email, "template-example")
         elif action == "add" or (action == "" and not key.org_user_id):
@@ -190,6 +198,8 @@ class Validator:
     def _user_object(self, cells: _Cells, action: str, problems: _Problems, notes: list[str]) -> dict[str, Any]:
         adding = action == "add"
         user: dict[str, Any] = {"userInfo": self._user_info(cells, problems, notes)}
+        if "fullName" in self.index:
+            self._full_name(cells.get("fullName"), user["userInfo"], problems)
         groups = self._list(cells, "groups", problems, self._group_id)
         roles = self._list(cells, "roles", problems, self._role)
         tasks = self._list(cells, "botTasks", problems, self._bot_task)
@@ -225,6 +235,8 @@ class Validator:
             value = raw[i] if i < len(raw) else ""
             if not value:
                 continue
+            if name in PLAIN_COLUMNS and not value.isascii():
+                value = _plain(value, name, notes)
             if name not in KEY_COLUMNS and not value.isprintable():
                 value, removed = without_invisible(value)
                 if removed:
@@ -239,11 +251,28 @@ class Validator:
             info[name] = value
         return info
 
+    def _full_name(self, value: str, info: dict[str, str], problems: _Problems) -> None:
+        """A full name (氏名, 성명), family name first, split at its first space -- only for a row
+        without its own firstName and lastName.  Without a space the split would be a guess: refused."""
+        if not value or info.get("firstName") or info.get("lastName"):
+            return
+        parts = value.split(None, 1)
+        if len(parts) < 2:
+            problems.add("fullName", value, "unsplit-name", value=value)
+            return
+        last, first = parts[0], parts[1].strip()
+        for name, part in (("lastName", last), ("firstName", first)):
+            limit = schema.BY_NAME[name].max_length or 100
+            if len(part) > limit:
+                problems.add("fullName", value, "too-long", length=len(part), field=name, limit=limit)
+            info[name] = part
+        problems.notes.append(ROW_NOTES["name-split"].render(value=value, last=last, first=first))
+
     def _bool(self, cells: _Cells, name: str, problems: _Problems) -> bool | None:
         value = cells.get(name)
         if not value:
             return None
-        word = value.casefold()
+        word = schema.normalize_word(value)
         if word in schema.TRUE_WORDS:
             return True
         if word in schema.FALSE_WORDS:
@@ -278,9 +307,10 @@ class Validator:
     # -- list item parsers: return the API value, or None after recording an error ---------------
 
     def _group_id(self, item: str, cell: str, sign: str, problems: _Problems) -> str | None:
+        item = _plain_id(item, "groups", schema.GROUP_ID_RE, problems.notes)
         if schema.GROUP_ID_RE.match(item):
             return item
-        found = self.lookups.get("Groups", {}).get(item.casefold())
+        found = self.lookups.get("Groups", {}).get(_fold(item))
         if found:
             return found
         if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, "groups"):
@@ -315,7 +345,8 @@ class Validator:
             return None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
                                "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
-        dialogs = [d.strip() for d in dialogs_text.split(",") if d.strip()]
+        dialogs = [_plain_id(d.strip(), "botTasks", schema.DIALOG_ID_RE, problems.notes)
+                   for d in dialogs_text.split(",") if d.strip()]
         bad = [d for d in dialogs if not schema.DIALOG_ID_RE.match(d) and not (
             self.relaxed is not None and self.relaxed.accepts("dialog", d, problems.row, "botTasks"))]
         if bad or not dialogs:
@@ -326,9 +357,10 @@ class Validator:
     def _resolve(self, text: str, cell: str, problems: _Problems, sheet: str, column: str, pattern,
                  bad_id_code: str, unknown_code: str, looks_like_id, what: str) -> str | None:
         """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
+        text = _plain_id(text, column, pattern, problems.notes)
         if pattern.match(text):
             return text
-        found = self.lookups.get(sheet, {}).get(text.casefold())
+        found = self.lookups.get(sheet, {}).get(_fold(text))
         if found:
             return found
         if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, column):
@@ -389,6 +421,52 @@ def _plain(value: str, column: str, notes: list[str]) -> str:
     if plain != value:
         notes.append(ROW_NOTES["normalised"].render(column=column, before=value, after=plain))
     return plain
+
+
+def _plain_email(value: str, notes: list[str]) -> str:
+    """:func:`_plain`, and the ideographic full stops of the domain read as dots (IDNA's own rule)."""
+    if value.isascii():
+        return value
+    plain = unicodedata.normalize("NFKC", value)
+    local, at, domain = plain.rpartition("@")
+    if at:
+        plain = local + at + domain.translate(_IDEOGRAPHIC_STOPS)
+    if plain != value:
+        notes.append(ROW_NOTES["normalised"].render(column="emailId", before=value, after=plain))
+    return plain
+
+
+def _plain_id(text: str, column: str, pattern, notes: list[str]) -> str:
+    """An id typed in full-width characters (ｅ－０６ｂ…) in its plain form, when that form is an id."""
+    if text.isascii():
+        return text
+    plain = unicodedata.normalize("NFKC", text)
+    if plain != text and pattern.match(plain):
+        notes.append(ROW_NOTES["normalised"].render(column=column, before=text, after=plain))
+        return plain
+    return text
+
+
+def _fold(name: str) -> str:
+    """How a role, bot or group name compares with the lookup sheets: NFKC, case-folded."""
+    return (name if name.isascii() else unicodedata.normalize("NFKC", name)).casefold()
+
+
+# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode.
+_CJK_SCRIPTS = ("HANGUL", "HIRAGANA", "KATAKANA", "CJK")
+
+
+def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
+    """Why an address is still invalid after normalising, in the user's terms (a message variant)."""
+    stripped = written.rstrip()
+    if email.endswith(".") and stripped[-1:] in ("。", "｡", "．"):
+        return "trailing-dot", {"char": stripped[-1]}
+    for ch in written:
+        if not ch.isascii() and unicodedata.name(ch, "").startswith(_CJK_SCRIPTS):
+            return "non-ascii", {"char": ch}
+    if written != email:
+        return "full-width", {}
+    return "", {}
 
 
 def _looks_hex(text: str) -> bool:

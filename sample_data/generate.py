@@ -8,6 +8,13 @@ Writes, deterministically:
   broken rows (each says in its ``note`` column what is wrong with it).
 * ``leavers.csv`` — 12 of those users to remove (one unknown to the server).
 * ``roster-cp949.csv`` — 20 Korean users as Excel saves "CSV" on a Korean Windows (cp949).
+* ``roster-ko.xlsx`` — the same 150 users as ``roster.xlsx``, as a Korean HR team keeps them: Korean
+  headers (이메일 주소, 사번, 이름, 성 …), 예/아니오 for yes/no; every row classified as in the English one.
+* ``roster-ja.csv`` — the same 150 users as a Japanese HR team's export, saved by Excel as "CSV" on a
+  Japanese Windows (cp932): Japanese headers, one 氏名 column (family name first, split by bulkprov),
+  はい/いいえ, some employee numbers and phones typed in full-width digits (normalised, with a note).
+  cp932 has no Hangul, é, ü or í: Korean colleagues' names are in kanji and katakana (金 ミンジュン), as a
+  Japanese roster writes them, and Excel's best-fit writes é, ü, í as e, u, i.
 """
 
 from __future__ import annotations
@@ -138,12 +145,102 @@ def write_cp949(rows: list[dict[str, object]]) -> None:
                              "고객 지원", r["Work Phone"]])
 
 
+KO_HEADERS = {"Email Address": "이메일 주소", "Employee ID": "사번", "First Name": "이름", "Last Name": "성",
+              "Department": "부서", "Work Phone": "회사 전화", "City": "도시", "Zip Code": "우편번호",
+              "Country": "국가", "groups": "그룹", "roles": "역할", "botTasks": "봇 작업",
+              "canCreateBot": "봇 생성 권한", "isDeveloper": "개발자", "note": "비고"}
+JA_HEADERS = ["メールアドレス", "社員番号", "氏名", "部署", "勤務先電話番号", "市区町村", "郵便番号", "国",
+              "グループ", "ロール", "ボットタスク", "ボット作成権限", "開発者", "備考"]
+YES_NO = {"ko": ("예", "아니오"), "ja": ("はい", "いいえ")}
+
+
+def _local_bool(value: object, lang: str) -> object:
+    if isinstance(value, bool):
+        return YES_NO[lang][0] if value else YES_NO[lang][1]
+    return value
+
+
+def write_roster_ko(rows: list[dict[str, object]]) -> None:
+    """roster.xlsx's people with the headers and yes/no words of a Korean HR sheet."""
+    seed = demo_seed()
+    wb = xlsxwriter.Workbook(str(HERE / "roster-ko.xlsx"), {"strings_to_formulas": False,
+                                                             "strings_to_numbers": False, "strings_to_urls": False})
+    import datetime as dt
+
+    wb.set_properties({"created": dt.datetime(2026, 1, 1), "title": "Acme Corp 직원 명단"})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7"})
+    zip_fmt = wb.add_format({"num_format": "00000"})
+    ws = wb.add_worksheet("Users")
+    ws.write_row(0, 0, [KO_HEADERS[h] for h in HEADERS], head)
+    for r, row in enumerate(rows, start=1):
+        for c, name in enumerate(HEADERS):
+            value = _local_bool(row[name], "ko")
+            if value is None or value == "":
+                continue
+            if isinstance(value, int):
+                ws.write_number(r, c, value, zip_fmt if name == "Zip Code" else None)
+            else:
+                ws.write_string(r, c, str(value))
+    for sheet, items, id_key in (("Roles", seed["roles"], "roleId"), ("Bots", seed["bots"], "botId"),
+                                 ("Groups", seed["groups"], "groupId")):
+        lookup = wb.add_worksheet(sheet)
+        lookup.write_row(0, 0, ["name", id_key], head)
+        for r, item in enumerate(items, start=1):
+            lookup.write_row(r, 0, [item["name"], item[id_key]])
+    wb.close()
+
+
+def _best_fit(text: str) -> str:
+    """What Excel's cp932 "CSV" save writes for letters cp932 lacks (é → e)."""
+    import unicodedata
+
+    return "".join(ch if _in_cp932(ch) else unicodedata.normalize("NFKD", ch)[0] for ch in text)
+
+
+def _in_cp932(ch: str) -> bool:
+    try:
+        ch.encode("cp932")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+FULL_WIDTH = str.maketrans("0123456789E", "０１２３４５６７８９Ｅ")
+# cp932 has no Hangul: a Japanese roster writes Korean colleagues' names in kanji and katakana.
+KOREAN_IN_JAPANESE = {"김": "金", "이": "李", "박": "朴", "최": "崔", "정": "鄭", "강": "姜", "조": "趙", "윤": "尹",
+                      "장": "張", "임": "林", "민준": "ミンジュン", "서연": "ソヨン", "지호": "ジホ", "수아": "スア",
+                      "도윤": "ドユン", "하은": "ハウン", "예준": "イェジュン", "지유": "ジユ", "시우": "シウ",
+                      "서윤": "ソユン"}
+
+
+def write_roster_ja(rows: list[dict[str, object]]) -> None:
+    """roster.xlsx's people as a Japanese HR export: 氏名 (family name first), cp932, full-width digits."""
+    with open(HERE / "roster-ja.csv", "w", newline="", encoding="cp932") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(JA_HEADERS)
+        for i, row in enumerate(rows):
+            cells = {name: _local_bool(row[name], "ja") for name in HEADERS}
+            cells = {k: "" if v is None else str(v) for k, v in cells.items()}
+            cells["Zip Code"] = f"{int(row['Zip Code']):05d}"  # Excel writes the 00000-formatted text
+            if i % 7 == 1:  # typed with the IME left in full-width mode
+                cells["Employee ID"] = cells["Employee ID"].translate(FULL_WIDTH)
+                cells["Work Phone"] = cells["Work Phone"].translate(FULL_WIDTH)
+            last, first = (KOREAN_IN_JAPANESE.get(cells[k], cells[k]) for k in ("Last Name", "First Name"))
+            full_name = f"{last}\u3000{first}" if i % 2 else f"{last} {first}"
+            writer.writerow([_best_fit(v) for v in (
+                cells["Email Address"], cells["Employee ID"], full_name, cells["Department"], cells["Work Phone"],
+                cells["City"], cells["Zip Code"], cells["Country"], cells["groups"], cells["roles"],
+                cells["botTasks"], cells["canCreateBot"], cells["isDeveloper"], cells["note"])])
+
+
 def main() -> None:
     rows = people(random.Random(42))
     write_roster(rows)
     write_leavers(rows)
     write_cp949(rows)
-    print(f"wrote {HERE / 'roster.xlsx'}, leavers.csv, roster-cp949.csv")
+    write_roster_ko(rows)
+    write_roster_ja(rows)
+    print(f"wrote {HERE / 'roster.xlsx'}, leavers.csv, roster-cp949.csv, roster-ko.xlsx, roster-ja.csv")
 
 
 if __name__ == "__main__":

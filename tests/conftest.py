@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from bulkprov.emulator import EmulatorConfig, EmulatorThread
 from bulkprov.kore.auth import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# bulkprov speaks the locale's language (LC_ALL, LC_MESSAGES, LANG): the suite expects English unless a
+# test asks for Korean or Japanese, whatever the machine's locale.
+for _name in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 @pytest.fixture

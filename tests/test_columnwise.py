@@ -69,8 +69,10 @@ SPECIAL: list[tuple[str, str, str, dict[str, str]]] = [
     ("add", "a32@acme\u202e-corp.com", "S32", {}),                           # invisible-character
     ("add", "a33@acme-corp.com", "S33", {"First Name": "Ann\u200b"}),        # invisible removed from a name: a note
 ]
-# Codes a CSV cannot carry (a formula never calculated lives in workbooks: tests/test_fidelity.py has it).
-NOT_IN_CSV = {"uncalculated-formula"}
+# Codes a CSV cannot carry (a formula never calculated lives in workbooks: tests/test_fidelity.py has it),
+# and codes of a column kind the column-wise pass never vouches for (a fullName column sends the whole
+# table row by row: test_a_full_name_column_is_checked_row_by_row).
+NOT_IN_CSV = {"uncalculated-formula", "unsplit-name"}
 
 
 def _plain(i: int) -> list[str]:
@@ -137,6 +139,13 @@ def per_row_only(monkeypatch) -> None:
         self.enabled = False
 
     monkeypatch.setattr(columnwise.ColumnChecks, "__init__", disabled)
+
+
+def test_a_full_name_column_is_checked_row_by_row(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("email,氏名\na1@acme-corp.com,山田 太郎\na2@acme-corp.com,山田太郎\n", encoding="utf-8")
+    table = open_table(path)
+    assert not columnwise.ColumnChecks(make_validator(table, JobSettings(command="validate")), table.columns).enabled
 
 
 def test_the_fixture_raises_every_code_the_validator_can(tmp_path):

@@ -40,7 +40,7 @@ def test_template_has_every_column_a_note_each_dropdowns_and_lookup_sheets(tmp_p
     assert wb.sheetnames == ["Users", "Roles", "Bots", "Groups", "Instructions"]
     users = wb["Users"]
     headers = [c.value for c in users[1]]
-    assert headers == [c.name for c in schema.COLUMNS]
+    assert headers == [c.name for c in schema.TEMPLATE_COLUMNS]
     assert all(c.comment and c.comment.text.startswith(c.value) for c in users[1])
     sources = {v.formula1 for v in users.data_validations.dataValidation}
     assert '"TRUE,FALSE"' in sources and '"add,update,remove"' in sources

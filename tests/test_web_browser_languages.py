@@ -25,10 +25,10 @@ from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, WebThread,
 
 WORDS = {
     "ko": {"login": "로그인", "upload": "업로드", "upload_title": "사용자 명단 업로드", "invalid": "오류 3행",
-           "plan_count": "27 to add", "run": "실행: 사용자 27명 추가", "finished": "완료되었습니다.",
+           "plan_count": "추가 27명", "run": "실행: 사용자 27명 추가", "finished": "완료되었습니다.",
            "runs": "실행 내역", "success": "성공 27건", "results": "결과", "attention": "확인이 필요한 행"},
     "ja": {"login": "ログイン", "upload": "アップロード", "upload_title": "ユーザー名簿のアップロード",
-           "invalid": "エラー 3 行", "plan_count": "27 to add", "run": "実行：ユーザー 27 人を追加",
+           "invalid": "エラー 3 行", "plan_count": "追加 27 人", "run": "実行：ユーザー 27 人を追加",
            "finished": "完了しました。", "runs": "実行履歴", "success": "成功 27 件", "results": "結果",
            "attention": "確認が必要な行"},
 }

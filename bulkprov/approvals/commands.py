@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from bulkprov.i18n import gettext as _
+
 
 def _state_profile(args: argparse.Namespace) -> tuple[Path, dict]:
     from bulkprov.config import config_path, load_profile
@@ -32,20 +34,21 @@ def cmd_decide(args: argparse.Namespace) -> int:
     approvers = resolve("approvers", None, profile)
     request = asyncio.run(decide(state_dir, args.request_id, person, f"cli@{socket.gethostname()}", approve,
                                  args.comment, may_approve(person, approvers), resolve("webhook", None, profile)))
-    print(f"request {request.id} {request.state} by {person}: {request.command} {request.input_name} "
-          f"({'; '.join(request.reasons)})")
+    print(_("request {request_id} {state} by {person}: {command} {input} ({reasons})").format(
+        request_id=request.id, state=request.state, person=person, command=request.command,
+        input=request.input_name, reasons="; ".join(request.reasons)))
     if approve:
-        print(f"the next `bulkprov {request.command}` of the same file against the same account goes ahead "
-              f"(until {request.expires})")
+        print(_("the next `bulkprov {command}` of the same file against the same account goes ahead (until "
+                "{expires})").format(command=request.command, expires=request.expires))
     return 0
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     from bulkprov.approvals import ApprovalStore
 
-    state_dir, _ = _state_profile(args)
+    state_dir, _profile = _state_profile(args)
     for r in ApprovalStore(state_dir).all():
-        decided = f" by {r.decided_by}" if r.decided_by else ""
+        decided = _(" by {person}").format(person=r.decided_by) if r.decided_by else ""
         print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {r.requester}: {r.command} {r.input_name} — "
               f"{'; '.join(r.reasons)}")
     return 0
@@ -55,22 +58,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from bulkprov.io.xlsx import check_new
     from bulkprov.jobs.audit import AuditTrail
 
-    state_dir, _ = _state_profile(args)
+    state_dir, _profile = _state_profile(args)
     trail = AuditTrail(state_dir)
     if args.action == "verify":
         count, broken = trail.verify()
         if broken is not None:
-            print(f"audit trail {trail.path}: record {broken.seq} (line {broken.line}) {broken.reason}; the "
-                  f"{count} records before it hold", file=sys.stderr)
+            print(_("audit trail {path}: record {seq} (line {line}) {reason}; the {count} records before it "
+                    "hold").format(path=trail.path, seq=broken.seq, line=broken.line, reason=broken.reason,
+                                   count=count), file=sys.stderr)
             return 1
-        print(f"audit trail {trail.path}: {count} records, the chain holds")
+        print(_("audit trail {path}: {count} records, the chain holds").format(path=trail.path, count=count))
         return 0
     if args.output:
         check_new(args.output, replace=args.replace_output)
         with open(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="",
                   encoding="utf-8") as fh:
             count = trail.export(fh, args.format)
-        print(f"{count} audit records written to {args.output}")
+        print(_("{count} audit records written to {path}").format(count=count, path=args.output))
     else:
         trail.export(sys.stdout, args.format)
     return 0

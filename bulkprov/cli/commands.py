@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
-from bulkprov.cli.wording import _cli_phrasing, _hint
+from bulkprov.cli.wording import _, _cli_phrasing, _hint, say, yes
 from bulkprov.errors import UsageProblem
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
@@ -34,8 +34,8 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
 def cmd_template(args: argparse.Namespace) -> int:
     from bulkprov.outputs.template import write_template
 
-    path = write_template(args.output, replace=args.replace_output)
-    print(f"template written: {path}")
+    path = write_template(args.output, replace=args.replace_output)  # in the language main() chose
+    print(say("template", path=path))
     return 0
 
 
@@ -59,8 +59,7 @@ def _confirm(what: str, count: int) -> bool:
     """On a terminal, ask before handing out Builder access widely; unattended, the guard stands."""
     if what != "builder" or not sys.stdin.isatty():
         return False
-    answer = input(f"{count} users would get Builder access. Continue? [y/N] ").strip().lower()
-    return answer in ("y", "yes")
+    return yes(input(say("builder-confirm", count=count)))
 
 
 def _settings(args: argparse.Namespace):
@@ -85,7 +84,7 @@ def _settings(args: argparse.Namespace):
     value = {name: resolve(name, getattr(args, name, None), profile) for name in RUN_SETTINGS}
     args.log_format, args.env_file, args.secret_file = value["log_format"], value["env_file"], value["secret_file"]
     if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
-        raise UsageProblem(reason="--batch-size, --concurrency and --max-attempts must be at least 1")
+        raise UsageProblem(reason=_("--batch-size, --concurrency and --max-attempts must be at least 1"))
     settings.dry_run = args.dry_run
     settings.host = value["host"] or os.environ.get("KORE_HOST")
     for name in RUN_SETTINGS - {"host", "env_file", "secret_file", "state_dir", "log_format"}:
@@ -102,7 +101,7 @@ def _settings(args: argparse.Namespace):
     if args.command == "sync":
         _four_eyes(settings, profile, value)
     if settings.resume and (settings.force or settings.retry_failed):
-        raise UsageProblem(reason="--resume cannot be combined with --force or --retry-failed")
+        raise UsageProblem(reason=_("--resume cannot be combined with --force or --retry-failed"))
     if not settings.dry_run or args.command in ROSTER:
         _require_host(settings.host)
     _check_rate(settings.rate)
@@ -118,8 +117,8 @@ def _four_eyes(settings, profile: dict, value: dict) -> None:
 
     approvers = resolve("approvers", None, profile)
     if approvers and (settings.allow_deletes or settings.allow_builder or settings.allow_role_removals):
-        raise UsageProblem(reason="this profile names approvers: a second person approves with `bulkprov approve "
-                                  "ID`, not --allow-deletes / --allow-builder / --allow-role-removals")
+        raise UsageProblem(reason=_("this profile names approvers: a second person approves with `bulkprov approve "
+                                    "ID`, not --allow-deletes / --allow-builder / --allow-role-removals"))
     settings.approvals = Approvals(person=cli_person(), where=f"cli@{socket.gethostname()}", source="cli",
                                    approvers=list(approvers), webhook=value["webhook"],
                                    expiry_hours=resolve("approval_expiry_hours", None, profile))
@@ -157,20 +156,21 @@ def _print_outcome(outcome, quiet: bool) -> None:
     """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step."""
     summary = outcome.summary
     totals = summary.status_totals()
-    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or "no rows"
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or say("no-rows")
     if not quiet:
         for warning in summary.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(say("warning", warning=warning), file=sys.stderr)
         if summary.aborted:
             codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
             hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
-            print(f"ABORTED: {summary.aborted}{codes}" + "".join(f"; {h}" for h in hints), file=sys.stderr)
+            print(say("aborted-line", reason=summary.aborted) + codes + "".join(f"; {h}" for h in hints),
+                  file=sys.stderr)
     print(f"{summary.command}: {counts}")
     if not quiet:
         _print_attention(outcome, summary.command == "validate")
-    print(f"  results: {outcome.results_path}")
+    print(say("results", path=outcome.results_path))
     if outcome.undo_path is not None and not quiet:
-        print(f"  undo file: {outcome.undo_path}")
+        print(say("undo-file", path=outcome.undo_path))
 
 
 SHOWN_PROBLEMS, SHOWN_ROWS = 20, 5
@@ -184,28 +184,27 @@ def _print_attention(outcome, validating: bool) -> None:
     unsent = [r for r in rows if r.status == "not_attempted"]
     rows = [r for r in rows if r.status != "not_attempted"]
     if unsent:
-        print(f"  {len(unsent):,} rows not sent" + (" (the run stopped: see ABORTED above)" if outcome.summary.aborted
-                                                     else ""))
+        print(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
     if not rows:
         return
     reasons = Counter(r.error_code or r.status for r in rows)
     top = ", ".join(f"{n:,} × {code}" for code, n in reasons.most_common(6))
     more = len(reasons) - 6
-    print(f"  {len(rows):,} rows need attention: {top}" + (f" and {more} more kinds" if more > 0 else ""))
+    print(say("attention-more" if more > 0 else "attention", count=f"{len(rows):,}", top=top, more=more))
     problems = [(r, e) for r in rows for e in (r.errors or (None,))]
     limit = SHOWN_PROBLEMS if validating else SHOWN_ROWS
     for result, error in problems[:limit]:
         who = result.email or result.org_user_id
         if error is not None:
-            print(f"  row {result.row}:{error.column}: {error.code} — {error.message}")
+            print(say("row-problem", row=result.row, column=error.column, code=error.code, message=error.message))
         elif result.ref.synthetic:
             print(f"  {who}: {result.error_code or result.status} — {result.reason}")
         else:
-            print(f"  row {result.row}, {who}: {result.error_code or result.status} — {result.reason}")
+            print(say("row-outcome", row=result.row, who=who, code=result.error_code or result.status,
+                      reason=result.reason))
     if len(problems) > limit:
-        print(f"  … and {len(problems) - limit:,} more in the workbook's Failures sheet")
-    print(f"  next: fix them in the Failures sheet and run it again: bulkprov {outcome.summary.command.split()[0]} "
-          f"{_short(outcome.results_path)} --sheet Failures")
+        print(say("more-rows", count=f"{len(problems) - limit:,}"))
+    print(say("next", command=outcome.summary.command.split()[0], results=_short(outcome.results_path)))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -224,15 +223,15 @@ def cmd_export(args: argparse.Namespace) -> int:
                            phrasing=_cli_phrasing())
     _require_host(settings.host)
     if settings.concurrency < 1 or settings.max_attempts < 1:
-        raise UsageProblem(reason="--concurrency and --max-attempts must be at least 1")
+        raise UsageProblem(reason=_("--concurrency and --max-attempts must be at least 1"))
     _check_rate(settings.rate)
     args.env_file, args.secret_file = value["env_file"], value["secret_file"]
     credentials = _credentials(args)
     _setup_logging(value["log_format"], args.quiet)
     outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet))
     for warning in outcome.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    print(f"export: {outcome.users} users, {outcome.requests} requests — {outcome.path}")
+        print(say("warning", warning=warning), file=sys.stderr)
+    print(say("export", users=outcome.users, requests=outcome.requests, path=outcome.path))
     return outcome.exit_code
 
 
@@ -243,7 +242,7 @@ def _check_rate(rate: str) -> None:
     try:
         parse_rate(rate)  # a bad --rate is a usage error before anything is read
     except BadRate as exc:
-        raise UsageProblem(reason=f"--rate: {exc.message}") from None
+        raise UsageProblem(reason=_("--rate: {problem}").format(problem=exc.message)) from None
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -251,15 +250,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if args.action == "show":
         if not args.run_id:
-            raise UsageProblem(reason="runs show needs a run ID (bulkprov runs lists them)")
+            raise UsageProblem(reason=_("runs show needs a run ID (bulkprov runs lists them)"))
         if args.undo:
             from bulkprov.jobs.history import rewrite_undo
 
             path = rewrite_undo(args.state_dir, args.run_id, args.output, replace=args.replace_output)
-            print(f"undo file of run {args.run_id}: {path}" if path else f"run {args.run_id} changed nothing")
+            print(say("undo-of-run", run_id=args.run_id, path=path) if path
+                  else say("run-changed-nothing", run_id=args.run_id))
             return 0
         path = rewrite_results(args.state_dir, args.run_id, args.output, replace=args.replace_output)
-        print(f"results of run {args.run_id}: {path}")
+        print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
     runs = list_runs(args.state_dir)
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<9} counts / file")
@@ -294,8 +294,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(args.out, args.data)
     except FileNotFound as exc:
         where = args.data or sample_data_dir()
-        raise UsageProblem(reason=f"{exc.path} is missing: the demo reads its sample files from {where} "
-                                  "(pass --data DIR)") from None
+        raise UsageProblem(reason=_("{path} is missing: the demo reads its sample files from {where} "
+                                    "(pass --data DIR)").format(path=exc.path, where=where)) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -312,7 +312,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
     _require_host(values["host"] or os.environ.get("KORE_HOST"))
     if not 0 < args.max_upload_mb <= 500:
-        raise UsageProblem(reason="--max-upload-mb must be between 0 and 500")
+        raise UsageProblem(reason=_("--max-upload-mb must be between 0 and 500"))
     env_file = values["env_file"] or (Path(".env") if Path(".env").is_file() else None)
     credentials = Credentials.from_sources(env_file=env_file, secret_file=values["secret_file"])
     config = build_config(values, credentials=credentials, max_upload_mb=args.max_upload_mb,

@@ -130,7 +130,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="start the emulator and run sample_data/ end to end")
     p.add_argument("--out", type=Path, default=Path("demo-output"), help="where the result workbooks go")
     p.add_argument("--data", type=Path, help="sample data folder (default: the project's sample_data/)")
+    parser.add_argument("--lang", choices=LANGUAGES, help=LANG_HELP)
+    for command in sub.choices.values():  # also after the command: bulkprov template --lang ko
+        command.add_argument("--lang", choices=LANGUAGES, default=argparse.SUPPRESS, help=LANG_HELP)
     return parser
+
+
+LANGUAGES = ("en", "ko", "ja")  # bulkprov.i18n.LANGUAGES, without importing it for --help
+LANG_HELP = ("language of messages, workbooks and the template: en, ko (Korean) or ja (Japanese); default: "
+             "the profile's lang, else LC_ALL / LC_MESSAGES / LANG")
 
 
 def _connection_options(p: argparse.ArgumentParser) -> None:

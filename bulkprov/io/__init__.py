@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bulkprov.errors import InputWarning
+from bulkprov.errors import InputWarning, warning
 from bulkprov.io.base import DEFAULT_LIMITS, LoaderLimits, RawRow, Table, column_letter
 from bulkprov.io.encoding import detect_encoding
 from bulkprov.io.sniff import identify, reconcile_extension
@@ -59,12 +59,10 @@ def open_table(
     kind = reconcile_extension(path, kind, head, warnings)
     if kind == "text":
         if sheet is not None:
-            warnings.append(InputWarning(
-                "sheet-ignored", f"sheet '{sheet}' is ignored: a text (CSV) file has no sheets"))
+            warnings.append(warning("sheet-ignored", sheet=sheet))
         return open_text(path, limits, required_any, warnings, encoding)
     if encoding:
-        warnings.append(InputWarning(
-            "encoding-ignored", f"the encoding {encoding} is ignored: a workbook stores its text as Unicode"))
+        warnings.append(warning("encoding-ignored", encoding=encoding))
     return open_workbook(path, kind, sheet, limits, required_any, warnings)
 
 

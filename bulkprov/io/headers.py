@@ -26,6 +26,7 @@ from bulkprov.errors import (
     NoHeader,
     SheetTooWide,
     TooManyRows,
+    warning,
 )
 from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
 from bulkprov.io.chars import visible, without_invisible
@@ -75,8 +76,8 @@ def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning])
         clean, removed = without_invisible(text) if text and not text.isprintable() else (text, [])
         col = schema.match_header(clean) if clean else None
         if removed and col is not None:
-            warnings.append(InputWarning("invisible-header", f"header '{visible(text)}' ({column_letter(i)}) holds "
-                                         f"{', '.join(removed)}; it is read as {col.name}"))
+            warnings.append(warning("invisible-header", header=visible(text), letter=column_letter(i),
+                                    chars=", ".join(removed), column=col.name))
         if col is None:
             if text and schema.normalize_header(text) not in schema.RESULT_HEADERS:
                 warnings.append(_unknown_column(text, i))
@@ -91,11 +92,9 @@ def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning])
 
 
 def _unknown_column(text: str, index: int) -> InputWarning:
-    message = f"column '{visible(text)}' ({column_letter(index)}) is not a bulkprov column and is ignored"
     suggestion = schema.suggest_header(text)
-    if suggestion:
-        message += f"; did you mean {suggestion}?"
-    return InputWarning("unknown-column", message)
+    return warning("unknown-column", "suggest" if suggestion else "", header=visible(text),
+                   letter=column_letter(index), suggestion=suggestion)
 
 
 def _missing_column(
@@ -107,13 +106,19 @@ def _missing_column(
     for number, cells in itertools.islice(rows, 10):
         if any((c := schema.match_header(text)) is not None and c.name in required_any for text in cells):
             return MissingColumn("header-below", path=path, row=number)
-    accepted = "; ".join(
-        f"{name} (or {', '.join(schema.BY_NAME[name].aliases)})" if schema.BY_NAME[name].aliases else name
-        for name in required_any if name in schema.BY_NAME
-    )
-    found = ", ".join(f"'{visible(h)}'" for h in headers if h) or "nothing"
+    accepted = "; ".join(f"{name} (or {', '.join(_names(schema.BY_NAME[name]))})"
+                         for name in required_any if name in schema.BY_NAME)
+    found = ", ".join(f"'{visible(h)}'" for h in headers if h) or "—"
     return MissingColumn(path=path, row=header_row, required=" or ".join(required_any), found=found,
                          accepted=accepted)
+
+
+def _names(column: Column) -> tuple[str, ...]:
+    """The other headers of a column, the reader's language's first (이메일, メールアドレス)."""
+    from bulkprov.i18n import current
+
+    local = {"ko": column.ko, "ja": column.ja}.get(current(), ())
+    return (*local, *column.aliases)
 
 
 def _too_many_rows(path: Path, count: int, limits: LoaderLimits) -> InputError:
@@ -151,8 +156,7 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
     name_i = _index_of(header, (name_col.lower(), f"{singular}name"))
     id_i = _index_of(header, (schema.normalize_header(id_col), "id"))
     if name_i is None or id_i is None:
-        warnings.append(InputWarning("lookup-sheet", f"sheet {kind} needs the columns '{name_col}' and "
-                                     f"'{id_col}' in its first row; it is ignored"))
+        warnings.append(warning("lookup-sheet", "columns", kind=kind, name_col=name_col, id_col=id_col))
         return {}
     table: dict[str, str] = {}
     seen: dict[str, int] = {}
@@ -163,25 +167,25 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
             continue
         problem = _lookup_problem(kind, number, name, ident, id_col, pattern)
         if problem:
-            warnings.append(InputWarning("lookup-sheet", problem))
+            warnings.append(problem)
             continue
         key = name.casefold()
         if key in table and table[key] != ident:
-            warnings.append(InputWarning("lookup-sheet", f"{kind} row {number}: the name '{name}' is already "
-                                         f"on row {seen[key]} with another id; the first one is used"))
+            warnings.append(warning("lookup-sheet", "twice", kind=kind, row=number, name=name, first=seen[key]))
             continue
         table.setdefault(key, ident)
         seen.setdefault(key, number)
     return table
 
 
-def _lookup_problem(kind: str, number: int, name: str, ident: str, id_col: str, pattern: re.Pattern[str]) -> str | None:
+def _lookup_problem(kind: str, number: int, name: str, ident: str, id_col: str,
+                    pattern: re.Pattern[str]) -> InputWarning | None:
     if not name:
-        return f"{kind} row {number}: the id {ident} has no name; the row is ignored"
+        return warning("lookup-sheet", "no-name", kind=kind, row=number, ident=ident)
     if not ident:
-        return f"{kind} row {number}: '{name}' has no {id_col}; the row is ignored"
+        return warning("lookup-sheet", "no-id", kind=kind, row=number, name=name, id_col=id_col)
     if not pattern.match(ident):
-        return f"{kind} row {number}: '{ident}' is not a valid {id_col}; '{name}' is ignored"
+        return warning("lookup-sheet", "bad-id", kind=kind, row=number, ident=ident, name=name, id_col=id_col)
     return None
 
 

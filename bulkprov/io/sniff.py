@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from bulkprov.errors import (
+    N_,
     CorruptFile,
     EncryptedFile,
     FileEmpty,
@@ -24,7 +25,9 @@ from bulkprov.errors import (
     FileUnreadable,
     InputWarning,
     UnsupportedFormat,
+    warning,
 )
+from bulkprov.i18n import gettext as _
 from bulkprov.io.base import (
     OLE_MAGIC,
     SUPPORTED,
@@ -40,8 +43,8 @@ LEGACY_CODECS = ("cp949", "cp932", "gbk", "cp1252")
 CONTROL_RE = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
 ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
 
-_SPECIAL = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-            (stat.S_ISSOCK, "a socket"))
+_SPECIAL = ((stat.S_ISFIFO, N_("a named pipe")), (stat.S_ISCHR, N_("a character device")),
+            (stat.S_ISBLK, N_("a block device")), (stat.S_ISSOCK, N_("a socket")))
 
 
 def identify(path: Path, limits: LoaderLimits) -> tuple[str, bytes]:
@@ -52,7 +55,7 @@ def identify(path: Path, limits: LoaderLimits) -> tuple[str, bytes]:
             raise FileNotFound("folder", path=path)
         for test, kind in _SPECIAL:
             if test(mode):
-                raise FileNotFound("special", path=path, kind=kind)
+                raise FileNotFound("special", path=path, kind=_(kind))
         with open_regular(path) as fh:  # never blocks: a FIFO swapped in after the check is refused
             size = os.fstat(fh.fileno()).st_size
             head = fh.read(8192)
@@ -78,15 +81,14 @@ def reconcile_extension(path: Path, kind: str, head: bytes, warnings: list[Input
     ext = path.suffix.lower()
     if ext in TEXT_EXTENSIONS:
         if kind != "text":
-            warnings.append(InputWarning(
-                "misnamed-file", f"the file is named {ext} but is a workbook; it is read as one"))
+            warnings.append(warning("misnamed-file", "workbook", ext=ext))
         return kind
     if ext in WORKBOOK_EXTENSIONS:
         if kind == "text":
             return _text_named_as_workbook(path, ext, head, warnings)
         return kind
     if kind == "text" or ext in (".xlsb", ".numbers"):
-        raise UnsupportedFormat(path=path, supported=SUPPORTED, ext=ext or "no extension")
+        raise UnsupportedFormat(path=path, supported=SUPPORTED, ext=ext or _("no extension"))
     return kind
 
 
@@ -103,8 +105,7 @@ def _text_named_as_workbook(path: Path, ext: str, head: bytes, warnings: list[In
     """A workbook name on non-workbook content: web pages and XML exports are refused, text is read."""
     refuse_markup(path, ext, head)
     if looks_like_text(head):
-        warnings.append(InputWarning(
-            "misnamed-file", f"the file is named {ext} but contains plain text; it is read as CSV"))
+        warnings.append(warning("misnamed-file", "text", ext=ext))
         return "text"
     raise CorruptFile("not-workbook", path=path, ext=ext)
 
@@ -133,7 +134,7 @@ def decodes(data: bytes, codec: str) -> bool:
 
 def zip_kind(path: Path, zf: zipfile.ZipFile) -> str:
     """``xlsx`` or ``ods`` from a zip's members; typed errors for everything else."""
-    with damaged(path, "zip directory"):
+    with damaged(path, _("zip directory")):
         names = set(zf.namelist())
     if "xl/workbook.xml" in names:
         return "xlsx"
@@ -150,7 +151,7 @@ def zip_kind(path: Path, zf: zipfile.ZipFile) -> str:
         if b"encryption-data" in manifest:
             raise EncryptedFile("ods", path=path)
         return "ods"
-    what = "a Word document" if "word/document.xml" in names else "a zip archive"
+    what = _("a Word document") if "word/document.xml" in names else _("a zip archive")
     raise CorruptFile("archive", path=path, what=what)
 
 

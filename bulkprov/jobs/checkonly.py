@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from bulkprov.columnwise import Chunk, ColumnChecks
+from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table
 from bulkprov.jobs.settings import ATTENTION_KEPT, JobSettings
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
@@ -146,5 +147,5 @@ class PlanCounts:
                 batches.append(Batch(f"B{len(batches) + 1:04d}", op, [None] * rest, send, by_org))  # type: ignore[list-item]
         lines = describe_plan(batches, size, self.settings.concurrency, parse_rate(self.settings.rate))
         for line in lines:
-            log.info("plan (a dry run: nothing is sent): %s", line)
+            log.info(_("plan (a dry run: nothing is sent): %s"), line)
         return lines

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable
+from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile, check_new, check_writable, new_workbook, write_sheet
 from bulkprov.jobs.settings import JobSettings, ProgressFn
 from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
@@ -128,9 +129,9 @@ class _Reader:
             self._planned = True
             windows = parse_rate(self.settings.rate)
             requests = -(-total // DEFAULT_PAGE_SIZE) + -(-total // INFO_CHUNK)
-            log.info("plan: %s users in about %d requests ≈ %s at %s", f"{total:,}", requests,
+            log.info(_("plan: %s users in about %d requests ≈ %s at %s"), f"{total:,}", requests,
                      format_duration(estimate_seconds(requests, windows)), format_rate(windows))
-        log.info("listed %s of %s users", f"{count:,}", f"{total:,}" if total is not None else "?")
+        log.info(_("listed %s of %s users"), f"{count:,}", f"{total:,}" if total is not None else "?")
 
     async def _details(self, emails: list[str]) -> dict[str, dict[str, Any]]:
         chunks = [emails[i:i + INFO_CHUNK] for i in range(0, len(emails), INFO_CHUNK)]
@@ -151,8 +152,8 @@ class _Reader:
         await asyncio.gather(*(one(c) for c in chunks))
         missing = len(emails) - len(found)
         if missing:
-            self.warnings.append(f"{missing} listed users were not found by usersInfo (removed meanwhile?); "
-                                 "they are exported from the listing alone")
+            self.warnings.append(_("{count} listed users were not found by usersInfo (removed meanwhile?); they "
+                                   "are exported from the listing alone").format(count=missing))
         self._report(len(emails), len(emails), final=True)
         return found
 
@@ -206,11 +207,11 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
                                      ("Groups", "groupId", names.groups)):
             write_sheet(wb, sheet, ["name", id_col], [[name, ident] for ident, name in sorted(
                 table.items(), key=lambda item: item[1].casefold())])
-        about = [["host", host], ["exported", dt.datetime.now().astimezone().isoformat(timespec="seconds")],
-                 ["users", str(len(users))], ["requests", str(requests)],
-                 ["", "The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
-                      "The Roles, Bots and Groups sheets map the names seen to their ids."]]
-        write_sheet(wb, "About", ["item", "value"], about, width=40)
+        about = [[_("host"), host], [_("exported"), dt.datetime.now().astimezone().isoformat(timespec="seconds")],
+                 [_("users"), str(len(users))], [_("requests"), str(requests)],
+                 ["", _("The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
+                        "The Roles, Bots and Groups sheets map the names seen to their ids.")]]
+        write_sheet(wb, "About", [_("item"), _("value")], about, width=40)
         wb.close()
     except BaseException:
         target.discard()

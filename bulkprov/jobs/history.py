@@ -6,6 +6,7 @@ import contextlib
 from pathlib import Path
 
 from bulkprov.errors import OUTCOME_CODES, RunNotFound
+from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.ledger import LEDGER_NAME, Ledger, RunInfo
 from bulkprov.jobs.runner import failure_cells, load, now_text, write_results
@@ -50,9 +51,9 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
         cells = failure_cells(input_path, settings, table, results, {}, info.input_sha256)
     summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
                          started=info.started, settings={"host": info.host, "state": info.state,
-                                                         "rewritten from the ledger": now_text()},
+                                                         _("rewritten from the ledger"): now_text()},
                          run_id=info.id)
-    summary.aborted = "" if info.state == "finished" else f"the run is {info.state}"
+    summary.aborted = "" if info.state == "finished" else _("the run is {state}").format(state=info.state)
     out = results_path(output or Path(state_dir) / f"run-{info.id}.{fmt}", fmt)
     return write_results(settings, headers, results, cells, summary, out)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import InterruptedRunPending, RetryOtherFile, StateDirUnusable
+from bulkprov.i18n import gettext as _
 from bulkprov.jobs.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
 from bulkprov.jobs.lock import StateLock
 from bulkprov.jobs.preflight import check_room
@@ -79,7 +80,7 @@ def held_state(path: Path, settings: JobSettings, rows: int, out_path: Path) -> 
     check_room(state_dir, out_path, rows)
     with StateLock(state_dir) as lock:
         if lock.took_over:
-            log.warning("took over a stale lock of pid %s on %s (started %s): that run died",
+            log.warning(_("took over a stale lock of pid %s on %s (started %s): that run died"),
                         lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
             sweep_temporary_files(out_path)
         yield
@@ -129,11 +130,11 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
         records = ledger.rows(previous.id)
         done = {r.row: r.result() for r in records if r.state == "done" and r.status != "invalid"}
         uncertain = {r.row for r in records if r.state == "in_flight"}
-        log.info("resuming run %s: %d rows already done, %d to check first, %d to send", previous.id, len(done),
+        log.info(_("resuming run %s: %d rows already done, %d to check first, %d to send"), previous.id, len(done),
                  len(uncertain), len(valid) - len(done) - len(uncertain))
         return previous.id, done, uncertain
     if settings.resume:
-        log.info("no interrupted run of this file for this host: starting a new run")
+        log.info(_("no interrupted run of this file for this host: starting a new run"))
     elif previous is not None and not settings.force:
         raise InterruptedRunPending(run_id=previous.id, started=previous.started)
     hashes = {r.row: payload_hash(r.action, r.user) for r in valid}
@@ -155,7 +156,7 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
         done=[*known.values(), *done.values()], retry_of=settings.retry_failed,
         payloads={r.row: r.user for r in to_send if r.action == "update"})
     if done:
-        log.info("%d rows skipped: done by earlier runs", len(done))
+        log.info(_("%d rows skipped: done by earlier runs"), len(done))
     return run_id, done, _ours_uncertain(ledger, host, to_send)
 
 

@@ -29,8 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov import i18n
 from bulkprov._faults import fault_point
 from bulkprov.errors import (
+    OUTCOME_CODES,
     BadConfig,
     BulkprovError,
     DiskFull,
@@ -135,7 +137,7 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
             if raw.row in missing:
                 cells[raw.row] = raw.cells
     except (InputError, OSError) as exc:
-        log.warning("Failures sheet without the input's cells for %d rows: %s", len(missing), exc)
+        log.warning(i18n.gettext("Failures sheet without the input's cells for %d rows: %s"), len(missing), exc)
     return cells
 
 
@@ -378,8 +380,9 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             report = _internal_error(path, settings, exc)
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
-                                                           f"not sent: {report.aborted}", "not-attempted")
+                    report.results[row.row] = RowResult.of(
+                        row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
+                        "not-attempted")
         results.update(report.results)
         summary.aborted = report.aborted
         summary.run_id = report.run_id or summary.run_id
@@ -424,7 +427,7 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         raise BadConfig("unknown-command", command=settings.command)
     ctx = Context(credentials, progress, confirm)
     ctx.limit = RuntimeLimit(settings.max_runtime)
-    with stop_on_signals(ctx.stop):
+    with i18n.using(settings.lang), stop_on_signals(ctx.stop):
         ctx.limit.start(ctx.stop)
         try:
             return await _strategy(settings)(Path(path), settings, ctx)

@@ -69,6 +69,7 @@ class JobSettings:
     allow_role_removals: int | None = None
     plan_file: Path | None = None
     strict_ids: bool = True            # off: unusual id shapes and over-long values are warnings, not refusals
+    lang: str | None = None            # en, ko, ja: messages and workbooks of the run (None: the caller's language)
     report_strays: bool = False        # plan/sync list the account's users the roster does not mention
     remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
     approvals: Any = None  # bulkprov.approvals.flow.Approvals: guards become four-eyes requests (None: they stop)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from bulkprov.errors import Interrupted
+from bulkprov.i18n import gettext as _
 
 log = logging.getLogger("bulkprov")
 
@@ -28,7 +29,7 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     def on_signal(sig: int) -> None:
         if stop.is_set() and sig == signal.SIGINT:
             raise KeyboardInterrupt
-        log.warning("stop requested (%s): finishing requests in flight, then writing results",
+        log.warning(_("stop requested (%s): finishing requests in flight, then writing results"),
                     signal.Signals(sig).name)
         stop.set()
 
@@ -57,7 +58,7 @@ class RuntimeLimit:
         if self.seconds:
             def fire() -> None:
                 self.fired = True
-                log.warning("run-time limit of %s s reached: stopping cleanly", self.seconds)
+                log.warning(_("run-time limit of %s s reached: stopping cleanly"), self.seconds)
                 stop.set()
 
             self._handle = asyncio.get_running_loop().call_later(self.seconds, fire)

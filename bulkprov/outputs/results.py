@@ -18,6 +18,7 @@ name and renamed into place (:class:`~bulkprov.io.xlsx.AtomicFile`).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import itertools
 import json
 import re
@@ -27,6 +28,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov import i18n
+from bulkprov.i18n import gettext as _
 from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import AtomicFile, check_writable
 from bulkprov.io.xlsxcharts import Chart
@@ -62,7 +65,7 @@ class RunSummary:
 
     def status_totals(self) -> Counter:
         totals: Counter = Counter()
-        for (_, status), n in self.counts.items():
+        for (_action, status), n in self.counts.items():
             totals[status] += n
         return totals
 
@@ -309,16 +312,16 @@ class ResultWriter:
         """The Summary sheet: who/what/when, counts (as numbers, with a bar chart of statuses and one
         of the top reasons), settings, plan, warnings and next steps."""
         lines: list[tuple[str | int, ...]] = [
-            ("bulkprov run", summary.command),
-            ("run id", summary.run_id),
-            ("input file", summary.input_path),
-            ("input SHA-256", summary.input_sha256),
-            ("sheet", summary.sheet or ""),
-            ("started", summary.started),
-            ("finished", summary.finished),
+            (_("bulkprov run"), summary.command),
+            (_("run id"), summary.run_id),
+            (_("input file"), summary.input_path),
+            (_("input SHA-256"), summary.input_sha256),
+            (_("sheet"), summary.sheet or ""),
+            (_("started"), _when(summary.started)),
+            (_("finished"), _when(summary.finished)),
         ]
         if summary.aborted:
-            lines.append(("ABORTED", summary.aborted))
+            lines.append((_("ABORTED"), summary.aborted))
         charts: list[tuple[str, int, list[tuple[str, int]]]] = []  # (title, first line, bars)
 
         def block(title: str, header: tuple[str, ...], bars: list[tuple[str, int]]) -> None:
@@ -327,18 +330,19 @@ class ResultWriter:
             charts.append((title, len(lines) + 1, bars))
             lines.extend(bars)
 
-        block("Rows by status", ("status", "rows"), sorted(summary.status_totals().items()))
+        block(_("Rows by status"), (_("status"), _("rows")), sorted(summary.status_totals().items()))
         reasons = summary.reasons.most_common(TOP_REASONS)
         if reasons:
-            block("Top reasons rows failed", ("top reasons", "rows"), reasons)
+            block(_("Top reasons rows failed"), (_("top reasons"), _("rows")), reasons)
         lines.append(())
-        lines.append(("action", "status", "rows"))
+        lines.append((_("action"), _("status"), _("rows")))
         for (action, status), n in sorted(summary.counts.items()):
             lines.append((action or "—", status, n))
         lines.append(())
-        lines.append(("setting", "value"))
+        lines.append((_("setting"), _("value")))
         lines.extend((k, str(v)) for k, v in summary.settings.items())
-        for title, texts in (("plan", summary.plan), ("warnings", summary.warnings), ("next steps", summary.next_steps)):
+        for title, texts in ((_("plan"), summary.plan), (_("warnings"), summary.warnings),
+                             (_("next steps"), summary.next_steps)):
             if texts:
                 lines.append(())
                 lines.append((title,))
@@ -357,6 +361,17 @@ class ResultWriter:
 
 
 TOP_REASONS = 10  # the Summary's reasons chart: the commonest ten
+
+
+def _when(text: str) -> str:
+    """A Summary time as people of the reader's language write it; English keeps ISO 8601 (no
+    month/day order to misread, and scripts read it)."""
+    if not text or i18n.current() == i18n.DEFAULT:
+        return text
+    try:
+        return i18n.format_datetime(dt.datetime.fromisoformat(text))
+    except ValueError:
+        return text
 
 
 def _sheet(name: str, headers: list[str]) -> Sheet:

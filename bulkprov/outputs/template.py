@@ -13,7 +13,9 @@ import csv
 import datetime as dt
 from pathlib import Path
 
-from bulkprov import schema
+from bulkprov import i18n, schema
+from bulkprov.errors import N_
+from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_new, close_workbook, new_workbook
 
 # Fixed document date so the generated file only changes when the schema does.
@@ -27,35 +29,38 @@ LOOKUP_EXAMPLES = {
 }
 
 INSTRUCTIONS = [
-    "How to fill this workbook",
+    N_("How to fill this workbook"),
     "",
-    "1. One user per row in the Users sheet. Delete the example row (row 2) first.",
-    "2. emailId is required to add a user. Every other column is optional; unknown columns are ignored.",
-    "3. Lists (groups, roles, botTasks): separate entries with ; or a new line in the cell.",
-    "4. roles: write ROLE for an admin role or ROLE@BOT for a bot role, e.g. Bot Tester@Support Bot.",
-    "5. Names used in groups/roles/botTasks must be listed in the Groups, Roles and Bots sheets with their ids",
-    "   (ids come from the Bot Admin Console). Ids can also be written directly.",
-    "6. canCreateBot / isDeveloper: blank means FALSE - nobody gets Builder access by accident.",
-    "7. Keep leading zeros (zip, employee numbers) by formatting those columns as Text.",
-    "8. Check the file with:  bulkprov validate users.xlsx   then run:  bulkprov add users.xlsx",
+    N_("1. One user per row in the Users sheet. Delete the example row (row 2) first."),
+    N_("2. emailId is required to add a user. Every other column is optional; unknown columns are ignored."),
+    N_("3. Lists (groups, roles, botTasks): separate entries with ; or a new line in the cell."),
+    N_("4. roles: write ROLE for an admin role or ROLE@BOT for a bot role, e.g. Bot Tester@Support Bot."),
+    N_("5. Names used in groups/roles/botTasks must be listed in the Groups, Roles and Bots sheets with their ids"),
+    N_("   (ids come from the Bot Admin Console). Ids can also be written directly."),
+    N_("6. canCreateBot / isDeveloper: blank means FALSE - nobody gets Builder access by accident."),
+    N_("7. Keep leading zeros (zip, employee numbers) by formatting those columns as Text."),
+    N_("8. Check the file with:  bulkprov validate users.xlsx   then run:  bulkprov add users.xlsx"),
     "",
-    "Columns",
+    N_("Columns"),
 ]
 
 
-def write_template(path: str | Path, *, replace: bool = False) -> Path:
+def write_template(path: str | Path, *, replace: bool = False, lang: str | None = None) -> Path:
     """Write the template to ``path`` atomically; the format follows the extension (.xlsx or .csv).
 
+    ``lang`` (en, ko, ja; default: the current language) chooses the header names, the notes, the
+    dropdown words and the Instructions sheet; the loader reads every language's headers back.
     An existing file is never replaced silently (it may be a filled-in roster): ``replace=True`` says so.
     """
     path = Path(path)
     check_new(path, replace=replace)
     target = AtomicFile(path)
     try:
-        if path.suffix.lower() == ".csv":
-            _write_csv(target.temp)
-        else:
-            _write_xlsx(target.temp)
+        with i18n.using(lang) as chosen:
+            if path.suffix.lower() == ".csv":
+                _write_csv(target.temp, chosen)
+            else:
+                _write_xlsx(target.temp, chosen)
     except BaseException:
         target.discard()
         raise
@@ -63,67 +68,90 @@ def write_template(path: str | Path, *, replace: bool = False) -> Path:
     return path
 
 
-def _write_csv(path: Path) -> None:
+def _example(lang: str) -> dict[str, str]:
+    """The example row, its yes/no and action cells in the words of the dropdowns."""
     example = schema.example_row()
+    yes, no = schema.BOOL_WORDS_IN[lang]
+    for column in schema.TEMPLATE_COLUMNS:
+        if column.kind == schema.BOOL:
+            example[column.name] = yes if example[column.name] == "TRUE" else no
+        elif column.kind == schema.ACTION:
+            example[column.name] = schema.ACTION_WORDS_IN[lang][0]
+    return example
+
+
+def _write_csv(path: Path, lang: str) -> None:
+    example = _example(lang)
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
-        writer.writerow([c.name for c in schema.COLUMNS])
-        writer.writerow([example[c.name] for c in schema.COLUMNS])
+        writer.writerow([c.header(lang) for c in schema.TEMPLATE_COLUMNS])
+        writer.writerow([example[c.name] for c in schema.TEMPLATE_COLUMNS])
 
 
-def _write_xlsx(path: Path) -> None:
+def _write_xlsx(path: Path, lang: str) -> None:
     wb = new_workbook(path)
-    wb.set_properties({"title": "bulkprov users template", "created": _CREATED, "author": "bulkprov"})
+    wb.set_properties({"title": _("bulkprov users template"), "created": _CREATED, "author": "bulkprov"})
     head = wb.add_format(HEADER_FORMAT)
     required = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "border": 1})
     text = wb.add_format({"num_format": "@"})
-    _users_sheet(wb, head, required, text)
+    _users_sheet(wb, head, required, text, lang)
     for sheet, rows in LOOKUP_EXAMPLES.items():
-        name_col, id_col, _ = schema.LOOKUP_SHEETS[sheet]
+        name_col, id_col, _pattern = schema.LOOKUP_SHEETS[sheet]
         ws = wb.add_worksheet(sheet)
         ws.write_row(0, 0, [name_col, id_col], head)
         ws.set_column(0, 1, 44, text)
         for r, (name, ident) in enumerate(rows, start=1):
             ws.write_string(r, 0, name)
             ws.write_string(r, 1, ident)
-    _instructions_sheet(wb, head)
+    _instructions_sheet(wb, head, lang)
     close_workbook(wb)
 
 
-def _users_sheet(wb, head, required, text) -> None:
+def _users_sheet(wb, head, required, text, lang: str) -> None:
     ws = wb.add_worksheet("Users")
-    example = schema.example_row()
+    example = _example(lang)
+    yes, no = schema.BOOL_WORDS_IN[lang]
+    actions = schema.ACTION_WORDS_IN[lang]
     last = 10_000
-    for col, column in enumerate(schema.COLUMNS):
-        ws.write_string(0, col, column.name, required if column.name == "emailId" else head)
-        ws.write_comment(0, col, f"{column.name}: {column.full_help}", {"x_scale": 2.5, "y_scale": 1.6})
-        ws.set_column(col, col, max(14, len(column.name) + 4), text)
+    columns = schema.TEMPLATE_COLUMNS
+    for col, column in enumerate(columns):
+        header = column.header(lang)
+        named = header if header == column.name else f"{header} ({column.name})"
+        ws.write_string(0, col, header, required if column.name == "emailId" else head)
+        ws.write_comment(0, col, f"{named}: {column.help_in(_)}", {"x_scale": 2.5, "y_scale": 1.6})
+        ws.set_column(col, col, max(14, len(header) * (1 if header.isascii() else 2) + 4), text)
         ws.write_string(1, col, example[column.name])
         if column.kind == schema.BOOL:
             ws.data_validation(1, col, last, col, {
-                "validate": "list", "source": ["TRUE", "FALSE"],
-                "input_title": column.name, "input_message": "TRUE or FALSE (blank = FALSE)"[:255],
+                "validate": "list", "source": [yes, no],
+                "input_title": header,
+                "input_message": _("{yes} or {no} (blank = {no})").format(yes=yes, no=no)[:255],
             })
         elif column.kind == schema.ACTION:
             ws.data_validation(1, col, last, col, {
-                "validate": "list", "source": list(schema.ACTION_CHOICES),
-                "input_title": "action", "input_message": "add, update or remove (for bulkprov apply)",
+                "validate": "list", "source": list(actions),
+                "input_title": header,
+                "input_message": _("{add}, {update} or {remove} (for bulkprov apply)").format(
+                    add=actions[0], update=actions[1], remove=actions[2])[:255],
             })
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, 1, len(schema.COLUMNS) - 1)
+    ws.autofilter(0, 0, 1, len(columns) - 1)
 
 
-def _instructions_sheet(wb, head) -> None:
+def _instructions_sheet(wb, head, lang: str) -> None:
     ws = wb.add_worksheet("Instructions")
     ws.set_column(0, 0, 22)
     ws.set_column(1, 1, 110)
     bold = wb.add_format({"bold": True})
     for r, line in enumerate(INSTRUCTIONS):
-        ws.write_string(r, 0, line, bold if r in (0, len(INSTRUCTIONS) - 1) else None)
+        ws.write_string(r, 0, _(line) if line else "", bold if r in (0, len(INSTRUCTIONS) - 1) else None)
     r = len(INSTRUCTIONS)
-    ws.write_row(r, 0, ["column", "what it is (also accepted headers)"], head)
+    ws.write_row(r, 0, [_("column"), _("what it is (also accepted headers)")], head)
     for column in schema.COLUMNS:
         r += 1
-        aliases = f" (also: {', '.join(column.aliases)})" if column.aliases else ""
-        ws.write_string(r, 0, column.name)
-        ws.write_string(r, 1, column.full_help + aliases)
+        header = column.header(lang)
+        local = {"ko": column.ko, "ja": column.ja}.get(lang, ())
+        names = [a for a in (*local, *column.aliases) if a != header]  # every language's headers are read
+        aliases = _(" (also: {names})").format(names=", ".join(names)) if names else ""
+        ws.write_string(r, 0, header if header == column.name else f"{header} ({column.name})")
+        ws.write_string(r, 1, column.help_in(_) + aliases)

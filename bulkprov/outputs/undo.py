@@ -22,6 +22,7 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov._faults import fault_point
+from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile, close_workbook, new_workbook
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.outputs.names import Names
@@ -51,7 +52,8 @@ def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> di
             continue
         old = info_before.get(name)
         if old in (None, ""):
-            notes.append(f"row {row.row} ({row.key}): {name} was blank before; set it by hand to undo")
+            notes.append(_("row {row} ({key}): {column} was blank before; set it by hand to undo").format(
+                row=row.row, key=row.key, column=name))
         cells[name] = "" if old is None else str(old)
     old_groups = {g.get("groupId", "") if isinstance(g, dict) else str(g) for g in before.get("groups") or []}
     cells["groups"] = _flip(row.user.get("groups"), old_groups, str)
@@ -96,7 +98,8 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
             if row.row in before:
                 out.append({"action": "add", **schema.user_to_cells(before[row.row])})
             else:
-                notes.append(f"row {row.row} ({row.key}): its details could not be fetched before removal")
+                notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
+                    row=row.row, key=row.key))
         elif row.action == "update" and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
     for cells in out:
@@ -119,8 +122,8 @@ def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id:
     ws.freeze_panes(1, 0)
     about = wb.add_worksheet("About")
     about.set_column(0, 0, 120)
-    lines = [f"Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
-             "the page's 'apply' action); check it first with a dry run.", ""] + notes
+    lines = [_("Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
+               "the page's 'apply' action); check it first with a dry run.").format(run_id=run_id), ""] + notes
     for r, line in enumerate(lines):
         about.write_string(r, 0, line)
     try:

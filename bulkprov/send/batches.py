@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bulkprov.errors import N_
+from bulkprov.i18n import gettext as _
 from bulkprov.model import CheckedRow
 from bulkprov.send.limiter import format_rate, schedule_floor
 from bulkprov.units import format_duration
@@ -47,6 +49,11 @@ def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> l
     return batches
 
 
+# What a plan line says per operation (msgids of the bulkprov gettext domain).
+TO_DO = {"add": N_("{count} to add"), "update": N_("{count} to update"), "remove": N_("{count} to remove"),
+         "lookup": N_("{count} to lookup"), "sync": N_("{count} to sync")}
+
+
 def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
                   windows: list[tuple[int, float]]) -> list[str]:
     """The plan printed before sending: rows per operation, requests, ETA, activation emails."""
@@ -55,15 +62,16 @@ def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
         per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
     emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
     if not batches:
-        return ["nothing to send"]
+        return [_("nothing to send")]
     eta = estimate_seconds(len(batches), windows)
     lines = [
-        ", ".join(f"{n:,} to {op}" for op, n in per_op.items()),
-        f"{sum(per_op.values()):,} users in {len(batches):,} requests (batch size {batch_size}, "
-        f"concurrency {concurrency}) ≈ {format_duration(eta)} at {format_rate(windows)}",
+        ", ".join(_(TO_DO.get(op, "{count} to " + op)).format(count=f"{n:,}") for op, n in per_op.items()),
+        _("{users} users in {requests} requests (batch size {size}, concurrency {concurrency}) ≈ {eta} at {rate}").format(
+            users=f"{sum(per_op.values()):,}", requests=f"{len(batches):,}", size=batch_size, concurrency=concurrency,
+            eta=format_duration(eta), rate=format_rate(windows)),
     ]
     if "add" in per_op:
-        lines.append(f"activation emails that will be sent: {emails:,}")
+        lines.append(_("activation emails that will be sent: {count}").format(count=f"{emails:,}"))
     return lines
 
 

@@ -46,6 +46,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bulkprov._faults import fault_point
 from bulkprov.errors import (
+    N_,
     OUTCOME_CODES,
     AuthRefused,
     BreakerOpen,
@@ -53,6 +54,7 @@ from bulkprov.errors import (
     RunStopped,
     Unreachable,
 )
+from bulkprov.i18n import gettext as _
 from bulkprov.kore import (
     AuthFailed,
     CallFailed,
@@ -77,7 +79,7 @@ log = logging.getLogger("bulkprov.dispatch")
 
 BREAKER_SHARE = 0.6  # "most of the last N calls failed"
 UNREACHABLE_LIMIT = 3  # connection failures, with no success yet, that abort the run
-WAITING_FOR_WINDOW = "waiting for the account's rate window (another client is using it)"
+WAITING_FOR_WINDOW = N_("waiting for the account's rate window (another client is using it)")
 
 
 def _maybe_applied(exc: CallFailed) -> bool:
@@ -160,6 +162,7 @@ class Dispatcher(Verification):
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
         self._largest_refused = 0
+        self._split_note = ""
         self._total = 0
         self._waiting = ""
         self._announce = announce  # say the plan (sync's own lookups are part of its plan, not said apart)
@@ -173,11 +176,11 @@ class Dispatcher(Verification):
         self._total = len(rows)
         if self._announce:
             for line in describe_plan(batches, self.batch_size, self.concurrency, self.windows):
-                log.info("plan: %s", line)
+                log.info(_("plan: %s"), line)
         queue: asyncio.Queue[Batch] = asyncio.Queue()
         for b in batches:
             queue.put_nowait(b)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(max(1, self.concurrency))]
+        workers = [asyncio.create_task(self._worker(queue)) for _n in range(max(1, self.concurrency))]
         await asyncio.gather(*workers)
         if not self.report.aborted and not self.stop.is_set():
             await self._verify_leftovers(rows)
@@ -246,7 +249,7 @@ class Dispatcher(Verification):
         def hook(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, CallFailed) and not isinstance(exc, RateRefused):
-                log.warning("batch %s: %s (%s); retrying", batch.id, exc.message, exc.kind)
+                log.warning(_("batch %s: %s (%s); retrying"), batch.id, exc.message, exc.kind)
         return hook
 
     async def _sleep(self, seconds: float) -> None:
@@ -325,7 +328,8 @@ class Dispatcher(Verification):
         self.limiter.pause(pause)
         if not self._waiting:
             self._waiting = WAITING_FOR_WINDOW
-            log.warning("the server refused a request for its rate limit: %s, about %.0f s", WAITING_FOR_WINDOW, pause)
+            log.warning(_("the server refused a request for its rate limit: %s, about %.0f s"), _(WAITING_FOR_WINDOW),
+                        pause)
             self._emit_progress()
 
     def _check_breaker(self) -> None:
@@ -336,13 +340,13 @@ class Dispatcher(Verification):
 
     def _abort(self, error: RunStopped) -> None:
         if not self.report.aborted:
-            log.error("aborting: %s", error.message)
+            log.error(_("aborting: %s"), error.message)
             self.report.aborted = error.message
             self.report.stop_error = error
 
     def _cannot_record(self, exc: BaseException) -> None:
         """The ledger could not be written: stop sending (what is not recorded is never sent)."""
-        self._abort(DiskFull(what="the run ledger", reason=str(exc) or type(exc).__name__))
+        self._abort(DiskFull(what=_("the run ledger"), reason=str(exc) or type(exc).__name__))
 
     # -- reconciling -------------------------------------------------------------------------------
 
@@ -374,7 +378,7 @@ class Dispatcher(Verification):
             self._finish(row, "failed", OUTCOME_CODES["request-refused"].render(said=exc.message),
                          "request-refused", exc.status, batch.id)
             return
-        log.warning("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause",
+        log.warning(_("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause"),
                     batch.id, len(batch.rows), exc.message)
         self._largest_refused = max(self._largest_refused, len(batch.rows))
         left, right = split_batch(batch, (len(batch.rows) + 1) // 2)
@@ -384,10 +388,12 @@ class Dispatcher(Verification):
                         for r in batch.rows)
         if succeeded and (self._size_cap is None or self._size_cap > len(left.rows)):
             self._size_cap = len(left.rows)
-            note = (f"the server refused {self._largest_refused} users in one request ({exc.message}); "
-                    f"batches were split and later requests carried at most {self._size_cap} users")
+            note = _("the server refused {count} users in one request ({said}); batches were split and later "
+                     "requests carried at most {cap} users").format(count=self._largest_refused, said=exc.message,
+                                                                    cap=self._size_cap)
             log.warning(note)
-            self.report.notes = [n for n in self.report.notes if "users in one request" not in n] + [note]
+            self.report.notes = [n for n in self.report.notes if n != self._split_note] + [note]
+            self._split_note = note  # one note, the latest cap
 
     def _give_up(self, batch: Batch, exc: CallFailed) -> None:
         code = {"rate": "rate-limited", "ambiguous": "unverified"}.get(exc.kind, "server-error")

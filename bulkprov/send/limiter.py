@@ -24,6 +24,8 @@ import time
 from collections import deque
 from contextlib import asynccontextmanager
 
+from bulkprov.i18n import gettext
+
 _UNITS = {"s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "min": 60.0, "m": 60.0, "minute": 60.0,
           "h": 3600.0, "hr": 3600.0, "hour": 3600.0, "d": 86400.0, "day": 86400.0}
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]*)\s*$", re.IGNORECASE)
@@ -61,7 +63,7 @@ def format_rate(windows: Windows) -> str:
                 return f"{n}/{unit}"
         return f"{n}/{w:g}s"
 
-    return ", ".join(one(n, w) for n, w in windows) or "unlimited"
+    return ", ".join(one(n, w) for n, w in windows) or gettext("unlimited")  # for people: plan lines
 
 
 def schedule_floor(requests: int, windows: Windows) -> float:

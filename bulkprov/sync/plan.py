@@ -34,6 +34,7 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov.errors import OUTCOME_CODES, GuardStopped
+from bulkprov.i18n import gettext as _
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
 
 log = logging.getLogger("bulkprov.sync")
@@ -96,7 +97,7 @@ def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def _parse_role(text: str) -> dict[str, str]:
-    role, _, bot = text.partition("@")
+    role, _at, bot = text.partition("@")
     return {"roleId": role, "botId": bot} if bot else {"roleId": role}
 
 
@@ -160,7 +161,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
             continue
         removing = sorted(old - new)
         if protected and name == "roles" and removing:
-            item.notes.append(f"protected user: roles not removed ({'; '.join(removing)})")
+            item.notes.append(_("protected user: roles not removed ({roles})").format(roles="; ".join(removing)))
             new = new | old
             removing = []
             if old == new:
@@ -185,7 +186,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
         if old_value is not None and old_value == new_value:
             continue
         if protected and old_value and not new_value:
-            item.notes.append(f"protected user: {name} not taken away")
+            item.notes.append(_("protected user: {column} not taken away").format(column=name))
             continue
         payload[name] = new_value
         item.changes.append(Change(name, "" if old_value is None else str(old_value).upper(), str(new_value).upper()))
@@ -251,12 +252,12 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         next_row += 1
         row = CheckedRow.make(next_row, "remove", email, org_user_id)
         if is_protected(email, settings.protected):
-            plan.items.append(PlanItem("unchanged", row, notes=["protected user: not removed"]))
+            plan.items.append(PlanItem("unchanged", row, notes=[_("protected user: not removed")]))
             continue
         if key in current:
             plan.current[key] = current[key]
-            plan.items.append(PlanItem("remove", row, notes=[f"not in the roster any more (applied by run "
-                                                            f"{previous_run})"]))
+            plan.items.append(PlanItem("remove", row, notes=[_("not in the roster any more (applied by run "
+                                                              "{run_id})").format(run_id=previous_run)]))
     plan.guards = guard_violations(plan, settings)
     plan.fingerprint = fingerprint(plan)
     return plan

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.approvals.flow import gate
-from bulkprov.errors import GuardStopped, RunStopped
+from bulkprov.errors import OUTCOME_CODES, GuardStopped, RunStopped
+from bulkprov.i18n import gettext as _
 from bulkprov.jobs.ledger import Ledger, LedgerHooks
 from bulkprov.jobs.ledgered import held_state, shared_budget
 from bulkprov.jobs.runner import Context, Job, begin, end
@@ -63,7 +64,7 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
         for line in describe(plan, guards=False):  # a guard is said once, when the run stops for it
-            log.info("plan: %s", line)
+            log.info(_("plan: %s"), line)
         if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
             return _planned(job, plan, path)
         refusals = await gate(_refusals(plan, settings, ctx.confirm), plan, settings, state_dir, path,
@@ -74,7 +75,8 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             summary.aborted = " / ".join(r.message for r in refusals)
             job.stop_errors.extend(refusals)
             for row in changes:
-                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED, f"not sent: {summary.aborted}", "guard")
+                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
+                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
         else:
             summary.run_id = ledger.create_run(
                 command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
@@ -130,7 +132,8 @@ async def _nothing_changed(job: Job, exc: RunStopped) -> JobOutcome:
     job.summary.aborted = exc.message
     job.stop_errors.append(exc)
     results = {r.row: RowResult.invalid(r) if r.errors else
-               RowResult.of(r.as_action("sync"), Status.NOT_ATTEMPTED, f"not sent: {exc.message}", "not-attempted")
+               RowResult.of(r.as_action("sync"), Status.NOT_ATTEMPTED,
+                            OUTCOME_CODES["not-attempted"].render(stopped=exc.message), "not-attempted")
                for r in job.checked.rows}
     return await end(job, results, None, [])
 

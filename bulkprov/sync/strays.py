@@ -19,15 +19,16 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bulkprov.errors import GuardStopped
+from bulkprov.errors import N_, GuardStopped
+from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, KoreClient
 from bulkprov.kore.listing import AccountListing, list_account
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
 from bulkprov.sync import plan as planning
 
 log = logging.getLogger("bulkprov.sync")
-STRAY_NOTE = "not in the roster (stray)"
-PROTECTED_NOTE = "protected user: not removed (stray)"
+STRAY_NOTE = N_("not in the roster (stray)")
+PROTECTED_NOTE = N_("protected user: not removed (stray)")
 
 
 @dataclass
@@ -56,10 +57,11 @@ async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account
             return Account(await list_account(client, slot=limiter.slot if limiter is not None else None))
     except CallFailed as exc:
         if settings.remove_strays:
-            raise GuardStopped("account-unreadable", reason=f"the account listing: {exc.message}") from None
-        log.warning("strays not listed: %s", exc.message)
-        return Account(problem=f"the account could not be listed ({exc.message}); listing it needs the app's "
-                               "Role Management scope")
+            raise GuardStopped("account-unreadable",
+                               reason=_("the account listing: {said}").format(said=exc.message)) from None
+        log.warning(_("strays not listed: %s"), exc.message)
+        return Account(problem=_("the account could not be listed ({said}); listing it needs the app's Role "
+                                 "Management scope").format(said=exc.message))
 
 
 def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing) -> list[dict[str, Any]]:
@@ -91,10 +93,10 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
         next_row += 1
         row = CheckedRow.make(next_row, "remove", email, str(info.get("orgUserId") or ""))
         if planning.is_protected(email, settings.protected):
-            plan.items.append(planning.PlanItem("unchanged", row, notes=[PROTECTED_NOTE]))
+            plan.items.append(planning.PlanItem("unchanged", row, notes=[_(PROTECTED_NOTE)]))
             continue
         plan.current[row.key.id] = user
-        plan.items.append(planning.PlanItem("remove", row, notes=[STRAY_NOTE]))
+        plan.items.append(planning.PlanItem("remove", row, notes=[_(STRAY_NOTE)]))
     plan.guards = planning.guard_violations(plan, settings)
     plan.fingerprint = planning.fingerprint(plan)
 
@@ -103,19 +105,20 @@ def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
     """The plan workbook's Strays sheet: who, their access (by name), and what the sync does with them."""
     from bulkprov.outputs.names import Names, user_cells
 
-    fate = {i.row.key.email_id or i.row.key.org_id: ("removed by the sync" if i.action == "remove"
-                                                     else "protected: not removed")
-            for i in plan.items if STRAY_NOTE in i.notes or PROTECTED_NOTE in i.notes}
+    stray, protected = _(STRAY_NOTE), _(PROTECTED_NOTE)
+    fate = {i.row.key.email_id or i.row.key.org_id: (_("removed by the sync") if i.action == "remove"
+                                                     else _("protected: not removed"))
+            for i in plan.items if stray in i.notes or protected in i.notes}
     names = Names(plan.strays or [])
     rows = []
     for user in plan.strays or []:
         cells = user_cells(user, names)
         key = match_key(cells["emailId"] or cells["orgUserId"])
         rows.append([cells["emailId"], cells["orgUserId"], cells["roleNames"], cells.get("canCreateBot", ""),
-                     cells.get("isDeveloper", ""), fate.get(key, "reported only")])
+                     cells.get("isDeveloper", ""), fate.get(key, _("reported only"))])
     if plan.strays_problem:
         rows.append(["", "", "", "", "", plan.strays_problem])
-    return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", "this sync"], rows
+    return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", _("this sync")], rows
 
 
 async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, limiter: Any) -> int:
@@ -124,7 +127,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
     from bulkprov.send.dispatcher import dispatch_rows
 
     rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id)
-            for i in plan.items if i.action == "remove" and STRAY_NOTE in i.notes]
+            for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]
     if not rows:
         return 0
     report = await dispatch_rows(rows, settings, credentials, limiter=limiter)

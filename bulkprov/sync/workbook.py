@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bulkprov.errors import InputError, PlanFileInvalid
+from bulkprov import i18n
+from bulkprov.errors import N_, InputError, PlanFileInvalid
+from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
 from bulkprov.outputs.names import Names
 from bulkprov.sync.plan import Change, Plan
@@ -13,15 +15,21 @@ from bulkprov.units import format_duration
 
 
 def describe(plan: Plan, *, guards: bool = True) -> list[str]:
-    lines = [f"{len(plan.of('add'))} to add, {len(plan.of('update'))} to update, "
-             f"{len(plan.of('unchanged'))} unchanged, {len(plan.of('remove'))} to remove, "
-             f"{len(plan.invalid)} invalid rows",
-             f"activation emails that would be sent: {plan.emails}",
-             f"requests: {plan.requests} ≈ {format_duration(plan.eta)} under the rate budget"]
+    lines = [_("{add} to add, {update} to update, {unchanged} unchanged, {remove} to remove, {invalid} invalid "
+               "rows").format(add=len(plan.of("add")), update=len(plan.of("update")),
+                              unchanged=len(plan.of("unchanged")), remove=len(plan.of("remove")),
+                              invalid=len(plan.invalid)),
+             _("activation emails that would be sent: {count}").format(count=plan.emails),
+             _("requests: {count} ≈ {eta} under the rate budget").format(count=plan.requests,
+                                                                         eta=format_duration(plan.eta))]
     if plan.strays is not None:
-        lines.append(f"users in the account that the roster does not mention (strays): {len(plan.strays)}"
-                     + (f" -- {plan.strays_problem}" if plan.strays_problem else ""))
-    return lines + ([f"GUARD: {g.message}" for g in plan.guards] if guards else [])
+        lines.append(_("users in the account that the roster does not mention (strays): {count}").format(
+            count=len(plan.strays)) + (f" -- {plan.strays_problem}" if plan.strays_problem else ""))
+    return lines + ([_("GUARD: {message}").format(message=g.message) for g in plan.guards] if guards else [])
+
+
+# The plan workbook's Summary labels; the fingerprint's is read back in any language.
+FINGERPRINT = N_("plan fingerprint")
 
 
 def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
@@ -32,17 +40,18 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
     def sheet(name: str, headers: list[str], rows: list[list[Any]]) -> None:
         write_sheet(wb, name, headers, rows, head=head)
 
-    summary = [["roster", str(roster)], ["roster SHA-256", roster_sha], ["plan fingerprint", plan.fingerprint],
-               ["previously applied roster", f"run {plan.previous_run} ({plan.previous_size} users)"
-                if plan.previous_run else "none (first sync: nothing will be removed)"],
+    summary = [[_("roster"), str(roster)], [_("roster SHA-256"), roster_sha], [_(FINGERPRINT), plan.fingerprint],
+               [_("previously applied roster"), _("run {run_id} ({count} users)").format(
+                   run_id=plan.previous_run, count=plan.previous_size)
+                if plan.previous_run else _("none (first sync: nothing will be removed)")],
                *[["", line] for line in describe(plan)],
-               ["", "To run exactly this plan, give this file to sync as the approved plan: it refuses to run if "
-                    "the roster or the account changed since."]]
-    sheet("Summary", ["item", "value"], summary)
-    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", "builder access"],
+               ["", _("To run exactly this plan, give this file to sync as the approved plan: it refuses to run if "
+                      "the roster or the account changed since.")]]
+    sheet("Summary", [_("item"), _("value")], summary)
+    sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", _("builder access")],
           [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
             i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
-            "yes" if i.grants_builder else ""] for i in plan.of("add")])
+            _("yes") if i.grants_builder else ""] for i in plan.of("add")])
     names = Names(plan.current.values())
     sheet("Update", ["row", "emailId", "field", "old", "new", "note", "old (ids)", "new (ids)"],
           [[i.row.row, i.row.email, c.field, *_named(names, c), "; ".join(i.notes), *_ids(c)]
@@ -87,9 +96,10 @@ def read_plan_fingerprint(path: Path) -> str:
 
     try:
         table = open_table(path, sheet="Summary", required_any=())
+        labels = {i18n.gettext_in(lang, FINGERPRINT) for lang in i18n.LANGUAGES}
         for raw in table.rows:
-            if raw.cells and raw.cells[0] == "plan fingerprint":
+            if raw.cells and raw.cells[0] in labels:
                 return raw.cells[1]
     except InputError as exc:
         raise PlanFileInvalid(plan=str(path), reason=exc.message) from None
-    raise PlanFileInvalid(plan=str(path), reason="no plan fingerprint")
+    raise PlanFileInvalid(plan=str(path), reason=_("no plan fingerprint"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -37,24 +36,10 @@ def N_(text: str) -> str:
     return text
 
 
-@cache
 def translations(lang: str) -> support.NullTranslations:
-    """Domains ``bulkprov`` and ``web`` merged for ``lang`` (the page's own wording wins on a clash).
-
-    A missing catalog is no translation, not an error.  ``bulkprov.i18n`` is to offer the same for
-    every front end; until then this is the page's own loader (one to unify when both exist).
-    """
-    if lang not in LANGUAGES or lang == i18n.DEFAULT:
-        return support.NullTranslations()
-    found = [c for c in (support.Translations.load(LOCALE_DIR, [lang], domain)
-                         for domain in ("bulkprov", DOMAIN)) if isinstance(c, support.Translations)]
-    if not found:
-        return support.NullTranslations()
-    merged = found[0]
-    for catalog in found[1:]:
-        merged.merge(catalog)
-    merged.plural = found[-1].plural  # ko and ja have one plural form; merge keeps the first file's rule
-    return merged
+    """Domains ``bulkprov`` and ``web`` merged for ``lang`` (the page's own wording wins on a clash);
+    a missing catalog is no translation, not an error."""
+    return i18n.translations(lang, ("bulkprov", DOMAIN))
 
 
 def _(text: str) -> str:
