@@ -14,21 +14,23 @@ import tempfile
 from pathlib import Path
 
 from bulkprov.emulator import EmulatorConfig, EmulatorThread, demo_seed
-from bulkprov.errors import FileNotFound
+from bulkprov.errors import N_, FileNotFound
+from bulkprov.i18n import gettext as _
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.kore.auth import Credentials
 from bulkprov.logs import configure_logging
 
 # What each step shows, and why a non-zero exit there is expected: the sample is broken on purpose.
 STEPS = [
-    ("validate", "roster.xlsx", "The sample roster has 8 rows broken on purpose (each says what is wrong in its note "
-     "column): exit 1 means 'some rows are invalid', as intended."),
-    ("add", "roster.xlsx", "The same 8 rows are invalid and are not sent; the 142 valid users are created, some of "
-     "them 'confirmed' because the emulator drops connections on purpose. Exit 1 again because of the 8."),
-    ("lookup", "roster.xlsx", "Lookup checks rows differently from add: 6 of the broken rows are fine as lookups "
-     "but name users that were never created (failed, not-found); 2 stay invalid. The Users sheet is an input file."),
-    ("remove", "leavers.csv", "The leavers file names 11 users and one who was never hired: 11 removed, 1 not-found "
-     "(exit 1). The undo file beside the results brings the 11 back."),
+    ("validate", "roster.xlsx", N_("The sample roster has 8 rows broken on purpose (each says what is wrong in its "
+     "note column): exit 1 means 'some rows are invalid', as intended.")),
+    ("add", "roster.xlsx", N_("The same 8 rows are invalid and are not sent; the 142 valid users are created, some "
+     "of them 'confirmed' because the emulator drops connections on purpose. Exit 1 again because of the 8.")),
+    ("lookup", "roster.xlsx", N_("Lookup checks rows differently from add: 6 of the broken rows are fine as lookups "
+     "but name users that were never created (failed, not-found); 2 stay invalid. The Users sheet is an input "
+     "file.")),
+    ("remove", "leavers.csv", N_("The leavers file names 11 users and one who was never hired: 11 removed, 1 "
+     "not-found (exit 1). The undo file beside the results brings the 11 back.")),
 ]
 
 # Scaled so ~150 users finish in well under a minute while the limiter and retries still work.
@@ -60,8 +62,9 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
     config = demo_config()
     # A fresh ledger per demo: the emulator starts empty each time, so nothing may be skipped.
     with EmulatorThread(config) as emu, tempfile.TemporaryDirectory(prefix="bulkprov-demo-") as state:
-        print(f"emulator listening on {emu.url} (faults on purpose: {DEMO_FAULTS}, rate {DEMO_RATE})",
-              file=stream)
+        faults = ", ".join(f"{name} {share:.0%}" for name, share in DEMO_FAULTS.items())
+        print(_("emulator listening on {url} (faults on purpose: {faults}; rate {rate})").format(
+            url=emu.url, faults=faults, rate=DEMO_RATE), file=stream)
         creds = Credentials(client_id=config.client_id, client_secret=config.client_secret)
         for command, path, expected in STEPS:
             settings = JobSettings(command=command, host=emu.url, rate=DEMO_RATE, batch_size=10, concurrency=4,
@@ -70,11 +73,11 @@ def run_demo(out: Path, data: Path | None = None, stream=None) -> int:
             source = data / path
             outcome = run_job(source, settings, credentials=None if command == "validate" else creds)
             totals = ", ".join(f"{n} {s}" for s, n in sorted(outcome.summary.status_totals().items()))
-            print(f"\n{command} {source.name}: {totals} (exit {outcome.exit_code})\n  {expected}\n"
-                  f"  results: {outcome.results_path}", file=stream)
+            print(f"\n{command} {source.name}: {totals} (exit {outcome.exit_code})\n  {_(expected)}\n  "
+                  + _("results: {path}").format(path=outcome.results_path), file=stream)
             if outcome.exit_code in (2, 3):
                 return outcome.exit_code
         users = len(emu.state()["users"])
-        print(f"the emulator now holds {users} users; open the workbooks in {out}/ to see every row's outcome",
-              file=stream)
+        print(_("the emulator now holds {users} users; open the workbooks in {out}/ to see every row's outcome")
+              .format(users=users, out=out), file=stream)
     return 0

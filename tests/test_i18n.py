@@ -142,7 +142,11 @@ USER_FACING = ["cli/commands.py", "cli/wording.py", "cli/__init__.py", "jobs/phr
                "send/batches.py", "outputs/template.py", "outputs/undo.py", "outputs/results.py", "sync/workbook.py",
                "sync/strays.py", "sync/plan.py", "sync/run.py", "jobs/history.py", "jobs/ledgered.py",
                "jobs/stopping.py", "jobs/checkonly.py", "jobs/export.py", "io/headers.py", "io/sniff.py",
-               "io/__init__.py", "errors.py", "schema.py", "validation.py", "approvals/commands.py"]
+               "io/__init__.py", "errors.py", "schema.py", "validation.py", "approvals/commands.py",
+               "approvals/flow.py", "demo.py", "jobs/settings.py", "jobs/runner.py", "jobs/audit.py",
+               "jobs/preflight.py", "jobs/webhook.py", "kore/replies.py", "kore/listing.py", "kore/lookup.py",
+               "kore/auth.py", "send/dispatcher.py", "send/verify.py", "io/guard.py", "io/workbook.py",
+               "io/xlsscan.py", "io/xlsxscan.py", "io/encoding.py"]
 MARKERS = {"N_", "_", "gettext", "ngettext", "pgettext", "gettext_in"}
 # Prose that is not for people to read in their language: programming errors (a bug, not a message),
 # the JSON/CSV keys, the workbook's own data, the README's generated tables.
@@ -150,7 +154,7 @@ NOT_FOR_PEOPLE = {"ValueError", "KeyError", "TypeError", "RuntimeError", "set_pr
                   "add_argument", "add_parser"}
 # Module constants that hold data, not words: example names of the template's lookup sheets; and the
 # schema's column declarations (their help is N_-marked, checked above; aliases and examples are data).
-DATA_CONSTANTS = {"LOOKUP_EXAMPLES"}
+DATA_CONSTANTS = {"LOOKUP_EXAMPLES", "CODEC_LABELS", "ENCODINGS_TRIED", "RATE_LIMIT_MESSAGE"}
 DATA_CALLS = {"Column", "_info"}
 PROSE = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
 
@@ -277,6 +281,39 @@ def test_summary_dates_in_the_locale(tmp_path):
         cells = {r[0].value: r[1].value for r in openpyxl.load_workbook(outcome.results_path)["Summary"].iter_rows()}
         assert re.match(pattern, cells[label]), (lang, cells[label])
     assert i18n.format_number(1234567, "ko") == "1,234,567" and i18n.format_number(0.5, "ja") == "0.5"
+
+
+def test_summary_settings_read_in_the_run_language(tmp_path):
+    """The settings block of the Summary is words for the reader too: labels and yes/no translated,
+    values (the command, numbers) as given."""
+    path = tmp_path / "u.csv"
+    path.write_text("email\na@acme-corp.com\n", encoding="utf-8")
+    for lang, labels in (("ko", ("명령", "시험 실행(dry run)", "예")), ("ja", ("コマンド", "試行(dry run)", "はい")),
+                         ("en", ("command", "dry run", "yes"))):
+        outcome = run_job(path, JobSettings(command="add", dry_run=True, output=tmp_path / f"{lang}.xlsx", lang=lang))
+        cells = {r[0].value: r[1].value for r in openpyxl.load_workbook(outcome.results_path)["Summary"].iter_rows()}
+        command, dry_run, yes = labels
+        assert cells[command] == "add" and cells[dry_run] == yes, (lang, cells)
+
+
+@pytest.mark.parametrize(("lang", "words"), [("ko", "서버가 응답 전에 연결을 끊었습니다"),
+                                             ("ja", "サーバーが応答前に接続を切りました"),
+                                             ("en", "the server closed the connection before replying")])
+def test_a_lost_connection_is_explained_in_the_run_language(lang, words):
+    """What the transport says about a call (kept in the Results reason and the log) is translated;
+    what the server itself said stays as it said it."""
+    import aiohttp
+
+    from bulkprov.kore.replies import classify, classify_exception
+
+    with i18n.using(lang):
+        lost = classify_exception(aiohttp.ServerDisconnectedError())
+        refused = classify(500, {"Content-Type": "application/json"}, '{"errors":[{"msg":"Kaboom 42"}]}')
+        bare = classify(502, {"Content-Type": "text/html"}, "<html><title>Bad Gateway</title></html>")
+    assert words in lost.message
+    assert refused.message == "HTTP 500: Kaboom 42"
+    assert "Bad Gateway" in bare.message and ("JSON" in bare.message)
+    assert (bare.message.startswith("HTTP 502: reply is not JSON")) == (lang == "en")
 
 
 # -- Korean and Japanese rosters -------------------------------------------------------------------------

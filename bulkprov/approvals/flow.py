@@ -21,6 +21,7 @@ from typing import Any
 
 from bulkprov.approvals.store import DEFAULT_EXPIRY_HOURS, ApprovalStore, Request
 from bulkprov.errors import GuardStopped, PendingApproval, RunStopped
+from bulkprov.i18n import gettext as _
 from bulkprov.jobs.audit import AuditTrail
 
 log = logging.getLogger("bulkprov.approvals")
@@ -77,7 +78,7 @@ def audit(state_dir: Path, event: str, who: str, where: str, **what: Any) -> Non
     try:
         AuditTrail(state_dir).append(event, who, where, **what)
     except OSError as exc:  # the audit trail must never be silently skipped: say so loudly
-        log.error("audit trail %s could not be written: %s", state_dir, exc)
+        log.error(_("audit trail %s could not be written: %s"), state_dir, exc)
         raise
 
 
@@ -105,7 +106,7 @@ async def open_request(state_dir: Path, approvals: Approvals, **fields: Any) -> 
         audit(state_dir, "request", approvals.person, approvals.where, **describe(request))
         await announce(approvals.webhook, "approval-request", request)
         # the front end says it (the CLI's ABORTED line, the page's message): logged for the server only
-        log.debug("request %s waits for approval: %s", request.id, "; ".join(request.reasons))
+        log.debug(_("request %s waits for approval: %s"), request.id, "; ".join(request.reasons))
     return request
 
 
@@ -127,9 +128,9 @@ async def gate(refusals: list[RunStopped], plan: Any, settings: Any, state_dir: 
     audit(state_dir, "plan", approvals.person, approvals.where, command="sync", input=path.name,
           input_sha256=input_sha256, fingerprint=plan.fingerprint,
           counts={a: len(plan.of(a)) for a in ("add", "update", "remove")})
-    taken = ApprovalStore(state_dir).take_approved(plan.fingerprint, used_by=f"sync by {approvals.person}")
+    taken = ApprovalStore(state_dir).take_approved(plan.fingerprint, used_by=approvals.person)  # who ran the sync (data, not prose)
     if taken is not None:
-        log.info("request %s approved by %s: the sync goes on", taken.id, taken.decided_by)
+        log.info(_("request %s approved by %s: the sync goes on"), taken.id, taken.decided_by)
         audit(state_dir, "run", approvals.person, approvals.where, command="sync", request=taken.id,
               approved_by=taken.decided_by, fingerprint=plan.fingerprint)
         return []

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkprov.errors import EncodingProblem
+from bulkprov.i18n import gettext as _
 from bulkprov.io.guard import open_regular
 from bulkprov.io.sniff import CONTROL_RE, LEGACY_CODECS, decodes
 
@@ -107,11 +108,11 @@ def _decide(path: Path, ev: Evidence) -> str:
     bom_less = _utf32_without_bom(head) or _utf16_without_bom(head)
     if bom_less:
         return bom_less
-    if CONTROL_RE.search(head) or any(CONTROL_RE.search(line) for _, line in ev.lines[:200]):
+    if CONTROL_RE.search(head) or any(CONTROL_RE.search(line) for _number, line in ev.lines[:200]):
         raise EncodingProblem("binary", path=path)
     if not ev.lines:
         return "utf-8"
-    evidence = b"\n".join(line for _, line in ev.lines)
+    evidence = b"\n".join(line for _number, line in ev.lines)
     if decodes(evidence, "utf-8"):
         return "utf-8"
     return _choose_legacy(path, ev, evidence)
@@ -213,10 +214,15 @@ def _worst_line(ev: Evidence, codec: str) -> tuple[int, str]:
 
 def _encoding_complaint(ranked: list[tuple[str, float]]) -> str:
     if ranked:
-        maybe = " or ".join(CODEC_LABELS[c] for c, s in ranked[:2] if s >= MIN_SCORE)
-        what = f"it could be {maybe}" if maybe else "none of them gives sensible text"
+        maybe = [CODEC_LABELS[c] for c, s in ranked[:2] if s >= MIN_SCORE]
+        if len(maybe) == 2:
+            what = _("it could be {first} or {second}").format(first=maybe[0], second=maybe[1])
+        elif maybe:
+            what = _("it could be {encoding}").format(encoding=maybe[0])
+        else:
+            what = _("none of them gives sensible text")
     else:
-        what = "the text is not valid in any of them"
+        what = _("the text is not valid in any of them")
     return what
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bulkprov.errors import BulkprovError, CorruptFile, FileNotFound
+from bulkprov.i18n import gettext as _
 
 # What reading damaged data raises (ValueError covers UnicodeDecodeError; OSError a seek outside the file).
 DATA_ERRORS: tuple[type[BaseException], ...] = (
@@ -42,7 +43,7 @@ DATA_ERRORS: tuple[type[BaseException], ...] = (
 def reason_of(exc: BaseException) -> str:
     """The first line of an exception's text, short enough for a one-line message."""
     if isinstance(exc, OSError) and exc.errno == errno.EINVAL:
-        return "an offset points outside the file"  # a seek to where a damaged directory says a part is
+        return _("an offset points outside the file")  # a seek to where a damaged directory says a part is
     text = str(exc).strip()
     if isinstance(exc, KeyError) or not text:
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -70,7 +71,7 @@ def open_regular(path: Path) -> BinaryIO:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise FileNotFound("special", path=path, kind="not a regular file")
+            raise FileNotFound("special", path=path, kind=_("not a regular file"))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -102,7 +103,7 @@ def read_small(path: Path, limit: int = 1 << 20) -> bytes:
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
         os.close(fd)
-        raise NotASmallFile(errno.EINVAL, "not a regular file")
+        raise NotASmallFile(errno.EINVAL, _("not a regular file"))
     with os.fdopen(fd, "rb") as fh:
         if stat.S_ISFIFO(mode) and hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a writer that is there is waited for; none means EOF at once

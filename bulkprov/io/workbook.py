@@ -30,6 +30,7 @@ from bulkprov.errors import (
     SheetTooWide,
     ZipBomb,
 )
+from bulkprov.i18n import gettext as _
 from bulkprov.io.base import (
     NOT_DATA_SHEETS,
     WORKBOOK_EXTENSIONS,
@@ -85,7 +86,8 @@ def _check_shared_strings(path: Path, zf: zipfile.ZipFile) -> None:
         for count in map(int, _COUNT_RE.findall(tag.group(0) if tag else b"")):
             if count > info.file_size // 7 + 1:
                 raise CorruptFile("damaged-part", path=path, part=info.filename,
-                                  reason=f"it claims {count:,} strings in {human_size(info.file_size)}")
+                                  reason=_("it claims {count} strings in {size}").format(
+                                      count=f"{count:,}", size=human_size(info.file_size)))
 
 
 _DIMENSION_RE = re.compile(rb"<(?:\w+:)?dimension\s+ref=[\"']([A-Za-z]{1,4})(\d+)(?::([A-Za-z]{1,4})(\d+))?")
@@ -148,7 +150,7 @@ class WorkbookFile:
         path = self.path
         self._fh = open_regular(path)
         zf = self.zip = open_zip(path, self._fh)
-        with damaged(path, "zip directory"):
+        with damaged(path, _("zip directory")):
             _check_zip(path, zf, self.limits)
         kind = zip_kind(path, zf)
         if kind == "xlsx":
@@ -188,7 +190,7 @@ class WorkbookFile:
     def _corrupt(self, exc: BaseException, sheet: str | None = None) -> CorruptFile:
         reason = str(exc).splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
         if sheet is not None and reason.strip("'\" ") == sheet:
-            reason = "its data is missing or damaged"  # calamine names only the sheet it could not find
+            reason = _("its data is missing or damaged")  # calamine names only the sheet it could not find
         if sheet is not None:
             return CorruptFile("damaged-sheet", path=self.path, sheet=sheet, reason=reason)
         return CorruptFile("damaged", path=self.path, reason=reason)
@@ -268,7 +270,7 @@ class WorkbookFile:
                 with damaged(self.path, "content.xml"):
                     self.book_facts = scan_content(self.zip)
             elif self.format == "xls":
-                with damaged(self.path, "Workbook stream"):
+                with damaged(self.path, _("Workbook stream")):
                     self.book_facts = scan_xls(self.path, self.limits.max_bytes)
             else:
                 self.book_facts = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+from bulkprov.i18n import gettext as _
 from bulkprov.io.base import SheetFacts
 from bulkprov.io.formats import BUILTIN, Renderer, compile_format
 from bulkprov.io.ole import read_stream
@@ -78,7 +79,7 @@ def scan_xls(path: Path, limit: int) -> dict[str, SheetFacts]:
         elif kind == SST and len(data) >= 8:
             unique = struct.unpack_from("<I", data, 4)[0]
             if unique * 3 > len(stream):  # each string takes at least 3 bytes
-                raise Implausible(f"the shared-string table claims {unique:,} strings")
+                raise Implausible(_("the shared-string table claims {count} strings").format(count=f"{unique:,}"))
     for _name, position in sheets:
         _check_dimensions(stream, position)
     sheets = [(name, position) for name, position in sheets if name]
@@ -94,13 +95,14 @@ def scan_xls(path: Path, limit: int) -> dict[str, SheetFacts]:
 
 def _check_dimensions(stream: bytes, position: int) -> None:
     if position >= len(stream):
-        raise Implausible("a sheet starts past the end of the workbook stream")
+        raise Implausible(_("a sheet starts past the end of the workbook stream"))
     for kind, data in _records(stream, position):
         if kind == DIMENSIONS and len(data) >= 12:
             first_row, end_row, first_col, end_col = struct.unpack_from("<IIHH", data, 0)
             if end_row > 65536 or end_col > 256 or first_row > end_row or first_col > end_col:
-                raise Implausible(f"a sheet claims rows {first_row:,} to {end_row:,} and columns {first_col} to "
-                                  f"{end_col} (an .xls has at most 65,536 rows and 256 columns)")
+                raise Implausible(_("a sheet claims rows {first} to {end} and columns {first_col} to {end_col} (an "
+                                    ".xls has at most 65,536 rows and 256 columns)").format(
+                    first=f"{first_row:,}", end=f"{end_row:,}", first_col=first_col, end_col=end_col))
             return
 
 
@@ -119,14 +121,15 @@ def _sheet(stream: bytes, position: int, styles: dict[int, Renderer]) -> SheetFa
         if kind in CELLS and len(data) >= 6:
             row, col, xf = struct.unpack_from("<HHH", data, 0)
             if col > 255:  # calamine would make a sheet that wide (60 million cells for column 13,060)
-                raise Implausible(f"a cell in column {col + 1:,} (an .xls has 256)")
+                raise Implausible(_("a cell in column {column} (an .xls has 256)").format(column=f"{col + 1:,}"))
             if styles and kind in (NUMBER, RK, FORMULA):
                 add(row, col, xf)
         elif kind in (MULRK, MULBLANK) and len(data) >= 6:
             row, first = struct.unpack_from("<HH", data, 0)
             last = struct.unpack_from("<H", data, len(data) - 2)[0]
             if first > 255 or last > 255:
-                raise Implausible(f"cells up to column {max(first, last) + 1:,} (an .xls has 256)")
+                raise Implausible(_("cells up to column {column} (an .xls has 256)").format(
+                    column=f"{max(first, last) + 1:,}"))
             if styles and kind == MULRK:
                 for i in range((len(data) - 6) // 6):
                     add(row, first + i, struct.unpack_from("<H", data, 4 + 6 * i)[0])

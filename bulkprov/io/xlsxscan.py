@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 import xml.parsers.expat
 import zipfile
 
+from bulkprov.i18n import gettext as _
 from bulkprov.io.base import SheetFacts, column_number
 from bulkprov.io.formats import BUILTIN, Renderer, compile_format
 
@@ -193,7 +194,7 @@ class _Fast:
 
 
 def shown_formula(formula: str) -> str:
-    text = "=" + formula if formula else "a shared formula"
+    text = "=" + formula if formula else _("a shared formula")
     return text if len(text) <= FORMULA_SHOWN else text[:FORMULA_SHOWN - 1] + "…"
 
 

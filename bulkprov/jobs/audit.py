@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from bulkprov.i18n import gettext as _
+
 AUDIT_NAME = "audit.jsonl"
 GENESIS = "0" * 64
 EVENTS = ("login", "upload", "validation", "plan", "request", "approval", "rejection", "run", "download")
@@ -104,15 +106,16 @@ class AuditTrail:
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    return count, Broken(number, "?", "not a JSON record")
+                    return count, Broken(number, "?", _("not a JSON record"))
                 seq = record.get("seq")
                 if record.get("prev") != prev:
-                    return count, Broken(number, seq, "does not follow the record before it (removed, reordered or "
-                                                      "inserted records)")
+                    return count, Broken(number, seq, _("does not follow the record before it (removed, reordered "
+                                                        "or inserted records)"))
                 if record.get("hash") != _digest(record):
-                    return count, Broken(number, seq, "its content was changed after it was written")
+                    return count, Broken(number, seq, _("its content was changed after it was written"))
                 if seq != count + 1:
-                    return count, Broken(number, seq, f"sequence number {seq}, expected {count + 1}")
+                    return count, Broken(number, seq, _("sequence number {seq}, expected {expected}").format(
+                        seq=seq, expected=count + 1))
                 prev, count = record["hash"], count + 1
         return count, None
 

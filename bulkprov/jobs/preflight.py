@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 from bulkprov.errors import OutputUnwritable, StateDirUnusable
+from bulkprov.i18n import gettext as _
 from bulkprov.units import human_size
 
 LEDGER_BYTES_PER_ROW = 1024
@@ -86,4 +87,4 @@ def internal_error(state_dir: Path, exc: BaseException):
     from bulkprov.errors import InternalError
 
     details = write_traceback(state_dir, exc)
-    return InternalError(kind=type(exc).__name__, details=str(details) if details else "(no file could be written)")
+    return InternalError(kind=type(exc).__name__, details=str(details) if details else _("(no file could be written)"))

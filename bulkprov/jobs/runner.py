@@ -41,6 +41,7 @@ from bulkprov.errors import (
     MissingColumn,
     RunStopped,
 )
+from bulkprov.i18n import gettext as _
 from bulkprov.io import Table, open_table, read_lookups
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.ledger import LedgerWriteFailed
@@ -230,7 +231,7 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     if settings.output:
         check_new(out_path, replace=settings.replace_output or is_result_file(out_path), ours=False)
     check_writable(out_path)
-    summary = RunSummary(command=settings.command + (" (dry run)" if settings.dry_run else ""),
+    summary = RunSummary(command=settings.command + (_(" (dry run)") if settings.dry_run else ""),
                          input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
@@ -398,7 +399,7 @@ def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
     from bulkprov.jobs.settings import state_dir_for
     from bulkprov.send.dispatcher import DispatchReport
 
-    log.error("internal error during the run: %s", type(exc).__name__)
+    log.error(_("internal error during the run: %s"), type(exc).__name__)
     error = internal_error(state_dir_for(path, settings), exc)
     return DispatchReport(results={}, aborted=error.message, stop_error=error)
 

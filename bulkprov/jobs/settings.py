@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import RunStopped
+from bulkprov.i18n import gettext as _
 from bulkprov.io import LoaderLimits
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.model import FAILED_STATUSES, RowResult
@@ -76,18 +77,20 @@ class JobSettings:
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:
-        """Settings for the Summary sheet: the ones that mattered for this run, never a secret."""
-        out = {"command": self.command}
+        """Settings for the Summary sheet: the ones that mattered for this run, never a secret.
+        Labels and yes/no in the run's language; values (host, rate, numbers) as given."""
+        yes_no = {True: _("yes"), False: _("no")}
+        out = {_("command"): self.command}
         if self.command != "validate":
-            out["dry run"] = "yes" if self.dry_run else "no"
+            out[_("dry run")] = yes_no[bool(self.dry_run)]
         if self.command in ("add", "apply", "plan", "sync"):
-            out["send activation emails"] = "yes" if self.send_email else "no"
+            out[_("send activation emails")] = yes_no[bool(self.send_email)]
         if self.command != "validate" and not self.dry_run:
-            out.update({"host": self.host or "", "batch size": str(self.batch_size),
-                        "concurrency": str(self.concurrency), "rate": self.rate,
-                        "max attempts": str(self.max_attempts), "timeout (s)": str(self.timeout)})
+            out.update({_("host"): self.host or "", _("batch size"): str(self.batch_size),
+                        _("concurrency"): str(self.concurrency), _("rate"): self.rate,
+                        _("max attempts"): str(self.max_attempts), _("timeout (s)"): str(self.timeout)})
             if self.max_runtime:
-                out["run-time limit (s)"] = f"{self.max_runtime:g}"
+                out[_("run-time limit (s)")] = f"{self.max_runtime:g}"
         return out
 
 

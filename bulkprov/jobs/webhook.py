@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bulkprov.i18n import gettext as _
 from bulkprov.jobs.settings import JobOutcome
 
 log = logging.getLogger("bulkprov")
@@ -32,12 +33,12 @@ async def notify_webhook(url: str, outcome: JobOutcome, timeout: float = 10.0) -
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.post(url, json=webhook_body(outcome)) as resp:
                 if resp.status >= 300:
-                    log.warning("webhook on %s answered HTTP %s", host, resp.status)
+                    log.warning(_("webhook on %s answered HTTP %s"), host, resp.status)
                     return False
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("webhook on %s failed: %s", host, type(exc).__name__)
+        log.warning(_("webhook on %s failed: %s"), host, type(exc).__name__)
         return False
-    log.info("run summary posted to the webhook on %s", host)
+    log.info(_("run summary posted to the webhook on %s"), host)
     return True
 
 
@@ -52,9 +53,9 @@ async def notify_event(url: str, body: dict[str, Any], timeout: float = 10.0) ->
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.post(url, json=body) as resp:
                 if resp.status >= 300:
-                    log.warning("webhook on %s answered HTTP %s", host, resp.status)
+                    log.warning(_("webhook on %s answered HTTP %s"), host, resp.status)
                     return False
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        log.warning("webhook on %s failed: %s", host, type(exc).__name__)
+        log.warning(_("webhook on %s failed: %s"), host, type(exc).__name__)
         return False
     return True

@@ -44,6 +44,7 @@ from pathlib import Path
 import jwt
 
 from bulkprov.errors import NoCredentials
+from bulkprov.i18n import gettext as _
 from bulkprov.io.guard import read_small, why_unreadable
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ class Credentials:
                     break
 
         if client_id and secret and token:
-            log.info("both client credentials and %s are set: using the client credentials of %s",
+            log.info(_("both client credentials and %s are set: using the client credentials of %s"),
                      ENV_JWT, client_id)
         if client_id and secret:
             return cls(client_id=client_id, client_secret=secret)
@@ -281,7 +282,7 @@ def parse_env_text(text: str) -> dict[str, str]:
         key, sep, value = line.partition("=")
         key = key.strip()
         if not sep or not key or not key.replace("_", "").isalnum():
-            log.warning(".env line %d is not KEY=VALUE; skipped", number)
+            log.warning(_(".env line %d is not KEY=VALUE; skipped"), number)
             continue
         values[key] = _unquote(value)
     return values
@@ -302,7 +303,7 @@ def read_env_file(path: str | Path) -> dict[str, str]:
 def read_secret_file(path: str | Path, *, variable: str | None = None) -> str:
     """The whole stripped content of a secret file; never echoes the content in errors."""
     path = Path(path).expanduser()
-    what = f"the secret file named by {variable}" if variable else "the secret file"
+    what = _("the secret file named by {variable}").format(variable=variable) if variable else _("the secret file")
     try:
         secret = read_small(path, limit=64 * 1024).decode("utf-8-sig").strip()
     except FileNotFoundError:
@@ -328,4 +329,4 @@ def _warn_if_shared(path: Path, *, level: int = logging.WARNING) -> None:
     except OSError:
         return
     if stat.S_ISREG(mode) and mode & 0o077:
-        log.log(level, "%s is readable by other users (mode %o); consider chmod 600", path, mode & 0o777)
+        log.log(level, _("%s is readable by other users (mode %o); consider chmod 600"), path, mode & 0o777)

@@ -19,6 +19,7 @@ from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulkprov.i18n import gettext as _
 from bulkprov.kore.errors import CallFailed, RequestRefused, ServerFailed
 from bulkprov.kore.replies import _parse_json, whole_failure
 from bulkprov.model import match_key
@@ -47,8 +48,9 @@ def classify_listing(status: int, headers: Mapping[str, str] | None, text: str) 
     users = body.get("users") if isinstance(body, dict) else None
     if not isinstance(users, list):
         if status >= 400:
-            return RequestRefused(f"HTTP {status}: the account listing was refused", status=status)
-        return ServerFailed(f"HTTP {status}: unexpected account listing reply (no users list)", status=status)
+            return RequestRefused(f"HTTP {status}: " + _("the account listing was refused"), status=status)
+        return ServerFailed(f"HTTP {status}: " + _("unexpected account listing reply (no users list)"),
+                            status=status)
     total = body.get("total")
     more = body.get("availableMore")
     return ListPage(status, [u for u in users if isinstance(u, dict)],
@@ -96,7 +98,7 @@ async def pages(client: Any, *, page_size: int = DEFAULT_PAGE_SIZE, slot: Slot |
                 ) -> AsyncIterator[ListPage]:
     """Every page of the listing, in order; each request goes through ``slot`` (the rate limiter)."""
     offset = 0
-    for _ in range(MAX_PAGES):
+    for _page in range(MAX_PAGES):
         async with (slot or nullcontext)():
             page = await client.list_users(limit=page_size, offset=offset)
         yield page

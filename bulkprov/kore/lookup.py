@@ -23,6 +23,7 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+from bulkprov.i18n import gettext as _
 from bulkprov.kore.errors import AuthFailed, CallFailed, OutcomeUnknown, RequestRefused
 from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, AccountListing, Slot, list_account
 from bulkprov.kore.replies import CallResult, UserOutcome
@@ -66,7 +67,7 @@ class OrgIdResolver:
             if outcome is not None and outcome.ok:
                 outcomes[key] = _as_found(outcome, sent)
             else:
-                outcomes[key] = UserOutcome(sent, False, "not-found", "not in the account listing", named=False)
+                outcomes[key] = UserOutcome(sent, False, "not-found", _("not in the account listing"), named=False)
         return replace(result, outcomes=outcomes, unmatched=unmatched)
 
     async def _account(self) -> AccountListing:
@@ -79,8 +80,8 @@ class OrgIdResolver:
                 self._listing = await list_account(self.client, page_size=self.page_size, slot=self.slot)
             except (AuthFailed, RequestRefused) as exc:
                 self._listing_failed = OutcomeUnknown(
-                    "the usersInfo reply does not say which user each orgUserId is, and the account listing "
-                    f"that would was refused ({exc.message}; it needs the app's Role Management scope)",
+                    _("the usersInfo reply does not say which user each orgUserId is, and the account listing "
+                      "that would was refused ({said}; it needs the app's Role Management scope)").format(said=exc.message),
                     status=exc.status)
                 raise self._listing_failed from exc
             return self._listing

@@ -37,6 +37,8 @@ from typing import Any
 
 import aiohttp
 
+from bulkprov.errors import N_
+from bulkprov.i18n import gettext as _
 from bulkprov.kore.errors import (
     CallFailed,
     OutcomeUnknown,
@@ -164,7 +166,7 @@ def reason_message(reason: Any) -> str:
             return one_line(name)
         code = reason.get("statusCode", reason.get("code"))
         if code is not None:
-            return f"refused by the server (code {code})"
+            return _("refused by the server (code {code})").format(code=code)
         return one_line(json.dumps(reason, ensure_ascii=False, default=str)) if reason else ""
     return one_line(reason)
 
@@ -212,11 +214,13 @@ def _error_message(body: Any) -> str:
 
 def _text_summary(text: str, headers: Mapping[str, str] | None) -> str:
     """A one-line description of a non-JSON body: its type and title or first words."""
-    ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip() or "no content type"
+    ctype = (_header(headers, "Content-Type") or "").split(";")[0].strip() or _("no content type")
     match = _TITLE_RE.search(text)
     words = match.group(1) if match else _TAG_RE.sub(" ", text)
     words = one_line(words, 120)
-    return f"reply is not JSON ({ctype}{': ' + words if words else ', empty body'})"
+    if words:
+        return _("reply is not JSON ({type}: {words})").format(type=ctype, words=words)
+    return _("reply is not JSON ({type}, empty body)").format(type=ctype)
 
 
 def _parse_json(text: str) -> tuple[Any, bool]:
@@ -233,7 +237,7 @@ def _parse_json(text: str) -> tuple[Any, bool]:
 Requested = Sequence["str | Sequence[str]"]
 """Per requested user: its key, or (key, other identifiers the server may echo instead)."""
 
-NOT_IN_REPLY = "not in the server's usersInfo reply"
+NOT_IN_REPLY = N_("not in the server's usersInfo reply")  # translated where used
 _INFO_LISTS = ("users", "usersInfo", "data", "result", "failedUserDetails")
 
 
@@ -342,7 +346,7 @@ def build_outcomes(body: Any, op: str, requested: Requested, *, status: int = 20
         target, echoed = asked.target(ids)
         key = echoed or (ids[0] if ids else "")
         if failure:
-            message = reason_message(reason) or "refused by the server (no reason given)"
+            message = reason_message(reason) or _("refused by the server (no reason given)")
             sent_as = asked.sent.get(target, key) if target else key
             by_email = asked.by_email.get(target, not by_org) if target else not by_org
             outcome = UserOutcome(key, False, _failure_code(op, message, reason, sent_as, by_email), message)
@@ -362,7 +366,7 @@ def build_outcomes(body: Any, op: str, requested: Requested, *, status: int = 20
         if folded in outcomes:
             continue
         if op == "usersInfo":
-            outcomes[folded] = UserOutcome(key, False, "not-found", NOT_IN_REPLY, named=False)
+            outcomes[folded] = UserOutcome(key, False, "not-found", _(NOT_IN_REPLY), named=False)
         elif doubt:
             unconfirmed.append(folded)
         else:
@@ -385,22 +389,22 @@ def whole_failure(status: int, headers: Mapping[str, str] | None, text: str, bod
                           retry_after=retry_after, sent=sent)
 
     if status == 429 or (400 <= status < 500 and RATE_LIMIT_MESSAGE.casefold() in text.casefold()):
-        return failed("rate", "rate limit reached")
+        return failed("rate", _("rate limit reached"))
     if status in (401, 403):
-        return failed("auth", "credentials refused")
+        return failed("auth", _("credentials refused"))
     if status >= 500:
-        return failed("transient", "server error")
+        return failed("transient", _("server error"))
     if 300 <= status < 400:
         location = _header(headers, "Location")
-        where = f" to {one_line(location, 120)}" if location else ""
-        return RequestRefused(f"HTTP {status}: unexpected redirect{where}; check the host URL",
-                          status=status)
+        text = (_("unexpected redirect to {where}; check the host URL").format(where=one_line(location, 120))
+                if location else _("unexpected redirect; check the host URL"))
+        return RequestRefused(f"HTTP {status}: {text}", status=status)
     if status < 200:
-        return failed("transient", "unexpected informational reply")
+        return failed("transient", _("unexpected informational reply"))
     if not is_json and status != 204:
         if status == 413:
-            return failed("permanent", "request too large")
-        return failed("transient", "reply is not JSON")
+            return failed("permanent", _("request too large"))
+        return failed("transient", _("reply is not JSON"))
     return None
 
 
@@ -426,20 +430,20 @@ def classify(
 
     if not is_json:  # 204 No Content
         if op != "usersInfo":
-            outcomes, _, _ = build_outcomes(None, op, requested, status=status, by_org=by_org)
+            outcomes, _unmatched, _unconfirmed = build_outcomes(None, op, requested, status=status, by_org=by_org)
             return CallResult(status, outcomes, [], None)
-        return failed("transient", "reply is not JSON")
+        return failed("transient", _("reply is not JSON"))
     entries = _entries(body, op)
     if status >= 400 and entries is None:
-        return failed("permanent", "request refused")
+        return failed("permanent", _("request refused"))
     if entries is None:
         if isinstance(body, dict) and body.get("errors"):
-            return failed("permanent", "request refused")
+            return failed("permanent", _("request refused"))
         if op == "usersInfo":
-            return failed("transient", "unexpected usersInfo reply shape")
+            return failed("transient", _("unexpected usersInfo reply shape"))
         if not isinstance(body, dict):
-            return OutcomeUnknown(f"HTTP {status}: unexpected reply shape; the server may have acted",
-                              status=status)
+            return OutcomeUnknown(f"HTTP {status}: " + _("unexpected reply shape; the server may have acted"),
+                                  status=status)
     outcomes, unmatched, unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
     return CallResult(status, outcomes, unmatched, body, unconfirmed)
 
@@ -451,7 +455,7 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
     if not text and os_error is not None and os_error.args:
         text = str(os_error.args[-1])
     if type(exc).__name__ == "ClientConnectorDNSError" or "Name or service not known" in text:
-        return "the host name is not known"
+        return _("the host name is not known")
     return (text or type(exc).__name__).rstrip(".").lower()
 
 
@@ -459,21 +463,25 @@ def classify_exception(exc: BaseException, *, timeout: float | None = None) -> C
     """Map a transport exception to a :class:`CallFailed`; None for anything else (a bug)."""
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return ServerFailed(f"timed out connecting to the server ({name})", sent=False)
+        return ServerFailed(_("timed out connecting to the server ({name})").format(name=name), sent=False)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return ServerFailed("TLS certificate of the server could not be verified", sent=False)
+        return ServerFailed(_("TLS certificate of the server could not be verified"), sent=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return ServerFailed(f"could not connect to {exc.host}:{exc.port} ({_connect_reason(exc)})", sent=False)
+        return ServerFailed(_("could not connect to {host}:{port} ({why})").format(
+            host=exc.host, port=exc.port, why=_connect_reason(exc)), sent=False)
     if isinstance(exc, TimeoutError):
-        within = f" within {timeout:g} s" if timeout else ""
-        return OutcomeUnknown(f"no reply{within}; the server may have acted on the request")
+        if timeout:
+            return OutcomeUnknown(_("no reply within {seconds:g} s; the server may have acted on the request")
+                                  .format(seconds=timeout))
+        return OutcomeUnknown(_("no reply; the server may have acted on the request"))
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return OutcomeUnknown("the server closed the connection before replying; it may have acted")
+        return OutcomeUnknown(_("the server closed the connection before replying; it may have acted"))
     if isinstance(exc, aiohttp.ClientPayloadError):
-        return OutcomeUnknown(f"the reply was cut off ({name}); the server may have acted")
+        return OutcomeUnknown(_("the reply was cut off ({name}); the server may have acted").format(name=name))
     if isinstance(exc, aiohttp.ClientError | OSError):
         detail = one_line(exc, 160)
-        return OutcomeUnknown(f"connection failed after sending ({name}{': ' + detail if detail else ''})")
+        what = f"{name}: {detail}" if detail else name
+        return OutcomeUnknown(_("connection failed after sending ({what})").format(what=what))
     return None
 
 

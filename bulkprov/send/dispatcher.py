@@ -184,7 +184,7 @@ class Dispatcher(Verification):
         await asyncio.gather(*workers)
         if not self.report.aborted and not self.stop.is_set():
             await self._verify_leftovers(rows)
-        stopped = self.report.aborted or "the run was interrupted"
+        stopped = self.report.aborted or _("the run was interrupted")
         for row in rows:  # whatever has no outcome yet
             if row.row in self.report.results:
                 continue

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
+from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, CallResult, UserOutcome
 from bulkprov.model import CheckedRow
 from bulkprov.send.batches import Batch, key_args
@@ -175,7 +176,7 @@ class Verification:
             try:
                 found = await self._exists(batch, open_rows)
             except (CallFailed, Aborted) as exc:  # they stay unverified; a resumed run checks them
-                log.warning("could not check %d rows with an unknown outcome: %s", len(open_rows), exc)
+                log.warning(_("could not check %d rows with an unknown outcome: %s"), len(open_rows), exc)
                 return
             for row in open_rows:
                 before = self.report.results[row.row]
