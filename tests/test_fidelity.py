@@ -23,6 +23,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import xlsxwriter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulkprov.cli import main
 from bulkprov.errors import InputError
@@ -164,6 +166,18 @@ def _same_as_libreoffice(path: Path, tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # formulas
+
+
+@given(value=st.one_of(st.integers(-10**15, 10**15), st.floats(-1e15, 1e15, allow_nan=False)),
+       width=st.integers(1, 12))
+@settings(max_examples=300, deadline=None)
+def test_zero_padding_shortcut_shows_what_the_general_renderer_shows(value: float, width: int) -> None:
+    """``00000`` (zip codes, employee numbers) takes a shortcut on every row; it must show exactly what
+    the general renderer of the same format shows (a literal keeps the format off the shortcut)."""
+    from bulkprov.io.formats import compile_format
+
+    padded, general = compile_format("0" * width), compile_format("0" * width + '""')
+    assert padded(value) == general(value)
 
 
 def test_formulas_without_a_cached_value_make_the_row_invalid(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ committed.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import struct
 import zipfile
@@ -275,6 +276,52 @@ def test_row_style_does_not_pad_cells_without_it(tmp_path: Path) -> None:
     ws.write_number(1, 1, 2128, wb.add_format({"bold": True}))
     wb.close()
     assert rows_of(open_table(path))[0].cells == ["a@example.com", "2128"]
+
+
+@pytest.mark.parametrize("chunk", [37, 64, 4 << 20])
+def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path, monkeypatch, chunk: int) -> None:
+    """A narrow sheet is scanned while calamine parses it; at any chunk size (tags cut anywhere) the
+    narrowness check is right and the rows are the same as with the scan done first."""
+    from bulkprov.io import workbook, xlsxscan
+
+    monkeypatch.setattr(xlsxscan, "CHUNK", chunk)
+    path = tmp_path / "narrow.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Users")
+    pad = wb.add_format({"num_format": "00000"})
+    ws.write_row(0, 0, ["emailId", "zip", "city"])
+    for r in range(1, 300):
+        ws.write_string(r, 0, f"u{r}@example.com")
+        ws.write_number(r, 1, r, pad)
+        ws.write_formula(r, 2, "=1+1", None, "" if r % 50 == 0 else 2)
+    wb.close()
+    member = "xl/worksheets/sheet1.xml"
+    assert xlsxscan.is_narrow(zipfile.ZipFile(path), member)
+    overlapped = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
+    monkeypatch.setattr(workbook.WorkbookFile, "_narrow_xlsx", lambda self, name: False)
+    sequential = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
+    assert overlapped == sequential and overlapped[0][1][:2] == ["u1@example.com", "00001"]
+    assert overlapped[49][1][2] == "" and overlapped[49][2], "an uncalculated formula is still found"
+
+
+@pytest.mark.parametrize("cells", ['<c r="AA2"><v>1</v></c>', "<c><v>1</v></c>", '<c s="1" r="B2"><v>1</v></c>',
+                                   '<x:c r="B2"><v>1</v></x:c>', '<c\tr="B2"><v>1</v></c>'])
+def test_a_sheet_calamine_could_make_wide_is_never_overlapped(cells: str) -> None:
+    """Past column Z, a cell without a plain reference, or another prefix: the scan runs first, so its
+    size guard decides before calamine allocates the grid."""
+    from bulkprov.io import xlsxscan
+
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+             + '<row r="1"><c r="A1"><v>1</v></c></row>' * 3000 + f'<row r="2">{cells}</row></sheetData></worksheet>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("sheet.xml", sheet)
+    for chunk in (37, 4 << 20):
+        xlsxscan.CHUNK, saved = chunk, xlsxscan.CHUNK
+        try:
+            assert not xlsxscan.is_narrow(zipfile.ZipFile(buffer), "sheet.xml"), (cells, chunk)
+        finally:
+            xlsxscan.CHUNK = saved
 
 
 @pytest.mark.parametrize(

@@ -129,8 +129,15 @@ class _Format:
     def __init__(self, sections: list[list[tuple[str, str]]]) -> None:
         self.sections = sections
         self.is_date = any(k in _DATE_KINDS for k, _ in sections[0])
+        # Zero padding alone (00000: zip codes, employee numbers) is most of what rosters use, on
+        # every row: a whole number is padded directly instead of through the general renderer.
+        first = sections[0]
+        self.pad = len(first) if len(sections) == 1 and first and all(t == ("digit", "0") for t in first) else 0
+        self.plans = [_NumberPlan(section) if section and not self.is_date else None for section in sections]
 
     def render(self, value: object) -> str | None:
+        if self.pad and type(value) is float and value.is_integer() and abs(value) < _EXACT:
+            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(self.pad)  # the usual cell first
         if isinstance(value, str):
             text = self.sections[3] if len(self.sections) > 3 else self.sections[0]
             if any(k == "text" for k, _ in text) and any(k == "lit" for k, _ in text):
@@ -145,46 +152,60 @@ class _Format:
         if self.is_date:
             when = _from_serial(float(value))
             return _render_date(self.sections[0], when) if when is not None else None
+        if self.pad and (type(value) is int or value.is_integer()) and abs(value) < _EXACT:
+            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(self.pad)
         return self._number(float(value))
 
     def _number(self, v: float) -> str | None:
-        secs = self.sections
+        secs, plans = self.sections, self.plans
         if v < 0 and len(secs) > 1 and secs[1]:
-            return _render_number(secs[1], -v, sign="")
+            return plans[1].render(-v, sign="")
         if v == 0 and len(secs) > 2 and secs[2]:
-            return _render_number(secs[2], 0.0, sign="")
+            return plans[2].render(0.0, sign="")
         if any(k in _DATE_KINDS for k, _ in secs[0]):
             return None
-        return _render_number(secs[0], abs(v), sign="-" if v < 0 else "")
+        return plans[0].render(abs(v), sign="-" if v < 0 else "")
 
 
-def _render_number(tokens: list[tuple[str, str]], v: float, sign: str) -> str | None:
-    if not any(k == "digit" for k, _ in tokens):
-        return sign + "".join(t for k, t in tokens if k == "lit") if tokens else None
-    v *= 100 ** sum(1 for k, _ in tokens if k == "pct")
-    dot = next((i for i, (k, _) in enumerate(tokens) if k == "dot"), len(tokens))
-    int_part, frac_part = tokens[:dot], tokens[dot + 1:]
-    digits = [i for i, (k, _) in enumerate(int_part) if k == "digit"]
-    last_digit = digits[-1] if digits else -1
-    # Commas right after the last integer placeholder scale by 1,000 each; between them they group.
-    trailing = 0
-    for k, _ in int_part[last_digit + 1:]:
-        if k != "comma":
-            break
-        trailing += 1
-    v /= 1000 ** trailing
-    grouping = any(k == "comma" for k, _ in int_part[:last_digit + 1]) if digits else False
-    places = [t for k, t in frac_part if k == "digit"]
-    q = Decimal(repr(v)).quantize(Decimal(1).scaleb(-len(places)), rounding=ROUND_HALF_UP)
-    whole, _, frac = f"{q:f}".partition(".")
-    whole = whole.lstrip("0")
-    frac_text = _fraction(places, frac)
-    if frac_text is None:
-        return None
-    out = _fill_integer(int_part, whole, grouping)
-    body = out + ("." + frac_text if places else "")
-    body += "".join(t if k == "lit" else "%" if k == "pct" else "" for k, t in frac_part)
-    return sign + body
+_EXACT = 2 ** 53  # whole floats below this print exactly
+
+
+class _NumberPlan:
+    """What a number section's tokens mean, worked out once per format instead of once per cell."""
+
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.tokens = tokens
+        self.has_digits = any(k == "digit" for k, _ in tokens)
+        self.literal = "".join(t for k, t in tokens if k == "lit")
+        dot = next((i for i, (k, _) in enumerate(tokens) if k == "dot"), len(tokens))
+        self.int_part, frac_part = tokens[:dot], tokens[dot + 1:]
+        digits = [i for i, (k, _) in enumerate(self.int_part) if k == "digit"]
+        last_digit = digits[-1] if digits else -1
+        # Commas right after the last integer placeholder scale by 1,000 each; between them they group.
+        trailing = 0
+        for k, _ in self.int_part[last_digit + 1:]:
+            if k != "comma":
+                break
+            trailing += 1
+        self.percent = 100 ** sum(1 for k, _ in tokens if k == "pct")
+        self.thousands = 1000 ** trailing  # applied as two steps, as Excel does: no new rounding
+        self.grouping = any(k == "comma" for k, _ in self.int_part[:last_digit + 1]) if digits else False
+        self.places = [t for k, t in frac_part if k == "digit"]
+        self.quantum = Decimal(1).scaleb(-len(self.places))
+        self.suffix = "".join(t if k == "lit" else "%" if k == "pct" else "" for k, t in frac_part)
+
+    def render(self, v: float, sign: str) -> str | None:
+        if not self.has_digits:
+            return sign + self.literal if self.tokens else None
+        v *= self.percent
+        v /= self.thousands
+        q = Decimal(repr(v)).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        whole, _, frac = f"{q:f}".partition(".")
+        frac_text = _fraction(self.places, frac)
+        if frac_text is None:
+            return None
+        out = _fill_integer(self.int_part, whole.lstrip("0"), self.grouping)
+        return sign + out + ("." + frac_text if self.places else "") + self.suffix
 
 
 def _fill_integer(tokens: list[tuple[str, str]], whole: str, grouping: bool) -> str:

@@ -11,6 +11,7 @@ stay Excel's with either behaviour.
 
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import posixpath
 import re
@@ -51,7 +52,7 @@ from bulkprov.io.odsscan import scan_content
 from bulkprov.io.ole import classify_ole
 from bulkprov.io.sniff import zip_kind
 from bulkprov.io.xlsscan import scan_xls
-from bulkprov.io.xlsxscan import recalculated_on_load, scan_sheet, style_formats
+from bulkprov.io.xlsxscan import is_narrow, recalculated_on_load, scan_sheet, style_formats
 
 
 def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
@@ -235,11 +236,35 @@ class WorkbookFile:
         raise SheetNotFound("no-data", path=self.path, sheets=listed)
 
     def load_sheet(self, name: str) -> tuple[object, SheetFacts]:
-        """The calamine sheet and what our own pass found (formats, formulas), guards done first."""
+        """The calamine sheet and what our own pass found (formats, formulas), guards done first.
+
+        The pass and calamine read the same XML; when the sheet is narrow (no cell past column Z, see
+        :func:`is_narrow`) nothing the pass could find bounds calamine's grid, so the two overlap:
+        the pass in a thread, calamine (which releases the GIL while it parses) here.
+        """
+        if self._narrow_xlsx(name):
+            with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bulkprov-scan") as pool:
+                scan = pool.submit(self._facts, name)
+                try:
+                    sheet = self._calamine_sheet(name)
+                finally:
+                    concurrent.futures.wait([scan])  # the pass uses our zip handle: never close it under it
+                return sheet, scan.result()
         facts = self._facts(name)
         self._check_span(name, facts)
+        return self._calamine_sheet(name), facts
+
+    def _narrow_xlsx(self, name: str) -> bool:
+        member = self.parts.get(name)
+        if self.format != "xlsx" or self.zip is None or member is None or member not in self.zip.namelist():
+            return False
+        self._check_dimension(name)
+        with damaged(self.path, member, sheet=name):
+            return is_narrow(self.zip, member)
+
+    def _calamine_sheet(self, name: str) -> object:
         try:
-            return self.book.get_sheet_by_name(name), facts  # type: ignore[attr-defined]
+            return self.book.get_sheet_by_name(name)  # type: ignore[attr-defined]
         except Exception as exc:  # any calamine failure is a damaged sheet
             raise self._corrupt(exc, name) from None
         except BaseException as exc:

@@ -76,6 +76,42 @@ def recalculated_on_load(workbook_xml: bytes) -> bool:
     return bool(_CALC_ON_LOAD_RE.search(workbook_xml))
 
 
+# The odd-cell search of a sheet without a root prefix (nearly all), in two searches that start with a
+# literal and so run at C speed: a root-prefix cell not written exactly <c r=", and any prefixed cell.
+_ODD_PLAIN_RE = re.compile(rb'<c(?! r=")[\s>/]')
+_ODD_PREFIXED_RE = re.compile(rb"<\w+:c[\s>/]")
+_WIDE_ANY_RE = re.compile(rb'c r="[A-Z]{2}')
+_ODD_STYLE_ATTRS = (b"s='", b'\ts="', b'\ns="', b'\rs="')
+
+
+def _odd_unprefixed(part: bytes) -> bool:
+    return bool(_ODD_PLAIN_RE.search(part) or (b":c" in part and _ODD_PREFIXED_RE.search(part)))
+
+
+def is_narrow(zf: zipfile.ZipFile, member: str) -> bool:
+    """Whether every cell of the sheet is in columns A-Z, each with its reference written plainly:
+    then calamine's grid is bounded by the row count alone, and it may parse the sheet while our own
+    pass (:func:`scan_sheet`) reads the same XML in another thread."""
+    carry = b""
+    with zf.open(member) as fh:
+        while True:
+            chunk = fh.read(CHUNK)
+            part = carry + chunk
+            # A match in the last bytes of a chunk may be a tag cut short (``<c `` then `` r="`` in the
+            # next chunk): it is decided in the next search, which starts with those bytes.
+            edge = len(part) - _EDGE if chunk else len(part)
+            for found in (_WIDE_ANY_RE.search(part), _ODD_PLAIN_RE.search(part),
+                          _ODD_PREFIXED_RE.search(part) if b":c" in part else None):
+                if found is not None and found.start() < edge:
+                    return False
+            if not chunk:
+                return True
+            carry = part[-_EDGE:]
+
+
+_EDGE = 16
+
+
 class _NeedsExpat(Exception):
     """The fast path cannot place every cell (no ``r`` attributes, or absurdly long elements)."""
 
@@ -101,6 +137,7 @@ class _Fast:
         # Any cell tag that is not exactly <c r="... (no reference, another prefix than the root's, odd
         # spacing: legal XML that real writers do not produce) sends the sheet to the exact walk.
         self.odd_re = re.compile(rb"<(?!" + e + rb'c r=")(?:\w+:)?c[\s>/]')
+        self.odd = self.odd_re.search if p else _odd_unprefixed
         self.multi_re = re.compile(b"<" + e + rb'c r="[A-Z]{2}')
         self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
         self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
@@ -108,7 +145,15 @@ class _Fast:
         self.ftext_re = re.compile(b"<" + e + rb"f(?:\s[^>]*)?>([^<]*)</")
         ids = sorted(self.styles)
         pattern = b"|".join(str(s).encode() for s in ids) if 0 < len(ids) <= 200 else rb"\d+"
-        self.style_re = re.compile(rb'\ss=["\'](' + pattern + rb')["\']')
+        # A styled cell in one match (reference and style); every cell tag starts <c r=" here (odd_re),
+        # and a styled one whose reference is not plain A1 form is counted by the second pattern.
+        style = rb'"[^>]*?\ss=["\'](' + pattern + rb')["\']'
+        self.styled_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})' + style)
+        self.styled_any_re = re.compile(b"<" + e + rb'c r="[^"]*' + style)
+        self.columns: dict[bytes, int] = {}
+        # How Excel, LibreOffice and XlsxWriter write a styled cell: the style right after the reference.
+        self.usual_styled_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})" s="([0-9]+)"')
+        self.style_attr = b" s=\""
 
     def chunks(self):
         carry, first = b"", True
@@ -134,7 +179,7 @@ class _Fast:
 
     def run(self) -> SheetFacts:
         for part in self.chunks():
-            if self.odd_re.search(part):
+            if self.odd(part):
                 raise _NeedsExpat  # a cell the fast path cannot place: walk the XML properly
             if not self.wide and self.multi_re.search(part):
                 self.wide = True
@@ -147,18 +192,36 @@ class _Fast:
         return self.facts
 
     def _styled(self, part: bytes) -> None:
-        found = self.facts.styled
-        for m in self.style_re.finditer(part):
-            renderer = self.styles.get(int(m.group(1)))
+        """Where the cells with a number format are. Usually one literal-led search does it: when it
+        accounts for every style attribute of the chunk (no row styles, no other attribute order or
+        quoting), nothing was missed; otherwise the chunk takes the exact search."""
+        cells = self.usual_styled_re.findall(part)
+        if len(cells) != part.count(self.style_attr) or any(odd in part for odd in _ODD_STYLE_ATTRS):
+            return self._styled_exact(part)
+        found, styles, columns = self.facts.styled, self.styles, self.columns
+        for letters, number, style in cells:
+            renderer = styles.get(int(style))
             if renderer is None:
                 continue
-            start = part.rfind(b"<", 0, m.start())
-            if not part.startswith(self.cell + b" ", start):
-                continue  # a row style, not a cell
-            ref = self.ref_re.match(part, start)
-            if ref is None:
-                raise _NeedsExpat
-            found.setdefault(int(ref.group(2)) - 1, []).append((column_number(ref.group(1).decode()) - 1, renderer))
+            col = columns.get(letters)
+            if col is None:
+                col = columns[letters] = column_number(letters.decode()) - 1
+            found.setdefault(int(number) - 1, []).append((col, renderer))
+
+    def _styled_exact(self, part: bytes) -> None:
+        found, styles, columns = self.facts.styled, self.styles, self.columns
+        matched = 0
+        for letters, number, style in self.styled_re.findall(part):
+            matched += 1
+            renderer = styles.get(int(style))
+            if renderer is None:
+                continue
+            col = columns.get(letters)
+            if col is None:
+                col = columns[letters] = column_number(letters.decode()) - 1
+            found.setdefault(int(number) - 1, []).append((col, renderer))
+        if matched != len(self.styled_any_re.findall(part)):
+            raise _NeedsExpat  # a styled cell whose reference the fast path cannot read
 
     def _formulas(self, part: bytes) -> None:
         for m in self.formula_re.finditer(part):
