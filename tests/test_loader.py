@@ -324,6 +324,35 @@ def test_a_sheet_calamine_could_make_wide_is_never_overlapped(cells: str) -> Non
             xlsxscan.CHUNK = saved
 
 
+def test_a_far_row_in_a_narrow_sheet_is_refused_before_calamine_allocates(tmp_path: Path, monkeypatch) -> None:
+    """Z3000000 and A1 in a 5 KB file: calamine would allocate 78 million cells (2.4 GB measured) before
+    the row limit could refuse the sheet. A seven-digit row makes the scan measure the grid first."""
+    from bulkprov.errors import SheetTooWide
+    from bulkprov.io import workbook, xlsxscan
+
+    small = tmp_path / "small.xlsx"
+    wb = xlsxwriter.Workbook(str(small))
+    ws = wb.add_worksheet("Users")
+    ws.write_column(0, 0, ["emailId", "a@example.com"])
+    wb.close()
+    path = tmp_path / "tall.xlsx"
+    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b'<row r="3000000"><c r="Z3000000"><v>1</v></c></row></sheetData>')
+            zout.writestr(info, data)
+    assert not xlsxscan.is_narrow(zipfile.ZipFile(path), "xl/worksheets/sheet1.xml")
+
+    def never(self, name):
+        raise AssertionError("calamine was asked for the sheet")
+
+    monkeypatch.setattr(workbook.WorkbookFile, "_calamine_sheet", never)
+    with pytest.raises(SheetTooWide) as refused:
+        open_table(path)
+    assert refused.value.variant == "grid" and "3,000,000" in refused.value.message
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [

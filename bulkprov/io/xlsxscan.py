@@ -9,8 +9,9 @@ One streaming pass over the sheet's XML (4 MB chunks, literal-prefix regexes at 
   cells read as blank, and the validator says so instead of sending a blank;
 * the grid the cells span.  calamine allocates the whole rectangle from the first to the last
   cell with a value (32 bytes a cell): two cells at A1 and XFD1048576 in a 5 KB file would ask for
-  512 GB and abort the process.  A sheet whose cells stay within columns A-Z is bounded by the row
-  cap anyway; only when a two- or three-letter column appears is every reference read.
+  512 GB and abort the process.  A sheet whose cells stay within columns A-Z and rows below
+  1,000,000 is bounded anyway (26 x 999,999 cells, under the cell cap); only when a two- or
+  three-letter column or a seven-digit row appears is every reference read.
 
 Writers that omit cell references (allowed, rare) take an exact but slower expat walk.
 """
@@ -80,7 +81,7 @@ def recalculated_on_load(workbook_xml: bytes) -> bool:
 # literal and so run at C speed: a root-prefix cell not written exactly <c r=", and any prefixed cell.
 _ODD_PLAIN_RE = re.compile(rb'<c(?! r=")[\s>/]')
 _ODD_PREFIXED_RE = re.compile(rb"<\w+:c[\s>/]")
-_WIDE_ANY_RE = re.compile(rb'c r="[A-Z]{2}')
+_WIDE_ANY_RE = re.compile(rb'c r="(?:[A-Z]{2}|[A-Z][0-9]{7})')  # past column Z, or row 1,000,000 on
 _ODD_STYLE_ATTRS = (b"s='", b'\ts="', b'\ns="', b'\rs="')
 
 
@@ -89,8 +90,8 @@ def _odd_unprefixed(part: bytes) -> bool:
 
 
 def is_narrow(zf: zipfile.ZipFile, member: str) -> bool:
-    """Whether every cell of the sheet is in columns A-Z, each with its reference written plainly:
-    then calamine's grid is bounded by the row count alone, and it may parse the sheet while our own
+    """Whether every cell of the sheet is in columns A-Z and rows below 1,000,000, each with its
+    reference written plainly: then calamine's grid is bounded, and it may parse the sheet while our own
     pass (:func:`scan_sheet`) reads the same XML in another thread."""
     carry = b""
     with zf.open(member) as fh:
@@ -138,7 +139,7 @@ class _Fast:
         # spacing: legal XML that real writers do not produce) sends the sheet to the exact walk.
         self.odd_re = re.compile(rb"<(?!" + e + rb'c r=")(?:\w+:)?c[\s>/]')
         self.odd = self.odd_re.search if p else _odd_unprefixed
-        self.multi_re = re.compile(b"<" + e + rb'c r="[A-Z]{2}')
+        self.multi_re = re.compile(b"<" + e + rb'c r="(?:[A-Z]{2}|[A-Z][0-9]{7})')
         self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
         self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
         self.value_re = re.compile(b"<" + e + rb"v(?:\s[^>]*)?>([^<]*)</")
