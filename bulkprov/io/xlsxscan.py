@@ -199,6 +199,16 @@ class _Fast:
         cells = self.usual_styled_re.findall(part)
         if len(cells) != part.count(self.style_attr) or any(odd in part for odd in _ODD_STYLE_ATTRS):
             return self._styled_exact(part)
+        self._record(cells)
+
+    def _styled_exact(self, part: bytes) -> None:
+        cells = self.styled_re.findall(part)
+        if len(cells) != len(self.styled_any_re.findall(part)):
+            raise _NeedsExpat  # a styled cell whose reference the fast path cannot read
+        self._record(cells)
+
+    def _record(self, cells: list[tuple[bytes, bytes, bytes]]) -> None:
+        """Note each (column letters, row number, style id) whose style has a number format."""
         found, styles, columns = self.facts.styled, self.styles, self.columns
         for letters, number, style in cells:
             renderer = styles.get(int(style))
@@ -208,21 +218,6 @@ class _Fast:
             if col is None:
                 col = columns[letters] = column_number(letters.decode()) - 1
             found.setdefault(int(number) - 1, []).append((col, renderer))
-
-    def _styled_exact(self, part: bytes) -> None:
-        found, styles, columns = self.facts.styled, self.styles, self.columns
-        matched = 0
-        for letters, number, style in self.styled_re.findall(part):
-            matched += 1
-            renderer = styles.get(int(style))
-            if renderer is None:
-                continue
-            col = columns.get(letters)
-            if col is None:
-                col = columns[letters] = column_number(letters.decode()) - 1
-            found.setdefault(int(number) - 1, []).append((col, renderer))
-        if matched != len(self.styled_any_re.findall(part)):
-            raise _NeedsExpat  # a styled cell whose reference the fast path cannot read
 
     def _formulas(self, part: bytes) -> None:
         for m in self.formula_re.finditer(part):
