@@ -3,7 +3,7 @@
 * every ``from bulkprov... import`` resolves, including the lazy ones inside functions (a moved
   module must not leave a broken import that only a rare code path reaches);
 * every error raised anywhere is a declared class with a declared variant and the parameters its
-  template uses (``errors.py`` is the one place codes and messages live);
+  template uses (``bulkprov/errors/`` is the one place codes and messages live);
 * no library message names a command-line flag: only the ``cli`` package does;
 * no module is over ~500 lines without a reason in docs/DESIGN.md.
 """

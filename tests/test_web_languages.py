@@ -259,7 +259,9 @@ def test_the_english_check_sees_english():
 @pytest.mark.parametrize("language", ["ko", "ja"])
 async def test_every_page_speaks_the_readers_language(make_emulator, tmp_path, monkeypatch, language):
     # The library's messages (domain bulkprov, translated by its own catalogs) are marked, to set them aside.
-    monkeypatch.setattr(errors, "_translate", lambda text: f"{LIBRARY[0]}{text}{LIBRARY[1]}")
+    marked = lambda text: f"{LIBRARY[0]}{text}{LIBRARY[1]}"  # noqa: E731
+    for module in (errors, errors.base):  # render() (errors.base) and describe() (errors) translate
+        monkeypatch.setattr(module, "_translate", marked)
     emu = make_emulator()
     roster = tmp_path / "신입사원.csv"
     write_roster(roster, 12, invalid={3: {"Email": "not-an-email"}, 7: {"canCreateBot": "maybe"}})

@@ -1,0 +1,230 @@
+"""Row, outcome and warning codes: one problem in one cell, what happened to a sent row, a note
+about the file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bulkprov.errors.base import N_, render
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A row or outcome code with its description and templates."""
+
+    code: str
+    description: str
+    templates: Mapping[str, str]
+
+    def render(self, variant: str = "", /, **params: Any) -> str:
+        template = self.templates.get(variant)
+        if template is None:
+            raise KeyError(f"{self.code} has no message variant {variant!r}")
+        return render(template, params)
+
+
+def _problems(*items: Problem) -> dict[str, Problem]:
+    return {p.code: p for p in items}
+
+
+ROW_CODES: dict[str, Problem] = _problems(
+    Problem("missing-email", N_("emailId is required to add a user"),
+            {"": N_("the email is blank: every user to add needs one")}),
+    Problem("missing-key", N_("update and remove need an emailId or an orgUserId"),
+            {"": N_("both emailId and orgUserId are blank: {action} needs one of them")}),
+    Problem("invalid-email", N_("not a valid email address"),
+            {"": N_("not a valid email address: write it like jane.doe@example.com"),
+             "full-width": N_("not a valid email address even after full-width characters were converted: write it "
+                              "like jane.doe@example.com"),
+             "non-ascii": N_("the address contains '{char}', which an email address cannot hold here: check for a "
+                             "Korean or Japanese character typed by mistake"),
+             "trailing-dot": N_("the address ends with '{char}' (a full stop typed with a Japanese or Korean "
+                                "keyboard): delete it")}),
+    Problem("invisible-character", N_("the value holds an invisible or control character"),
+            {"": N_("contains {char} at position {position}: retype the value (it may have been pasted from a web "
+                    "page or a chat)")}),
+    Problem("duplicate-email", N_("the same email appears in an earlier row"),
+            {"": N_("'{value}' is already in row {first}: keep one of the two rows")}),
+    Problem("duplicate-org-user-id", N_("the same orgUserId appears in an earlier row"),
+            {"": N_("'{value}' is already in row {first}: keep one of the two rows")}),
+    Problem("invalid-boolean", N_("not a yes/no value"),
+            {"": N_("'{value}' is not a yes/no value: write TRUE or FALSE (yes/no, y/n, 1/0 also work)")}),
+    Problem("too-long", N_("the value is longer than the platform allows"),
+            {"": N_("{length} characters; {field} allows at most {limit}")}),
+    Problem("invalid-role-id", N_("a role id must be 24 hexadecimal characters"),
+            {"": N_("'{value}' is not a valid role id")}),
+    Problem("invalid-bot-id", N_("a bot id starts with st-"),
+            {"": N_("'{value}' is not a valid bot id")}),
+    Problem("invalid-dialog-id", N_("a dialog id starts with dg-"),
+            {"": N_("'{value}' is not a dialog id: ids look like dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")}),
+    Problem("invalid-group-id", N_("a group id looks like e-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"),
+            {"": N_("'{value}' is not a group id: ids look like e-06b41cdd-7678-5394-b958-40ca5662f502")}),
+    Problem("unknown-role", N_("the role name is not in the Roles sheet"),
+            {"": N_("role '{value}' is not in the Roles sheet: add it there with its id, or use the id")}),
+    Problem("unknown-bot", N_("the bot name is not in the Bots sheet"),
+            {"": N_("bot '{value}' is not in the Bots sheet: add it there with its id, or use the id")}),
+    Problem("unknown-group", N_("the group name is not in the Groups sheet"),
+            {"": N_("group '{value}' is not in the Groups sheet: add it there with its id, or use the id")}),
+    Problem("invalid-bot-task", N_("bot tasks are written BOT:DIALOG,DIALOG"),
+            {"": N_("'{value}' is not a bot task: write BOT:DIALOG,DIALOG (dialogs are dg-… ids)"),
+             "remove-with-dialogs": N_("'{value}': -BOT removes all of a bot's tasks and takes no dialogs")}),
+    Problem("unknown-action", N_("action must be add, update or remove"),
+            {"": N_("'{value}' is not an action: write add, update or remove (or New, Update, Delete)")}),
+    Problem("missing-action", N_("apply needs an action on every row"),
+            {"": N_("the action is blank: write add, update or remove (or New, Update, Delete)")}),
+    Problem("template-example", N_("the template's example row was left in the file"),
+            {"": N_("this is the template's example row: delete it before running")}),
+    Problem("unsplit-name", N_("a full name without a space cannot be split into family and given name"),
+            {"": N_("'{value}' has no space between the family name and the given name: write it like 山田 太郎 "
+                    "or 김 민준, or use separate lastName and firstName columns")}),
+    Problem("uncalculated-formula", N_("the cell holds a formula that was never calculated"),
+            {"": N_("the cell holds a formula ({formula}) whose value was never calculated: open the file in Excel "
+                    "and save it, or paste the values instead of the formulas")}),
+)
+
+# Notes a row may carry beside its status (not errors: the row still goes).
+ROW_NOTES: dict[str, Problem] = _problems(
+    Problem("normalised", N_("a value was converted to its plain form"),
+            {"": N_("{column}: full-width or compatibility characters converted ('{before}' → '{after}')")}),
+    Problem("name-split", N_("a full name was split into lastName and firstName"),
+            {"": N_("fullName '{value}' split: lastName '{last}', firstName '{first}'")}),
+    Problem("invisible-removed", N_("invisible characters were removed from a name"),
+            {"": N_("{column}: removed {chars}")}),
+    Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
+            {"": N_("row {row}, column {column}: '{value}' does not have the usual shape of a {what} id; it is sent "
+                    "as written (strict ids are off)"),
+             "length": N_("row {row}, column {column}: {length} characters, over the {limit} bulkprov assumes "
+                          "for {column}; sent as written (strict ids are off)"),
+             "more": N_("and {count} more values sent as written")}),
+)
+
+
+# ================================================================================================
+# Outcome codes: what happened to a row that was sent (Results.error_code)
+# ================================================================================================
+
+OUTCOME_CODES: dict[str, Problem] = _problems(
+    Problem("server-refused", N_("the server refused this user (the reason has its words)"),
+            {"": "{said}",
+             "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
+                           "asked")}),
+    Problem("invalid-email", N_("the server refused the email address"), {"": "{said}"}),
+    Problem("already-exists", N_("the user already exists"), {"": "{said}"}),
+    Problem("not-found", N_("the user does not exist"),
+            {"": "{said}",
+             "absent-before": N_("User not found (it did not exist before this run removed others)"),
+             "lookup": N_("not in the account")}),
+    Problem("request-refused", N_("the server refused the request as a whole; halving isolated this row"),
+            {"": N_("the server refused this user: {said}")}),
+    Problem("rate-limited", N_("refused by the rate limit until the wall-clock cap passed"),
+            {"": N_("gave up after {attempts} attempts: {said}")}),
+    Problem("server-error", N_("the server failed on every attempt"),
+            {"": N_("gave up after {attempts} attempts: {said}")}),
+    Problem("unverified", N_("an attempt was sent but its outcome could not be confirmed"),
+            {"": N_("gave up after {attempts} attempts: {said}"),
+             "stopped": N_("outcome unknown: an attempt was sent but the run stopped before it was confirmed "
+                           "({stopped}); it is checked first when the run is resumed"),
+             "other-key": N_("unverified: the server reported a failure for another key ({said})"),
+             "unnamed": N_("unverified: the server answered HTTP {status} without naming this user"),
+             "in-flight": N_("outcome unknown: the run stopped while this row was in flight; resuming the run "
+                             "checks it first")}),
+    Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "
+                                "unreachable host, full disk)"),
+            {"": N_("not sent: {stopped}"),
+             "pending": N_("not sent yet: resume the run to send it")}),
+    Problem("interrupted", N_("not sent: a stop signal or the run-time limit stopped the run first"),
+            {"": N_("not sent: {stopped}")}),
+    Problem("guard", N_("not sent: a sync guard stopped the run"), {"": N_("not sent: {stopped}")}),
+    Problem("skipped-done", N_("skipped: an earlier run already did it"),
+            {"": N_("already done by run {run_id} ({when})"),
+             "not-retried": N_("not retried: it did not fail in run {run_id}")}),
+    Problem("unchanged", N_("skipped: sync found the user already as in the roster"),
+            {"": N_("unchanged: already as in the roster"), "note": "{note}"}),
+)
+
+
+# Reasons a successful row may carry (its error_code stays blank).
+SUCCESS_NOTES: dict[str, Problem] = _problems(
+    Problem("confirmed", N_("success after an uncertain attempt, confirmed by asking the server"),
+            {"created": N_("created (confirmed): an earlier attempt's reply was lost and the server now has the "
+                           "user"),
+             "created-info": N_("created (confirmed by usersInfo after the reply was lost)"),
+             "removed": N_("removed (confirmed): an earlier attempt's reply was lost and the user is now gone"),
+             "removed-info": N_("removed (confirmed by usersInfo after the reply was lost)"),
+             "updated-info": N_("updated (confirmed by usersInfo after the reply was lost)"),
+             "unmatched": N_("confirmed by usersInfo (the reply's failure list did not match)")}),
+)
+
+
+# How a row's problem reads in the Results sheet and on screen.
+ROW_ERROR = N_("row {row}, column {column}: {message} [{code}]")
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One problem in one cell; ``row`` is the row number the user sees in Excel."""
+
+    row: int
+    column: str
+    value: str
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, row: int, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> RowError:
+        return cls(row, column, value, code, ROW_CODES[code].render(variant, **params))
+
+    def __str__(self) -> str:
+        return render(ROW_ERROR, {"row": self.row, "column": self.column, "message": self.message, "code": self.code})
+
+
+@dataclass(frozen=True)
+class InputWarning:
+    """A file-level warning (unknown column and the like); the run goes on."""
+
+    code: str
+    message: str
+
+
+WARNING_CODES: dict[str, str] = {
+    "unknown-column": N_("a column bulkprov does not know; it is ignored"),
+    "misnamed-file": N_("the file's name says one format, its content another; it is read for what it is"),
+    "sheet-ignored": N_("a sheet was named for a CSV file, which has none"),
+    "encoding-ignored": N_("an encoding was named for a workbook, whose text is Unicode anyway"),
+    "lookup-sheet": N_("a row of a Roles, Bots or Groups sheet cannot be used"),
+    "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
+    "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
+}
+
+
+# The warnings' messages, by code (the codes above); a warning is made with :meth:`InputWarning.of`.
+WARNINGS: dict[str, Problem] = _problems(
+    Problem("unknown-column", WARNING_CODES["unknown-column"],
+            {"": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored"),
+             "suggest": N_("column '{header}' ({letter}) is not a bulkprov column and is ignored; did you mean "
+                           "{suggestion}?")}),
+    Problem("misnamed-file", WARNING_CODES["misnamed-file"],
+            {"workbook": N_("the file is named {ext} but is a workbook; it is read as one"),
+             "text": N_("the file is named {ext} but contains plain text; it is read as CSV")}),
+    Problem("sheet-ignored", WARNING_CODES["sheet-ignored"],
+            {"": N_("sheet '{sheet}' is ignored: a text (CSV) file has no sheets")}),
+    Problem("encoding-ignored", WARNING_CODES["encoding-ignored"],
+            {"": N_("the encoding {encoding} is ignored: a workbook stores its text as Unicode")}),
+    Problem("lookup-sheet", WARNING_CODES["lookup-sheet"],
+            {"columns": N_("sheet {kind} needs the columns '{name_col}' and '{id_col}' in its first row; it is "
+                           "ignored"),
+             "no-name": N_("{kind} row {row}: the id {ident} has no name; the row is ignored"),
+             "no-id": N_("{kind} row {row}: '{name}' has no {id_col}; the row is ignored"),
+             "bad-id": N_("{kind} row {row}: '{ident}' is not a valid {id_col}; '{name}' is ignored"),
+             "twice": N_("{kind} row {row}: the name '{name}' is already on row {first} with another id; the first "
+                         "one is used")}),
+    Problem("invisible-header", WARNING_CODES["invisible-header"],
+            {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
+)
+
+
+def warning(code: str, variant: str = "", /, **params: Any) -> InputWarning:
+    """A file-level warning with its declared message, in the reader's language."""
+    return InputWarning(code, WARNINGS[code].render(variant, **params))
