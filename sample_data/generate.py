@@ -95,19 +95,26 @@ def people(rng: random.Random) -> list[dict[str, object]]:
 
 
 def write_roster(rows: list[dict[str, object]]) -> None:
-    seed = demo_seed()
-    wb = xlsxwriter.Workbook(str(HERE / "roster.xlsx"), {"strings_to_formulas": False,
-                                                          "strings_to_numbers": False, "strings_to_urls": False})
+    _write_workbook(HERE / "roster.xlsx", "Acme Corp roster", list(HEADERS), rows, lang=None)
+
+
+def _write_workbook(path: Path, title: str, headers: list[str], rows: list[dict[str, object]],
+                    lang: str | None) -> None:
+    """A roster workbook as HR keeps one: Users (zip codes 00000-formatted) and the lookup sheets.
+    ``lang``: write yes/no in that language's words instead of TRUE/FALSE."""
     import datetime as dt
 
-    wb.set_properties({"created": dt.datetime(2026, 1, 1), "title": "Acme Corp roster"})
+    seed = demo_seed()
+    wb = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_numbers": False,
+                                         "strings_to_urls": False})
+    wb.set_properties({"created": dt.datetime(2026, 1, 1), "title": title})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7"})
     zip_fmt = wb.add_format({"num_format": "00000"})
     ws = wb.add_worksheet("Users")
-    ws.write_row(0, 0, HEADERS, head)
+    ws.write_row(0, 0, headers, head)
     for r, row in enumerate(rows, start=1):
         for c, name in enumerate(HEADERS):
-            value = row[name]
+            value = _local_bool(row[name], lang) if lang else row[name]
             if value is None or value == "":
                 continue
             if isinstance(value, bool):
@@ -162,32 +169,7 @@ def _local_bool(value: object, lang: str) -> object:
 
 def write_roster_ko(rows: list[dict[str, object]]) -> None:
     """roster.xlsx's people with the headers and yes/no words of a Korean HR sheet."""
-    seed = demo_seed()
-    wb = xlsxwriter.Workbook(str(HERE / "roster-ko.xlsx"), {"strings_to_formulas": False,
-                                                             "strings_to_numbers": False, "strings_to_urls": False})
-    import datetime as dt
-
-    wb.set_properties({"created": dt.datetime(2026, 1, 1), "title": "Acme Corp 직원 명단"})
-    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7"})
-    zip_fmt = wb.add_format({"num_format": "00000"})
-    ws = wb.add_worksheet("Users")
-    ws.write_row(0, 0, [KO_HEADERS[h] for h in HEADERS], head)
-    for r, row in enumerate(rows, start=1):
-        for c, name in enumerate(HEADERS):
-            value = _local_bool(row[name], "ko")
-            if value is None or value == "":
-                continue
-            if isinstance(value, int):
-                ws.write_number(r, c, value, zip_fmt if name == "Zip Code" else None)
-            else:
-                ws.write_string(r, c, str(value))
-    for sheet, items, id_key in (("Roles", seed["roles"], "roleId"), ("Bots", seed["bots"], "botId"),
-                                 ("Groups", seed["groups"], "groupId")):
-        lookup = wb.add_worksheet(sheet)
-        lookup.write_row(0, 0, ["name", id_key], head)
-        for r, item in enumerate(items, start=1):
-            lookup.write_row(r, 0, [item["name"], item[id_key]])
-    wb.close()
+    _write_workbook(HERE / "roster-ko.xlsx", "Acme Corp 직원 명단", [KO_HEADERS[h] for h in HEADERS], rows, lang="ko")
 
 
 def _best_fit(text: str) -> str:
