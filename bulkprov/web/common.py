@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
@@ -171,6 +172,20 @@ def redirect(location: str) -> web.Response:
 def forbidden(request: web.Request) -> web.Response:
     return message(request, _("Form refused"), _("This form has expired or did not come from this site. Reload the "
                                                  "page and try again."), status=403)
+
+
+# What aiohttp raises for a form body no browser sends (a bad boundary, a part header too long or without a
+# name, an unknown charset or transfer encoding, a body cut short): the client's mistake, never a 500.
+FORM_ERRORS = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError)
+
+
+class BadForm(Exception):
+    """A POST body that cannot be read as a form (see :data:`FORM_ERRORS`)."""
+
+
+def bad_form(request: web.Request) -> web.Response:
+    return message(request, _("Bad request"), _("The form could not be read: reload the page and send it again."),
+                   status=400)
 
 
 def download(path: Path, name: str) -> web.FileResponse:

@@ -1,0 +1,75 @@
+"""Issues 16 and 17: the red-team pass over the page after it learned English, Korean and Japanese.
+
+One test (or a few) per finding, against the running app through aiohttp's test client, each failing
+before its fix.  What the earlier pass already proves (tests/test_web_attacks.py, test_web_languages.py,
+test_web_oidc.py, test_web_four_eyes.py) is not repeated here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bulkprov import i18n
+from tests.test_web import PASSWORD, csrf_of, login
+from tests.test_web_attacks import page_client, try_login
+
+
+@pytest.fixture(autouse=True)
+def english_afterwards():
+    yield
+    i18n.set_language("en")
+
+
+# -- 1. form bodies no browser sends: 400 with a page, never a 500 and a traceback -----------------------------------
+
+BOUNDARY = "bulkprov-redteam"
+PART = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf"\r\n'
+BROKEN_FORMS = {
+    "header line too long": f"{PART}X-Junk: {'a' * 9000}\r\n\r\nx\r\n--{BOUNDARY}--\r\n",
+    "too many part headers": PART + "".join(f"X-{i}: a\r\n" for i in range(200)) + f"\r\nx\r\n--{BOUNDARY}--\r\n",
+    "headers never end": PART,
+    "unterminated name": f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf\r\n\r\nx\r\n--{BOUNDARY}--\r\n',
+    "part without a name": f"--{BOUNDARY}\r\n\r\nx\r\n--{BOUNDARY}--\r\n",
+    "body cut short": f"{PART}\r\nxxxx",
+    "unknown transfer encoding": f"{PART}Content-Transfer-Encoding: bogus\r\n\r\nx\r\n--{BOUNDARY}--\r\n",
+    "unknown charset": f"{PART}Content-Type: text/plain; charset=x-bogus\r\n\r\nx\r\n--{BOUNDARY}--\r\n",
+    "nested multipart": (f'--{BOUNDARY}\r\nContent-Type: multipart/mixed; boundary=Z\r\nContent-Disposition: form-data; '
+                         f'name="csrf"\r\n\r\n--Z\r\n\r\nq\r\n--Z--\r\n--{BOUNDARY}--\r\n'),
+}
+BROKEN_TYPES = ["multipart/form-data", "multipart/form-data; boundary=", "multipart/form-data; boundary=" + "x" * 100,
+                "application/x-www-form-urlencoded; charset=bogus"]
+
+
+@pytest.mark.filterwarnings("ignore::aiohttp.multipart.BadContentDispositionHeader")
+async def test_1_a_form_body_no_browser_sends_is_a_400_page_never_a_500(tmp_path, caplog):
+    caplog.set_level(logging.ERROR)
+    async with page_client(tmp_path) as client:
+        sent = [("/login", body, f"multipart/form-data; boundary={BOUNDARY}") for body in BROKEN_FORMS.values()]
+        sent += [("/login", "csrf=%ff&a=\xff", kind) for kind in BROKEN_TYPES]
+        for path, body, kind in sent:  # before login: anyone on the network can send these
+            resp = await client.post(path, data=body.encode(), headers={"Content-Type": kind}, allow_redirects=False)
+            assert resp.status == 400, (path, body[:60], kind, resp.status)
+            assert "The form could not be read" in await resp.text()
+        csrf = await login(client)
+        for path in ("/language", "/logout", "/upload", "/uploads/" + "a" * 32 + "/run"):
+            for name, body in BROKEN_FORMS.items():
+                resp = await client.post(path, data=body.encode(), allow_redirects=False,
+                                         headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+                assert resp.status in (400, 403), (path, name, resp.status)
+                assert resp.headers["Content-Type"].startswith("text/html")
+        assert (await client.get("/runs")).status == 200, "still logged in: the broken logout changed nothing"
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no traceback in the server log"
+        assert not list(client.config.uploads.glob("*.part")), "nothing left on disk"
+        resp = await client.post("/language", data={"csrf": csrf, "lang": "ko", "next": "/runs"}, allow_redirects=False)
+        assert resp.status == 303
+
+
+async def test_1_a_broken_login_body_is_told_in_the_readers_language(tmp_path):
+    async with page_client(tmp_path) as client:
+        resp = await client.post("/login", data=BROKEN_FORMS["body cut short"].encode(),
+                                 headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                                          "Accept-Language": "ko"})
+        assert resp.status == 400 and "양식을 읽을 수 없습니다" in await resp.text()
+        assert await try_login(client, csrf_of(await (await client.get("/login")).text()), "alice", PASSWORD) == 303
