@@ -73,3 +73,28 @@ async def test_1_a_broken_login_body_is_told_in_the_readers_language(tmp_path):
                                           "Accept-Language": "ko"})
         assert resp.status == 400 and "양식을 읽을 수 없습니다" in await resp.text()
         assert await try_login(client, csrf_of(await (await client.get("/login")).text()), "alice", PASSWORD) == 303
+
+
+# -- 2. one account logging in over and over (the shared token: no scrypt) pushed everyone else out -----------------
+
+
+async def test_2_logging_in_over_and_over_never_logs_anyone_else_out(tmp_path):
+    from bulkprov.web.common import SESSIONS
+
+    async with page_client(tmp_path) as client:
+        store = client.app[SESSIONS]
+        store.limit, store.per_user = 40, 5  # the real ones are 10,000 and 50: the same shape, smaller
+        await login(client)  # alice
+        alice = client.session.cookie_jar.filter_cookies(client.make_url("/"))["bulkprov_session"].value
+        client.session.cookie_jar.clear()
+        flood = []
+        for _ in range(60):  # a token holder (or a script with it) logs in 60 times: each is a fast sha256
+            page = await client.get("/login")
+            resp = await client.post("/login", data={"csrf": csrf_of(await page.text()), "token": client.config.token},
+                                     allow_redirects=False)
+            assert resp.status == 303
+            flood.append(client.session.cookie_jar.filter_cookies(client.make_url("/"))["bulkprov_session"].value)
+            client.session.cookie_jar.clear()
+        assert store.lookup(alice) is not None, "alice is still logged in"
+        assert len(store._sessions) == 1 + 5, "the token's five newest sessions and alice's"
+        assert [store.lookup(c) is not None for c in flood[-6:]] == [False] + [True] * 5

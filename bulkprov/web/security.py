@@ -102,14 +102,16 @@ class SessionStore:
     """Server-side sessions of logged-in users only; the cookie carries only ``id.signature``.
 
     The login form needs no session (:class:`LoginForms`), so the only way to create one is a
-    successful login, which the throttle bounds.  Any malformed cookie — wrong shape, bad signature,
-    non-ASCII — is simply "no session".
+    successful login, which the throttle bounds; and one account (the shared token too) holds at most
+    ``per_user`` sessions, so logging in over and over never pushes other people's sessions out.  Any
+    malformed cookie — wrong shape, bad signature, non-ASCII — is simply "no session".
     """
 
-    def __init__(self, idle: float, limit: int = 10_000) -> None:
+    def __init__(self, idle: float, limit: int = 10_000, per_user: int = 50) -> None:
         self.key = secrets.token_bytes(32)
         self.idle = idle
         self.limit = limit
+        self.per_user = per_user  # one account's logins push out only that account's oldest sessions
         self._sessions: dict[str, Session] = {}
 
     def _sign(self, sid: str) -> str:
@@ -133,6 +135,10 @@ class SessionStore:
         return session
 
     def create(self, user: str, role: str = "", address: str = "") -> Session:
+        who = user.casefold()  # this account's oldest sessions make room first, then the least recently seen
+        mine = sorted((v.seen, sid) for sid, v in self._sessions.items() if (v.user or "").casefold() == who)
+        for _seen, sid in mine[: max(0, len(mine) - self.per_user + 1)]:
+            del self._sessions[sid]
         self._evict()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role=role, address=address)
         self._sessions[session.sid] = session
