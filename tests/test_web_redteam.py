@@ -98,3 +98,26 @@ async def test_2_logging_in_over_and_over_never_logs_anyone_else_out(tmp_path):
         assert store.lookup(alice) is not None, "alice is still logged in"
         assert len(store._sessions) == 1 + 5, "the token's five newest sessions and alice's"
         assert [store.lookup(c) is not None for c in flood[-6:]] == [False] + [True] * 5
+
+
+# -- 3. an unknown user name must cost what a known one costs, whatever parameters the hashes were made with ---------
+
+
+@pytest.mark.parametrize("n", [2**10, 2**14, 2**16])
+async def test_3_an_unknown_user_costs_the_same_scrypt_as_a_known_one(tmp_path, monkeypatch, n):
+    from bulkprov.web import hash_password, security
+
+    costs: list[tuple[int, int, int]] = []
+    real = security._scrypt
+
+    def counted(password, salt, n_, r, p):
+        costs.append((n_, r, p))
+        return real(password, salt, n_, r, p)
+
+    users = {"alice": hash_password(PASSWORD, n=n, r=8), "bob": hash_password(PASSWORD, n=n, r=8)}
+    monkeypatch.setattr(security, "_scrypt", counted)
+    async with page_client(tmp_path, users=users) as client:
+        costs.clear()  # (making the test's default config hashed a password too)
+        for name in ("alice", "mallory", "ALICE", "bob "):  # "bob " is bob: the form's name is stripped
+            assert await try_login(client, csrf_of(await (await client.get("/login")).text()), name, "wrong") == 401
+    assert costs == [(n, 8, 1)] * 4, "the same work for every name"

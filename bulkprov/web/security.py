@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import re
@@ -76,10 +77,25 @@ def verify_password(password: str, encoded: str) -> bool:
 _DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 
+def _dummy_hash(users: dict[str, str]) -> str:
+    """A hash no password matches, with the cost parameters most of ``users`` have (hashes made by an older
+    version, or with other parameters, cost what theirs cost: an unknown name must cost the same)."""
+    costs = collections.Counter()
+    for encoded in users.values():
+        try:
+            costs[parse_hash(str(encoded))[:3]] += 1
+        except (ValueError, TypeError):
+            continue
+    if not costs:
+        return _DUMMY_HASH
+    n, r, p = costs.most_common(1)[0][0]
+    return f"scrypt${n}${r}${p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
 def check_login(users: dict[str, str], username: str, password: str) -> bool:
     """Same scrypt work whether or not the user exists (no user enumeration by timing)."""
     encoded = users.get(username)
-    ok = verify_password(password, encoded or _DUMMY_HASH)
+    ok = verify_password(password, encoded or _dummy_hash(users))
     return ok and encoded is not None
 
 
