@@ -12,6 +12,7 @@ import logging
 import pytest
 
 from bulkprov import i18n
+from bulkprov.web import hash_password
 from tests.test_web import PASSWORD, csrf_of, login
 from tests.test_web_attacks import page_client, try_login
 
@@ -105,7 +106,7 @@ async def test_2_logging_in_over_and_over_never_logs_anyone_else_out(tmp_path):
 
 @pytest.mark.parametrize("n", [2**10, 2**14, 2**16])
 async def test_3_an_unknown_user_costs_the_same_scrypt_as_a_known_one(tmp_path, monkeypatch, n):
-    from bulkprov.web import hash_password, security
+    from bulkprov.web import security
 
     costs: list[tuple[int, int, int]] = []
     real = security._scrypt
@@ -121,3 +122,30 @@ async def test_3_an_unknown_user_costs_the_same_scrypt_as_a_known_one(tmp_path, 
         for name in ("alice", "mallory", "ALICE", "bob "):  # "bob " is bob: the form's name is stripped
             assert await try_login(client, csrf_of(await (await client.get("/login")).text()), name, "wrong") == 401
     assert costs == [(n, 8, 1)] * 4, "the same work for every name"
+
+
+# -- 4. a cached preview held every user a remove file names, once per language: memory grew with rows × languages --
+
+
+async def test_4_a_cached_preview_keeps_only_the_first_users_of_a_big_removal(tmp_path, monkeypatch):
+    from bulkprov.web import preview
+    from bulkprov.web.common import PREVIEWS
+    from tests.test_web import upload_form
+
+    monkeypatch.setattr(preview, "MAX_USERS_LISTED", 50)  # the real one is 10,000: the same shape, smaller
+    rows = "".join(f"leaver{i:05d}@acme-corp.com,remove\n" for i in range(1200))
+    async with page_client(tmp_path, users={"alice": hash_password(PASSWORD, n=2**10)}) as client:
+        client.config.job.max_deletes = 10
+        csrf = await login(client)
+        resp = await client.post("/upload", data=upload_form(csrf, ("Email,action\n" + rows).encode(), action="remove"),
+                                 allow_redirects=False)
+        report = resp.headers["Location"].split("?")[0]
+        for language in ("en", "ko", "ja"):  # a key per language: three previews of one file
+            assert (await client.get(report + "?action=remove", headers={"Accept-Language": language})).status == 200
+        cached = [p for key in list(client.app[PREVIEWS]._done) for p in client.app[PREVIEWS].cached(key).values()]
+        assert cached and max(len(p.removals) for p in cached) <= 50, "no preview holds more than the listed users"
+        run = await client.post(report + "/run", data={"csrf": csrf, "action": "remove"}, allow_redirects=False)
+        page = await (await client.get(run.headers["Location"])).text()
+        assert "1,200 users would be removed, over the limit of 10" in page, "the reason counts every user"
+        assert "Users to be removed (1,200)" in page and page.count("@acme-corp.com</td>") == 50
+
