@@ -149,3 +149,25 @@ async def test_4_a_cached_preview_keeps_only_the_first_users_of_a_big_removal(tm
         assert "1,200 users would be removed, over the limit of 10" in page, "the reason counts every user"
         assert "Users to be removed (1,200)" in page and page.count("@acme-corp.com</td>") == 50
 
+
+
+# -- 5. single sign-on believed an email the provider says it has not verified --------------------------------------
+
+
+async def test_5_an_unverified_email_from_the_provider_is_refused(tmp_path):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bulkprov.web import create_app
+    from tests.test_web_oidc import page_config, provider, put_user, sign_in
+
+    pytest.importorskip("oidc_provider_mock")
+    with provider() as issuer:
+        # the victim is an approver; the attacker's own account claims the victim's address, unverified
+        await put_user(issuer, "mallory", email="ann@acme-corp.com", email_verified=False, groups=["hr-approvers"])
+        await put_user(issuer, "ann", email="ann@acme-corp.com", email_verified=True, groups=["hr-approvers"])
+        async with TestClient(TestServer(create_app(page_config(tmp_path, issuer)))) as client:
+            refused = await sign_in(client, "mallory")
+            assert refused.status == 401 and "not verified" in await refused.text()
+            assert (await client.get("/runs", allow_redirects=False)).status == 303, "no session"
+            assert (await sign_in(client, "ann")).status == 200
+            assert (await client.get("/runs")).status == 200
