@@ -23,9 +23,21 @@ def english_afterwards():
     i18n.set_language("en")
 
 
+BOUNDARY = "bulkprov-redteam"
+
+
+async def raw_upload(client, csrf: str, filename: str, content: bytes):
+    """An upload as a browser sends it: the file name raw UTF-8 in the part header (aiohttp's own client
+    would percent-encode it)."""
+    body = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{csrf}\r\n--{BOUNDARY}\r\n'
+            f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'
+            ).encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return await client.post("/upload", data=body, allow_redirects=False,
+                             headers={"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+
+
 # -- 1. form bodies no browser sends: 400 with a page, never a 500 and a traceback -----------------------------------
 
-BOUNDARY = "bulkprov-redteam"
 PART = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf"\r\n'
 BROKEN_FORMS = {
     "header line too long": f"{PART}X-Junk: {'a' * 9000}\r\n\r\nx\r\n--{BOUNDARY}--\r\n",
@@ -171,3 +183,38 @@ async def test_5_an_unverified_email_from_the_provider_is_refused(tmp_path):
             assert (await client.get("/runs", allow_redirects=False)).status == 303, "no session"
             assert (await sign_in(client, "ann")).status == 200
             assert (await client.get("/runs")).status == 200
+
+
+# -- 6. a download's name: a Korean file came back as "users…", and the name must never break the header -----------
+
+
+async def test_6_a_download_keeps_the_users_file_name_safely(make_emulator, tmp_path):
+    from email.message import Message
+    from urllib.parse import unquote
+
+    from tests.test_web import _wait_for_job
+
+    emu = make_emulator()
+    async with page_client(tmp_path, host=emu.url) as client:
+        csrf = await login(client)
+        # Hangul, a space, a quote as a browser escapes it (%22), and a right-to-left override
+        name = '사원 명단 %224월%22\u202ecod.exe.csv'
+        resp = await raw_upload(client, csrf, name, b"Email\nnew.hire@acme-corp.com\nbad\n")
+        run = await client.post(resp.headers["Location"].split("?")[0] + "/run", data={"csrf": csrf, "action": "add"},
+                                allow_redirects=False)
+        await _wait_for_job(client, run.headers["Location"])
+        page = await (await client.get(run.headers["Location"])).text()
+        for kind in ("results", "failures", "undo"):
+            href = next(h for h in __import__("re").findall(r'href="(/runs/[^"]+)"', page) if h.endswith(f"/{kind}.xlsx"))
+            got = await client.get(href)
+            assert got.status == 200
+            header = got.headers["Content-Disposition"]
+            assert "\r" not in header and "\n" not in header and header.isascii()
+            message = Message()
+            message["Content-Disposition"] = header
+            ascii_name = message.get_param("filename", header="Content-Disposition")
+            assert ascii_name.isascii() and ascii_name.endswith(".xlsx") and '"' not in ascii_name, ascii_name
+            own = unquote(header.split("filename*=UTF-8''", 1)[1])
+            assert own.startswith("사원 명단 %224월%22cod.exe.add-"), "no right-to-left override: " + own
+            assert f"-{'failures' if kind == 'failures' else 'results'}-" in own
+            assert own.endswith(".undo.xlsx" if kind == "undo" else ".xlsx")
