@@ -218,3 +218,20 @@ async def test_6_a_download_keeps_the_users_file_name_safely(make_emulator, tmp_
             assert own.startswith("사원 명단 %224월%22cod.exe.add-"), "no right-to-left override: " + own
             assert f"-{'failures' if kind == 'failures' else 'results'}-" in own
             assert own.endswith(".undo.xlsx" if kind == "undo" else ".xlsx")
+
+
+# -- 7. the policy left <base> open: one injected tag would have moved every relative link and form -----------------
+
+
+async def test_7_the_policy_forbids_a_base_element_and_plugins_on_every_response(tmp_path):
+    async with page_client(tmp_path) as client:
+        responses = [await client.get("/login"), await client.post("/login", data=b"x", headers={
+            "Content-Type": "multipart/form-data; boundary=x"})]
+        await login(client)
+        responses += [await client.get("/"), await client.get("/template.xlsx"), await client.get("/nope"),
+                      await client.get("/runs", headers={"Accept-Language": "ja"})]
+        for resp in responses:
+            policy = [p.strip() for p in resp.headers["Content-Security-Policy"].split(";")]
+            assert "base-uri 'none'" in policy and "object-src 'none'" in policy, resp.url
+            assert "frame-ancestors 'none'" in policy and resp.headers["X-Frame-Options"] == "DENY"
+            assert resp.headers["Cache-Control"] == "no-store" and resp.headers["X-Content-Type-Options"] == "nosniff"
