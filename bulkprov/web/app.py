@@ -81,6 +81,8 @@ from bulkprov.web.common import (
     SESSION,
     SESSIONS,
     THROTTLE,
+    BadForm,
+    bad_form,
     forbidden,
     mb,
     message,
@@ -119,6 +121,13 @@ PUBLIC_PATHS = frozenset({"/login", "/oidc/login", "/oidc/callback", "/static/ap
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """Sessions, the reader's language, login and CSRF for every request (see the module docstring)."""
+    try:
+        return await _guard(request, handler)
+    except BadForm:
+        return bad_form(request)
+
+
+async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
     session = request.app[SESSIONS].lookup(request.cookies.get(COOKIE))
     request[SESSION] = session
     # Every request sets its language (a connection's requests share one asyncio task, so one request's

@@ -52,12 +52,13 @@ WHY = {"remove": N_("{count} users would be removed, over the limit of {limit}")
 def why(preview: Preview, config: WebConfig) -> list[tuple[str, dict[str, int]]]:
     """Why a run of this preview needs a second person, as (key of :data:`WHY`, numbers); empty: it may run."""
     out = []
-    if len(preview.removals) > config.job.max_deletes:
-        out.append(("remove", {"count": len(preview.removals), "limit": config.job.max_deletes}))
-    if preview.builders:
-        out.append(("builder", {"count": len(preview.builders)}))
-    if preview.protected:
-        out.append(("protected", {"count": len(preview.protected)}))
+    needs = preview.needs
+    if needs["removals"] > config.job.max_deletes:
+        out.append(("remove", {"count": needs["removals"], "limit": config.job.max_deletes}))
+    if needs["builders"]:
+        out.append(("builder", {"count": needs["builders"]}))
+    if needs["protected"]:
+        out.append(("protected", {"count": needs["protected"]}))
     return out
 
 
@@ -95,8 +96,8 @@ async def gate(request: web.Request, upload: Upload, action: str, email: str, pr
         return None
     stale = [r.id for r in store.all() if r.upload_id == upload.id and r.state == "approved"]
     summary = {"counts": {"rows": preview.rows, "valid": preview.valid, "invalid": preview.invalid,
-                          "remove": len(preview.removals), "builder": len(preview.builders),
-                          "protected": len(preview.protected)},
+                          "remove": preview.needs["removals"], "builder": preview.needs["builders"],
+                          "protected": preview.needs["protected"]},
                "removals": preview.removals[:10_000], "builders": preview.builders[:10_000],
                "protected": preview.protected[:10_000], "changes": [list(c) for c in preview.updates[:10_000]],
                "supersedes": stale, "why": why(preview, config)}
@@ -138,11 +139,17 @@ async def request_page(request: web.Request) -> web.StreamResponse:
                 states=labels(STATES), count_labels=labels(COUNTS), reasons=reasons_shown(req),
                 counts=list((summary.get("counts") or {}).items()), supersedes=summary.get("supersedes") or [],
                 removals=[[u] for u in summary.get("removals") or []], changes=summary.get("changes") or [],
+                removal_total=_count((summary.get("counts") or {}).get("remove"), len(summary.get("removals") or [])),
                 builders=[[u] for u in summary.get("builders") or []],
                 protected=[[u] for u in summary.get("protected") or []], limit=MAX_LISTED,
                 can_decide=pending and allows(session.role, "approver") and session.user != req.requester,
                 own=pending and session.user == req.requester, can_run=can_run,
                 run_label=text(N_("Run the approved {action}"), action=label(ACTION_NAMES, req.command)))
+
+
+def _count(stored: object, listed: int) -> int:
+    """All the users of a kind (the request lists only the first ones), as stored; the listed ones otherwise."""
+    return stored if isinstance(stored, int) and stored >= listed else listed
 
 
 def _what(req: Request) -> str:

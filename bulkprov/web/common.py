@@ -10,8 +10,10 @@ import asyncio
 import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
@@ -173,9 +175,38 @@ def forbidden(request: web.Request) -> web.Response:
                                                  "page and try again."), status=403)
 
 
-def download(path: Path, name: str) -> web.FileResponse:
-    return web.FileResponse(path, headers={"Content-Type": XLSX_TYPE,
-                                           "Content-Disposition": f'attachment; filename="{name}"'})
+# What aiohttp raises for a form body no browser sends (a bad boundary, a part header too long or without a
+# name, an unknown charset or transfer encoding, a body cut short): the client's mistake, never a 500.
+FORM_ERRORS = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError)
+
+
+class BadForm(Exception):
+    """A POST body that cannot be read as a form (see :data:`FORM_ERRORS`)."""
+
+
+def bad_form(request: web.Request) -> web.Response:
+    return message(request, _("Bad request"), _("The form could not be read: reload the page and send it again."),
+                   status=400)
+
+
+def download(path: Path, name: str, full_name: str | None = None) -> web.FileResponse:
+    """A workbook to save: ``name`` (ASCII letters, digits, ``._-`` only) for every browser, and the file's own
+    name in UTF-8 (RFC 6266/5987 ``filename*``, percent-encoded: no quote, CR or LF can end the header) for
+    the browsers that read it, so 사원명단.xlsx is saved under its name, not ``users``."""
+    disposition = f'attachment; filename="{name}"'
+    if full_name and full_name != name:
+        disposition += f"; filename*=UTF-8''{quote(full_name, safe='')}"
+    return web.FileResponse(path, headers={"Content-Type": XLSX_TYPE, "Content-Disposition": disposition})
+
+
+def display_stem(name: str) -> str:
+    """The user's file name without its extension, for a saved file: no control or format characters (a
+    right-to-left override turns ``txt.exe`` around), no path separators; "" when nothing is left."""
+    import unicodedata
+
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    kept = "".join("_" if c in '/\\:*?"<>|' else c for c in stem if unicodedata.category(c) not in ("Cc", "Cf"))
+    return kept.strip(" ._")[:120]
 
 
 def mb(n: int) -> str:

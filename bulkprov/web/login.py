@@ -23,10 +23,12 @@ from bulkprov.web.common import (
     CHECKER,
     CONFIG,
     COOKIE,
+    FORM_ERRORS,
     LOGIN_FORMS,
     SESSION,
     SESSIONS,
     THROTTLE,
+    BadForm,
     address,
     forbidden,
     page,
@@ -137,9 +139,13 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 
 async def read_form(request: web.Request) -> Any:
-    """The form body, within the body timeout (a client that stalls mid-body is dropped)."""
-    async with asyncio.timeout(request.app[CONFIG].body_timeout):
-        return await request.post()
+    """The form body, within the body timeout (a client that stalls mid-body is dropped); a body that is
+    not a readable form raises :class:`~bulkprov.web.common.BadForm` (the page says 400, never 500)."""
+    try:
+        async with asyncio.timeout(request.app[CONFIG].body_timeout):
+            return await request.post()
+    except FORM_ERRORS:
+        raise BadForm() from None
 
 
 async def login_post(request: web.Request) -> web.StreamResponse:

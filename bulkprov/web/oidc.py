@@ -8,7 +8,8 @@
   secret + ``code_verifier``) at the token endpoint, and verifies the ID token with Authlib/joserfc:
   signature against the provider's JWKS (fetched again once when a key id is unknown), issuer,
   audience, expiry, and the ``nonce`` — which is then spent: a second use of it is refused.
-* The person is the ``oidc_user_claim`` (email); the role comes from the ``oidc_groups_claim`` mapped
+* The person is the ``oidc_user_claim`` (email) — refused when the provider says it has not verified it
+  (``email_verified: false``); the role comes from the ``oidc_groups_claim`` mapped
   by ``oidc_roles`` (:mod:`bulkprov.web.roles`); a person with no mapped group is refused.
 
 The client secret comes from ``oidc_client_secret_file`` or ``BULKPROV_OIDC_CLIENT_SECRET``, never from
@@ -220,6 +221,10 @@ class OidcClient:
         who = claims.get(self.config.user_claim)
         if not isinstance(who, str) or not who.strip():
             raise OidcRefused(f"the ID token has no {self.config.user_claim!r} claim naming the person")
+        verified = claims.get(f"{self.config.user_claim}_verified")  # email -> email_verified (OIDC Core 5.1)
+        if verified is not None and verified is not True and str(verified).lower() != "true":
+            # anyone may type any address into an account at some providers: an unverified one names nobody
+            raise OidcRefused(f"the identity provider has not verified {self.config.user_claim} {who.strip()!r}")
         groups = claims.get(self.config.groups_claim) or []
         if isinstance(groups, str):
             groups = [groups]

@@ -39,6 +39,7 @@ from bulkprov.web.common import (
     SESSION,
     XLSX_TYPE,
     WebPhrasing,
+    display_stem,
     download,
     explain,
     label,
@@ -226,8 +227,8 @@ def _own_result(config: WebConfig, results_path: str | None) -> Path | None:
     return path
 
 
-def _run_results(config: WebConfig, run_id: str) -> tuple[Path, str] | None:
-    """The result workbook of a ledger run and the file name to offer, or None."""
+def _run_results(config: WebConfig, run_id: str) -> tuple[Path, str, str] | None:
+    """The result workbook of a ledger run and the file names to offer (ASCII, and the user's own), or None."""
     from bulkprov.jobs.ledger import Ledger
 
     if not RUN_ID.match(run_id) or not (config.state_dir / "ledger.sqlite3").is_file():
@@ -242,7 +243,9 @@ def _run_results(config: WebConfig, run_id: str) -> tuple[Path, str] | None:
         return None
     upload = find_upload(config, Path(info.input_path).stem)
     stem = ascii_stem(upload.name) if upload else "users"
-    return path, path.name.replace(Path(info.input_path).stem, stem, 1)
+    own = (display_stem(upload.name) if upload else "") or stem
+    return (path, path.name.replace(Path(info.input_path).stem, stem, 1),
+            path.name.replace(Path(info.input_path).stem, own, 1))
 
 
 async def run_download(request: web.Request) -> web.StreamResponse:
@@ -251,21 +254,21 @@ async def run_download(request: web.Request) -> web.StreamResponse:
     found = await asyncio.to_thread(_run_results, config, request.match_info["run_id"])
     if found is None:
         return message(request, _("Not found"), _("There is no result workbook for this run."), status=404)
-    path, name = found
+    path, name, full = found
     if kind == "failures":
         path = failures_path(path)
-        name = name.replace("-results-", "-failures-", 1)
+        name, full = (n.replace("-results-", "-failures-", 1) for n in (name, full))
         if not path.is_file():
             return message(request, _("Not found"), _("This run left no failures file."), status=404)
     elif kind == "undo":
         from bulkprov.outputs.undo import undo_path
 
         path = undo_path(path)
-        name = name[: -len(".xlsx")] + ".undo.xlsx"
+        name, full = (n[: -len(".xlsx")] + ".undo.xlsx" for n in (name, full))
         if not path.is_file():
             return message(request, _("Not found"), _("This run left no undo file."), status=404)
     await record(request, "download", run=request.match_info["run_id"], kind=kind, file=name)
-    return download(path, name)
+    return download(path, name, full)
 
 
 async def index(request: web.Request) -> web.StreamResponse:

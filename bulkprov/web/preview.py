@@ -45,10 +45,20 @@ class Preview:
     warnings: list[str] = field(default_factory=list)
     plan: dict[str, list[str]] = field(default_factory=dict)  # email choice ("yes"/"no") -> plan lines
     problem: InputError | None = None  # the file cannot be used at all
+    # The users a second person must see (the first MAX_USERS_LISTED of each, a cached preview stays small
+    # however many rows the file has) and how many there are in all.
     removals: list[str] = field(default_factory=list)          # users the run would remove
     builders: list[str] = field(default_factory=list)          # users who would get Builder access
     protected: list[str] = field(default_factory=list)         # protected users the run would touch
     updates: list[tuple[str, str, str]] = field(default_factory=list)  # (user, field, new value) of updates
+    needs: collections.Counter[str] = field(default_factory=collections.Counter)  # removals/builders/protected -> all
+
+    def listed(self, kind: str, who: str) -> None:
+        """Count a user of ``kind`` (removals, builders, protected); keep the name while the list is short."""
+        self.needs[kind] += 1
+        names = getattr(self, kind)
+        if len(names) < MAX_USERS_LISTED:
+            names.append(who)
 
     @property
     def valid(self) -> int:
@@ -68,12 +78,12 @@ def _note(result: Preview, row: CheckedRow, protected: list[str]) -> None:
     user = row.user or {}
     who = _who(row)
     if row.action == "remove":
-        result.removals.append(who)
+        result.listed("removals", who)
     if row.action in ("add", "update") and (user.get("canCreateBot") or user.get("isDeveloper")):
-        result.builders.append(who)
+        result.listed("builders", who)
     if row.action in ("update", "remove") and row.email and any(
             fnmatch.fnmatchcase(row.email.casefold(), p.casefold()) for p in protected):
-        result.protected.append(who)
+        result.listed("protected", who)
     if row.action == "update" and len(result.updates) < MAX_USERS_LISTED:
         for name, value in (user.get("userInfo") or {}).items():
             if name not in ("emailId", "orgUserId"):
@@ -183,4 +193,4 @@ def plan_lines(preview: Preview, email: str) -> list[str]:
 
 
 def describe_needs(preview: Preview) -> dict[str, Any]:
-    return {"removals": len(preview.removals), "builders": len(preview.builders), "protected": len(preview.protected)}
+    return {kind: preview.needs[kind] for kind in ("removals", "builders", "protected")}

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import collections
 import hashlib
 import hmac
 import re
@@ -27,8 +28,10 @@ from aiohttp import web
 from bulkprov.errors import BadConfig
 
 SECURITY_HEADERS = {
+    # base-uri and object-src: default-src does not cover a <base> (which would move every relative link and
+    # form, the language switch's too) and 'none' is tighter than 'self' for plugins.
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-                               "frame-ancestors 'none'; form-action 'self'",
+                               "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
@@ -76,10 +79,25 @@ def verify_password(password: str, encoded: str) -> bool:
 _DUMMY_HASH = "scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 
+def _dummy_hash(users: dict[str, str]) -> str:
+    """A hash no password matches, with the cost parameters most of ``users`` have (hashes made by an older
+    version, or with other parameters, cost what theirs cost: an unknown name must cost the same)."""
+    costs = collections.Counter()
+    for encoded in users.values():
+        try:
+            costs[parse_hash(str(encoded))[:3]] += 1
+        except (ValueError, TypeError):
+            continue
+    if not costs:
+        return _DUMMY_HASH
+    n, r, p = costs.most_common(1)[0][0]
+    return f"scrypt${n}${r}${p}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+
 def check_login(users: dict[str, str], username: str, password: str) -> bool:
     """Same scrypt work whether or not the user exists (no user enumeration by timing)."""
     encoded = users.get(username)
-    ok = verify_password(password, encoded or _DUMMY_HASH)
+    ok = verify_password(password, encoded or _dummy_hash(users))
     return ok and encoded is not None
 
 
@@ -102,14 +120,16 @@ class SessionStore:
     """Server-side sessions of logged-in users only; the cookie carries only ``id.signature``.
 
     The login form needs no session (:class:`LoginForms`), so the only way to create one is a
-    successful login, which the throttle bounds.  Any malformed cookie — wrong shape, bad signature,
-    non-ASCII — is simply "no session".
+    successful login, which the throttle bounds; and one account (the shared token too) holds at most
+    ``per_user`` sessions, so logging in over and over never pushes other people's sessions out.  Any
+    malformed cookie — wrong shape, bad signature, non-ASCII — is simply "no session".
     """
 
-    def __init__(self, idle: float, limit: int = 10_000) -> None:
+    def __init__(self, idle: float, limit: int = 10_000, per_user: int = 50) -> None:
         self.key = secrets.token_bytes(32)
         self.idle = idle
         self.limit = limit
+        self.per_user = per_user  # one account's logins push out only that account's oldest sessions
         self._sessions: dict[str, Session] = {}
 
     def _sign(self, sid: str) -> str:
@@ -133,6 +153,10 @@ class SessionStore:
         return session
 
     def create(self, user: str, role: str = "", address: str = "") -> Session:
+        who = user.casefold()  # this account's oldest sessions make room first, then the least recently seen
+        mine = sorted((v.seen, sid) for sid, v in self._sessions.items() if (v.user or "").casefold() == who)
+        for _seen, sid in mine[: max(0, len(mine) - self.per_user + 1)]:
+            del self._sessions[sid]
         self._evict()
         session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role=role, address=address)
         self._sessions[session.sid] = session

@@ -28,6 +28,7 @@ from bulkprov.web.common import (
     ACTIONS,
     CONFIG,
     EMAIL_CHOICES,
+    FORM_ERRORS,
     SESSION,
     explain,
     forbidden,
@@ -184,6 +185,10 @@ async def _read_form(request: web.Request, config: WebConfig, deadline: Any) -> 
             else:  # a second file, a repeated or unknown field: the form never sends one
                 raise _Refusal(message(request, _("Upload refused"), _("Upload one file at a time, with the upload "
                                                                        "form."), status=400))
+    except FORM_ERRORS:  # a part no browser sends (a header line too long, no name, a body cut short)
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+        raise _Refusal(message(request, _("Upload refused"), _(USE_THE_FORM), status=400)) from None
     except BaseException:
         if temp is not None:
             temp.unlink(missing_ok=True)
