@@ -235,3 +235,29 @@ async def test_7_the_policy_forbids_a_base_element_and_plugins_on_every_response
             assert "base-uri 'none'" in policy and "object-src 'none'" in policy, resp.url
             assert "frame-ancestors 'none'" in policy and resp.headers["X-Frame-Options"] == "DENY"
             assert resp.headers["Cache-Control"] == "no-store" and resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+# -- 8. a malformed request is one log line, never a traceback ---------------------------------------------------
+
+
+@pytest.mark.parametrize("head", [b"GET / HTTP/1.1\r\nHost: x\r\nX-Odd: a\x00b\r\n\r\n",
+                                  b"GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+                                  b"GET /\x00 HTTP/1.1\r\nHost: x\r\n\r\n"])
+async def test_8_a_malformed_request_is_one_log_line_not_a_traceback(tmp_path, caplog, head):
+    """Anyone on the network can send these; aiohttp logs each with a full traceback unless told not to."""
+    import asyncio
+
+    async with page_client(tmp_path) as client:
+        caplog.set_level(logging.DEBUG, logger="aiohttp.server")
+        reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+        writer.write(head)
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(200), 5)
+        writer.close()
+        assert reply.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), reply
+        await asyncio.sleep(0.05)
+        records = [r for r in caplog.records if r.name == "aiohttp.server"]
+        assert records and all(r.exc_info is None and r.levelno <= logging.INFO for r in records), \
+            [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in records]
+        assert "refused a malformed request" in records[0].getMessage()
+        assert "Traceback" not in caplog.text

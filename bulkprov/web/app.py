@@ -66,6 +66,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bulkprov import i18n
 from bulkprov.web import lang
@@ -177,8 +178,28 @@ def hide_banner() -> None:
     web_response.SERVER_SOFTWARE = "bulkprov"
 
 
+class MalformedRequestLine(logging.Filter):
+    """A request aiohttp cannot parse (a NUL in a header, an 8 KB header line) is the client's fault:
+    one line in the log, not a traceback anyone on the network can make the server write."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+            record.msg, record.args = "refused a malformed request: %s", (said,)
+            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.INFO, "INFO"
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequestLine) for f in server_log.filters):
+        server_log.addFilter(MalformedRequestLine())
+
+
 def create_app(config: WebConfig) -> web.Application:
     hide_banner()
+    quiet_malformed_requests()
     app = web.Application(middlewares=[guard], client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[SESSIONS] = SessionStore(config.session_idle)
