@@ -261,3 +261,18 @@ async def test_8_a_malformed_request_is_one_log_line_not_a_traceback(tmp_path, c
             [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in records]
         assert "refused a malformed request" in records[0].getMessage()
         assert "Traceback" not in caplog.text
+
+
+# -- 9. a bidi override in a user's text is shown, not obeyed --------------------------------------------------
+
+
+def test_9_a_right_to_left_override_in_a_users_text_is_shown_not_obeyed():
+    """U+202E in a file name or comment, escaped, still reverses the sentence around it on screen
+    ('invoice‮gpj.exe' reads as 'invoiceexe.jpg'): every value a page prints shows it as <U+202E>."""
+    from bulkprov.web import html
+
+    env = html.environment("ko")
+    page = env.from_string("<p title='{{ v }}'>{{ v }} {{ _('Rows: %(n)s', n=v) }}</p>").render(v="a\u202eb\u2067c")
+    assert "\u202e" not in page and "\u2067" not in page
+    assert page.count("&lt;U+202E&gt;") == 3 and page.count("&lt;U+2067&gt;") == 3
+    assert env.from_string("{{ v }}").render(v="김민준 ‎e") == "김민준 ‎e", "other text is untouched"

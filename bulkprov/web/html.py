@@ -10,23 +10,37 @@ not give fails its test instead of printing nothing.
 from __future__ import annotations
 
 import functools
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from bulkprov import __version__, i18n
 from bulkprov.web import lang as lang_
 
 TEMPLATES = Path(__file__).with_name("templates")
+# Bidi embeddings, overrides and isolates: escaped text still obeys them, so a file name, a cell, an
+# OIDC name or an approval comment holding U+202E would flip the sentence it sits in on screen.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def show_bidi_controls(value: Any) -> Any:
+    """Every value a template prints, with bidi controls shown as ``<U+202E>`` instead of obeyed."""
+    if not isinstance(value, str) or value.isascii() or not _BIDI_CONTROLS.search(value):
+        return value
+    if isinstance(value, Markup):  # already escaped (a translated sentence with a placeholder filled)
+        return Markup(_BIDI_CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", str(value)))
+    return _BIDI_CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
 
 
 @cache
 def environment(lang: str) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              extensions=["jinja2.ext.i18n"], undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, auto_reload=False)
+                             trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=show_bidi_controls)
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: line breaks in a template are not in the msgid
     env.install_gettext_translations(lang_.translations(lang), newstyle=True)
     env.filters.update({name: functools.partial(getattr(lang_, name), lang=lang) for name in ("number", "when", "size")})
