@@ -85,4 +85,6 @@ def _sign(text: str) -> tuple[str, str]:
 
 
 def _each(cell: str, name) -> str:
+    if not cell:
+        return ""  # most rows (every undo row of an add) name no role, group or bot
     return "; ".join(name(part) for part in (p.strip() for p in schema.LIST_SPLIT_RE.split(cell)) if part)

@@ -23,7 +23,8 @@ from typing import Any
 from bulkprov import schema
 from bulkprov._faults import fault_point
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import AtomicFile, close_workbook, new_workbook
+from bulkprov.io.xlsx import AtomicFile
+from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.outputs.names import Names
 from bulkprov.validation import TASKS_ADD, TASKS_REMOVE
@@ -108,28 +109,23 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
 
 
 def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id: str) -> Path:
+    """The undo workbook: a Users sheet that is itself an input file, and an About sheet. Written by
+    our streaming writer (every value text, never a formula), as the result workbook is."""
     target = AtomicFile(path)
-    wb = new_workbook(target.temp)
-    head = wb.add_format({"bold": True, "bg_color": "#FCE4D6", "border": 1})
-    ws = wb.add_worksheet("Users")
-    for col, name in enumerate(UNDO_HEADERS):
-        ws.write_string(0, col, name, head)
-        ws.set_column(col, col, 18)
-        for r, row in enumerate(rows, start=1):
-            value = row.get(name, "")
-            if value:
-                ws.write_string(r, col, value)
-    ws.freeze_panes(1, 0)
-    about = wb.add_worksheet("About")
-    about.set_column(0, 0, 120)
-    lines = [_("Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
-               "the page's 'apply' action); check it first with a dry run.").format(run_id=run_id), ""] + notes
-    for r, line in enumerate(lines):
-        about.write_string(r, 0, line)
+    users = Sheet("Users", list(UNDO_HEADERS), [(1, len(UNDO_HEADERS), 18)], header_style=ALERT_HEADER,
+                  selected=True)
+    about = Sheet("About", widths=[(1, 1, 120)], freeze=False, autofilter=False)
+    book = StreamingWorkbook(target.temp, [users, about], primary="Users")
     try:
+        users.add_rows([[row.get(name) for name in UNDO_HEADERS] for row in rows])  # None: a blank cell
+        lines = [_("Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
+                   "the page's 'apply' action); check it first with a dry run.").format(run_id=run_id), ""] + notes
+        for line in lines:
+            about.add([line])
         fault_point("undo")
-        close_workbook(wb)
+        book.close()
     except BaseException:
+        book.abandon()
         target.discard()
         raise
     target.commit()
