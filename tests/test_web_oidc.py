@@ -48,9 +48,11 @@ def page_config(tmp_path, issuer: str, client_id: str = CLIENT_ID, **changes):
     return web_config(tmp_path, users={}, token=None, oidc=oidc, **changes)
 
 
-async def sign_in(client: TestClient, sub: str, *, next_path: str = "/") -> aiohttp.ClientResponse:
-    """Follow the flow as a browser does; returns the page's answer to the callback."""
-    start = await client.get(f"/oidc/login?next={next_path}", allow_redirects=False)
+async def sign_in(client: TestClient, sub: str, *, next_path: str = "/", start_url: str | None = None
+                  ) -> aiohttp.ClientResponse:
+    """Follow the flow as a browser does (from ``start_url``, the login page's link, if given); returns
+    the page's answer to the callback."""
+    start = await client.get(start_url or f"/oidc/login?next={next_path}", allow_redirects=False)
     assert start.status == 303, await start.text()
     authorize = start.headers["Location"]
     query = parse_qs(urlsplit(authorize).query)
@@ -88,6 +90,29 @@ async def test_sign_in_through_the_provider_gives_the_groups_role(tmp_path):
             refused = await sign_in(client, "zed")
             assert refused.status == 403 and "no group" in await refused.text()
             assert (await client.get("/runs", allow_redirects=False)).status == 303
+
+
+async def test_the_language_picked_on_the_login_page_survives_the_round_trip(tmp_path):
+    """A Japanese reader picks 日本語 on the login page, signs in at the provider, and lands in Japanese
+    although the browser asks for English: the pick rides in the signed flow cookie."""
+    import html as html_lib
+    import re
+
+    with provider() as issuer:
+        await put_user(issuer, "aki", email="aki@acme-corp.com", groups=["hr-team"])
+        async with TestClient(TestServer(create_app(page_config(tmp_path, issuer))),
+                              headers={"Accept-Language": "en"}) as client:
+            login_page = await (await client.get("/login?lang=ja&next=/runs")).text()
+            link = html_lib.unescape(re.search(r'<a href="([^"]+)" id="sso"', login_page).group(1))
+            assert "lang=ja" in link and link.startswith("/oidc/login?")
+            done = await sign_in(client, "aki", start_url=link)
+            assert done.status == 200 and 'content="0;url=/runs"' in await done.text()
+            runs = await (await client.get("/runs")).text()
+            assert '<html lang="ja"' in runs
+        async with TestClient(TestServer(create_app(page_config(tmp_path / "b", issuer))),
+                              headers={"Accept-Language": "en"}) as client:
+            await sign_in(client, "aki", start_url="/oidc/login?next=/runs&lang=xx")  # not a language: ignored
+            assert '<html lang="en"' in await (await client.get("/runs")).text()
 
 
 async def test_a_replayed_callback_is_refused(tmp_path):

@@ -58,20 +58,21 @@ def login_page(request: web.Request, error: str = "", status: int = 200, next_pa
     chosen = chosen or lang.supported(request.query.get("lang"))
     response = page(request, "login.html", _("Log in"), status, error=error, csrf=token, next=target,
                     chosen=chosen or "", passwords=bool(config.users), token=bool(config.token),
-                    sso=login_options(request, target))
+                    sso=login_options(request, target, chosen))
     response.headers.update(headers or {})
     response.set_cookie(LoginForms.COOKIE, cookie, httponly=True, samesite="Strict", path="/login",
                         secure=config.secure_cookies or request.secure, max_age=int(forms.max_age))
     return response
 
 
-def login_options(request: web.Request, target: str) -> str:
-    """Single sign-on's link, shown above the password form when the profile configures it ("" if not)."""
+def login_options(request: web.Request, target: str, chosen: str | None = None) -> str:
+    """Single sign-on's link, shown above the password form when the profile configures it ("" if not);
+    a language picked on the login page goes along, so the session starts in it after the round trip."""
     if request.app[CONFIG].oidc is None:
         return ""
-    from urllib.parse import quote
+    from urllib.parse import urlencode
 
-    return f"/oidc/login?next={quote(target)}"
+    return "/oidc/login?" + urlencode({"next": target, **({"lang": chosen} if chosen else {})})
 
 
 OIDC: web.AppKey[Any] = web.AppKey("oidc")
@@ -88,7 +89,8 @@ async def oidc_login(request: web.Request) -> web.StreamResponse:
 
     config: WebConfig = request.app[CONFIG]
     try:
-        url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")))
+        url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")),
+                                                    lang.supported(request.query.get("lang")) or "")
     except (OidcRefused, aiohttp.ClientError, TimeoutError) as exc:
         log.warning("single sign-on unavailable: %s", exc)
         return login_page(request, _("Single sign-on is unavailable right now: try again later."), 503)
@@ -108,8 +110,8 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     try:
         if request.query.get("error"):
             raise OidcRefused(f"the identity provider said {request.query.get('error')!r}")
-        claims, target = await client.finish(request.cookies.get(OidcClient.COOKIE), request.query.get("code", ""),
-                                             request.query.get("state", ""))
+        claims, target, chosen = await client.finish(request.cookies.get(OidcClient.COOKIE),
+                                                     request.query.get("code", ""), request.query.get("state", ""))
         person, groups = client.person(claims)
     except (OidcRefused, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
         log.warning("single sign-on refused from %s: %s", who, exc)
@@ -120,7 +122,8 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
         await audit_login(request, person, who, "no-role", method="oidc")
         return login_page(request, text(N_("{person} is signed in at the identity provider but is in no group that "
                                            "gives access to this page: ask an administrator."), person=person), 403)
-    response = await start_session(request, person, role, who, target, method="oidc")
+    response = await start_session(request, person, role, who, target, method="oidc",
+                                   language=lang.supported(chosen))
     response.del_cookie(OidcClient.COOKIE, path="/oidc")
     # We arrive here from the provider's site: a browser does not send SameSite=Strict cookies along a
     # cross-site redirect chain, so hand over with a same-site navigation (a refresh; no script needed).

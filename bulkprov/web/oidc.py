@@ -145,8 +145,8 @@ class OidcClient:
 
     # -- the two steps -------------------------------------------------------------------------------------
 
-    async def start(self, redirect_uri: str, next_path: str) -> tuple[str, str]:
-        """(the provider's authorization URL, the flow cookie)."""
+    async def start(self, redirect_uri: str, next_path: str, language: str = "") -> tuple[str, str]:
+        """(the provider's authorization URL, the flow cookie); ``language``: one picked on the login page."""
         from authlib.common.security import generate_token
         from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
@@ -156,17 +156,18 @@ class OidcClient:
                  "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
         endpoint = (await self.metadata())["authorization_endpoint"]
         cookie = self._seal({"s": state, "n": nonce, "v": verifier, "r": redirect_uri, "x": next_path,
-                             "t": time.time()})
+                             "l": language, "t": time.time()})
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urllib.parse.urlencode(query)}", cookie
 
-    async def finish(self, cookie: str | None, code: str, state: str) -> tuple[dict[str, Any], str]:
-        """The verified ID-token claims and the page to go to; :class:`OidcRefused` otherwise."""
+    async def finish(self, cookie: str | None, code: str, state: str) -> tuple[dict[str, Any], str, str]:
+        """The verified ID-token claims, the page to go to and the language picked before the round trip
+        ("" if none); :class:`OidcRefused` otherwise."""
         flow = self._open(cookie)
         if not state or not hmac.compare_digest(state.encode(), str(flow["s"]).encode()):
             raise OidcRefused("the sign-in answer does not belong to this browser's sign-in (state)")
         tokens = await self._exchange(code, flow)
         claims = await self.verify(str(tokens.get("id_token") or ""), str(flow["n"]), tokens.get("access_token"))
-        return claims, str(flow["x"])
+        return claims, str(flow["x"]), str(flow.get("l") or "")
 
     async def _exchange(self, code: str, flow: dict[str, Any]) -> dict[str, Any]:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": flow["r"],
