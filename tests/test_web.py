@@ -62,12 +62,14 @@ async def login(client: TestClient, username: str = "alice", password: str = PAS
 
 
 def upload_form(csrf: str | None, content: bytes, filename: str = "users.csv", action: str = "add",
-                csrf_first: bool = True) -> aiohttp.FormData:
+                csrf_first: bool = True, encoding: str | None = None) -> aiohttp.FormData:
     form = aiohttp.FormData()
     if csrf is not None and csrf_first:
         form.add_field("csrf", csrf)
     form.add_field("action", action)
     form.add_field("email", "yes")
+    if encoding is not None:
+        form.add_field("encoding", encoding)
     form.add_field("file", io.BytesIO(content), filename=filename, content_type="application/octet-stream")
     if csrf is not None and not csrf_first:
         form.add_field("csrf", csrf)
@@ -405,6 +407,37 @@ async def test_upload_check_run_and_download(make_emulator, tmp_path):
                                  allow_redirects=False)
         status = await _wait_for_job(client, resp.headers["Location"])
         assert status["state"] == "finished" and len(emu.state()["users"]) == 10
+
+
+async def test_a_csv_whose_encoding_cannot_be_detected_is_read_with_the_one_named_on_the_form(make_emulator, tmp_path):
+    """The page's counterpart of the CLI's --encoding: a Mac Roman CSV (which detection refuses rather than
+    guess) is checked and sent as Renée and José when the uploader names its encoding."""
+    emu = make_emulator()
+    content = ("Email,First Name,Last Name\r\nrenee@example.com,Renée,Köster\r\n"
+               "jose@example.com,José,Müller\r\n").encode("mac-roman")
+    config = web_config(tmp_path, host=emu.url)
+    async with TestClient(TestServer(create_app(config))) as client:
+        csrf = await login(client)
+        upload_page = await (await client.get("/")).text()
+        assert '<select name="encoding"' in upload_page and 'value="mac-roman"' in upload_page
+        detected = await client.post("/upload", data=upload_form(csrf, content, filename="mac.csv"),
+                                     allow_redirects=False)
+        refused = await (await client.get(detected.headers["Location"])).text()
+        assert "encoding-error" in refused and "Run: add" not in refused
+        assert "Text encoding of a CSV file" in refused and "--encoding" not in refused, "the page's words, not a flag"
+        named = await client.post("/upload", data=upload_form(csrf, content, filename="mac.csv", encoding="mac-roman"),
+                                  allow_redirects=False)
+        report_url = named.headers["Location"]
+        report = await (await client.get(report_url)).text()
+        assert "2</strong> rows" in report and "Run: add 2 users" in report
+        resp = await client.post(report_url.split("?")[0] + "/run", data={"csrf": csrf, "action": "add",
+                                                                          "email": "yes"}, allow_redirects=False)
+        assert (await _wait_for_job(client, resp.headers["Location"]))["state"] == "finished"
+        users = {u["userInfo"]["emailId"]: u["userInfo"] for u in emu.state()["users"]}
+        assert users["renee@example.com"]["firstName"] == "Renée" and users["jose@example.com"]["lastName"] == "Müller"
+        odd = await client.post("/upload", data=upload_form(csrf, content, filename="mac.csv", encoding="rot13"),
+                                allow_redirects=False)
+        assert "encoding-error" in await (await client.get(odd.headers["Location"])).text(), "an unknown name detects"
 
 
 async def test_one_run_at_a_time(make_emulator, tmp_path):

@@ -203,7 +203,9 @@ async def test_a_hostile_approval_comment_is_text(tmp_path):
 LIBRARY = ("⟦", "⟧")
 # Words the page may show untranslated: names, units, and the codes and column names the workbooks use.
 ALLOWED = ({"bulkprov", "Kore.ai", "SHA-256", "MB", "KB", "CSV", "Excel", "Builder", "canCreateBot", "isDeveloper"}
-           | {c.name for c in COLUMNS})
+           | {c.name for c in COLUMNS}
+           # names of text encodings, written the same in every language (the upload form's choice)
+           | {"UTF-8", "UTF-16", "cp949", "EUC-KR", "cp932", "Shift", "JIS", "GBK", "Windows-1252", "Mac", "Roman"})
 
 
 class _Text(HTMLParser):

@@ -39,6 +39,11 @@ ACTION_NAMES = {"add": N_("add"), "update": N_("update"), "remove": N_("remove")
                 "sync": N_("sync"), "lookup": N_("lookup")}
 ROLE_NAMES = {"viewer": N_("viewer"), "operator": N_("operator"), "approver": N_("approver")}
 EMAIL_CHOICES = {"yes": N_("send activation emails"), "no": N_("do not send activation emails")}
+# A CSV's encoding when detection cannot tell (the CLI's --encoding); "" detects. Workbooks ignore it.
+ENCODING_CHOICES = {"": N_("detect automatically"), "utf-8": N_("UTF-8"),
+                    "cp949": N_("Korean (cp949 / EUC-KR)"), "cp932": N_("Japanese (cp932 / Shift_JIS)"),
+                    "gbk": N_("Chinese, simplified (GBK)"), "cp1252": N_("Western European (Windows-1252)"),
+                    "mac-roman": N_("Western European (Mac Roman)"), "utf-16": N_("UTF-16")}
 # What a row's status (the workbook's stable English code) is called on the page.
 STATUSES = {"success": N_("success"), "failed": N_("failed"), "invalid": N_("invalid"), "skipped": N_("skipped"),
             "not_attempted": N_("not attempted"), "valid": N_("valid")}
@@ -80,6 +85,8 @@ class WebPhrasing(Phrasing):
             "state-dir": N_("Wait for the other run to finish, then press Run again."),
             "resume-or-force": N_("Resume it to send only the rows it had not done, or start a new run anyway."),
             "disk": N_("Ask the administrator to free space on the server."),
+            "encoding": N_("If you know the file's encoding, upload it again and choose it under “Text encoding "
+                           "of a CSV file”."),
         }
         return _(hints[key]) if key in hints else ""
 

@@ -34,6 +34,7 @@ from bulkprov.web.common import (
     APPROVED,
     CONFIG,
     EMAIL_CHOICES,
+    ENCODING_CHOICES,
     JOBS,
     PREVIEWS,
     SESSION,
@@ -77,7 +78,8 @@ async def preview_of(request: web.Request, upload: Upload, action: str) -> Previ
     key = f"{upload.id}.{i18n.current()}"  # a preview's messages and plan are worded in one language
     fresh = request.app[PREVIEWS].cached(key) is None
     try:
-        previews = await request.app[PREVIEWS].get(key, upload.path, job_settings(config, "add", "yes", dry_run=True))
+        previews = await request.app[PREVIEWS].get(key, upload.path, job_settings(
+            config, "add", "yes", dry_run=True, encoding=upload.encoding or None))
     except PreviewBusy:
         return message(request, _("Busy"), _("The server is checking other files right now: reload this page in a "
                                              "few seconds."), status=503, kind="warning")
@@ -140,7 +142,7 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     config.results.mkdir(parents=True, exist_ok=True)
     settings = job_settings(config, action, email, output=output, resume=mode == "resume", force=mode == "force",
                             command_line=f"bulkprov serve: {action} by {session.user}",
-                            failures_output=failures_path(output))
+                            failures_output=failures_path(output), encoding=upload.encoding or None)
     job = Job(uuid.uuid4().hex, upload, action, email, session.user or "")
     if not jobs.start(job, settings, config.credentials):
         return _busy(request, jobs.running())
@@ -276,6 +278,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     session: Session = request[SESSION]
     return page(request, "upload.html", _("Upload users"), csrf=session.csrf, actions=labels(ACTIONS),
                 emails=labels(EMAIL_CHOICES), email="yes" if config.job.send_email else "no",
+                encodings=labels(ENCODING_CHOICES),
                 max_mb=round(config.max_upload_bytes / 1024 / 1024, 2), max_bytes=config.max_upload_bytes,
                 running=request.app[JOBS].running())
 

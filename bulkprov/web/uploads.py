@@ -28,6 +28,7 @@ from bulkprov.web.common import (
     ACTIONS,
     CONFIG,
     EMAIL_CHOICES,
+    ENCODING_CHOICES,
     FORM_ERRORS,
     SESSION,
     explain,
@@ -60,6 +61,7 @@ class Upload:
     user: str
     uploaded: str
     sha256: str = ""
+    encoding: str = ""  # the CSV encoding the uploader named ("" detects)
 
 
 def clean_name(name: str | None) -> str:
@@ -83,8 +85,10 @@ def find_upload(config: WebConfig, upload_id: str) -> Upload | None:
     path = config.uploads / f"{upload_id}.{data.get('ext')}"
     if data.get("ext") not in ("xlsx", "xls", "ods", "csv") or not path.is_file():
         return None
+    encoding = data.get("encoding", "")
     return Upload(upload_id, path, str(data.get("name", "")), int(data.get("size", 0)), str(data.get("user", "")),
-                  str(data.get("uploaded", "")), str(data.get("sha256", "")))
+                  str(data.get("uploaded", "")), str(data.get("sha256", "")),
+                  encoding if encoding in ENCODING_CHOICES else "")
 
 
 async def small_field(part: BodyPartReader, counted: Any, limit: int = 4096) -> str:
@@ -114,7 +118,9 @@ async def upload_post(request: web.Request) -> web.StreamResponse:
     try:
         async with asyncio.timeout(None) as deadline:
             fields, temp = await _read_form(request, config, deadline)
-        upload = await asyncio.to_thread(_keep_upload, config, temp, fields["filename"], request[SESSION].user or "")
+        encoding = fields.get("encoding", "")
+        upload = await asyncio.to_thread(_keep_upload, config, temp, fields["filename"], request[SESSION].user or "",
+                                         encoding if encoding in ENCODING_CHOICES else "")
         temp = None
     except _Refusal as refusal:
         return refusal.response
@@ -180,7 +186,7 @@ async def _read_form(request: web.Request, config: WebConfig, deadline: Any) -> 
                 temp = config.uploads / f"{uuid.uuid4().hex}.part"
                 if not await _store(part, temp, config.max_upload_bytes, counted):
                     raise _Refusal(_too_large(request))
-            elif part.name in ("action", "email") and part.name not in fields:
+            elif part.name in ("action", "email", "encoding") and part.name not in fields:
                 fields[part.name] = await small_field(part, counted)
             else:  # a second file, a repeated or unknown field: the form never sends one
                 raise _Refusal(message(request, _("Upload refused"), _("Upload one file at a time, with the upload "
@@ -212,15 +218,16 @@ async def _store(part: BodyPartReader, temp: Path, cap: int, counted: _Counted) 
     return True
 
 
-def _keep_upload(config: WebConfig, temp: Path, name: str, user: str) -> Upload:
+def _keep_upload(config: WebConfig, temp: Path, name: str, user: str, encoding: str = "") -> Upload:
     ext = upload_extension(temp)
     upload_id = temp.stem
     path = temp.with_name(f"{upload_id}.{ext}")
     os.replace(temp, path)
     upload = Upload(upload_id, path, name, path.stat().st_size, user,
-                    dt.datetime.now().astimezone().isoformat(timespec="seconds"), file_sha256(path))
+                    dt.datetime.now().astimezone().isoformat(timespec="seconds"), file_sha256(path),
+                    encoding if ext == "csv" else "")
     meta = {"name": name, "ext": ext, "size": upload.size, "user": user, "uploaded": upload.uploaded,
-            "sha256": upload.sha256}
+            "sha256": upload.sha256, "encoding": upload.encoding}
     with open(os.open(config.uploads / f"{upload_id}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
               encoding="utf-8") as fh:
         fh.write(json.dumps(meta))
