@@ -21,9 +21,9 @@ from tests.test_cli import bulkprov, kore_env
 INVALID = {3: {"Email": "broken"}, 11: {"canCreateBot": "perhaps"}}
 
 
-def start_add(emu, roster: Path, out: Path, *extra: str) -> subprocess.Popen:
+def start_add(emu, roster: Path, out: Path, *extra: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KORE_")}
-    env.update(kore_env(emu))
+    env.update(kore_env(emu), **(env_extra or {}))
     return subprocess.Popen([sys.executable, "-m", "bulkprov", "add", str(roster), "-o", str(out), "--timeout", "10",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
@@ -63,7 +63,12 @@ def test_kill_9_then_resume_creates_each_user_once(make_emulator, tmp_path, mome
     roster, out = tmp_path / "roster.csv", tmp_path / "result.xlsx"
     emails = write_roster(roster, 120, invalid=INVALID)
     rate = "1/0.7" if moment == "between-batches" else "none"
-    proc = start_add(emu, roster, out, "--batch-size", "10", "--concurrency", "2", "--rate", rate)
+    # After the last reply the run has little left to do (reconcile, write two workbooks): a kill from
+    # outside may come too late on a fast or busy machine, so the run kills itself (SIGKILL, as a power
+    # cut would) when the 12th and last reply has arrived, before anything of it is committed.
+    last_reply = {"BULKPROV_FAULT": "replied:12:kill"} if moment == "after-last-reply" else None
+    proc = start_add(emu, roster, out, "--batch-size", "10", "--concurrency", "2", "--rate", rate,
+                     env_extra=last_reply)
     users = lambda: len(emu.state()["users"])  # noqa: E731
     if moment == "before-first-reply":
         time.sleep(1.5)  # the CLI has started and sent; the emulator is still sleeping on the first batches
@@ -74,8 +79,10 @@ def test_kill_9_then_resume_creates_each_user_once(make_emulator, tmp_path, mome
         wait_for(lambda: users() >= 20)
         time.sleep(0.2)  # the reply came back; the limiter holds the next request for 0.7 s
     else:
-        wait_for(lambda: users() >= 118)
-    kill9(proc)
+        assert proc.wait(30) == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
+        assert users() == 118, "every valid user was created before the run died"
+    if proc.poll() is None:
+        kill9(proc)
     time.sleep(latency + 0.2)  # requests the dead client left in flight finish on the server
     again = bulkprov("add", str(roster), "-o", str(out), "--rate", "none", env=kore_env(emu))
     assert again.returncode == 2 and "--resume" in again.stderr, "the next run of the same file says how to resume"
