@@ -324,6 +324,29 @@ def test_a_sheet_calamine_could_make_wide_is_never_overlapped(cells: str) -> Non
             xlsxscan.CHUNK = saved
 
 
+def test_the_overlapped_scan_speaks_the_readers_language(tmp_path: Path) -> None:
+    """The scan runs in a thread; what it words (an uncalculated shared formula) is in the run's language."""
+    from bulkprov import i18n
+
+    small = tmp_path / "small.xlsx"
+    wb = xlsxwriter.Workbook(str(small))
+    ws = wb.add_worksheet("Users")
+    ws.write_row(0, 0, ["emailId", "firstName"])
+    ws.write_row(1, 0, ["a@example.com", "Ann"])
+    wb.close()
+    path = tmp_path / "shared.xlsx"
+    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "xl/worksheets/sheet1.xml":  # B2 becomes a shared formula never calculated
+                data = data.replace(b'<c r="B2" t="s"><v>3</v></c>', b'<c r="B2"><f t="shared" si="0"/><v></v></c>')
+            zout.writestr(info, data)
+    assert b'<f t="shared"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    with i18n.using("ko"):
+        [row] = list(open_table(path).rows)
+    assert row.uncalculated == {1: i18n.gettext_in("ko", "a shared formula")} != {1: "a shared formula"}
+
+
 def test_a_far_row_in_a_narrow_sheet_is_refused_before_calamine_allocates(tmp_path: Path, monkeypatch) -> None:
     """Z3000000 and A1 in a 5 KB file: calamine would allocate 78 million cells (2.4 GB measured) before
     the row limit could refuse the sheet. A seven-digit row makes the scan measure the grid first."""

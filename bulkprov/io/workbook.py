@@ -12,6 +12,7 @@ stay Excel's with either behaviour.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import itertools
 import posixpath
 import re
@@ -244,7 +245,8 @@ class WorkbookFile:
         """
         if self._narrow_xlsx(name):
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bulkprov-scan") as pool:
-                scan = pool.submit(self._facts, name)
+                # the reader's language (a context variable) goes along into the thread's messages
+                scan = pool.submit(contextvars.copy_context().run, self._facts, name)
                 try:
                     sheet = self._calamine_sheet(name)
                 finally:
