@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -81,6 +82,9 @@ def expect_error(code: str, path: Path, **kwargs: object) -> InputError:
     assert err.path == str(path)
     assert "\n" not in err.message and err.message
     return err
+
+
+SHEET1 = "xl/worksheets/sheet1.xml"
 
 
 def rewrite_zip(src: Path, dst: Path, edit: dict[str, bytes], extra: dict[str, bytes] | None = None) -> Path:
@@ -295,8 +299,7 @@ def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path,
         ws.write_number(r, 1, r, pad)
         ws.write_formula(r, 2, "=1+1", None, "" if r % 50 == 0 else 2)
     wb.close()
-    member = "xl/worksheets/sheet1.xml"
-    assert xlsxscan.is_narrow(zipfile.ZipFile(path), member)
+    assert xlsxscan.is_narrow(zipfile.ZipFile(path), SHEET1)
     overlapped = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
     monkeypatch.setattr(workbook.WorkbookFile, "_narrow_xlsx", lambda self, name: False)
     sequential = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
@@ -328,20 +331,11 @@ def test_the_overlapped_scan_speaks_the_readers_language(tmp_path: Path) -> None
     """The scan runs in a thread; what it words (an uncalculated shared formula) is in the run's language."""
     from bulkprov import i18n
 
-    small = tmp_path / "small.xlsx"
-    wb = xlsxwriter.Workbook(str(small))
-    ws = wb.add_worksheet("Users")
-    ws.write_row(0, 0, ["emailId", "firstName"])
-    ws.write_row(1, 0, ["a@example.com", "Ann"])
-    wb.close()
-    path = tmp_path / "shared.xlsx"
-    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":  # B2 becomes a shared formula never calculated
-                data = data.replace(b'<c r="B2" t="s"><v>3</v></c>', b'<c r="B2"><f t="shared" si="0"/><v></v></c>')
-            zout.writestr(info, data)
-    assert b'<f t="shared"' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    small = write_xlsx(tmp_path / "small.xlsx", {"Users": [["emailId", "firstName"], ["a@example.com", "Ann"]]})
+    sheet = zipfile.ZipFile(small).read(SHEET1)  # B2 becomes a shared formula never calculated
+    path = rewrite_zip(small, tmp_path / "shared.xlsx", {SHEET1: re.sub(
+        rb'<c r="B2"[^>]*>.*?</c>', b'<c r="B2"><f t="shared" si="0"/><v></v></c>', sheet)})
+    assert b'<f t="shared"' in zipfile.ZipFile(path).read(SHEET1)
     with i18n.using("ko"):
         [row] = list(open_table(path).rows)
     assert row.uncalculated == {1: i18n.gettext_in("ko", "a shared formula")} != {1: "a shared formula"}
@@ -353,19 +347,11 @@ def test_a_far_row_in_a_narrow_sheet_is_refused_before_calamine_allocates(tmp_pa
     from bulkprov.errors import SheetTooWide
     from bulkprov.io import workbook, xlsxscan
 
-    small = tmp_path / "small.xlsx"
-    wb = xlsxwriter.Workbook(str(small))
-    ws = wb.add_worksheet("Users")
-    ws.write_column(0, 0, ["emailId", "a@example.com"])
-    wb.close()
-    path = tmp_path / "tall.xlsx"
-    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "xl/worksheets/sheet1.xml":
-                data = data.replace(b"</sheetData>", b'<row r="3000000"><c r="Z3000000"><v>1</v></c></row></sheetData>')
-            zout.writestr(info, data)
-    assert not xlsxscan.is_narrow(zipfile.ZipFile(path), "xl/worksheets/sheet1.xml")
+    small = write_xlsx(tmp_path / "small.xlsx", {"Users": [["emailId"], ["a@example.com"]]})
+    sheet = zipfile.ZipFile(small).read(SHEET1)
+    path = rewrite_zip(small, tmp_path / "tall.xlsx", {SHEET1: sheet.replace(
+        b"</sheetData>", b'<row r="3000000"><c r="Z3000000"><v>1</v></c></row></sheetData>')})
+    assert not xlsxscan.is_narrow(zipfile.ZipFile(path), SHEET1)
 
     def never(self, name):
         raise AssertionError("calamine was asked for the sheet")

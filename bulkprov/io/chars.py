@@ -36,6 +36,11 @@ def describe(ch: str) -> str:
     return f"U+{code:04X} {name}"
 
 
+def shown(ch: str) -> str:
+    """How a message shows a character nobody can see: ``<U+202E>``."""
+    return f"<U+{ord(ch):04X}>"
+
+
 def visible(text: str) -> str:
     """``text`` with each invisible character shown as ``<U+200F>`` (for headers in messages)."""
     found = invisible(text)
@@ -43,7 +48,7 @@ def visible(text: str) -> str:
         return text
     out, last = [], 0
     for i, ch in found:
-        out.append(text[last:i] + f"<U+{ord(ch):04X}>")
+        out.append(text[last:i] + shown(ch))
         last = i + 1
     return "".join(out) + text[last:]
 

@@ -136,8 +136,8 @@ class _Format:
         self.plans = [_NumberPlan(section) if section and not self.is_date else None for section in sections]
 
     def render(self, value: object) -> str | None:
-        if self.pad and type(value) is float and value.is_integer() and abs(value) < _EXACT:
-            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(self.pad)  # the usual cell first
+        if self.pad and _whole(value):  # the usual cell (a zip code, an employee number), first and directly
+            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(self.pad)  # type: ignore[operator]
         if isinstance(value, str):
             text = self.sections[3] if len(self.sections) > 3 else self.sections[0]
             if any(k == "text" for k, _ in text) and any(k == "lit" for k, _ in text):
@@ -152,8 +152,6 @@ class _Format:
         if self.is_date:
             when = _from_serial(float(value))
             return _render_date(self.sections[0], when) if when is not None else None
-        if self.pad and (type(value) is int or value.is_integer()) and abs(value) < _EXACT:
-            return ("-" if value < 0 else "") + str(abs(int(value))).zfill(self.pad)
         return self._number(float(value))
 
     def _number(self, v: float) -> str | None:
@@ -168,6 +166,12 @@ class _Format:
 
 
 _EXACT = 2 ** 53  # whole floats below this print exactly
+
+
+def _whole(value: object) -> bool:
+    """An int or a whole float small enough to print exactly (bools, NaN and infinities are not)."""
+    kind = type(value)
+    return (kind is int or (kind is float and value.is_integer())) and abs(value) < _EXACT  # type: ignore[union-attr,arg-type]
 
 
 class _NumberPlan:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bulkprov import __version__, i18n
+from bulkprov.io.chars import shown
 from bulkprov.web import lang as lang_
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -32,8 +33,8 @@ def show_bidi_controls(value: Any) -> Any:
     if not isinstance(value, str) or value.isascii() or not _BIDI_CONTROLS.search(value):
         return value
     if isinstance(value, Markup):  # already escaped (a translated sentence with a placeholder filled)
-        return Markup(_BIDI_CONTROLS.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", str(value)))
-    return _BIDI_CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+        return Markup(_BIDI_CONTROLS.sub(lambda m: str(escape(shown(m.group()))), str(value)))
+    return _BIDI_CONTROLS.sub(lambda m: shown(m.group()), value)
 
 
 @cache
