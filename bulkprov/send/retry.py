@@ -54,14 +54,16 @@ class Tally:
     first_rate_refusal: float | None = None
 
 
-def stop_after(max_attempts: int, rate_wait_cap: float, tally: Tally) -> Callable[[RetryCallState], bool]:
+def stop_after(max_attempts: int, rate_wait_cap: float, tally: Tally,
+               clock: Callable[[], float] = time.monotonic) -> Callable[[RetryCallState], bool]:
     """Stop retrying after ``max_attempts`` non-rate failures, or once rate refusals have gone on for
     longer than the wall-clock cap."""
     def stop(state: RetryCallState) -> bool:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateRefused):
-            now = time.monotonic()
-            tally.first_rate_refusal = tally.first_rate_refusal or now
+            now = clock()
+            if tally.first_rate_refusal is None:  # not `or`: a clock just after boot can read 0.0
+                tally.first_rate_refusal = now
             return now - tally.first_rate_refusal >= rate_wait_cap
         tally.other += 1
         return tally.other >= max_attempts

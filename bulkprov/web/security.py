@@ -20,6 +20,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,8 +126,10 @@ class SessionStore:
     malformed cookie — wrong shape, bad signature, non-ASCII — is simply "no session".
     """
 
-    def __init__(self, idle: float, limit: int = 10_000, per_user: int = 50) -> None:
+    def __init__(self, idle: float, limit: int = 10_000, per_user: int = 50,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.key = secrets.token_bytes(32)
+        self.clock = clock  # monotonic: its origin is boot, so only differences mean anything
         self.idle = idle
         self.limit = limit
         self.per_user = per_user  # one account's logins push out only that account's oldest sessions
@@ -145,7 +148,7 @@ class SessionStore:
         if not hmac.compare_digest(signature.encode("ascii"), self._sign(sid).encode("ascii")):
             return None
         session = self._sessions.get(sid)
-        now = time.monotonic()
+        now = self.clock()
         if session is None or now - session.seen > self.idle:
             self._sessions.pop(sid, None)
             return None
@@ -158,7 +161,8 @@ class SessionStore:
         for _seen, sid in mine[: max(0, len(mine) - self.per_user + 1)]:
             del self._sessions[sid]
         self._evict()
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role=role, address=address)
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), user, role=role, address=address,
+                          seen=self.clock())
         self._sessions[session.sid] = session
         return session
 
@@ -167,7 +171,7 @@ class SessionStore:
             self._sessions.pop(session.sid, None)
 
     def _evict(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         for sid in [s for s, v in self._sessions.items() if now - v.seen > self.idle]:
             del self._sessions[sid]
         while len(self._sessions) >= self.limit:  # the least recently seen go first
