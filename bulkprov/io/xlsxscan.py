@@ -77,16 +77,33 @@ def recalculated_on_load(workbook_xml: bytes) -> bool:
     return bool(_CALC_ON_LOAD_RE.search(workbook_xml))
 
 
-# The odd-cell search of a sheet without a root prefix (nearly all), in two searches that start with a
+# The odd-cell search of a sheet without a root prefix (nearly all), in searches that start with a
 # literal and so run at C speed: a root-prefix cell not written exactly <c r=", and any prefixed cell.
+# A search costs about 60 ns at every hit of its literal (1.5 million ``<c`` in 100k rows), so the
+# prefixed-cell search is only made when the part has a colon at all (one memchr) and ``:c`` then.
 _ODD_PLAIN_RE = re.compile(rb'<c(?! r=")[\s>/]')
 _ODD_PREFIXED_RE = re.compile(rb"<\w+:c[\s>/]")
-_WIDE_ANY_RE = re.compile(rb'c r="(?:[A-Z]{2}|[A-Z][0-9]{7})')  # past column Z, or row 1,000,000 on
+_COLON_C_RE = re.compile(rb":c[\s>/]")
+# Every cell tag that is not exactly <c r="A1"> .. <c r="Z999999">: a cell past column Z, on row
+# 1,000,000 or later, or not written plainly -- one search instead of two (0.085 s against 0.14 s).
+_NOT_NARROW_RE = re.compile(rb'<c(?! r="[A-Z][0-9]{1,6}")[\s>/]')
 _ODD_STYLE_ATTRS = (b"s='", b'\ts="', b'\ns="', b'\rs="')
 
 
+def _prefixed_cell(part: bytes) -> re.Match[bytes] | None:
+    if b":" not in part or not _COLON_C_RE.search(part):
+        return None
+    return _ODD_PREFIXED_RE.search(part)
+
+
 def _odd_unprefixed(part: bytes) -> bool:
-    return bool(_ODD_PLAIN_RE.search(part) or (b":c" in part and _ODD_PREFIXED_RE.search(part)))
+    return bool(_ODD_PLAIN_RE.search(part) or _prefixed_cell(part))
+
+
+def _odd_style_attribute(part: bytes) -> bool:
+    """A style attribute written another way than `` s="`` (single quotes, other whitespace); each byte
+    is looked for first with one memchr, as it is absent from nearly every sheet."""
+    return any(byte in part and odd in part for byte, odd in zip(b"'\t\n\r", _ODD_STYLE_ATTRS, strict=True))
 
 
 def is_narrow(zf: zipfile.ZipFile, member: str) -> bool:
@@ -101,8 +118,7 @@ def is_narrow(zf: zipfile.ZipFile, member: str) -> bool:
             # A match in the last bytes of a chunk may be a tag cut short (``<c `` then `` r="`` in the
             # next chunk): it is decided in the next search, which starts with those bytes.
             edge = len(part) - _EDGE if chunk else len(part)
-            for found in (_WIDE_ANY_RE.search(part), _ODD_PLAIN_RE.search(part),
-                          _ODD_PREFIXED_RE.search(part) if b":c" in part else None):
+            for found in (_NOT_NARROW_RE.search(part), _prefixed_cell(part)):
                 if found is not None and found.start() < edge:
                     return False
             if not chunk:
@@ -139,6 +155,7 @@ class _Fast:
         # spacing: legal XML that real writers do not produce) sends the sheet to the exact walk.
         self.odd_re = re.compile(rb"<(?!" + e + rb'c r=")(?:\w+:)?c[\s>/]')
         self.odd = self.odd_re.search if p else _odd_unprefixed
+        self.plain = not p  # no root prefix: the usual cell tag is <c r="
         self.multi_re = re.compile(b"<" + e + rb'c r="(?:[A-Z]{2}|[A-Z][0-9]{7})')
         self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
         self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
@@ -180,10 +197,14 @@ class _Fast:
 
     def run(self) -> SheetFacts:
         for part in self.chunks():
-            if self.odd(part):
-                raise _NeedsExpat  # a cell the fast path cannot place: walk the XML properly
-            if not self.wide and self.multi_re.search(part):
-                self.wide = True
+            if self.plain and not _NOT_NARROW_RE.search(part):  # each cell <c r="A1"> .. <c r="Z999999">
+                if _prefixed_cell(part):
+                    raise _NeedsExpat
+            else:
+                if self.odd(part):
+                    raise _NeedsExpat  # a cell the fast path cannot place: walk the XML properly
+                if not self.wide and self.multi_re.search(part):
+                    self.wide = True
             if self.styles:
                 self._styled(part)
             if self.formula_re.search(part):
@@ -197,7 +218,7 @@ class _Fast:
         accounts for every style attribute of the chunk (no row styles, no other attribute order or
         quoting), nothing was missed; otherwise the chunk takes the exact search."""
         cells = self.usual_styled_re.findall(part)
-        if len(cells) != part.count(self.style_attr) or any(odd in part for odd in _ODD_STYLE_ATTRS):
+        if len(cells) != part.count(self.style_attr) or _odd_style_attribute(part):
             return self._styled_exact(part)
         self._record(cells)
 
