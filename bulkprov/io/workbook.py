@@ -341,9 +341,9 @@ class WorkbookFile:
                 raise self._corrupt(exc) from None
             if raw is None:
                 return
-            if styled and number - 1 in styled:
-                raw = _render_row(raw, styled[number - 1], col0)
             cells = [v.strip(ws) if type(v) is str else cell_text(v) for v in raw]
+            if styled and (marks := styled.get(number - 1)):
+                _render_into(cells, raw, marks, col0)
             if col0:
                 cells = lead + cells
             if formulas and number - 1 in formulas:
@@ -372,16 +372,14 @@ def _find_name(names: Iterable[str], wanted: str) -> str | None:
     return next((n for n in names if n.strip().casefold() == key), None)
 
 
-def _render_row(raw: list[object], cells: list[tuple[int, Renderer]], col0: int) -> list[object]:
-    """The row with each formatted cell's value rendered as the spreadsheet application shows it."""
-    raw = list(raw)
-    for col, render in cells:
+def _render_into(cells: list[str], raw: list[object], styled: list[tuple[int, Renderer]], col0: int) -> None:
+    """Each formatted cell's text as the spreadsheet application shows it (from the raw value)."""
+    for col, render in styled:
         j = col - col0
-        if 0 <= j < len(raw) and raw[j] != "":
-            text = render(raw[j])
+        if 0 <= j < len(raw) and (value := raw[j]) != "":
+            text = render(value)
             if text is not None:
-                raw[j] = text
-    return raw
+                cells[j] = text.strip(WS)
 
 
 def _mark(cells: list[str], formulas: dict[int, str]) -> list[str]:
