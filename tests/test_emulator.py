@@ -66,8 +66,8 @@ async def start():
     """``await start(config)`` -> (emulator, url); every emulator started is stopped afterwards."""
     started: list[Emulator] = []
 
-    async def _start(config: EmulatorConfig | None = None) -> tuple[Emulator, str]:
-        emu = Emulator(config or cfg())
+    async def _start(config: EmulatorConfig | None = None, clock=None) -> tuple[Emulator, str]:
+        emu = Emulator(config or cfg(), **({"clock": clock} if clock else {}))
         started.append(emu)
         return emu, await emu.start()
 
@@ -308,54 +308,69 @@ async def info(http, url) -> tuple[int, Any, Any]:
     return await call(http, url, "POST", INFO, {"emailIds": ["a@example.com"]})
 
 
+class Clock:
+    """The emulator's arrival clock, moved by the test: rate windows judged without the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.mark.parametrize("style, status, retry_after", [
     ("429-retry-after", 429, "1"), ("429", 429, None), ("400-message", 400, None)])
 async def test_rate_window_refuses_then_frees(http, start, style, status, retry_after):
-    emu, url = await start(cfg(rate_windows=[(3, 0.4)], rate_refusal=style))
+    clock = Clock()
+    emu, url = await start(cfg(rate_windows=[(3, 0.4)], rate_refusal=style), clock=clock)
     for _ in range(3):
         assert (await info(http, url))[0] == 200
     refused = await info(http, url)
     assert refused[:2] == (status, RATE_BODY)
     assert refused[2].get("Retry-After") == retry_after
     assert emu.requests[-1]["outcome"] == "rate"
-    await asyncio.sleep(0.42)
+    clock.now = 0.35
+    assert (await info(http, url))[0] == status, "0.05 s before the slot frees (more than the jitter forgiven)"
+    clock.now = 0.4
     assert (await info(http, url))[0] == 200
 
 
 async def test_every_window_is_enforced_and_retry_after_rounds_up(http, start):
-    _, url = await start(cfg(rate_windows=[(2, 0.2), (3, 1.5)]))
+    clock = Clock()
+    _, url = await start(cfg(rate_windows=[(2, 0.2), (3, 1.5)], rate_refusal="429-retry-after"), clock=clock)
     assert [(await info(http, url))[0] for _ in range(3)] == [200, 200, 429]  # the short window
-    await asyncio.sleep(0.22)
+    clock.now = 0.22
     assert (await info(http, url))[0] == 200
-    await asyncio.sleep(0.22)
+    clock.now = 0.44
     status, _, headers = await info(http, url)  # the short window is free, the long one is full
-    assert status == 429 and headers["Retry-After"] == "2"  # about 1.06 s, rounded up
+    assert status == 429 and headers["Retry-After"] == "2"  # 1.06 s, rounded up
+    clock.now = 0.5
+    assert (await info(http, url))[2]["Retry-After"] == "1"  # exactly 1.0 s stays 1
+    clock.now = 1.5
+    assert (await info(http, url))[0] == 200
 
 
-async def test_pacing_exactly_at_the_limit_is_never_refused_and_faster_is(http, start):
-    emu, url = await start(cfg(rate_windows=[(2, 0.15)]))
-    sent: list[float] = []
-    for i in range(8):  # each request leaves exactly one window after the one two places before it
-        if i >= 2:
-            await asyncio.sleep(max(0.0, sent[i - 2] + 0.15 - time.monotonic()))
-        sent.append(time.monotonic())
-        assert (await info(http, url))[0] == 200, f"request {i} refused"
-    await asyncio.sleep(0.16)
-    statuses = []
-    for _ in range(4):
-        statuses.append((await info(http, url))[0])
-        await asyncio.sleep(0.04)
-    assert 429 in statuses
-    assert all(r["outcome"] in ("ok", "rate") for r in emu.requests)
+async def test_an_arrival_early_by_jitter_takes_its_slot_and_no_more(http, start):
+    """Up to ``rate_tolerance`` (0.02 s) early is accepted and booked when its slot frees; once both
+    slots that free at 0.15 s are taken, the next request at the same moment is refused."""
+    clock = Clock()
+    emu, url = await start(cfg(rate_windows=[(2, 0.15)]), clock=clock)
+    assert [(await info(http, url))[0] for _ in range(2)] == [200, 200]
+    clock.now = 0.125  # 0.025 s early: more than the jitter forgiven
+    assert (await info(http, url))[0] == 429
+    clock.now = 0.14  # 0.01 s early
+    assert [(await info(http, url))[0] for _ in range(3)] == [200, 200, 429]
+    assert [r["outcome"] for r in emu.requests] == ["ok", "ok", "rate", "ok", "ok", "rate"]
 
 
 @pytest.mark.parametrize("counts_refused, expected", [(False, 200), (True, 429)])
 async def test_refused_requests_count_only_when_configured(http, start, counts_refused, expected):
-    _, url = await start(cfg(rate_windows=[(1, 0.3)], rate_counts_refused=counts_refused))
+    clock = Clock()
+    _, url = await start(cfg(rate_windows=[(1, 0.3)], rate_counts_refused=counts_refused), clock=clock)
     assert (await info(http, url))[0] == 200
-    await asyncio.sleep(0.15)
+    clock.now = 0.15
     assert (await info(http, url))[0] == 429
-    await asyncio.sleep(0.17)  # the accepted request left the window; the refused one did not
+    clock.now = 0.32  # the accepted request left the window; the refused one did not
     assert (await info(http, url))[0] == expected
 
 

@@ -27,8 +27,8 @@ succeeded.  Reply status: 200 when every user succeeded or only some failed, 400
 failed (the body still carries the per-user details).
 
 Rate limit: rolling windows (``(max requests, seconds)``, by default 60/min and 1,800/hour, all
-enforced at once) kept as a log of accepted-request timestamps taken with :func:`time.monotonic` when
-the request reaches the handler.  A request that would fit no later than ``rate_tolerance`` seconds
+enforced at once) kept as a log of accepted-request timestamps taken with the emulator's ``clock``
+(:func:`time.monotonic` unless a test passes its own) when the request reaches the handler.  A request that would fit no later than ``rate_tolerance`` seconds
 from now is accepted and booked at the moment its slot frees, so a client that paces itself exactly
 at the limit is never refused despite scheduling jitter, yet cannot drift faster over time.
 
@@ -79,6 +79,7 @@ import re
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -109,8 +110,10 @@ from bulkprov.emulator.directory import (
 class Emulator(Accounts):
     """The aiohttp application plus its in-memory state. ``start()`` serves it on a TCP port."""
 
-    def __init__(self, config: EmulatorConfig | None = None) -> None:
+    def __init__(self, config: EmulatorConfig | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config or EmulatorConfig()
+        self.clock = clock  # what the rate windows measure arrival with; tests drive their own
         self.url: str | None = None
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_post(API_USERS, self._add)
@@ -155,7 +158,7 @@ class Emulator(Accounts):
         self.create_attempts_per_email: Counter[str] = Counter()
         self.updated_per_email: Counter[str] = Counter()
         self._windows = _SlidingWindows()
-        now = time.monotonic()
+        now = self.clock()
         for _ in range(self.config.prefill):  # another client's requests, just made
             self._windows.book(self.config.rate_windows, now)
         self._others_next = now  # when the simulated other client sends its next request
@@ -216,7 +219,7 @@ class Emulator(Accounts):
             self._inflight.discard(task)
 
     async def _pipeline(self, request: web.Request, op: str) -> web.StreamResponse:
-        now = time.monotonic()  # taken first: the rate windows judge arrival time
+        now = self.clock()  # taken first: the rate windows judge arrival time
         entry: dict[str, Any] = {"t": now, "method": request.method, "path": request.path,
                                  "status": None, "users": 0, "outcome": None}
         self.requests.append(entry)
