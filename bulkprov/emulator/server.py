@@ -28,9 +28,10 @@ failed (the body still carries the per-user details).
 
 Rate limit: rolling windows (``(max requests, seconds)``, by default 60/min and 1,800/hour, all
 enforced at once) kept as a log of accepted-request timestamps taken with the emulator's ``clock``
-(:func:`time.monotonic` unless a test passes its own) when the request reaches the handler.  A request that would fit no later than ``rate_tolerance`` seconds
-from now is accepted and booked at the moment its slot frees, so a client that paces itself exactly
-at the limit is never refused despite scheduling jitter, yet cannot drift faster over time.
+(:func:`time.monotonic` unless a test passes its own) when the request reaches the handler.  A
+request that would fit no later than ``rate_tolerance`` seconds from now is accepted and booked at
+the moment its slot frees, so a client that paces itself exactly at the limit is never refused
+despite scheduling jitter, yet cannot drift faster over time.
 
 Fault order
 -----------
