@@ -123,7 +123,7 @@ class DispatchHooks:
         pass
 
 
-@dataclass
+@dataclass(slots=True)
 class _RowState:
     attempts: int = 0
     uncertain: bool = False       # an attempt may have been applied (timeout, drop, 5xx)
