@@ -347,6 +347,26 @@ def test_a_narrow_sheet_with_colons_in_its_text_is_still_narrow() -> None:
             xlsxscan.CHUNK = saved
 
 
+@pytest.mark.parametrize("written", [b"\ts=\"{s}\"", b" s='{s}'", b"\n s=\"{s}\""])
+def test_a_style_attribute_written_another_way_still_formats_its_cell(tmp_path: Path, written: bytes) -> None:
+    """The usual search finds `` s="1"`` right after the reference; a writer that puts a tab, a newline
+    or single quotes there must still get its zero-padded zip code (the exact search takes the part)."""
+    path = tmp_path / "padded.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws, pad = wb.add_worksheet("Users"), wb.add_format({"num_format": "00000"})
+    ws.write_row(0, 0, ["emailId", "zip"])
+    ws.write_string(1, 0, "a@example.com")
+    ws.write_number(1, 1, 2129, pad)
+    wb.close()
+    sheet = zipfile.ZipFile(path).read(SHEET1)
+    style = re.search(rb'<c r="B2" s="([0-9]+)"', sheet).group(1)
+    odd = rewrite_zip(path, tmp_path / "odd.xlsx", {SHEET1: sheet.replace(
+        b'<c r="B2" s="' + style + b'"', b'<c r="B2"' + written.replace(b"{s}", style))})
+    assert written.replace(b"{s}", style) in zipfile.ZipFile(odd).read(SHEET1)
+    [row] = list(open_table(odd).rows)
+    assert row.cells[:2] == ["a@example.com", "02129"]
+
+
 def test_the_overlapped_scan_speaks_the_readers_language(tmp_path: Path) -> None:
     """The scan runs in a thread; what it words (an uncalculated shared formula) is in the run's language."""
     from bulkprov import i18n
