@@ -320,9 +320,10 @@ def case_load(repeat: int, quick: bool) -> list[str]:
     if not quick:
         files.append(("1M-row csv", make_csv(DATA / "users-1m.csv", 1_000_000)))
     lines = ["Wall time of the whole process (start-up included), bulkprov validate and the bare read of the same "
-             f"file run alternately, {max(repeat, 5)} times each; medians.", "",
-             "| file | bulkprov validate (s) | rows/s | peak RSS (MB) | bare read (s) | bare RSS (MB) | ratio | target |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"file run alternately, {max(repeat, 5)} times each; medians (and the ratio of the fastest run of each).", "",
+             "| file | bulkprov validate (s) | rows/s | peak RSS (MB) | bare read (s) | bare RSS (MB) | ratio | "
+             "ratio of the fastest runs | target |",
+             "|---|---|---|---|---|---|---|---|---|"]
     profiles = []
     for label, path in files:
         ours, bare = [], []
@@ -330,10 +331,13 @@ def case_load(repeat: int, quick: bool) -> list[str]:
             ours.append(run_child("validate", str(path)))
             bare.append(run_child("bare", str(path)))
         t, b = median_of(ours, "wall"), median_of(bare, "wall")
+        # The medians are the figure; the fastest run of each shows the code apart from the machine's
+        # load, which on a shared 2-core machine costs validate (two threads) more than the bare read.
+        best = min(r["wall"] for r in ours) / min(r["wall"] for r in bare)
         ratio, memory = TARGETS.get(label, (None, None))
         target = " and ".join(x for x in (f"≤ {ratio}×" if ratio else "", f"≤ {memory} MB" if memory else "") if x)
         lines.append(f"| {label} | {t:.2f} | {ours[0]['rows'] / t:,.0f} | {max(r['rss_mb'] for r in ours):.0f} | "
-                     f"{b:.2f} | {max(r['rss_mb'] for r in bare):.0f} | {t / b:.1f}× | {target or '—'} |")
+                     f"{b:.2f} | {max(r['rss_mb'] for r in bare):.0f} | {t / b:.1f}× | {best:.1f}× | {target or '—'} |")
         print(lines[-1], flush=True)
         if label != "100k-row csv":
             profiles.append((label, run_child("validate", str(path), "profile")["profile"]))
