@@ -307,44 +307,40 @@ def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path,
     assert overlapped[49][1][2] == "" and overlapped[49][2], "an uncalculated formula is still found"
 
 
+def narrow_at_chunk_sizes(cells: str, chunks: tuple[int, ...] = (37, 64, 4 << 20)) -> list[bool]:
+    """``is_narrow`` of a sheet of 3,000 plain rows and then ``cells``, read at each chunk size (tags cut
+    anywhere)."""
+    from bulkprov.io import xlsxscan
+
+    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+             + '<row r="1"><c r="A1"><v>1</v></c></row>' * 3000 + f'<row r="2">{cells}</row></sheetData></worksheet>')
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("sheet.xml", sheet)
+    answers = []
+    for chunk in chunks:
+        xlsxscan.CHUNK, saved = chunk, xlsxscan.CHUNK
+        try:
+            answers.append(xlsxscan.is_narrow(zipfile.ZipFile(buffer), "sheet.xml"))
+        finally:
+            xlsxscan.CHUNK = saved
+    return answers
+
+
 @pytest.mark.parametrize("cells", ['<c r="AA2"><v>1</v></c>', "<c><v>1</v></c>", '<c s="1" r="B2"><v>1</v></c>',
                                    '<x:c r="B2"><v>1</v></x:c>', '<c\tr="B2"><v>1</v></c>',
                                    '<c r="A1000000"><v>1</v></c>', '<x:c\tr="B2"/>', '<c r="B2 "><v>1</v></c>'])
 def test_a_sheet_calamine_could_make_wide_is_never_overlapped(cells: str) -> None:
     """Past column Z, a cell without a plain reference, or another prefix: the scan runs first, so its
     size guard decides before calamine allocates the grid."""
-    from bulkprov.io import xlsxscan
-
-    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-             + '<row r="1"><c r="A1"><v>1</v></c></row>' * 3000 + f'<row r="2">{cells}</row></sheetData></worksheet>')
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("sheet.xml", sheet)
-    for chunk in (37, 4 << 20):
-        xlsxscan.CHUNK, saved = chunk, xlsxscan.CHUNK
-        try:
-            assert not xlsxscan.is_narrow(zipfile.ZipFile(buffer), "sheet.xml"), (cells, chunk)
-        finally:
-            xlsxscan.CHUNK = saved
+    assert narrow_at_chunk_sizes(cells) == [False, False, False], cells
 
 
 def test_a_narrow_sheet_with_colons_in_its_text_is_still_narrow() -> None:
     """The prefixed-cell search runs only where a colon is; text like ``a:c b`` or a URL must not make
     a plain sheet look odd (it would lose the overlap, not correctness)."""
-    from bulkprov.io import xlsxscan
-
-    cells = ('<c r="A2" t="inlineStr"><is><t>a:c b http://x:c/ 10:30</t></is></c><c r="Z999999" s="1"><v>1</v></c>')
-    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-             + '<row r="1"><c r="A1"><v>1</v></c></row>' * 3000 + f'<row r="2">{cells}</row></sheetData></worksheet>')
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("sheet.xml", sheet)
-    for chunk in (37, 64, 4 << 20):
-        xlsxscan.CHUNK, saved = chunk, xlsxscan.CHUNK
-        try:
-            assert xlsxscan.is_narrow(zipfile.ZipFile(buffer), "sheet.xml"), chunk
-        finally:
-            xlsxscan.CHUNK = saved
+    cells = '<c r="A2" t="inlineStr"><is><t>a:c b http://x:c/ 10:30</t></is></c><c r="Z999999" s="1"><v>1</v></c>'
+    assert narrow_at_chunk_sizes(cells) == [True, True, True]
 
 
 @pytest.mark.parametrize("written", [b"\ts=\"{s}\"", b" s='{s}'", b"\n s=\"{s}\""])
