@@ -15,6 +15,17 @@ from bulkprov.kore.auth import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
+class ManualClock:
+    """A monotonic clock the test moves by hand (``clock.now = 2.5``); it starts at ``now``, 0.0 by
+    default, like a machine that has just booted."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
 # bulkprov speaks the locale's language (LC_ALL, LC_MESSAGES, LANG): the suite expects English unless a
 # test asks for Korean or Japanese, whatever the machine's locale.
 for _name in ("LC_ALL", "LC_MESSAGES"):

@@ -14,18 +14,11 @@ from bulkprov.kore import RateRefused
 from bulkprov.send.retry import Tally, stop_after
 from bulkprov.web.security import SessionStore
 from bulkprov.web.throttle import LoginThrottle
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import ManualClock
 
 
 def test_a_session_made_at_time_zero_lives_for_its_idle_time_and_no_longer():
-    clock = Clock()
+    clock = ManualClock()
     store = SessionStore(idle=60.0, clock=clock)
     session = store.create("hr@example.com")
     cookie = store.cookie(session)
@@ -36,7 +29,7 @@ def test_a_session_made_at_time_zero_lives_for_its_idle_time_and_no_longer():
 
 
 def test_login_back_off_holds_on_a_clock_that_starts_at_zero():
-    clock = Clock()
+    clock = ManualClock()
     throttle = LoginThrottle(address_free=100, user_free=2, base=2.0, window=900.0, clock=clock)
     for _ in range(2):
         ticket = throttle.begin("10.0.0.1", "hr")
@@ -54,7 +47,7 @@ def _refused() -> SimpleNamespace:
 
 
 def test_the_rate_refusal_cap_counts_from_a_first_refusal_at_zero():
-    clock = Clock()
+    clock = ManualClock()
     tally = Tally()
     stop = stop_after(max_attempts=3, rate_wait_cap=10.0, tally=tally, clock=clock)
     assert stop(_refused()) is False

@@ -29,6 +29,7 @@ from bulkprov.emulator import (
 )
 from bulkprov.emulator.config import AUTH_BODY, POISON_BODY, RATE_BODY, UNAVAILABLE_HTML, UNAVAILABLE_JSON
 from bulkprov.schema import BOT_ID_RE, DIALOG_ID_RE, GROUP_ID_RE, ROLE_ID_RE
+from tests.conftest import ManualClock
 
 SEED = demo_seed()
 ROLE = {r["name"]: r["roleId"] for r in SEED["roles"]}
@@ -308,20 +309,10 @@ async def info(http, url) -> tuple[int, Any, Any]:
     return await call(http, url, "POST", INFO, {"emailIds": ["a@example.com"]})
 
 
-class Clock:
-    """The emulator's arrival clock, moved by the test: rate windows judged without the machine's load."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize("style, status, retry_after", [
     ("429-retry-after", 429, "1"), ("429", 429, None), ("400-message", 400, None)])
 async def test_rate_window_refuses_then_frees(http, start, style, status, retry_after):
-    clock = Clock()
+    clock = ManualClock()
     emu, url = await start(cfg(rate_windows=[(3, 0.4)], rate_refusal=style), clock=clock)
     for _ in range(3):
         assert (await info(http, url))[0] == 200
@@ -336,7 +327,7 @@ async def test_rate_window_refuses_then_frees(http, start, style, status, retry_
 
 
 async def test_every_window_is_enforced_and_retry_after_rounds_up(http, start):
-    clock = Clock()
+    clock = ManualClock()
     _, url = await start(cfg(rate_windows=[(2, 0.2), (3, 1.5)], rate_refusal="429-retry-after"), clock=clock)
     assert [(await info(http, url))[0] for _ in range(3)] == [200, 200, 429]  # the short window
     clock.now = 0.22
@@ -353,7 +344,7 @@ async def test_every_window_is_enforced_and_retry_after_rounds_up(http, start):
 async def test_an_arrival_early_by_jitter_takes_its_slot_and_no_more(http, start):
     """Up to ``rate_tolerance`` (0.02 s) early is accepted and booked when its slot frees; once both
     slots that free at 0.15 s are taken, the next request at the same moment is refused."""
-    clock = Clock()
+    clock = ManualClock()
     emu, url = await start(cfg(rate_windows=[(2, 0.15)]), clock=clock)
     assert [(await info(http, url))[0] for _ in range(2)] == [200, 200]
     clock.now = 0.125  # 0.025 s early: more than the jitter forgiven
@@ -365,7 +356,7 @@ async def test_an_arrival_early_by_jitter_takes_its_slot_and_no_more(http, start
 
 @pytest.mark.parametrize("counts_refused, expected", [(False, 200), (True, 429)])
 async def test_refused_requests_count_only_when_configured(http, start, counts_refused, expected):
-    clock = Clock()
+    clock = ManualClock()
     _, url = await start(cfg(rate_windows=[(1, 0.3)], rate_counts_refused=counts_refused), clock=clock)
     assert (await info(http, url))[0] == 200
     clock.now = 0.15

@@ -8,6 +8,7 @@ import pytest
 
 from bulkprov.errors import InputError
 from bulkprov.send.limiter import RateLimiter, format_rate, parse_rate, schedule_floor
+from tests.conftest import ManualClock
 
 
 def test_parse_rate_units_and_seconds():
@@ -33,14 +34,6 @@ def test_schedule_floor_uses_every_window():
     assert schedule_floor(30, [(10, 2.0), (15, 10.0)]) == pytest.approx(12.0)
     assert schedule_floor(31, [(10, 2.0), (15, 10.0)]) == pytest.approx(20.0)
     assert schedule_floor(0, [(1, 1.0)]) == 0.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_limiter_never_exceeds_any_window_and_reaches_the_floor():
@@ -96,7 +89,7 @@ async def test_seeded_requests_of_an_earlier_run_count():
 
 async def test_limiter_on_a_clock_that_starts_at_zero():
     """A machine just booted: monotonic time near zero must not look like "long ago" or "paused"."""
-    clock = FakeClock()
+    clock = ManualClock()
     limiter = RateLimiter([(2, 10.0)], clock=clock)
     limiter.seed([1.0, 50.0])  # one request 1 s ago counts; the older left the window
     assert limiter._wait_needed() == 0.0

@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from bulkprov.logs import JsonFormatter, ProgressPrinter, set_run_id
+from tests.conftest import ManualClock
 
 
 class Tty(io.StringIO):
@@ -25,19 +26,11 @@ def test_bar_on_a_terminal():
     assert out.endswith("\n") and "#" * 24 in out and "5 requests" in out
 
 
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize("origin", [0.0, 5.0, 10_000_000.0])
 def test_periodic_log_lines_when_not_a_terminal(caplog, origin):
     """The first report is logged whatever the clock's origin (a machine just booted has monotonic
     time near zero); later ones wait for ``interval``."""
-    clock = Clock(origin)
+    clock = ManualClock(origin)
     printer = ProgressPrinter(stream=io.StringIO(), interval=3600, clock=clock)
     with caplog.at_level(logging.INFO, logger="bulkprov.progress"):
         printer({"done": 1, "failed": 0, "total": 9, "eta": 8.0, "requests": 1, "final": False})
@@ -58,7 +51,7 @@ def test_json_lines_carry_the_run_id():
 
 
 def test_a_line_again_after_the_interval(caplog):
-    clock = Clock(0.0)
+    clock = ManualClock(0.0)
     printer = ProgressPrinter(stream=io.StringIO(), interval=60, clock=clock)
     with caplog.at_level(logging.INFO, logger="bulkprov.progress"):
         for done in range(1, 5):
@@ -68,7 +61,7 @@ def test_a_line_again_after_the_interval(caplog):
 
 
 def test_the_last_line_is_said_once_and_a_wait_says_why(caplog):
-    clock = Clock(100.0)
+    clock = ManualClock(100.0)
     printer = ProgressPrinter(stream=io.StringIO(), interval=0, clock=clock)
     with caplog.at_level(logging.INFO, logger="bulkprov.progress"):
         printer({"done": 3, "failed": 0, "total": 9, "eta": 5.0, "requests": 1, "final": False,
