@@ -7,13 +7,16 @@ committed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
 import re
 import struct
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import xlsxwriter
@@ -250,19 +253,25 @@ def test_data_starting_in_column_c_keeps_excel_column_positions(tmp_path: Path) 
     assert any("(D)" in w.message and "firstName" in w.message for w in table.warnings)
 
 
-def test_zero_padding_only_touches_numbers_with_that_style(tmp_path: Path) -> None:
-    path = tmp_path / "zips.xlsx"
+@contextlib.contextmanager
+def users_sheet(path: Path, headers: list[str]) -> Iterator[tuple[Any, Any, Any]]:
+    """(workbook, Users sheet with ``headers`` in row 1, the zero-padding format "00000"); saved on exit."""
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("Users")
-    pad = wb.add_format({"num_format": "00000"})
-    ws.write_row(0, 0, ["emailId", "zip", "city"])
-    for r in range(1, 2001):
-        ws.write_string(r, 0, f"u{r}@example.com")
-        ws.write_number(r, 1, r, pad)
-        ws.write_number(r, 2, r)
-    ws.write_string(2001, 0, "text@example.com")
-    ws.write_string(2001, 1, "abc", pad)
+    ws.write_row(0, 0, headers)
+    yield wb, ws, wb.add_format({"num_format": "00000"})
     wb.close()
+
+
+def test_zero_padding_only_touches_numbers_with_that_style(tmp_path: Path) -> None:
+    path = tmp_path / "zips.xlsx"
+    with users_sheet(path, ["emailId", "zip", "city"]) as (_, ws, pad):
+        for r in range(1, 2001):
+            ws.write_string(r, 0, f"u{r}@example.com")
+            ws.write_number(r, 1, r, pad)
+            ws.write_number(r, 2, r)
+        ws.write_string(2001, 0, "text@example.com")
+        ws.write_string(2001, 1, "abc", pad)
     rows = rows_of(open_table(path))
     assert rows[0].cells == ["u1@example.com", "00001", "1"]
     assert rows[1999].cells == ["u2000@example.com", "02000", "2000"]
@@ -271,14 +280,10 @@ def test_zero_padding_only_touches_numbers_with_that_style(tmp_path: Path) -> No
 
 def test_row_style_does_not_pad_cells_without_it(tmp_path: Path) -> None:
     path = tmp_path / "rowstyle.xlsx"
-    wb = xlsxwriter.Workbook(str(path))
-    ws = wb.add_worksheet("Users")
-    pad = wb.add_format({"num_format": "00000"})
-    ws.write_row(0, 0, ["emailId", "zip"])
-    ws.set_row(1, None, pad)
-    ws.write_string(1, 0, "a@example.com")
-    ws.write_number(1, 1, 2128, wb.add_format({"bold": True}))
-    wb.close()
+    with users_sheet(path, ["emailId", "zip"]) as (wb, ws, pad):
+        ws.set_row(1, None, pad)
+        ws.write_string(1, 0, "a@example.com")
+        ws.write_number(1, 1, 2128, wb.add_format({"bold": True}))
     assert rows_of(open_table(path))[0].cells == ["a@example.com", "2128"]
 
 
@@ -290,15 +295,11 @@ def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path,
 
     monkeypatch.setattr(xlsxscan, "CHUNK", chunk)
     path = tmp_path / "narrow.xlsx"
-    wb = xlsxwriter.Workbook(str(path))
-    ws = wb.add_worksheet("Users")
-    pad = wb.add_format({"num_format": "00000"})
-    ws.write_row(0, 0, ["emailId", "zip", "city"])
-    for r in range(1, 300):
-        ws.write_string(r, 0, f"u{r}@example.com")
-        ws.write_number(r, 1, r, pad)
-        ws.write_formula(r, 2, "=1+1", None, "" if r % 50 == 0 else 2)
-    wb.close()
+    with users_sheet(path, ["emailId", "zip", "city"]) as (_, ws, pad):
+        for r in range(1, 300):
+            ws.write_string(r, 0, f"u{r}@example.com")
+            ws.write_number(r, 1, r, pad)
+            ws.write_formula(r, 2, "=1+1", None, "" if r % 50 == 0 else 2)
     assert xlsxscan.is_narrow(zipfile.ZipFile(path), SHEET1)
     overlapped = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
     monkeypatch.setattr(workbook.WorkbookFile, "_narrow_xlsx", lambda self, name: False)
@@ -348,12 +349,9 @@ def test_a_style_attribute_written_another_way_still_formats_its_cell(tmp_path: 
     """The usual search finds `` s="1"`` right after the reference; a writer that puts a tab, a newline
     or single quotes there must still get its zero-padded zip code (the exact search takes the part)."""
     path = tmp_path / "padded.xlsx"
-    wb = xlsxwriter.Workbook(str(path))
-    ws, pad = wb.add_worksheet("Users"), wb.add_format({"num_format": "00000"})
-    ws.write_row(0, 0, ["emailId", "zip"])
-    ws.write_string(1, 0, "a@example.com")
-    ws.write_number(1, 1, 2129, pad)
-    wb.close()
+    with users_sheet(path, ["emailId", "zip"]) as (_, ws, pad):
+        ws.write_string(1, 0, "a@example.com")
+        ws.write_number(1, 1, 2129, pad)
     sheet = zipfile.ZipFile(path).read(SHEET1)
     style = re.search(rb'<c r="B2" s="([0-9]+)"', sheet).group(1)
     odd = rewrite_zip(path, tmp_path / "odd.xlsx", {SHEET1: sheet.replace(
