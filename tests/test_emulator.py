@@ -68,7 +68,7 @@ async def start():
     started: list[Emulator] = []
 
     async def _start(config: EmulatorConfig | None = None, clock=None) -> tuple[Emulator, str]:
-        emu = Emulator(config or cfg(), **({"clock": clock} if clock else {}))
+        emu = Emulator(config or cfg(), clock=clock or time.monotonic)
         started.append(emu)
         return emu, await emu.start()
 
