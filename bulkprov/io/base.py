@@ -71,6 +71,8 @@ class SheetFacts:
     """row -> {column: formula} for formula cells whose value was never calculated."""
     span: tuple[int, int] | None = None
     """(rows, columns) of the rectangle the reader will allocate, when it may be large; else None."""
+    narrow: bool = False
+    """Every cell is plainly in columns A-Z and rows 1-999,999 (xlsx: what ``is_narrow`` says)."""
 
 
 @dataclass

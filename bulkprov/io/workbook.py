@@ -33,6 +33,7 @@ from bulkprov.errors import (
     ZipBomb,
 )
 from bulkprov.i18n import gettext as _
+from bulkprov.io import xlsxsplit
 from bulkprov.io.base import (
     NOT_DATA_SHEETS,
     WORKBOOK_EXTENSIONS,
@@ -53,7 +54,15 @@ from bulkprov.io.odsscan import scan_content
 from bulkprov.io.ole import classify_ole
 from bulkprov.io.sniff import zip_kind
 from bulkprov.io.xlsscan import scan_xls
-from bulkprov.io.xlsxscan import is_narrow, recalculated_on_load, scan_sheet, style_formats
+from bulkprov.io.xlsxscan import (
+    NARROW_COLUMNS,
+    NARROW_ROWS,
+    is_narrow,
+    recalculated_on_load,
+    scan_sheet,
+    style_formats,
+)
+from bulkprov.io.xlsxsplit import PieceSheet
 
 
 def _check_zip(path: Path, zf: zipfile.ZipFile, limits: LoaderLimits) -> None:
@@ -239,11 +248,28 @@ class WorkbookFile:
     def load_sheet(self, name: str) -> tuple[object, SheetFacts]:
         """The calamine sheet and what our own pass found (formats, formulas), guards done first.
 
-        The pass and calamine read the same XML; when the sheet is narrow (no cell past column Z, see
-        :func:`is_narrow`) nothing the pass could find bounds calamine's grid, so the two overlap:
-        the pass in a thread, calamine (which releases the GIL while it parses) here.
+        * A big xlsx sheet: our pass hands each part it has found narrow on to calamine, which parses
+          the sheet in pieces in a thread while the pass reads on; each piece's rows are then read
+          while the next is parsed (:mod:`bulkprov.io.xlsxsplit`).
+        * Another xlsx sheet: when it is narrow (no cell past column Z, see :func:`is_narrow`),
+          nothing our pass could find bounds calamine's grid, so the two overlap: the pass in a
+          thread, calamine (which lets go of the GIL while it parses) here.
+        * Otherwise our pass first, and its extent of the cells may refuse the sheet before calamine.
         """
-        if self._narrow_xlsx(name):
+        member = self._sheet_member(name)
+        if member is not None and xlsxsplit.worth_cutting(self.zip, member):  # type: ignore[arg-type]
+            cutter = xlsxsplit.PieceCutter(self.zip, member, [m for m in self.parts.values() if m != member],  # type: ignore[arg-type]
+                                           name)
+            try:
+                facts = self._facts(name, sink=cutter)
+            except BaseException:
+                cutter.abandon()
+                raise
+            pieces = cutter.finish() if facts.narrow else None
+            if pieces is not None:
+                return pieces, facts
+            cutter.abandon()
+        elif member is not None and self._narrow_xlsx(name):
             with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="bulkprov-scan") as pool:
                 # the reader's language (a context variable) goes along into the thread's messages
                 scan = pool.submit(contextvars.copy_context().run, self._facts, name)
@@ -252,13 +278,21 @@ class WorkbookFile:
                 finally:
                     concurrent.futures.wait([scan])  # the pass uses our zip handle: never close it under it
                 return sheet, scan.result()
-        facts = self._facts(name)
+        else:
+            facts = self._facts(name)
         self._check_span(name, facts)
         return self._calamine_sheet(name), facts
 
-    def _narrow_xlsx(self, name: str) -> bool:
+    def _sheet_member(self, name: str) -> str | None:
+        """The zip member of an xlsx sheet's XML (None for other formats, or when it is missing)."""
         member = self.parts.get(name)
         if self.format != "xlsx" or self.zip is None or member is None or member not in self.zip.namelist():
+            return None
+        return member
+
+    def _narrow_xlsx(self, name: str) -> bool:
+        member = self._sheet_member(name)
+        if member is None or self.zip is None:
             return False
         self._check_dimension(name)
         with damaged(self.path, member, sheet=name):
@@ -303,7 +337,8 @@ class WorkbookFile:
                 self.book_facts = {}
         return self.book_facts
 
-    def _facts(self, name: str) -> SheetFacts:
+    def _facts(self, name: str, sink: xlsxsplit.PieceCutter | None = None) -> SheetFacts:
+        """Our pass over the sheet (its XML going on to ``sink`` part by part)."""
         if self.format in ("ods", "xls"):
             return self._book_facts().get(name) or SheetFacts()
         member = self.parts.get(name)
@@ -313,10 +348,51 @@ class WorkbookFile:
             raise CorruptFile("missing-sheet", path=self.path, sheet=name, part=member)
         self._check_dimension(name)
         with damaged(self.path, member, sheet=name):
-            return scan_sheet(self.zip, member, self.styles, self.recalc)
+            return scan_sheet(self.zip, member, self.styles, self.recalc, sink=sink)
 
     def rows(self, sheet: object, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cells) for every non-blank row; cell i is column i (A = 0)."""
+        if isinstance(sheet, PieceSheet):
+            yield from self._pieces_rows(sheet, facts)
+        else:
+            yield from self._piece_rows(sheet, facts, 0)
+
+    def _pieces_rows(self, sheet: PieceSheet, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
+        """The rows of each piece in turn.  A piece calamine refuses hands over to the whole sheet
+        (which then says what is wrong, or reads the rest); rows out of order are damage (Excel
+        itself requires ascending rows), since the earlier pieces' rows have gone out already."""
+        done = 0  # the last Excel row of the pieces read so far
+        try:
+            for k in range(len(sheet)):
+                try:
+                    piece = sheet.piece(k)
+                except BaseException as exc:  # calamine's errors, a Rust panic (PanicException)
+                    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+                        raise
+                    yield from self._piece_rows(self._calamine_sheet(sheet.name), facts, done)
+                    return
+                start, end = getattr(piece, "start", None), getattr(piece, "end", None)
+                if not start or not end:
+                    continue
+                if start[0] < done:
+                    raise CorruptFile("damaged-sheet", path=self.path, sheet=sheet.name,
+                                      reason=_("its rows are not in ascending order (row {row} comes after row {last})")
+                                      .format(row=start[0] + 1, last=done))
+                yield from self._formula_rows(facts, done, start[0] + 1)
+                try:
+                    rows = piece.to_python()  # type: ignore[attr-defined]  # from its start: no placeholder rows
+                except Exception as exc:
+                    raise self._corrupt(exc) from None
+                sheet.release(k)
+                del piece
+                yield from self._cells(iter(rows), start[0] + 1, start[1], facts)
+                del rows
+                done = end[0] + 1
+        finally:
+            sheet.cancel()
+
+    def _piece_rows(self, sheet: object, facts: SheetFacts, after: int) -> Iterator[tuple[int, list[str]]]:
+        """The rows of one calamine sheet (or piece of one) after Excel row ``after``."""
         start = getattr(sheet, "start", None)
         if not start:
             return
@@ -324,16 +400,33 @@ class WorkbookFile:
         try:
             it = iter(sheet.iter_rows())  # type: ignore[attr-defined]
             first = next(it, None)
+            if first is None:
+                return
+            # python-calamine 0.9 yields placeholder rows from row 1; a fixed version would start at row0.
+            number = 1 if row0 and not any(v != "" for v in first) else row0 + 1
+            skip = max(row0 if number == 1 else 0, after) - number + 1  # placeholders, earlier rows
+            if skip > 0:  # at C speed
+                first = next(itertools.islice(it, skip - 1, None), None)
+                number += skip
         except Exception as exc:
             raise self._corrupt(exc) from None
-        if first is None:
-            return
-        # python-calamine 0.9 yields placeholder rows from row 1; a fixed version would start at row0.
-        number = 1 if row0 and not any(v != "" for v in first) else row0 + 1
+        yield from self._formula_rows(facts, after, number)
+        if first is not None:
+            yield from self._cells(itertools.chain([first], it), number, col0, facts)
+
+    @staticmethod
+    def _formula_rows(facts: SheetFacts, after: int, before: int) -> Iterator[tuple[int, list[str]]]:
+        """Rows between ``after`` and ``before`` that hold only formulas never calculated (calamine
+        has no value for them, so its rows may start past them)."""
+        if facts.formulas:
+            for n in sorted(r + 1 for r in facts.formulas if after < r + 1 < before):
+                yield n, _mark([], facts.formulas[n - 1])
+
+    def _cells(self, rows: Iterator[list[object]], number: int, col0: int,
+               facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
         lead = [""] * col0
         ws = WS
         styled, formulas = facts.styled, facts.formulas
-        rows = itertools.chain([first], it)
         while True:
             try:
                 raw = next(rows, None)
@@ -403,8 +496,7 @@ def open_workbook(
         _check_sheet_size(path, name, sheet, limits)
     finally:
         book.close_zip()
-    end = getattr(sheet, "end", None)
-    last_row = end[0] + 1 if end else None
+    last_row = _last_row(sheet, limits)
     rows = book.rows(sheet, facts)
     return build_table(
         path, rows, limits, required_any, warnings,
@@ -413,9 +505,23 @@ def open_workbook(
     )
 
 
+def _last_row(sheet: object, limits: LoaderLimits) -> int | None:
+    """The sheet's last row, for refusing too many rows before reading any; None when it cannot
+    be too many (a sheet in pieces is narrow: its rows are numbered below 1,000,000, and its end is
+    only known once every piece is parsed)."""
+    if isinstance(sheet, PieceSheet) and limits.max_rows >= NARROW_ROWS:
+        return None
+    end = getattr(sheet, "end", None)
+    return end[0] + 1 if end else None
+
+
 def _check_sheet_size(path: Path, name: str, sheet: object, limits: LoaderLimits) -> None:
-    start, end = getattr(sheet, "start", None), getattr(sheet, "end", None)
-    if not start or not end:
+    if not getattr(sheet, "start", None):
+        raise FileEmpty("sheet", path=path, sheet=name)
+    if isinstance(sheet, PieceSheet) and limits.max_columns >= NARROW_COLUMNS:
+        return  # a sheet in pieces is narrow (columns A-Z); its end waits for the last piece
+    end = getattr(sheet, "end", None)
+    if not end:
         raise FileEmpty("sheet", path=path, sheet=name)
     if end[1] + 1 > limits.max_columns:
         raise SheetTooWide("uses", path=path, sheet=name, letter=column_letter(end[1]), count=end[1] + 1,
