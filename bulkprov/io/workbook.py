@@ -4,16 +4,14 @@ calamine is a Rust reader of xlsx/xls/ods, many times faster than pure-Python re
 x 15 columns in ~1.5 s here) with compact memory.  Before it opens a file: a zip's member table is
 checked for absurd total size and compression ratio (zip bombs), and the xlsx sheet's ``<dimension
 ref=...>`` tag is read from the head of the sheet XML so a sheet claiming 16,384 columns is refused
-before anything allocates for it.  ``iter_rows`` of python-calamine 0.9 yields placeholder rows
-from row 1 (issue #177); we detect whether the leading rows are placeholders so the row numbers
-stay Excel's with either behaviour.
+before anything allocates for it.  A big narrow sheet goes to calamine in pieces while our own
+pass reads on (:mod:`bulkprov.io.xlsxsplit`); :mod:`bulkprov.io.sheetrows` turns the rows into text.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import contextvars
-import itertools
 import posixpath
 import re
 import xml.etree.ElementTree as ET
@@ -37,9 +35,7 @@ from bulkprov.io import xlsxsplit
 from bulkprov.io.base import (
     NOT_DATA_SHEETS,
     WORKBOOK_EXTENSIONS,
-    WS,
     LoaderLimits,
-    MarkedCells,
     SheetFacts,
     Table,
     column_letter,
@@ -49,9 +45,10 @@ from bulkprov.io.base import (
 from bulkprov.io.formats import Renderer
 from bulkprov.io.guard import damaged, open_regular, open_zip
 from bulkprov.io.headers import build_table, read_lookup_rows
-from bulkprov.io.numfmt import cell_text, local_name
+from bulkprov.io.numfmt import local_name
 from bulkprov.io.odsscan import scan_content
 from bulkprov.io.ole import classify_ole
+from bulkprov.io.sheetrows import SheetReading, sheet_rows
 from bulkprov.io.sniff import zip_kind
 from bulkprov.io.xlsscan import scan_xls
 from bulkprov.io.xlsxscan import (
@@ -352,98 +349,9 @@ class WorkbookFile:
 
     def rows(self, sheet: object, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cells) for every non-blank row; cell i is column i (A = 0)."""
-        if isinstance(sheet, PieceSheet):
-            yield from self._pieces_rows(sheet, facts)
-        else:
-            yield from self._piece_rows(sheet, facts, 0)
-
-    def _pieces_rows(self, sheet: PieceSheet, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
-        """The rows of each piece in turn.  A piece calamine refuses hands over to the whole sheet
-        (which then says what is wrong, or reads the rest); rows out of order are damage (Excel
-        itself requires ascending rows), since the earlier pieces' rows have gone out already."""
-        done = 0  # the last Excel row of the pieces read so far
-        try:
-            for k in range(len(sheet)):
-                try:
-                    piece = sheet.piece(k)
-                except BaseException as exc:  # calamine's errors, a Rust panic (PanicException)
-                    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
-                        raise
-                    yield from self._piece_rows(self._calamine_sheet(sheet.name), facts, done)
-                    return
-                start, end = getattr(piece, "start", None), getattr(piece, "end", None)
-                if not start or not end:
-                    continue
-                if start[0] < done:
-                    raise CorruptFile("damaged-sheet", path=self.path, sheet=sheet.name,
-                                      reason=_("its rows are not in ascending order (row {row} comes after row {last})")
-                                      .format(row=start[0] + 1, last=done))
-                yield from self._formula_rows(facts, done, start[0] + 1)
-                try:
-                    rows = piece.to_python()  # type: ignore[attr-defined]  # from its start: no placeholder rows
-                except Exception as exc:
-                    raise self._corrupt(exc) from None
-                sheet.release(k)
-                del piece
-                yield from self._cells(iter(rows), start[0] + 1, start[1], facts)
-                del rows
-                done = end[0] + 1
-        finally:
-            sheet.cancel()
-
-    def _piece_rows(self, sheet: object, facts: SheetFacts, after: int) -> Iterator[tuple[int, list[str]]]:
-        """The rows of one calamine sheet (or piece of one) after Excel row ``after``."""
-        start = getattr(sheet, "start", None)
-        if not start:
-            return
-        row0, col0 = start
-        try:
-            it = iter(sheet.iter_rows())  # type: ignore[attr-defined]
-            first = next(it, None)
-            if first is None:
-                return
-            # python-calamine 0.9 yields placeholder rows from row 1; a fixed version would start at row0.
-            number = 1 if row0 and not any(v != "" for v in first) else row0 + 1
-            skip = max(row0 if number == 1 else 0, after) - number + 1  # placeholders, earlier rows
-            if skip > 0:  # at C speed
-                first = next(itertools.islice(it, skip - 1, None), None)
-                number += skip
-        except Exception as exc:
-            raise self._corrupt(exc) from None
-        yield from self._formula_rows(facts, after, number)
-        if first is not None:
-            yield from self._cells(itertools.chain([first], it), number, col0, facts)
-
-    @staticmethod
-    def _formula_rows(facts: SheetFacts, after: int, before: int) -> Iterator[tuple[int, list[str]]]:
-        """Rows between ``after`` and ``before`` that hold only formulas never calculated (calamine
-        has no value for them, so its rows may start past them)."""
-        if facts.formulas:
-            for n in sorted(r + 1 for r in facts.formulas if after < r + 1 < before):
-                yield n, _mark([], facts.formulas[n - 1])
-
-    def _cells(self, rows: Iterator[list[object]], number: int, col0: int,
-               facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
-        lead = [""] * col0
-        ws = WS
-        styled, formulas = facts.styled, facts.formulas
-        while True:
-            try:
-                raw = next(rows, None)
-            except Exception as exc:  # calamine may fail on a row it reaches late
-                raise self._corrupt(exc) from None
-            if raw is None:
-                return
-            cells = [v.strip(ws) if type(v) is str else cell_text(v) for v in raw]
-            if styled and (marks := styled.get(number - 1)):
-                _render_into(cells, raw, marks, col0)
-            if col0:
-                cells = lead + cells
-            if formulas and number - 1 in formulas:
-                cells = _mark(cells, formulas[number - 1])
-            if any(cells) or type(cells) is MarkedCells:
-                yield number, cells
-            number += 1
+        name = sheet.name if isinstance(sheet, PieceSheet) else ""
+        return sheet_rows(sheet, facts, SheetReading(self.path, name, self._corrupt,
+                                                     lambda: self._calamine_sheet(name)))
 
     def lookups(self, warnings: list[InputWarning]) -> dict[str, dict[str, str]]:
         names = self.sheet_names()
@@ -463,25 +371,6 @@ def _find_name(names: Iterable[str], wanted: str) -> str | None:
         return wanted
     key = wanted.strip().casefold()
     return next((n for n in names if n.strip().casefold() == key), None)
-
-
-def _render_into(cells: list[str], raw: list[object], styled: list[tuple[int, Renderer]], col0: int) -> None:
-    """Each formatted cell's text as the spreadsheet application shows it (from the raw value)."""
-    for col, render in styled:
-        j = col - col0
-        if 0 <= j < len(raw) and (value := raw[j]) != "":
-            text = render(value)
-            if text is not None:
-                cells[j] = text.strip(WS)
-
-
-def _mark(cells: list[str], formulas: dict[int, str]) -> list[str]:
-    """Cells of a row with uncalculated formulas: they read "" and carry the formula to the validator."""
-    for col in formulas:
-        if col >= len(cells):
-            cells.extend([""] * (col + 1 - len(cells)))
-        cells[col] = ""  # a placeholder value (XlsxWriter's 0) is not what the application shows
-    return MarkedCells(cells, dict(formulas))
 
 
 def open_workbook(

@@ -42,7 +42,8 @@ than this share of its XML is parsed whole (measured: the extra parses eat the o
 _MARKUP_OPENERS = (b"!", b"?")  # <![CDATA[, <!-- and <? -- looked for by their rare second byte (memchr)
 _OPENERS_LOOKED_AT = 10_000
 _SHEET_DATA, _SHEET_DATA_END, _ROW_END = b"<sheetData>", b"</sheetData>", b"</row>"
-_TAIL = b"</sheetData></worksheet>"  # what follows sheetData holds no values
+_TAIL = b"</sheetData></worksheet>"
+_OWN_FDS = "/proc/self/fd"  # what follows sheetData holds no values
 
 
 def cores() -> int:
@@ -200,6 +201,8 @@ def _needed(name: str, *which: str) -> bool:
 def _memory_file() -> typing.BinaryIO:
     """A file in memory that calamine can open by path (Linux: ``memfd_create``, never on a disk,
     gone with the process); elsewhere a BytesIO, which calamine copies more slowly."""
+    if not os.path.isdir(_OWN_FDS):
+        return io.BytesIO()
     try:
         return open(os.memfd_create("bulkprov-piece", os.MFD_CLOEXEC), "w+b")  # noqa: SIM115 -- closed after its parse
     except (AttributeError, OSError):
@@ -213,7 +216,7 @@ def _parse(book: typing.BinaryIO, sheet: str) -> object:
         if isinstance(book, io.BytesIO):
             workbook = CalamineWorkbook.from_filelike(book)
         else:  # by path: calamine reads the file itself, several times faster than through a file object
-            workbook = CalamineWorkbook.from_path(f"/proc/self/fd/{book.fileno()}")
+            workbook = CalamineWorkbook.from_path(f"{_OWN_FDS}/{book.fileno()}")
         try:
             return workbook.get_sheet_by_name(sheet)
         finally:
