@@ -287,3 +287,33 @@ def test_a_piece_workbook_holds_the_original_parts_and_its_rows(tmp_path: Path) 
         assert {n for n, _ in others} <= set(piece.namelist())
         assert all(i.compress_type == zipfile.ZIP_STORED for i in piece.infolist())
     book.close()
+
+
+def test_an_error_before_the_rows_stops_the_parse_of_the_pieces(tmp_path: Path, small_pieces: Pieces,
+                                                                 monkeypatch) -> None:
+    """A sheet refused at its header (no email column) leaves no pieces being parsed behind it: the
+    command ends at once instead of waiting for calamine to finish a sheet nobody reads."""
+    import concurrent.futures
+    import time
+
+    made: list = []
+    parse, finish = xlsxsplit._parse, xlsxsplit.PieceCutter.finish
+
+    def slow(book, sheet):
+        time.sleep(0.05)
+        return parse(book, sheet)
+
+    def kept(self):
+        made.append(finish(self))
+        return made[-1]
+
+    monkeypatch.setattr(xlsxsplit, "_parse", slow)
+    monkeypatch.setattr(xlsxsplit.PieceCutter, "finish", kept)
+    rows = [row(1, text("A1", "Nickname"), text("B1", "Department")), *plain_rows(2, 300)]
+    path = with_sheet(tmp_path / "noemail.xlsx", rows)
+    with pytest.raises(InputError, match="missing-column") as caught:
+        read(path)
+    assert caught.value  # the error (and so the sheet, through its traceback) is still held here
+    futures = made[0].futures
+    concurrent.futures.wait(futures, timeout=10)
+    assert len(futures) >= 5 and sum(f.cancelled() for f in futures) >= 3

@@ -378,20 +378,23 @@ def open_workbook(
     required_any: tuple[str, ...], warnings: list[InputWarning],
 ) -> Table:
     book = WorkbookFile(path, kind, limits)
+    sheet: object = None
     try:
         name = book.choose_sheet(wanted)
         lookups = book.lookups(warnings)
         sheet, facts = book.load_sheet(name)
         _check_sheet_size(path, name, sheet, limits)
-    finally:
         book.close_zip()
-    last_row = _last_row(sheet, limits)
-    rows = book.rows(sheet, facts)
-    return build_table(
-        path, rows, limits, required_any, warnings,
-        fmt=book.format, sheet=name, encoding=None, delimiter=None, lookups=lookups, last_row=last_row,
-        where=f"sheet '{name}'",
-    )
+        return build_table(
+            path, book.rows(sheet, facts), limits, required_any, warnings,
+            fmt=book.format, sheet=name, encoding=None, delimiter=None, lookups=lookups,
+            last_row=_last_row(sheet, limits), where=f"sheet '{name}'",
+        )
+    except BaseException:
+        book.close_zip()
+        if isinstance(sheet, PieceSheet):
+            sheet.cancel()  # no row will be read: parse no more pieces
+        raise
 
 
 def _last_row(sheet: object, limits: LoaderLimits) -> int | None:

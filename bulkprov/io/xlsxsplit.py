@@ -21,6 +21,7 @@ import concurrent.futures
 import io
 import os
 import typing
+import weakref
 import zipfile
 from collections.abc import Sequence
 
@@ -225,11 +226,21 @@ def _parse(book: typing.BinaryIO, sheet: str) -> object:
         book.close()  # the piece is parsed: let its bytes go at once
 
 
+def _cancel(futures: list[concurrent.futures.Future[object]]) -> None:
+    for future in futures:
+        future.cancel()
+
+
 class PieceSheet:
     """The pieces of one sheet, parsed in order in one thread while the caller reads the first ones."""
 
     def __init__(self, futures: list[concurrent.futures.Future[object]], sheet: str) -> None:
         self.futures, self.name = futures, sheet
+        weakref.finalize(self, _cancel, futures)  # dropped unread (an error before the rows): parse no more
+
+    def cancel(self) -> None:
+        """Parse no more pieces (the reader stopped early)."""
+        _cancel(self.futures)
 
     def __len__(self) -> int:
         return len(self.futures)
@@ -243,11 +254,6 @@ class PieceSheet:
         done: concurrent.futures.Future[object] = concurrent.futures.Future()
         done.set_result(None)
         self.futures[k] = done
-
-    def cancel(self) -> None:
-        """Parse no more pieces (the reader stopped early)."""
-        for future in self.futures:
-            future.cancel()
 
     @property
     def start(self) -> tuple[int, int] | None:
