@@ -24,6 +24,7 @@ from bulkprov.jobs import JobSettings, run_job
 from tests.test_columnwise import sheets, write_fixture
 
 SHEET1 = "xl/worksheets/sheet1.xml"
+SHEET2 = "xl/worksheets/sheet2.xml"  # the Users sheet of roster()
 
 
 class Pieces:
@@ -70,8 +71,12 @@ def both(path: Path, pieces: Pieces) -> tuple[list[tuple], list[tuple]]:
 
 def roster(path: Path, rows: int = 400, *, inline: bool = False, first_row: int = 0, first_col: int = 0) -> Path:
     """Headers, then rows of every cell kind: text, zero-padded numbers, dates, booleans, floats,
-    formulas with and without a value, blank rows, rows with only a late cell or only a formula."""
+    formulas with and without a value, blank rows, rows with only a late cell or only a formula;
+    a Groups lookup sheet before it (its part is left out of the pieces' workbooks)."""
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": inline})
+    groups = wb.add_worksheet("Groups")
+    groups.write_row(0, 0, ["name", "groupId"])
+    groups.write_row(1, 0, ["Sales", "e-06b41cdd-7678-5394-b958-40ca5662f502"])
     ws = wb.add_worksheet("Users")
     pad, day = wb.add_format({"num_format": "00000"}), wb.add_format({"num_format": "yyyy-mm-dd"})
     r0, c0 = first_row, first_col
@@ -227,11 +232,11 @@ def test_a_piece_calamine_refuses_is_reported_as_the_whole_sheet_would_be(tmp_pa
 def test_small_sheets_one_core_and_big_shared_strings_are_parsed_whole(tmp_path: Path, monkeypatch) -> None:
     path = roster(tmp_path / "r.xlsx")
     with zipfile.ZipFile(path) as zf:
-        assert not xlsxsplit.worth_cutting(zf, SHEET1), "a small sheet"
+        assert not xlsxsplit.worth_cutting(zf, SHEET2), "a small sheet"
         monkeypatch.setattr(xlsxsplit, "CUT_MIN_BYTES", 0)
-        assert xlsxsplit.worth_cutting(zf, SHEET1)
+        assert xlsxsplit.worth_cutting(zf, SHEET2)
         monkeypatch.setattr(xlsxsplit, "cores", lambda: 1)
-        assert not xlsxsplit.worth_cutting(zf, SHEET1), "one core"
+        assert not xlsxsplit.worth_cutting(zf, SHEET2), "one core"
     monkeypatch.setattr(xlsxsplit, "cores", lambda: 2)
     unique = tmp_path / "unique.xlsx"  # every cell a string of its own: the shared strings outweigh the sheet
     wb = xlsxwriter.Workbook(str(unique))
@@ -280,10 +285,10 @@ def test_a_piece_workbook_holds_the_original_parts_and_its_rows(tmp_path: Path) 
     rows and a closing tag."""
     path = roster(tmp_path / "r.xlsx")
     with zipfile.ZipFile(path) as zf:
-        others = [(i.filename, zf.read(i)) for i in zf.infolist() if i.filename != SHEET1]
-    book = xlsxsplit.piece_workbook(others, SHEET1, (b"<worksheet><sheetData>", b'<row r="7"/>', b"</sheetData></worksheet>"))
+        others = [(i.filename, zf.read(i)) for i in zf.infolist() if i.filename != SHEET2]
+    book = xlsxsplit.piece_workbook(others, SHEET2, (b"<worksheet><sheetData>", b'<row r="7"/>', b"</sheetData></worksheet>"))
     with zipfile.ZipFile(io.BytesIO(book.read())) as piece:
-        assert piece.read(SHEET1) == b'<worksheet><sheetData><row r="7"/></sheetData></worksheet>'
+        assert piece.read(SHEET2) == b'<worksheet><sheetData><row r="7"/></sheetData></worksheet>'
         assert {n for n, _ in others} <= set(piece.namelist())
         assert all(i.compress_type == zipfile.ZIP_STORED for i in piece.infolist())
     book.close()

@@ -90,12 +90,14 @@ class PieceCutter:
         if not narrow:
             return self.abandon()
         if self.head is None:
-            at = b"".join([*self.buffer, part]).find(_SHEET_DATA)
-            if at < 0:  # the head goes on (a long <cols>, say): wait for <sheetData>
-                self.buffer.append(part)
-                return
             whole = b"".join([*self.buffer, part])
-            self.head, part, self.buffer = whole[:at + len(_SHEET_DATA)], whole[at + len(_SHEET_DATA):], []
+            at = whole.find(_SHEET_DATA)
+            if at < 0:  # the head goes on (a long <cols>, say): wait for <sheetData>
+                self.buffer = [whole]
+                return
+            at += len(_SHEET_DATA)
+            self.head, part, self.buffer = whole[:at], whole[at:], []
+        # The pass cuts its parts at tag boundaries, so "<!" or "<?" never straddles two parts.
         if any(_markup_opens(part, byte, 0, len(part)) for byte in _MARKUP_OPENERS):
             return self.abandon()
         self.buffer.append(part)
