@@ -254,7 +254,7 @@ class WorkbookFile:
         * Otherwise our pass first, and its extent of the cells may refuse the sheet before calamine.
         """
         member = self._sheet_member(name)
-        if member is not None and xlsxsplit.worth_cutting(self.zip, member):  # type: ignore[arg-type]
+        if member is not None and self._cuttable(member):
             cutter = xlsxsplit.PieceCutter(self.zip, member, [m for m in self.parts.values() if m != member],  # type: ignore[arg-type]
                                            name)
             try:
@@ -263,7 +263,7 @@ class WorkbookFile:
                 cutter.abandon()
                 raise
             pieces = cutter.finish() if facts.narrow else None
-            if pieces is not None:
+            if pieces is not None and _starts(pieces):
                 return pieces, facts
             cutter.abandon()
         elif member is not None and self._narrow_xlsx(name):
@@ -279,6 +279,13 @@ class WorkbookFile:
             facts = self._facts(name)
         self._check_span(name, facts)
         return self._calamine_sheet(name), facts
+
+    def _cuttable(self, member: str) -> bool:
+        """Whether the sheet may go to calamine in pieces: big enough, and the limits no tighter than
+        narrowness itself guarantees (a sheet in pieces has no end before its last piece is parsed)."""
+        limits = self.limits
+        return (limits.max_rows >= NARROW_ROWS and limits.max_columns >= NARROW_COLUMNS
+                and xlsxsplit.worth_cutting(self.zip, member))  # type: ignore[arg-type]
 
     def _sheet_member(self, name: str) -> str | None:
         """The zip member of an xlsx sheet's XML (None for other formats, or when it is missing)."""
@@ -397,11 +404,24 @@ def open_workbook(
         raise
 
 
+def _starts(pieces: PieceSheet) -> bool:
+    """Whether the first piece with cells parsed (else: cancel them, parse the sheet whole, and
+    let that say what is wrong)."""
+    try:
+        pieces.start  # noqa: B018 -- waits for the first pieces
+    except BaseException as exc:  # calamine's errors, a Rust panic (PanicException)
+        if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        pieces.cancel()
+        return False
+    return True
+
+
 def _last_row(sheet: object, limits: LoaderLimits) -> int | None:
     """The sheet's last row, for refusing too many rows before reading any; None when it cannot
-    be too many (a sheet in pieces is narrow: its rows are numbered below 1,000,000, and its end is
-    only known once every piece is parsed)."""
-    if isinstance(sheet, PieceSheet) and limits.max_rows >= NARROW_ROWS:
+    be too many (a sheet in pieces is narrow: its rows are numbered below 1,000,000 -- ``_cuttable``
+    -- and its end is only known once every piece is parsed)."""
+    if isinstance(sheet, PieceSheet):
         return None
     end = getattr(sheet, "end", None)
     return end[0] + 1 if end else None
@@ -410,8 +430,8 @@ def _last_row(sheet: object, limits: LoaderLimits) -> int | None:
 def _check_sheet_size(path: Path, name: str, sheet: object, limits: LoaderLimits) -> None:
     if not getattr(sheet, "start", None):
         raise FileEmpty("sheet", path=path, sheet=name)
-    if isinstance(sheet, PieceSheet) and limits.max_columns >= NARROW_COLUMNS:
-        return  # a sheet in pieces is narrow (columns A-Z); its end waits for the last piece
+    if isinstance(sheet, PieceSheet):
+        return  # a sheet in pieces is narrow (columns A-Z, ``_cuttable``); its end waits for the last piece
     end = getattr(sheet, "end", None)
     if not end:
         raise FileEmpty("sheet", path=path, sheet=name)
