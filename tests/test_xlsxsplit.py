@@ -19,12 +19,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkprov.errors import CorruptFile, InputError
-from bulkprov.io import open_table, xlsxscan, xlsxsplit
+from bulkprov.io import LoaderLimits, open_table, xlsxscan, xlsxsplit
 from bulkprov.jobs import JobSettings, run_job
 from tests.test_columnwise import sheets, write_fixture
 
 SHEET1 = "xl/worksheets/sheet1.xml"
 SHEET2 = "xl/worksheets/sheet2.xml"  # the Users sheet of roster()
+LIMITS = LoaderLimits()
 
 
 class Pieces:
@@ -58,7 +59,7 @@ def small_pieces(monkeypatch) -> Pieces:
 def read(path: Path, *, whole: bool = False) -> list[tuple]:
     if whole:
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(xlsxsplit, "worth_cutting", lambda zf, member: False)
+            mp.setattr(xlsxsplit, "worth_cutting", lambda *_: False)
             return read(path)
     return [(r.row, list(r.cells), r.uncalculated) for r in open_table(path).rows]
 
@@ -152,7 +153,7 @@ def test_validate_workbook_with_every_error_is_the_same_in_pieces(tmp_path: Path
     run_job(path, JobSettings(command="validate", output=out_cut))
     assert small_pieces.count >= 3
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(xlsxsplit, "worth_cutting", lambda zf, member: False)
+        mp.setattr(xlsxsplit, "worth_cutting", lambda *_: False)
         run_job(path, JobSettings(command="validate", output=out_whole))
     cut, whole = sheets(out_cut), sheets(out_whole)
     assert cut == whole
@@ -232,11 +233,12 @@ def test_a_piece_calamine_refuses_is_reported_as_the_whole_sheet_would_be(tmp_pa
 def test_small_sheets_one_core_and_big_shared_strings_are_parsed_whole(tmp_path: Path, monkeypatch) -> None:
     path = roster(tmp_path / "r.xlsx")
     with zipfile.ZipFile(path) as zf:
-        assert not xlsxsplit.worth_cutting(zf, SHEET2), "a small sheet"
+        assert not xlsxsplit.worth_cutting(zf, SHEET2, LIMITS), "a small sheet"
         monkeypatch.setattr(xlsxsplit, "CUT_MIN_BYTES", 0)
-        assert xlsxsplit.worth_cutting(zf, SHEET2)
+        assert xlsxsplit.worth_cutting(zf, SHEET2, LIMITS)
+        assert not xlsxsplit.worth_cutting(zf, SHEET2, LoaderLimits(max_rows=500_000)), "a row limit below 999,999"
         monkeypatch.setattr(xlsxsplit, "cores", lambda: 1)
-        assert not xlsxsplit.worth_cutting(zf, SHEET2), "one core"
+        assert not xlsxsplit.worth_cutting(zf, SHEET2, LIMITS), "one core"
     monkeypatch.setattr(xlsxsplit, "cores", lambda: 2)
     unique = tmp_path / "unique.xlsx"  # every cell a string of its own: the shared strings outweigh the sheet
     wb = xlsxwriter.Workbook(str(unique))
@@ -245,7 +247,7 @@ def test_small_sheets_one_core_and_big_shared_strings_are_parsed_whole(tmp_path:
         ws.write_row(r, 0, [f"user{r}@example.com", f"First{r}", f"Last{r}"])
     wb.close()
     with zipfile.ZipFile(unique) as zf:
-        assert not xlsxsplit.worth_cutting(zf, SHEET1), "shared strings bigger than a quarter of the sheet"
+        assert not xlsxsplit.worth_cutting(zf, SHEET1, LIMITS), "shared strings bigger than a quarter of the sheet"
 
 
 CELL = st.one_of(st.none(), st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12),

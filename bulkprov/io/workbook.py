@@ -52,8 +52,6 @@ from bulkprov.io.sheetrows import SheetReading, sheet_rows
 from bulkprov.io.sniff import zip_kind
 from bulkprov.io.xlsscan import scan_xls
 from bulkprov.io.xlsxscan import (
-    NARROW_COLUMNS,
-    NARROW_ROWS,
     is_narrow,
     recalculated_on_load,
     scan_sheet,
@@ -254,7 +252,7 @@ class WorkbookFile:
         * Otherwise our pass first, and its extent of the cells may refuse the sheet before calamine.
         """
         member = self._sheet_member(name)
-        if member is not None and self._cuttable(member):
+        if member is not None and xlsxsplit.worth_cutting(self.zip, member, self.limits):  # type: ignore[arg-type]
             cutter = xlsxsplit.PieceCutter(self.zip, member, [m for m in self.parts.values() if m != member],  # type: ignore[arg-type]
                                            name)
             try:
@@ -279,13 +277,6 @@ class WorkbookFile:
             facts = self._facts(name)
         self._check_span(name, facts)
         return self._calamine_sheet(name), facts
-
-    def _cuttable(self, member: str) -> bool:
-        """Whether the sheet may go to calamine in pieces: big enough, and the limits no tighter than
-        narrowness itself guarantees (a sheet in pieces has no end before its last piece is parsed)."""
-        limits = self.limits
-        return (limits.max_rows >= NARROW_ROWS and limits.max_columns >= NARROW_COLUMNS
-                and xlsxsplit.worth_cutting(self.zip, member))  # type: ignore[arg-type]
 
     def _sheet_member(self, name: str) -> str | None:
         """The zip member of an xlsx sheet's XML (None for other formats, or when it is missing)."""
@@ -356,7 +347,7 @@ class WorkbookFile:
 
     def rows(self, sheet: object, facts: SheetFacts) -> Iterator[tuple[int, list[str]]]:
         """(Excel row number, cells) for every non-blank row; cell i is column i (A = 0)."""
-        name = sheet.name if isinstance(sheet, PieceSheet) else ""
+        name = getattr(sheet, "name", "")
         return sheet_rows(sheet, facts, SheetReading(self.path, name, self._corrupt,
                                                      lambda: self._calamine_sheet(name)))
 
@@ -419,8 +410,8 @@ def _starts(pieces: PieceSheet) -> bool:
 
 def _last_row(sheet: object, limits: LoaderLimits) -> int | None:
     """The sheet's last row, for refusing too many rows before reading any; None when it cannot
-    be too many (a sheet in pieces is narrow: its rows are numbered below 1,000,000 -- ``_cuttable``
-    -- and its end is only known once every piece is parsed)."""
+    be too many (a sheet in pieces is narrow: its rows are numbered below 1,000,000, and it is only
+    cut under limits that allow that -- ``xlsxsplit.worth_cutting``)."""
     if isinstance(sheet, PieceSheet):
         return None
     end = getattr(sheet, "end", None)
@@ -431,7 +422,7 @@ def _check_sheet_size(path: Path, name: str, sheet: object, limits: LoaderLimits
     if not getattr(sheet, "start", None):
         raise FileEmpty("sheet", path=path, sheet=name)
     if isinstance(sheet, PieceSheet):
-        return  # a sheet in pieces is narrow (columns A-Z, ``_cuttable``); its end waits for the last piece
+        return  # a sheet in pieces is narrow (columns A-Z, under limits that allow it); no end before its last piece
     end = getattr(sheet, "end", None)
     if not end:
         raise FileEmpty("sheet", path=path, sheet=name)

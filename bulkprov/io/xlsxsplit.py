@@ -25,6 +25,9 @@ import weakref
 import zipfile
 from collections.abc import Sequence
 
+from bulkprov.io.base import LoaderLimits
+from bulkprov.io.xlsxscan import NARROW_COLUMNS, NARROW_ROWS
+
 FIRST_PIECE_BYTES = 2 << 20
 """The first piece is small, so that calamine starts early."""
 MAX_PIECE_BYTES = 16 << 20
@@ -43,8 +46,9 @@ than this share of its XML is parsed whole (measured: the extra parses eat the o
 _MARKUP_OPENERS = (b"!", b"?")  # <![CDATA[, <!-- and <? -- looked for by their rare second byte (memchr)
 _OPENERS_LOOKED_AT = 10_000
 _SHEET_DATA, _SHEET_DATA_END, _ROW_END = b"<sheetData>", b"</sheetData>", b"</row>"
-_TAIL = b"</sheetData></worksheet>"
-_OWN_FDS = "/proc/self/fd"  # what follows sheetData holds no values
+_TAIL = b"</sheetData></worksheet>"  # what follows sheetData holds no values
+_OWN_FDS = "/proc/self/fd"
+_OPENED_ANYWAY = ("sharedstrings.xml", "styles.xml", "workbook.xml")  # read by calamine at open
 
 
 def cores() -> int:
@@ -54,15 +58,18 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def worth_cutting(zf: zipfile.ZipFile, member: str) -> bool:
+def worth_cutting(zf: zipfile.ZipFile, member: str, limits: LoaderLimits) -> bool:
     """Whether the sheet is big enough to parse in pieces, its shared strings small enough to parse
-    once per piece, and there is a core to parse them on."""
+    once per piece, there is a core to parse them on, and the limits are no tighter than narrowness
+    guarantees (a sheet in pieces has no end before its last piece is parsed, so a tighter limit
+    could not be checked before its rows are read)."""
     size = zf.getinfo(member).file_size
-    return size >= CUT_MIN_BYTES and shared_strings_size(zf) <= size * STRINGS_SHARE_MAX and cores() >= 2
+    return (size >= CUT_MIN_BYTES and shared_strings_size(zf) <= size * STRINGS_SHARE_MAX and cores() >= 2
+            and limits.max_rows >= NARROW_ROWS and limits.max_columns >= NARROW_COLUMNS)
 
 
 def shared_strings_size(zf: zipfile.ZipFile) -> int:
-    return max((i.file_size for i in zf.infolist() if _needed(i.filename, "sharedstrings.xml")), default=0)
+    return max((i.file_size for i in zf.infolist() if _named(i.filename, "sharedstrings.xml")), default=0)
 
 
 class PieceCutter:
@@ -98,7 +105,7 @@ class PieceCutter:
             at += len(_SHEET_DATA)
             self.head, part, self.buffer = whole[:at], whole[at:], []
         # The pass cuts its parts at tag boundaries, so "<!" or "<?" never straddles two parts.
-        if any(_markup_opens(part, byte, 0, len(part)) for byte in _MARKUP_OPENERS):
+        if any(_markup_opens(part, byte) for byte in _MARKUP_OPENERS):
             return self.abandon()
         self.buffer.append(part)
         self.size += len(part)
@@ -138,8 +145,7 @@ class PieceCutter:
         """Stop cutting: the sheet will be parsed whole (pieces not yet parsed never will be)."""
         self.cutting = False
         self.buffer = []
-        for future in self.futures:
-            future.cancel()
+        _cancel(self.futures)
         if self.pool is not None:
             self.pool.shutdown(wait=False)
 
@@ -147,7 +153,7 @@ class PieceCutter:
         if self.others is None:
             self.others = [(i.filename, self.zf.read(i)) for i in self.zf.infolist()
                            if i.filename != self.member and i.filename not in self.skip
-                           and (i.file_size <= COPIED_MAX_BYTES or _needed(i.filename))]
+                           and (i.file_size <= COPIED_MAX_BYTES or _named(i.filename, *_OPENED_ANYWAY))]
         self._wait_for_room(len(body))
         book = piece_workbook(self.others, self.member, (self.head or b"", body, _TAIL))
         if self.pool is None:
@@ -163,17 +169,17 @@ class PieceCutter:
             self.waiting.pop(0)[0].exception()  # waits; a failure is the reader's to report
 
 
-def _markup_opens(xml: bytes, byte: bytes, start: int, end: int) -> bool:
-    """Whether ``<`` + ``byte`` occurs in ``xml[start:end]`` (or ``byte`` too often to look at each).
+def _markup_opens(xml: bytes, byte: bytes) -> bool:
+    """Whether ``<`` + ``byte`` occurs in ``xml`` (or ``byte`` too often to look at each).
 
     A two-byte search tests every byte (``<`` is everywhere in XML); one byte is a memchr."""
-    at = xml.find(byte, start, end)
+    at = xml.find(byte)
     for _ in range(_OPENERS_LOOKED_AT):
         if at < 0:
             return False
         if at > 0 and xml[at - 1] == 0x3C:  # "<"
             return True
-        at = xml.find(byte, at + 1, end)
+        at = xml.find(byte, at + 1)
     return at >= 0
 
 
@@ -194,11 +200,10 @@ def piece_workbook(others: list[tuple[str, bytes]], member: str, sheet: Sequence
     return book
 
 
-def _needed(name: str, *which: str) -> bool:
-    """The parts calamine reads when it opens a workbook, whatever their size."""
+def _named(name: str, *basenames: str) -> bool:
+    """Whether a workbook part (under ``xl/``) is one of ``basenames``, in any case."""
     lower = name.lower()
-    return lower.startswith("xl/") and lower.rsplit("/", 1)[-1] in (
-        which or ("sharedstrings.xml", "styles.xml", "workbook.xml"))
+    return lower.startswith("xl/") and lower.rsplit("/", 1)[-1] in basenames
 
 
 def _memory_file() -> typing.BinaryIO:
@@ -260,8 +265,3 @@ class PieceSheet:
     @property
     def start(self) -> tuple[int, int] | None:
         return next((s for k in range(len(self)) if (s := getattr(self.piece(k), "start", None))), None)
-
-    @property
-    def end(self) -> tuple[int, int] | None:
-        ends = [e for k in range(len(self)) if (e := getattr(self.piece(k), "end", None))]
-        return (ends[-1][0], max(c for _, c in ends)) if ends else None
