@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -31,6 +34,87 @@ class ManualClock:
 for _name in ("LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_name, None)
 os.environ["LANG"] = "C.UTF-8"
+
+
+@dataclass(frozen=True)
+class Program:
+    """A program outside the Python environment that some tests need (``make test`` cannot install it).
+
+    Missing, its tests skip with a reason naming the Debian package; missing while ``require`` is set in
+    the environment (``.ci/run`` sets it after installing the package), they fail: CI must never pass
+    with them silently skipped.  Every such need is declared here and taken through its fixture
+    (``tests/test_layout.py`` fails on a test module that launches one without it).
+    """
+
+    key: str
+    candidates: tuple[str, ...]  # absolute paths, or names looked up on PATH
+    package: str  # the Debian package that provides it
+    require: str  # the environment variable that makes its absence a failure
+    enables: str  # what the tests it enables prove
+
+    def find(self) -> str | None:
+        for candidate in self.candidates:
+            found = shutil.which(candidate)
+            if found:
+                return found
+        return None
+
+
+def _has_cjk_fonts() -> str | None:
+    """fontconfig's first font for Korean and for Japanese, or None (screenshots show boxes without)."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return None
+    for lang in ("ko", "ja"):
+        listed = subprocess.run([fc_list, f":lang={lang}", "file"], capture_output=True, text=True, timeout=60)
+        if not listed.stdout.strip():
+            return None
+    return fc_list
+
+
+PROGRAMS = {
+    "chromium": Program("chromium", ("/usr/bin/chromium",), "chromium", "BULKPROV_REQUIRE_BROWSER",
+                        "the page driven in a real browser (tests/test_web_browser*.py, "
+                        "tests/test_web_four_eyes.py)"),
+    "soffice": Program("soffice", ("soffice", "libreoffice"), "libreoffice-calc-nogui", "BULKPROV_REQUIRE_LIBREOFFICE",
+                       "LibreOffice reading our workbooks and showing the cells we read (tests/test_xlsxstream.py, "
+                       "tests/test_fidelity.py)"),
+    "cjk-fonts": Program("cjk-fonts", (), "fonts-noto-cjk", "BULKPROV_REQUIRE_CJK_FONTS",
+                         "Korean and Japanese screenshots for the docs (BULKPROV_SCREENSHOT_DOCS=1)"),
+}
+# Debian's chromium in a container: no sandbox, no GPU, nothing fetched from the network.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def need(key: str) -> str:
+    """The path of a needed program; skips the test when it is missing, fails when it is required."""
+    program = PROGRAMS[key]
+    found = _has_cjk_fonts() if key == "cjk-fonts" else program.find()
+    if found:
+        return found
+    what = f"{key} is missing (Debian package {program.package}; it enables {program.enables})"
+    if os.environ.get(program.require) == "1":
+        pytest.fail(f"{program.require}=1 but {what}", pytrace=False)
+    pytest.skip(f"{what}: apt-get install {program.package}")
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Debian's chromium, for Playwright's ``executable_path`` (no ``playwright install``)."""
+    return need("chromium")
+
+
+@pytest.fixture
+def soffice_path() -> str:
+    """LibreOffice's ``soffice``, run headless."""
+    return need("soffice")
+
+
+@pytest.fixture
+def cjk_fonts() -> str:
+    """Korean and Japanese fonts, for screenshots a person reads."""
+    return need("cjk-fonts")
 
 
 @pytest.fixture

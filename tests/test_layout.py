@@ -130,3 +130,86 @@ def test_the_web_page_does_not_rewrite_library_messages() -> None:
     for path in (PACKAGE / "web").glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "error_code ==" not in text or "interrupted-run" in text.split("error_code ==", 1)[1][:40], path
+
+
+# --- programs outside the Python environment (chromium, LibreOffice, fonts) --------------------------------
+
+# tests/fixtures/ holds the scripts that regenerate fixtures by hand (they need LibreOffice by design)
+TEST_MODULES = sorted(p for p in (ROOT / "tests").rglob("*.py")
+                      if p.name != "conftest.py" and "fixtures" not in p.relative_to(ROOT / "tests").parts)
+_LAUNCHES = {"launch", "launch_persistent_context"}  # Playwright's ways to start a browser
+_PROGRAM_NAME = re.compile(r"(?:^|/)(?:chromium|chromium-browser|google-chrome|soffice|libreoffice)$")
+
+
+class _ProgramUse(ast.NodeVisitor):
+    """Where a test module reaches a browser or LibreOffice without conftest's fixtures (or ``need``)."""
+
+    def __init__(self) -> None:
+        self.params: list[set[str]] = []
+        self.problems: list[str] = []
+
+    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        a = node.args
+        self.params.append({x.arg for x in (*a.posonlyargs, *a.args, *a.kwonlyargs)})
+        self.generic_visit(node)
+        self.params.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in _LAUNCHES:
+            given = next((k.value for k in node.keywords if k.arg == "executable_path"), None)
+            names = {n.id for n in ast.walk(given) if isinstance(n, ast.Name)} if given is not None else set()
+            known = set().union(*self.params) if self.params else set()
+            if "chromium_path" not in names or "chromium_path" not in known:
+                self.problems.append(f"line {node.lineno}: a browser launched without the chromium_path fixture")
+        if not (isinstance(node.func, ast.Name) and node.func.id == "need"):
+            # a program named in a call (shutil.which("soffice"), subprocess.run(["soffice", ...]),
+            # Path("/usr/bin/chromium")) is a program the test finds by itself, past conftest
+            for arg in (*node.args, *(k.value for k in node.keywords)):
+                for leaf in ast.walk(arg):
+                    if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str) and _PROGRAM_NAME.search(leaf.value):
+                        self.problems.append(f"line {leaf.lineno}: {leaf.value!r} named outside tests/conftest.py "
+                                             "(take the chromium_path / soffice_path fixture)")
+        self.generic_visit(node)
+
+
+def program_uses_without_fixture(source: str) -> list[str]:
+    visitor = _ProgramUse()
+    visitor.visit(ast.parse(source))
+    return visitor.problems
+
+
+@pytest.mark.parametrize("path", TEST_MODULES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_external_programs_come_from_conftest(path: Path) -> None:
+    """A test that needs chromium or LibreOffice takes it from tests/conftest.py's fixtures, so it skips with
+    a reason naming the Debian package where the program is missing, and fails where CI requires it."""
+    assert program_uses_without_fixture(path.read_text(encoding="utf-8")) == []
+
+
+def test_the_program_check_finds_launches_without_the_fixture() -> None:
+    bad = [
+        'def test_x():\n    with sync_playwright() as pw:\n        pw.chromium.launch(headless=True)\n',
+        'def test_x():\n    pw.chromium.launch(executable_path="/usr/bin/chromium")\n',
+        'def test_x(tmp_path):\n    pw.chromium.launch_persistent_context(str(tmp_path), executable_path=CHROMIUM)\n',
+        'import shutil\ndef test_x():\n    subprocess.run([shutil.which("soffice"), "--headless"])\n',
+        'def test_x():\n    subprocess.run(["libreoffice", "--convert-to", "csv"])\n',
+        'CHROMIUM = Path("/usr/bin/chromium")\n',
+        'def helper():\n    pw.chromium.launch(executable_path=chromium_path)\n',  # not a fixture of this function
+    ]
+    for source in bad:
+        assert program_uses_without_fixture(source), source
+    good = ('def test_x(chromium_path, soffice_path):\n    pw.chromium.launch(executable_path=chromium_path)\n'
+            '    subprocess.run([soffice_path, "--headless"])\n    need("cjk-fonts")\n'
+            'FIXTURES = Path(__file__).parent / "fixtures" / "libreoffice"\n')
+    assert program_uses_without_fixture(good) == []
+
+
+def test_the_readme_names_every_optional_program() -> None:
+    """The README's Development table lists each program the tests may skip without, as conftest declares it."""
+    from tests.conftest import PROGRAMS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Development", 1)[1]
+    for program in PROGRAMS.values():
+        assert f"| `{program.package}` |" in section and f"`{program.require}=1`" in section, program.key

@@ -17,27 +17,15 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from playwright import sync_api
 
 from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
+from tests.conftest import CHROMIUM_ARGS, ROOT, read_sheet, results_by_row, write_roster
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
-
-if os.environ.get("BULKPROV_REQUIRE_BROWSER") == "1":  # set by .ci/run: CI must really run this test
-    if not CHROMIUM.exists():
-        raise RuntimeError("BULKPROV_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-    from playwright import sync_api
-else:
-    pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="browser test needs Debian's chromium at "
-                                    "/usr/bin/chromium (apt-get install chromium; .ci/run installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="browser test needs playwright (pip install "
-                                   "'.[test]')")
 
 
 class WebThread:
@@ -74,10 +62,10 @@ class WebThread:
 
 
 @pytest.fixture
-def browser_page(tmp_path):
+def browser_page(tmp_path, chromium_path):
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path / "chromium-profile"), executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
             accept_downloads=True, viewport={"width": 1200, "height": 900})
         context.set_default_timeout(20_000)
         page = context.pages[0] if context.pages else context.new_page()

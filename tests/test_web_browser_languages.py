@@ -15,13 +15,14 @@ import re
 import shutil
 
 import pytest
+from playwright import sync_api
 
 from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, WebThread, sync_api
+from tests.conftest import CHROMIUM_ARGS, ROOT, need, read_sheet, results_by_row, write_roster
+from tests.test_web_browser import PASSWORD, WebThread
 
 WORDS = {
     "ko": {"login": "로그인", "upload": "업로드", "upload_title": "사용자 명단 업로드", "invalid": "오류 3행",
@@ -36,11 +37,11 @@ BROWSER_LOCALE = {"ko": "ko-KR", "ja": "en-US"}  # Japanese is picked on the pag
 
 
 @pytest.fixture
-def browser(tmp_path, request):
+def browser(tmp_path, request, chromium_path):
     language = request.param
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path / "chromium-profile"), executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS,
             accept_downloads=True, viewport={"width": 1200, "height": 900}, locale=BROWSER_LOCALE[language])
         context.set_default_timeout(20_000)
         page = context.pages[0] if context.pages else context.new_page()
@@ -146,4 +147,5 @@ def test_hr_works_in_korean_and_japanese_in_a_browser(make_emulator, tmp_path, b
     assert problems == [], problems
 
     if os.environ.get("BULKPROV_SCREENSHOT_DOCS") == "1":
+        need("cjk-fonts")  # without them the picture shows boxes where the Korean and Japanese words are
         shutil.copyfile(finished, ROOT / "docs" / f"serve-{language}.png")

@@ -22,14 +22,15 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright import sync_api
 
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.jobs.audit import AuditTrail
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import ROOT, results_by_row
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, WebThread, sync_api
+from tests.conftest import CHROMIUM_ARGS, ROOT, results_by_row
+from tests.test_web_browser import WebThread
 
 PASSWORD = "correct horse battery staple"
 PEOPLE = {"olga": "operator", "abe": "approver", "vic": "viewer"}
@@ -58,9 +59,9 @@ def seed_account(emu, tmp_path: Path, creds: Credentials, count: int) -> None:
 
 
 @pytest.fixture
-def browser():
+def browser(chromium_path):
     with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        chromium = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         try:
             yield chromium
         finally:

@@ -3,15 +3,13 @@
 Text that XML or Excel treats specially (control characters, Excel's own ``_xHHHH_`` escapes,
 ``& < >``, edge spaces, line breaks, astral characters, formula look-alikes, over-long text) is
 written and read back by two libraries and compared with what XlsxWriter -- the writer it replaced
--- makes of the same values.  LibreOffice headless converts every sheet to CSV (the test is
-skipped when ``soffice`` is missing, unless ``BULKPROV_REQUIRE_LIBREOFFICE=1``, which CI sets).
+-- makes of the same values.  LibreOffice headless converts every sheet to CSV (the ``soffice_path``
+fixture of tests/conftest.py: skipped when LibreOffice is missing, failed when CI requires it).
 """
 
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -143,21 +141,11 @@ def test_a_failing_disk_surfaces_and_leaves_no_file(tmp_path, monkeypatch):
     assert list(out.iterdir()) == [], "neither the result nor a temporary file is left"
 
 
-def _soffice() -> str | None:
-    found = shutil.which("soffice") or shutil.which("libreoffice")
-    if found is None and os.environ.get("BULKPROV_REQUIRE_LIBREOFFICE") == "1":
-        pytest.fail("LibreOffice is required here (BULKPROV_REQUIRE_LIBREOFFICE=1) but soffice is missing")
-    return found
-
-
-def libreoffice_csv(path: Path, tmp_path: Path) -> dict[str, list[list[str]]]:
+def libreoffice_csv(soffice_path: str, path: Path, tmp_path: Path) -> dict[str, list[list[str]]]:
     """Every sheet of ``path`` as LibreOffice headless exports it to CSV (UTF-8, all sheets)."""
-    soffice = _soffice()
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
     out = tmp_path / "lo"
     filt = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
-    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
+    subprocess.run([soffice_path, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
                     "--convert-to", filt, "--outdir", str(out), str(path)], check=True, capture_output=True,
                    timeout=180)
     sheets = {}
@@ -178,16 +166,16 @@ def _as_text(values: list[list]) -> list[list[str]]:
     return [_trim(["" if v is None else str(v).replace("\r\n", "\n") for v in row]) for row in values]
 
 
-def test_libreoffice_opens_our_workbook(tmp_path):
+def test_libreoffice_opens_our_workbook(tmp_path, soffice_path):
     path = write_ours(tmp_path / "ours.xlsx")
-    sheets = libreoffice_csv(path, tmp_path)
+    sheets = libreoffice_csv(soffice_path, path, tmp_path)
     cut = [[v if v != LONG else LONG[: MAX_CELL - 1] for v in r] for r in rows()]
     assert sheets["Data"] == _as_text([[f"h{i}" for i in range(len(rows()[0]))], *cut])
     assert sheets["Spooled"] == _as_text([["a", "b"], *[r[:2] for r in cut]])
     assert sheets["Summary"] == [["label"]]
 
 
-def test_libreoffice_opens_a_result_workbook(tmp_path):
+def test_libreoffice_opens_a_result_workbook(tmp_path, soffice_path):
     """The result writer's own workbook (Summary, Results, Failures) with hostile cells."""
     path = tmp_path / "results.xlsx"
     writer = ResultWriter(path, input_headers=["Email", "First Name"])
@@ -197,7 +185,7 @@ def test_libreoffice_opens_a_result_workbook(tmp_path):
     writer.add_valid([100, 101], ["add", "add"], ["a@acme.com", "b&c@acme.com"], ["E1", "E&2"], "valid")
     summary = RunSummary("validate", "in.csv", "0" * 64, "2026-11-23T00:00:00", warnings=["w & <w>"])
     writer.close(summary)
-    sheets = libreoffice_csv(path, tmp_path)
+    sheets = libreoffice_csv(soffice_path, path, tmp_path)
     results = [[i, "add", v, "", "invalid", f"reason {v}", "invalid-email"] for i, v in enumerate(TRICKY, start=2)]
     assert sheets["Results"][1:] == _as_text([*results, [100, "add", "a@acme.com", "E1", "valid"],
                                               [101, "add", "b&c@acme.com", "E&2", "valid"]])
@@ -242,14 +230,11 @@ def test_summary_charts_statuses_and_top_reasons(tmp_path):
     assert _chart_ranges(by_reason)[0].endswith("$A$" + str(first_row + 2))  # three reasons, not_attempted left out
 
 
-def test_libreoffice_keeps_the_summary_charts(tmp_path):
+def test_libreoffice_keeps_the_summary_charts(tmp_path, soffice_path):
     """LibreOffice reads both charts with their ranges (it writes them back when it saves)."""
     path = _result_workbook_with_failures(tmp_path / "r.xlsx")
-    soffice = _soffice()
-    if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
     out = tmp_path / "lo"
-    subprocess.run([soffice, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
+    subprocess.run([soffice_path, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless",
                     "--convert-to", "xlsx", "--outdir", str(out), str(path)], check=True, capture_output=True,
                    timeout=180)
     ours = [_chart_ranges(c) for c in openpyxl.load_workbook(path)["Summary"]._charts]
