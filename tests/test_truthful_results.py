@@ -1,0 +1,37 @@
+"""Issue #27: no row, undo line or export is ever more certain than the server's own words.
+
+Each case of the issue's table, played against the emulator answering the odd way, end to end.
+(The whole command x reply-kind table is tests/test_conformance_table.py.)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bulkprov.jobs import JobSettings, run_job
+from tests.conftest import results_by_row, write_roster
+from tests.test_cli import bulkprov, kore_env
+
+
+def settings(emu, tmp_path: Path, command: str, name: str | None = None, **kw) -> JobSettings:
+    kw.setdefault("rate", "none")
+    return JobSettings(command=command, host=emu.url, output=tmp_path / f"{name or command}.xlsx",
+                       state_dir=tmp_path / "state", **kw)
+
+
+# -- item 7: a rate refusal's pause is honoured whatever --rate says ------------------------------------------
+
+
+def test_rate_none_still_honours_the_servers_retry_after(make_emulator, tmp_path):
+    emu = make_emulator(rate_windows=[(4, 1.0)], rate_refusal="429-retry-after")
+    roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+    write_roster(roster, 12)
+    started = time.monotonic()
+    proc = bulkprov("add", str(roster), "-o", str(out), "--batch-size", "1", "--rate", "none",
+                    env=kore_env(emu), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["status"] for r in results_by_row(out).values()} == {"success"}
+    refusals = emu.state()["counts"]["rate_refusals"]
+    assert refusals <= 12, f"{refusals} refusals: the Retry-After pause was not honoured"
+    assert time.monotonic() - started >= 2.0, "12 requests at 4 a second take their time"
