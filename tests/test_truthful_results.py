@@ -35,3 +35,29 @@ def test_rate_none_still_honours_the_servers_retry_after(make_emulator, tmp_path
     refusals = emu.state()["counts"]["rate_refusals"]
     assert refusals <= 12, f"{refusals} refusals: the Retry-After pause was not honoured"
     assert time.monotonic() - started >= 2.0, "12 requests at 4 a second take their time"
+
+
+# -- item 7: default result file names never collide ----------------------------------------------------------
+
+
+def test_runs_in_the_same_second_keep_every_result_file(make_emulator, creds, tmp_path, monkeypatch):
+    import datetime as dt
+
+    from bulkprov.jobs import runner
+
+    frozen = dt.datetime(2026, 11, 23, 10, 50, tzinfo=dt.UTC)
+    monkeypatch.setattr(runner, "now", lambda: frozen)  # every run starts in the same second
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 3)
+    paths = [run_job(roster, JobSettings(command="validate")).results_path for _ in range(5)]
+    assert len(set(paths)) == 5 and all(p.is_file() for p in paths), paths
+    emu = make_emulator()
+    job = JobSettings(command="add", host=emu.url, rate="none", state_dir=tmp_path / "state")
+    first = run_job(roster, job, credentials=creds)
+    skipped = run_job(roster, job, credentials=creds)
+    forced = run_job(roster, JobSettings(command="add", host=emu.url, rate="none", state_dir=tmp_path / "state",
+                                         force=True), credentials=creds)
+    kept = {first.results_path, skipped.results_path, forced.results_path}
+    assert len(kept) == 3 and all(p.is_file() for p in kept), "earlier results are kept"
+    assert first.undo_path is not None and first.undo_path.is_file()
+
