@@ -9,8 +9,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from bulkprov.jobs import JobSettings, run_job
-from tests.conftest import results_by_row, write_roster
+from tests.conftest import read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 
 
@@ -61,3 +63,47 @@ def test_runs_in_the_same_second_keep_every_result_file(make_emulator, creds, tm
     assert len(kept) == 3 and all(p.is_file() for p in kept), "earlier results are kept"
     assert first.undo_path is not None and first.undo_path.is_file()
 
+
+
+# -- items 1 and 2: success needs the server's word; a check confirms only what its reply names -----------------
+
+
+def account(n: int, prefix: str = "emp") -> list[dict]:
+    return [{"userInfo": {"emailId": f"{prefix}{i:02d}@acme-corp.com", "orgUserId": f"E{i:03d}",
+                          "firstName": f"First{i}", "lastName": f"Last{i}"}, "canCreateBot": False,
+             "isDeveloper": False} for i in range(n)]
+
+
+def emails_csv(path: Path, emails: list[str]) -> Path:
+    path.write_text("Email\n" + "".join(f"{e}\n" for e in emails), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("odd", [["write-stranger", "info-omit"], ["write-400-partial", "info-omit"]])
+def test_a_removal_the_check_leaves_out_is_unverified_not_confirmed(make_emulator, creds, tmp_path, odd):
+    emu = make_emulator(replies="documented", users=account(4), odd=odd)
+    leavers = emails_csv(tmp_path / "leavers.csv", [f"emp{i:02d}@acme-corp.com" for i in range(3)])
+    out = run_job(leavers, settings(emu, tmp_path, "remove"), credentials=creds)
+    res = results_by_row(out.results_path)
+    # The server named only the refused user (write-400-partial's first); nothing else was ever said.
+    said = {(r["status"], r["error_code"]) for r in res.values()}
+    assert said <= {("failed", "unverified"), ("failed", "server-refused")}, res
+    assert out.exit_code == 1
+    assert out.undo_path is None, "no undo line adds back users who are still there"
+
+
+@pytest.mark.parametrize("odd", ["write-html", "write-empty-body"])
+def test_users_created_behind_an_unreadable_reply_are_this_runs_creations(make_emulator, creds, tmp_path, odd):
+    emu = make_emulator(replies="documented", odd=[odd])
+    roster = tmp_path / "roster.csv"
+    emails = write_roster(roster, 6)
+    out = run_job(roster, settings(emu, tmp_path, "add", batch_size=3), credentials=creds)
+    res = results_by_row(out.results_path)
+    assert {(r["status"], r["error_code"]) for r in res.values()} == {("success", None)}, res
+    assert all("confirmed" in r["reason"] for r in res.values())
+    assert out.exit_code == 0
+    counts = emu.state()["counts"]
+    assert set(counts["created_per_email"]) == set(emails) and set(counts["created_per_email"].values()) == {1}
+    assert set(counts["create_attempts_per_email"].values()) == {1}, "checked before any resend: never sent twice"
+    undo = read_sheet(out.undo_path, "Users")
+    assert sorted((u["action"], u["emailId"]) for u in undo) == sorted(("remove", e) for e in emails)

@@ -158,6 +158,8 @@ class Dispatcher(Verification):
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
         self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
+        self._queued: set[int] = set()  # rows a 202 left unknown (not done yet is not "not done")
+        self._said_unknown: set[tuple[str, str]] = set()  # undocumented replies already logged
         self._unreachable = 0  # connection failures before any request ever succeeded
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
@@ -363,6 +365,9 @@ class Dispatcher(Verification):
             if batch.op == "lookup" and outcome.detail is not None:
                 self.report.users[row.row] = outcome.detail
             self._finish(row, "success", "", "", status, batch.id)
+        elif batch.op == "lookup" and not outcome.named:  # absence from a reply proves nothing
+            self._finish(row, "failed", outcome.message or OUTCOME_CODES["unverified"].render("left-out"),
+                         "unverified", status, batch.id)
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
             self._finish(row, "success", confirmed("created"), "", status, batch.id)
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
