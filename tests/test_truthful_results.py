@@ -107,3 +107,23 @@ def test_users_created_behind_an_unreadable_reply_are_this_runs_creations(make_e
     assert set(counts["create_attempts_per_email"].values()) == {1}, "checked before any resend: never sent twice"
     undo = read_sheet(out.undo_path, "Users")
     assert sorted((u["action"], u["emailId"]) for u in undo) == sorted(("remove", e) for e in emails)
+
+
+# -- item 3: a usersInfo answer is paired with the key asked for, never by elimination ------------------------
+
+
+@pytest.mark.parametrize("scope", [True, False])
+def test_a_lookup_of_one_org_user_id_answered_with_someone_else(make_emulator, creds, tmp_path, scope):
+    emu = make_emulator(replies="documented", users=account(3), odd=["info-wrong-user"],
+                        role_management_scope=scope)
+    ids = tmp_path / "ids.csv"
+    ids.write_text("Employee ID\nE001\n", encoding="utf-8")
+    out = run_job(ids, settings(emu, tmp_path, "lookup"), credentials=creds)
+    (row,) = results_by_row(out.results_path).values()
+    users = read_sheet(out.results_path, "Users")
+    if scope:  # the listing says E001 is emp01: its details, not the stranger's
+        assert row["status"] == "success" and out.exit_code == 0
+        assert [(u["emailId"], u["orgUserId"]) for u in users] == [("emp01@acme-corp.com", "E001")]
+    else:  # nothing says who the stranger is
+        assert (row["status"], row["error_code"]) == ("failed", "unverified") and out.exit_code == 1
+        assert users == []
