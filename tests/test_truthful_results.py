@@ -127,3 +127,47 @@ def test_a_lookup_of_one_org_user_id_answered_with_someone_else(make_emulator, c
     else:  # nothing says who the stranger is
         assert (row["status"], row["error_code"]) == ("failed", "unverified") and out.exit_code == 1
         assert users == []
+
+
+# -- item 4: an export is complete or says it is not -----------------------------------------------------------
+
+
+def export_job(emu, tmp_path: Path) -> JobSettings:
+    return JobSettings(command="export", host=emu.url, rate="none", output=tmp_path / "account.xlsx")
+
+
+@pytest.mark.parametrize(("odd", "exported", "exit_code"), [
+    ([], 450, 0),
+    (["list-skip-one"], 449, 1),           # every read leaves the same user out: the account says 450
+    (["list-stop-early"], 450, 0),          # "no more" short of the total: the next page said otherwise
+    (["list-doubled"], 450, 0),             # entries twice: offset advances by the distinct users
+    (["list-removed-between"], 449, 0),     # the total changed while read: read again, whole
+    (["list-added-between"], 451, 0),
+])
+def test_an_export_holds_every_user_or_exits_1_naming_the_shortfall(make_emulator, creds, tmp_path, odd, exported,
+                                                                    exit_code):
+    from bulkprov.jobs.export import export_account
+
+    emu = make_emulator(replies="documented", users=account(450), page_limit=50, odd=odd)
+    out = export_account(export_job(emu, tmp_path), creds)
+    users = read_sheet(out.path, "Users")
+    assert len(users) == len({u["emailId"] for u in users}) == out.users == exported
+    account_now = {u["userInfo"]["emailId"] for u in emu.state()["users"]}
+    assert {u["emailId"] for u in users} == (account_now - {"emp01@acme-corp.com"} if exit_code else account_now)
+    assert out.exit_code == exit_code
+    about = [r["value"] for r in read_sheet(out.path, "About")]
+    if exit_code:
+        assert out.missing == 1 and any("1 missing" in line for line in out.warnings)
+        assert any("1 missing" in str(v) for v in about)
+
+
+def test_users_usersinfo_leaves_out_are_marked_and_the_export_exits_1(make_emulator, tmp_path):
+    emu = make_emulator(replies="documented", users=account(40), odd=["info-omit"], odd_pattern="^emp0[3-5]@")
+    out = tmp_path / "account.xlsx"
+    proc = bulkprov("export", "-o", str(out), "--rate", "none", env=kore_env(emu))
+    assert proc.returncode == 1, proc.stderr
+    assert "3 users have no details" in proc.stderr and "emp03@acme-corp.com" in proc.stderr
+    incomplete = read_sheet(out, "Incomplete")
+    assert sorted(r["emailId"] for r in incomplete) == ["emp03@acme-corp.com", "emp04@acme-corp.com",
+                                                       "emp05@acme-corp.com"]
+    assert len(read_sheet(out, "Users")) == 40, "they are still exported, from the listing"
