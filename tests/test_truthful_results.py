@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from bulkprov.jobs import JobSettings, run_job
@@ -171,3 +172,93 @@ def test_users_usersinfo_leaves_out_are_marked_and_the_export_exits_1(make_emula
     assert sorted(r["emailId"] for r in incomplete) == ["emp03@acme-corp.com", "emp04@acme-corp.com",
                                                        "emp05@acme-corp.com"]
     assert len(read_sheet(out, "Users")) == 40, "they are still exported, from the listing"
+
+
+# -- item 5: undo files restore exactly -------------------------------------------------------------------------
+
+
+def test_remove_by_email_then_its_undo_brings_the_user_back_with_its_org_user_id(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented", users=account(5))
+    before = {u["userInfo"]["emailId"]: u for u in emu.state()["users"]}
+    leavers = emails_csv(tmp_path / "leavers.csv", ["emp01@acme-corp.com", "emp03@acme-corp.com"])
+    out = run_job(leavers, settings(emu, tmp_path, "remove"), credentials=creds)
+    assert out.exit_code == 0
+    undo = read_sheet(out.undo_path, "Users")
+    assert sorted((u["emailId"], u["orgUserId"]) for u in undo) == [("emp01@acme-corp.com", "E001"),
+                                                                     ("emp03@acme-corp.com", "E003")]
+    about = [r[0] for r in openpyxl.load_workbook(out.undo_path)["About"].iter_rows(values_only=True)]
+    assert any("not restorable: companyName, dept" in str(line) for line in about), about
+    restored = run_job(out.undo_path, settings(emu, tmp_path, "apply", "restore"), credentials=creds)
+    assert restored.exit_code == 0
+    after = {u["userInfo"]["emailId"]: u for u in emu.state()["users"]}
+    for email in ("emp01@acme-corp.com", "emp03@acme-corp.com"):
+        was, now = before[email]["userInfo"], after[email]["userInfo"]
+        assert (now["orgUserId"], now["firstName"], now["lastName"]) == (was["orgUserId"], was["firstName"],
+                                                                         was["lastName"])
+
+
+def test_sync_removes_strays_it_can_restore_exactly_and_keeps_the_one_it_cannot(make_emulator, creds, tmp_path):
+    strays = [{"userInfo": {"emailId": f"stray{i}@acme-corp.com", "orgUserId": f"S{i}", "firstName": f"S{i}"},
+               "canCreateBot": False, "isDeveloper": i == 0} for i in range(6)]
+    emu = make_emulator(replies="documented", users=account(3) + strays, odd=["info-omit"],
+                        odd_pattern="^stray5@")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Email,First Name,Last Name,Employee ID\n" + "".join(
+        f"emp{i:02d}@acme-corp.com,First{i},Last{i},E{i:03d}\n" for i in range(3)), encoding="utf-8")
+    out = run_job(roster, settings(emu, tmp_path, "sync", remove_strays=True, allow_deletes=6), credentials=creds)
+    left = {u["userInfo"]["emailId"] for u in emu.state()["users"]}
+    assert "stray5@acme-corp.com" in left, "its details could not be fetched: not removed"
+    assert not {f"stray{i}@acme-corp.com" for i in range(5)} & left
+    fates = {r["emailId"]: (r["status"], r["error_code"]) for r in read_sheet(out.results_path, "Results")
+             if not r["row"]}
+    assert fates["stray5@acme-corp.com"] == ("not_attempted", "not-attempted")
+    assert out.exit_code == 1, "a stray the sync was told to remove and did not: not a clean night"
+    undo = read_sheet(out.undo_path, "Users")
+    assert {u["action"] for u in undo} == {"add"}, "the roster's users were already as it says: no update"
+    assert sorted((u["emailId"], u["orgUserId"], u["firstName"], u["isDeveloper"]) for u in undo) == [
+        (f"stray{i}@acme-corp.com", f"S{i}", f"S{i}", "TRUE" if i == 0 else "FALSE") for i in range(5)]
+    strays_sheet = {s["emailId"]: s["this sync"] for s in read_sheet(out.results_path, "Strays")}
+    assert "could not be fetched" in strays_sheet["stray5@acme-corp.com"]
+
+
+# -- item 6: plan and sync see what the account has -------------------------------------------------------------
+
+
+def test_plan_and_sync_count_only_the_activation_emails_that_would_be_sent(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Email,First Name,sendEmail\n" + "".join(
+        f"new{i}@acme-corp.com,N{i},{'TRUE' if i == 0 else ''}\n" for i in range(20)), encoding="utf-8")
+    quiet = run_job(roster, settings(emu, tmp_path, "plan", "quiet", send_email=False), credentials=creds)
+    assert "activation emails that would be sent: 1" in quiet.summary.plan, quiet.summary.plan
+    summary = [r["value"] for r in read_sheet(quiet.results_path, "Summary")]
+    assert "activation emails that would be sent: 1" in summary
+    loud = run_job(roster, settings(emu, tmp_path, "plan", "loud"), credentials=creds)
+    assert "activation emails that would be sent: 20" in loud.summary.plan
+    proc = bulkprov("sync", str(roster), "-o", str(tmp_path / "sync.xlsx"), "--no-send-email", "--rate", "none",
+                    "--state-dir", str(tmp_path / "state"), env=kore_env(emu))
+    assert proc.returncode == 0, proc.stderr
+    assert "activation emails that would be sent: 1" in proc.stderr + proc.stdout
+    sent = [u for u in emu.state()["users"] if u["userInfo"]["activationStatus"] == "invited"]
+    assert [u["userInfo"]["emailId"] for u in sent] == ["new0@acme-corp.com"], "the count said what happened"
+
+
+def test_sync_with_strays_writes_the_strays_sheet(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented", users=account(3))
+    roster = emails_csv(tmp_path / "roster.csv", ["emp00@acme-corp.com", "emp01@acme-corp.com"])
+    out = run_job(roster, settings(emu, tmp_path, "sync", report_strays=True), credentials=creds)
+    strays = read_sheet(out.results_path, "Strays")
+    assert [(s["emailId"], s["orgUserId"], s["this sync"]) for s in strays] == [
+        ("emp02@acme-corp.com", "E002", "reported only")]
+
+
+def test_a_field_no_reply_carries_is_never_planned_as_a_change_from_blank(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented", users=account(2))
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Email,First Name,Last Name,Employee ID,Department\n"
+                      "emp00@acme-corp.com,First0,Last0,E000,Sales\n"
+                      "emp01@acme-corp.com,First1,Last1,E001,\n", encoding="utf-8")
+    plan = run_job(roster, settings(emu, tmp_path, "plan"), credentials=creds)
+    changes = [(c["emailId"], c["field"], c["old"], c["new"]) for c in read_sheet(plan.results_path, "Update")]
+    assert changes == [("emp00@acme-corp.com", "dept", "(not known: the server's replies do not carry it)",
+                        "Sales")], "orgUserId came from the listing; dept is not known, never blank"

@@ -148,7 +148,9 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
     Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "
                                 "unreachable host, full disk)"),
             {"": N_("not sent: {stopped}"),
-             "pending": N_("not sent yet: resume the run to send it")}),
+             "pending": N_("not sent yet: resume the run to send it"),
+             "stray-details": N_("not removed: its details could not be fetched ({said}), so an undo file could "
+                                 "not add it back")}),
     Problem("interrupted", N_("not sent: a stop signal or the run-time limit stopped the run first"),
             {"": N_("not sent: {stopped}")}),
     Problem("guard", N_("not sent: a sync guard stopped the run"), {"": N_("not sent: {stopped}")}),

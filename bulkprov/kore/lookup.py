@@ -73,6 +73,10 @@ class OrgIdResolver:
                 outcomes[key] = UserOutcome(sent, False, "not-found", _("not in the account listing"), named=False)
         return replace(result, outcomes=outcomes, unmatched=unmatched)
 
+    async def account(self) -> AccountListing:
+        """The account listing, read once for the resolver's life (:class:`OutcomeUnknown` when refused)."""
+        return await self._account()
+
     async def _account(self) -> AccountListing:
         async with self._reading:
             if self._listing is not None:

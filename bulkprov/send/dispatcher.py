@@ -160,6 +160,7 @@ class Dispatcher(Verification):
         self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
         self._queued: set[int] = set()  # rows a 202 left unknown (not done yet is not "not done")
         self._said_unknown: set[tuple[str, str]] = set()  # undocumented replies already logged
+        self._listing_said = False  # the listing read for before-images is announced once
         self._unreachable = 0  # connection failures before any request ever succeeded
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None

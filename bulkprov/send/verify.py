@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
-from bulkprov.kore import CallFailed, CallResult, UserOutcome
+from bulkprov.kore import CallFailed, CallResult, OutcomeUnknown, UserOutcome
+from bulkprov.kore.listing import merge_user
 from bulkprov.model import CheckedRow, match_key
 from bulkprov.send.batches import Batch
 
@@ -179,8 +180,24 @@ class Verification:
 
     async def _complete_image(self: Dispatcher, batch: Batch, row: CheckedRow, user: dict[str, Any]) -> dict[str, Any]:
         """A before-image as exact as the replies allow: usersInfo's details (names, groups, tasks) with
-        what only the account listing knows (orgUserId, and flags or roles the reply lacks)."""
-        return user
+        what only the account listing knows (orgUserId, and flags or roles the reply lacks).  Needed for a
+        removal (the undo file adds the user back) and for an update that changes the orgUserId; the
+        listing is read once per run, and only when the reply lacks the orgUserId."""
+        info = user.get("userInfo") or {}
+        changes_org = "orgUserId" in (row.user.get("userInfo") or {}) and row.action == "update"
+        if info.get("orgUserId") or not (row.action == "remove" or changes_org):
+            return user
+        if not row.email and row.org_user_id:  # removed by its orgUserId: that is the one it has
+            return {**user, "userInfo": {**info, "orgUserId": row.org_user_id}}
+        if not self._listing_said:
+            self._listing_said = True
+            log.info(_("reading the account listing: usersInfo does not give the orgUserIds the undo file needs"))
+        try:
+            listing = await self._orgs.account()
+        except OutcomeUnknown:  # the undo file's About sheet names what it cannot restore
+            return user
+        listed = listing.user_of(email=row.email or str(info.get("emailId") or ""))
+        return merge_user(listed, user) if listed is not None else user
 
     async def _verify_unmatched(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
         """Rows the reply did not settle (a reply that is not a documented shape, a failure we could not
