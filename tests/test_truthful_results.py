@@ -262,3 +262,31 @@ def test_a_field_no_reply_carries_is_never_planned_as_a_change_from_blank(make_e
     changes = [(c["emailId"], c["field"], c["old"], c["new"]) for c in read_sheet(plan.results_path, "Update")]
     assert changes == [("emp00@acme-corp.com", "dept", "(not known: the server's replies do not carry it)",
                         "Sales")], "orgUserId came from the listing; dept is not known, never blank"
+
+
+# -- item 7: every stop tells the truth -------------------------------------------------------------------------
+
+
+def test_an_internal_error_after_the_server_created_users_says_they_were_sent(make_emulator, tmp_path):
+    from tests.test_integrity import start
+
+    emu = make_emulator()
+    roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+    emails = write_roster(roster, 12)
+    proc = start("add", emu, roster, out, "--rate", "none", "--batch-size", "3", "--concurrency", "1",
+                 env={"BULKPROV_FAULT": "replied:3:internal"})  # the 3rd reply arrives, then a bug
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 70, err
+    created = set(emu.state()["counts"]["created_per_email"])
+    assert len(created) == 9
+    res = results_by_row(out)
+    for row, email in enumerate(emails, start=2):
+        got = (res[row]["status"], res[row]["error_code"])
+        if row <= 7:
+            assert got == ("success", None)
+        elif email in created:  # its request left; the bug came before its reply was read
+            assert got == ("failed", "unverified") and "not sent" not in res[row]["reason"]
+        else:
+            assert got == ("not_attempted", "not-attempted")
+    undo = read_sheet(out.with_name(out.stem + ".undo.xlsx"), "Users")
+    assert sorted(u["emailId"] for u in undo if u["action"] == "remove") == sorted(created)

@@ -368,7 +368,7 @@ async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOut
 
 async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    from bulkprov.jobs.ledgered import held_state, send_rows
+    from bulkprov.jobs.ledgered import held_state, ledger_results, send_rows
 
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
@@ -380,9 +380,12 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             raise
         except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
             report = _internal_error(path, settings, exc)
+            report.run_id = summary.run_id
+            # What the ledger knows: rows whose request left are "sent, outcome unknown", never "not sent".
+            known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = RowResult.of(
+                    report.results[row.row] = known.get(row.row) or RowResult.of(
                         row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
                         "not-attempted")
         results.update(report.results)
