@@ -290,3 +290,46 @@ def test_an_internal_error_after_the_server_created_users_says_they_were_sent(ma
             assert got == ("not_attempted", "not-attempted")
     undo = read_sheet(out.with_name(out.stem + ".undo.xlsx"), "Users")
     assert sorted(u["emailId"] for u in undo if u["action"] == "remove") == sorted(created)
+
+
+def test_after_kill_9_of_a_sync_runs_show_undo_rebuilds_every_change_the_server_applied(make_emulator, tmp_path):
+    """#34 finding 7: the undo file from the ledger covers a killed night's adds, updates and removals --
+    those whose reply was lost with the process included (each before-image is committed before its
+    request leaves)."""
+    from tests.test_integrity import start
+
+    emu = make_emulator()
+    first, second = tmp_path / "night1.csv", tmp_path / "night2.csv"
+    write_roster(first, 40)
+    common = ("--rate", "none", "--batch-size", "10", "--concurrency", "1", "--state-dir", str(tmp_path / "st"))
+    night1 = bulkprov("sync", str(first), "-o", str(tmp_path / "n1.xlsx"), *common, env=kore_env(emu))
+    assert night1.returncode == 0, night1.stderr
+    before = {u["userInfo"]["emailId"]: u for u in emu.state()["users"]}
+    # Night 2: users 0-19 stay (10-19 move to IT), 20-39 leave, 10 join.
+    write_roster(second, 30, extra={**{i: {"Department": "IT"} for i in range(10, 20)},
+                                    **{i: {"Email": f"joiner{i}@acme-corp.com", "Employee ID": f"J{i}"}
+                                       for i in range(20, 30)}})
+    # 5 lookup requests (50 users), then 1 add, 1 update and 2 removal batches: killed once the last
+    # removal's reply has arrived, before it is written down.
+    proc = start("sync", emu, second, tmp_path / "n2.xlsx", *common, "--allow-deletes", "20",
+                 env={"BULKPROV_FAULT": "replied:9:kill"})
+    proc.communicate(timeout=60)
+    assert proc.returncode == -9
+    after = {u["userInfo"]["emailId"]: u for u in emu.state()["users"]}
+    assert len(before.keys() - after.keys()) == 20, "the server applied every removal"
+    listing = bulkprov("runs", "--state-dir", str(tmp_path / "st"))
+    run_id = [line.split()[0] for line in listing.stdout.splitlines()[1:] if " sync " in line][-1]
+    undo = tmp_path / "night2.undo.xlsx"
+    shown = bulkprov("runs", "show", run_id, "--undo", "-o", str(undo), "--state-dir", str(tmp_path / "st"))
+    assert shown.returncode == 0, shown.stderr
+    rows = read_sheet(undo, "Users")
+    assert sorted(r["emailId"] for r in rows if r["action"] == "add") == sorted(before.keys() - after.keys())
+    assert sorted(r["emailId"] for r in rows if r["action"] == "remove") == sorted(after.keys() - before.keys())
+    assert sorted(r["emailId"] for r in rows if r["action"] == "update") == sorted(
+        e for e in before if e in after and before[e]["userInfo"]["dept"] != after[e]["userInfo"]["dept"])
+    restored = bulkprov("apply", str(undo), "-o", str(tmp_path / "restore.xlsx"), "--rate", "none",
+                        "--state-dir", str(tmp_path / "st2"), env=kore_env(emu))
+    assert restored.returncode == 0, restored.stderr
+    now = {u["userInfo"]["emailId"]: u["userInfo"] for u in emu.state()["users"]}
+    assert {e: (i["orgUserId"], i["firstName"], i["dept"]) for e, i in now.items()} == {
+        e: (u["userInfo"]["orgUserId"], u["userInfo"]["firstName"], u["userInfo"]["dept"]) for e, u in before.items()}
