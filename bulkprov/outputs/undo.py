@@ -110,6 +110,9 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
                     row=row.row, key=row.key))
         elif row.action == "update" and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
+        elif row.action == "update":
+            notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them back "
+                           "by hand").format(row=row.row, key=row.key))
     for cells in out:
         cells.update(names.cells(cells))
     unsure = sum(1 for row in rows if row.row in results and results[row.row].status != "success"
