@@ -53,15 +53,12 @@ from bulkprov.kore.errors import (
     failure,
     one_line,
 )
+from bulkprov.kore.writes import reply_words, write_verdict
 from bulkprov.model import match_key
 from bulkprov.schema import EMAIL_RE
 
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached"
 """The documented rate refusal ("... Please try again after some time.")."""
-
-SUCCESS_SENTENCES = {"add": "Users are created Successfully", "update": "Users are updated Successfully",
-                     "remove": "Users are removed Successfully"}
-"""The documented success replies' ``msg``: the only words that make every user of a write a success."""
 
 OPS = ("add", "update", "remove", "usersInfo")
 
@@ -461,25 +458,6 @@ def classify(
     outcomes, unmatched, unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
     return CallResult(status, outcomes, unmatched, body, unconfirmed,
                       unknown=reply_words(status, body) if status == 202 else "")
-
-
-def write_verdict(status: int, body: Any, op: str) -> bool:
-    """Does a write reply without a failure list say, in the documented words, that every user
-    succeeded?  Only a 2xx (not 202, "accepted") whose ``msg`` is the documented sentence for the
-    call, ignoring case, and that carries no sign of an error."""
-    if not (200 <= status < 300) or status == 202 or not isinstance(body, dict):
-        return False
-    msg = body.get("msg")
-    if not isinstance(msg, str) or msg.strip().casefold() != SUCCESS_SENTENCES.get(op, "").casefold():
-        return False
-    marked = str(body.get("status", "")).casefold() in ("error", "failure", "failed", "fail")
-    return not (marked or body.get("error") or body.get("failedUserDetails") not in (None, []))
-
-
-def reply_words(status: int, body: Any) -> str:
-    """A reply as a person reads it on one line (the undocumented shapes are quoted to the user)."""
-    text = json.dumps(body, ensure_ascii=False, default=str) if body is not None else ""
-    return f"HTTP {status} {one_line(text, 120)}".strip()
 
 
 def unreadable_write(status: int, headers: Mapping[str, str] | None, text: str) -> OutcomeUnknown:
