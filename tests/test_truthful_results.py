@@ -333,3 +333,36 @@ def test_after_kill_9_of_a_sync_runs_show_undo_rebuilds_every_change_the_server_
     now = {u["userInfo"]["emailId"]: u["userInfo"] for u in emu.state()["users"]}
     assert {e: (i["orgUserId"], i["firstName"], i["dept"]) for e, i in now.items()} == {
         e: (u["userInfo"]["orgUserId"], u["userInfo"]["firstName"], u["userInfo"]["dept"]) for e, u in before.items()}
+
+
+# -- the emulator's switch, from the command line -----------------------------------------------------------------
+
+
+def test_mock_server_odd_switch_from_the_command_line(tmp_path):
+    """``bulkprov mock-server --odd write-empty`` answers ``{}`` and does nothing; the run says so (exit 1)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bulkprov.emulator import EmulatorConfig
+    from tests.conftest import ROOT
+
+    server = subprocess.Popen([sys.executable, "-m", "bulkprov", "mock-server", "--port", "0", "--rate", "none",
+                               "--replies", "documented", "--odd", "write-empty"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = server.stdout.readline().split(" listening on ")[1].split(" ")[0]
+        roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+        write_roster(roster, 3)
+        config = EmulatorConfig()
+        env = {"KORE_HOST": url, "KORE_CLIENT_ID": config.client_id, "KORE_CLIENT_SECRET": config.client_secret}
+        proc = bulkprov("add", str(roster), "-o", str(out), "--rate", "none", env=env)
+        assert proc.returncode == 1, proc.stderr
+        assert "not a documented reply" in proc.stderr
+        assert {(r["status"], r["error_code"]) for r in results_by_row(out).values()} == {("failed", "not-applied")}
+        bad = bulkprov("mock-server", "--port", "0", "--odd", "write-imaginary")
+        assert bad.returncode == 2 and "unknown odd reply" in bad.stderr and "Traceback" not in bad.stderr
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.communicate(timeout=10)
