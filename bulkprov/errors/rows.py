@@ -141,8 +141,6 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
                                     "was made, and usersInfo does not show every change it makes; resuming the "
                                     "run checks it again"),
              "left-out": N_("outcome unknown: the server's usersInfo reply does not name this user"),
-             "no-pairing": N_("outcome unknown: the usersInfo reply does not say which user is this orgUserId "
-                              "({said})"),
              "sent": N_("outcome unknown: the request was sent and the run stopped ({stopped}) before its reply "
                         "was known; resuming the run checks it first")}),
     Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "
