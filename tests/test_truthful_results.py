@@ -366,3 +366,30 @@ def test_mock_server_odd_switch_from_the_command_line(tmp_path):
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.communicate(timeout=10)
+
+
+def test_syncs_removal_undo_has_the_org_user_id_with_documented_replies(make_emulator, creds, tmp_path):
+    """usersInfo gives no orgUserId: the undo file takes the one sync applied (or the listing's)."""
+    emu = make_emulator(replies="documented")
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 10)
+    first = run_job(roster, settings(emu, tmp_path, "sync", "night1"), credentials=creds)
+    assert first.exit_code == 0
+    write_roster(roster, 9)  # the last one leaves
+    second = run_job(roster, settings(emu, tmp_path, "sync", "night2"), credentials=creds)
+    assert second.exit_code == 0, read_sheet(second.results_path, "Results")
+    undo = read_sheet(second.undo_path, "Users")
+    assert [(u["action"], u["emailId"], u["orgUserId"], u["firstName"]) for u in undo] == [
+        ("add", "user00009@acme-corp.com", "E000009", "First9")]
+
+
+def test_a_check_refused_after_a_reply_that_did_not_say_never_resends_blindly(make_emulator, creds, tmp_path):
+    """The write was done behind ``{"msg": "OK"}``; the check that follows is refused (rate): the retry
+    checks again first, and never reports the run's own creations as already existing."""
+    emu = make_emulator(rate_windows=[(1, 1.0)], odd=["write-other-msg"])
+    roster = tmp_path / "roster.csv"
+    emails = write_roster(roster, 2)
+    out = run_job(roster, settings(emu, tmp_path, "add"), credentials=creds)
+    assert emu.state()["counts"]["rate_refusals"] >= 1, "the check really was refused"
+    assert {(r["status"], r["error_code"]) for r in results_by_row(out.results_path).values()} == {("success", None)}
+    assert emu.state()["counts"]["create_attempts_per_email"] == {e: 1 for e in emails}

@@ -246,6 +246,9 @@ class Dispatcher(Verification):
                     result = await self._orgs.complete(result, [r.org_user_id for r in pending])
                 self._reconcile(batch, pending, result)
                 if result.unmatched or result.unconfirmed:  # no success the reply did not state
+                    for row in pending:  # it may have been applied: a resend is checked first
+                        if row.key.id in result.unconfirmed:
+                            self._rows[row.row].uncertain = True
                     await self._verify_unmatched(batch, pending, result)
 
     def _before_retry(self, batch: Batch):
