@@ -393,3 +393,11 @@ def test_a_check_refused_after_a_reply_that_did_not_say_never_resends_blindly(ma
     assert emu.state()["counts"]["rate_refusals"] >= 1, "the check really was refused"
     assert {(r["status"], r["error_code"]) for r in results_by_row(out.results_path).values()} == {("success", None)}
     assert emu.state()["counts"]["create_attempts_per_email"] == {e: 1 for e in emails}
+
+
+def test_a_strays_report_from_a_listing_that_does_not_add_up_says_so(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented", users=account(5), odd=["list-skip-one"], page_limit=2)
+    roster = emails_csv(tmp_path / "roster.csv", ["emp00@acme-corp.com"])
+    plan = run_job(roster, settings(emu, tmp_path, "plan", report_strays=True), credentials=creds)
+    line = next(x for x in plan.summary.plan if "strays" in x)
+    assert "strays): 3" in line and "4 of 5 users read" in line and "strays may be missing" in line

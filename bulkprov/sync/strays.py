@@ -88,6 +88,11 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
     if account.listing is None:
         return
     plan.strays = find(checked, plan, account.listing)
+    if not account.listing.complete:  # the report says so rather than look complete
+        plan.strays_problem = _("the account listing did not add up ({count} of {total} users read after {reads} "
+                                "reads): strays may be missing").format(count=len(account.listing.users),
+                                                                        total=account.listing.total,
+                                                                        reads=account.listing.reads)
     next_row = max([SYNTHETIC_ROW_BASE, *(i.row.row for i in plan.items)])
     for user in plan.strays if settings.remove_strays else []:
         info = user["userInfo"]
