@@ -6,9 +6,11 @@ under a tenacity retry policy (exponential backoff with jitter, Retry-After hono
 counted per row).  What happens on each kind of failure:
 
 * **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).  Users the
-  reply leaves unconfirmed (a 4xx, a failure naming a key we did not send) are checked with usersInfo
-  before they are settled; a lookup by orgUserId whose reply does not echo it is finished through the
-  account listing (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
+  reply leaves unconfirmed (a reply that is not a documented shape, a 4xx, a failure naming a key we
+  did not send) may have been applied: they are checked with usersInfo once before they are settled,
+  and only what the check's reply names settles them (:mod:`bulkprov.send.verify`); a lookup by
+  orgUserId whose reply does not echo it is paired through the account listing
+  (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
 * **rate refusal**: every worker pauses until the limiter's windows have a slot *and* at least the
   shortest configured window has passed since the refusal (Retry-After when the server sends one),
   with jitter.  Rate refusals do not spend ``max_attempts``: they are retried until a wall-clock cap
