@@ -288,8 +288,11 @@ def test_an_internal_error_after_the_server_created_users_says_they_were_sent(ma
             assert got == ("failed", "unverified") and "not sent" not in res[row]["reason"]
         else:
             assert got == ("not_attempted", "not-attempted")
-    undo = read_sheet(out.with_name(out.stem + ".undo.xlsx"), "Users")
+    undo_path = out.with_name(out.stem + ".undo.xlsx")
+    undo = read_sheet(undo_path, "Users")
     assert sorted(u["emailId"] for u in undo if u["action"] == "remove") == sorted(created)
+    about = [r[0] for r in openpyxl.load_workbook(undo_path)["About"].iter_rows(values_only=True)]
+    assert any(str(line).startswith("3 rows of this file undo changes whose outcome is unknown") for line in about)
 
 
 def test_after_kill_9_of_a_sync_runs_show_undo_rebuilds_every_change_the_server_applied(make_emulator, tmp_path):
@@ -401,3 +404,15 @@ def test_a_strays_report_from_a_listing_that_does_not_add_up_says_so(make_emulat
     plan = run_job(roster, settings(emu, tmp_path, "plan", report_strays=True), credentials=creds)
     line = next(x for x in plan.summary.plan if "strays" in x)
     assert "strays): 3" in line and "4 of 5 users read" in line and "strays may be missing" in line
+
+
+def test_a_removal_whose_org_user_id_cannot_be_learnt_is_named_in_the_undo_file(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="documented", users=account(3), role_management_scope=False)
+    leavers = emails_csv(tmp_path / "leavers.csv", ["emp02@acme-corp.com"])
+    out = run_job(leavers, settings(emu, tmp_path, "remove"), credentials=creds)
+    assert out.exit_code == 0, "the removal itself is what the server said"
+    (row,) = read_sheet(out.undo_path, "Users")
+    assert (row["emailId"], row["orgUserId"], row["firstName"]) == ("emp02@acme-corp.com", None, "First2")
+    about = [str(r[0]) for r in openpyxl.load_workbook(out.undo_path)["About"].iter_rows(values_only=True)]
+    assert any(line.startswith("orgUserId not known for 1 users") and "emp02@acme-corp.com" in line
+               for line in about), about

@@ -88,6 +88,7 @@ def _undo_tasks(change: Any, before: dict[str, Any]) -> str:
 def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
               before: dict[int, dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
     """The undo rows of a run's successful changes, and notes on what cannot be undone."""
+    rows = list(rows)  # read twice: the changes, then the count of unknown outcomes
     out: list[dict[str, str]] = []
     notes: list[str] = []
     added_back: list[tuple[dict[str, Any], dict[str, str]]] = []
