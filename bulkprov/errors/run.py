@@ -57,8 +57,8 @@ class GuardStopped(RunStopped):
         "deletes": N_("{count} users would be removed, over the limit of {limit} (the smaller of max_deletes "
                       "{max_deletes} and max_delete_percent {percent:g} of the {previous} users of the last applied "
                       "roster); nothing was changed"),
-        "deletes-count": N_("{count} users would be removed, over the limit of {limit} (max_deletes); nothing was "
-                            "changed"),
+        "deletes-count": N_("{count:,} users would be removed, over the limit of {limit:,} (max_deletes); nothing "
+                            "was changed"),
         "roles": N_("{count} users would lose roles, over the limit of {limit}; nothing was changed"),
         "builder": N_("{count} users would get Builder access (canCreateBot/isDeveloper), more than {limit}; "
                       "nothing was changed"),
@@ -66,7 +66,7 @@ class GuardStopped(RunStopped):
                            "new plan and approve it"),
         "account-unreadable": N_("could not read the account's current state ({reason}); nothing was changed"),
         "strays": N_("{count} users of the account are not in the roster; removing them needs an explicit approval"),
-        "protected": N_("{count} protected users would be changed or removed ({first}); nothing was changed"),
+        "protected": N_("{count:,} protected users would be changed or removed ({first}); nothing was changed"),
         "rejected": N_("request {request_id} for this same plan was rejected by {person}: an override cannot run it; "
                        "nothing was changed"),
     }

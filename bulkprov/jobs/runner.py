@@ -462,13 +462,16 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
     with i18n.using(settings.lang), stop_on_signals(ctx.stop):
         ctx.limit.start(ctx.stop)
         try:
-            from bulkprov.approvals.record import prepare, record_refused
+            from bulkprov.approvals.record import prepare, record_refused, record_run
 
             prepare(settings, credentials)  # the account, its current policy, a writable audit trail
             try:
-                return await _strategy(settings)(Path(path), settings, ctx)
+                outcome = await _strategy(settings)(Path(path), settings, ctx)
             except BulkprovError as exc:
                 record_refused(settings, Path(path), exc)
                 raise
+            if outcome.audit_head is None:  # a plan, which ends without end(): recorded all the same
+                outcome.audit_head = record_run(settings, outcome.summary, outcome.exit_code, outcome.stop_errors)
+            return outcome
         finally:
             ctx.limit.cancel()
