@@ -154,4 +154,4 @@ async def gate(refusals: list[RunStopped], plan: Any, settings: Any, state_dir: 
                "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
                            for i in plan.of("update") for c in i.changes][:10_000]}
     return await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
-                       input_name=path.name, input_sha256=input_sha256, summary=summary)
+                       input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)

@@ -192,6 +192,9 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
             settings.approved = taken
             return []
         reasons = english(guards)
+        if upload_id:  # the page: an approval of this upload that no longer holds (the file changed since)
+            summary = {**summary, "supersedes": [r.id for r in store.all() if r.upload_id == upload_id
+                                                 and r.state == "approved" and r.fingerprint != fingerprint]}
         request = await open_request(store, actor, account, command=settings.command, input_name=input_name,
                                      input_sha256=input_sha256, host=account.host if account else settings.host or "",
                                      client_id=account.client_id if account else "", fingerprint=fingerprint,

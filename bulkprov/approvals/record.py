@@ -63,7 +63,7 @@ def record_run(settings: Any, summary: Any, exit_code: int, stops: list[Any]) ->
     try:
         record = trail.append(
             "run", actor.person, actor.where, source=actor.source, command=settings.command,
-            input=Path(summary.input_path).name, input_sha256=summary.input_sha256, host=settings.account.host,
+            input=settings.input_name or Path(summary.input_path).name, input_sha256=summary.input_sha256, host=settings.account.host,
             client_id=settings.account.client_id, run_id=summary.run_id or "", counts=dict(summary.status_totals()),
             exit_code=exit_code, stopped=[e.code for e in stops], overrides=overrides_of(settings),
             request=approved.id if approved else "", approved_by=approved.decided_by if approved else "")
@@ -80,7 +80,8 @@ def record_refused(settings: Any, path: Path, error: BulkprovError) -> None:
     actor = run_actor(settings)
     try:
         AuditTrail.of(settings.account).append(
-            "run", actor.person, actor.where, source=actor.source, command=settings.command, input=path.name,
+            "run", actor.person, actor.where, source=actor.source, command=settings.command,
+            input=settings.input_name or path.name,
             host=settings.account.host, client_id=settings.account.client_id, exit_code=error.exit_code,
             stopped=[error.code])
     except OSError as exc:

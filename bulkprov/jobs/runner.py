@@ -421,7 +421,8 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
         with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
     return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
-                           input_name=path.name, input_sha256=job.summary.input_sha256, confirm=ctx.confirm,
+                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                           confirm=ctx.confirm,
                            resuming=resuming)
 
 

@@ -77,6 +77,7 @@ class JobSettings:
     approvals: Any = None  # bulkprov.approvals.flow.Approvals: who runs, and the approvers a profile names
     account: Any = None    # bulkprov.approvals.policy.Account (host + client id): set by the runner from the credentials
     upload_id: str = ""    # the page's upload, linked from a request it makes
+    input_name: str = ""   # the input's name as its owner knows it (the page's upload: the user's file name)
     approved: Any = None   # the approved request this run consumed (bulkprov.approvals.store.Request)
     phrasing: Phrasing = field(default_factory=Phrasing)
 

@@ -69,7 +69,7 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
             except InputError as exc:
                 previews[action] = Preview(problem=exc)
                 continue
-        validator = Validator(table, action, builder_default=settings.builder_default)
+        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids)
         if action == "apply" and "action" not in validator.index:
             previews[action] = Preview(problem=MissingColumn("action", path=table.path))
             continue
