@@ -238,7 +238,8 @@ async def test_an_approver_taken_off_the_profile_cannot_decide(make_emulator, tm
 
 
 async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh_drops_to_viewer(tmp_path):
-    from tests.test_web_oidc import page_config, provider, put_user, sign_in as sso_sign_in
+    from tests.test_web_oidc import page_config, provider, put_user
+    from tests.test_web_oidc import sign_in as sso_sign_in
 
     pytest.importorskip("oidc_provider_mock")
     with provider() as issuer:
