@@ -26,6 +26,7 @@ from bulkprov.web import lang
 from bulkprov.web.common import (
     ACTION_NAMES,
     CONFIG,
+    ROLE_NAMES,
     SESSION,
     STATUSES,
     address,
@@ -167,7 +168,8 @@ def describe_record(record: dict[str, Any]) -> str:
         return text(N_("line {line} cannot be read: it was damaged or cut short"), line=record.get("line"))
     if event == "login":
         said = LOGIN_OUTCOMES.get(str(what.get("outcome")))
-        out = text(said, role=what.get("role", ""), reason=str(what.get("reason", ""))) if said else str(
+        role = label(ROLE_NAMES, str(what.get("role", "")))
+        out = text(said, role=role, reason=str(what.get("reason", ""))) if said else str(
             what.get("outcome", ""))
         times = what.get("count")
         return out + (text(N_(" ({count} times from this address)"), count=lang.number(times))
