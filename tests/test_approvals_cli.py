@@ -508,3 +508,19 @@ def test_prune_removes_old_personal_data(make_emulator, tmp_path):
     assert bulkprov(None, "runs", "--state-dir", str(tmp_path / ".bulkprov")).stdout.count("\n") == 1
     records = list(trail(emu).records())
     assert records[0]["event"] == "pruned" and records[-1]["event"] == "prune" and trail(emu).verify().holds
+
+
+@as_root
+def test_resuming_the_run_an_approval_let_through_needs_no_second_approval(make_emulator, tmp_path):
+    emu = make_emulator()
+    env = kore_env(emu)
+    p = profile(tmp_path, "p", approvers=[ALICE.name], builder_confirm=0, batch_size=2, concurrency=1)
+    builders = roster(tmp_path / "b.csv", 8, extra={i: {"canCreateBot": "yes"} for i in range(8)})
+    rid = request_id(bulkprov(CAROL, "add", str(builders), *p, env=env, cwd=tmp_path))
+    assert bulkprov(ALICE, "approve", rid, "--comment", "new builders", *p, cwd=tmp_path).returncode == 0
+    killed = bulkprov(CAROL, "add", str(builders), *p, env={**env, "BULKPROV_FAULT": "sending:3"}, cwd=tmp_path)
+    assert killed.returncode == -9 and 0 < len(emails(emu)) < 8, killed.stderr
+    resumed = bulkprov(CAROL, "add", str(builders), "--resume", *p, env=env, cwd=tmp_path)
+    assert resumed.returncode == 0 and len(emails(emu)) == 8, resumed.stderr
+    again = bulkprov(CAROL, "add", str(builders), *p, env=env, cwd=tmp_path)
+    assert again.returncode == 4, "a new run of the same plan: one approval, one run"

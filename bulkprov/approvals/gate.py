@@ -162,10 +162,17 @@ def overrides_of(settings: Any) -> dict[str, int]:
             if getattr(settings, name, None) is not None}
 
 
+def worded(variant: str, params: dict[str, Any]) -> str:
+    """A guard's message again, in the reader's language (a request keeps the guard's variant and numbers)."""
+    from bulkprov.errors import render
+
+    return render(GuardStopped.template_for(variant), params)
+
+
 def english(guards: list[GuardStopped]) -> list[str]:
     """The guards' messages in English, as a request stores them (the CLI, the trail and webhooks read them)."""
     with i18n.using("en"):
-        return [GuardStopped(g.variant, **g.params).message for g in guards]
+        return [worded(g.variant, g.params) for g in guards]
 
 
 async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, fingerprint: str, *,

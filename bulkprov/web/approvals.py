@@ -20,7 +20,7 @@ from bulkprov import i18n
 from bulkprov.approvals import ApprovalStore, Request
 from bulkprov.approvals.flow import decide
 from bulkprov.approvals.policy import records_dir
-from bulkprov.errors import ApprovalRefused, BulkprovError, GuardStopped
+from bulkprov.errors import ApprovalRefused, BulkprovError
 from bulkprov.jobs.audit import AuditTrail
 from bulkprov.web import lang
 from bulkprov.web.common import (
@@ -64,10 +64,12 @@ COUNTS = {"rows": N_("rows"), "valid": N_("valid"), "invalid": N_("invalid"), "r
 
 def reasons_shown(req: Request) -> list[str]:
     """A request's reasons in the reader's language (the guards' own messages, rendered now); as stored otherwise."""
+    from bulkprov.approvals.gate import worded
+
     guards = req.summary.get("guards")
     if isinstance(guards, list) and guards:
         try:
-            return [GuardStopped(variant, **params).message for variant, params in guards]
+            return [worded(str(variant), dict(params)) for variant, params in guards]
         except (KeyError, TypeError, ValueError, BulkprovError):
             pass
     return list(req.reasons)
