@@ -402,6 +402,14 @@ def test_every_command_line_run_is_an_audit_record(make_emulator, tmp_path):
     assert {rec["who"] for rec in trail(emu).records() if rec["event"] == "run"} == {"daemon"}
     verified = bulkprov(None, "audit", "verify", "--host", emu.url, env=env, cwd=tmp_path)
     assert verified.returncode == 0 and "the chain holds" in verified.stdout, verified.stderr
+    alone = bulkprov(None, "audit", "verify", cwd=tmp_path)  # the only trail on the machine: no account needed
+    assert alone.returncode == 0 and str(trail(emu).path) in alone.stdout, alone.stderr
+    exported = bulkprov(CAROL, "export", "-o", str(tmp_path / "account.xlsx"), "--rate", "none", env=env, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    last = list(trail(emu).records())[-1]
+    assert (last["event"], last["who"], last["what"]["kind"]) == ("export", "daemon", "account")
+    assert last["what"]["users"] == len(emails(emu)) == 0, "everyone was removed by the last run"
+    assert "\x1b" not in bulkprov(None, "runs", "--state-dir", str(tmp_path / ".bulkprov")).stdout
 
 
 # -- row 14: what is printed cannot lie -----------------------------------------------------------------------------
@@ -524,3 +532,39 @@ def test_resuming_the_run_an_approval_let_through_needs_no_second_approval(make_
     assert resumed.returncode == 0 and len(emails(emu)) == 8, resumed.stderr
     again = bulkprov(CAROL, "add", str(builders), *p, env=env, cwd=tmp_path)
     assert again.returncode == 4, "a new run of the same plan: one approval, one run"
+
+
+@as_root
+def test_a_policy_change_is_recorded_and_an_unwritable_trail_sends_nothing(make_emulator, records, tmp_path):
+    emu = make_emulator()
+    env = kore_env(emu)
+    r = roster(tmp_path / "r.csv", 2)
+    policy(records, emu, approvers=[ALICE.name], max_deletes=9)
+    assert bulkprov(CAROL, "add", str(r), "--rate", "none", env=env, cwd=tmp_path).returncode == 0
+    policy(records, emu, approvers=[ALICE.name], max_deletes=4)  # someone tightens it
+    assert bulkprov(CAROL, "update", str(r), "--rate", "none", env=env, cwd=tmp_path).returncode == 0
+    changes = [rec["what"] for rec in trail(emu).records() if rec["event"] == "policy"]
+    assert [c["max_deletes"] for c in changes] == [9, 4] and changes[0]["file"].endswith("acme.toml")
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("x")
+    before = len(emu.state()["requests"])
+    proc = bulkprov(CAROL, "add", str(r), "--rate", "none", env={**env, "BULKPROV_RECORDS_DIR": str(blocked)},
+                    cwd=tmp_path)
+    assert proc.returncode == 2 and "[audit-unwritable]" in proc.stderr and "nothing was sent" in proc.stderr
+    assert len(emu.state()["requests"]) == before
+
+
+def test_the_deployment_examples_mount_the_policy_where_bulkprov_looks(records):
+    """README's systemd unit and Kubernetes CronJob: the policy at the fixed place, read-only; the records
+    (audit trail, requests) on persistent storage."""
+    from bulkprov.approvals.policy import POLICY_DIR, RECORDS_DIR
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    unit = readme.split("# /etc/systemd/system/bulkprov.service", 1)[1].split("```", 1)[0]
+    assert f"ReadOnlyPaths={POLICY_DIR}" in unit and f"StateDirectory={RECORDS_DIR.name}" in unit
+    cron = readme.split("kind: CronJob", 1)[1].split("```", 1)[0]
+    mounts = {m.group(1): m.group(0) for m in re.finditer(r"\{name: (\w+), mountPath: [^}]*\}", cron)}
+    assert f"mountPath: {POLICY_DIR}, readOnly: true" in mounts["policy"]
+    assert "configMap: {name: bulkprov-policy}" in cron
+    records_mount = [m for m in re.findall(r"\{name: \w+, mountPath: [^}]*\}", cron) if str(RECORDS_DIR) in m]
+    assert records_mount and "name: data" in records_mount[0], "the trail survives the pod: it is on the volume"

@@ -289,3 +289,20 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
     records = [r["what"].get("outcome") for r in AuditTrail.of(config.job.account).records() if r["event"] == "login"]
     reasons = [r["what"] for r in AuditTrail.of(config.job.account).records() if r["event"] == "login"]
     assert records.count("refreshed") == 1 and records.count("refresh-failed") == 1, reasons
+
+
+def test_the_coalescer_bounds_records_per_address_and_per_crowd():
+    from bulkprov.web.common import Coalescer
+    from tests.conftest import ManualClock
+
+    clock = ManualClock()
+    c = Coalescer(window=60, burst=3, clock=clock)
+    now = [c.note("203.0.113.1", "failed", {"outcome": "failed"})[0] for _ in range(50)]
+    assert now.count(True) == 1, "one address: one record at once"
+    crowd = [c.note(f"198.51.100.{i}", "failed", {"outcome": "failed"})[0] for i in range(100)]
+    assert crowd.count(True) == 2, "the burst: 3 windows a minute, then one shared bucket"
+    clock.now = 61
+    due = c.due(clock.now)
+    counted = {d["where"]: d["what"]["count"] for d in due}
+    assert counted["203.0.113.1"] == 49 and counted["*"] == 98 and due[-1]["what"]["sources"] == 98
+    assert c.due(None) == [] and c.note("203.0.113.1", "failed", {"outcome": "failed"})[0], "a new window"

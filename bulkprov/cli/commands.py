@@ -270,11 +270,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         path = rewrite_results(args.state_dir, args.run_id, args.output, replace=args.replace_output)
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
+    from bulkprov.io.chars import printable
+
     runs = list_runs(args.state_dir)
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<9} counts / file")
     for run in runs:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
-        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — {run.input_path}")
+        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — "
+              f"{printable(run.input_path)}")  # a file name can hold ESC or CR: it is shown, never obeyed
     return 0
 
 

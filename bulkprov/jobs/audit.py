@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulkprov.i18n import gettext as _
+from bulkprov.io.chars import printable
 
 AUDIT_NAME = "audit.jsonl"
 GENESIS = "0" * 64
@@ -282,8 +283,9 @@ class AuditTrail:
                     writer = csv.writer(out)
                     writer.writerow(["seq", "time", "who", "where", "event", "what", "prev", "hash"])
                 what = record.get("what") if record.get("event") != "damaged" else record.get("text")
-                writer.writerow([record.get("seq", record.get("line")), record.get("time"), _cell(record.get("who")),
-                                 _cell(record.get("where")), record.get("event"),
+                writer.writerow([record.get("seq", record.get("line")), record.get("time"),
+                                 _cell(printable(record.get("who") or "")), _cell(printable(record.get("where") or "")),
+                                 record.get("event"),
                                  _cell(json.dumps(what, ensure_ascii=False, sort_keys=True, default=str)),
                                  record.get("prev"), record.get("hash")])
             else:
