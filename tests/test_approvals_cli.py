@@ -25,7 +25,6 @@ from pathlib import Path
 
 import pytest
 
-from bulkprov.approvals.policy import Account
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs.audit import AuditTrail
 from tests.conftest import ROOT
@@ -81,6 +80,8 @@ def emails(emu) -> set[str]:
 
 
 def trail(emu) -> AuditTrail:
+    from bulkprov.approvals.policy import Account
+
     return AuditTrail.of(Account(emu.url, EmulatorConfig().client_id))
 
 

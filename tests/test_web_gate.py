@@ -18,7 +18,6 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bulkprov.approvals.policy import Account
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs.audit import AuditTrail
 from bulkprov.kore.auth import Credentials
@@ -66,6 +65,8 @@ async def finished(client: TestClient, job_url: str) -> None:
 
 
 def account_trail(emu) -> AuditTrail:
+    from bulkprov.approvals.policy import Account
+
     return AuditTrail.of(Account(emu.url, EmulatorConfig().client_id))
 
 

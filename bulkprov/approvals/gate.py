@@ -255,6 +255,8 @@ async def gate_rows(rows: list[CheckedRow], invalid: int, settings: Any, credent
     policy = effective_policy(settings)
     keys = await resolve_keys(rows, settings, credentials, policy)
     guards, who = row_guards(rows, policy, keys)
+    if not guards:  # the fingerprint and the summary are for a request or an override: none is needed
+        return await judge([], settings, policy, "", input_name=input_name, input_sha256=input_sha256, summary={})
     fingerprint = approval_fingerprint(settings, rows_digest(rows))
     return await judge(guards, settings, policy, fingerprint, input_name=input_name, input_sha256=input_sha256,
                        summary=request_summary(rows, invalid, who), confirm=confirm,
