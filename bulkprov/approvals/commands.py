@@ -50,7 +50,7 @@ def cmd_decide(args: argparse.Namespace) -> int:
     from bulkprov.approvals.flow import decide, may_approve
     from bulkprov.approvals.identity import cli_person
     from bulkprov.approvals.policy import records_dir
-    from bulkprov.config import resolve
+    from bulkprov.config import job_settings
 
     profile = _profile(args)
     person = cli_person()
@@ -58,8 +58,8 @@ def cmd_decide(args: argparse.Namespace) -> int:
     store = ApprovalStore(records_dir())
     found = store.get(args.request_id)
     may = may_approve(person.name, approvers_now(found))
-    request = asyncio.run(decide(store, args.request_id, person.name, _where(), approve, args.comment, may,
-                                 resolve("webhook", None, profile)))
+    webhook = job_settings(args.command, profile).webhook  # announced where the caller's runs are announced
+    request = asyncio.run(decide(store, args.request_id, person.name, _where(), approve, args.comment, may, webhook))
     print(_("request {request_id} {state} by {person}: {command} {input} ({reasons})").format(
         request_id=request.id, state=request.state, person=printable(person.name), command=request.command,
         input=printable(request.input_name), reasons=printable("; ".join(request.reasons))))
@@ -102,14 +102,14 @@ def trail_of(args: argparse.Namespace, profile: dict[str, Any]):
     """The trail ``audit`` works on: ``--trail``, else the account's (host and client id), else the only one."""
     from bulkprov.approvals.policy import Account, records_dir
     from bulkprov.cli.wording import say
-    from bulkprov.config import resolve
+    from bulkprov.config import job_settings
     from bulkprov.errors import UsageProblem
     from bulkprov.jobs.audit import AuditTrail
     from bulkprov.kore.hosts import normalize_host
 
     if getattr(args, "trail", None):
         return AuditTrail(args.trail)
-    host = resolve("host", getattr(args, "host", None), profile) or os.environ.get("KORE_HOST")
+    host = job_settings("audit", profile, {"host": getattr(args, "host", None)}).host
     app = client_id(args, profile)
     if host and app:
         return AuditTrail.of(Account(normalize_host(host), app))
@@ -175,20 +175,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from bulkprov.approvals.flow import audit
     from bulkprov.approvals.identity import cli_person
     from bulkprov.approvals.policy import Account, records_dir
-    from bulkprov.config import resolve
+    from bulkprov.config import job_settings
     from bulkprov.jobs.audit import AuditTrail
     from bulkprov.jobs.retention import prune_state
     from bulkprov.kore.hosts import normalize_host
 
     profile = _profile(args)
-    state_dir = Path(args.state_dir or profile.get("state_dir") or ".bulkprov")
+    settings = job_settings("prune", profile, {"host": getattr(args, "host", None), "state_dir": args.state_dir})
+    state_dir = settings.state_dir or Path(".bulkprov")
     before = dt.datetime.now().astimezone() - dt.timedelta(days=args.older_than)
     person = cli_person().name
     done = prune_state(state_dir, before, dry_run=args.dry_run)
     done[N_("decided requests")] = 0 if args.dry_run else ApprovalStore(records_dir()).prune(before)
-    host = resolve("host", getattr(args, "host", None), profile) or os.environ.get("KORE_HOST")
     app = client_id(args, profile)
-    account = Account(normalize_host(host), app) if host and app else None
+    account = Account(normalize_host(settings.host), app) if settings.host and app else None
     if account is not None and not args.dry_run:
         done[N_("audit records (one record now says how many)")] = AuditTrail.of(account).prune(before, person,
                                                                                                  _where())
