@@ -569,3 +569,16 @@ def test_the_deployment_examples_mount_the_policy_where_bulkprov_looks(records):
     assert "configMap: {name: bulkprov-policy}" in cron
     records_mount = [m for m in re.findall(r"\{name: \w+, mountPath: [^}]*\}", cron) if str(RECORDS_DIR) in m]
     assert records_mount and "name: data" in records_mount[0], "the trail survives the pod: it is on the volume"
+
+
+@as_root
+def test_a_request_expires_after_the_policys_hours(make_emulator, tmp_path):
+    import time
+
+    emu = make_emulator()
+    p = profile(tmp_path, "p", approvers=[ALICE.name], builder_confirm=0, approval_expiry_hours=0.0005)  # 1.8 s
+    builders = roster(tmp_path / "b.csv", 1, extra={0: {"canCreateBot": "yes"}})
+    rid = request_id(bulkprov(CAROL, "add", str(builders), *p, env=kore_env(emu), cwd=tmp_path))
+    time.sleep(2)
+    late = bulkprov(ALICE, "approve", rid, "--comment", "too late", *p, cwd=tmp_path)
+    assert late.returncode == 2 and f"request {rid} expired" in late.stderr, late.stderr

@@ -60,9 +60,12 @@ def effective_policy(settings: Any) -> Policy:
             if approvals is not None and approvals.approvers:  # a profile may name fewer, never others
                 allowed = {a.casefold() for a in base.approvers}
                 policy.approvers = [a for a in approvals.approvers if a.casefold() in allowed]
+            if approvals is not None:
+                policy.approval_expiry_hours = min(policy.approval_expiry_hours, approvals.expiry_hours)
             return policy
     return Policy(approvers=list(approvals.approvers) if approvals is not None else [],
-                  protected=list(settings.protected), **limits)
+                  protected=list(settings.protected), **limits,
+                  approval_expiry_hours=approvals.expiry_hours if approvals is not None else 24.0)
 
 
 def _touches(row: CheckedRow) -> bool:
