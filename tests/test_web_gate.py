@@ -247,7 +247,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
         await put_user(issuer, "ann", email="ann@acme-corp.com", groups=["hr-approvers"])
         await put_user(issuer, "ole", email="ole@acme-corp.com", groups=["hr-team"])
         config = page_config(tmp_path, issuer)
-        config.role_refresh = 0.5
+        config.role_refresh = 2.0
         config.job.max_deletes = 0
         async with TestClient(TestServer(create_app(config))) as ole, TestClient(TestServer(create_app(config))) as ann:
             assert (await sso_sign_in(ole, "ole")).status == 200
@@ -256,7 +256,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
             where = await run(ole, ole_csrf, report)
             assert (await sso_sign_in(ann, "ann")).status == 200
             csrf = csrf_of(await (await ann.get(where)).text())
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(2.1)
             # a GET after the refresh time goes through the provider silently (prompt=none)
             stale = await ann.get(where, allow_redirects=False)
             assert stale.status == 303 and stale.headers["Location"].startswith("/oidc/login?prompt=none")
@@ -275,7 +275,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
             refused = await ann.post(where + "/approve", data={"csrf": csrf, "comment": "ok"}, allow_redirects=False)
             assert refused.status == 403, "an operator now: no approval"
             # a POST with stale groups counts as a viewer's; a refresh the provider refuses leaves a viewer
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(2.1)
             assert (await ann.post(where + "/approve", data={"csrf": csrf, "comment": "ok"})).status == 403
             stale = await ann.get("/runs", allow_redirects=False)
             start = await ann.get(stale.headers["Location"], allow_redirects=False)
