@@ -36,6 +36,9 @@ ROOT = HERE.parent
 DATA = HERE / "data"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
+# The bench's emulated accounts keep their audit trails beside the bench data, not in /var/lib/bulkprov
+# (a variable only root may set; the bench runs there as root).
+os.environ.setdefault("BULKPROV_RECORDS_DIR", str(DATA / "records"))
 
 HEADERS = ["Email", "Employee ID", "First Name", "Last Name", "Company", "Department", "Phone", "Work Phone",
            "Street", "City", "Zip Code", "State", "Country", "groups", "canCreateBot"]
@@ -192,7 +195,7 @@ def child_pandas(path: str) -> dict:
 
 def child_sync(path: str, host: str, rate: str, batch: str, concurrency: str) -> dict:
     """A first nightly sync of the roster into an empty account: every row becomes an add."""
-    return child_add(path, host, rate, batch, concurrency, command="sync")  # builder grants allowed there
+    return child_add(path, host, rate, batch, concurrency, command="sync")
 
 
 def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, profile: str = "",
@@ -213,8 +216,9 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
     settings = JobSettings(command=command, host=host, rate=rate, batch_size=int(batch),
                            concurrency=int(concurrency), output=DATA / f"out-{command}.xlsx", send_email=False,
                            state_dir=Path(state))
-    if command == "sync":  # a third of the bench's users are builders: confirmed, as an operator would
-        settings.allow_builder = 10_000_000
+    # A third of the bench's users are builders: passed on purpose, as an operator would (an override; the
+    # bench's account has no policy naming approvers).
+    settings.allow_builder = 10_000_000
     eta: list[float] = []
     from bulkprov.send import batches as batching
     from bulkprov.send import dispatcher

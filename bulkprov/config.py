@@ -22,17 +22,28 @@ profiles selected with ``--profile NAME``::
 A command-line option wins over the profile; the profile wins over the built-in default.  A
 secret in the config file is refused: credentials come from the environment, a ``.env`` file or
 a secret file.
+
+:func:`job_settings` is the one place every front end (the command line, the page, the approval
+commands) turns a profile and its own overrides into run settings: the same file is judged the same way
+whoever runs it.  The guards and approvers are the account's policy (:mod:`bulkprov.approvals.policy`):
+a profile may only tighten a policy file, and acts as the policy where there is none.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import BadConfig
 from bulkprov.io.guard import read_small, why_unreadable
+
+if TYPE_CHECKING:
+    from bulkprov.jobs.settings import JobSettings
+
+log = logging.getLogger("bulkprov")
 
 DEFAULT_NAME = "bulkprov.toml"
 
@@ -144,3 +155,47 @@ def resolve(name: str, cli_value: Any, profile: dict[str, Any]) -> Any:
     if name in profile:
         return profile[name]
     return SETTINGS[name][1]
+
+
+# How to reach the account and how to log: each front end's own business, not a run setting.
+NOT_RUN = frozenset({"env_file", "secret_file", "log_format"})
+AT_LEAST_ONE = ("batch_size", "concurrency", "max_attempts")
+
+
+def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any] | None = None, *,
+                 credentials: Any = None, person: str | None = None, where: str = "", source: str = "cli",
+                 **fields: Any) -> JobSettings:
+    """Run settings from a profile and a front end's overrides (None: not given), for every front end.
+
+    ``fields`` are :class:`~bulkprov.jobs.settings.JobSettings` fields no profile holds (the output, dry
+    run, resume, overrides of guards...).  With ``credentials`` the account is known and its policy file
+    (if any) is read: a profile key that would loosen it is refused.  With ``person`` the run knows who runs
+    it (``where``, ``source``: cli, page) and who may approve.
+    """
+    from bulkprov.approvals.flow import Approvals
+    from bulkprov.approvals.policy import account_of, policy_for
+    from bulkprov.jobs.settings import JobSettings
+    from bulkprov.send.limiter import parse_rate
+
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    value = {name: resolve(name, given.get(name), profile) for name in RUN_SETTINGS - NOT_RUN}
+    low = [name for name in AT_LEAST_ONE if value[name] < 1]
+    if low:
+        raise BadConfig("at-least-one", names=", ".join(low))
+    parse_rate(value["rate"])  # a bad rate is refused before anything is read
+    settings = JobSettings(command=command, **fields)
+    for name in RUN_SETTINGS - NOT_RUN - {"host", "state_dir"}:
+        setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
+    settings.host = value["host"] or os.environ.get("KORE_HOST")
+    settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
+    settings.account = account_of(settings.host, credentials) if credentials is not None else None
+    policy = policy_for(settings.account, profile)
+    if policy.notice:
+        log.warning(policy.notice)
+    settings.max_deletes, settings.max_delete_percent = policy.max_deletes, policy.max_delete_percent
+    settings.builder_confirm, settings.protected = policy.builder_confirm, list(policy.protected)
+    if person is not None:
+        settings.approvals = Approvals(person=person, where=where, source=source, approvers=list(policy.approvers),
+                                       expiry_hours=policy.approval_expiry_hours, webhook=settings.webhook,
+                                       page=source == "page")
+    return settings

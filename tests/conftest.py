@@ -117,6 +117,17 @@ def cjk_fonts() -> str:
     return need("cjk-fonts")
 
 
+@pytest.fixture(autouse=True)
+def records(tmp_path_factory, monkeypatch) -> Path:
+    """Each test's own records directory (audit trails, approval requests) and policy folder (absent unless a
+    test writes one): the fixed places /var/lib/bulkprov and /etc/bulkprov/policy.d are moved only for root,
+    which the test machine is (tests that need it skip otherwise)."""
+    folder = tmp_path_factory.mktemp("records")
+    monkeypatch.setenv("BULKPROV_RECORDS_DIR", str(folder / "var"))
+    monkeypatch.setenv("BULKPROV_POLICY_DIR", str(folder / "policy.d"))
+    return folder / "var"
+
+
 @pytest.fixture
 def make_emulator() -> Iterator:
     """Start emulators in background threads; all are stopped after the test."""

@@ -133,9 +133,10 @@ def test_a_sync_over_the_guard_says_why_once(make_emulator, tmp_path):
     write_roster(roster, 5)
     proc = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", env=env)
     lines = _lines(proc)
-    assert proc.returncode == 4, "over the guard, a sync waits for a second person's approval"
+    assert proc.returncode == 3, "over the guard with nobody to approve, a sync stops and says how to pass it"
     aborted = _once(lines, "15 users would be removed")
-    assert aborted.startswith("ABORTED:") and "waits for approval" in aborted and "bulkprov approve" in aborted
+    assert aborted.startswith("ABORTED:") and "[guard]" in aborted and "approve it with --allow-deletes 15" in aborted
+    assert "waits for approval" not in proc.stderr, "nobody could approve it: no request is made"
     _once(lines, "15 rows not sent (the run stopped: see ABORTED above)")
     assert not [line for line in lines if "to lookup" in line], "sync's own lookups are not a plan of their own"
     _once(lines, "0 to add, 0 to update")

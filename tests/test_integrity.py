@@ -257,8 +257,9 @@ def test_kill_9_during_a_remove_then_resume_gives_an_undo_file_with_every_remove
     again = bulkprov("runs", "show", run_id, "--undo", "--state-dir", str(state_dir), "-o", str(tmp_path / "u2.xlsx"))
     assert again.returncode == 0, again.stderr
     assert len(read_sheet(tmp_path / "u2.xlsx", "Users")) == 120
+    # the removed users had Builder access (the server's default): giving it back passes the Builder guard
     restored = bulkprov("apply", str(undo), "-o", str(tmp_path / "restore.xlsx"), "--rate", "none",
-                        env=kore_env(emu))
+                        "--allow-builder", "120", env=kore_env(emu))
     assert restored.returncode == 0, restored.stderr
     assert {u["userInfo"]["emailId"] for u in emu.state()["users"]} == {u["userInfo"]["emailId"] for u in users}
 

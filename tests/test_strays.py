@@ -93,3 +93,13 @@ def test_a_refused_listing_is_a_warning_for_a_report_and_a_stop_for_a_removal(ma
                       credentials=creds)
     assert stopped.exit_code == 3 and "account listing" in stopped.summary.aborted
     assert len(emu.state()["users"]) == 4
+
+
+def test_a_stray_protected_by_its_org_user_id_is_never_removed(make_emulator, creds, tmp_path):
+    emu = make_emulator(replies="full", users=[account_user(f"emp{i:03d}@acme-corp.com") for i in range(5)] + STRAYS)
+    roster = write(tmp_path / "roster.csv", [person(i) for i in range(5)])
+    done = run_job(roster, job(emu, tmp_path, "sync", "s1", remove_strays=True, protected=["admin@*", "x9"],
+                               allow_deletes=1), credentials=creds)
+    assert done.exit_code == 0, done.summary.aborted
+    left = {u["userInfo"]["emailId"] for u in emu.state()["users"]}
+    assert {"admin@acme-corp.com", "old.timer@acme-corp.com"} <= left and "contractor@acme-corp.com" not in left

@@ -102,7 +102,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_3_the_real_server_keeps_hr_data_owner_only_under_umask_022(make_emulator, tmp_path):
+def test_3_the_real_server_keeps_hr_data_owner_only_under_umask_022(make_emulator, tmp_path, records):
     emu = make_emulator()
     state = tmp_path / "state"
     (state / "uploads").mkdir(parents=True)
@@ -114,7 +114,8 @@ def test_3_the_real_server_keeps_hr_data_owner_only_under_umask_022(make_emulato
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
     env.update({"KORE_CLIENT_ID": "cs-demo-client", "KORE_CLIENT_SECRET": "demo-secret-change-me",
-                "BULKPROV_WEB_TOKEN": "t0ken-for-the-shared-login-0123456789", "PYTHONPATH": str(ROOT)})
+                "BULKPROV_WEB_TOKEN": "t0ken-for-the-shared-login-0123456789", "PYTHONPATH": str(ROOT),
+                "BULKPROV_RECORDS_DIR": str(records)})  # the account's audit trail: the test's own
     proc = subprocess.Popen(["sh", "-c", f"umask 022; exec {sys.executable} -m bulkprov serve --port {port} "
                              f"--host {emu.url} --state-dir {state}"], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -127,6 +128,7 @@ def test_3_the_real_server_keeps_hr_data_owner_only_under_umask_022(make_emulato
     assert not (state / "uploads" / "dead.part").exists(), "an unfinished upload of a dead process is removed"
     assert (state / "ledger.sqlite3").is_file() and list((state / "results").iterdir())
     assert _loose(state) == [], "HR data readable by other accounts"
+    assert list((records / "audit").glob("*.jsonl")) and _loose(records) == [], "the audit trail too"
 
 
 async def _upload_and_run_on(url: str, tmp_path: Path) -> None:

@@ -181,7 +181,7 @@ def test_four_eyes_in_the_browser(make_emulator, creds, tmp_path, browser):
         # 5. the approver reads the audit trail on the page
         abe.goto(server.url + "/audit")
         expect(abe.locator("#chain")).to_contain_text("holds")
-        events = [(r["event"], r["who"]) for r in AuditTrail(config.state_dir).records()]
+        events = [(r["event"], r["who"]) for r in AuditTrail.of(config.job.account).records()]
         for expected in [("upload", "olga"), ("validation", "olga"), ("request", "olga"), ("approval", "abe"),
                          ("run", "abe"), ("download", "abe")]:
             assert expected in events, expected

@@ -194,7 +194,7 @@ async def test_a_hostile_approval_comment_is_text(tmp_path):
         page = await (await alice.get(request_url)).text()
         assert "<script>" not in page
         assert "「&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&#34;{{ 7*7 }}%(x)s」" in page
-        assert "ユーザー 1 人が削除されます（上限 0 人を超えています）" in page, "the page's reasons, in the reader's language"
+        assert "ユーザー 1 人が削除され、上限 0 人（max_deletes）を超えます" in page, "the page's reasons, in the reader's language"
         assert 'id="state">承認済み</strong>' in page
 
 

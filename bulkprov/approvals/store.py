@@ -1,9 +1,12 @@
-"""Pending requests in ``STATE_DIR/approvals/<id>.json`` (owner-only), decided under an ``flock``.
+"""Requests in ``RECORDS_DIR/approvals/<id>.json`` (owner-only, one folder for every account and front end),
+decided under an ``flock``.
 
-A request: who asked (and from where), what (command, input file and its SHA-256, host), why it needs
-approval (the guards it trips), the plan's summary (counts, the users to be removed, the per-field
-changes) and its fingerprint; then its state — ``pending``, ``approved``, ``rejected``, ``used`` (an
-approved request a run has consumed) or ``expired`` — with who decided, when, and the comment.
+A request: who asked (and from where), what (command, input file and its SHA-256, the account's host and
+client id), why it needs approval (the guards it trips), the plan's summary (counts, the users to be
+removed, the per-field changes) and its fingerprint; who could approve it when it was made (the account's
+approvers then: a profile acting as the policy cannot be swapped at decision time); then its state —
+``pending``, ``approved``, ``rejected``, ``used`` (an approved request a run has consumed) or ``expired``
+— with who decided, when, and the comment.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Request:
     upload_id: str = ""                # the page's upload, when the request came from the page
     email: str = "yes"
     used_by: str = ""
+    client_id: str = ""                # the account: host and client id
+    encoding: str = ""                 # a text file's encoding, as the run decoded it
+    approvers: list[str] = field(default_factory=list)  # who could approve when it was made (the CLI's names)
 
     @property
     def expired(self) -> bool:
@@ -58,10 +64,10 @@ class Request:
 
 
 class ApprovalStore:
-    """The requests of one state directory."""
+    """The requests kept in ``root/approvals`` (the records directory, :func:`bulkprov.approvals.policy.records_dir`)."""
 
-    def __init__(self, state_dir: str | Path, expiry_hours: float = DEFAULT_EXPIRY_HOURS) -> None:
-        self.dir = Path(state_dir) / "approvals"
+    def __init__(self, root: str | Path, expiry_hours: float = DEFAULT_EXPIRY_HOURS) -> None:
+        self.dir = Path(root) / "approvals"
         self.expiry = dt.timedelta(hours=expiry_hours)
 
     @contextlib.contextmanager
@@ -153,3 +159,17 @@ class ApprovalStore:
 
     def approved_for(self, fingerprint: str) -> Request | None:
         return next((r for r in self.all() if r.state == "approved" and r.fingerprint == fingerprint), None)
+
+    def rejected_for(self, fingerprint: str) -> Request | None:
+        """A rejected request for exactly this plan: no override may run it."""
+        return next((r for r in self.all() if r.state == "rejected" and r.fingerprint == fingerprint), None)
+
+    def prune(self, before: dt.datetime) -> int:
+        """Remove decided, used or expired requests made before ``before`` (they list users: personal data)."""
+        gone = 0
+        with self._locked():
+            for request in self.all():
+                if request.state != "pending" and dt.datetime.fromisoformat(request.created) < before:
+                    self._path(request.id).unlink(missing_ok=True)
+                    gone += 1
+        return gone

@@ -40,88 +40,87 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 
 def cmd_file(args: argparse.Namespace) -> int:
+    from bulkprov.config import config_path, load_profile, resolve
     from bulkprov.jobs import run_job
     from bulkprov.logs import ProgressPrinter
 
-    settings = _settings(args)
+    profile = load_profile(config_path(args.config), args.profile) if args.command != "validate" else {}
+    log_format = resolve("log_format", getattr(args, "log_format", None), profile)
+    args.env_file = resolve("env_file", getattr(args, "env_file", None), profile)
+    args.secret_file = resolve("secret_file", getattr(args, "secret_file", None), profile)
+    _check_usage(args, profile)
+    _setup_logging(log_format, args.quiet)
     credentials = None
     reads_account = args.command in ROSTER  # even a dry run compares with the live account
-    if args.command != "validate" and (reads_account or not settings.dry_run):
+    if args.command != "validate" and (reads_account or not args.dry_run):
         credentials = _credentials(args)
-    _setup_logging(getattr(args, "log_format", None) or "text", args.quiet)
+    settings = _settings(args, profile, credentials)
+    approvers = settings.approvals.approvers if settings.approvals else []
     outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet),
-                      confirm=_confirm)
+                      confirm=None if approvers else _confirm)
     _print_outcome(outcome, args.quiet)
     return outcome.exit_code
 
 
 def _confirm(what: str, count: int) -> bool:
-    """On a terminal, ask before handing out Builder access widely; unattended, the guard stands."""
+    """On a terminal, ask before handing out Builder access widely (only where nobody approves: a yes is an
+    override, and the audit trail records it); unattended, the guard stands."""
     if what != "builder" or not sys.stdin.isatty():
         return False
     return yes(input(say("builder-confirm", count=count)))
 
 
-def _settings(args: argparse.Namespace):
+ALLOW = ("allow_deletes", "allow_builder", "allow_role_removals", "allow_protected")
+
+
+def _check_usage(args: argparse.Namespace, profile: dict) -> None:
+    """What the command line itself gets wrong, said in its own words (flags), before anything else."""
+    from bulkprov.config import resolve
+
+    if args.command == "validate":
+        return
+    if any(resolve(name, getattr(args, name, None), profile) < 1 for name in ("batch_size", "concurrency",
+                                                                              "max_attempts")):
+        raise UsageProblem(reason=_("--batch-size, --concurrency and --max-attempts must be at least 1"))
+    if getattr(args, "resume", False) and (getattr(args, "force", False) or getattr(args, "retry_failed", None)):
+        raise UsageProblem(reason=_("--resume cannot be combined with --force or --retry-failed"))
+    host = resolve("host", args.host, profile) or os.environ.get("KORE_HOST")
+    if not args.dry_run or args.command in ROSTER:
+        _require_host(host)
+    _check_rate(resolve("rate", args.rate, profile))
+
+
+def _settings(args: argparse.Namespace, profile: dict, credentials):
+    """The run's settings: :func:`bulkprov.config.job_settings`, the one function every front end uses."""
+    import socket
+
+    from bulkprov.approvals.identity import cli_person
+    from bulkprov.config import RUN_SETTINGS, job_settings
     from bulkprov.io import LoaderLimits
-    from bulkprov.jobs import JobSettings
 
     limits = LoaderLimits()
     if args.max_rows:
         limits = _replace(limits, max_rows=args.max_rows)
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
-    settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
-                           replace_output=args.replace_output, encoding=args.encoding, results_format=args.results_format, lookups_file=args.lookups, limits=limits,
-                           command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
-                           phrasing=_cli_phrasing())
-    settings.strict_ids = args.strict_ids is not False
+    fields = dict(sheet=args.sheet, output=args.output, replace_output=args.replace_output, encoding=args.encoding,
+                  results_format=args.results_format, lookups_file=args.lookups, limits=limits,
+                  command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
+                  phrasing=_cli_phrasing(), dry_run=getattr(args, "dry_run", False),
+                  resume=getattr(args, "resume", False), force=getattr(args, "force", False),
+                  retry_failed=getattr(args, "retry_failed", None), use_ledger=not getattr(args, "no_ledger", False),
+                  plan_file=getattr(args, "plan", None), **{name: getattr(args, name, None) for name in ALLOW})
+    overrides = {name: getattr(args, name, None) for name in RUN_SETTINGS}
     if args.command == "validate":
-        return settings
-    from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve
-
-    profile = load_profile(config_path(args.config), args.profile)
-    value = {name: resolve(name, getattr(args, name, None), profile) for name in RUN_SETTINGS}
-    args.log_format, args.env_file, args.secret_file = value["log_format"], value["env_file"], value["secret_file"]
-    if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
-        raise UsageProblem(reason=_("--batch-size, --concurrency and --max-attempts must be at least 1"))
-    settings.dry_run = args.dry_run
-    settings.host = value["host"] or os.environ.get("KORE_HOST")
-    for name in RUN_SETTINGS - {"host", "env_file", "secret_file", "state_dir", "log_format"}:
-        setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
-    settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
-    settings.resume = getattr(args, "resume", False)
-    settings.force = getattr(args, "force", False)
-    settings.retry_failed = getattr(args, "retry_failed", None)
-    settings.use_ledger = not getattr(args, "no_ledger", False)
-    settings.allow_deletes = getattr(args, "allow_deletes", None)
-    settings.allow_builder = getattr(args, "allow_builder", None)
-    settings.allow_role_removals = getattr(args, "allow_role_removals", None)
-    settings.plan_file = getattr(args, "plan", None)
-    if args.command == "sync":
-        _four_eyes(settings, profile, value)
-    if settings.resume and (settings.force or settings.retry_failed):
-        raise UsageProblem(reason=_("--resume cannot be combined with --force or --retry-failed"))
-    if not settings.dry_run or args.command in ROSTER:
-        _require_host(settings.host)
-    _check_rate(settings.rate)
+        return job_settings("validate", {}, {"strict_ids": args.strict_ids}, **fields)
+    person = cli_person()
+    settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
+                            where=f"cli@{socket.gethostname()}", source="cli", **fields)
+    if settings.approvals.approvers and any(getattr(args, name, None) for name in ALLOW):
+        raise UsageProblem(reason=_("this account's policy names approvers: a second person approves with "
+                                    "`bulkprov approve ID`, not --allow-deletes / --allow-builder / "
+                                    "--allow-role-removals / --allow-protected"))
     return settings
-
-
-def _four_eyes(settings, profile: dict, value: dict) -> None:
-    """sync over a guard becomes a request a second person approves (bulkprov approve ID)."""
-    import socket
-
-    from bulkprov.approvals.flow import Approvals, cli_person
-    from bulkprov.config import resolve
-
-    approvers = resolve("approvers", None, profile)
-    if approvers and (settings.allow_deletes or settings.allow_builder or settings.allow_role_removals):
-        raise UsageProblem(reason=_("this profile names approvers: a second person approves with `bulkprov approve "
-                                    "ID`, not --allow-deletes / --allow-builder / --allow-role-removals"))
-    settings.approvals = Approvals(person=cli_person(), where=f"cli@{socket.gethostname()}", source="cli",
-                                   approvers=list(approvers), webhook=value["webhook"],
-                                   expiry_hours=resolve("approval_expiry_hours", None, profile))
 
 
 def _require_host(host: str | None) -> None:
@@ -208,31 +207,41 @@ def _print_attention(outcome, validating: bool) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from bulkprov.config import config_path, load_profile, resolve
-    from bulkprov.jobs import JobSettings
+    from bulkprov.config import config_path, job_settings, load_profile, resolve
     from bulkprov.jobs.export import export_account
     from bulkprov.logs import ProgressPrinter
 
     profile = load_profile(config_path(args.config), args.profile)
-    value = {name: resolve(name, getattr(args, name, None), profile) for name in (
-        "host", "env_file", "secret_file", "rate", "concurrency", "max_attempts", "timeout", "state_dir",
-        "log_format")}
-    settings = JobSettings(command="export", output=args.output, replace_output=args.replace_output, host=value["host"] or os.environ.get("KORE_HOST"),
-                           rate=value["rate"], concurrency=value["concurrency"], max_attempts=value["max_attempts"],
-                           timeout=value["timeout"], state_dir=Path(value["state_dir"]) if value["state_dir"] else None,
-                           phrasing=_cli_phrasing())
-    _require_host(settings.host)
-    if settings.concurrency < 1 or settings.max_attempts < 1:
+    _require_host(resolve("host", args.host, profile) or os.environ.get("KORE_HOST"))
+    if any(resolve(name, getattr(args, name, None), profile) < 1 for name in ("concurrency", "max_attempts")):
         raise UsageProblem(reason=_("--concurrency and --max-attempts must be at least 1"))
-    _check_rate(settings.rate)
-    args.env_file, args.secret_file = value["env_file"], value["secret_file"]
+    _check_rate(resolve("rate", args.rate, profile))
+    args.env_file = resolve("env_file", args.env_file, profile)
+    args.secret_file = resolve("secret_file", args.secret_file, profile)
     credentials = _credentials(args)
-    _setup_logging(value["log_format"], args.quiet)
+    _setup_logging(resolve("log_format", args.log_format, profile), args.quiet)
+    overrides = {name: getattr(args, name, None) for name in ("host", "rate", "concurrency", "max_attempts",
+                                                                "timeout", "state_dir")}
+    settings = job_settings("export", profile, overrides, credentials=credentials, output=args.output,
+                            replace_output=args.replace_output, phrasing=_cli_phrasing())
     outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    _record_export(settings, outcome)
     for warning in outcome.warnings:
         print(say("warning", warning=warning), file=sys.stderr)
     print(say("export", users=outcome.users, requests=outcome.requests, path=outcome.path))
     return outcome.exit_code
+
+
+def _record_export(settings, outcome) -> None:
+    """An export writes every user of the account to a file: an audit record (who, where, how many)."""
+    import socket
+
+    from bulkprov.approvals.flow import audit
+    from bulkprov.approvals.identity import cli_person
+
+    if settings.account is not None:
+        audit(settings.account, "export", cli_person().name, f"cli@{socket.gethostname()}", kind="account",
+              output=str(outcome.path), users=outcome.users, exit_code=outcome.exit_code)
 
 
 def _check_rate(rate: str) -> None:
@@ -261,11 +270,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
         path = rewrite_results(args.state_dir, args.run_id, args.output, replace=args.replace_output)
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
+    from bulkprov.io.chars import printable
+
     runs = list_runs(args.state_dir)
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<9} counts / file")
     for run in runs:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
-        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — {run.input_path}")
+        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — "
+              f"{printable(run.input_path)}")  # a file name can hold ESC or CR: it is shown, never obeyed
     return 0
 
 
@@ -309,20 +321,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _setup_logging(args.log_format, quiet=False)
     profile = load_profile(config_path(args.config), args.profile)
-    values = {name: resolve(name, getattr(args, name, None), profile) for name in (
-        "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
-        "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies", "web_roles", "max_deletes",
-        "protected", "webhook", "approval_expiry_hours", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file",
-        "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
-    _require_host(values["host"] or os.environ.get("KORE_HOST"))
+    _require_host(resolve("host", args.host, profile) or os.environ.get("KORE_HOST"))
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason=_("--max-upload-mb must be between 0 and 500"))
-    env_file = values["env_file"] or (Path(".env") if Path(".env").is_file() else None)
-    credentials = Credentials.from_sources(env_file=env_file, secret_file=values["secret_file"])
-    config = build_config(values, credentials=credentials, max_upload_mb=args.max_upload_mb,
-                          secure_cookies=args.secure_cookies)
+    env_file = resolve("env_file", args.env_file, profile) or (Path(".env") if Path(".env").is_file() else None)
+    credentials = Credentials.from_sources(env_file=env_file, secret_file=resolve("secret_file", args.secret_file,
+                                                                                  profile))
+    overrides = {"host": args.host, "state_dir": args.state_dir}
+    config = build_config(profile, overrides, credentials=credentials, max_upload_mb=args.max_upload_mb,
+                          secure_cookies=args.secure_cookies, reload=_reloader(args))
     serve(config, args.bind, args.port)
     return 0
+
+
+def _reloader(args: argparse.Namespace):
+    """How the page reads the profile again (logins and roles are checked as they are now, at each decision)."""
+    from bulkprov.config import config_path, load_profile
+
+    path, name = config_path(args.config), args.profile
+    return lambda: load_profile(path, name)
 
 
 def cmd_hash_password(args: argparse.Namespace) -> int:
@@ -346,7 +363,7 @@ def _later(name: str):
 COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
              "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
              "approve": _later("cmd_decide"), "reject": _later("cmd_decide"), "approvals": _later("cmd_approvals"),
-             "audit": _later("cmd_audit"), **{name: cmd_file for name in FILE_COMMANDS}}
+             "audit": _later("cmd_audit"), "prune": _later("cmd_prune"), **{name: cmd_file for name in FILE_COMMANDS}}
 
 
 

@@ -10,6 +10,7 @@ from bulkprov import __version__
 
 SENDING = ("add", "update", "remove", "lookup", "apply")
 ROSTER = ("plan", "sync")
+GATED = ("add", "update", "remove", "apply", "sync")  # the commands that change the account: the one gate
 FILE_COMMANDS = {
     "validate": "load and check every row, send nothing; write the result workbook",
     "add": "create the users of FILE",
@@ -43,13 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         _file_options(p, network=name != "validate", ledger=name in SENDING,
                       adds=name in ("add", "apply", "plan", "sync"))
+        if name in GATED:
+            _override_options(p, protected=name != "sync")
         if name == "sync":
             p.add_argument("--plan", type=Path, metavar="PLAN.xlsx",
                            help="execute this approved plan; refused if the account changed since")
-            p.add_argument("--allow-deletes", type=int, metavar="N", help="approve up to N removals")
-            p.add_argument("--allow-role-removals", type=int, metavar="N",
-                           help="approve role removals for up to N users")
-            p.add_argument("--allow-builder", type=int, metavar="N", help="approve Builder access for up to N users")
             p.add_argument("--remove-strays", action="store_true", default=None,
                            help="also remove the account's users the roster does not mention (guards apply)")
         if name in ROSTER:
@@ -84,15 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("request_id", metavar="ID", help="the request (bulkprov approvals lists them)")
         p.add_argument("--comment", default="", help="why (required to reject)")
-        _state_options(p)
-    p = sub.add_parser("approvals", help="list the approval requests, newest first")
-    _state_options(p)
-    p = sub.add_parser("audit", help="check the tamper-evident audit trail, or write it out")
+        _profile_options(p)
+    p = sub.add_parser("approvals", help="list the approval requests of every account, newest first")
+    _profile_options(p)
+    p = sub.add_parser("audit", help="check an account's tamper-evident audit trail, or write it out")
     p.add_argument("action", choices=("verify", "export"))
     p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="export format (default jsonl)")
     p.add_argument("-o", "--output", type=Path, help="export: where to write (default: standard output)")
     p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
-    _state_options(p)
+    p.add_argument("--expect", metavar="COUNT:HASH", help="verify: the trail must hold this head, kept elsewhere "
+                   "(printed by an earlier verify, sent with every webhook)")
+    p.add_argument("--trail", type=Path, metavar="FILE", help="a trail file of its own (an older STATE_DIR/audit.jsonl)")
+    _profile_options(p)
+    p.add_argument("--host", help="the account's host (or KORE_HOST); its client id from KORE_CLIENT_ID")
+    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID")
+
+    p = sub.add_parser("prune", help="remove old uploads, results, undo files, ledger runs and decided requests; "
+                       "the audit trail keeps one record of what was pruned")
+    p.add_argument("--older-than", type=float, required=True, metavar="DAYS", help="remove what is older than this")
+    p.add_argument("--state-dir", type=Path, help="the state directory (default: the profile's state_dir, else "
+                   ".bulkprov)")
+    p.add_argument("--dry-run", action="store_true", help="say what would go, remove nothing")
+    _profile_options(p)
+    p.add_argument("--host", help="the account whose audit trail is pruned too (or KORE_HOST)")
+    p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID")
 
     p = sub.add_parser("mock-server", help="run the embedded Kore.ai API emulator")
     p.add_argument("--port", type=int, default=8765, help="port to listen on (default %(default)s)")
@@ -153,11 +167,21 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
 
 
-def _state_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state-dir", type=Path, help="the state directory (default: the profile's state_dir, else "
-                   ".bulkprov)")
+def _profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
-    p.add_argument("--profile", help="profile of the config file: state_dir, approvers, webhook")
+    p.add_argument("--profile", help="profile of the config file: host, webhook (who may approve is the account's "
+                   "policy, never the caller's config)")
+
+
+def _override_options(p: argparse.ArgumentParser, *, protected: bool) -> None:
+    """The guards' overrides: only where the account's policy names no approvers (else a second person approves)."""
+    p.add_argument("--allow-deletes", type=int, metavar="N", help="pass the removal guard for up to N removals")
+    p.add_argument("--allow-role-removals", type=int, metavar="N",
+                   help="pass the role-removal guard for up to N users")
+    p.add_argument("--allow-builder", type=int, metavar="N", help="pass the Builder guard for up to N users")
+    if protected:
+        p.add_argument("--allow-protected", type=int, metavar="N",
+                       help="change or remove up to N protected users")
 
 
 def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, adds: bool) -> None:

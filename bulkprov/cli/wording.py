@@ -31,7 +31,8 @@ HINTS = {
     "approve": N_("another person approves it with `bulkprov approve ID` (or on the page), then run the same "
                   "command again"),
 }
-GUARD_FLAGS = {"deletes": "--allow-deletes", "roles": "--allow-role-removals", "builder": "--allow-builder"}
+GUARD_FLAGS = {"deletes": "--allow-deletes", "deletes-count": "--allow-deletes", "roles": "--allow-role-removals",
+               "builder": "--allow-builder", "protected": "--allow-protected"}
 
 
 def hint_text(key: str) -> str:
@@ -113,6 +114,10 @@ SAID = {
     "run-changed-nothing": N_("run {run_id} changed nothing"),
     "results-of-run": N_("results of run {run_id}: {path}"),
     "yes-words": N_("y, yes"),
+    "which-trail": N_("which account's audit trail? There are several in {folder} ({names}): name it with --host "
+                      "(and KORE_CLIENT_ID), a --profile, or --trail FILE"),
+    "bad-expect": N_("--expect takes COUNT:HASH as audit verify prints it (a number, a colon and 64 hex digits), not "
+                     "{given}"),
 }
 
 

@@ -35,6 +35,7 @@ from bulkprov.errors.base import (  # noqa: F401 -- the one import path callers 
 from bulkprov.errors.files import (  # noqa: F401 -- the one import path callers use
     SAVE_AS,
     ApprovalRefused,
+    AuditUnwritable,
     BadConfig,
     BadHost,
     BadRate,
@@ -59,6 +60,7 @@ from bulkprov.errors.files import (  # noqa: F401 -- the one import path callers
     NothingToResume,
     OutputUnwritable,
     PlanFileInvalid,
+    PolicyProblem,
     RetryOtherFile,
     RunNotFound,
     SheetNotFound,

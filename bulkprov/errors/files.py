@@ -391,6 +391,31 @@ class ApprovalRefused(InputError):
     }
 
 
+class PolicyProblem(InputError):
+    code = "policy"
+    description = N_("the account's policy cannot be believed, or a setting would loosen it")
+    templates = {
+        "untrusted": N_("policy {file} is not believed: {reason}. Nothing runs until it is owned by root (or the "
+                        "service account) and not writable by {person}"),
+        "unreadable": N_("policy {file} cannot be read: {reason}"),
+        "loosens": N_("{key} = {value} would loosen the policy of account {account} ({file} says {policy}): a profile "
+                      "may only tighten it"),
+        "twice": N_("two policy files name account {account}: {first} and {second}; keep one"),
+        "unknown": N_("policy {file}: unknown setting {key!r} (known: {known})"),
+        "type": N_("policy {file}: {key} must be a {kind}, not {value!r}"),
+        "account": N_("policy {file} must name its account: host and client_id"),
+        "overrides": N_("the policy of account {account} names approvers: a guard is passed by a second person's "
+                        "approval, never by an override"),
+    }
+
+
+class AuditUnwritable(InputError):
+    code = "audit-unwritable"
+    description = N_("the account's audit trail cannot be written, so nothing is sent")
+    template = N_("the audit trail {trail} cannot be written ({reason}); nothing was sent. Run bulkprov as the "
+                  "account that owns it (the service account)")
+
+
 class UsageProblem(InputError):
     """Kept for the few places where the command line itself is wrong (the CLI's own parser)."""
 

@@ -151,7 +151,7 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
                                  "not add it back")}),
     Problem("interrupted", N_("not sent: a stop signal or the run-time limit stopped the run first"),
             {"": N_("not sent: {stopped}")}),
-    Problem("guard", N_("not sent: a sync guard stopped the run"), {"": N_("not sent: {stopped}")}),
+    Problem("guard", N_("not sent: a safety guard stopped the run (or it waits for approval)"), {"": N_("not sent: {stopped}")}),
     Problem("skipped-done", N_("skipped: an earlier run already did it"),
             {"": N_("already done by run {run_id} ({when})"),
              "not-retried": N_("not retried: it did not fail in run {run_id}")}),

@@ -52,11 +52,13 @@ class Interrupted(RunStopped):
 
 class GuardStopped(RunStopped):
     code = "guard"
-    description = N_("a sync guard stopped the run before anything changed")
+    description = N_("a safety guard stopped the run before anything changed")
     templates = {
         "deletes": N_("{count} users would be removed, over the limit of {limit} (the smaller of max_deletes "
                       "{max_deletes} and max_delete_percent {percent:g} of the {previous} users of the last applied "
                       "roster); nothing was changed"),
+        "deletes-count": N_("{count:,} users would be removed, over the limit of {limit:,} (max_deletes); nothing "
+                            "was changed"),
         "roles": N_("{count} users would lose roles, over the limit of {limit}; nothing was changed"),
         "builder": N_("{count} users would get Builder access (canCreateBot/isDeveloper), more than {limit}; "
                       "nothing was changed"),
@@ -64,6 +66,9 @@ class GuardStopped(RunStopped):
                            "new plan and approve it"),
         "account-unreadable": N_("could not read the account's current state ({reason}); nothing was changed"),
         "strays": N_("{count} users of the account are not in the roster; removing them needs an explicit approval"),
+        "protected": N_("{count:,} protected users would be changed or removed ({first}); nothing was changed"),
+        "rejected": N_("request {request_id} for this same plan was rejected by {person}: an override cannot run it; "
+                       "nothing was changed"),
     }
 
 

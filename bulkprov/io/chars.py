@@ -81,3 +81,16 @@ def without_invisible(value: str) -> tuple[str, list[str]]:
 
 def _letter(ch: str) -> bool:
     return not ch.isascii() and ch.isalpha()
+
+
+_ESCAPES = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def printable(text: object) -> str:
+    """``text`` safe to print on a terminal: CR, LF and tab as ``\\r`` ``\\n`` ``\\t``, every other
+    control or format character (ESC, a bidi override) as ``<U+001B>``, so a name or a file name can
+    neither move the cursor nor rewrite what was printed before it."""
+    value = str(text)
+    if value.isprintable():
+        return value
+    return visible("".join(_ESCAPES.get(ch, ch) for ch in value))

@@ -293,6 +293,14 @@ class Ledger:
                             (now_iso(), state, json.dumps(counts), results_path, run_id))
         return state
 
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Retention (``bulkprov prune``): these runs, their rows (emails, outcomes) and before-images go; the
+        roster sync last applied stays (the next sync needs it)."""
+        with self._tx():
+            for table in ("before_images", "rows"):
+                self.db.executemany(f"DELETE FROM {table} WHERE run_id=?", ((r,) for r in run_ids))  # noqa: S608
+            self.db.executemany("DELETE FROM runs WHERE id=?", ((r,) for r in run_ids))
+
     def _run_info(self, row: tuple) -> RunInfo:
         cols = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
         data = dict(zip(cols, row, strict=True))

@@ -281,6 +281,9 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
                        run_id=summary.run_id or "?") from None
     outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
                          list(job.stop_errors))
+    from bulkprov.approvals.record import record_run
+
+    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_webhook(settings.webhook, outcome)
     return outcome
@@ -374,6 +377,14 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     with held_state(path, settings, len(checked.rows), job.out_path):
+        stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
+        if stops:
+            summary.aborted = " / ".join(s.message for s in stops)
+            job.stop_errors.extend(stops)
+            for row in checked.valid:
+                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
+                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+            return await end(job, results, None, [])
         try:
             report = await send_rows(path, settings, checked.rows, results, summary, ctx)
         except BulkprovError:
@@ -396,6 +407,27 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             job.stop_errors.append(report.stop_error)
         users = report.users if settings.command == "lookup" else None
         return await end(job, results, report, checked.valid, users)
+
+
+async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> list[RunStopped]:
+    """The one gate (:mod:`bulkprov.approvals.gate`) for add, update, remove and apply; lookup changes nothing."""
+    if settings.command == "lookup" or settings.account is None:
+        return []
+    from bulkprov.approvals.gate import gate_rows
+    from bulkprov.jobs.ledger import Ledger
+
+    resuming = False
+    if settings.resume and settings.use_ledger:
+        import contextlib
+
+        from bulkprov.jobs.settings import state_dir_for
+
+        with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
+            resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
+    return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                           confirm=ctx.confirm,
+                           resuming=resuming)
 
 
 def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
@@ -435,6 +467,16 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
     with i18n.using(settings.lang), stop_on_signals(ctx.stop):
         ctx.limit.start(ctx.stop)
         try:
-            return await _strategy(settings)(Path(path), settings, ctx)
+            from bulkprov.approvals.record import prepare, record_refused, record_run
+
+            prepare(settings, credentials)  # the account, its current policy, a writable audit trail
+            try:
+                outcome = await _strategy(settings)(Path(path), settings, ctx)
+            except BulkprovError as exc:
+                record_refused(settings, Path(path), exc)
+                raise
+            if outcome.audit_head is None:  # a plan, which ends without end(): recorded all the same
+                outcome.audit_head = record_run(settings, outcome.summary, outcome.exit_code, outcome.stop_errors)
+            return outcome
         finally:
             ctx.limit.cancel()

@@ -19,7 +19,7 @@ from bulkprov.outputs.results import RunSummary, read_results
 
 COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply", "plan", "sync")
 ROSTER_COMMANDS = ("plan", "sync")  # the roster is checked as adds: every row a complete user
-EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED = 0, 1, 2, 3
+EXIT_OK, EXIT_ROWS_FAILED, EXIT_UNUSABLE, EXIT_ABORTED, EXIT_PENDING = 0, 1, 2, 3, 4
 ATTENTION_KEPT = 1000  # rows needing attention a JobOutcome keeps in memory; the rest are in its workbook
 
 ProgressFn = Callable[[dict[str, Any]], None]
@@ -68,12 +68,17 @@ class JobSettings:
     builder_confirm: int = 10
     allow_builder: int | None = None
     allow_role_removals: int | None = None
+    allow_protected: int | None = None  # change or remove up to N protected users (only where nobody approves)
     plan_file: Path | None = None
     strict_ids: bool = True            # off: unusual id shapes and over-long values are warnings, not refusals
     lang: str | None = None            # en, ko, ja: messages and workbooks of the run (None: the caller's language)
     report_strays: bool = False        # plan/sync list the account's users the roster does not mention
     remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
-    approvals: Any = None  # bulkprov.approvals.flow.Approvals: guards become four-eyes requests (None: they stop)
+    approvals: Any = None  # bulkprov.approvals.flow.Approvals: who runs, and the approvers a profile names
+    account: Any = None    # bulkprov.approvals.policy.Account (host + client id): set by the runner from the credentials
+    upload_id: str = ""    # the page's upload, linked from a request it makes
+    input_name: str = ""   # the input's name as its owner knows it (the page's upload: the user's file name)
+    approved: Any = None   # the approved request this run consumed (bulkprov.approvals.store.Request)
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:
@@ -110,6 +115,7 @@ class JobOutcome:
     undo_path: Path | None = None
     attention: Sequence[RowResult] | Mapping[int, RowResult] = field(default_factory=list)
     stop_errors: list[RunStopped] = field(default_factory=list)
+    audit_head: dict[str, Any] | None = None  # the account's audit trail after this run's record (records, hash)
 
     def __post_init__(self) -> None:
         if isinstance(self.attention, Mapping):

@@ -18,7 +18,8 @@ def webhook_body(outcome: JobOutcome) -> dict[str, Any]:
             "totals": dict(s.status_totals()),
             "counts": [{"action": a, "status": st, "rows": n} for (a, st), n in sorted(s.counts.items())],
             "results_path": str(outcome.results_path),
-            "undo_path": str(outcome.undo_path) if outcome.undo_path else None}
+            "undo_path": str(outcome.undo_path) if outcome.undo_path else None,
+            "audit_head": outcome.audit_head or {}}
 
 
 async def notify_webhook(url: str, outcome: JobOutcome, timeout: float = 10.0) -> bool:

@@ -121,6 +121,15 @@ class Credentials:
         return self._client_id
 
     @property
+    def app_id(self) -> str | None:
+        """The app's client id: given, or the ready token's ``appId`` claim (read, not verified: the server
+        verifies it); None when a ready token names none."""
+        if self._client_id:
+            return self._client_id
+        app_id = _unverified_claims(self._jwt or "").get("appId")
+        return app_id if isinstance(app_id, str) and app_id else None
+
+    @property
     def uses_ready_token(self) -> bool:
         return self._jwt is not None
 

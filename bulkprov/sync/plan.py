@@ -26,7 +26,6 @@ that plan.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import logging
@@ -223,9 +222,11 @@ def applied_fields(plan: Plan, results: dict[int, RowResult],
 # -- building the plan -----------------------------------------------------------------------------------
 
 
-def is_protected(email: str, patterns: list[str]) -> bool:
-    email = email.casefold()
-    return any(fnmatch.fnmatchcase(email, p.casefold()) for p in patterns)
+def is_protected(email: str, patterns: list[str], org_user_id: str = "") -> bool:
+    """By email (an entry with ``@``) or orgUserId (any other entry): the one rule, in the gate."""
+    from bulkprov.approvals.policy import is_protected as protected
+
+    return protected(email, org_user_id, patterns)
 
 
 def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> int:
@@ -252,7 +253,8 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
                                        desired=row.user))
         else:
             plan.current[key] = found
-            item = diff_user(row, found, managed, is_protected(row.email, settings.protected), remembered.get(key))
+            item = diff_user(row, found, managed, is_protected(row.email, settings.protected, row.org_user_id),
+                             remembered.get(key))
             item.desired = row.user
             plan.items.append(item)
     next_row = SYNTHETIC_ROW_BASE
@@ -261,7 +263,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
             continue
         next_row += 1
         row = CheckedRow.make(next_row, "remove", email, org_user_id)
-        if is_protected(email, settings.protected):
+        if is_protected(email, settings.protected, org_user_id):
             plan.items.append(PlanItem("unchanged", row, notes=[_("protected user: not removed")]))
             continue
         if key in current:

@@ -99,7 +99,7 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
         email = str(info.get("emailId") or "")
         next_row += 1
         row = CheckedRow.make(next_row, "remove", email, str(info.get("orgUserId") or ""))
-        if planning.is_protected(email, settings.protected):
+        if planning.is_protected(email, settings.protected, row.org_user_id):  # by email or orgUserId
             plan.items.append(planning.PlanItem("unchanged", row, notes=[_(PROTECTED_NOTE)]))
             continue
         plan.current[row.key.id] = user

@@ -74,6 +74,7 @@ from bulkprov.web.approvals import audit_page, decide_post, request_page, reques
 from bulkprov.web.common import (
     AUDIT_WRITER,
     CHECKER,
+    COALESCER,
     CONFIG,
     COOKIE,
     JOBS,
@@ -83,11 +84,13 @@ from bulkprov.web.common import (
     SESSIONS,
     THROTTLE,
     BadForm,
+    Coalescer,
     bad_form,
     forbidden,
     mb,
     message,
     refused,
+    write_due,
 )
 from bulkprov.web.config import WebConfig
 from bulkprov.web.lang import _
@@ -142,8 +145,13 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
         return message(request, _("Log in first"), _("You are not logged in (or your session expired): log in again."),
                        status=401, links=[("/login", _("Log in"))])
     if session is not None and session.user:
+        role = session.role
+        if stale(request, session):  # a single sign-on person's groups are believed for a while, then asked again
+            if request.method in ("GET", "HEAD") and "application/json" not in request.headers.get("Accept", ""):
+                raise web.HTTPSeeOther("/oidc/login?prompt=none&next=" + _quote(safe_next(request.path_qs)))
+            role = "viewer"
         needed = needed_role(request.method, request.path)
-        if not allows(session.role, needed):
+        if not allows(role, needed):
             if request.path == "/" and request.method == "GET":
                 raise web.HTTPSeeOther("/runs")  # a viewer's home
             return refused(request, session.role, needed)
@@ -153,6 +161,14 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
         if not csrf_ok(session, form.get("csrf")):
             return forbidden(request)
     return await handler(request)
+
+
+def stale(request: web.Request, session: Any) -> bool:
+    """A single sign-on session whose groups the provider last confirmed too long ago (see ``role_refresh``)."""
+    if session.method != "oidc" or request.path.startswith(("/oidc/", "/static/")) or request.path == "/logout":
+        return False
+    when = session.refreshed
+    return when is None or request.app[SESSIONS].clock() - when > request.app[CONFIG].role_refresh
 
 
 async def language_post(request: web.Request) -> web.StreamResponse:
@@ -209,6 +225,8 @@ def create_app(config: WebConfig) -> web.Application:
     app[JOBS] = Jobs()
     app[PREVIEWS] = Previews(config.max_previews)
     app[AUDIT_WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-audit")
+    app[COALESCER] = Coalescer()
+    app.on_startup.append(_start_flushing)
     for folder in (config.state_dir, config.uploads, config.results):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if removed := remove_stale_parts(config):
@@ -244,7 +262,30 @@ def create_app(config: WebConfig) -> web.Application:
     return app
 
 
+FLUSHER: web.AppKey[Any] = web.AppKey("flusher")
+
+
+async def _start_flushing(app: web.Application) -> None:
+    """Coalesced sign-in records are written when their window ends, not only when the next one arrives."""
+    import asyncio
+
+    async def flush() -> None:
+        while True:
+            await asyncio.sleep(app[COALESCER].window / 4)
+            await write_due(app, app[COALESCER].due(app[COALESCER].clock()))
+
+    app[FLUSHER] = asyncio.get_running_loop().create_task(flush())
+
+
 async def _close(app: web.Application) -> None:
+    import asyncio
+    import contextlib
+
+    if FLUSHER in app:
+        app[FLUSHER].cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await app[FLUSHER]
+    await write_due(app, app[COALESCER].due(None))  # what the windows still count
     app[CHECKER].close()
     app[AUDIT_WRITER].shutdown(wait=True)  # every record written before the process ends
 

@@ -1,13 +1,17 @@
 """What the page needs to run: the state directory, run settings, credentials and who may log in.
 
-:func:`build_config` takes resolved values (the CLI resolves command line > profile > default and
-passes them here), so this module knows no command-line flag.
+:func:`build_config` takes the profile and the command line's overrides and makes the page's run settings
+with :func:`bulkprov.config.job_settings` — the one function every front end uses, so the page and the
+command line judge a file the same way (strict ids, rate, run-time limit, guards).  Who may approve, and the
+page's role mapping, are the account's policy (:mod:`bulkprov.approvals.policy`), read again at each
+decision (:meth:`WebConfig.current`).  This module knows no command-line flag.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,8 @@ class WebConfig:
     approval_expiry_hours: float = 24.0
     webhook: str | None = None
     oidc: Any = None               # bulkprov.web.oidc.OidcConfig when single sign-on is configured
+    reload: Callable[[], dict[str, Any]] | None = None  # the profile as it is now (logins and roles at each decision)
+    role_refresh: float = 15 * 60  # seconds a single sign-on person's groups are believed before a silent refresh
 
     UNCOMPRESSED_FACTOR = 20  # a workbook may expand to at most 20 × the upload cap when the page reads it
 
@@ -69,6 +75,25 @@ class WebConfig:
         # The page's loader limits follow from its upload cap, not the command line's generous ones.
         self.job.limits = dataclasses.replace(self.job.limits, max_bytes=self.max_upload_bytes,
                                               max_uncompressed_bytes=self.UNCOMPRESSED_FACTOR * self.max_upload_bytes)
+        if self.job.account is None and self.credentials is not None and self.job.host:
+            from bulkprov.approvals.policy import account_of
+
+            self.job.account = account_of(self.job.host, self.credentials)
+
+    def current(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        """Who may log in with a password, the local users' roles and the groups' roles, as they are now: the
+        profile read again and the account's policy file as it is, so a removed approver loses the power at the
+        next decision.  A config made in code (no profile to read) keeps its own, under the policy file."""
+        from bulkprov.approvals.policy import policy_for
+
+        if self.reload is not None:
+            profile = self.reload()
+            users = dict(profile.get("web_users") or {})
+        else:
+            profile = {"web_roles": self.local_roles, "oidc_roles": self.oidc.roles if self.oidc else {}}
+            users = dict(self.users)
+        policy = policy_for(self.job.account, profile)
+        return users, dict(policy.web_roles), dict(policy.oidc_roles)
 
     @property
     def uploads(self) -> Path:
@@ -79,15 +104,18 @@ class WebConfig:
         return self.state_dir / "results"
 
 
-def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: float,
-                 secure_cookies: bool) -> WebConfig:
-    """The page's config from resolved settings (``values``: the profile keys of :mod:`bulkprov.config`)."""
+def build_config(profile: dict[str, Any], overrides: dict[str, Any] | None = None, *, credentials: Any,
+                 max_upload_mb: float, secure_cookies: bool,
+                 reload: Callable[[], dict[str, Any]] | None = None) -> WebConfig:
+    """The page's config from a profile (``web_*``, ``oidc_*`` and every run setting) and the command line's
+    overrides; run settings, guards and roles as :func:`bulkprov.config.job_settings` and the policy say."""
+    from bulkprov.approvals.policy import policy_for
+    from bulkprov.config import job_settings, resolve
     from bulkprov.kore.hosts import normalize_host
-    from bulkprov.send.limiter import parse_rate
 
-    host = values["host"] or os.environ.get("KORE_HOST")
-    normalize_host(host or "")  # no host, or plain http:// to a remote host, is refused before the server starts
-    parse_rate(values["rate"])
+    values = {name: resolve(name, (overrides or {}).get(name), profile) for name in (
+        "web_users", "web_token_file", "web_trusted_proxies", "oidc_issuer", "oidc_client_id",
+        "oidc_client_secret_file", "oidc_user_claim", "oidc_groups_claim", "oidc_scopes", "oidc_redirect_url")}
     token = os.environ.get(TOKEN_ENV, "").strip() or None
     if token is None and values.get("web_token_file"):
         try:
@@ -96,19 +124,17 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
             raise BadConfig("web-token-file", file=values["web_token_file"], reason=exc.strerror or str(exc)) from None
     if not 0 < max_upload_mb <= 500:
         raise BadConfig("range", name="max_upload_mb", low=0, high=500)
-    job = JobSettings(command="add", host=host, rate=values["rate"], batch_size=values["batch_size"],
-                      concurrency=values["concurrency"], max_attempts=values["max_attempts"],
-                      timeout=values["timeout"], send_email=values["send_email"],
-                      limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)),
-                      max_deletes=values.get("max_deletes", 500), protected=list(values.get("protected") or []),
-                      webhook=values.get("webhook"))
+    job = job_settings("add", profile, overrides, credentials=credentials,
+                       limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
+    normalize_host(job.host or "")  # no host, or plain http:// to a remote host, is refused before the server starts
+    policy = policy_for(job.account, profile)
     oidc = None
     if values.get("oidc_issuer"):
         from bulkprov.web.oidc import oidc_config
 
-        oidc = oidc_config(values)
-    return WebConfig(state_dir=Path(values["state_dir"] or ".bulkprov"), job=job, credentials=credentials,
+        oidc = oidc_config({**values, "oidc_roles": policy.oidc_roles})
+    return WebConfig(state_dir=Path(job.state_dir or ".bulkprov"), job=job, credentials=credentials,
                      users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                      secure_cookies=secure_cookies, trusted_proxies=list(values.get("web_trusted_proxies") or []),
-                     local_roles=dict(values.get("web_roles") or {}), oidc=oidc, webhook=values.get("webhook"),
-                     approval_expiry_hours=values.get("approval_expiry_hours", 24.0))
+                     local_roles=dict(policy.web_roles), oidc=oidc, webhook=job.webhook,
+                     approval_expiry_hours=policy.approval_expiry_hours, reload=reload)

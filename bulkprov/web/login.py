@@ -33,6 +33,7 @@ from bulkprov.web.common import (
     forbidden,
     page,
     record,
+    record_anonymous,
     redirect,
     set_session_cookie,
 )
@@ -88,9 +89,12 @@ async def oidc_login(request: web.Request) -> web.StreamResponse:
     from bulkprov.web.oidc import OidcClient, OidcRefused
 
     config: WebConfig = request.app[CONFIG]
+    session = request[SESSION]
+    refresh = request.query.get("prompt") == "none" and session is not None and session.method == "oidc"
     try:
         url, cookie = await request.app[OIDC].start(_callback_url(request), safe_next(request.query.get("next")),
-                                                    lang.supported(request.query.get("lang")) or "")
+                                                    lang.supported(request.query.get("lang")) or "",
+                                                    prompt="none" if refresh else "")
     except (OidcRefused, aiohttp.ClientError, TimeoutError) as exc:
         log.warning("single sign-on unavailable: %s", exc)
         return login_page(request, _("Single sign-on is unavailable right now: try again later."), 503)
@@ -101,12 +105,17 @@ async def oidc_login(request: web.Request) -> web.StreamResponse:
 
 
 async def oidc_callback(request: web.Request) -> web.StreamResponse:
-    """Back from the provider: verify everything, then a session with the role the groups give."""
+    """Back from the provider: verify everything, then a session with the role the groups give — or, for a
+    silent refresh of a signed-in person, their groups and role as the provider and the policy say now."""
     from bulkprov.web.oidc import OidcClient, OidcRefused
     from bulkprov.web.roles import role_from_groups
 
     client = request.app[OIDC]
     who = address(request)
+    session = request[SESSION]
+    flow = client.flow(request.cookies.get(OidcClient.COOKIE))
+    refreshing = (flow is not None and flow.get("p") == "none" and session is not None and bool(session.user)
+                  and session.method == "oidc")
     try:
         if request.query.get("error"):
             raise OidcRefused(f"the identity provider said {request.query.get('error')!r}")
@@ -114,16 +123,31 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
                                                      request.query.get("code", ""), request.query.get("state", ""))
         person, groups = client.person(claims)
     except (OidcRefused, aiohttp.ClientError, TimeoutError, KeyError, ValueError) as exc:
+        if refreshing:  # the provider would not confirm them silently: a viewer until they sign in again
+            session.role, session.refreshed = "viewer", request.app[SESSIONS].clock()
+            await record(request, "login", outcome="refresh-failed", method="oidc", reason=str(exc)[:200])
+            return _handover(str(flow.get("x") or "/"))
         log.warning("single sign-on refused from %s: %s", who, exc)
-        await audit_login(request, "?", who, "refused", method="oidc", reason=str(exc)[:200])
+        await record_anonymous(request, "?", outcome="refused", method="oidc", reason=str(exc)[:200])
         return login_page(request, text(N_("Sign-in refused: {reason}"), reason=exc), 401)
-    role = role_from_groups(groups, client.config.roles)
+    _users, _local, mapping = await asyncio.to_thread(request.app[CONFIG].current)
+    role = role_from_groups(groups, mapping)
+    if refreshing and person == session.user:
+        if role is None:  # no group gives access any more: signed out
+            request.app[SESSIONS].drop(session)
+            await record(request, "login", outcome="no-role", method="oidc")
+            return login_page(request, text(N_("{person} is signed in at the identity provider but is in no group "
+                                               "that gives access to this page: ask an administrator."),
+                                            person=person), 403)
+        session.groups, session.role, session.refreshed = groups, role, request.app[SESSIONS].clock()
+        await record(request, "login", outcome="refreshed", role=role, method="oidc")
+        return _handover(target)
     if role is None:
-        await audit_login(request, person, who, "no-role", method="oidc")
+        await record_anonymous(request, person, outcome="no-role", method="oidc")
         return login_page(request, text(N_("{person} is signed in at the identity provider but is in no group that "
                                            "gives access to this page: ask an administrator."), person=person), 403)
     response = await start_session(request, person, role, who, target, method="oidc",
-                                   language=lang.supported(chosen))
+                                   language=lang.supported(chosen), groups=groups)
     response.del_cookie(OidcClient.COOKIE, path="/oidc")
     # We arrive here from the provider's site: a browser does not send SameSite=Strict cookies along a
     # cross-site redirect chain, so hand over with a same-site navigation (a refresh; no script needed).
@@ -131,6 +155,15 @@ async def oidc_callback(request: web.Request) -> web.StreamResponse:
     response.headers.pop("Location", None)
     response.content_type = "text/html"
     response.text = render("handover.html", target=safe_next(target))
+    return response
+
+
+def _handover(target: str) -> web.Response:
+    """Back to ``target`` from the provider's site by a same-site navigation (see :func:`oidc_callback`)."""
+    from bulkprov.web.oidc import OidcClient
+
+    response = web.Response(text=render("handover.html", target=safe_next(target)), content_type="text/html")
+    response.del_cookie(OidcClient.COOKIE, path="/oidc")
     return response
 
 
@@ -178,18 +211,21 @@ async def login_post(request: web.Request) -> web.StreamResponse:
     throttle.finish(ticket, ok=user is not None)
     if user is None:
         log.warning("failed login for %r from %s", name, who)
-        await audit_login(request, name, who, "failed")
+        await record_anonymous(request, "?", outcome="failed", method="password", name=name)
         return login_page(request, _("Wrong user name or password (or token)."), 401, target, chosen=chosen)
-    return await start_session(request, user, role_of_local_user(config, user), who, target, language=chosen)
+    return await start_session(request, user, role_of_local_user(config, user), who, target, language=chosen,
+                               method="token" if user == "token user" else "password")
 
 
 async def start_session(request: web.Request, user: str, role: str, who: str, target: str,
-                  method: str = "password", language: str | None = None) -> web.Response:
+                        method: str = "password", language: str | None = None,
+                        groups: list[str] | None = None) -> web.Response:
     """A new session (and id) for a person who has just proved who they are (and the language they picked)."""
     sessions: SessionStore = request.app[SESSIONS]
     sessions.drop(request[SESSION])
     fresh = sessions.create(user, role, who)  # a new id at login: a planted session id is worthless
     fresh.lang = language or ""
+    fresh.method, fresh.groups, fresh.refreshed = method, list(groups or []), sessions.clock()
     log.info("%s logged in from %s as %s", user, who, role)
     await audit_login(request, user, who, "ok", role=role, method=method)
     response = redirect(safe_next(target))

@@ -145,8 +145,9 @@ class OidcClient:
 
     # -- the two steps -------------------------------------------------------------------------------------
 
-    async def start(self, redirect_uri: str, next_path: str, language: str = "") -> tuple[str, str]:
-        """(the provider's authorization URL, the flow cookie); ``language``: one picked on the login page."""
+    async def start(self, redirect_uri: str, next_path: str, language: str = "", prompt: str = "") -> tuple[str, str]:
+        """(the provider's authorization URL, the flow cookie); ``language``: one picked on the login page;
+        ``prompt="none"``: a silent re-authentication of a signed-in person (their groups, refreshed)."""
         from authlib.common.security import generate_token
         from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
@@ -154,10 +155,19 @@ class OidcClient:
         query = {"response_type": "code", "client_id": self.config.client_id, "redirect_uri": redirect_uri,
                  "scope": self.config.scopes, "state": state, "nonce": nonce,
                  "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256"}
+        if prompt:
+            query["prompt"] = prompt
         endpoint = (await self.metadata())["authorization_endpoint"]
         cookie = self._seal({"s": state, "n": nonce, "v": verifier, "r": redirect_uri, "x": next_path,
-                             "l": language, "t": time.time()})
+                             "l": language, "p": prompt, "t": time.time()})
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urllib.parse.urlencode(query)}", cookie
+
+    def flow(self, cookie: str | None) -> dict[str, Any] | None:
+        """The sign-in this browser started here (its signed cookie), or None."""
+        try:
+            return self._open(cookie)
+        except (OidcRefused, ValueError, KeyError, TypeError):
+            return None
 
     async def finish(self, cookie: str | None, code: str, state: str) -> tuple[dict[str, Any], str, str]:
         """The verified ID-token claims, the page to go to and the language picked before the round trip

@@ -21,17 +21,16 @@ from typing import Any
 from aiohttp import web
 
 from bulkprov import i18n
+from bulkprov.approvals.flow import Approvals
 from bulkprov.errors import InputError
 from bulkprov.jobs.history import list_runs
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import TOP_REASONS, failures_path
 from bulkprov.web import lang
-from bulkprov.web.approvals import gate
 from bulkprov.web.common import (
     ACTION_NAMES,
     ACTIONS,
-    APPROVED,
     CONFIG,
     EMAIL_CHOICES,
     ENCODING_CHOICES,
@@ -40,6 +39,7 @@ from bulkprov.web.common import (
     SESSION,
     XLSX_TYPE,
     WebPhrasing,
+    address,
     display_stem,
     download,
     explain,
@@ -60,11 +60,21 @@ from bulkprov.web.uploads import Upload, ascii_stem, find_upload
 log = logging.getLogger("bulkprov.web")
 
 RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+GATE_WAIT = 30.0  # seconds Run waits for the gate's verdict (a huge file: the run's page follows it instead)
 
 
 def job_settings(config: WebConfig, action: str, email: str, **changes: Any) -> JobSettings:
+    """A page run's settings: the page's own (made by :func:`bulkprov.config.job_settings`, like the command
+    line's) with this run's action, email choice and file."""
     return dataclasses.replace(config.job, command=action, send_email=email != "no", state_dir=config.state_dir,
                                phrasing=WebPhrasing(), **changes)
+
+
+def run_by(request: web.Request, config: WebConfig) -> Approvals:
+    """Who runs from the page: the signed-in person, from their address; a guard always becomes a request."""
+    session: Session = request[SESSION]
+    return Approvals(person=session.user or "?", where=address(request), source="page",
+                     expiry_hours=config.approval_expiry_hours, webhook=config.webhook, page=True)
 
 
 def _choices(query: Any) -> tuple[str, str]:
@@ -134,24 +144,21 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     running = jobs.running()
     if running is not None:
         return _busy(request, running)
-    pending = await gate(request, upload, action, email, checked)  # four eyes (bulkprov.web.approvals)
-    if pending is not None:
-        raise web.HTTPSeeOther(pending)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     output = config.results / f"{upload.id}.{action}-results-{stamp}.xlsx"
     config.results.mkdir(parents=True, exist_ok=True)
     settings = job_settings(config, action, email, output=output, resume=mode == "resume", force=mode == "force",
                             command_line=f"bulkprov serve: {action} by {session.user}",
-                            failures_output=failures_path(output), encoding=upload.encoding or None)
+                            failures_output=failures_path(output), encoding=upload.encoding or None,
+                            approvals=run_by(request, config), upload_id=upload.id, input_name=upload.name)
     job = Job(uuid.uuid4().hex, upload, action, email, session.user or "")
     if not jobs.start(job, settings, config.credentials):
         return _busy(request, jobs.running())
     log.info("%s started %s of %s (job %s)", session.user, action, upload.path.name, job.id)
-    approved = request.get(APPROVED)
-    await record(request, "run", command=action, upload=upload.id, input=upload.name, input_sha256=upload.sha256,
-           valid=checked.valid, job=job.id, approval=approved.id if approved else "",
-           approved_by=approved.decided_by if approved else "")
-    raise web.HTTPSeeOther(f"/jobs/{job.id}")
+    # The run judges the whole file through the one gate (bulkprov.approvals.gate) before it sends anything:
+    # wait for its verdict so that a run needing approval lands on its request at once.
+    await asyncio.to_thread(job.judged.wait, GATE_WAIT)
+    raise web.HTTPSeeOther(job.request_url() or f"/jobs/{job.id}")
 
 
 def _busy(request: web.Request, running: Job | None) -> web.Response:
@@ -166,6 +173,8 @@ async def job_page(request: web.Request) -> web.StreamResponse:
     if job is None:
         return message(request, _("Not found"), _("There is no such run (runs started before the server restarted "
                                                   "are on the Runs page)."), status=404, links=[("/runs", _("Runs"))])
+    if job.request_url():  # the run waits for a second person: its request is the page to see
+        raise web.HTTPSeeOther(job.request_url())
     session: Session = request[SESSION]
     action = _(ACTIONS[job.action])
     context: dict[str, Any] = {"job": job, "progress": job.status(), "action_label": action[:1].upper() + action[1:],

@@ -4,7 +4,8 @@ A hostile or just huge workbook costs memory while it is read, so
 
 * the file is read **once** per upload: one pass feeds a validator per action (add, update, remove,
   apply) and the result — counts, the first problems, the plan lines for both activation-email
-  choices, what needs approval — is small and cached (:class:`Previews`);
+  choices — is small and cached (:class:`Previews`);  what needs a second person's approval is judged
+  by the run itself, through the one gate every front end shares (:mod:`bulkprov.approvals.gate`);
 * requests for an upload whose preview is being computed wait for that computation (single flight);
 * at most ``max_previews`` computations run at once in the whole server, and at most ``queue``
   wait; more are refused (the page says "busy").
@@ -18,10 +19,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.runner import dry_run_plan, load
@@ -31,7 +30,6 @@ from bulkprov.validation import Validator
 
 ACTIONS = ("add", "update", "remove", "apply")
 MAX_ERRORS_SHOWN = 500
-MAX_USERS_LISTED = 10_000
 
 
 @dataclass
@@ -45,20 +43,6 @@ class Preview:
     warnings: list[str] = field(default_factory=list)
     plan: dict[str, list[str]] = field(default_factory=dict)  # email choice ("yes"/"no") -> plan lines
     problem: InputError | None = None  # the file cannot be used at all
-    # The users a second person must see (the first MAX_USERS_LISTED of each, a cached preview stays small
-    # however many rows the file has) and how many there are in all.
-    removals: list[str] = field(default_factory=list)          # users the run would remove
-    builders: list[str] = field(default_factory=list)          # users who would get Builder access
-    protected: list[str] = field(default_factory=list)         # protected users the run would touch
-    updates: list[tuple[str, str, str]] = field(default_factory=list)  # (user, field, new value) of updates
-    needs: collections.Counter[str] = field(default_factory=collections.Counter)  # removals/builders/protected -> all
-
-    def listed(self, kind: str, who: str) -> None:
-        """Count a user of ``kind`` (removals, builders, protected); keep the name while the list is short."""
-        self.needs[kind] += 1
-        names = getattr(self, kind)
-        if len(names) < MAX_USERS_LISTED:
-            names.append(who)
 
     @property
     def valid(self) -> int:
@@ -67,30 +51,6 @@ class Preview:
 
 class PreviewBusy(Exception):
     """Too many checks are running or waiting: try again in a moment."""
-
-
-def _who(row: CheckedRow) -> str:
-    return row.email or row.org_user_id
-
-
-def _note(result: Preview, row: CheckedRow, protected: list[str]) -> None:
-    """What in a valid row needs a second person's eyes (see :mod:`bulkprov.approvals`)."""
-    user = row.user or {}
-    who = _who(row)
-    if row.action == "remove":
-        result.listed("removals", who)
-    if row.action in ("add", "update") and (user.get("canCreateBot") or user.get("isDeveloper")):
-        result.listed("builders", who)
-    if row.action in ("update", "remove") and row.email and any(
-            fnmatch.fnmatchcase(row.email.casefold(), p.casefold()) for p in protected):
-        result.listed("protected", who)
-    if row.action == "update" and len(result.updates) < MAX_USERS_LISTED:
-        for name, value in (user.get("userInfo") or {}).items():
-            if name not in ("emailId", "orgUserId"):
-                result.updates.append((who, name, str(value)))
-        for name in ("groups", "roles", "assignBotTasks", "canCreateBot", "isDeveloper"):
-            if name in user:
-                result.updates.append((who, name, str(user[name])))
 
 
 def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
@@ -109,7 +69,7 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
             except InputError as exc:
                 previews[action] = Preview(problem=exc)
                 continue
-        validator = Validator(table, action, builder_default=settings.builder_default)
+        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids)
         if action == "apply" and "action" not in validator.index:
             previews[action] = Preview(problem=MissingColumn("action", path=table.path))
             continue
@@ -119,7 +79,7 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
     try:
         for raw in table.rows:
             for action, validator in validators.items():
-                _count(previews[action], validator.check(raw), valid[action], settings.protected)
+                _count(previews[action], validator.check(raw), valid[action])
     except InputError as exc:  # found while reading on (too many rows, a bad byte)
         return {a: Preview(problem=exc) for a in ACTIONS}
     for action in validators:
@@ -129,14 +89,13 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
     return previews
 
 
-def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow], protected: list[str]) -> None:
+def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow]) -> None:
     result.rows += 1
     if row.errors:
         result.invalid += 1
         result.error_count += len(row.errors)
         result.errors.extend(row.errors[: max(0, MAX_ERRORS_SHOWN - len(result.errors))])
         return
-    _note(result, row, protected)
     row.user = {}  # the plan needs the action, key and sendEmail only: keep memory small
     valid.append(row)
 
@@ -190,7 +149,3 @@ class Previews:
 
 def plan_lines(preview: Preview, email: str) -> list[str]:
     return preview.plan.get(email) or preview.plan.get("yes") or []
-
-
-def describe_needs(preview: Preview) -> dict[str, Any]:
-    return {kind: preview.needs[kind] for kind in ("removals", "builders", "protected")}

@@ -12,6 +12,7 @@ group means no access).  Pages show only what the role allows, and the server re
 from __future__ import annotations
 
 import re
+from typing import Any
 
 ROLES = ("viewer", "operator", "approver")
 
@@ -46,3 +47,19 @@ def role_from_groups(groups: list[str], mapping: dict[str, str]) -> str | None:
     """The highest role any of the person's groups maps to, or None (no access)."""
     found = [mapping[g] for g in groups if g in mapping and mapping[g] in ROLES]
     return max(found, key=rank) if found else None
+
+
+def current_role(session: Any, config: Any, now: float) -> str:
+    """A signed-in person's role as it is *now*: a local user's from the profile and policy read again (gone
+    from ``web_users``: none); a single sign-on person's from groups the provider confirmed within
+    ``config.role_refresh`` seconds (older: viewer, until a silent refresh confirms them again)."""
+    users, local, groups = config.current()
+    if session.method == "oidc":
+        if session.refreshed is None or now - session.refreshed > config.role_refresh:
+            return "viewer" if session.role else ""
+        return role_from_groups(session.groups, groups) or ""
+    if session.method == "token":
+        return local.get(session.user, "operator")
+    if session.user not in users:
+        return ""
+    return local.get(session.user, "operator")

@@ -45,9 +45,20 @@ class Job:
     problem: BulkprovError | None = None
     attention: list[list[str]] = field(default_factory=list)  # the first failed/invalid rows, for the page
     thread: threading.Thread | None = None
+    judged: threading.Event = field(default_factory=threading.Event)  # past the gate, or stopped by it
 
     def update(self, progress: dict[str, Any]) -> None:  # called from the run's thread
         self.progress = dict(progress)
+        self.judged.set()  # sending has begun: the gate let the run through
+
+    def request_url(self) -> str:
+        """The approval request this run waits for ("" when it does not wait for one)."""
+        from bulkprov.errors import PendingApproval
+
+        for error in self.outcome.stop_errors if self.outcome is not None else []:
+            if isinstance(error, PendingApproval):
+                return f"/requests/{error.params['request_id']}"
+        return ""
 
     def phase(self) -> str:
         """What the run is doing, in the reader's language (worded when asked: each reader has theirs)."""
@@ -134,3 +145,5 @@ def _run_job(job: Job, settings: JobSettings, credentials: Any) -> None:
         job.state = "finished"
         log.info("run %s of %s finished: %s", outcome.summary.run_id, job.upload.path.name,
                  dict(outcome.summary.status_totals()))
+    finally:
+        job.judged.set()

@@ -112,6 +112,9 @@ class Session:
     role: str = ""            # viewer | operator | approver (bulkprov.web.roles)
     address: str = ""         # where the login came from, for the audit trail
     lang: str = ""            # the language picked on the page ("": the browser's Accept-Language decides)
+    method: str = "password"  # password | token | oidc: how the person proved who they are
+    groups: list[str] = field(default_factory=list)  # single sign-on: the groups the provider last said
+    refreshed: float | None = None  # single sign-on: when the provider last confirmed them (the store's clock)
 
 
 SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")

@@ -1,0 +1,266 @@
+"""The one gate every sending command goes through, on every front end: add, update, remove, apply and sync,
+from the command line, the page and unattended runs.
+
+Before anything is sent the whole file is judged against the account's policy
+(:func:`effective_policy`): removals against ``max_deletes``, role removals against the same limit,
+Builder grants against ``builder_confirm`` (0: every grant), and every change or removal of a protected
+user — recognised by email **or** orgUserId, the other key looked up in the account first
+(:func:`resolve_keys`).  sync judges its plan the same way (its removal limit also counts the
+previously applied roster).  Then :func:`judge` decides, one rule for all:
+
+* nothing crossed: the run goes on;
+* the policy names approvers (the page always has them: its approver role): a different person's
+  approval of exactly this plan lets it go on once; otherwise a pending request (exit 4).  Overrides
+  are refused for everyone (an approver never passes their own change);
+* no approvers: each crossed guard stops the run (exit 3, code ``guard``; the command line names the
+  override that passes it), unless the run's override covers it — and every override used is an
+  audit record.  A plan someone rejected is never run by an override.
+
+An approval is for one plan on one account: :func:`approval_fingerprint` covers the decoded rows to be
+sent (or sync's plan and the account state it was computed from), the command, the email choice, the
+encoding and the account's host and client id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bulkprov import i18n
+from bulkprov.approvals.flow import Approvals, audit, open_request, run_actor
+from bulkprov.approvals.policy import Policy, is_protected, policy_for
+from bulkprov.approvals.store import ApprovalStore
+from bulkprov.errors import GuardStopped, PendingApproval, PolicyProblem, RunStopped
+from bulkprov.i18n import gettext as _
+from bulkprov.model import CheckedRow
+
+log = logging.getLogger("bulkprov.approvals")
+
+OVERRIDES = {"deletes": "allow_deletes", "deletes-count": "allow_deletes", "roles": "allow_role_removals",
+             "builder": "allow_builder", "protected": "allow_protected"}
+LISTED = 10_000  # users a request lists per kind (the counts are complete)
+
+
+# -- the policy a run is judged by -----------------------------------------------------------------------------
+
+
+def effective_policy(settings: Any) -> Policy:
+    """The account's policy file tightened by the run's own settings; without one, the run's settings (from
+    its profile, or the library's caller) are the policy.  Read at every run: the current policy."""
+    approvals: Approvals | None = getattr(settings, "approvals", None)
+    limits = {k: getattr(settings, k) for k in ("max_deletes", "max_delete_percent", "builder_confirm")}
+    if settings.account is not None:
+        base = policy_for(settings.account, {})
+        if base.file:
+            policy = base.tightened(protected=settings.protected, **limits)
+            if approvals is not None and approvals.approvers:  # a profile may name fewer, never others
+                allowed = {a.casefold() for a in base.approvers}
+                policy.approvers = [a for a in approvals.approvers if a.casefold() in allowed]
+            if approvals is not None:
+                policy.approval_expiry_hours = min(policy.approval_expiry_hours, approvals.expiry_hours)
+            return policy
+    return Policy(approvers=list(approvals.approvers) if approvals is not None else [],
+                  protected=list(settings.protected), **limits,
+                  approval_expiry_hours=approvals.expiry_hours if approvals is not None else 24.0)
+
+
+def _touches(row: CheckedRow) -> bool:
+    return row.action in ("update", "remove")
+
+
+def _grants_builder(row: CheckedRow) -> bool:
+    user = row.user or {}
+    return row.action in ("add", "update") and bool(user.get("canCreateBot") or user.get("isDeveloper"))
+
+
+def _removes_roles(row: CheckedRow) -> bool:
+    roles = (row.user or {}).get("roles")
+    return row.action == "update" and isinstance(roles, dict) and bool(roles.get("removeFrom"))
+
+
+async def resolve_keys(rows: list[CheckedRow], settings: Any, credentials: Any,
+                       policy: Policy) -> dict[int, tuple[str, str]]:
+    """(email, orgUserId) from the account for the rows that change or remove a user and lack the key a
+    protected entry is written in; a row the account does not hold is left out (nothing to protect)."""
+    from bulkprov.send.dispatcher import dispatch_rows
+
+    by_email = any("@" in p for p in policy.protected)
+    by_org = any("@" not in p for p in policy.protected)
+    wanted = [r for r in rows if _touches(r) and ((by_email and not r.email) or (by_org and not r.org_user_id))]
+    if not wanted or credentials is None:
+        return {}
+    lookups = [CheckedRow.make(r.row, "lookup", r.email, r.org_user_id) for r in wanted]
+    quiet = dataclasses.replace(settings, command="lookup")
+    report = await dispatch_rows(lookups, quiet, credentials, announce=False)
+    if report.aborted:
+        raise GuardStopped("account-unreadable", reason=report.aborted)
+    out: dict[int, tuple[str, str]] = {}
+    for row, user in report.users.items():
+        info = (user or {}).get("userInfo") or {}
+        out[row] = (str(info.get("emailId") or ""), str(info.get("orgUserId") or ""))
+    return out
+
+
+def row_guards(rows: list[CheckedRow], policy: Policy, keys: dict[int, tuple[str, str]] | None = None
+               ) -> tuple[list[GuardStopped], dict[str, list[str]]]:
+    """What in a file's valid rows crosses the policy (add, update, remove, apply), and who: the users to
+    be removed, given Builder access, losing roles, and the protected users touched."""
+    keys = keys or {}
+    who: dict[str, list[str]] = {"removals": [], "builders": [], "roles": [], "protected": []}
+    for row in rows:
+        name = row.email or row.org_user_id
+        if row.action == "remove":
+            who["removals"].append(name)
+        if _grants_builder(row):
+            who["builders"].append(name)
+        if _removes_roles(row):
+            who["roles"].append(name)
+        if _touches(row):
+            email, org = keys.get(row.row, ("", ""))
+            if is_protected(row.email or email, row.org_user_id or org, policy.protected):
+                who["protected"].append(name)
+    guards = []
+    if len(who["removals"]) > policy.max_deletes:
+        guards.append(GuardStopped("deletes-count", count=len(who["removals"]), limit=policy.max_deletes))
+    if len(who["roles"]) > policy.max_deletes:
+        guards.append(GuardStopped("roles", count=len(who["roles"]), limit=policy.max_deletes))
+    if len(who["builders"]) > policy.builder_confirm:
+        guards.append(GuardStopped("builder", count=len(who["builders"]), limit=policy.builder_confirm))
+    if who["protected"]:
+        guards.append(GuardStopped("protected", count=len(who["protected"]), first=who["protected"][0]))
+    return guards, who
+
+
+# -- one plan on one account ---------------------------------------------------------------------------------------
+
+
+def rows_digest(rows: Iterable[CheckedRow]) -> str:
+    """The decoded rows to be sent, exactly: action, key, the user object, the row's own email choice."""
+    digest = hashlib.sha256()
+    for row in rows:
+        blob = json.dumps([row.row, row.action, row.email, row.org_user_id, row.user, row.send_email],
+                          sort_keys=True, ensure_ascii=False, default=str)
+        digest.update(blob.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def approval_fingerprint(settings: Any, plan_digest: str) -> str:
+    """What an approval is for: the plan, the command, the email choice, the encoding and the account."""
+    account = settings.account
+    blob = json.dumps(["v2", settings.command, plan_digest, bool(settings.send_email), settings.encoding or "",
+                       account.host if account else settings.host or "", account.client_id if account else ""])
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# -- the decision ------------------------------------------------------------------------------------------------------
+
+
+def overrides_of(settings: Any) -> dict[str, int]:
+    """The run's overrides that are set: ``{"allow_deletes": 12, …}``."""
+    return {name: getattr(settings, name) for name in sorted(set(OVERRIDES.values()))
+            if getattr(settings, name, None) is not None}
+
+
+def worded(variant: str, params: dict[str, Any]) -> str:
+    """A guard's message again, in the reader's language (a request keeps the guard's variant and numbers)."""
+    from bulkprov.errors import render
+
+    return render(GuardStopped.template_for(variant), params)
+
+
+def english(guards: list[GuardStopped]) -> list[str]:
+    """The guards' messages in English, as a request stores them (the CLI, the trail and webhooks read them)."""
+    with i18n.using("en"):
+        return [worded(g.variant, g.params) for g in guards]
+
+
+async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, fingerprint: str, *,
+                input_name: str, input_sha256: str, summary: dict[str, Any], confirm: Any = None,
+                upload_id: str = "", resuming: bool = False) -> list[RunStopped]:
+    """The one decision (see the module docstring): [] to go on, else why the run stops."""
+    actor = run_actor(settings)
+    account = settings.account
+    asks = actor.page or bool(policy.approvers)
+    overrides = overrides_of(settings)
+    if asks and overrides:
+        raise PolicyProblem("overrides", account=str(account or settings.host))
+    if not guards:
+        return []
+    from bulkprov.approvals.policy import records_dir
+
+    store = ApprovalStore(records_dir(), policy.approval_expiry_hours)
+    if asks:
+        taken = store.take_approved(fingerprint, used_by=actor.person)
+        if taken is None and resuming:  # the interrupted run an approval let through, finished: still one run
+            taken = next((r for r in store.all() if r.state == "used" and r.fingerprint == fingerprint), None)
+        if taken is not None:
+            log.info(_("request %s approved by %s: the run goes on"), taken.id, taken.decided_by)
+            settings.approved = taken
+            return []
+        reasons = english(guards)
+        if upload_id:  # the page: an approval of this upload that no longer holds (the file changed since)
+            summary = {**summary, "supersedes": [r.id for r in store.all() if r.upload_id == upload_id
+                                                 and r.state == "approved" and r.fingerprint != fingerprint]}
+        request = await open_request(store, actor, account, command=settings.command, input_name=input_name,
+                                     input_sha256=input_sha256, host=account.host if account else settings.host or "",
+                                     client_id=account.client_id if account else "", fingerprint=fingerprint,
+                                     reasons=reasons, encoding=settings.encoding or "",
+                                     email="yes" if settings.send_email else "no", upload_id=upload_id,
+                                     approvers=list(policy.approvers),
+                                     summary={**summary, "guards": [[g.variant, g.params] for g in guards]})
+        return [PendingApproval(reason="; ".join(g.message for g in guards), request_id=request.id)]
+    rejected = store.rejected_for(fingerprint)
+    if rejected is not None:
+        return [GuardStopped("rejected", request_id=rejected.id, person=rejected.decided_by)]
+    left: list[RunStopped] = []
+    for guard in guards:
+        name = OVERRIDES.get(guard.variant)
+        count = guard.params.get("count", 0)
+        allowed = getattr(settings, name, None) if name else None
+        if allowed is None and guard.variant == "builder" and confirm is not None and confirm("builder", count):
+            allowed = count  # a yes at the terminal, where the policy names no approvers: an override too
+        if allowed is not None and allowed >= count:
+            if account is not None:
+                audit(account, "override", actor.person, actor.where, command=settings.command, input=input_name,
+                      input_sha256=input_sha256, guard=guard.variant, count=count, allowed=allowed,
+                      fingerprint=fingerprint)
+            continue
+        left.append(guard)
+    return left
+
+
+def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[str]]) -> dict[str, Any]:
+    """What a request shows its approver for a file run: counts, the users of each kind, the changes."""
+    changes = []
+    for row in rows:
+        if row.action != "update" or len(changes) >= LISTED:
+            continue
+        user = row.user or {}
+        for name, value in (user.get("userInfo") or {}).items():
+            if name not in ("emailId", "orgUserId"):
+                changes.append([row.email or row.org_user_id, name, "", str(value)])
+        for name in ("groups", "roles", "assignBotTasks", "canCreateBot", "isDeveloper"):
+            if name in user:
+                changes.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
+    counts = {"rows": len(rows) + invalid, "valid": len(rows), "invalid": invalid,
+              "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"])}
+    return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
+            "protected": who["protected"][:LISTED], "changes": changes[:LISTED]}
+
+
+async def gate_rows(rows: list[CheckedRow], invalid: int, settings: Any, credentials: Any, *, input_name: str,
+                    input_sha256: str, confirm: Any = None, resuming: bool = False) -> list[RunStopped]:
+    """add, update, remove, apply: judge the whole file's valid rows, then :func:`judge`."""
+    policy = effective_policy(settings)
+    keys = await resolve_keys(rows, settings, credentials, policy)
+    guards, who = row_guards(rows, policy, keys)
+    if not guards:  # the fingerprint and the summary are for a request or an override: none is needed
+        return await judge([], settings, policy, "", input_name=input_name, input_sha256=input_sha256, summary={})
+    fingerprint = approval_fingerprint(settings, rows_digest(rows))
+    return await judge(guards, settings, policy, fingerprint, input_name=input_name, input_sha256=input_sha256,
+                       summary=request_summary(rows, invalid, who), confirm=confirm,
+                       upload_id=getattr(settings, "upload_id", "") or "", resuming=resuming)
