@@ -173,7 +173,9 @@ class _Fast:
         self.odd = self.odd_re.search if p else _odd_unprefixed
         self.plain = not p  # no root prefix: the usual cell tag is <c r="
         self.multi_re = re.compile(b"<" + e + rb'c r="(?:[A-Z]{2}|[A-Z][0-9]{7})')
-        self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]{1,3})([0-9]{1,7})"[^>]*?(/?)>')
+        # Any length of letters and digits: a reference past Excel's last row or column (B999999933, a
+        # damaged file) must count in the span, or calamine would allocate its rows and abort the process.
+        self.ref_re = re.compile(b"<" + e + rb'c r="([A-Z]+)([0-9]+)"[^>]*?(/?)>')
         self.formula_re = re.compile(b"<" + e + rb"f[\s>/]")
         self.value_re = re.compile(b"<" + e + rb"v(?:\s[^>]*)?>([^<]*)</")
         self.ftext_re = re.compile(b"<" + e + rb"f(?:\s[^>]*)?>([^<]*)</")
