@@ -59,6 +59,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "remove_strays": (bool, False),
     "webhook": (str, None),
     "max_runtime": (float, None),
+    "settle": (float, None),          # read the input only once unchanged this long (None: 10 s unattended, else 0)
     "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members

@@ -74,7 +74,7 @@ def _four_eyes_sync(make_emulator, tmp_path, hook_url):
     emu = make_emulator()
     state = tmp_path / "state"
     config = tmp_path / "bulkprov.toml"
-    config.write_text(f'[profiles.nightly]\nstate_dir = "{state}"\nrate = "none"\nmax_deletes = 5\n'
+    config.write_text(f'[profiles.nightly]\nstate_dir = "{state}"\nrate = "none"\nsettle = 0\nmax_deletes = 5\n'
                       f'max_delete_percent = 100\napprovers = ["alice", "carol", "dave"]\nwebhook = "{hook_url}"\n',
                       encoding="utf-8")
     common = ["--config", str(config), "--profile", "nightly"]
@@ -127,7 +127,7 @@ def test_a_rejected_request_never_runs_and_needs_a_comment(make_emulator, tmp_pa
     emu = make_emulator()
     state = tmp_path / "state"
     config = tmp_path / "bulkprov.toml"
-    config.write_text(f'[profiles.p]\nstate_dir = "{state}"\nrate = "none"\nmax_deletes = 2\nmax_delete_percent = 100\n'
+    config.write_text(f'[profiles.p]\nstate_dir = "{state}"\nrate = "none"\nsettle = 0\nmax_deletes = 2\nmax_delete_percent = 100\n'
                       f'approvers = ["alice"]\n', encoding="utf-8")
     common = ["--config", str(config), "--profile", "p"]
     assert bulkprov("sync", str(roster(tmp_path / "r.csv", 10)), *common, env=as_person(emu, "bob"),

@@ -67,6 +67,16 @@ class GuardStopped(RunStopped):
     }
 
 
+class InputChanged(RunStopped):
+    """The same code as the input error: the file changed; here after sending began (exit 3)."""
+
+    code = "file-changed"
+    description = N_("the input file changed after sending began: the rows sent are reported")
+    template = N_("the input file changed while the run was sending (it was being written?): the changes "
+                  "already made are in the results; nothing more was recorded as applied. Write the file under "
+                  "another name and rename it when it is complete, then run again")
+
+
 class DiskFull(RunStopped):
     code = "disk-full"
     description = N_("the disk filled up or failed during the run")
