@@ -23,8 +23,8 @@ EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 def main(argv: list[str] | None = None) -> int:
     from bulkprov.cli import output
 
-    raw = list(sys.argv[1:] if argv is None else argv)
-    output.use_json(output.wants_json(raw))  # argparse's own error line must be JSON too
+    output.remember(list(sys.argv[1:] if argv is None else argv))  # argparse's own error may have to be JSON
+    output.use_json(False)
     _new_run_id()
     parser = build_parser()
     args = parser.parse_args(argv)

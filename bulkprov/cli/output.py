@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-_MODE = {"json": False}
+_MODE: dict[str, Any] = {"json": False, "argv": []}
 
 
 def use_json(enabled: bool) -> None:
@@ -32,9 +32,27 @@ def emit(text: str, *, err: bool = False, level: str = "info", **data: Any) -> N
         print(text, file=stream)
 
 
-def wants_json(argv: list[str]) -> bool:
-    """``--log-format json`` on a command line argparse refused (its error must be JSON too)."""
+def remember(argv: list[str]) -> None:
+    """The command line as typed, for an error argparse reports before any option is read."""
+    _MODE["argv"] = list(argv)
+
+
+def wants_json(argv: list[str] | None = None) -> bool:
+    """Whether a command line argparse refused asked for JSON lines: ``--log-format json`` on it, or
+    ``log_format = "json"`` in the profile it names (a scheduler's line is its profile's)."""
+    import argparse
+
+    argv = list(_MODE.get("argv") or []) if argv is None else argv
     for i, arg in enumerate(argv):
         if arg == "--log-format=json" or (arg == "--log-format" and argv[i + 1:i + 2] == ["json"]):
             return True
-    return False
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--config")
+    early.add_argument("--profile")
+    try:
+        known, _rest = early.parse_known_args(argv)
+        from bulkprov.config import config_path, load_profile
+
+        return load_profile(config_path(known.config), known.profile).get("log_format") == "json"
+    except (Exception, SystemExit):  # a broken config is the command's to report
+        return False

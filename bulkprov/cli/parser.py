@@ -24,9 +24,10 @@ FILE_COMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
-        from bulkprov.cli.output import emit, is_json
+        from bulkprov.cli.output import emit, use_json, wants_json
 
-        if is_json():  # --log-format json: this line is a JSON object too
+        if wants_json():  # --log-format json (or the profile's): this line is a JSON object too
+            use_json(True)
             emit(f"bulkprov: error: {message}", err=True, level="error", code="usage", exit_code=2)
             self.exit(2)
         self.print_usage(sys.stderr)

@@ -293,35 +293,46 @@ class Ledger(AppliedRoster):
         """
         if not run_id or self.db.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
             run_id = new_run_id()  # (the id a resume expected was finished by another meanwhile)
-        stamp = now_iso()
         with self._tx():
             self.db.execute(
                 "INSERT INTO runs (id, identity, command, input_path, input_sha256, host, started, state, settings,"
                 " retry_of, pid, machine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host,
-                 stamp, "running", json.dumps(settings), retry_of, os.getpid(), socket.gethostname()))
-            self.db.executemany(
-                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
-                " VALUES (?,?,?,?,?,?,?,'pending',?)",
-                ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
-            if payloads:
-                self.db.executemany("UPDATE rows SET payload=? WHERE run_id=? AND row=?",
-                                    ((json.dumps(p, ensure_ascii=False), run_id, r) for r, p in payloads.items()))
-            self.db.executemany(
-                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
-                " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
-                ((run_id, r.row, r.action, r.email, r.org_user_id, r.ref.key.id,
-                  r.status, r.reason, r.error_code, stamp) for r in done))
+                 now_iso(), "running", json.dumps(settings), retry_of, os.getpid(), socket.gethostname()))
+            self._add_rows(run_id, rows, done, payloads)
         return run_id
+
+    def add_rows(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]], done: Iterable[RowResult],
+                 payloads: dict[int, dict] | None = None) -> None:
+        """Rows of a run created before they were known (a sync's, once its plan is made)."""
+        with self._tx():
+            self._add_rows(run_id, rows, done, payloads)
+
+    def _add_rows(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]], done: Iterable[RowResult],
+                  payloads: dict[int, dict] | None) -> None:
+        stamp = now_iso()
+        self.db.executemany(
+            "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
+            " VALUES (?,?,?,?,?,?,?,'pending',?)",
+            ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
+        if payloads:
+            self.db.executemany("UPDATE rows SET payload=? WHERE run_id=? AND row=?",
+                                ((json.dumps(p, ensure_ascii=False), run_id, r) for r, p in payloads.items()))
+        self.db.executemany(
+            "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
+            " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
+            ((run_id, r.row, r.action, r.email, r.org_user_id, r.ref.key.id,
+              r.status, r.reason, r.error_code, stamp) for r in done))
 
     def record_refused(self, *, run_id: str, command: str, input_path: str, input_sha256: str, host: str,
                        settings: dict[str, str], code: str) -> None:
         """A run refused before anything was sent (exit 2): listed, so every night of a schedule shows."""
         stamp = now_iso()
         with self._tx():
-            self.db.execute(
-                "INSERT OR IGNORE INTO runs (id, identity, command, input_path, input_sha256, host, started, finished,"
-                " state, counts, settings, pid, machine, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            self.db.execute(  # a run already begun (a sync's, before its checks) is refused as it stands
+                "INSERT INTO runs (id, identity, command, input_path, input_sha256, host, started, finished,"
+                " state, counts, settings, pid, machine, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) "
+                "DO UPDATE SET state='refused', finished=excluded.finished, note=excluded.note",
                 (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host, stamp,
                  stamp, "refused", "{}", json.dumps(settings), os.getpid(), socket.gethostname(), code))
 

@@ -242,8 +242,8 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
     from bulkprov.jobs.ledger import has_ledger
     from bulkprov.jobs.settings import file_sha256
 
-    if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command == "validate":
-        return
+    if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command in ("validate", "plan"):
+        return  # (only runs that change the account are recorded)
     state_dir = state_dir_for(path, settings)
     try:
         if not has_ledger(state_dir):

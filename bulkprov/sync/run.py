@@ -61,14 +61,15 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
     state_dir = state_dir_for(path, settings)
     with held_state(path, settings, len(checked.rows), job.out_path), \
             contextlib.closing(Ledger(state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
+        syncing = settings.command == "sync" and not settings.dry_run
+        if syncing:
+            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
+            _record_run(ledger, job)  # listed from now on, whatever stops it
         previous_run, previous = ledger.applied_roster(host)
         previous = _with_maybe_added(previous, ledger.maybe_added_by_sync(host))
         planning.hold_ambiguous_rows(checked.rows, previous)
         first_sync = not previous
         _check_runtime(checked.valid, previous, settings, first_sync)
-        syncing = settings.command == "sync" and not settings.dry_run
-        if syncing:
-            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
         try:
             current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
             account = await strays.read_account(settings, ctx.credentials, limiter)
@@ -99,9 +100,10 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             for row in changes:
                 results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
                                                 OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
-            _record_run(ledger, job, results.values(), [])  # a guard's night is listed too
+            ledger.add_rows(summary.run_id, [], list(results.values()))  # a guard's night, with its rows
         else:
-            _record_run(ledger, job, results.values(), changes)
+            ledger.add_rows(summary.run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
+                            list(results.values()), {r.row: r.user for r in changes if r.action == "update"})
             for item in plan.items:  # the undo file restores users as the plan found them, after any crash
                 if item.action in ("update", "remove") and item.row.key.id in plan.current:
                     ledger.keep_before_image(summary.run_id, item.row.row, plan.current[item.row.key.id])
@@ -147,14 +149,12 @@ class SyncHooks(LedgerHooks):
         self.ledger.settle_sync(self.run_id, results, self.host, applied, gone)
 
 
-def _record_run(ledger: Ledger, job: Job, done: Any, changes: list[CheckedRow]) -> None:
-    """The night's run in the ledger, under the id its lines already carry."""
+def _record_run(ledger: Ledger, job: Job) -> None:
+    """The night's run in the ledger, under the id its lines already carry (its rows come with the plan)."""
     summary, settings = job.summary, job.settings
     summary.run_id = ledger.create_run(
         command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256,
-        host=settings.host or "", settings=summary.settings, done=list(done),
-        rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
-        payloads={r.row: r.user for r in changes if r.action == "update"}, run_id=settings.run_id)
+        host=settings.host or "", settings=summary.settings, done=[], rows=[], run_id=settings.run_id)
 
 
 def _with_maybe_added(previous: Roster, maybe: Roster) -> Roster:
@@ -240,8 +240,8 @@ async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> 
                RowResult.of(r.as_action("sync"), Status.NOT_ATTEMPTED,
                             OUTCOME_CODES["not-attempted"].render(stopped=exc.message), "not-attempted")
                for r in job.checked.rows}
-    if ledger is not None:
-        _record_run(ledger, job, results.values(), [])  # listed as interrupted: the next sync finishes it
+    if ledger is not None:  # listed as interrupted: the next sync finishes it
+        ledger.add_rows(job.summary.run_id, [], list(results.values()))
     return await end(job, results, None, [])
 
 
