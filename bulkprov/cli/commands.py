@@ -350,15 +350,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<17} counts / file")
     for run in runs:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
-        state = RUN_STATES.get(run.state, run.state)
+        state = run.state.replace("-", " ")  # stopped-by-guard reads "stopped by guard"; codes stay English
         later = "  " + _("(finished by {run_id})").format(run_id=run.finished_by) if run.finished_by else ""
         why = f" [{run.note}]" if run.note and run.state in ("refused", "interrupted", "stopped-by-guard") else ""
         print(f"{run.id:<24} {run.started:<26} {run.command:<8} {state:<17} {counts} — {run.input_path}{why}{later}")
     return 0
-
-
-# How the ledger's run states read in the listing (the words; codes stay in the ledger).
-RUN_STATES = {"awaiting-approval": "awaiting approval", "stopped-by-guard": "stopped by guard"}
 
 
 def cmd_mock_server(args: argparse.Namespace) -> int:

@@ -72,9 +72,9 @@ class InputChanged(RunStopped):
 
     code = "file-changed"
     description = N_("the input file changed after sending began: the rows sent are reported")
-    template = N_("the input file changed while the run was sending (it was being written?): the changes "
-                  "already made are in the results; nothing more was recorded as applied. Write the file under "
-                  "another name and rename it when it is complete, then run again")
+    template = N_("the input file changed while the run was sending (it was being written?): what was sent is "
+                  "in the results, and sync remembers only what the server confirmed. Write the file under another "
+                  "name and rename it when it is complete, then run again")
 
 
 class DiskFull(RunStopped):

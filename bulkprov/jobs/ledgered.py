@@ -257,7 +257,7 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
                                   input_sha256=sha, host=settings.host or "", settings={"started": started},
                                   code=getattr(error, "code", "") or type(error).__name__)
     except (OSError, BulkprovError, LedgerWriteFailed) as exc:
-        log.debug("refused run %s not recorded: %s", settings.run_id, exc)
+        log.debug(_("refused run %s not recorded: %s"), settings.run_id, exc)
 
 
 def undo_material(settings: JobSettings, path: Path, run_id: str, rows: list[CheckedRow],

@@ -73,7 +73,7 @@ async def account_size(settings: Any, credentials: Any, limiter: Any) -> tuple[i
             async with (limiter.slot() if limiter is not None else contextlib.nullcontext()):
                 page = await client.list_users(limit=1)
     except CallFailed as exc:
-        log.debug("account size not known: %s", exc.message)
+        log.debug(_("the account's size is not known: %s"), exc.message)
         return 1, None
     return 1, page.total
 
