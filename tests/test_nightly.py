@@ -230,6 +230,60 @@ def test_a_csv_still_being_written_is_read_only_once_complete(make_emulator, tmp
     assert "waiting until roster.csv has not changed" in proc.stderr
 
 
+KEEPS_WRITING = """
+import sys, time
+with open(sys.argv[1], "a", encoding="utf-8") as fh:
+    for i in range(40):
+        fh.write(f"emp{500 + i}@acme-corp.com,A,B,Sales,E{500 + i},,\\n")
+        fh.flush()
+        time.sleep(0.2)
+"""
+
+
+def test_a_file_that_keeps_changing_is_refused_after_six_settle_times(make_emulator, tmp_path):
+    emu = make_emulator()
+    roster = write(tmp_path / "roster.csv", [staff(i) for i in range(5)])
+    writer = subprocess.Popen([sys.executable, "-c", KEEPS_WRITING, str(roster)])
+    try:
+        proc = cli("sync", str(roster), "--settle", "0.5", "--rate", "none", "-o", str(tmp_path / "n.xlsx"), emu=emu)
+    finally:
+        writer.kill()
+    assert proc.returncode == 2, proc.stderr
+    assert "[file-changed]" in proc.stderr and "still being written" in proc.stderr
+    assert emu.state()["requests"] == [] and not (tmp_path / "n.xlsx").exists()
+
+
+def test_settling_watches_the_file_when_its_clock_cannot_be_trusted(tmp_path):
+    """A file whose mtime is in the future (written by a machine whose clock is ahead) settles after the
+    settle time of watching it unchanged, not never."""
+    from bulkprov.jobs.inputfile import wait_until_settled
+    from tests.conftest import ManualClock
+
+    path = tmp_path / "roster.csv"
+    path.write_text("Email\n", encoding="utf-8")
+    ahead = time.time() + 3600
+    os.utime(path, (ahead, ahead))
+    clock = ManualClock()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    wait_until_settled(path, 2.0, clock=clock, sleep=sleep)
+    assert 2.0 <= clock.now < 2.5, "watched unchanged for the settle time, then read"
+    os.utime(path, (time.time(), time.time()))
+    clock.now, slept[:] = 0.0, []
+
+    def sleep_and_touch(seconds: float) -> None:  # the writer never stops
+        clock.now += seconds
+        path.write_text(f"Email\n{clock.now}\n", encoding="utf-8")
+
+    with pytest.raises(FileChanged) as caught:
+        wait_until_settled(path, 1.0, clock=clock, sleep=sleep_and_touch)
+    assert caught.value.variant == "still-written" and 6.0 <= clock.now < 6.5
+
+
 def test_a_roster_that_changes_while_it_is_read_is_refused_before_anything_is_sent(make_emulator, tmp_path,
                                                                                   monkeypatch):
     from bulkprov.sync import run as sync_run

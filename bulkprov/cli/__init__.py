@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     from bulkprov import i18n
 
     profile = _peek_profile(args)
-    output.use_json((getattr(args, "log_format", None) or profile.get("log_format")) == "json")
+    if hasattr(args, "log_format"):  # a run's command: every line it prints follows its log format
+        output.use_json((args.log_format or profile.get("log_format")) == "json")
     with i18n.using(_language(args, profile)):
         return _run(args)
 
