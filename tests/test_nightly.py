@@ -138,6 +138,15 @@ def test_two_rows_claiming_one_employee_number_change_neither_person(make_emulat
     assert results[7]["status"] == "invalid" and results[7]["error_code"] == "duplicate-org-user-id"
     assert emu.state()["counts"]["add_calls"] == 1, "only the first night's add"
 
+    twice = staff(1, Department="Finance", **{"Employee ID": "E0101"})  # the same email typed on two rows
+    write(roster, people[:3] + [twice] + people[3:])
+    out = sync(emu, tmp_path, roster, "n3")
+    assert out.exit_code == 1
+    results = results_by_row(out.results_path)
+    assert [results[r]["error_code"] for r in (3, 5)] == ["duplicate-email", "duplicate-email"]
+    assert accounts(emu)["emp001@acme-corp.com"]["userInfo"]["dept"] == people[1]["Department"], "unchanged"
+    assert set(accounts(emu)) == {p["Email"] for p in people}
+
 
 def test_a_valid_but_wrong_key_is_a_key_conflict_that_keeps_the_user(make_emulator, tmp_path):
     emu = make_emulator()
@@ -158,6 +167,23 @@ def test_a_valid_but_wrong_key_is_a_key_conflict_that_keeps_the_user(make_emulat
         assert results[row]["status"] == "invalid" and results[row]["error_code"] == "key-conflict"
         assert all(k in results[row]["reason"] for k in keys), results[row]["reason"]
     assert emu.state()["counts"]["add_calls"] == 1 and emu.state()["counts"]["remove_calls"] == 0
+
+    # The email really changed: the administrator changes it in the account first (here: the user
+    # re-created under the new address, same employee number); then the row is simply applied.
+    for command, body in (("remove", "emailId\nemp001@acme-corp.com\n"),
+                          ("add", "emailId,orgUserId,firstName,lastName\nemp01@acme-corp.com,E0001,First1,Last1\n")):
+        (tmp_path / f"console-{command}.csv").write_text(body, encoding="utf-8")
+        console = JobSettings(command=command, host=emu.url, rate="none", use_ledger=False,
+                              output=tmp_path / f"console-{command}.xlsx")
+        assert run_job(tmp_path / f"console-{command}.csv", console, credentials=_creds()).exit_code == 0
+    again = sync(emu, tmp_path, roster, "n3")
+    assert again.exit_code == 1, "row 4's conflict stands"
+    results = results_by_row(again.results_path)
+    assert results[3]["status"] != "invalid" and results[4]["error_code"] == "key-conflict"
+    now = accounts(emu)
+    assert "emp01@acme-corp.com" in now and "emp001@acme-corp.com" not in now
+    assert emu.state()["counts"]["created_per_email"]["emp01@acme-corp.com"] == 1, "not added a second time"
+    assert emu.state()["counts"]["remove_calls"] == 1, "only the administrator's"
 
 
 # -- 2. the applied roster follows the ledger ---------------------------------------------------------------

@@ -229,15 +229,19 @@ def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> i
     return min(max_deletes, math.floor(previous_size * max_percent / 100))
 
 
-def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, str]]) -> None:
+def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, str]],
+                        current: dict[str, dict[str, Any]] | None = None) -> None:
     """Make invalid the valid rows sync cannot apply without guessing who they mean (they gain errors).
 
     * A row whose email or orgUserId a later row claims too: the validator refuses the later row; the
       earlier one is held as well, so two rows claiming one key change neither person.
     * ``key-conflict``: the row's orgUserId belongs to an applied user under another email, or its email
       to an applied user with another orgUserId -- a typo in one key, most likely, which applied as
-      written would add a stranger and remove the employee.
+      written would add a stranger and remove the employee.  Unless the account (``current``, from
+      usersInfo) already pairs the row's email with its orgUserId: then the change was made there first,
+      as it should be, and the row is simply applied.
     """
+    current = current or {}
     later: dict[tuple[str, str], int] = {}
     for row in rows:
         for error in row.errors:
@@ -255,7 +259,7 @@ def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, s
             if key and (column, key) in later:
                 row.errors.append(RowError.of(row.row, column, value, code, "later", value=value,
                                               later=later[(column, key)]))
-        if row.errors or not row.key.org_id:
+        if row.errors or not row.key.org_id or _account_pairs(current.get(row.key.id), row.key.org_id):
             continue
         owner_of_email, owner_of_org = by_email.get(row.key.email_id), by_org.get(row.key.org_id)
         if owner_of_org is not None and owner_of_org[0] != (owner_of_email or ("",))[0]:
@@ -264,6 +268,12 @@ def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, s
         elif owner_of_email is not None and owner_of_email[2] and match_key(owner_of_email[2]) != row.key.org_id:
             row.errors.append(RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "email-elsewhere",
                                           email=row.email, other=owner_of_email[2], org=row.org_user_id))
+
+
+def _account_pairs(user: dict[str, Any] | None, org_id: str) -> bool:
+    """The account's user (usersInfo) carries this orgUserId (a reply without orgUserId confirms nothing)."""
+    found = str(((user or {}).get("userInfo") or {}).get("orgUserId") or "")
+    return bool(found) and match_key(found) == org_id
 
 
 KEPT_NOTE = N_("kept: their row is invalid tonight (row {row})")
@@ -306,11 +316,12 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         named = named_by.get(match_key(email)) if email else None
         if named is None and org_user_id:
             named = named_by.get(match_key(org_user_id))
-        if named is not None:  # only invalid rows name this user tonight: kept as it is
-            if key in current:
-                plan.current[key] = current[key]
+        if named is not None and key in current:  # only an invalid row names this user tonight: kept as it is
+            plan.current[key] = current[key]
             plan.items.append(PlanItem("unchanged", row, notes=[_(KEPT_NOTE).format(row=named)]))
             continue
+        if named is not None:
+            continue  # gone from the account already (deleted, or its email changed there): nothing to keep
         if is_protected(email, settings.protected):
             plan.items.append(PlanItem("unchanged", row, notes=[_("protected user: not removed")]))
             continue

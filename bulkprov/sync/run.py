@@ -67,11 +67,11 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             _record_run(ledger, job)  # listed from now on, whatever stops it
         previous_run, previous = ledger.applied_roster(host)
         previous = _with_maybe_added(previous, ledger.maybe_added_by_sync(host))
-        planning.hold_ambiguous_rows(checked.rows, previous)
         first_sync = not previous
         _check_runtime(checked.valid, previous, settings, first_sync)
         try:
             current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
+            planning.hold_ambiguous_rows(checked.rows, previous, current)  # what the account says counts
             account = await strays.read_account(settings, ctx.credentials, limiter)
             if first_sync:
                 lookups += await _warn_if_state_lost(job, settings, ctx.credentials, limiter, current, account)
