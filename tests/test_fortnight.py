@@ -93,7 +93,7 @@ class Schedule:
         self.config.write_text(
             "[profiles.nightly]\n"
             f'host = "{emu.url}"\nstate_dir = "{tmp_path / "state"}"\nrate = "40/1,400/10"\nbatch_size = 25\n'
-            f'concurrency = 2\nlog_format = "json"\nwebhook = "{hooks.url}"\nsettle = 2\nmax_deletes = 50\n'
+            f'concurrency = 2\nlog_format = "json"\nwebhook = "{hooks.url}"\nsettle = 3\nmax_deletes = 50\n'
             'max_delete_percent = 10\napprovers = ["hr-lead"]\nmax_runtime = 600\n', encoding="utf-8")
         self.invocations: list[dict] = []
 
@@ -198,7 +198,8 @@ def test_a_fortnight_of_nightly_syncs(make_emulator, tmp_path):
         assert guard["code"] == 4 and guard["hook"]["codes"] == ["pending-approval"]
         assert_account(emu, feed)  # nothing changed
 
-        # 5: the export is still being written when the scheduler starts: read whole, once it settles.
+        # 5: the export is still being written when the scheduler starts (paused 1.5 s mid-line, less than
+        # the profile's settle time of 3 s): read whole, once it settles.
         feed.join(3)
         feed.change([30, 31, 32, 33, 34], 5)
         write(roster, feed.rows())
@@ -277,7 +278,7 @@ def test_a_fortnight_of_nightly_syncs(make_emulator, tmp_path):
         assert_account(emu, feed)
 
         # 12: two overlapping cron runs: the second finds the state directory held (exit 2), posts it.
-        emu.reconfigure(latency=0.3)
+        emu.reconfigure(latency=0.5)  # the first run holds the state directory for several seconds
         feed.join(5)
         feed.change(range(70, 90), 12)
         write(roster, feed.rows())
