@@ -279,6 +279,30 @@ def test_a_file_that_keeps_changing_is_refused_after_six_settle_times(make_emula
     assert emu.state()["requests"] == [] and not (tmp_path / "n.xlsx").exists()
 
 
+def test_the_settle_time_is_10_s_unattended_and_0_at_a_terminal(make_emulator, tmp_path):
+    import pty
+
+    emu = make_emulator()
+    roster = write(tmp_path / "roster.csv", [staff(i) for i in range(3)], age=8)  # written 8 s ago
+    config = _profile(tmp_path)
+    unattended = cli("add", str(roster), "--profile", "nightly", "--config", str(config), "-o",
+                     str(tmp_path / "a.xlsx"), emu=emu)
+    assert unattended.returncode == 0, unattended.stderr
+    assert "waiting until roster.csv has not changed for 10 s" in unattended.stderr
+    write(roster, [staff(i) for i in range(3, 6)], age=0)
+    leader, follower = pty.openpty()  # someone at a terminal: the file is read at once
+    try:
+        full = {**{k: v for k, v in os.environ.items() if not k.startswith("KORE_")}, **kore_env(emu)}
+        attended = subprocess.run([sys.executable, "-m", "bulkprov", "sync", str(roster), "--state-dir",
+                                   str(tmp_path / "other"), "--rate", "none", "-o", str(tmp_path / "s.xlsx")],
+                                  stdin=follower, capture_output=True, text=True, env=full, cwd=ROOT, timeout=60)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert attended.returncode == 0, attended.stderr
+    assert "waiting until" not in attended.stderr
+
+
 def test_settling_watches_the_file_when_its_clock_cannot_be_trusted(tmp_path):
     """A file whose mtime is in the future (written by a machine whose clock is ahead) settles after the
     settle time of watching it unchanged, not never."""
@@ -364,7 +388,7 @@ def test_a_roster_changed_after_sending_began_is_exit_3_and_the_ledger_keeps_wha
     assert set(accounts(emu)) == {p["Email"] for p in people}
 
 
-@pytest.mark.parametrize("which", ["failures", "undo"])
+@pytest.mark.parametrize("which", ["failures", "undo", "plan"])
 def test_plan_and_sync_refuse_a_result_or_undo_workbook_as_a_roster(make_emulator, tmp_path, which):
     emu = make_emulator()
     people = [staff(i) for i in range(20)] + [staff(20, Email="not-an-email")]
@@ -374,7 +398,9 @@ def test_plan_and_sync_refuse_a_result_or_undo_workbook_as_a_roster(make_emulato
     write(roster, [staff(i) for i in range(1, 20)])  # one leaver: the undo file adds them back
     second = cli("sync", str(roster), "-o", str(tmp_path / "n2.xlsx"), "--rate", "none", emu=emu)
     assert second.returncode == 0, second.stderr
-    target = tmp_path / ("n1.xlsx" if which == "failures" else "n2.undo.xlsx")
+    if which == "plan":
+        assert cli("plan", str(roster), "-o", str(tmp_path / "p.xlsx"), "--rate", "none", emu=emu).returncode == 0
+    target = tmp_path / {"failures": "n1.xlsx", "undo": "n2.undo.xlsx", "plan": "p.xlsx"}[which]
     os.utime(target, (time.time() - 3600, time.time() - 3600))  # HR opened it the next morning
     sheet = ["--sheet", "Failures"] if which == "failures" else []
     requests = len(emu.state()["requests"])
@@ -570,6 +596,7 @@ def test_every_line_of_a_json_night_is_json_with_its_run_id_and_every_night_post
     for hook, lines in zip(summaries, (first, guard, missing), strict=True):
         assert hook["run_id"] and hook["run_id"] == lines[0]["run_id"]
     assert summaries[1]["codes"] == ["pending-approval"]
+    assert summaries[2]["codes"] == ["file-not-found"] and summaries[2]["results_path"] is None
     assert summaries[0]["results_path"] == str(tmp_path / "n1.xlsx"), "absolute, not the job's relative path"
     assert Path(summaries[1]["results_path"]).is_absolute() and Path(summaries[1]["results_path"]).is_file()
     listed = bulkprov("runs", *common).stdout
