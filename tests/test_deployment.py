@@ -113,8 +113,9 @@ def test_the_systemd_unit_and_the_cron_line_run_as_written(make_emulator, tmp_pa
 
         roster_xlsx(tmp_path / "srv/hr/roster.xlsx", people[:23])  # two leavers
         cron = block("cron", "bulkprov sync").strip()
-        command = cron.split(None, 5)[5].replace(BULKPROV, f"{shlex.quote(sys.executable)} -m bulkprov")
-        night2 = subprocess.run(["bash", "-c", box.path(command)], capture_output=True, text=True, timeout=120,
+        # The README's paths first, then the interpreter (its own path may well be under /tmp).
+        command = box.path(cron.split(None, 5)[5]).replace(BULKPROV, f"{shlex.quote(sys.executable)} -m bulkprov")
+        night2 = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
                                 env=box.env(), stdin=subprocess.DEVNULL)
         assert night2.returncode == 0, (state / "nightly.log").read_text()
         assert set(accounts(emu)) == {p["Email"] for p in people[:23]}
