@@ -70,6 +70,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "remove_strays": (bool, False),
     "webhook": (str, None),
     "max_runtime": (float, None),
+    "settle": (float, None),          # read the input only once unchanged this long (None: 10 s unattended, else 0)
     "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
@@ -187,6 +188,7 @@ def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any
     for name in RUN_SETTINGS - NOT_RUN - {"host", "state_dir"}:
         setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
     settings.host = value["host"] or os.environ.get("KORE_HOST")
+    settings.settle = value["settle"] or 0.0  # the command line chooses its own default (10 s unattended)
     settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
     settings.account = account_of(settings.host, credentials) if credentials is not None else None
     policy = policy_for(settings.account, profile)

@@ -6,6 +6,8 @@ here ever receives a secret: the client never logs headers, and credentials rend
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import json
 import logging
 import sys
@@ -15,21 +17,42 @@ from typing import Any, TextIO
 
 from bulkprov.i18n import gettext as _
 
-_RUN_ID = {"value": ""}
+# The run id of the invocation at hand: a context variable, so two runs of the page in two threads
+# (each started in a copy of its context) never print each other's id.
+_RUN_ID: contextvars.ContextVar[str] = contextvars.ContextVar("bulkprov_run_id", default="")
 
 
 def set_run_id(run_id: str) -> None:
-    _RUN_ID["value"] = run_id
+    _RUN_ID.set(run_id)
+
+
+def current_run_id() -> str:
+    return _RUN_ID.get()
+
+
+def new_run_id() -> str:
+    """A fresh run id: sortable by time, unique enough for one state directory."""
+    import uuid
+
+    return dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def json_line(level: str, logger: str, message: str, **data: Any) -> str:
+    """One JSON line as the log handler writes it: what the command line prints in JSON mode too."""
+    line = {"time": dt.datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S%z"), "level": level,
+            "logger": logger, "run_id": _RUN_ID.get(), "message": message}
+    line.update(data)
+    return json.dumps(line, ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname.lower(),
-                "logger": record.name, "run_id": _RUN_ID["value"], "message": record.getMessage()}
+                "logger": record.name, "run_id": _RUN_ID.get(), "message": record.getMessage()}
         extra = getattr(record, "data", None)
         if isinstance(extra, dict):
             data.update(extra)
-        return json.dumps(data, ensure_ascii=False)
+        return json.dumps(data, ensure_ascii=False, default=str)
 
 
 def configure_logging(fmt: str = "text", level: int = logging.INFO, stream: TextIO | None = None) -> None:
@@ -48,9 +71,10 @@ class ProgressPrinter:
     """Draws a progress bar on a terminal; otherwise logs a line every ``interval`` seconds."""
 
     def __init__(self, stream: TextIO | None = None, interval: float = 5.0, enabled: bool = True,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, bar: bool = True) -> None:
         self.stream = stream or sys.stderr
-        self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        # bar=False (JSON logs): every line is a JSON object, so no bar even on a terminal
+        self.tty = bar and enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.enabled = enabled
         self.interval = interval
         self._clock = clock

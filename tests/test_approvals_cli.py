@@ -91,7 +91,7 @@ def events(emu) -> list[tuple[str, str]]:
 
 def profile(tmp_path: Path, name: str, **keys) -> list[str]:
     """A profile of its own config file; returns the ``--config … --profile …`` arguments."""
-    lines = [f"[profiles.{name}]", f'state_dir = "{tmp_path / "state"}"', 'rate = "none"']
+    lines = [f"[profiles.{name}]", f'state_dir = "{tmp_path / "state"}"', 'rate = "none"', 'settle = 0']
     lines += [f"{k} = {json.dumps(v)}" for k, v in keys.items()]
     path = tmp_path / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

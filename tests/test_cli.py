@@ -20,7 +20,7 @@ def bulkprov(*args: str, env: dict | None = None, cwd: Path | None = None, timeo
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("KORE_")}
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "bulkprov", *args], capture_output=True, text=True,
-                          env=full_env, cwd=cwd or ROOT, timeout=timeout)
+                          env=full_env, cwd=cwd or ROOT, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def kore_env(emu) -> dict[str, str]:

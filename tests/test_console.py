@@ -129,9 +129,9 @@ def test_a_sync_over_the_guard_says_why_once(make_emulator, tmp_path):
     roster = tmp_path / "roster.csv"
     write_roster(roster, 20)
     env = kore_env(emu)
-    assert bulkprov("sync", str(roster), "-o", str(tmp_path / "s1.xlsx"), "--rate", "none", env=env).returncode == 0
+    assert bulkprov("sync", str(roster), "-o", str(tmp_path / "s1.xlsx"), "--rate", "none", "--settle", "0", env=env).returncode == 0
     write_roster(roster, 5)
-    proc = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", env=env)
+    proc = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", "--settle", "0", env=env)
     lines = _lines(proc)
     assert proc.returncode == 3, "over the guard with nobody to approve, a sync stops and says how to pass it"
     aborted = _once(lines, "15 users would be removed")

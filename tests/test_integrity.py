@@ -34,7 +34,7 @@ def start(command: str, emu, path: Path, out: Path, *extra: str, env: dict | Non
     full.update(kore_env(emu))
     full.update(env or {})
     return subprocess.Popen([sys.executable, "-m", "bulkprov", command, str(path), "-o", str(out), "--timeout", "10",
-                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full, cwd=ROOT,
+                             "--settle", "0", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full, cwd=ROOT,
                             preexec_fn=preexec)
 
 
@@ -370,13 +370,13 @@ def test_plan_right_after_sync_shows_no_updates_when_usersinfo_returns_few_field
     roster.write_text("emailId,firstName,lastName,dept,companyName,worknumber,canCreateBot\n" + "".join(
         f"u{i}@acme-corp.com,F{i},L{i},Sales,Acme,555{i:04d},FALSE\n" for i in range(40)), encoding="utf-8")
     env = kore_env(emu)
-    first = bulkprov("sync", str(roster), "-o", str(tmp_path / "s1.xlsx"), "--rate", "none", env=env)
+    first = bulkprov("sync", str(roster), "-o", str(tmp_path / "s1.xlsx"), "--rate", "none", "--settle", "0", env=env)
     assert first.returncode == 0, first.stderr
     plan = bulkprov("plan", str(roster), "-o", str(tmp_path / "p.xlsx"), "--rate", "none", env=env)
     assert plan.returncode == 0, plan.stderr
     assert read_sheet(tmp_path / "p.xlsx", "Update") == [], "nothing changed since the sync"
     updates_before = emu.state()["counts"]["updated"]
-    again = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", env=env)
+    again = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", "--settle", "0", env=env)
     assert again.returncode == 0 and emu.state()["counts"]["updated"] == updates_before
     changed = roster.read_text(encoding="utf-8").replace("u3@acme-corp.com,F3,L3,Sales", "u3@acme-corp.com,F3,L3,HR")
     roster.write_text(changed, encoding="utf-8")
@@ -483,7 +483,8 @@ def test_sync_survives_a_crash_at_each_commit_point(make_emulator, tmp_path, poi
     proc = start("sync", emu, roster, tmp_path / "s1.xlsx", "--batch-size", "10", "--rate", "none",
                  env={"BULKPROV_FAULT": f"{point}:kill"})
     proc.communicate(timeout=60)
-    again = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", env=kore_env(emu))
+    again = bulkprov("sync", str(roster), "-o", str(tmp_path / "s2.xlsx"), "--rate", "none", "--settle", "0",
+                     env=kore_env(emu))
     assert again.returncode == 0, again.stderr
     created_once(emu, emails)
     results = results_by_row(tmp_path / "s2.xlsx")

@@ -184,7 +184,7 @@ def test_sync_dry_run_from_the_command_line(make_emulator, tmp_path):
 
     emu = make_emulator()
     roster = write(tmp_path / "roster.csv", [person(i) for i in range(3)])
-    proc = bulkprov("sync", str(roster), "--dry-run", "-o", str(tmp_path / "plan.xlsx"), "--rate", "none",
+    proc = bulkprov("sync", str(roster), "--dry-run", "-o", str(tmp_path / "plan.xlsx"), "--rate", "none", "--settle", "0",
                     env=kore_env(emu))
     assert proc.returncode == 0, proc.stderr
     assert emu.state()["users"] == [] and (tmp_path / "plan.xlsx").is_file()

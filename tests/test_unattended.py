@@ -36,6 +36,7 @@ def test_profile_webhook_and_json_logs(make_emulator, tmp_path):
 host = "{emu.url}"
 env_file = "{tmp_path / 'kore.env'}"
 rate = "none"
+settle = 0
 batch_size = 7
 log_format = "json"
 state_dir = "{tmp_path / 'state'}"

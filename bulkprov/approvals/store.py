@@ -95,8 +95,8 @@ class ApprovalStore:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             request = Request(**data)
-        except (OSError, ValueError, TypeError):
-            return None
+        except (FileNotFoundError, IsADirectoryError, ValueError, TypeError):  # none, or a damaged file
+            return None  # (a directory this person may not read is said as such, not as "no request")
         if request.expired:
             request.state = "expired"
         return request

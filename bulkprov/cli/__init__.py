@@ -21,6 +21,11 @@ EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bulkprov.cli import output
+
+    output.remember(list(sys.argv[1:] if argv is None else argv))  # argparse's own error may have to be JSON
+    output.use_json(False)
+    _new_run_id()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -28,32 +33,51 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNUSABLE
     from bulkprov import i18n
 
-    with i18n.using(_language(args)):
+    profile = _peek_profile(args)
+    if hasattr(args, "log_format"):  # a run's command: every line it prints follows its log format
+        output.use_json((args.log_format or profile.get("log_format")) == "json")
+    with i18n.using(_language(args, profile)):
         return _run(args)
 
 
-def _language(args) -> str:
+def _new_run_id() -> None:
+    """Every line of an invocation carries a run id from the first one (the run itself may take over
+    an interrupted run's id before anything is printed)."""
+    from bulkprov.logs import new_run_id, set_run_id
+
+    set_run_id(new_run_id())
+
+
+def _peek_profile(args) -> dict:
+    """The profile's settings, read early for the language and the log format (a broken config is
+    reported by the command itself)."""
+    from bulkprov.errors import BulkprovError
+
+    if not hasattr(args, "profile"):
+        return {}
+    from bulkprov.config import config_path, load_profile
+
+    try:
+        return load_profile(config_path(getattr(args, "config", None)), args.profile)
+    except BulkprovError:
+        return {}
+
+
+def _language(args, profile: dict) -> str:
     """--lang, else the profile's ``lang``, else the locale (LC_ALL, LC_MESSAGES, LANG)."""
     import os
 
     from bulkprov import i18n
-    from bulkprov.errors import BulkprovError
 
     if getattr(args, "lang", None):
         return args.lang
-    if hasattr(args, "profile"):
-        from bulkprov.config import config_path, load_profile
-
-        try:
-            lang = load_profile(config_path(getattr(args, "config", None)), args.profile).get("lang")
-        except BulkprovError:
-            lang = None  # the command itself reports a broken config, in the locale's language
-        if lang:
-            return i18n.pick(lang)
+    if profile.get("lang"):
+        return i18n.pick(profile["lang"])
     return i18n.from_environment(dict(os.environ))
 
 
 def _run(args) -> int:
+    from bulkprov.cli.output import emit
     from bulkprov.errors import BulkprovError, RunStopped
 
     try:
@@ -61,14 +85,23 @@ def _run(args) -> int:
 
         return COMMANDS[args.command](args)
     except RunStopped as exc:
-        print(say("aborted", error=_say_error(exc)), file=sys.stderr)
+        emit(say("aborted", error=_say_error(exc)), err=True, level="error", code=exc.code, exit_code=exc.exit_code)
         return exc.exit_code
     except BulkprovError as exc:
-        print(say("error", error=_say_error(exc)), file=sys.stderr)
+        emit(say("error", error=_say_error(exc)), err=True, level="error", code=exc.code, exit_code=EXIT_UNUSABLE)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
-        print(say("interrupted"), file=sys.stderr)
+        emit(say("interrupted"), err=True, level="error", code="interrupted", exit_code=EXIT_ABORTED)
         return EXIT_ABORTED
+    except OSError as exc:  # refused by the file system: a state directory that is not ours is exit 2
+        from bulkprov.cli.commands import _internal_error, state_dir_problem
+
+        problem = state_dir_problem(args, exc)
+        if problem is None:
+            return _internal_error(args, exc)
+        emit(say("error", error=_say_error(problem)), err=True, level="error", code=problem.code,
+             exit_code=EXIT_UNUSABLE)
+        return EXIT_UNUSABLE
     except Exception as exc:  # a bug: one line, the details in a file, never a traceback here
         from bulkprov.cli.commands import _internal_error
 

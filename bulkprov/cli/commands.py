@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
 from bulkprov.cli.wording import _, _cli_phrasing, _hint, say, yes
 from bulkprov.errors import UsageProblem
@@ -17,14 +18,49 @@ from bulkprov.errors import UsageProblem
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
 
+def _state_dir_of(args: argparse.Namespace) -> Path:
+    """The state directory a command works in: --state-dir, the profile's state_dir, beside FILE, or .bulkprov."""
+    from bulkprov.errors import BulkprovError
+
+    if getattr(args, "state_dir", None) is not None:
+        return Path(args.state_dir)
+    if hasattr(args, "profile"):
+        from bulkprov.config import config_path, load_profile
+
+        try:
+            chosen = load_profile(config_path(getattr(args, "config", None)), args.profile).get("state_dir")
+        except BulkprovError:
+            chosen = None
+        if chosen:
+            return Path(chosen)
+    if getattr(args, "file", None) is not None:
+        return Path(args.file).resolve().parent / ".bulkprov"
+    return Path(".bulkprov")
+
+
+def state_dir_problem(args: argparse.Namespace, exc: OSError):
+    """A file-system refusal inside the state directory or the account's records directory (another
+    user's, 0700: the service account's) as ``state-dir-unusable``; None for anything else (a bug)."""
+    import errno
+
+    from bulkprov.errors import StateDirUnusable
+
+    if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or not exc.filename:
+        return None
+    from bulkprov.approvals.policy import records_dir
+
+    where = Path(str(exc.filename)).absolute()
+    for place in (_state_dir_of(args).absolute(), records_dir().absolute()):  # the run's, the account's records
+        if where == place or place in where.parents:
+            return StateDirUnusable(state_dir=str(place), reason=exc.strerror or str(exc))
+    return None
+
+
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
     from bulkprov.jobs.preflight import internal_error
 
-    state_dir = getattr(args, "state_dir", None)
-    if state_dir is None and getattr(args, "file", None) is not None:
-        state_dir = Path(args.file).resolve().parent / ".bulkprov"
-    error = internal_error(Path(state_dir or ".bulkprov"), exc)
-    print(f"bulkprov: {error.message}", file=sys.stderr)
+    error = internal_error(_state_dir_of(args), exc)
+    emit(f"bulkprov: {error.message}", err=True, level="error", code=error.code, exit_code=error.exit_code)
     return error.exit_code
 
 
@@ -49,17 +85,37 @@ def cmd_file(args: argparse.Namespace) -> int:
     args.env_file = resolve("env_file", getattr(args, "env_file", None), profile)
     args.secret_file = resolve("secret_file", getattr(args, "secret_file", None), profile)
     _check_usage(args, profile)
+    json_lines = log_format == "json"
     _setup_logging(log_format, args.quiet)
+    _invocation(args, profile)  # the night's run id, before its first line (the credentials' warnings too)
     credentials = None
     reads_account = args.command in ROSTER  # even a dry run compares with the live account
     if args.command != "validate" and (reads_account or not args.dry_run):
-        credentials = _credentials(args)
+        credentials = _before_the_run(args, lambda: _settings(args, profile, None), lambda: _credentials(args))
     settings = _settings(args, profile, credentials)
     approvers = settings.approvals.approvers if settings.approvals else []
-    outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet),
+    outcome = run_job(args.file, settings, credentials=credentials,
+                      progress=ProgressPrinter(enabled=not args.quiet, bar=not json_lines),
                       confirm=None if approvers else _confirm)
     _print_outcome(outcome, args.quiet)
     return outcome.exit_code
+
+
+def _before_the_run(args: argparse.Namespace, settings, step):
+    """A step before the run (the credentials): a refusal there is still a night with its run id, its
+    webhook and its line in ``runs`` (``settings`` makes the run's settings, as far as they can be known)."""
+    from bulkprov.errors import BulkprovError
+
+    try:
+        return step()
+    except BulkprovError as exc:
+        import asyncio
+
+        from bulkprov.jobs.ledgered import report_refusal
+        from bulkprov.jobs.settings import now_text
+
+        asyncio.run(report_refusal(Path(args.file), settings(), exc, now_text()))
+        raise
 
 
 def _confirm(what: str, count: int) -> bool:
@@ -95,7 +151,7 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
     import socket
 
     from bulkprov.approvals.identity import cli_person
-    from bulkprov.config import RUN_SETTINGS, job_settings
+    from bulkprov.config import RUN_SETTINGS, job_settings, resolve
     from bulkprov.io import LoaderLimits
 
     limits = LoaderLimits()
@@ -114,13 +170,46 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
     if args.command == "validate":
         return job_settings("validate", {}, {"strict_ids": args.strict_ids}, **fields)
     person = cli_person()
+    overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
                             where=f"cli@{socket.gethostname()}", source="cli", **fields)
     if settings.approvals.approvers and any(getattr(args, name, None) for name in ALLOW):
         raise UsageProblem(reason=_("this account's policy names approvers: a second person approves with "
                                     "`bulkprov approve ID`, not --allow-deletes / --allow-builder / "
                                     "--allow-role-removals / --allow-protected"))
+    from bulkprov.logs import current_run_id
+
+    settings.run_id = current_run_id() or None  # chosen by _invocation before the first line
     return settings
+
+
+def _invocation(args: argparse.Namespace, profile: dict) -> None:
+    """The run id of this night, before anything else is printed (an interrupted run's own id when
+    --resume finishes it): it needs only where the ledger is, not the account."""
+    from bulkprov.config import resolve
+    from bulkprov.jobs import JobSettings
+    from bulkprov.jobs.ledgered import invocation_run_id
+    from bulkprov.logs import set_run_id
+
+    if args.command == "validate":
+        return
+    state_dir = resolve("state_dir", getattr(args, "state_dir", None), profile)
+    where = JobSettings(command=args.command, resume=getattr(args, "resume", False),
+                        use_ledger=not getattr(args, "no_ledger", False),
+                        host=resolve("host", getattr(args, "host", None), profile) or os.environ.get("KORE_HOST"),
+                        state_dir=Path(state_dir) if state_dir else None)
+    set_run_id(invocation_run_id(Path(args.file), where))
+
+
+def _settle(value: float | None, args: argparse.Namespace) -> float:
+    """How long FILE must be unchanged before it is read: as asked, else 10 s for a sync or a profile's
+    run when nobody sits at a terminal (a scheduler's: an HR export may still be being written), else 0."""
+    if value is not None:
+        if value < 0:
+            raise UsageProblem(reason=_("--settle must be 0 or more seconds"))
+        return float(value)
+    unattended = args.command == "sync" or bool(getattr(args, "profile", None))
+    return 10.0 if unattended and not sys.stdin.isatty() else 0.0
 
 
 def _require_host(host: str | None) -> None:
@@ -152,24 +241,28 @@ def _setup_logging(fmt: str, quiet: bool) -> None:
 
 
 def _print_outcome(outcome, quiet: bool) -> None:
-    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step."""
+    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step.
+    With JSON logs each line is a JSON object; the counts line carries the outcome as data."""
     summary = outcome.summary
     totals = summary.status_totals()
     counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or say("no-rows")
+    codes = [e.code for e in outcome.stop_errors]
     if not quiet:
         for warning in summary.warnings:
-            print(say("warning", warning=warning), file=sys.stderr)
+            emit(say("warning", warning=warning), err=True, level="warning")
         if summary.aborted:
-            codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
             hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
-            print(say("aborted-line", reason=summary.aborted) + codes + "".join(f"; {h}" for h in hints),
-                  file=sys.stderr)
-    print(f"{summary.command}: {counts}")
+            emit(say("aborted-line", reason=summary.aborted) + "".join(f" [{c}]" for c in codes)
+                 + "".join(f"; {h}" for h in hints), err=True, level="error", codes=codes,
+                 exit_code=outcome.exit_code)
+    emit(f"{summary.command}: {counts}", event="outcome", exit_code=outcome.exit_code, totals=dict(totals),
+         codes=codes, results_path=str(Path(outcome.results_path).absolute()),
+         undo_path=str(Path(outcome.undo_path).absolute()) if outcome.undo_path else None)
     if not quiet:
         _print_attention(outcome, summary.command == "validate")
-    print(say("results", path=outcome.results_path))
+    emit(say("results", path=outcome.results_path))
     if outcome.undo_path is not None and not quiet:
-        print(say("undo-file", path=outcome.undo_path))
+        emit(say("undo-file", path=outcome.undo_path))
 
 
 SHOWN_PROBLEMS, SHOWN_ROWS = 20, 5
@@ -183,27 +276,32 @@ def _print_attention(outcome, validating: bool) -> None:
     unsent = [r for r in rows if r.status == "not_attempted"]
     rows = [r for r in rows if r.status != "not_attempted"]
     if unsent:
-        print(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
+        emit(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
     if not rows:
         return
     reasons = Counter(r.error_code or r.status for r in rows)
     top = ", ".join(f"{n:,} × {code}" for code, n in reasons.most_common(6))
     more = len(reasons) - 6
-    print(say("attention-more" if more > 0 else "attention", count=f"{len(rows):,}", top=top, more=more))
+    emit(say("attention-more" if more > 0 else "attention", count=f"{len(rows):,}", top=top, more=more))
     problems = [(r, e) for r in rows for e in (r.errors or (None,))]
     limit = SHOWN_PROBLEMS if validating else SHOWN_ROWS
     for result, error in problems[:limit]:
         who = result.email or result.org_user_id
         if error is not None:
-            print(say("row-problem", row=result.row, column=error.column, code=error.code, message=error.message))
+            emit(say("row-problem", row=result.row, column=error.column, code=error.code, message=error.message),
+                 row=result.row, code=error.code)
         elif result.ref.synthetic:
-            print(f"  {who}: {result.error_code or result.status} — {result.reason}")
+            emit(f"  {who}: {result.error_code or result.status} — {result.reason}", code=result.error_code)
         else:
-            print(say("row-outcome", row=result.row, who=who, code=result.error_code or result.status,
-                      reason=result.reason))
+            emit(say("row-outcome", row=result.row, who=who, code=result.error_code or result.status,
+                     reason=result.reason), row=result.row, code=result.error_code or result.status)
     if len(problems) > limit:
-        print(say("more-rows", count=f"{len(problems) - limit:,}"))
-    print(say("next", command=outcome.summary.command.split()[0], results=_short(outcome.results_path)))
+        emit(say("more-rows", count=f"{len(problems) - limit:,}"))
+    command = outcome.summary.command.split()[0]
+    if command in ROSTER:  # never a partial file: a sync removes the users a roster does not list
+        emit(say("next-roster", roster=_short(Path(outcome.summary.input_path))))
+    else:
+        emit(say("next", command=command, results=_short(outcome.results_path)))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -219,16 +317,18 @@ def cmd_export(args: argparse.Namespace) -> int:
     args.env_file = resolve("env_file", args.env_file, profile)
     args.secret_file = resolve("secret_file", args.secret_file, profile)
     credentials = _credentials(args)
-    _setup_logging(resolve("log_format", args.log_format, profile), args.quiet)
+    log_format = resolve("log_format", args.log_format, profile)
+    _setup_logging(log_format, args.quiet)
     overrides = {name: getattr(args, name, None) for name in ("host", "rate", "concurrency", "max_attempts",
                                                                 "timeout", "state_dir")}
     settings = job_settings("export", profile, overrides, credentials=credentials, output=args.output,
                             replace_output=args.replace_output, phrasing=_cli_phrasing())
-    outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet))
+    outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet,
+                                                                             bar=log_format != "json"))
     _record_export(settings, outcome)
     for warning in outcome.warnings:
-        print(say("warning", warning=warning), file=sys.stderr)
-    print(say("export", users=outcome.users, requests=outcome.requests, path=outcome.path))
+        emit(say("warning", warning=warning), err=True, level="warning")
+    emit(say("export", users=outcome.users, requests=outcome.requests, path=outcome.path))
     return outcome.exit_code
 
 
@@ -257,27 +357,32 @@ def _check_rate(rate: str) -> None:
 def cmd_runs(args: argparse.Namespace) -> int:
     from bulkprov.jobs.history import list_runs, rewrite_results
 
+    state_dir = _state_dir_of(args)
     if args.action == "show":
         if not args.run_id:
             raise UsageProblem(reason=_("runs show needs a run ID (bulkprov runs lists them)"))
         if args.undo:
             from bulkprov.jobs.history import rewrite_undo
 
-            path = rewrite_undo(args.state_dir, args.run_id, args.output, replace=args.replace_output)
+            path = rewrite_undo(state_dir, args.run_id, args.output, replace=args.replace_output)
             print(say("undo-of-run", run_id=args.run_id, path=path) if path
                   else say("run-changed-nothing", run_id=args.run_id))
             return 0
-        path = rewrite_results(args.state_dir, args.run_id, args.output, replace=args.replace_output)
+        path = rewrite_results(state_dir, args.run_id, args.output, replace=args.replace_output)
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
     from bulkprov.io.chars import printable
 
-    runs = list_runs(args.state_dir)
-    print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<9} counts / file")
+    runs = list_runs(state_dir)
+    print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<17} counts / file")
     for run in runs:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
-        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {run.state:<9} {counts} — "
-              f"{printable(run.input_path)}")  # a file name can hold ESC or CR: it is shown, never obeyed
+        state = run.state.replace("-", " ")  # stopped-by-guard reads "stopped by guard"; codes stay English
+        later = "  " + _("(finished by {run_id})").format(run_id=run.finished_by) if run.finished_by else ""
+        why = f" [{run.note}]" if run.note and run.state in ("refused", "interrupted", "stopped-by-guard") else ""
+        # a file name can hold ESC or CR: it is shown, never obeyed
+        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {state:<17} {counts} — "
+              f"{printable(run.input_path)}{why}{later}")
     return 0
 
 

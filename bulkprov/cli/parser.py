@@ -25,6 +25,12 @@ FILE_COMMANDS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 already; keep it one line
+        from bulkprov.cli.output import emit, use_json, wants_json
+
+        if wants_json():  # --log-format json (or the profile's): this line is a JSON object too
+            use_json(True)
+            emit(f"bulkprov: error: {message}", err=True, level="error", code="usage", exit_code=2)
+            self.exit(2)
         self.print_usage(sys.stderr)
         self.exit(2, f"bulkprov: error: {message}\n")
 
@@ -51,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="execute this approved plan; refused if the account changed since")
             p.add_argument("--remove-strays", action="store_true", default=None,
                            help="also remove the account's users the roster does not mention (guards apply)")
+            p.add_argument("--resume", action="store_true",
+                           help="accepted, so one command line serves every night: a sync always starts from the "
+                           "account as it is now, so there is nothing to resume and nothing is done twice; this "
+                           "flag changes nothing")
         if name in ROSTER:
             p.add_argument("--strays", dest="report_strays", action="store_true", default=None,
                            help="list the account's users the roster does not mention (Strays sheet; needs the "
@@ -72,8 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("runs", help="list past runs from the ledger; `runs show ID` rewrites a run's results")
     p.add_argument("action", nargs="?", choices=("list", "show"), default="list")
     p.add_argument("run_id", nargs="?", metavar="ID")
-    p.add_argument("--state-dir", type=Path, default=Path(".bulkprov"),
-                   help="the state directory holding the ledger (default %(default)s)")
+    _state_options(p)
     p.add_argument("-o", "--output", type=Path, help="with show: where to write the result workbook")
     p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
     p.add_argument("--undo", action="store_true", help="with show: write the run's undo file (from the ledger)")
@@ -167,6 +176,13 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
 
 
+def _state_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", type=Path, help="the state directory (default: the profile's state_dir, else "
+                   ".bulkprov)")
+    p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
+    p.add_argument("--profile", help="profile of the config file: state_dir")
+
+
 def _profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
     p.add_argument("--profile", help="profile of the config file: host, webhook (who may approve is the account's "
@@ -222,6 +238,9 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, ad
     p.add_argument("--webhook", help="URL to POST the run summary to (JSON) when the run ends")
     p.add_argument("--max-runtime", type=float, metavar="SECONDS",
                    help="stop cleanly after this long, like SIGTERM (results written, exit 3)")
+    p.add_argument("--settle", type=float, metavar="SECONDS",
+                   help="read FILE only once it has not changed for this long (default: 10 for sync and --profile "
+                   "runs not started at a terminal, else 0)")
     if ledger:  # sync recomputes its diff from the account each time: it has nothing to resume or skip
         p.add_argument("--resume", action="store_true",
                    help="finish the interrupted run of this file if there is one, else start a new run "

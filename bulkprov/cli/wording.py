@@ -30,6 +30,9 @@ HINTS = {
     "encoding": N_("if you know the file's encoding, name it with --encoding NAME (e.g. --encoding mac-roman)"),
     "approve": N_("another person approves it with `bulkprov approve ID` (or on the page), then run the same "
                   "command again"),
+    "max-runtime": N_("raise --max-runtime (max_runtime in the profile) to at least that, or leave it out"),
+    "strays": N_("run plan or sync with --strays to list them (and --remove-strays to remove them, under the "
+                 "delete guard)"),
 }
 GUARD_FLAGS = {"deletes": "--allow-deletes", "deletes-count": "--allow-deletes", "roles": "--allow-role-removals",
                "builder": "--allow-builder", "protected": "--allow-protected"}
@@ -62,10 +65,15 @@ def _cli_phrasing():
         """The command line's words: commands and flags."""
 
         def rerun_failures(self, command: str, results: Path) -> str:
+            if command in ("sync", "plan"):
+                return super().rerun_failures(command, results)  # the roster itself, never a partial file
             return _("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet again "
                      "(bulkprov {command} {results} --sheet Failures).").format(command=command, results=results.name)
 
         def resume(self, command: str, reason: str) -> str:
+            if command == "sync":
+                return _("The run stopped: {reason}. Fix the cause and run the same command again: a sync starts "
+                         "from the account as it is, so nothing is done twice.").format(reason=reason)
             return _("The run stopped: {reason}. Fix the cause and run the same command again with --resume; "
                      "rows already done are reported, the rest are sent.").format(reason=reason)
 
@@ -107,6 +115,8 @@ SAID = {
     "more-rows": N_("  … and {count} more in the workbook's Failures sheet"),
     "next": N_("  next: fix them in the Failures sheet and run it again: bulkprov {command} {results} "
                "--sheet Failures"),
+    "next-roster": N_("  next: fix those rows in the roster itself ({roster}) and run the same command again; never "
+                      "sync a part of it (the Failures sheet, say): users it does not list would be removed"),
     "row-problem": N_("  row {row}:{column}: {code} — {message}"),
     "row-outcome": N_("  row {row}, {who}: {code} — {reason}"),
     "export": N_("export: {users} users, {requests} requests — {path}"),

@@ -211,7 +211,36 @@ class SheetTooWide(InputError):
 class FileChanged(InputError):
     code = "file-changed"
     description = N_("the input file changed while bulkprov was reading it")
-    template = N_("the input file changed during the run")
+    templates = {
+        "": N_("the input file changed during the run"),
+        "before-sending": N_("the input file changed while it was read (it is being written?): nothing was sent. "
+                             "Write the file under another name and rename it when it is complete"),
+        "still-written": N_("the input file is still being written (it kept changing for {seconds} s): nothing "
+                            "was read or sent. Write it under another name and rename it when it is complete"),
+    }
+
+
+class NotARoster(InputError):
+    code = "not-a-roster"
+    description = N_("a workbook bulkprov wrote (results, undo, plan) was given as the roster")
+    templates = {
+        "results": N_("this is a result file, not a roster: it holds what a run did (its Failures sheet only the "
+                      "rows that failed, so a sync of it would remove everyone else). Fix the rows in the roster "
+                      "itself and run the same command again"),
+        "undo": N_("this is a result file, not a roster: it is the undo file of a run (apply it to change the "
+                   "account back)"),
+        "plan": N_("this is a result file, not a roster: it is a plan workbook (give it to sync as the approved "
+                   "plan, with the roster it was made from)"),
+    }
+
+
+class MaxRuntimeTooShort(InputError):
+    code = "max-runtime-too-short"
+    description = N_("the run-time limit is shorter than reading the account takes")
+    template = N_("reading the account alone takes about {needed} ({requests:,} requests under the rate budget "
+                  "{rate}), longer than the run-time limit of {limit}: a night of this roster needs at least "
+                  "{needed} plus the time of its changes; nothing was sent")
+    hint = "max-runtime"
 
 
 class StateLocked(InputError):

@@ -46,9 +46,18 @@ ROW_CODES: dict[str, Problem] = _problems(
             {"": N_("contains {char} at position {position}: retype the value (it may have been pasted from a web "
                     "page or a chat)")}),
     Problem("duplicate-email", N_("the same email appears in an earlier row"),
-            {"": N_("'{value}' is already in row {first}: keep one of the two rows")}),
+            {"": N_("'{value}' is already in row {first}: keep one of the two rows"),
+             "later": N_("'{value}' is also in row {later}: neither row is applied until one of them is corrected")}),
     Problem("duplicate-org-user-id", N_("the same orgUserId appears in an earlier row"),
-            {"": N_("'{value}' is already in row {first}: keep one of the two rows")}),
+            {"": N_("'{value}' is already in row {first}: keep one of the two rows"),
+             "later": N_("'{value}' is also in row {later}: neither row is applied until one of them is corrected")}),
+    Problem("key-conflict", N_("the row's emailId and orgUserId belong to different users that sync applied"),
+            {"org-elsewhere": N_("orgUserId '{org}' belongs to {other} (applied by sync), not to {email}: nothing is "
+                                 "done to either tonight. Correct the row; if that person's email really changed, "
+                                 "change it in the account first"),
+             "email-elsewhere": N_("{email} has orgUserId '{other}' (applied by sync), not '{org}': nothing is done to "
+                                   "the user tonight. Correct the row; if the employee number really changed, change "
+                                   "it in the account first")}),
     Problem("invalid-boolean", N_("not a yes/no value"),
             {"": N_("'{value}' is not a yes/no value: write TRUE or FALSE (yes/no, y/n, 1/0 also work)")}),
     Problem("too-long", N_("the value is longer than the platform allows"),

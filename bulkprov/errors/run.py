@@ -72,6 +72,16 @@ class GuardStopped(RunStopped):
     }
 
 
+class InputChanged(RunStopped):
+    """The same code as the input error: the file changed; here after sending began (exit 3)."""
+
+    code = "file-changed"
+    description = N_("the input file changed after sending began: the rows sent are reported")
+    template = N_("the input file changed while the run was sending (it was being written?): what was sent is "
+                  "in the results, and sync remembers only what the server confirmed. Write the file under another "
+                  "name and rename it when it is complete, then run again")
+
+
 class DiskFull(RunStopped):
     code = "disk-full"
     description = N_("the disk filled up or failed during the run")

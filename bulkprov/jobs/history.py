@@ -8,18 +8,30 @@ from pathlib import Path
 from bulkprov.errors import OUTCOME_CODES, RunNotFound
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import check_new
-from bulkprov.jobs.ledger import LEDGER_NAME, Ledger, RunInfo
+from bulkprov.jobs.ledger import Ledger, RunInfo, has_ledger, state_dir_access
 from bulkprov.jobs.ledgered import in_flight_result
-from bulkprov.jobs.runner import failure_cells, load, now_text, write_results
-from bulkprov.jobs.settings import JobSettings, file_sha256
+from bulkprov.jobs.runner import failure_cells, load, write_results
+from bulkprov.jobs.settings import JobSettings, file_sha256, now_text
 from bulkprov.outputs.results import RunSummary, results_path
 
 
 def list_runs(state_dir: Path) -> list[RunInfo]:
-    if not (Path(state_dir) / LEDGER_NAME).is_file():
+    """Every run of the ledger, as it stands now: a ``running`` run whose process is gone (kill -9, a
+    power cut) is reported ``interrupted`` -- the state-directory lock and the run's pid tell."""
+    from bulkprov.jobs.lock import holder, is_alive
+
+    state_dir = Path(state_dir)
+    if not has_ledger(state_dir):
         raise RunNotFound("no-ledger", state_dir=str(state_dir))
     with contextlib.closing(Ledger(state_dir)) as ledger:
-        return ledger.runs()
+        runs = ledger.runs()
+    with state_dir_access(state_dir):
+        live = holder(state_dir)
+    for run in runs:
+        if run.state == "running" and not (live.get("pid") == run.pid and live.get("host") == run.machine
+                                           and is_alive(live)):
+            run.state = "interrupted"
+    return runs
 
 
 def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fmt: str = "xlsx", *,

@@ -10,7 +10,12 @@ after its reply is reconciled, each in a transaction.  Only a *final* outcome mo
 stays ``in_flight``.  So whatever instant the process dies at (kill -9 included), the ledger says for
 every row either "known outcome", "never sent", or "maybe sent" — and ``--resume`` resolves the last
 kind through usersInfo before sending anything.  A run is ``finished`` only when every row is done;
-otherwise it is ``interrupted``.
+otherwise it is ``interrupted``.  A sync that a guard stopped is ``stopped-by-guard`` (or
+``awaiting-approval`` when a second person must approve it), a run refused before anything was sent
+(exit 2) is ``refused``; a run that died (kill -9) is still ``running`` in the ledger until the next
+run under the lock marks it ``interrupted`` -- :meth:`Ledger.runs` already reports it so when the
+lock's holder is gone.  An interrupted sync is finished by a later one (sync recomputes its diff):
+that run's id is kept as ``finished_by``.
 
 What the undo file needs is committed as it happens too: each user's state before the run changed
 or removed it (``before_images``) and each update sent (``rows.payload``), so the undo file is
@@ -30,18 +35,20 @@ import datetime as dt
 import hashlib
 import json
 import os
+import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable
+from bulkprov.jobs.applied import AppliedRoster, host_key
+from bulkprov.logs import new_run_id
 from bulkprov.model import RowRef, RowResult, UserKey
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEDGER_NAME = "ledger.sqlite3"
 
 _SCHEMA = """
@@ -54,11 +61,15 @@ CREATE TABLE runs (
     host TEXT NOT NULL,
     started TEXT NOT NULL,
     finished TEXT,
-    state TEXT NOT NULL,             -- running | interrupted | finished
+    state TEXT NOT NULL,             -- running | interrupted | finished | stopped-by-guard | awaiting-approval | refused
     counts TEXT,                     -- JSON {status: n}
     results_path TEXT,
     settings TEXT,                   -- JSON, never secrets
-    retry_of TEXT
+    retry_of TEXT,
+    pid INTEGER,                     -- v3: the process and machine that ran it (is a "running" run alive?)
+    machine TEXT,
+    finished_by TEXT,                -- v3: the later sync that did what this one left undone
+    note TEXT                        -- v3: why it stopped or was refused (a code)
 );
 CREATE INDEX runs_identity ON runs(identity, started);
 CREATE TABLE rows (
@@ -111,6 +122,15 @@ CREATE TABLE before_images (run_id TEXT NOT NULL REFERENCES runs(id), row INTEGE
                             PRIMARY KEY (run_id, row));
 UPDATE runs SET state='interrupted' WHERE state='aborted';
 """
+# Version 2 ledgers gain who ran each run, which later sync finished it, and why it stopped.
+_MIGRATE_2_TO_3 = """
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN machine TEXT;
+ALTER TABLE runs ADD COLUMN finished_by TEXT;
+ALTER TABLE runs ADD COLUMN note TEXT;
+"""
+# States of a run that may still have work to do (``--resume`` finishes the first two; a later sync all).
+OPEN_STATES = ("running", "interrupted")
 
 # A row's outcome is final when nothing more can be learnt by sending or asking: resuming a run
 # sends the pending rows and verifies the in-flight ones; a finished run has only final rows.
@@ -124,6 +144,8 @@ class LedgerWriteFailed(Exception):
 
 def now_iso() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
 
 
 def payload_hash(action: str, user: dict[str, Any]) -> str:
@@ -148,6 +170,10 @@ class RunInfo:
     counts: dict[str, int]
     results_path: str | None
     retry_of: str | None
+    pid: int | None = None
+    machine: str | None = None
+    finished_by: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -179,8 +205,23 @@ def private_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-class Ledger:
-    """One SQLite ledger in a state directory."""
+@contextlib.contextmanager
+def state_dir_access(state_dir: Path) -> Iterator[None]:
+    """A state directory another user owns (a service account's, 0700) is one clear error, exit 2, on
+    every command -- never an internal error from the first ``stat`` that is refused."""
+    try:
+        yield
+    except OSError as exc:
+        raise StateDirUnusable(state_dir=str(state_dir), reason=exc.strerror or str(exc)) from None
+
+
+def has_ledger(state_dir: Path) -> bool:
+    with state_dir_access(state_dir):
+        return (Path(state_dir) / LEDGER_NAME).is_file()
+
+
+class Ledger(AppliedRoster):
+    """One SQLite ledger in a state directory (the roster sync applied: :class:`AppliedRoster`)."""
 
     def __init__(self, state_dir: str | Path) -> None:
         self.state_dir = Path(state_dir)
@@ -212,6 +253,9 @@ class Ledger:
             return
         if version == 1:
             self.db.executescript(f"BEGIN;\n{_MIGRATE_1_TO_2}\nPRAGMA user_version=2;\nCOMMIT;")
+            version = 2
+        if version == 2:
+            self.db.executescript(f"BEGIN;\n{_MIGRATE_2_TO_3}\nPRAGMA user_version=3;\nCOMMIT;")
             return
         if version != SCHEMA_VERSION:
             made = "a newer" if version > SCHEMA_VERSION else "an older"
@@ -240,38 +284,69 @@ class Ledger:
     def create_run(self, *, command: str, input_path: str, input_sha256: str, host: str,
                    settings: dict[str, str], rows: Iterable[tuple[int, str, str, str, str, str]],
                    done: Iterable[RowResult], retry_of: str | None = None,
-                   payloads: dict[int, dict] | None = None) -> str:
+                   payloads: dict[int, dict] | None = None, run_id: str | None = None) -> str:
         """A new run with every row to send ``pending``; ``done`` rows (invalid, skipped) are final at once.
 
         ``rows``: (row, action, email, orgUserId, key, payload hash) of the rows to send; ``payloads``:
-        the update bodies by row, kept so the undo file can be written after any crash.
+        the update bodies by row, kept so the undo file can be written after any crash; ``run_id``: the
+        id this invocation already logs under (a new one when None).
         """
-        run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        stamp = now_iso()
+        if not run_id or self.db.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
+            run_id = new_run_id()  # (the id a resume expected was finished by another meanwhile)
         with self._tx():
             self.db.execute(
                 "INSERT INTO runs (id, identity, command, input_path, input_sha256, host, started, state, settings,"
-                " retry_of) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " retry_of, pid, machine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host,
-                 stamp, "running", json.dumps(settings), retry_of))
-            self.db.executemany(
-                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
-                " VALUES (?,?,?,?,?,?,?,'pending',?)",
-                ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
-            if payloads:
-                self.db.executemany("UPDATE rows SET payload=? WHERE run_id=? AND row=?",
-                                    ((json.dumps(p, ensure_ascii=False), run_id, r) for r, p in payloads.items()))
-            self.db.executemany(
-                "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
-                " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
-                ((run_id, r.row, r.action, r.email, r.org_user_id, r.ref.key.id,
-                  r.status, r.reason, r.error_code, stamp) for r in done))
+                 now_iso(), "running", json.dumps(settings), retry_of, os.getpid(), socket.gethostname()))
+            self._add_rows(run_id, rows, done, payloads)
         return run_id
 
+    def add_rows(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]], done: Iterable[RowResult],
+                 payloads: dict[int, dict] | None = None) -> None:
+        """Rows of a run created before they were known (a sync's, once its plan is made)."""
+        with self._tx():
+            self._add_rows(run_id, rows, done, payloads)
+
+    def _add_rows(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]], done: Iterable[RowResult],
+                  payloads: dict[int, dict] | None) -> None:
+        stamp = now_iso()
+        self.db.executemany(
+            "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, updated)"
+            " VALUES (?,?,?,?,?,?,?,'pending',?)",
+            ((run_id, r, a, e, o, k, h, stamp) for r, a, e, o, k, h in rows))
+        if payloads:
+            self.db.executemany("UPDATE rows SET payload=? WHERE run_id=? AND row=?",
+                                ((json.dumps(p, ensure_ascii=False), run_id, r) for r, p in payloads.items()))
+        self.db.executemany(
+            "INSERT INTO rows (run_id, row, action, email, org_user_id, key, payload_hash, state, status,"
+            " reason, error_code, updated) VALUES (?,?,?,?,?,?,'','done',?,?,?,?)",
+            ((run_id, r.row, r.action, r.email, r.org_user_id, r.ref.key.id,
+              r.status, r.reason, r.error_code, stamp) for r in done))
+
+    def record_refused(self, *, run_id: str, command: str, input_path: str, input_sha256: str, host: str,
+                       settings: dict[str, str], code: str) -> None:
+        """A run refused before anything was sent (exit 2): listed, so every night of a schedule shows."""
+        stamp = now_iso()
+        with self._tx():
+            self.db.execute(  # a run already begun (a sync's, before its checks) is refused as it stands
+                "INSERT INTO runs (id, identity, command, input_path, input_sha256, host, started, finished,"
+                " state, counts, settings, pid, machine, note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(id) "
+                "DO UPDATE SET state='refused', finished=excluded.finished, note=excluded.note",
+                (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host, stamp,
+                 stamp, "refused", "{}", json.dumps(settings), os.getpid(), socket.gethostname(), code))
+
     def unfinished_run(self, command: str, input_sha256: str, host: str) -> RunInfo | None:
-        row = self.db.execute("SELECT * FROM runs WHERE identity=? AND state!='finished' ORDER BY started DESC, "
-                              "rowid DESC LIMIT 1", (run_identity(command, input_sha256, host),)).fetchone()
+        row = self.db.execute("SELECT * FROM runs WHERE identity=? AND state IN ('running', 'interrupted') "
+                              "ORDER BY started DESC, rowid DESC LIMIT 1",
+                              (run_identity(command, input_sha256, host),)).fetchone()
         return self._run_info(row) if row else None
+
+    def mark_dead_runs(self) -> int:
+        """Called under the state-directory lock: no other run is alive, so a ``running`` one died."""
+        with self._tx():
+            return self.db.execute("UPDATE runs SET state='interrupted', note=COALESCE(note, 'died') "
+                                   "WHERE state='running'").rowcount
 
     def run(self, run_id: str) -> RunInfo:
         row = self.db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -282,15 +357,24 @@ class Ledger:
     def runs(self) -> list[RunInfo]:
         return [self._run_info(r) for r in self.db.execute("SELECT * FROM runs ORDER BY started, rowid")]
 
-    def finish_run(self, run_id: str, *, counts: dict[str, int], results_path: str) -> str:
+    def finish_run(self, run_id: str, *, counts: dict[str, int], results_path: str, state: str | None = None,
+                   note: str | None = None) -> str:
         """Record the end of a run: ``finished`` only when every row has a final outcome, else
-        ``interrupted`` (what ``--resume`` finishes).  Returns the state recorded."""
-        open_rows = self.db.execute("SELECT COUNT(*) FROM rows WHERE run_id=? AND state!='done'",
-                                    (run_id,)).fetchone()[0]
-        state = "interrupted" if open_rows else "finished"
+        ``interrupted`` (what ``--resume`` finishes) -- or the ``state`` given (a guard's).  A finished sync
+        also finishes every earlier sync of the host that stopped short: they are marked ``finished_by``
+        it.  Returns the state recorded."""
+        if state is None:
+            open_rows = self.db.execute("SELECT COUNT(*) FROM rows WHERE run_id=? AND state!='done'",
+                                        (run_id,)).fetchone()[0]
+            state = "interrupted" if open_rows else "finished"
         with self._tx():
-            self.db.execute("UPDATE runs SET finished=?, state=?, counts=?, results_path=? WHERE id=?",
-                            (now_iso(), state, json.dumps(counts), results_path, run_id))
+            self.db.execute("UPDATE runs SET finished=?, state=?, counts=?, results_path=?, note=? WHERE id=?",
+                            (now_iso(), state, json.dumps(counts), results_path, note, run_id))
+            info = self.db.execute("SELECT command, host FROM runs WHERE id=?", (run_id,)).fetchone()
+            if state == "finished" and info is not None and info[0] == "sync":
+                self.db.execute("UPDATE runs SET finished_by=? WHERE command='sync' AND host=? AND id!=? AND "
+                                "finished_by IS NULL AND state IN ('running', 'interrupted', 'stopped-by-guard', "
+                                "'awaiting-approval')", (run_id, info[1], run_id))
         return state
 
     def forget_runs(self, run_ids: list[str]) -> None:
@@ -306,7 +390,8 @@ class Ledger:
         data = dict(zip(cols, row, strict=True))
         return RunInfo(data["id"], data["command"], data["input_path"], data["input_sha256"], data["host"],
                        data["started"], data["finished"], data["state"], json.loads(data["counts"] or "{}"),
-                       data["results_path"], data["retry_of"])
+                       data["results_path"], data["retry_of"], data["pid"], data["machine"], data["finished_by"],
+                       data["note"])
 
     # -- rows ------------------------------------------------------------------------------------------
 
@@ -328,13 +413,16 @@ class Ledger:
         results = [r for r in results if is_final(r)]
         if not results:
             return
-        stamp = now_iso()
         with self._tx():
-            self.db.executemany(
-                "UPDATE rows SET state='done', status=?, reason=?, error_code=?, http_status=?, batch=?, "
-                "attempt=MAX(attempt, ?), updated=? WHERE run_id=? AND row=?",
-                ((r.status, r.reason, r.error_code, r.http_status, r.batch or None, r.attempts, stamp, run_id, r.row)
-                 for r in results))
+            self._done(run_id, results)
+
+    def _done(self, run_id: str, results: list[RowResult]) -> None:
+        stamp = now_iso()
+        self.db.executemany(
+            "UPDATE rows SET state='done', status=?, reason=?, error_code=?, http_status=?, batch=?, "
+            "attempt=MAX(attempt, ?), updated=? WHERE run_id=? AND row=?",
+            ((r.status, r.reason, r.error_code, r.http_status, r.batch or None, r.attempts, stamp, run_id, r.row)
+             for r in results))
 
     def earlier_successes(self, host: str, keys: Iterable[tuple[str, str, str]],
                           exclude_run: str | None = None) -> dict[tuple[str, str, str], tuple[str, str]]:
@@ -387,42 +475,14 @@ class Ledger:
     def recent_requests(self, host: str) -> list[float]:
         """Ages (seconds) of requests earlier runs made to this host, newest last."""
         now = time.time()
-        rows = self.db.execute("SELECT ended FROM budget WHERE host=? ORDER BY ended", (_host_key(host),))
+        rows = self.db.execute("SELECT ended FROM budget WHERE host=? ORDER BY ended", (host_key(host),))
         return [now - ended for (ended,) in rows if ended <= now]
 
     def save_requests(self, host: str, ages: list[float]) -> None:
         now = time.time()
         with self._tx():
-            self.db.execute("DELETE FROM budget WHERE host=?", (_host_key(host),))
-            self.db.executemany("INSERT INTO budget VALUES (?,?)", ((_host_key(host), now - a) for a in ages))
-
-    # -- the roster the last sync applied (the only source of removals: the API cannot list users) --------
-
-    def applied_roster(self, host: str) -> tuple[str | None, list[tuple[str, str, str]]]:
-        rows = self.db.execute("SELECT key, email, org_user_id, run_id FROM synced_users WHERE host=? ORDER BY key",
-                               (_host_key(host),)).fetchall()
-        return (rows[0][3] if rows else None), [(k, e, o) for k, e, o, _ in rows]
-
-    def applied_fields(self, host: str) -> dict[str, dict[str, Any]]:
-        """key -> the fields bulkprov last applied to that user (sync compares them when usersInfo is silent)."""
-        cur = self.db.execute("SELECT key, applied FROM synced_users WHERE host=? AND applied IS NOT NULL",
-                              (_host_key(host),))
-        return {key: json.loads(applied) for key, applied in cur}
-
-    def set_applied_roster(self, host: str, run_id: str, users: list[tuple[str, str, str]],
-                           applied: dict[str, dict[str, Any]] | None = None) -> None:
-        applied = applied or {}
-        with self._tx():
-            self.db.execute("DELETE FROM synced_users WHERE host=?", (_host_key(host),))
-            self.db.executemany("INSERT OR REPLACE INTO synced_users VALUES (?,?,?,?,?,?)",
-                                ((_host_key(host), k, e, o, run_id,
-                                  json.dumps(applied[k], ensure_ascii=False) if k in applied else None)
-                                 for k, e, o in users))
-
-
-def _host_key(host: str) -> str:
-    return host.rstrip("/").lower()
-
+            self.db.execute("DELETE FROM budget WHERE host=?", (host_key(host),))
+            self.db.executemany("INSERT INTO budget VALUES (?,?)", ((host_key(host), now - a) for a in ages))
 
 class LedgerHooks:
     """The dispatcher's hooks, written to the ledger (see :class:`bulkprov.send.dispatcher.DispatchHooks`)."""

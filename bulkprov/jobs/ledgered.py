@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bulkprov.errors import InterruptedRunPending, RetryOtherFile, StateDirUnusable
+from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped, StateDirUnusable
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
 from bulkprov.jobs.lock import StateLock
 from bulkprov.jobs.preflight import check_room
-from bulkprov.jobs.settings import JobSettings, state_dir_for
+from bulkprov.jobs.settings import JobSettings, now_text, state_dir_for
 from bulkprov.logs import set_run_id
 from bulkprov.model import CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
@@ -50,6 +50,7 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
     state_dir = state_dir_for(path, settings)
     with contextlib.closing(Ledger(state_dir)) as ledger:
         try:
+            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
             run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
         except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
             raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
@@ -154,7 +155,7 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
         settings=summary.settings,
         rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row]) for r in to_send],
         done=[*known.values(), *done.values()], retry_of=settings.retry_failed,
-        payloads={r.row: r.user for r in to_send if r.action == "update"})
+        payloads={r.row: r.user for r in to_send if r.action == "update"}, run_id=settings.run_id)
     if done:
         log.info(_("%d rows skipped: done by earlier runs"), len(done))
     return run_id, done, _ours_uncertain(ledger, host, to_send)
@@ -211,9 +212,76 @@ def ledger_results(settings: JobSettings, path: Path, run_id: str, stopped: str)
             for rec in records if rec.state in ("in_flight", "done")}
 
 
-def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path) -> str:
+# The guards that stop a sync before anything changes: such a night is listed as stopped by the guard.
+GUARD_VARIANTS = ("deletes", "deletes-count", "roles", "builder", "plan-changed", "strays", "protected", "rejected")
+
+
+def run_state(stop_errors: list[RunStopped]) -> tuple[str | None, str | None]:
+    """The ledger state a run's stop errors mean (None: from its rows) and the note (the first code)."""
+    from bulkprov.errors import GuardStopped, InputChanged, PendingApproval
+
+    note = stop_errors[0].code if stop_errors else None
+    if any(isinstance(e, PendingApproval) for e in stop_errors):
+        return "awaiting-approval", note
+    if any(isinstance(e, GuardStopped) and e.variant in GUARD_VARIANTS for e in stop_errors):
+        return "stopped-by-guard", note
+    if any(isinstance(e, GuardStopped | InputChanged) for e in stop_errors):
+        return "interrupted", note  # the account unreadable, the file rewritten: a later run finishes it
+    return None, note
+
+
+def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path,
+                  stop_errors: list[RunStopped] | None = None) -> str:
+    state, note = run_state(stop_errors or [])
     with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
-        return ledger.finish_run(summary.run_id, counts=dict(summary.status_totals()), results_path=str(written))
+        return ledger.finish_run(summary.run_id, counts=dict(summary.status_totals()), results_path=str(written),
+                                 state=state, note=note)
+
+
+def invocation_run_id(path: Path, settings: JobSettings) -> str:
+    """The id this invocation's lines, webhook and ledger run carry, known before anything is read: the
+    interrupted run's own id when ``--resume`` will finish one, else a new id."""
+    from bulkprov.errors import BulkprovError
+    from bulkprov.jobs.ledger import has_ledger, new_run_id
+    from bulkprov.jobs.settings import ROSTER_COMMANDS, file_sha256
+
+    if settings.resume and settings.use_ledger and settings.command not in ROSTER_COMMANDS:
+        state_dir = state_dir_for(path, settings)
+        try:
+            if has_ledger(state_dir):
+                sha = file_sha256(path)
+                with contextlib.closing(Ledger(state_dir)) as ledger:
+                    previous = ledger.unfinished_run(settings.command, sha, settings.host or "")
+                if previous is not None:
+                    return previous.id
+        except (OSError, BulkprovError):
+            pass  # the run itself says what is wrong with the file or the state directory
+    return new_run_id()
+
+
+def record_refusal(path: Path, settings: JobSettings, error: Exception, started: str) -> None:
+    """A run refused before anything was sent (exit 2) is listed in an existing ledger, so ``bulkprov
+    runs`` shows every night of a schedule; a state directory that cannot take it is left alone."""
+    from bulkprov.errors import BulkprovError
+    from bulkprov.jobs.ledger import has_ledger
+    from bulkprov.jobs.settings import file_sha256
+
+    if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command in ("validate", "plan"):
+        return  # (only runs that change the account are recorded)
+    state_dir = state_dir_for(path, settings)
+    try:
+        if not has_ledger(state_dir):
+            return
+        try:
+            sha = file_sha256(path)
+        except OSError:
+            sha = ""
+        with contextlib.closing(Ledger(state_dir)) as ledger:
+            ledger.record_refused(run_id=settings.run_id, command=settings.command, input_path=str(path.resolve()),
+                                  input_sha256=sha, host=settings.host or "", settings={"started": started},
+                                  code=getattr(error, "code", "") or type(error).__name__)
+    except (OSError, BulkprovError, LedgerWriteFailed) as exc:
+        log.debug(_("refused run %s not recorded: %s"), settings.run_id, exc)
 
 
 def undo_material(settings: JobSettings, path: Path, run_id: str, rows: list[CheckedRow],
@@ -244,3 +312,19 @@ def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], re
     images = ledger.before_images([run_id])
     images.update(before)
     return merged_rows, merged_results, images
+
+
+async def report_refusal(path: Path, settings: JobSettings, error: Exception, started: str) -> None:
+    """A run that ends without its results (refused, exit 2; or stopped before they were written) still
+    leaves its trace: a ``runs`` entry (refused runs, in an existing ledger) and the webhook."""
+    from bulkprov.jobs.webhook import notify_event, refusal_body
+
+    if getattr(error, "reported", False):
+        return
+    error.reported = True  # type: ignore[attr-defined]  # the CLI does not post the same refusal again
+    if error.exit_code == 2:
+        record_refusal(path, settings, error, started)
+    if settings.webhook and settings.command != "validate" and not settings.dry_run:
+        await notify_event(settings.webhook, refusal_body(run_id=settings.run_id or "", command=settings.command,
+                                                          path=path, started=started, finished=now_text(),
+                                                          error=error))

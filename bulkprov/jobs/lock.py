@@ -68,6 +68,35 @@ class StateLock:
         self.release()
 
 
+def holder(state_dir: Path) -> dict[str, Any]:
+    """Who holds the lock now, read without taking it (taking it, even for a moment, could refuse a
+    run starting at that instant): ``{}`` when nobody does."""
+    try:
+        fd = os.open(state_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return {}
+    try:
+        return _read_holder(fd)
+    finally:
+        os.close(fd)
+
+
+def is_alive(process: dict[str, Any]) -> bool:
+    """Whether the process a lock file or a run names still runs (on another machine: assumed so)."""
+    pid = process.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if process.get("host") not in (None, socket.gethostname()):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def _read_holder(fd: int) -> dict[str, Any]:
     try:
         data = os.pread(fd, 4096, 0)

@@ -16,6 +16,10 @@ class Phrasing:
     """Neutral wording: usable in any workbook, names neither a flag nor a button."""
 
     def rerun_failures(self, command: str, results: Path) -> str:
+        if command in ("sync", "plan"):  # a roster is whole: a sync of the Failures sheet removes everyone else
+            return render(N_("Invalid rows are listed in the Failures sheet: fix them in the roster itself and run "
+                             "the same command again. Never sync a part of the roster (the Failures sheet, say): "
+                             "the users it does not list would be removed."), {})
         return render(N_("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet "
                          "again with the same command ({command})."), {"command": command})
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import datetime as dt
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from bulkprov.errors import (
     BulkprovError,
     DiskFull,
     FileChanged,
+    InputChanged,
     InputError,
     MissingColumn,
     RunStopped,
@@ -44,6 +45,7 @@ from bulkprov.errors import (
 from bulkprov.i18n import gettext as _
 from bulkprov.io import Table, open_table, read_lookups
 from bulkprov.io.xlsx import check_new
+from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
 from bulkprov.jobs.ledger import LedgerWriteFailed
 from bulkprov.jobs.settings import (
     COMMANDS,
@@ -58,6 +60,8 @@ from bulkprov.jobs.settings import (
     default_output,
     file_sha256,
     key_column_requirement,
+    now,
+    now_text,
 )
 from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
@@ -179,14 +183,6 @@ def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = No
     return EXIT_ROWS_FAILED if bad else EXIT_OK
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
-
-
-def now_text() -> str:
-    return now().isoformat(timespec="seconds")
-
-
 # -- begin and end: the same for every command --------------------------------------------------------
 
 
@@ -219,6 +215,21 @@ class Job:
     summary: RunSummary
     out_path: Path
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
+    snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
+
+    def check_unchanged_before_sending(self) -> None:
+        """The file must still be the one read when the first request is about to leave (exit 2)."""
+        if self.snapshot is not None and self.snapshot.changed(self.path):
+            raise FileChanged("before-sending", path=self.path)
+
+    def changed_after_sending(self) -> bool:
+        """After the last request: a changed file stops the run as ``file-changed`` (exit 3)."""
+        if self.snapshot is None or not self.snapshot.changed(self.path):
+            return False
+        error = InputChanged()
+        self.stop_errors.append(error)
+        self.summary.aborted = self.summary.aborted or error.message
+        return True
 
 
 def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = True) -> Job:
@@ -227,6 +238,10 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     ``hash_now=False`` leaves the input's SHA-256 to a background thread (:func:`input_hash`), so
     a streaming run reads the file and hashes it at the same time."""
     started = now()
+    wait_until_settled(path, settings.settle)  # a file still being written is never read
+    if settings.command in ROSTER_COMMANDS:
+        refuse_bulkprov_output(path)  # a result, undo or plan workbook is not a roster
+    before = signature(path) if hash_now else None
     table = load(path, settings)
     out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
     if settings.output:
@@ -237,7 +252,8 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])
-    return Job(path, settings, table, Checked([], {}), summary, out_path)
+    snapshot = InputSnapshot(*before, summary.input_sha256) if before is not None else None
+    return Job(path, settings, table, Checked([], {}), summary, out_path, snapshot=snapshot)
 
 
 def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
@@ -275,7 +291,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
         cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
         written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users, extra)
         if summary.run_id and settings.use_ledger:
-            record_finish(settings, job.path, summary, written)
+            record_finish(settings, job.path, summary, written, job.stop_errors)
     except (OSError, LedgerWriteFailed) as exc:
         raise DiskFull("results", what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc),
                        run_id=summary.run_id or "?") from None
@@ -285,7 +301,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
 
     outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
-        await notify_webhook(settings.webhook, outcome)
+        await notify_webhook(settings.webhook, outcome, run_id=settings.run_id or "")
     return outcome
 
 
@@ -376,6 +392,7 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
+    job.check_unchanged_before_sending()
     with held_state(path, settings, len(checked.rows), job.out_path):
         stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
         if stops:
@@ -405,6 +422,7 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         summary.warnings.extend(report.notes)
         if report.stop_error is not None:
             job.stop_errors.append(report.stop_error)
+        job.changed_after_sending()
         users = report.users if settings.command == "lookup" else None
         return await end(job, results, report, checked.valid, users)
 
@@ -460,8 +478,16 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
                         progress: ProgressFn | None = None, confirm: ConfirmFn | None = None) -> JobOutcome:
     """The whole job under one stop event: a stop request while the workbook is being written lets
     the write finish (no half-written file, no ``.tmp`` left behind)."""
+    from bulkprov.jobs.ledgered import invocation_run_id, report_refusal
+    from bulkprov.logs import set_run_id
+
     if settings.command not in COMMANDS:
         raise BadConfig("unknown-command", command=settings.command)
+    path = Path(path)
+    started = now_text()
+    if not settings.run_id:  # the CLI chose it already, to print its own first lines under it
+        settings = dataclasses.replace(settings, run_id=invocation_run_id(path, settings))
+    set_run_id(settings.run_id or "")
     ctx = Context(credentials, progress, confirm)
     ctx.limit = RuntimeLimit(settings.max_runtime)
     with i18n.using(settings.lang), stop_on_signals(ctx.stop):
@@ -469,11 +495,16 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
         try:
             from bulkprov.approvals.record import prepare, record_refused, record_run
 
-            prepare(settings, credentials)  # the account, its current policy, a writable audit trail
             try:
-                outcome = await _strategy(settings)(Path(path), settings, ctx)
+                prepare(settings, credentials)  # the account, its current policy, a writable audit trail
             except BulkprovError as exc:
-                record_refused(settings, Path(path), exc)
+                await report_refusal(path, settings, exc, started)
+                raise
+            try:
+                outcome = await _strategy(settings)(path, settings, ctx)
+            except BulkprovError as exc:
+                record_refused(settings, path, exc)
+                await report_refusal(path, settings, exc, started)
                 raise
             if outcome.audit_head is None:  # a plan, which ends without end(): recorded all the same
                 outcome.audit_head = record_run(settings, outcome.summary, outcome.exit_code, outcome.stop_errors)

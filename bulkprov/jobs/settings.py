@@ -60,6 +60,8 @@ class JobSettings:
     retry_failed: str | None = None
     webhook: str | None = None
     max_runtime: float | None = None
+    settle: float = 0.0                # wait until the input has not changed for this long before reading it
+    run_id: str | None = None          # the id this invocation logs under (None: chosen when the run starts)
     # sync / plan guards (config: max_deletes, max_delete_percent, protected, builder_confirm)
     max_deletes: int = 500
     max_delete_percent: float = 10.0
@@ -167,3 +169,11 @@ def key_column_requirement(command: str) -> tuple[str, ...]:
 
 def state_dir_for(path: Path, settings: JobSettings) -> Path:
     return settings.state_dir or path.resolve().parent / ".bulkprov"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now().astimezone()
+
+
+def now_text() -> str:
+    return now().isoformat(timespec="seconds")

@@ -8,8 +8,14 @@ that plan.
   orgUserIds usersInfo does not give, :mod:`bulkprov.sync.listing`); a field neither carries is
   compared with what bulkprov last applied, and when that is not known either its old value is
   "not known", never blank.  **Removals** come from the roster the last successful sync
-  applied (kept in the ledger): a user bulkprov provisioned that is missing from today's roster is
-  removed.  Users bulkprov never provisioned are never touched.
+  applied (kept in the ledger, updated as each change is committed): a user bulkprov provisioned
+  that no row of today's roster names is removed.  Users bulkprov never provisioned are never touched.
+* **A row names its person even when it is invalid**: a row with a bad cell still carries an email
+  or orgUserId, and the user it names is *kept* (not removed, not changed; the plan says so).  A row
+  sync cannot apply without guessing is held like an invalid one (:func:`hold_ambiguous_rows`): two
+  rows claiming one email or orgUserId (neither is applied), and a valid row whose email and
+  orgUserId belong to two different applied users (``key-conflict``: a mistyped email with the
+  employee number intact must not add a stranger and remove the employee).
 * **Diff**: a non-blank cell that differs from the account is a change; a blank cell, or a column
   the roster does not have, is not managed.  For groups, roles and bot tasks the cell is the
   complete list (entries missing from it are removed).  ``canCreateBot``/``isDeveloper`` columns,
@@ -34,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
+from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
 
@@ -233,15 +239,71 @@ def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> i
     return min(max_deletes, math.floor(previous_size * max_percent / 100))
 
 
+def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, str]],
+                        current: dict[str, dict[str, Any]] | None = None) -> None:
+    """Make invalid the valid rows sync cannot apply without guessing who they mean (they gain errors).
+
+    * A row whose email or orgUserId a later row claims too: the validator refuses the later row; the
+      earlier one is held as well, so two rows claiming one key change neither person.
+    * ``key-conflict``: the row's orgUserId belongs to an applied user under another email, or its email
+      to an applied user with another orgUserId -- a typo in one key, most likely, which applied as
+      written would add a stranger and remove the employee.  Unless the account (``current``, from
+      usersInfo) already pairs the row's email with its orgUserId: then the change was made there first,
+      as it should be, and the row is simply applied.
+    """
+    current = current or {}
+    later: dict[tuple[str, str], int] = {}
+    for row in rows:
+        for error in row.errors:
+            if error.code == "duplicate-email" and row.key.email_id:
+                later.setdefault(("emailId", row.key.email_id), row.row)
+            elif error.code == "duplicate-org-user-id" and row.key.org_id:
+                later.setdefault(("orgUserId", row.key.org_id), row.row)
+    by_email = {match_key(email): (key, email, org) for key, email, org in previous if email}
+    by_org = {match_key(org): (key, email, org) for key, email, org in previous if org}
+    for row in rows:
+        if row.errors:
+            continue
+        for column, code, key, value in (("emailId", "duplicate-email", row.key.email_id, row.email),
+                                         ("orgUserId", "duplicate-org-user-id", row.key.org_id, row.org_user_id)):
+            if key and (column, key) in later:
+                row.errors.append(RowError.of(row.row, column, value, code, "later", value=value,
+                                              later=later[(column, key)]))
+        if row.errors or not row.key.org_id or _account_pairs(current.get(row.key.id), row.key.org_id):
+            continue
+        owner_of_email, owner_of_org = by_email.get(row.key.email_id), by_org.get(row.key.org_id)
+        if owner_of_org is not None and owner_of_org[0] != (owner_of_email or ("",))[0]:
+            row.errors.append(RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "org-elsewhere",
+                                          org=row.org_user_id, other=owner_of_org[1], email=row.email))
+        elif owner_of_email is not None and owner_of_email[2] and match_key(owner_of_email[2]) != row.key.org_id:
+            row.errors.append(RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "email-elsewhere",
+                                          email=row.email, other=owner_of_email[2], org=row.org_user_id))
+
+
+def _account_pairs(user: dict[str, Any] | None, org_id: str) -> bool:
+    """The account's user (usersInfo) carries this orgUserId (a reply without orgUserId confirms nothing)."""
+    found = str(((user or {}).get("userInfo") or {}).get("orgUserId") or "")
+    return bool(found) and match_key(found) == org_id
+
+
+KEPT_NOTE = N_("kept: their row is invalid tonight (row {row})")
+
+
 def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
                previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any,
                remembered: dict[str, dict[str, Any]] | None = None) -> Plan:
-    """``previous``: (key, email, orgUserId) of the roster the last sync applied; ``remembered``: the
-    fields bulkprov last applied per user (for the fields usersInfo does not return)."""
+    """``previous``: (key, email, orgUserId) of the roster sync applied; ``remembered``: the fields
+    bulkprov last applied per user (for the fields usersInfo does not return).  Rows sync cannot apply
+    (:func:`hold_ambiguous_rows`) must already carry their errors."""
     remembered = remembered or {}
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
                 send_email=bool(getattr(settings, "send_email", True)))
+    named_by: dict[str, int] = {}  # a key any row names (valid or not) -> the first such row
+    for row in checked:
+        for key in (row.key.email_id, row.key.org_id):
+            if key:
+                named_by.setdefault(key, row.row)
     roster_keys = set()
     for row in valid:
         key = row.key.id
@@ -263,6 +325,15 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
             continue
         next_row += 1
         row = CheckedRow.make(next_row, "remove", email, org_user_id)
+        named = named_by.get(match_key(email)) if email else None
+        if named is None and org_user_id:
+            named = named_by.get(match_key(org_user_id))
+        if named is not None and key in current:  # only an invalid row names this user tonight: kept as it is
+            plan.current[key] = current[key]
+            plan.items.append(PlanItem("unchanged", row, notes=[_(KEPT_NOTE).format(row=named)]))
+            continue
+        if named is not None:
+            continue  # gone from the account already (deleted, or its email changed there): nothing to keep
         if is_protected(email, settings.protected, org_user_id):
             plan.items.append(PlanItem("unchanged", row, notes=[_("protected user: not removed")]))
             continue

@@ -4,17 +4,24 @@
 executes exactly that plan through the same dispatcher as every other command, under the same
 state-directory lock and ledger.  A guard stops the whole sync before anything changes (exit 3);
 the front end's ``confirm`` callback may lift the Builder guard (the CLI asks on a terminal).
+
+Every night leaves a run in the ledger under the id its log lines carry -- a guard's night
+(``stopped-by-guard`` / ``awaiting-approval``) and an unreadable account's (``interrupted``) too --
+and the roster sync applied follows the ledger: each add, update and removal updates it in the same
+transaction that records the row's outcome, so a killed sync's joiners and leavers are known the next
+night.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
 from bulkprov.approvals.flow import gate
-from bulkprov.errors import OUTCOME_CODES, GuardStopped, RunStopped
+from bulkprov.errors import OUTCOME_CODES, GuardStopped, MaxRuntimeTooShort, RunStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.ledger import Ledger, LedgerHooks
 from bulkprov.jobs.ledgered import held_state, shared_budget
@@ -27,7 +34,6 @@ from bulkprov.jobs.settings import (
     JobSettings,
     state_dir_for,
 )
-from bulkprov.logs import set_run_id
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
@@ -35,14 +41,20 @@ from bulkprov.sync import listing as sync_listing
 from bulkprov.sync import plan as planning
 from bulkprov.sync import strays
 from bulkprov.sync.workbook import describe, read_plan_fingerprint, write_plan
+from bulkprov.units import format_duration
 
 log = logging.getLogger("bulkprov.sync")
+
+Roster = list[tuple[str, str, str]]  # (key, email, orgUserId) of users sync applied
 
 
 async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """``plan`` writes the plan workbook; ``sync`` executes it."""
     from bulkprov.send.dispatcher import dispatch_rows
 
+    if settings.resume:
+        log.info(_("a sync always starts from the account as it is now: there is no run to resume, nothing is "
+                   "done twice"))
     job = begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format)
     checked, summary = job.checked, job.summary
     managed = {c.name for c in job.table.columns if c is not None}
@@ -50,12 +62,22 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
     state_dir = state_dir_for(path, settings)
     with held_state(path, settings, len(checked.rows), job.out_path), \
             contextlib.closing(Ledger(state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
+        syncing = settings.command == "sync" and not settings.dry_run
+        if syncing:
+            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
+            _record_run(ledger, job)  # listed from now on, whatever stops it
         previous_run, previous = ledger.applied_roster(host)
+        previous = _with_maybe_added(previous, ledger.maybe_added_by_sync(host))
+        first_sync = not previous
+        _check_runtime(checked.valid, previous, settings, first_sync)
         try:
             current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
+            planning.hold_ambiguous_rows(checked.rows, previous, current)  # what the account says counts
             account = await strays.read_account(settings, ctx.credentials, limiter)
+            if first_sync:
+                lookups += await _warn_if_state_lost(job, settings, ctx.credentials, limiter, current, account)
         except RunStopped as exc:  # nothing was changed; still a result for every row
-            return await _nothing_changed(job, exc)
+            return await _nothing_changed(job, exc, ledger if syncing else None)
         remembered = ledger.applied_fields(host)
         listing = account.listing if account is not None else None
         if listing is None and sync_listing.needs_org_ids(checked.valid, managed, current, remembered):
@@ -73,8 +95,9 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
         for line in describe(plan, guards=False):  # a guard is said once, when the run stops for it
             log.info(_("plan: %s"), line)
-        if settings.command == "plan" or settings.dry_run:  # sync --dry-run is a plan: nothing changes
+        if not syncing:  # plan, and sync --dry-run: nothing changes
             return _planned(job, plan, path)
+        job.check_unchanged_before_sending()  # a roster still being written is never applied (exit 2)
         refusals = await gate(_refusals(plan, settings, ctx.confirm), plan, settings, state_dir, path,
                               summary.input_sha256)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
@@ -85,18 +108,17 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             for row in changes:
                 results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
                                                 OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+            ledger.add_rows(summary.run_id, [], list(results.values()))  # a guard's night, with its rows
         else:
-            summary.run_id = ledger.create_run(
-                command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
-                settings=summary.settings, done=list(results.values()),
-                rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
-                payloads={r.row: r.user for r in changes if r.action == "update"})
+            ledger.add_rows(summary.run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
+                            list(results.values()), {r.row: r.user for r in changes if r.action == "update"})
             for item in plan.items:  # the undo file restores users as the plan found them, after any crash
                 if item.action in ("update", "remove") and item.row.key.id in plan.current:
                     ledger.keep_before_image(summary.run_id, item.row.row, plan.current[item.row.key.id])
-            set_run_id(summary.run_id)
+            ledger.set_applied_roster(host, summary.run_id, _applied(plan, {}),
+                                      planning.applied_fields(plan, {}, ledger.applied_fields(host)))
             report = await dispatch_rows(changes, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                         hooks=LedgerHooks(ledger, summary.run_id), limiter=limiter)
+                                         hooks=SyncHooks(ledger, summary.run_id, plan, host), limiter=limiter)
             report = ctx.stopped(report)
             if report.stop_error is not None:
                 job.stop_errors.append(report.stop_error)
@@ -106,12 +128,95 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             summary.aborted = report.aborted
             summary.warnings.extend(report.notes)
             results.update(report.results)
+            job.changed_after_sending()  # exit 3: what was applied is in the ledger, nothing more
         results = planning.sync_results(plan, results)
-        if report is not None:
-            ledger.set_applied_roster(host, summary.run_id, _applied(plan, results),
-                                      planning.applied_fields(plan, results, ledger.applied_fields(host)))
     strays_sheet = [("Strays", *strays.strays_sheet(plan))] if plan.strays is not None else None
     return await end(job, results, report, [i.row for i in plan.items], extra=strays_sheet)
+
+
+class SyncHooks(LedgerHooks):
+    """The ledger's hooks, and the applied roster kept in step: a row's outcome and what it means for
+    the roster sync applied are committed in one transaction (see :meth:`Ledger.settle_sync`)."""
+
+    def __init__(self, ledger: Ledger, run_id: str, plan: planning.Plan, host: str) -> None:
+        super().__init__(ledger, run_id)
+        self.host = host
+        self.items = {i.row.row: i for i in plan.items}
+
+    def settled(self, results: list[RowResult]) -> None:
+        applied: list[tuple[str, str, str, dict[str, Any] | None]] = []
+        gone: list[str] = []
+        for result in results:
+            item = self.items.get(result.row)
+            if item is None or result.status != Status.SUCCESS.value:
+                continue
+            row = item.row
+            if item.action == "remove":
+                gone.append(row.key.id)
+            elif item.desired is not None:
+                applied.append((row.key.id, row.email, row.org_user_id, planning.desired_fields(item.desired)))
+        self.ledger.settle_sync(self.run_id, results, self.host, applied, gone)
+
+
+def _record_run(ledger: Ledger, job: Job) -> None:
+    """The night's run in the ledger, under the id its lines already carry (its rows come with the plan)."""
+    summary, settings = job.summary, job.settings
+    summary.run_id = ledger.create_run(
+        command="sync", input_path=summary.input_path, input_sha256=summary.input_sha256,
+        host=settings.host or "", settings=summary.settings, done=[], rows=[], run_id=settings.run_id)
+
+
+def _with_maybe_added(previous: Roster, maybe: Roster) -> Roster:
+    """The applied roster plus the users an unfinished sync may have added without learning it (its
+    reply was lost, then the process died): the account says tonight whether they exist."""
+    known = {key for key, _e, _o in previous}
+    return previous + [u for u in maybe if u[0] not in known]
+
+
+def _check_runtime(valid: list[CheckedRow], previous: Roster, settings: JobSettings, first_sync: bool) -> None:
+    """Before any request: a run-time limit shorter than reading the account can never make progress
+    (every night would stop before its first change), so it is refused with the time a night needs."""
+    if not settings.max_runtime:
+        return
+    keys = {r.key.id for r in valid} | {key for key, _e, _o in previous}
+    requests = math.ceil(len(keys) / max(1, settings.batch_size)) + (1 if first_sync else 0)
+    windows = parse_rate(settings.rate)
+    needed = estimate_seconds(requests, windows) if windows else 0.0
+    if needed > settings.max_runtime:
+        raise MaxRuntimeTooShort(needed=format_duration(needed), requests=requests, rate=settings.rate,
+                                 limit=format_duration(settings.max_runtime))
+
+
+async def _warn_if_state_lost(job: Job, settings: JobSettings, credentials: Any, limiter: Any,
+                              current: dict[str, dict], account: strays.Account | None) -> int:
+    """No applied roster for this host, yet the account already holds users the roster does not
+    mention: if an earlier sync provisioned them, its state directory was lost, and leavers will never be
+    removed.  Said loudly (a warning on the console, in the Summary and the webhook).  Returns the
+    requests made (one page of the listing, for the account's size)."""
+    requests, total = 0, None
+    if account is not None and account.listing is not None:
+        total = account.listing.total if account.listing.total is not None else len(account.listing.users)
+    else:
+        requests, total = await strays.account_size(settings, credentials, limiter)
+    found = sum(1 for r in job.checked.valid if r.key.id in current)
+    unmentioned = None if total is None else max(0, total - found)
+    if unmentioned:
+        message = _("this is the first sync recorded in {state_dir}, yet the account already holds {count} users "
+                    "this roster does not mention: they will never be removed by sync. If an earlier sync "
+                    "provisioned them, its state directory was lost (check state_dir)").format(
+            state_dir=state_dir_for(job.path, settings), count=unmentioned)
+    elif total is None and found and found >= max(10, len(job.checked.valid) // 2):
+        message = _("this is the first sync recorded in {state_dir}, yet {count} of the roster's users already "
+                    "exist: if an earlier sync provisioned them, its state directory was lost (check state_dir), "
+                    "and the users it provisioned who left will never be removed").format(
+            state_dir=state_dir_for(job.path, settings), count=found)
+    else:
+        return requests
+    hint = settings.phrasing.hint("strays")
+    text = f"{message}; {hint}" if hint else message
+    log.warning(text)
+    job.summary.warnings.append(text)
+    return requests
 
 
 def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | None) -> list[GuardStopped]:
@@ -137,17 +242,19 @@ def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:
     return JobOutcome(summary, written, EXIT_ROWS_FAILED if plan.invalid else EXIT_OK, None, results)
 
 
-async def _nothing_changed(job: Job, exc: RunStopped) -> JobOutcome:
+async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> JobOutcome:
     job.summary.aborted = exc.message
     job.stop_errors.append(exc)
     results = {r.row: RowResult.invalid(r) if r.errors else
                RowResult.of(r.as_action("sync"), Status.NOT_ATTEMPTED,
                             OUTCOME_CODES["not-attempted"].render(stopped=exc.message), "not-attempted")
                for r in job.checked.rows}
+    if ledger is not None:  # listed as interrupted: the next sync finishes it
+        ledger.add_rows(job.summary.run_id, [], list(results.values()))
     return await end(job, results, None, [])
 
 
-async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str, str]], settings: JobSettings,
+async def _current_state(valid: list[CheckedRow], previous: Roster, settings: JobSettings,
                          credentials: Any, limiter: Any = None) -> tuple[dict[str, dict], int]:
     """usersInfo for the roster's users and the previously applied ones: key → user object."""
     from bulkprov.send.dispatcher import dispatch_rows
@@ -170,8 +277,9 @@ async def _current_state(valid: list[CheckedRow], previous: list[tuple[str, str,
     return {by_row[row].key.id: user for row, user in report.users.items()}, report.requests
 
 
-def _applied(plan: planning.Plan, results: dict[int, RowResult]) -> list[tuple[str, str, str]]:
-    """The roster as applied now: users that exist as the roster says, and earlier ones not yet removed."""
+def _applied(plan: planning.Plan, results: dict[int, RowResult]) -> Roster:
+    """The roster as applied: users that exist as the roster says, and earlier ones not yet removed.
+    With no results (before sending), the baseline each settled change then updates."""
     applied: dict[str, tuple[str, str, str]] = {}
     for item in plan.items:
         row = item.row

@@ -17,6 +17,7 @@ changed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,19 @@ async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account
         log.warning(_("strays not listed: %s"), exc.message)
         return Account(problem=_("the account could not be listed ({said}); listing it needs the app's Role "
                                  "Management scope").format(said=exc.message))
+
+
+async def account_size(settings: Any, credentials: Any, limiter: Any) -> tuple[int, int | None]:
+    """How many users the account holds (one page of one user: the listing's ``total``), and the
+    requests made; None when the listing is refused or says no total (it needs the Role Management scope)."""
+    try:
+        async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
+            async with (limiter.slot() if limiter is not None else contextlib.nullcontext()):
+                page = await client.list_users(limit=1)
+    except CallFailed as exc:
+        log.debug(_("the account's size is not known: %s"), exc.message)
+        return 1, None
+    return 1, page.total
 
 
 def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing) -> list[dict[str, Any]]:
