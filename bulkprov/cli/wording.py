@@ -45,7 +45,7 @@ def _hint(error) -> str:
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return _("if that is right, approve it with {flag} {count}").format(flag=GUARD_FLAGS[error.variant],
                                                                              count=error.params["count"])
-    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named"):
+    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named", "no-bom"):
         return ""  # not a question of naming the encoding (or it was named already)
     if isinstance(error, OutputUnwritable) and error.variant.startswith("exists"):
         return hint_text("output-exists")

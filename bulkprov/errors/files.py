@@ -153,6 +153,8 @@ class EncodingProblem(InputError):
                         "is: fix that line or "
     'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "named": N_("the file cannot be read as {encoding} (line {line}): check the encoding you named"),
+        "no-bom": N_("the file is not {encoding} text: it has no byte-order mark and its bytes do not read as "
+                     "{encoding}; check the encoding you named, or let bulkprov detect it"),
         "unknown-name": N_("'{encoding}' is not an encoding Python knows (try utf-8, cp949, cp932, gbk, cp1252, "
                            "mac-roman)"),
         "implausible": N_("the text reads as implausible in every encoding tried ({tried}; the best, {best}, gives "

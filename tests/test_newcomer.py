@@ -1,0 +1,52 @@
+"""Issue #31: a newcomer's first hour, in English, Korean and Japanese -- each place a person stopped,
+tried again as that person would: the command line as a real process, the page over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from bulkprov.web import create_app
+from tests.test_cli import bulkprov
+from tests.test_web import login, upload_form, web_config
+
+LANGS = ("en", "ko", "ja")
+
+
+# -- 11: a CSV named UTF-16 that has no byte-order mark ---------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_an_ascii_csv_named_utf16_is_one_input_error_not_an_internal_error(tmp_path, lang):
+    path = tmp_path / "users.csv"
+    path.write_bytes(b"emailId,firstName\r\nkim@acme-corp.com,Min\r\nlee@acme-corp.com,Ha\r\n")
+    proc = bulkprov("validate", str(path), "--encoding", "utf-16", "--lang", lang)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[encoding-error]" in lines[0] and "UTF-16" in lines[0], proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+    assert "--encoding" not in lines[0], "the user named it already: no hint to name it"
+    assert not (tmp_path / ".bulkprov" / "internal-errors").exists()
+
+
+def test_a_utf16_csv_without_byte_order_mark_is_read_when_named(tmp_path):
+    path = tmp_path / "users.csv"
+    path.write_bytes("emailId,firstName\r\nkim@acme-corp.com,민준\r\n".encode("utf-16-be"))
+    proc = bulkprov("validate", str(path), "--encoding", "utf-16", "-o", str(tmp_path / "r.xlsx"))
+    assert proc.returncode == 0 and "1 valid" in proc.stdout, proc.stderr
+
+
+async def test_the_page_explains_a_csv_uploaded_as_utf16_without_byte_order_mark(tmp_path):
+    config = web_config(tmp_path)
+    async with TestClient(TestServer(create_app(config))) as client:
+        csrf = await login(client)
+        content = b"emailId,firstName\r\nkim@acme-corp.com,Min\r\n"
+        resp = await client.post("/upload", data=upload_form(csrf, content, encoding="utf-16"), allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        check = await client.get(resp.headers["Location"])
+        text = await check.text()
+        assert check.status < 500 and "This file cannot be used" in text and "encoding-error" in text, text
+        assert 'id="run"' not in text
+        run = await client.post(resp.headers["Location"].split("?")[0] + "/run",
+                                data={"csrf": csrf, "action": "add", "email": "yes"}, allow_redirects=False)
+        assert 400 <= run.status < 500, await run.text()
