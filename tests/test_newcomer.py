@@ -3,10 +3,16 @@ tried again as that person would: the command line as a real process, the page o
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
+from tests.conftest import ROOT, write_roster
 from tests.test_cli import bulkprov
 from tests.test_web import login, upload_form, web_config
 
@@ -50,3 +56,61 @@ async def test_the_page_explains_a_csv_uploaded_as_utf16_without_byte_order_mark
         run = await client.post(resp.headers["Location"].split("?")[0] + "/run",
                                 data={"csrf": csrf, "action": "add", "email": "yes"}, allow_redirects=False)
         assert 400 <= run.status < 500, await run.text()
+
+
+# -- 3: KORE_HOST in ./.env, like the credentials ----------------------------------------------------------
+
+
+def _dot_env(folder, emu, *, host: bool = True) -> None:
+    config = EmulatorConfig()
+    lines = [f"KORE_CLIENT_ID={config.client_id}", f"KORE_CLIENT_SECRET={config.client_secret}"]
+    if host:
+        lines.insert(0, f"KORE_HOST={emu.url}")
+    (folder / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / ".env").chmod(0o600)
+
+
+def test_kore_host_in_dot_env_is_honoured_like_the_credentials(make_emulator, tmp_path):
+    emu = make_emulator()
+    write_roster(tmp_path / "users.csv", 3)
+    _dot_env(tmp_path, emu)
+    proc = bulkprov("add", "users.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(emu.state()["users"]) == 3
+    exported = bulkprov("export", "-o", "account.xlsx", cwd=tmp_path)
+    assert exported.returncode == 0 and (tmp_path / "account.xlsx").is_file(), exported.stderr
+
+
+def test_the_environment_wins_over_dot_env_for_the_host(make_emulator, tmp_path):
+    used, unused = make_emulator(), make_emulator()
+    write_roster(tmp_path / "users.csv", 2)
+    _dot_env(tmp_path, unused)
+    proc = bulkprov("add", "users.csv", env={"KORE_HOST": used.url}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(used.state()["users"]) == 2 and unused.state()["users"] == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_host_names_kore_host_once(make_emulator, tmp_path, lang):
+    write_roster(tmp_path / "users.csv", 2)
+    _dot_env(tmp_path, make_emulator(), host=False)
+    proc = bulkprov("add", "users.csv", "--lang", lang, cwd=tmp_path)
+    assert proc.returncode == 2 and "[no-host]" in proc.stderr, proc.stderr
+    assert proc.stderr.count("KORE_HOST") == 1 and proc.stderr.count("--host") == 1, proc.stderr
+    assert ".env" in proc.stderr
+
+
+def test_serve_takes_kore_host_from_dot_env(make_emulator, tmp_path):
+    emu = make_emulator()
+    _dot_env(tmp_path, emu)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+    env.update({"BULKPROV_WEB_TOKEN": "t0ken-for-the-shared-login-0123456789", "PYTHONPATH": str(ROOT)})
+    proc = subprocess.Popen([sys.executable, "-m", "bulkprov", "serve", "--port", "0", "--state-dir",
+                             str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, cwd=tmp_path)
+    try:
+        first = proc.stdout.readline()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
+    assert f"Kore.ai host {emu.url}" in first, first

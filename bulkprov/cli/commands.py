@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 from collections import Counter
@@ -86,7 +85,7 @@ def _settings(args: argparse.Namespace):
     if value["batch_size"] < 1 or value["concurrency"] < 1 or value["max_attempts"] < 1:
         raise UsageProblem(reason=_("--batch-size, --concurrency and --max-attempts must be at least 1"))
     settings.dry_run = args.dry_run
-    settings.host = value["host"] or os.environ.get("KORE_HOST")
+    settings.host = value["host"] or _env_host(value["env_file"])
     for name in RUN_SETTINGS - {"host", "env_file", "secret_file", "state_dir", "log_format"}:
         setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
     settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
@@ -138,12 +137,16 @@ def _replace(obj, **changes):
 
 
 def _credentials(args: argparse.Namespace):
-    from bulkprov.kore.auth import Credentials
+    from bulkprov.kore.auth import Credentials, env_file_or_default
 
-    env_file = args.env_file
-    if env_file is None and Path(".env").is_file():
-        env_file = Path(".env")
-    return Credentials.from_sources(env_file=env_file, secret_file=args.secret_file)
+    return Credentials.from_sources(env_file=env_file_or_default(args.env_file), secret_file=args.secret_file)
+
+
+def _env_host(env_file: str | Path | None) -> str | None:
+    """KORE_HOST from the environment, else from the .env file the credentials come from."""
+    from bulkprov.kore.auth import env_file_or_default, host_from_sources
+
+    return host_from_sources(env_file=env_file_or_default(env_file))
 
 
 def _setup_logging(fmt: str, quiet: bool) -> None:
@@ -217,7 +220,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     value = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "concurrency", "max_attempts", "timeout", "state_dir",
         "log_format")}
-    settings = JobSettings(command="export", output=args.output, replace_output=args.replace_output, host=value["host"] or os.environ.get("KORE_HOST"),
+    settings = JobSettings(command="export", output=args.output, replace_output=args.replace_output, host=value["host"] or _env_host(value["env_file"]),
                            rate=value["rate"], concurrency=value["concurrency"], max_attempts=value["max_attempts"],
                            timeout=value["timeout"], state_dir=Path(value["state_dir"]) if value["state_dir"] else None,
                            phrasing=_cli_phrasing())
@@ -300,7 +303,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bulkprov.config import config_path, load_profile, resolve
-    from bulkprov.kore.auth import Credentials
+    from bulkprov.kore.auth import Credentials, env_file_or_default
     from bulkprov.web import build_config, serve
 
     _setup_logging(args.log_format, quiet=False)
@@ -310,10 +313,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies", "web_roles", "max_deletes",
         "protected", "webhook", "approval_expiry_hours", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file",
         "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
-    _require_host(values["host"] or os.environ.get("KORE_HOST"))
+    values["host"] = values["host"] or _env_host(values["env_file"])
+    _require_host(values["host"])
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason=_("--max-upload-mb must be between 0 and 500"))
-    env_file = values["env_file"] or (Path(".env") if Path(".env").is_file() else None)
+    env_file = env_file_or_default(values["env_file"])
     credentials = Credentials.from_sources(env_file=env_file, secret_file=values["secret_file"])
     config = build_config(values, credentials=credentials, max_upload_mb=args.max_upload_mb,
                           secure_cookies=args.secure_cookies)

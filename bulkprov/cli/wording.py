@@ -21,7 +21,7 @@ HINTS = {
     "state-dir": N_("or use another --state-dir"),
     "resume-or-force": N_("add --resume to finish it (rows already done are not sent again), or --force to start a "
                           "new run anyway"),
-    "host": N_("pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile"),
+    "host": N_("or pass --host https://bots.kore.ai"),
     "rate": N_("check --rate"),
     "output": N_("choose another place with -o"),
     "output-exists": N_("name another file with -o, or add --replace-output to replace it"),

@@ -300,7 +300,8 @@ class RunNotFound(InputError):
 class NoHost(InputError):
     code = "no-host"
     description = N_("no Kore.ai host was given")
-    template = N_("no Kore.ai host: set it (e.g. https://bots.kore.ai) in KORE_HOST or a profile")
+    template = N_("no Kore.ai host: set KORE_HOST (e.g. https://bots.kore.ai) in the environment or the .env file, "
+                  "or host in a profile")
     hint = "host"
 
 
