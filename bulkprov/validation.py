@@ -19,6 +19,7 @@ Policy choices (documented in the README):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -116,9 +117,15 @@ class Validator:
         notes = problems.notes
         email, org = cells.get("emailId"), cells.get("orgUserId")
         self._check_invisible(cells, problems)
-        key = UserKey(_plain_email(email, notes), _plain(org, "orgUserId", notes))
+        plain_email = _plain_email(email)
+        key = UserKey(plain_email, _plain(org, "orgUserId", notes))
         if not formulas & {"emailId", "orgUserId"}:
             self._check_keys(key, action, problems, email)
+        if plain_email != email:
+            if any(e.column == "emailId" for e in problems.errors):
+                key = UserKey(email, key.org_user_id)  # no address either way: the row shows what was typed
+            else:
+                notes.insert(0, ROW_NOTES["normalised"].render(column="emailId", before=email, after=plain_email))
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
@@ -127,7 +134,7 @@ class Validator:
                 if value and name in user["userInfo"]:
                     user["userInfo"][name] = value
             send_email = self._bool(cells, "sendEmail", problems)
-        self._check_duplicates(key, raw.row, problems)
+        self._check_duplicates(key, raw.row, problems, email, org)
         return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes)
 
     # -- keys and action --------------------------------------------------------------------
@@ -166,26 +173,28 @@ class Validator:
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
     def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
+        """The key cells' rules, checked on the converted address; a message quotes the cell as typed."""
         email_col = schema.BY_NAME["emailId"]
         email = key.email
         if email:
             limit = email_col.max_length or 254
             if len(email) > limit:
-                problems.add("emailId", email, "too-long", length=len(email), field="emailId", limit=limit)
+                problems.add("emailId", written, "too-long", length=len(email), field="emailId", limit=limit)
             elif not schema.EMAIL_RE.match(email):
                 variant, params = _email_problem(written, email)
-                problems.add("emailId", email, "invalid-email", variant, **params)
+                problems.add("emailId", written, "invalid-email", variant, **params)
             elif key.email_id == schema.EXAMPLE_EMAIL:
-                problems.add("emailId", email, "template-example")
+                problems.add("emailId", written, "template-example")
         elif action == "add" or (action == "" and not key.org_user_id):
             problems.add("emailId", "", "missing-email")
         elif not key.org_user_id:
             problems.add("emailId", "", "missing-key", action=action)
 
-    def _check_duplicates(self, key: UserKey, row: int, problems: _Problems) -> None:
+    def _check_duplicates(self, key: UserKey, row: int, problems: _Problems, email: str, org: str) -> None:
+        """A key seen in an earlier row (compared converted: ｊａｎｅ@… is jane@…); quoted as typed."""
         for value, seen, column, code, raw in (
-            (key.email_id, self._seen_email, "emailId", "duplicate-email", key.email),
-            (key.org_id, self._seen_org, "orgUserId", "duplicate-org-user-id", key.org_user_id),
+            (key.email_id, self._seen_email, "emailId", "duplicate-email", email.strip()),
+            (key.org_id, self._seen_org, "orgUserId", "duplicate-org-user-id", org.strip()),
         ):
             if not value:
                 continue
@@ -423,16 +432,15 @@ def _plain(value: str, column: str, notes: list[str]) -> str:
     return plain
 
 
-def _plain_email(value: str, notes: list[str]) -> str:
-    """:func:`_plain`, and the ideographic full stops of the domain read as dots (IDNA's own rule)."""
+def _plain_email(value: str) -> str:
+    """:func:`_plain` without the note (the caller notes it when the result is an address), and the
+    ideographic full stops of the domain read as dots (IDNA's own rule)."""
     if value.isascii():
         return value
     plain = unicodedata.normalize("NFKC", value)
     local, at, domain = plain.rpartition("@")
     if at:
         plain = local + at + domain.translate(_IDEOGRAPHIC_STOPS)
-    if plain != value:
-        notes.append(ROW_NOTES["normalised"].render(column="emailId", before=value, after=plain))
     return plain
 
 
@@ -452,8 +460,9 @@ def _fold(name: str) -> str:
     return (name if name.isascii() else unicodedata.normalize("NFKC", name)).casefold()
 
 
-# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode.
-_CJK_SCRIPTS = ("HANGUL", "HIRAGANA", "KATAKANA", "CJK")
+# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode, as words of a
+# character's Unicode name: "HALFWIDTH KATAKANA LETTER TA" (ﾀ) and "HANGUL LETTER EO" (ㅓ) included.
+_CJK_SCRIPTS = re.compile(r"\b(?:HANGUL|HIRAGANA|KATAKANA|CJK|IDEOGRAPHIC)\b")
 
 
 def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
@@ -462,7 +471,7 @@ def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
     if email.endswith(".") and stripped[-1:] in ("。", "｡", "．"):
         return "trailing-dot", {"char": stripped[-1]}
     for ch in written:
-        if not ch.isascii() and unicodedata.name(ch, "").startswith(_CJK_SCRIPTS):
+        if not ch.isascii() and _CJK_SCRIPTS.search(unicodedata.name(ch, "")):
             return "non-ascii", {"char": ch}
     if written != email:
         return "full-width", {}

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
-from tests.conftest import ROOT, write_roster
+from tests.conftest import ROOT, results_by_row, write_roster
 from tests.test_cli import bulkprov
-from tests.test_web import login, upload_form, web_config
+from tests.test_web import _wait_for_job, login, upload_form, web_config
 
 LANGS = ("en", "ko", "ja")
 
@@ -114,3 +114,60 @@ def test_serve_takes_kore_host_from_dot_env(make_emulator, tmp_path):
         proc.terminate()
         proc.communicate(timeout=30)
     assert f"Kore.ai host {emu.url}" in first, first
+
+
+# -- 6: a cell is quoted as the user typed it; the key columns hold what is sent ---------------------------
+
+TYPED = ("emailId,firstName,canCreateBot\r\n"
+         "ㅓㅗㅜ@acme-corp.com,Hangul mode,\r\n"          # a Korean keyboard left in Hangul mode
+         "ﾀﾅｶ@acme-corp.co.jp,Half-width kana,\r\n"      # half-width katakana
+         "ｊａｎｅ＠ｅｘａｍｐｌｅ.ｃｏｍ,Full width,\r\n"       # full width: converted and sent
+         "ｊａｎｅ@example.com,Again,\r\n"                 # the same user again
+         "ｋｉｍ@example.com,Builder,maybe\r\n")            # converted, but the row is invalid
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_emails_are_quoted_as_typed_and_keys_hold_what_is_sent(tmp_path, lang):
+    from bulkprov import i18n
+    from bulkprov.errors import ROW_CODES, ROW_NOTES
+
+    path = tmp_path / "users.csv"
+    path.write_text(TYPED, encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    proc = bulkprov("validate", str(path), "-o", str(out), "--lang", lang)
+    assert proc.returncode == 1, proc.stderr
+    rows = results_by_row(out)
+    with i18n.using(lang):
+        hangul = ROW_CODES["invalid-email"].render("non-ascii", char="ㅓ")
+        kana = ROW_CODES["invalid-email"].render("non-ascii", char="ﾀ")
+        converted = ROW_CODES["invalid-email"].render("full-width")
+        note = ROW_NOTES["normalised"].render(column="emailId", before="ｋｉｍ@example.com", after="kim@example.com")
+    assert rows[2]["emailId"] == "ㅓㅗㅜ@acme-corp.com" and hangul in rows[2]["reason"]
+    assert rows[3]["emailId"] == "ﾀﾅｶ@acme-corp.co.jp" and kana in rows[3]["reason"]
+    assert converted not in rows[3]["reason"], "a Japanese character, not a failed conversion"
+    for row in (2, 3):
+        assert "ᅥ" not in rows[row]["reason"] and "タナカ" not in rows[row]["reason"], rows[row]["reason"]
+    assert rows[4]["emailId"] == "jane@example.com" and rows[4]["status"] == "valid"
+    assert "ｊａｎｅ＠ｅｘａｍｐｌｅ.ｃｏｍ" in rows[4]["reason"], "the typed form beside what is sent"
+    assert rows[5]["emailId"] == "jane@example.com" and "'ｊａｎｅ@example.com'" in rows[5]["reason"]
+    assert rows[6]["emailId"] == "kim@example.com" and note in rows[6]["reason"]
+    assert "ᅥ" not in proc.stdout and "タナカ" not in proc.stdout and "'ﾀ'" in proc.stdout
+
+
+async def test_the_page_shows_emails_as_typed(make_emulator, tmp_path):
+    emu = make_emulator()
+    config = web_config(tmp_path, host=emu.url)
+    async with TestClient(TestServer(create_app(config))) as client:
+        csrf = await login(client)
+        resp = await client.post("/upload", data=upload_form(csrf, TYPED.encode("utf-8")), allow_redirects=False)
+        check = await (await client.get(resp.headers["Location"])).text()
+        assert "ㅓㅗㅜ@acme-corp.com" in check and "ﾀﾅｶ@acme-corp.co.jp" in check
+        assert "ᅥᅩᅮ" not in check and "タナカ@" not in check
+        run = await client.post(resp.headers["Location"].split("?")[0] + "/run",
+                                data={"csrf": csrf, "action": "add", "email": "yes"}, allow_redirects=False)
+        job_url = run.headers["Location"]
+        await _wait_for_job(client, job_url)
+        page = await (await client.get(job_url)).text()
+        attention = page[page.index('id="attention"'):]
+        assert "ㅓㅗㅜ@acme-corp.com" in attention and "ᅥᅩᅮ" not in attention
+    assert [u["userInfo"]["emailId"] for u in emu.state()["users"]] == ["jane@example.com"]
