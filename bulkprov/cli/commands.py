@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
-from bulkprov.cli.wording import _, _cli_phrasing, _hint, say, yes
+from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
@@ -50,7 +50,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "log_format", None) or "text", args.quiet)
     outcome = run_job(args.file, settings, credentials=credentials, progress=ProgressPrinter(enabled=not args.quiet),
                       confirm=_confirm)
-    _print_outcome(outcome, args.quiet)
+    _print_outcome(outcome, args.quiet, settings.phrasing.typed)
     return outcome.exit_code
 
 
@@ -73,7 +73,7 @@ def _settings(args: argparse.Namespace):
     settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
                            replace_output=args.replace_output, encoding=args.encoding, results_format=args.results_format, lookups_file=args.lookups, limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
-                           phrasing=_cli_phrasing())
+                           phrasing=_cli_phrasing(args))
     settings.strict_ids = args.strict_ids is not False
     if args.command == "validate":
         return settings
@@ -155,25 +155,48 @@ def _setup_logging(fmt: str, quiet: bool) -> None:
     configure_logging(fmt, logging.WARNING if quiet else logging.INFO)
 
 
-def _print_outcome(outcome, quiet: bool) -> None:
-    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step."""
+def _print_outcome(outcome, quiet: bool, typed: dict | None = None) -> None:
+    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step
+    (``typed``: the arguments as given, for the next step's command line).  Quiet, one line."""
     summary = outcome.summary
     totals = summary.status_totals()
-    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or say("no-rows")
-    if not quiet:
-        for warning in summary.warnings:
-            print(say("warning", warning=warning), file=sys.stderr)
-        if summary.aborted:
-            codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
-            hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
-            print(say("aborted-line", reason=summary.aborted) + codes + "".join(f"; {h}" for h in hints),
-                  file=sys.stderr)
-    print(f"{summary.command}: {counts}")
-    if not quiet:
-        _print_attention(outcome, summary.command == "validate")
+    if typed is not None:
+        counts = headline(typed["command"], bool(typed.get("dry_run")), totals)
+    else:
+        counts = f"{summary.command}: " + (", ".join(f"{n:,} {s}" for s, n in sorted(totals.items())) or say("no-rows"))
+    codes = "".join(f" [{e.code}]" for e in outcome.stop_errors)
+    if quiet:  # one line for a scheduler's log: the counts, the workbook, and why the run stopped if it did
+        aborted = "; " + say("aborted-line", reason=summary.aborted) + codes if summary.aborted else ""
+        print(say("quiet", headline=counts, path=outcome.results_path) + aborted)
+        return
+    for warning in summary.warnings:
+        print(say("warning", warning=warning), file=sys.stderr)
+    if summary.aborted:
+        hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
+        print(say("aborted-line", reason=summary.aborted) + codes + "".join(f"; {h}" for h in hints),
+              file=sys.stderr)
+    print(counts)
+    _print_attention(outcome, summary.command == "validate")
     print(say("results", path=outcome.results_path))
-    if outcome.undo_path is not None and not quiet:
+    if outcome.undo_path is not None:
         print(say("undo-file", path=outcome.undo_path))
+    _print_next(outcome, typed)
+
+
+def _print_next(outcome, typed: dict | None) -> None:
+    """The next step as a command line to copy: after a dry run, the run itself; after rows that need
+    attention, the file to fix and run again, with the options that make it the same run."""
+    from bulkprov.cli.wording import next_run
+
+    command = outcome.summary.command.split()[0]
+    if typed is None or command in ROSTER:
+        if outcome.attention_total:
+            print(say("next", command=command, results=_short(outcome.results_path)))
+        return
+    if not typed.get("dry_run") and not outcome.attention_total:
+        return
+    kind, line = next_run(typed, Path(outcome.results_path), _short(outcome.results_path))
+    print(say(f"next-{kind}", command=line, file=typed["file"]))
 
 
 SHOWN_PROBLEMS, SHOWN_ROWS = 20, 5
@@ -199,7 +222,7 @@ def _print_attention(outcome, validating: bool) -> None:
     for result, error in problems[:limit]:
         who = result.email or result.org_user_id
         if error is not None:
-            print(say("row-problem", row=result.row, column=error.column, code=error.code, message=error.message))
+            print(say("row-problem", row=result.row, column=error.shown_column, code=error.code, message=error.message))
         elif result.ref.synthetic:
             print(f"  {who}: {result.error_code or result.status} — {result.reason}")
         else:
@@ -207,7 +230,6 @@ def _print_attention(outcome, validating: bool) -> None:
                       reason=result.reason))
     if len(problems) > limit:
         print(say("more-rows", count=f"{len(problems) - limit:,}"))
-    print(say("next", command=outcome.summary.command.split()[0], results=_short(outcome.results_path)))
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -164,20 +164,29 @@ ROW_ERROR = N_("row {row}, column {column}: {message} [{code}]")
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem in one cell; ``row`` is the row number the user sees in Excel."""
+    """One problem in one cell; ``row`` is the row number the user sees in Excel, ``column`` bulkprov's
+    column and ``header`` the user's own header of it (성명 for fullName), which messages name."""
 
     row: int
     column: str
     value: str
     code: str
     message: str
+    header: str = ""
 
     @classmethod
-    def of(cls, row: int, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> RowError:
-        return cls(row, column, value, code, ROW_CODES[code].render(variant, **params))
+    def of(cls, row: int, column: str, value: str, code: str, variant: str = "", /, *, header: str = "",
+           **params: Any) -> RowError:
+        return cls(row, column, value, code, ROW_CODES[code].render(variant, **params), header)
+
+    @property
+    def shown_column(self) -> str:
+        """The column as the user's sheet names it (bulkprov's name when the sheet has no such column)."""
+        return self.header or self.column
 
     def __str__(self) -> str:
-        return render(ROW_ERROR, {"row": self.row, "column": self.column, "message": self.message, "code": self.code})
+        return render(ROW_ERROR, {"row": self.row, "column": self.shown_column, "message": self.message,
+                                  "code": self.code})
 
 
 @dataclass(frozen=True)
