@@ -304,10 +304,39 @@ def _edit_distance(a: str, b: str, cap: int) -> int:
 
 # The template's example row uses this address; a row still carrying it is refused (HR forgot to delete it).
 EXAMPLE_EMAIL = "jane.doe@example.com"
+# A Korean or Japanese template is a roster as HR there writes one: the family name before the given name,
+# and an example row of a person, a company and an address of the country (its lookup names are the ones
+# the template's Roles, Bots and Groups sheets hold: bulkprov.outputs.template.LOOKUP_EXAMPLES).
+FAMILY_NAME_FIRST = frozenset({"ko", "ja"})
+LOCAL_EXAMPLES: dict[str, dict[str, str]] = {
+    "ko": {"emailId": "minjun.kim@example.com", "lastName": "김", "firstName": "민준", "companyName": "예시 주식회사",
+           "dept": "고객지원팀", "companyContactPhone": "+82 2 555 0100", "worknumber": "0255550100",
+           "street": "세종대로 110", "suiteNo": "4층", "city": "중구", "zip": "04524", "state": "서울특별시",
+           "country": "대한민국", "groups": "상담원", "roles": "봇 테스터@고객지원 봇",
+           "botTasks": "고객지원 봇:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+    "ja": {"emailId": "taro.yamada@example.com", "lastName": "山田", "firstName": "太郎", "companyName": "例示株式会社",
+           "dept": "カスタマーサポート部", "companyContactPhone": "+81 3 5555 0100", "worknumber": "0355550100",
+           "street": "千代田1-1", "suiteNo": "4階", "city": "千代田区", "zip": "100-0001", "state": "東京都",
+           "country": "日本", "groups": "サポート担当", "roles": "ボットテスター@サポートボット",
+           "botTasks": "サポートボット:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+}
+EXAMPLE_EMAILS = frozenset({EXAMPLE_EMAIL, *(row["emailId"] for row in LOCAL_EXAMPLES.values())})
 
 
-def example_row() -> dict[str, str]:
-    return {c.name: c.example for c in TEMPLATE_COLUMNS}
+def template_columns(lang: str = "en") -> tuple[Column, ...]:
+    """The template's columns in ``lang``: Korean and Japanese put lastName (성, 姓) before firstName."""
+    if lang not in FAMILY_NAME_FIRST:
+        return TEMPLATE_COLUMNS
+    names = [c.name for c in TEMPLATE_COLUMNS]
+    first, last = names.index("firstName"), names.index("lastName")
+    order = list(TEMPLATE_COLUMNS)
+    order[first], order[last] = order[last], order[first]
+    return tuple(order)
+
+
+def example_row(lang: str = "en") -> dict[str, str]:
+    """The template's example row in ``lang`` (the yes/no and action words are the template's own)."""
+    return {c.name: c.example for c in TEMPLATE_COLUMNS} | LOCAL_EXAMPLES.get(lang, {})
 
 
 def user_to_cells(user: dict) -> dict[str, str]:

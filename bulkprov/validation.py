@@ -200,7 +200,7 @@ class Validator:
             elif not schema.EMAIL_RE.match(email):
                 variant, params = _email_problem(written, email)
                 problems.add("emailId", written, "invalid-email", variant, **params)
-            elif key.email_id == schema.EXAMPLE_EMAIL:
+            elif key.email_id in schema.EXAMPLE_EMAILS:
                 problems.add("emailId", written, "template-example")
         elif action == "add" or (action == "" and not key.org_user_id):
             problems.add("emailId", "", "missing-email")

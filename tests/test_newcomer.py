@@ -3,17 +3,23 @@ tried again as that person would: the command line as a real process, the page o
 
 from __future__ import annotations
 
+import csv
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
+import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bulkprov import schema
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
-from tests.conftest import ROOT, results_by_row, write_roster
-from tests.test_cli import bulkprov
+from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
+from tests.test_cli import bulkprov, kore_env
 from tests.test_web import _wait_for_job, login, upload_form, web_config
 
 LANGS = ("en", "ko", "ja")
@@ -171,3 +177,260 @@ async def test_the_page_shows_emails_as_typed(make_emulator, tmp_path):
         attention = page[page.index('id="attention"'):]
         assert "ㅓㅗㅜ@acme-corp.com" in attention and "ᅥᅩᅮ" not in attention
     assert [u["userInfo"]["emailId"] for u in emu.state()["users"]] == ["jane@example.com"]
+
+
+# -- 2: bulkprov on the PATH after `make demo` ---------------------------------------------------------------
+
+
+def test_the_readme_says_how_to_get_bulkprov_on_the_path_and_both_ways_work():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick_start = readme[readme.index("## Quick start"):readme.index("## Walkthrough")]
+    assert "source .venv/bin/activate" in quick_start and ".venv/bin/bulkprov" in quick_start
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^VENV\s*[:?]?=\s*\.venv\s*$", makefile, re.M) and "$(BIN)/bulkprov demo" in makefile
+    venv = Path(sys.prefix)  # the environment `make test` made (and `make demo` uses): .venv here
+    direct = subprocess.run([str(venv / "bin" / "bulkprov"), "--version"], capture_output=True, text=True, timeout=60)
+    assert direct.returncode == 0 and direct.stdout.startswith("bulkprov "), direct.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
+    env["PATH"] = "/usr/bin:/bin"  # a fresh shell: bulkprov is not on it until the environment is activated
+    shell = subprocess.run(["bash", "-c", f"command -v bulkprov || echo none; source {venv}/bin/activate && "
+                            "bulkprov --version"], capture_output=True, text=True, env=env, timeout=60)
+    lines = shell.stdout.splitlines()
+    assert lines[0] == "none" and lines[1].startswith("bulkprov "), shell.stdout + shell.stderr
+
+
+# -- 7: the next step is a command that does the next thing, with the run's options --------------------------
+
+
+def _lookups(folder: Path) -> Path:
+    """A lookups file that gives the roster's group name its id: without it the rows are invalid."""
+    path = folder / "names.csv"
+    path.write_text("name,groupId\nSupport Team,e-06b41cdd-7678-5394-b958-40ca5662f502\n", encoding="utf-8")
+    return path
+
+
+def _roster_with_names(folder: Path, n: int, invalid: dict | None = None) -> Path:
+    path = folder / "users.csv"
+    write_roster(path, n, extra={i: {"groups": "Support Team"} for i in range(n)}, invalid=invalid)
+    return path
+
+
+def _next_line(proc) -> str:
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert lines and lines[-1].split(":", 1)[0].strip() not in ("", "results"), proc.stdout
+    return lines[-1]
+
+
+def _command_of(line: str) -> list[str]:
+    """The command line a next-step line offers (after its last ': bulkprov ')."""
+    return shlex.split("bulkprov " + line.rsplit(": bulkprov ", 1)[1])
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_after_a_dry_run_the_next_step_is_the_same_command_without_dry_run(make_emulator, tmp_path, lang):
+    emu = make_emulator()
+    _lookups(tmp_path)
+    _roster_with_names(tmp_path, 4, invalid={2: {"Email": "broken@"}})
+    proc = bulkprov("add", "users.csv", "--dry-run", "--lookups", "names.csv", "--no-send-email", "--lang", lang,
+                    "-o", "plan.xlsx", env=kore_env(emu), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    command = _command_of(_next_line(proc))
+    assert command == ["bulkprov", "add", "users.csv", "--lookups", "names.csv", "--no-send-email", "--lang", lang]
+    summary = [r for r in read_sheet(tmp_path / "plan.xlsx", "Summary") if any(r.values())]
+    assert any(shlex.join(command) in str(v) for r in summary for v in r.values()), "the Summary says it too"
+    assert emu.state()["users"] == []
+    sent = bulkprov(*command[1:], env=kore_env(emu), cwd=tmp_path)
+    assert sent.returncode == 1, sent.stderr  # the one invalid row is still invalid: the other three were sent
+    users = {u["userInfo"]["emailId"]: u for u in emu.state()["users"]}
+    assert len(users) == 3 and all(u["groups"] for u in users.values()), "sent with the lookups' ids"
+
+
+def test_the_failures_sheet_next_step_keeps_the_runs_options(make_emulator, tmp_path):
+    emu = make_emulator()
+    _lookups(tmp_path)
+    _roster_with_names(tmp_path, 4, invalid={1: {"Email": "broken@"}})
+    proc = bulkprov("add", "users.csv", "--lookups", "names.csv", "--lang", "ja", "--sheet", "ignored",
+                    "-o", "r.xlsx", env=kore_env(emu), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    command = _command_of(_next_line(proc))
+    assert command == ["bulkprov", "add", "r.xlsx", "--lookups", "names.csv", "--lang", "ja", "--sheet", "Failures"]
+    # HR fixes the address in the Failures sheet and runs exactly that line
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    failures = book["Failures"]
+    email_col = [c.value for c in failures[1]].index("Email") + 1
+    failures.cell(row=2, column=email_col, value="fixed@acme-corp.com")
+    book.save(tmp_path / "r.xlsx")
+    again = bulkprov(*command[1:], env=kore_env(emu), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(emu.state()["users"]) == 4
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_after_csv_or_jsonl_results_the_next_step_names_a_file_that_can_be_run(make_emulator, tmp_path, fmt):
+    emu = make_emulator()
+    _lookups(tmp_path)
+    roster = _roster_with_names(tmp_path, 4, invalid={3: {"Email": "broken@"}})
+    proc = bulkprov("add", "users.csv", "--lookups", "names.csv", "--results-format", fmt, env=kore_env(emu),
+                    cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    line = _next_line(proc)
+    command = _command_of(line)
+    assert "--sheet" not in command and command[2] == "users.csv" and "--lookups" in command, line
+    roster.write_text(roster.read_text(encoding="utf-8").replace("broken@", "fixed@acme-corp.com"), encoding="utf-8")
+    again = bulkprov(*command[1:], env=kore_env(emu), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(emu.state()["users"]) == 4 and "3 skipped" in again.stdout + again.stderr or "skipped" in again.stdout
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_after_validate_the_next_step_is_the_input_file_again(tmp_path, lang):
+    _lookups(tmp_path)
+    _roster_with_names(tmp_path, 3, invalid={0: {"Email": "broken@"}})
+    proc = bulkprov("validate", "users.csv", "--lookups", "names.csv", "--lang", lang, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert _command_of(_next_line(proc)) == ["bulkprov", "validate", "users.csv", "--lookups", "names.csv",
+                                             "--lang", lang]
+
+
+# -- 10: -q prints one line; the README's plan example is what is printed ------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_quiet_prints_one_line(make_emulator, tmp_path, lang):
+    emu = make_emulator()
+    write_roster(tmp_path / "users.csv", 3)
+    for args in (("validate", "users.csv"), ("add", "users.csv")):
+        proc = bulkprov(*args, "-q", "--lang", lang, env=kore_env(emu), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert len(proc.stdout.splitlines()) == 1 and proc.stderr == "", proc.stdout + proc.stderr
+        path = proc.stdout.rsplit(" ", 1)[1].strip()
+        assert (tmp_path / path).is_file(), proc.stdout
+
+
+def test_the_readme_plan_example_is_what_a_dry_run_prints(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- plan-example: ", 1)[1]
+    command = block.split(" -->", 1)[0]
+    shown = block.split("```console\n", 1)[1].split("```", 1)[0].splitlines()
+    assert shown[0] == "$ " + command
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Users"
+    sheet.append(["emailId", "firstName", "lastName"])
+    for i in range(12_000):
+        sheet.append([f"user{i:05d}@acme-corp.com", "Min", "Kim"])
+    book.save(tmp_path / "users.xlsx")
+    proc = bulkprov(*shlex.split(command)[1:], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stderr.splitlines() + proc.stdout.splitlines()  # the log on stderr comes first on a terminal
+
+    def plain(line: str) -> str:
+        return re.sub(r"\d{8}-\d{6}", "TIME", re.sub(r"^\d\d:\d\d:\d\d ", "HH:MM:SS ", line))
+
+    assert [plain(line) for line in printed] == [plain(line) for line in shown[1:]]
+
+
+# -- 8: the headline, export and messages in the reader's words; the template as Korean and Japanese HR write it
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja"])
+def test_the_headline_and_exports_lines_are_in_the_readers_language(make_emulator, tmp_path, lang):
+    emu = make_emulator()
+    write_roster(tmp_path / "users.csv", 3, invalid={1: {"Email": "broken@"}})
+    proc = bulkprov("validate", "users.csv", "--lang", lang, cwd=tmp_path)
+    head = proc.stdout.splitlines()[0]
+    assert proc.returncode == 1 and not re.search(r"validate|invalid|valid", head), head
+    assert "1" in head and "2" in head
+    assert bulkprov("add", "users.csv", env=kore_env(emu), cwd=tmp_path).returncode == 1
+    exported = bulkprov("export", "-o", "account.xlsx", "--lang", lang, env=kore_env(emu), cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    for line in (exported.stdout + exported.stderr).splitlines():
+        words = re.sub(r"\S*[/.]\S*|https?://\S+", "", line.split(" INFO ")[-1])  # paths and rates are not words
+        assert not re.search(r"\b(export|users|requests|listed|plan|progress)\b", words), line
+
+
+@pytest.mark.parametrize("lang, header", [("en", "성명"), ("ko", "성명"), ("ja", "氏名")])
+def test_messages_name_the_users_own_header(tmp_path, lang, header):
+    path = tmp_path / "users.csv"
+    path.write_text(f"Email,{header}\nkim@acme-corp.com,김민준\n", encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    proc = bulkprov("validate", str(path), "-o", str(out), "--lang", lang)
+    (row,) = read_sheet(out, "Results")
+    assert row["error_code"] == "unsplit-name" and header in row["reason"] and "fullName" not in row["reason"]
+    line = next(line for line in proc.stdout.splitlines() if "unsplit-name —" in line)
+    assert header in line and "fullName" not in line
+
+
+@pytest.mark.parametrize("lang, last, first, email", [("ko", "성", "이름", "minjun.kim@example.com"),
+                                                      ("ja", "姓", "名", "taro.yamada@example.com")])
+def test_the_korean_and_japanese_templates_put_the_family_name_first_with_a_local_example(tmp_path, lang, last,
+                                                                                          first, email):
+    for name in ("t.xlsx", "t.csv"):
+        proc = bulkprov("template", "--lang", lang, "-o", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+    rows = read_sheet(tmp_path / "t.xlsx", "Users")
+    headers = list(rows[0])
+    assert headers.index(last) == headers.index(first) - 1
+    example = rows[0]
+    assert example[schema.BY_NAME["emailId"].header(lang)] == email
+    assert not any(re.search(r"[A-Za-z]{3}", str(example[h] or "")) for h in (last, first, "부서", "部署")
+                   if h in example), example
+    with open(tmp_path / "t.csv", encoding="utf-8-sig", newline="") as fh:
+        csv_headers, csv_example = list(csv.reader(fh))
+    assert csv_headers == headers and csv_example[headers.index(last)] == example[last]
+    checked = bulkprov("validate", str(tmp_path / "t.xlsx"), "-o", str(tmp_path / "r.xlsx"))
+    (result,) = read_sheet(tmp_path / "r.xlsx", "Results")
+    assert checked.returncode == 1 and result["error_code"] == "template-example", result
+
+
+def test_the_readme_result_example_reasons_are_what_validate_writes(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    bulkprov("validate", "sample_data/roster.xlsx", "-o", str(out))
+    rows = results_by_row(out)
+    for number in (9, 21):
+        line = next(line for line in readme.splitlines() if line.startswith(f"| {number} | add |"))
+        assert f"| {rows[number]['reason']} |" in line, (line, rows[number]["reason"])
+
+
+# -- 15: --rate, -o's extension, the default name ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_bad_rate_is_bad_rate_on_the_command_line_and_in_a_profile(tmp_path, lang):
+    write_roster(tmp_path / "users.csv", 2)
+    (tmp_path / "bulkprov.toml").write_text('[profiles.slow]\nrate = "10/x"\n', encoding="utf-8")
+    for args in (("--rate", "10/x"), ("--profile", "slow")):
+        proc = bulkprov("add", "users.csv", "--host", "https://bots.kore.ai", *args, "--lang", lang, cwd=tmp_path)
+        assert proc.returncode == 2 and "[bad-rate]" in proc.stderr and "[usage]" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_an_output_named_csv_writes_csv_or_is_refused_clearly(tmp_path):
+    write_roster(tmp_path / "users.csv", 2)
+    proc = bulkprov("validate", "users.csv", "-o", "other.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "other.xlsx").exists()
+    with open(tmp_path / "other.csv", encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["status"] for r in rows] == ["valid", "valid"]
+    refused = bulkprov("validate", "users.csv", "-o", "more.csv", "--results-format", "xlsx", cwd=tmp_path)
+    assert refused.returncode == 2 and "[output-unwritable]" in refused.stderr and "more.csv" in refused.stderr
+    assert not (tmp_path / "more.csv").exists() and not (tmp_path / "more.xlsx").exists()
+
+
+def test_the_default_result_name_is_the_one_the_options_table_gives(tmp_path):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    row = next(line for line in readme.splitlines() if line.startswith("| `-o, --output RESULT` |"))
+    pattern = re.findall(r"`([^`]+)`", row.split("|")[2])[0]
+    named = re.findall(r"`(\S+)` → `(\S+)`", row)
+    assert pattern == "STEM.COMMAND-results-YYYYMMDD-HHMMSS.xlsx" and named, row
+    write_roster(tmp_path / "users.csv", 2)
+    assert bulkprov("validate", "users.csv", cwd=tmp_path).returncode == 0
+    written = [p.name for p in tmp_path.glob("*.xlsx")]
+    regex = re.escape(pattern).replace("STEM", "users").replace("COMMAND", "validate")
+    regex = regex.replace("YYYYMMDD", r"\d{8}").replace("HHMMSS", r"\d{6}")
+    assert len(written) == 1 and re.fullmatch(regex, written[0]), (written, regex)
+    source, result = named[0]
+    assert re.fullmatch(re.escape(pattern).replace("STEM", Path(source).stem).replace("COMMAND", "add")
+                        .replace("YYYYMMDD", r"\d{8}").replace("HHMMSS", r"\d{6}"), result)

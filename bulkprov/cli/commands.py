@@ -71,7 +71,9 @@ def _settings(args: argparse.Namespace):
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
     settings = JobSettings(command=args.command, sheet=args.sheet, output=args.output,
-                           replace_output=args.replace_output, encoding=args.encoding, results_format=args.results_format, lookups_file=args.lookups, limits=limits,
+                           replace_output=args.replace_output, encoding=args.encoding,
+                           results_format=args.results_format or _format_of(args.output), lookups_file=args.lookups,
+                           limits=limits,
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing(args))
     settings.strict_ids = args.strict_ids is not False
@@ -105,6 +107,12 @@ def _settings(args: argparse.Namespace):
         _require_host(settings.host)
     _check_rate(settings.rate)
     return settings
+
+
+def _format_of(output: Path | None) -> str:
+    """The results format an -o name asks for (results.csv: csv), when --results-format does not say."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in ("csv", "jsonl") else "xlsx"
 
 
 def _four_eyes(settings, profile: dict, value: dict) -> None:
@@ -261,13 +269,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _check_rate(rate: str) -> None:
-    from bulkprov.errors import BadRate
     from bulkprov.send.limiter import parse_rate
 
-    try:
-        parse_rate(rate)  # a bad --rate is a usage error before anything is read
-    except BadRate as exc:
-        raise UsageProblem(reason=_("--rate: {problem}").format(problem=exc.message)) from None
+    parse_rate(rate)  # a bad --rate (or a profile's rate) is bad-rate, before anything is read
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ HINTS = {
     "resume-or-force": N_("add --resume to finish it (rows already done are not sent again), or --force to start a "
                           "new run anyway"),
     "host": N_("or pass --host https://bots.kore.ai"),
-    "rate": N_("check --rate"),
+    "rate": N_("check --rate, or rate in the profile"),
     "output": N_("choose another place with -o"),
     "output-exists": N_("name another file with -o, or add --replace-output to replace it"),
     "resume": N_("run the same command with --resume to send the rest"),
@@ -49,6 +49,8 @@ def _hint(error) -> str:
         return ""  # not a question of naming the encoding (or it was named already)
     if isinstance(error, OutputUnwritable) and error.variant.startswith("exists"):
         return hint_text("output-exists")
+    if isinstance(error, OutputUnwritable) and error.variant == "format":
+        return _("or pass --results-format {format}").format(format=error.params.get("suffix", ""))
     if isinstance(error, Interrupted) and error.variant == "max-runtime":
         return _("--max-runtime reached; {hint}").format(hint=hint_text("resume"))
     return hint_text(error.hint)

@@ -264,6 +264,8 @@ class OutputUnwritable(InputError):
         "exists-not-results": N_("{target} already exists and is not a result file bulkprov wrote (it may be your "
                                  "roster): choose another name, or replace it on purpose"),
         "space": N_("{target}: only {free} free on that disk, about {needed} needed"),
+        "format": N_("{target} is named .{suffix}, but these results are written as {fmt}: name the file "
+                     ".{fmt}, or choose the {suffix} format"),
     }
     hint = "output"
 

@@ -71,7 +71,7 @@ async def export_account_async(settings: JobSettings, credentials: Any,
             users = await reader.read()
     warnings = reader.warnings
     write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]))
-    log.info("export: %d users, %d requests: %s", len(users), reader.requests, path)
+    log.info(_("export: %d users, %d requests: %s"), len(users), reader.requests, path)
     return ExportOutcome(path, len(users), reader.requests, warnings)
 
 

@@ -288,10 +288,11 @@ async def template_download(request: web.Request) -> web.StreamResponse:
 
     config: WebConfig = request.app[CONFIG]
     fmt = request.match_info["fmt"]
-    path = config.state_dir / "template" / f"users-template.{fmt}"
+    language = i18n.current()  # the reader's template: its headers, column order and example row
+    path = config.state_dir / "template" / language / f"users-template.{fmt}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(write_template, path)
+        await asyncio.to_thread(write_template, path, lang=language, replace=True)
     content_type = XLSX_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8"
     return web.FileResponse(path, headers={"Content-Type": content_type,
                                            "Content-Disposition": f'attachment; filename="users-template.{fmt}"'})
