@@ -60,6 +60,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "webhook": (str, None),
     "max_runtime": (float, None),
     "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
+    "ignore_columns": (list, []),     # headers to leave unread, e.g. one that looks like a misspelt column
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
     "approval_expiry_hours": (float, 24.0),

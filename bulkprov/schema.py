@@ -177,7 +177,8 @@ COLUMNS: tuple[Column, ...] = (
           ja=("勤務先電話番号", "会社電話番号", "内線番号", "内線")),
     _info("street", N_("Street address."), "1 Main Street", "Street Address", "Address", "Address Line 1",
           max_length=200, ko=("주소", "도로명 주소"), ja=("住所", "番地")),
-    _info("suiteNo", N_("Suite / apartment number."), "Suite 400", "Suite", "Suite Number", "Apt", max_length=40,
+    _info("suiteNo", N_("Suite / apartment number."), "Suite 400", "Suite", "Suite Number", "Apt", "Address Line 2",
+          max_length=40,
           ko=("상세 주소", "호수"), ja=("建物名", "部屋番号", "住所2")),
     _info("city", N_("City."), "New York", "Town", ko=("시/군/구", "도시", "시"), ja=("市区町村", "市町村", "都市")),
     _info("zip", N_("Postal code (keep leading zeros: format the column as text or 00000)."), "02128",
@@ -260,20 +261,72 @@ for _col in COLUMNS:
         _HEADER_INDEX.setdefault(normalize_header(_alias), _col)
 
 
+# Every Latin header bulkprov knows, normalised -> (its column, the header as declared): near_miss's candidates.
+_LATIN_HEADERS: dict[str, tuple[Column, str]] = {}
+for _col in COLUMNS:
+    for _alias in (_col.name, *_col.aliases):
+        _key = normalize_header(_alias)
+        if _key.isascii() and _key.isalpha():
+            _LATIN_HEADERS.setdefault(_key, (_col, _alias))
+
+
 def match_header(text: object) -> Column | None:
     """The column a header names, or None when it is not one of ours."""
     return _HEADER_INDEX.get(normalize_header(text))
 
 
-def suggest_header(text: object) -> str | None:
-    """The known column an unknown header is a near-miss of (did-you-mean), if any.
+# Headers that are a column misspelt, beyond what one edit of a Latin header finds (near_miss):
+# short words and the common two-letter slips (normalised form -> the header they are meant to be).
+KNOWN_MISSPELLINGS = {
+    "emal": "Email", "emai": "Email", "mial": "Mail", "emil": "Email", "emial": "Email", "eamil": "Email",
+    "emailadress": "Email Address", "emailaddres": "Email Address", "frist": "First", "fristname": "First Name",
+    "fisrtname": "First Name", "firtsname": "First Name", "lsat": "Last", "lsatname": "Last Name",
+    "lastnmae": "Last Name", "surename": "Surname", "deparment": "Department", "departmnet": "Department",
+    "depatment": "Department", "dpet": "Dept", "compnay": "Company", "comapny": "Company", "adress": "Address",
+    "adres": "Address", "cty": "City", "stae": "State", "contry": "Country", "coutnry": "Country",
+    "grop": "Group", "gruop": "Group", "rols": "Role", "rle": "Role", "phnoe": "Phone", "phon": "Phone",
+}
+# Korean and Japanese near-misses come only from this list: one edit of a one- or two-character header is
+# another word (성별 is gender, not a misspelt 성; 国籍 is nationality, not 国; 부서코드 is a department
+# code).  What is here is a slip of the keyboard or of the input method (部所 for 部署, 指名 for 氏名, both
+# read the same).
+LOCAL_MISSPELLINGS = {
+    "이매일": "이메일", "이메알": "이메일", "이메일주서": "이메일 주소", "부써": "부서", "성멍": "성명", "사븐": "사번",
+    "우펀번호": "우편번호", "젼화번호": "전화번호",
+    "部所": "部署", "指名": "氏名", "性": "姓", "メールアドレ": "メールアドレス", "メールアドレス名": "メールアドレス",
+    "社員番后": "社員番号", "市区長村": "市区町村", "郵便番合": "郵便番号",
+}
+# A Latin header this long or longer is a near-miss one edit away from a known header.
+NEAR_MISS_MIN_LETTERS = 5
 
-    Only the same word mistyped counts: a typo, a swapped pair of letters, case, spacing or
-    punctuation ("fristName", "E-mial").  A different word never does: "Last day" is not a
-    misspelt "Last" (following such a hint would write leaving dates into last names).
+
+def near_miss(text: object) -> tuple[Column, str] | None:
+    """(the column, the header it is meant to be) when an unknown header looks like a misspelt column:
+    one edit (a typo, a swapped pair of letters) from a known Latin header for Latin headers of at least
+    five letters ("Frist Name", "Departmnt"), or a listed misspelling (short words, Korean, Japanese).
+    Anything else is another column ("Last day", 성별, 国籍, 부서코드): None."""
+    key = normalize_header(text)
+    listed = KNOWN_MISSPELLINGS.get(key) or LOCAL_MISSPELLINGS.get(key)
+    if listed is not None:
+        return _HEADER_INDEX[normalize_header(listed)], listed
+    if len(key) < NEAR_MISS_MIN_LETTERS or not (key.isascii() and key.isalpha()):
+        return None
+    for alias, (column, written) in _LATIN_HEADERS.items():
+        if abs(len(alias) - len(key)) <= 1 and _edit_distance(key, alias, 1) <= 1:
+            return column, written
+    return None
+
+
+def suggest_header(text: object) -> str | None:
+    """The known column an unknown header may mean (did-you-mean, in a notice), if any.
+
+    Only the same Latin word mistyped counts: a typo, a swapped pair of letters, case, spacing or
+    punctuation.  A different word never does: "Last day" is not a misspelt "Last" (following such a
+    hint would write leaving dates into last names), and Korean or Japanese headers get none (성별 is
+    one letter from 성, and means gender).
     """
     key = normalize_header(text)
-    if len(key) < 4:
+    if len(key) < 4 or not key.isascii():
         return None
     allowed = 1 if len(key) <= 8 else 2
     best: tuple[int, str] | None = None

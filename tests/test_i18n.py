@@ -155,7 +155,8 @@ NOT_FOR_PEOPLE = {"ValueError", "KeyError", "TypeError", "RuntimeError", "set_pr
                   "add_argument", "add_parser"}
 # Module constants that hold data, not words: example names of the template's lookup sheets; and the
 # schema's column declarations (their help is N_-marked, checked above; aliases and examples are data).
-DATA_CONSTANTS = {"LOOKUP_EXAMPLES", "CODEC_LABELS", "ENCODINGS_TRIED", "RATE_LIMIT_MESSAGE"}
+DATA_CONSTANTS = {"LOOKUP_EXAMPLES", "CODEC_LABELS", "ENCODINGS_TRIED", "RATE_LIMIT_MESSAGE", "KNOWN_MISSPELLINGS",
+                  "LOCAL_MISSPELLINGS", "LOCAL_EXAMPLES"}
 DATA_CALLS = {"Column", "_info"}
 PROSE = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
 

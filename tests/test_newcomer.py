@@ -15,12 +15,12 @@ import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bulkprov import schema
+from bulkprov import i18n, schema
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
-from tests.test_web import _wait_for_job, login, upload_form, web_config
+from tests.test_web import _wait_for_job, csrf_of, login, upload_form, web_config
 
 LANGS = ("en", "ko", "ja")
 
@@ -434,3 +434,115 @@ def test_the_default_result_name_is_the_one_the_options_table_gives(tmp_path):
     source, result = named[0]
     assert re.fullmatch(re.escape(pattern).replace("STEM", Path(source).stem).replace("COMMAND", "add")
                         .replace("YYYYMMDD", r"\d{8}").replace("HHMMSS", r"\d{6}"), result)
+
+
+# -- 5: a header that looks like a column misspelt stops the file ---------------------------------------------
+
+MISSPELT = ("Email,Frist Name,Last Name,Departmnt,성별,国籍,부서코드,Notes\r\n"
+            "kim@acme-corp.com,Min,Kim,Sales,M,KR,D01,new\r\n"
+            "lee@acme-corp.com,Ha,Lee,HR,F,JP,D02,\r\n")
+SENDING = ("add", "update", "remove", "lookup", "apply", "plan", "sync")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_misspelt_header_stops_validate_and_every_sending_command(make_emulator, tmp_path, lang):
+    from bulkprov.cli.wording import _hint
+    from bulkprov.errors import MisspeltColumn
+
+    emu = make_emulator()
+    path = tmp_path / "users.csv"
+    path.write_text(MISSPELT.replace("Email,", "action,Email,").replace("\r\nkim", "\r\nadd,kim")
+                    .replace("\r\nlee", "\r\nadd,lee"), encoding="utf-8")
+    for command in ("validate", *SENDING):
+        proc = bulkprov(command, "users.csv", "--lang", lang, env=kore_env(emu), cwd=tmp_path)
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "[misspelt-column]" in lines[0], (command, proc.stderr)
+        line = lines[0]
+        assert "'Frist Name'" in line and "firstName" in line and "'Departmnt'" in line and "dept" in line
+        assert "--ignore-column 'Frist Name' --ignore-column Departmnt" in line and "ignore_columns" in line
+        for other in ("성별", "国籍", "부서코드", "Notes"):
+            assert other not in line, f"{other} is another column, not a misspelt one"
+        assert not list(tmp_path.glob("*results*")), "nothing written: the file is unusable as it is"
+    assert emu.state()["requests"] == [], "nothing was sent"
+    with i18n.using(lang):  # the line is in the reader's language: how to go on, and the flag that does it
+        how = MisspeltColumn(path="x", found="§", headers=[]).message.split("§")[-1].strip(" :;：")
+        flag = _hint(MisspeltColumn(path="x", found="§", headers=["Frist Name", "Departmnt"]))
+    assert how and how in line and flag in line, (how, flag, line)
+
+
+def test_ignored_columns_let_the_run_go_on_from_the_command_line_or_a_profile(make_emulator, tmp_path):
+    emu = make_emulator()
+    (tmp_path / "users.csv").write_text(MISSPELT, encoding="utf-8")
+    proc = bulkprov("add", "users.csv", "--ignore-column", "frist name", "--ignore-column", "DEPARTMNT", "-o", "a.xlsx",
+                    env=kore_env(emu), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    users = {u["userInfo"]["emailId"]: u["userInfo"] for u in emu.state()["users"]}
+    assert set(users) == {"kim@acme-corp.com", "lee@acme-corp.com"}
+    assert "firstName" not in users["kim@acme-corp.com"] and users["kim@acme-corp.com"]["lastName"] == "Kim"
+    summary = " ".join(str(v) for r in read_sheet(tmp_path / "a.xlsx", "Summary") for v in r.values() if v)
+    assert "'Frist Name' (B) is ignored" in summary and "'성별' (E) is not a bulkprov column" in summary
+    (tmp_path / "bulkprov.toml").write_text('[profiles.hr]\nignore_columns = ["Frist Name", "Departmnt"]\n',
+                                            encoding="utf-8")
+    (tmp_path / "more.csv").write_text(MISSPELT.replace("kim@", "park@").replace("lee@", "choi@"), encoding="utf-8")
+    by_profile = bulkprov("add", "more.csv", "--profile", "hr", env=kore_env(emu), cwd=tmp_path)
+    assert by_profile.returncode == 0, by_profile.stderr
+    assert len(emu.state()["users"]) == 4
+    # validate takes --ignore-column too, and a column it ignores is not read even when it is a known one
+    checked = bulkprov("validate", "users.csv", "--ignore-column", "Frist Name", "--ignore-column", "Departmnt",
+                       "--ignore-column", "Email", cwd=tmp_path)
+    assert checked.returncode == 2 and "[missing-column]" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize("header", ["성별", "国籍", "부서코드", "Notes", "Last day", "Title", "Phone 2", "Gender"])
+def test_other_extra_columns_stay_a_notice(tmp_path, header):
+    (tmp_path / "users.csv").write_text(f"Email,First Name,{header}\nkim@acme-corp.com,Min,x\n", encoding="utf-8")
+    proc = bulkprov("validate", "users.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert f"'{header}'" in proc.stderr and "is not a bulkprov column" in proc.stderr
+
+
+@pytest.mark.parametrize("header, column", [("Frist Name", "firstName"), ("Departmnt", "dept"), ("Emial", "emailId"),
+                                            ("Surename", "lastName"), ("Mial", "emailId"), ("部所", "dept"),
+                                            ("指名", "fullName"), ("이매일", "emailId"), ("Employee Numbr", "orgUserId")])
+def test_near_misses_by_edit_and_by_list(header, column):
+    found = schema.near_miss(header)
+    assert found is not None and found[0].name == column, found
+
+
+async def test_the_page_says_a_header_is_misspelt_and_honours_the_profiles_ignore_columns(tmp_path):
+    from bulkprov.config import load_profile
+    from bulkprov.kore.auth import Credentials
+    from bulkprov.web import build_config
+
+    config = web_config(tmp_path)
+    async with TestClient(TestServer(create_app(config))) as client:
+        csrf = await login(client)
+        resp = await client.post("/upload", data=upload_form(csrf, MISSPELT.encode("utf-8")), allow_redirects=False)
+        text = await (await client.get(resp.headers["Location"])).text()
+        assert "misspelt-column" in text and "Frist Name" in text and 'id="run"' not in text
+        assert "--ignore-column" not in text, "the page's words, not a flag"
+    (tmp_path / "bulkprov.toml").write_text('[profiles.hr]\nhost = "http://127.0.0.1:9"\n'
+                                            'ignore_columns = ["Frist Name", "Departmnt"]\n', encoding="utf-8")
+    values = {k: v for k, v in __import__("bulkprov.config", fromlist=["SETTINGS"]).SETTINGS.items()}
+    values = {k: d for k, (_t, d) in values.items()} | load_profile(tmp_path / "bulkprov.toml", "hr")
+    values |= {"state_dir": str(tmp_path / "state2"), "web_token_file": None}
+    emu = EmulatorConfig()
+    os.environ["BULKPROV_WEB_TOKEN"] = "t0ken-for-the-shared-login-0123456789"
+    try:
+        profiled = build_config(values, credentials=Credentials(client_id=emu.client_id,
+                                                               client_secret=emu.client_secret),
+                                max_upload_mb=20, secure_cookies=False)
+    finally:
+        del os.environ["BULKPROV_WEB_TOKEN"]
+    assert profiled.job.ignore_columns == ["Frist Name", "Departmnt"]
+    async with TestClient(TestServer(create_app(profiled))) as client:
+        page = await client.get("/login")
+        resp = await client.post("/login", data={"csrf": csrf_of(await page.text()),
+                                                 "token": "t0ken-for-the-shared-login-0123456789"},
+                                 allow_redirects=False)
+        assert resp.status == 303, await resp.text()
+        csrf = csrf_of(await (await client.get("/")).text())
+        resp = await client.post("/upload", data=upload_form(csrf, MISSPELT.encode("utf-8")), allow_redirects=False)
+        text = await (await client.get(resp.headers["Location"])).text()
+        assert "misspelt-column" not in text and 'id="run"' in text, text

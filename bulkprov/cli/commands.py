@@ -77,6 +77,7 @@ def _settings(args: argparse.Namespace):
                            command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
                            phrasing=_cli_phrasing(args))
     settings.strict_ids = args.strict_ids is not False
+    settings.ignore_columns = list(args.ignore_columns or [])
     if args.command == "validate":
         return settings
     from bulkprov.config import RUN_SETTINGS, config_path, load_profile, resolve
@@ -336,7 +337,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     profile = load_profile(config_path(args.config), args.profile)
     values = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
-        "send_email", "state_dir", "web_users", "web_token_file", "web_trusted_proxies", "web_roles", "max_deletes",
+        "send_email", "state_dir", "ignore_columns", "web_users", "web_token_file", "web_trusted_proxies", "web_roles",
+        "max_deletes",
         "protected", "webhook", "approval_expiry_hours", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file",
         "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
     values["host"] = values["host"] or _env_host(values["env_file"])

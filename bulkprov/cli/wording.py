@@ -40,13 +40,18 @@ def hint_text(key: str) -> str:
 
 
 def _hint(error) -> str:
-    from bulkprov.errors import GuardStopped, Interrupted, OutputUnwritable
+    from bulkprov.errors import GuardStopped, Interrupted, MisspeltColumn, OutputUnwritable
 
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return _("if that is right, approve it with {flag} {count}").format(flag=GUARD_FLAGS[error.variant],
                                                                              count=error.params["count"])
     if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named", "no-bom"):
         return ""  # not a question of naming the encoding (or it was named already)
+    if isinstance(error, MisspeltColumn):
+        import shlex
+
+        flags = " ".join(f"--ignore-column {shlex.quote(h)}" for h in error.params.get("headers") or ())
+        return _("to have it ignored: {flags} (or ignore_columns in the profile)").format(flags=flags)
     if isinstance(error, OutputUnwritable) and error.variant.startswith("exists"):
         return hint_text("output-exists")
     if isinstance(error, OutputUnwritable) and error.variant == "format":

@@ -52,6 +52,7 @@ from bulkprov.errors.files import (  # noqa: F401 -- the one import path callers
     LedgerUnreadable,
     LedgerVersion,
     MissingColumn,
+    MisspeltColumn,
     NoCredentials,
     NoDataRows,
     NoHeader,

@@ -68,6 +68,16 @@ class MissingColumn(InputError):
     }
 
 
+class MisspeltColumn(InputError):
+    code = "misspelt-column"
+    description = N_("a header looks like a bulkprov column misspelt")
+    templates = {
+        "": N_("{found}: if it is, correct the header; if it is another column, have it ignored"),
+        "one": N_("column {letter} ('{header}') looks like '{expected}' misspelt (bulkprov's {column})"),
+    }
+    hint = "misspelt-column"
+
+
 class DuplicateColumn(InputError):
     code = "duplicate-column"
     description = N_("two columns of the header row mean the same bulkprov column")

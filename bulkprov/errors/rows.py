@@ -205,6 +205,7 @@ WARNING_CODES: dict[str, str] = {
     "lookup-sheet": N_("a row of a Roles, Bots or Groups sheet cannot be used"),
     "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
+    "ignored-column": N_("a column the run was told to ignore"),
 }
 
 
@@ -231,6 +232,8 @@ WARNINGS: dict[str, Problem] = _problems(
                          "one is used")}),
     Problem("invisible-header", WARNING_CODES["invisible-header"],
             {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
+    Problem("ignored-column", WARNING_CODES["ignored-column"],
+            {"": N_("column '{header}' ({letter}) is ignored, as asked")}),
 )
 
 

@@ -76,7 +76,8 @@ def load(path: Path, settings: JobSettings) -> Table:
     if settings.command not in COMMANDS:
         raise BadConfig("unknown-command", command=settings.command)
     return open_table(path, sheet=settings.sheet, limits=settings.limits,
-                      required_any=key_column_requirement(settings.command), encoding=settings.encoding)
+                      required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                      ignore=tuple(settings.ignore_columns))
 
 
 @dataclass
@@ -133,7 +134,8 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
         if file_sha256(path) != sha256:
             raise FileChanged(path=path)
         again = open_table(path, sheet=table.sheet, limits=settings.limits,
-                           required_any=key_column_requirement(settings.command), encoding=settings.encoding)
+                           required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                           ignore=tuple(settings.ignore_columns))
         for raw in again.rows:
             if raw.row in missing:
                 cells[raw.row] = raw.cells

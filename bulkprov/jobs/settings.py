@@ -43,6 +43,7 @@ class JobSettings:
     builder_default: bool = False
     lookups_file: Path | None = None
     encoding: str | None = None  # a text input's encoding, instead of detecting it
+    ignore_columns: list[str] = field(default_factory=list)  # headers left unread (a misspelt one, on purpose)
     limits: LoaderLimits = field(default_factory=LoaderLimits)
     host: str | None = None
     batch_size: int = 100

@@ -101,6 +101,7 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
                       timeout=values["timeout"], send_email=values["send_email"],
                       limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)),
                       max_deletes=values.get("max_deletes", 500), protected=list(values.get("protected") or []),
+                      ignore_columns=list(values.get("ignore_columns") or []),
                       webhook=values.get("webhook"))
     oidc = None
     if values.get("oidc_issuer"):
