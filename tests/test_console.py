@@ -11,7 +11,18 @@ from tests.test_cli import bulkprov, kore_env
 
 @pytest.mark.parametrize("header, hint", [("fristName", "firstName"), ("E-mial", "emailId"),
                                           ("Departmnet", "dept"), ("Surnme", "lastName")])
-def test_a_typo_of_a_column_gets_a_did_you_mean(tmp_path, header, hint):
+def test_a_typo_of_a_column_stops_the_file_naming_the_column(tmp_path, header, hint):
+    from bulkprov.errors import MisspeltColumn
+
+    path = tmp_path / "u.csv"
+    path.write_text(f"emailId,{header}\na@acme-corp.com,x\n", encoding="utf-8")
+    with pytest.raises(MisspeltColumn) as refused:
+        open_table(path)
+    assert f"'{header}'" in refused.value.message and f"bulkprov's {hint}" in refused.value.message
+
+
+@pytest.mark.parametrize("header, hint", [("Frist Nmae", "firstName"), ("Employe Numbr", "orgUserId")])
+def test_two_slips_of_a_column_get_a_did_you_mean(tmp_path, header, hint):
     path = tmp_path / "u.csv"
     path.write_text(f"emailId,{header}\na@acme-corp.com,x\n", encoding="utf-8")
     (warning,) = [w.message for w in open_table(path).warnings]

@@ -546,3 +546,85 @@ async def test_the_page_says_a_header_is_misspelt_and_honours_the_profiles_ignor
         resp = await client.post("/upload", data=upload_form(csrf, MISSPELT.encode("utf-8")), allow_redirects=False)
         text = await (await client.get(resp.headers["Location"])).text()
         assert "misspelt-column" not in text and 'id="run"' in text, text
+
+
+# -- 14: after a full disk, --resume needs room for what is left, and the abort line tells the truth ---------
+
+
+def test_resume_after_a_full_disk_needs_room_only_for_what_is_left(make_emulator, tmp_path, monkeypatch):
+    import resource
+    import sqlite3
+
+    from bulkprov import cli
+    from bulkprov.jobs import preflight
+    from tests.test_integrity import created_once, start
+
+    emu = make_emulator()
+    roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+    emails = write_roster(roster, 1500)
+
+    def small_disk() -> None:  # every file the run writes may hold 1 MB: the ledger fills it up mid-run
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))
+
+    first = start("add", emu, roster, out, "--batch-size", "20", "--rate", "none", preexec=small_disk)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 3 and "[disk-full]" in err, err
+    db = sqlite3.connect(tmp_path / ".bulkprov" / "ledger.sqlite3")
+    done = db.execute("SELECT COUNT(*) FROM rows WHERE state = 'done'").fetchone()[0]
+    db.close()
+    assert 0 < done < 1500
+    left = 1500 - done
+    # The room the resumed run needs: the ledger for the rows left, the results for every row, one margin.
+    enough = left * preflight.LEDGER_BYTES_PER_ROW + 1500 * preflight.RESULT_BYTES_PER_ROW + preflight.MARGIN
+    whole_run = 1500 * preflight.LEDGER_BYTES_PER_ROW + 1500 * preflight.RESULT_BYTES_PER_ROW + preflight.MARGIN
+    free = enough + 64 * 1024
+    assert free < whole_run, "the test must leave less room than the whole run would need"
+    monkeypatch.setattr(preflight, "_free", lambda path: free)
+    for key, value in kore_env(emu).items():
+        monkeypatch.setenv(key, value)
+    code = cli.main(["add", str(roster), "-o", str(out), "--resume", "--rate", "none", "-q"])
+    assert code == 0
+    created_once(emu, emails)
+    assert len(results_by_row(out)) == 1500
+    monkeypatch.setattr(preflight, "_free", lambda path: enough - 64 * 1024)
+    write_roster(roster, 1500, domain="other.example")  # another file: a new run of every row, too big for it
+    assert cli.main(["add", str(roster), "-o", str(tmp_path / "o2.xlsx"), "--rate", "none", "-q"]) == 2
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_the_abort_line_says_the_results_were_written_when_only_the_ledger_could_not_finish(make_emulator, tmp_path,
+                                                                                            lang):
+    from tests.test_integrity import created_once, start
+
+    emu = make_emulator()
+    roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+    emails = write_roster(roster, 30)
+    proc = start("add", emu, roster, out, "--rate", "none", "--lang", lang, env={"BULKPROV_FAULT": "finish:enospc"})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    (line,) = [line for line in err.splitlines() if "[disk-full]" in line]
+    assert str(out) in line and "runs show" not in line, line
+    with i18n.using(lang):
+        from bulkprov.errors import DiskFull
+
+        said = DiskFull("finish", results="§", reason="§", run_id="§").message.split("§")[0]
+    assert said in line, (said, line)
+    assert len(results_by_row(out)) == 30, "the results it says are there are there"
+    resumed = bulkprov("add", str(roster), "-o", str(out), "--resume", "--rate", "none", env=kore_env(emu))
+    assert resumed.returncode == 0, resumed.stderr
+    created_once(emu, emails)
+
+
+def test_the_abort_line_names_the_file_that_could_not_be_written(make_emulator, tmp_path):
+    from tests.test_integrity import start
+
+    emu = make_emulator()
+    roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
+    write_roster(roster, 30)
+    proc = start("add", emu, roster, out, "--rate", "none", env={"BULKPROV_FAULT": "undo:enospc"})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    (line,) = [line for line in err.splitlines() if "[disk-full]" in line]
+    assert "out.undo.xlsx could not be written" in line and not out.exists(), line
+    resumed = bulkprov("add", str(roster), "-o", str(out), "--resume", "--rate", "none", env=kore_env(emu))
+    assert resumed.returncode == 0 and len(results_by_row(out)) == 30, resumed.stderr

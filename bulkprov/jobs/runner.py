@@ -265,12 +265,15 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     the workbook later)."""
     from bulkprov.jobs.ledgered import record_finish
     from bulkprov.jobs.webhook import notify_webhook
+    from bulkprov.outputs.undo import undo_path
 
     summary, settings = job.summary, job.settings
     failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
     summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+    writing, written = undo_path(job.out_path), None  # what is being written: the abort line names it truly
     try:
         undo = write_undo_file(job, changed, results, report) if report else None
+        writing = job.out_path
         add_notes(results, job.checked.rows)
         input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
         cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
@@ -278,8 +281,10 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
         if summary.run_id and settings.use_ledger:
             record_finish(settings, job.path, summary, written)
     except (OSError, LedgerWriteFailed) as exc:
-        raise DiskFull("results", what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc),
-                       run_id=summary.run_id or "?") from None
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if written is not None:  # the results are there; only the ledger's note of the finish is not
+            raise DiskFull("finish", results=str(written), reason=reason, run_id=summary.run_id or "?") from None
+        raise DiskFull("results", what=str(writing), reason=reason, run_id=summary.run_id or "?") from None
     outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
                          list(job.stop_errors))
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
@@ -374,7 +379,7 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
-    with held_state(path, settings, len(checked.rows), job.out_path):
+    with held_state(path, settings, len(checked.rows), job.out_path, summary.input_sha256):
         try:
             report = await send_rows(path, settings, checked.rows, results, summary, ctx)
         except BulkprovError:
