@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import openpyxl
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -628,3 +629,32 @@ def test_the_abort_line_names_the_file_that_could_not_be_written(make_emulator, 
     assert "out.undo.xlsx could not be written" in line and not out.exists(), line
     resumed = bulkprov("add", str(roster), "-o", str(out), "--resume", "--rate", "none", env=kore_env(emu))
     assert resumed.returncode == 0 and len(results_by_row(out)) == 30, resumed.stderr
+
+
+# -- 9: a workbook downloaded from the page names the uploaded file --------------------------------------------
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_workbook_from_the_page_names_the_uploaded_file(make_emulator, tmp_path, lang):
+    emu = make_emulator()
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 4, invalid={1: {"Email": "broken@"}})
+    config = web_config(tmp_path, host=emu.url)
+    async with TestClient(TestServer(create_app(config)), headers={"Accept-Language": lang}) as client:
+        csrf = await login(client)
+        form = aiohttp.FormData(quote_fields=False)  # the name as a browser sends it: UTF-8, not %-escaped
+        for name, value in (("csrf", csrf), ("action", "add"), ("email", "yes")):
+            form.add_field(name, value)
+        form.add_field("file", roster.read_bytes(), filename="名簿-ja.csv", content_type="text/csv")
+        resp = await client.post("/upload", data=form, allow_redirects=False)
+        run = await client.post(resp.headers["Location"].split("?")[0] + "/run",
+                                data={"csrf": csrf, "action": "add", "email": "yes"}, allow_redirects=False)
+        await _wait_for_job(client, run.headers["Location"])
+        page = await (await client.get(run.headers["Location"])).text()
+        link = re.search(r'href="(/runs/[^"]+/results\.xlsx)"', page).group(1)
+        (tmp_path / "r.xlsx").write_bytes(await (await client.get(link)).read())
+    summary = openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"]
+    with i18n.using(lang):
+        label = i18n.gettext("input file")
+    named = [row[1] for row in summary.iter_rows(values_only=True) if row and row[0] == label]
+    assert named == ["名簿-ja.csv"], [row[:2] for row in summary.iter_rows(values_only=True)][:6]

@@ -235,6 +235,7 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     check_writable(out_path)
     summary = RunSummary(command=settings.command + (_(" (dry run)") if settings.dry_run else ""),
                          input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",
+                         input_name=settings.input_name or "",
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])

@@ -53,6 +53,7 @@ class RunSummary:
     input_path: str
     input_sha256: str
     started: str
+    input_name: str = ""  # the input as its owner knows it (an upload's own name), when not its path
     finished: str = ""
     sheet: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
@@ -325,7 +326,7 @@ class ResultWriter:
         lines: list[tuple[str | int, ...]] = [
             (_("bulkprov run"), summary.command),
             (_("run id"), summary.run_id),
-            (_("input file"), summary.input_path),
+            (_("input file"), summary.input_name or summary.input_path),
             (_("input SHA-256"), summary.input_sha256),
             (_("sheet"), summary.sheet or ""),
             (_("started"), _when(summary.started)),

@@ -142,7 +142,8 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     config.results.mkdir(parents=True, exist_ok=True)
     settings = job_settings(config, action, email, output=output, resume=mode == "resume", force=mode == "force",
                             command_line=f"bulkprov serve: {action} by {session.user}",
-                            failures_output=failures_path(output), encoding=upload.encoding or None)
+                            failures_output=failures_path(output), encoding=upload.encoding or None,
+                            input_name=upload.name)
     job = Job(uuid.uuid4().hex, upload, action, email, session.user or "")
     if not jobs.start(job, settings, config.credentials):
         return _busy(request, jobs.running())
