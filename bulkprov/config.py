@@ -69,6 +69,8 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
     "web_trusted_proxies": (list, []),  # addresses/networks of reverse proxies whose X-Forwarded-For is believed
     "web_roles": (dict, {}),          # local user -> viewer | operator | approver (default operator)
+    "web_check_queue": (int, 64),     # checks of uploads waiting in line, in all (past it: 503, Retry-After)
+    "web_check_queue_per_person": (int, 4),  # one person's checks waiting or running
     # bulkprov serve: single sign-on with OpenID Connect (bulkprov.web.oidc); the secret never in this file
     "oidc_issuer": (str, None),       # e.g. https://login.microsoftonline.com/TENANT/v2.0
     "oidc_client_id": (str, None),

@@ -338,7 +338,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     values = {name: resolve(name, getattr(args, name, None), profile) for name in (
         "host", "env_file", "secret_file", "rate", "batch_size", "concurrency", "max_attempts", "timeout",
         "send_email", "state_dir", "ignore_columns", "web_users", "web_token_file", "web_trusted_proxies", "web_roles",
-        "max_deletes",
+        "web_check_queue", "web_check_queue_per_person", "max_deletes",
         "protected", "webhook", "approval_expiry_hours", "oidc_issuer", "oidc_client_id", "oidc_client_secret_file",
         "oidc_user_claim", "oidc_groups_claim", "oidc_roles", "oidc_scopes", "oidc_redirect_url")}
     values["host"] = values["host"] or _env_host(values["env_file"])

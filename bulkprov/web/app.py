@@ -207,7 +207,7 @@ def create_app(config: WebConfig) -> web.Application:
     app[THROTTLE] = LoginThrottle()
     app[CHECKER] = PasswordChecker(config.login_workers, config.login_queue)
     app[JOBS] = Jobs()
-    app[PREVIEWS] = Previews(config.max_previews)
+    app[PREVIEWS] = Previews(config.max_previews, config.check_queue, config.check_queue_per_person)
     app[AUDIT_WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-audit")
     for folder in (config.state_dir, config.uploads, config.results):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)

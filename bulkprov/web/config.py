@@ -38,6 +38,8 @@ class WebConfig:
     header_timeout: float = 15.0   # a connection must send a whole request head within this (slow headers)
     body_timeout: float = 30.0     # and then never stall longer than this between two pieces of its body
     max_previews: int = 1          # checks (load + validate) running at once, whoever asks
+    check_queue: int = 64          # checks waiting in line, in all (more: 503 with Retry-After)
+    check_queue_per_person: int = 4  # one person's checks in line or running
     login_workers: int = 1         # password checks (scrypt) at once, in their own threads
     login_queue: int = 8           # more waiting than this: refused at once (503)
     networks: tuple[Any, ...] = ()
@@ -96,6 +98,9 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
             raise BadConfig("web-token-file", file=values["web_token_file"], reason=exc.strerror or str(exc)) from None
     if not 0 < max_upload_mb <= 500:
         raise BadConfig("range", name="max_upload_mb", low=0, high=500)
+    for name in ("web_check_queue", "web_check_queue_per_person"):
+        if not 1 <= values.get(name, 1) <= 10_000:
+            raise BadConfig("range", name=name, low=1, high=10_000)
     job = JobSettings(command="add", host=host, rate=values["rate"], batch_size=values["batch_size"],
                       concurrency=values["concurrency"], max_attempts=values["max_attempts"],
                       timeout=values["timeout"], send_email=values["send_email"],
@@ -112,4 +117,6 @@ def build_config(values: dict[str, Any], *, credentials: Any, max_upload_mb: flo
                      users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                      secure_cookies=secure_cookies, trusted_proxies=list(values.get("web_trusted_proxies") or []),
                      local_roles=dict(values.get("web_roles") or {}), oidc=oidc, webhook=values.get("webhook"),
-                     approval_expiry_hours=values.get("approval_expiry_hours", 24.0))
+                     approval_expiry_hours=values.get("approval_expiry_hours", 24.0),
+                     check_queue=values.get("web_check_queue", 64),
+                     check_queue_per_person=values.get("web_check_queue_per_person", 4))
