@@ -251,10 +251,12 @@ def test_the_failures_sheet_next_step_keeps_the_runs_options(make_emulator, tmp_
     _lookups(tmp_path)
     _roster_with_names(tmp_path, 4, invalid={1: {"Email": "broken@"}})
     proc = bulkprov("add", "users.csv", "--lookups", "names.csv", "--lang", "ja", "--sheet", "ignored",
-                    "-o", "r.xlsx", env=kore_env(emu), cwd=tmp_path)
+                    "--ignore-column", "Notes", "--ignore-column", "Remarks", "-o", "r.xlsx", env=kore_env(emu),
+                    cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     command = _command_of(_next_line(proc))
-    assert command == ["bulkprov", "add", "r.xlsx", "--lookups", "names.csv", "--lang", "ja", "--sheet", "Failures"]
+    assert command == ["bulkprov", "add", "r.xlsx", "--lookups", "names.csv", "--ignore-column", "Notes",
+                       "--ignore-column", "Remarks", "--lang", "ja", "--sheet", "Failures"]
     # HR fixes the address in the Failures sheet and runs exactly that line
     book = openpyxl.load_workbook(tmp_path / "r.xlsx")
     failures = book["Failures"]

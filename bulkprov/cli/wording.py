@@ -94,6 +94,9 @@ def command_line(typed: dict, file: str | Path, *, leave_out: frozenset[str] = f
             if switch is None:
                 continue
             words.append(switch.option_strings[-1])
+        elif isinstance(value, list):  # a repeatable option (--ignore-column A --ignore-column B)
+            for item in value:
+                words += [action.option_strings[-1], str(item)]
         else:
             words += [action.option_strings[-1], str(value)]
         seen.add(name)
