@@ -660,3 +660,16 @@ async def test_a_workbook_from_the_page_names_the_uploaded_file(make_emulator, t
         label = i18n.gettext("input file")
     named = [row[1] for row in summary.iter_rows(values_only=True) if row and row[0] == label]
     assert named == ["名簿-ja.csv"], [row[:2] for row in summary.iter_rows(values_only=True)][:6]
+
+
+@pytest.mark.parametrize("lang, last, first", [("en", "lastName", "firstName"), ("ko", "성", "이름"), ("ja", "姓", "名")])
+async def test_the_page_offers_the_template_of_the_readers_language(tmp_path, lang, last, first):
+    config = web_config(tmp_path)
+    async with TestClient(TestServer(create_app(config)), headers={"Accept-Language": lang}) as client:
+        await login(client)
+        resp = await client.get("/template.xlsx")
+        assert resp.status == 200
+        (tmp_path / "t.xlsx").write_bytes(await resp.read())
+    headers = [c.value for c in openpyxl.load_workbook(tmp_path / "t.xlsx")["Users"][1]]
+    assert headers.index(last) < headers.index(first) or lang == "en", headers
+    assert (headers.index(last) == headers.index(first) + 1) == (lang == "en"), headers

@@ -202,6 +202,7 @@ COMMAND_NAMES = {"validate": N_("validate"), "add": N_("add"), "update": N_("upd
 STATUS_COUNTS = {"success": N_("{count} success"), "failed": N_("{count} failed"), "invalid": N_("{count} invalid"),
                  "skipped": N_("{count} skipped"), "not_attempted": N_("{count} not_attempted"),
                  "valid": N_("{count} valid"), "planned": N_("{count} planned")}
+COUNTS_MORE = N_("{counts}, {more}")  # one more count in a headline (Japanese writes 、)
 
 
 def headline(command: str, dry_run: bool, totals: dict[str, int]) -> str:
@@ -209,8 +210,12 @@ def headline(command: str, dry_run: bool, totals: dict[str, int]) -> str:
     name = _(COMMAND_NAMES[command]) if command in COMMAND_NAMES else command
     if dry_run:
         name += _(" (dry run)")
-    counts = ", ".join(_(STATUS_COUNTS[status]).format(count=f"{n:,}") if status in STATUS_COUNTS
-                       else f"{n:,} {status}" for status, n in sorted(totals.items()) if n)
+    counts = ""
+    for status, n in sorted(totals.items()):
+        if not n:
+            continue
+        said = _(STATUS_COUNTS[status]).format(count=f"{n:,}") if status in STATUS_COUNTS else f"{n:,} {status}"
+        counts = _(COUNTS_MORE).format(counts=counts, more=said) if counts else said
     return _("{command}: {counts}").format(command=name, counts=counts or _(SAID["no-rows"]))
 
 

@@ -99,8 +99,9 @@ def _text_rows(
             raise EncodingProblem("late-byte", path=path, line=line, encoding=label, byte=byte) from None
         except UnicodeError as exc:  # a codec's own complaint that is not about a byte (no byte-order mark)
             label = CODEC_LABELS.get(encoding, encoding)
-            raise EncodingProblem("named" if named else "unknown", path=path, line=line_done + 1, encoding=label,
-                                  tried=label, what=str(exc)) from None
+            if named:
+                raise EncodingProblem("named", path=path, line=line_done + 1, encoding=label) from None
+            raise EncodingProblem("unknown", path=path, tried=label, what=str(exc)) from None
         except csv.Error as exc:
             raise _csv_complaint(path, str(exc), line_done + 1) from None
 
