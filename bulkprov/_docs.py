@@ -20,6 +20,14 @@ def _codes_table(codes: dict[str, str]) -> str:
     return "\n".join(rows)
 
 
+def _odd_replies() -> str:
+    from bulkprov.emulator.odd import ODD_REPLIES
+
+    rows = ["| switch | the emulator then |", "|---|---|"]
+    rows += [f"| `{name}` | {what} |" for name, what in ODD_REPLIES.items()]
+    return "\n".join(rows)
+
+
 def blocks() -> dict[str, str]:
     return {
         "columns": schema.markdown_table(),
@@ -29,6 +37,8 @@ def blocks() -> dict[str, str]:
         "run-codes": _codes_table(errors.run_codes()),
         "outcome-codes": _codes_table({c: p.description for c, p in errors.OUTCOME_CODES.items()}),
         "api-facts": facts.markdown_table(),
+        "write-replies": facts.write_replies_table(),
+        "odd-replies": _odd_replies(),
     }
 
 

@@ -3,6 +3,8 @@ bulkprov does if it is wrong)."""
 
 from __future__ import annotations
 
+import pytest
+
 from bulkprov.kore import facts
 from tests.conftest import ROOT
 
@@ -26,3 +28,28 @@ def test_the_readme_does_not_call_assumptions_documented():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "documented budget" not in readme and 'documented "Rate limit' not in readme
     assert facts.markdown_table() in readme
+
+
+def _verdict(result) -> str:
+    from bulkprov.kore import CallResult, OutcomeUnknown, RequestRefused
+
+    if isinstance(result, RequestRefused):
+        return "refused"
+    if isinstance(result, OutcomeUnknown):
+        return "maybe-applied"
+    assert isinstance(result, CallResult), result
+    failed = [k for k, o in result.outcomes.items() if not o.ok]
+    if not result.unconfirmed:
+        assert set(result.outcomes) == {"a@x.com", "b@x.com"}
+        return "named-failed" if failed else "success"
+    return "named-checked" if failed else "checked"
+
+
+@pytest.mark.parametrize("reply", facts.WRITE_REPLIES, ids=lambda r: r.shape)
+def test_every_write_reply_of_the_readme_becomes_what_it_says(reply):
+    """The README's table of write replies is the rule bulkprov runs: each example, through ``classify``."""
+    from bulkprov.kore.replies import classify
+
+    result = classify(reply.status, {}, reply.body, op="add", requested=[("a@x.com",), ("b@x.com",)])
+    assert _verdict(result) == reply.becomes
+    assert facts.write_replies_table() in (ROOT / "README.md").read_text(encoding="utf-8")

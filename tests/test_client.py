@@ -318,13 +318,14 @@ HTTP_DATE = formatdate(NOW + 30, usegmt=True)
         (404, {}, '{"errors":[{"msg":"Not Found"}]}', "permanent", None, "Not Found"),
         (413, {"Content-Type": "text/html"}, "<html><title>413 Request Entity Too Large</title></html>",
          "permanent", None, "413"),
-        (200, {"Content-Type": "text/html"}, "<html><title>Sign in</title></html>", "transient", None,
+        # a 2xx write reply that cannot be read may come after the work was done: checked before a resend
+        (200, {"Content-Type": "text/html"}, "<html><title>Sign in</title></html>", "ambiguous", None,
          "not JSON"),
-        (200, {}, "", "transient", None, "empty body"),
+        (200, {}, "", "ambiguous", None, "empty body"),
+        (204, {}, "", "ambiguous", None, "may have acted"),
         (400, {"Content-Type": "text/plain"}, "Bad Request", "transient", None, "Bad Request"),
         (302, {"Location": "https://login.example.com/"}, "", "permanent", None, "redirect"),
         (200, {}, '{"errors":[{"msg":"something wrong"}]}', "permanent", None, "something wrong"),
-        (200, {}, '"ok"', "ambiguous", None, "unexpected reply"),
     ],
 )
 def test_classification_table(status, headers, text, kind, retry_after, in_message) -> None:
@@ -381,9 +382,32 @@ def test_invalid_email_only_when_the_address_is_malformed(op, key, by_org, code)
     assert result.outcomes[key.casefold()].code == code
 
 
-def test_no_content_is_success_for_writes() -> None:
-    result = classify(204, {}, "", op="remove", requested=["a@x.com"])
-    assert isinstance(result, CallResult) and result.outcomes["a@x.com"].ok
+@pytest.mark.parametrize(("status", "body"), [
+    (200, {}), (200, {"status": "error", "message": "Internal error"}), (200, {"error": "boom"}),
+    (200, {"failedUserDetails": "all users failed"}), (202, {"msg": "Request queued"}), (200, {"msg": "OK"}),
+    (200, "ok"), (200, []), (200, {"failedUserDetails": []}), (201, {"msg": "Users are removed Successfully"}),
+    (200, {"msg": "Users are created Successfully", "status": "error"}),
+    (202, {"msg": "Users are created Successfully"}),
+])
+def test_a_write_reply_without_the_documented_words_settles_nobody(status, body) -> None:
+    result = classify(status, {}, json.dumps(body), op="add", requested=[("a@x.com",), ("b@x.com",)])
+    assert isinstance(result, CallResult) and result.outcomes == {}
+    assert result.unconfirmed == ["a@x.com", "b@x.com"] and result.unknown.startswith(f"HTTP {status}")
+
+
+@pytest.mark.parametrize("msg", ["Users are created Successfully", "users are created successfully",
+                                 " USERS ARE CREATED SUCCESSFULLY "])
+def test_the_documented_success_sentence_ignoring_case(msg) -> None:
+    for status in (200, 201):
+        result = classify(status, {}, json.dumps({"msg": msg}), op="add", requested=[("a@x.com",)])
+        assert result.outcomes["a@x.com"].ok and result.unconfirmed == [] and result.unknown == ""
+    wrong_call = classify(200, {}, json.dumps({"msg": msg}), op="remove", requested=["a@x.com"])
+    assert wrong_call.outcomes == {} and wrong_call.unconfirmed == ["a@x.com"], "another call's sentence"
+
+
+def test_a_failure_list_in_a_202_settles_only_the_users_it_names() -> None:
+    result = classify(202, {}, ADD_FAILURE, op="add", requested=[("ok@x.com",), ("bad@x",)])
+    assert not result.outcomes["bad@x"].ok and result.unconfirmed == ["ok@x.com"]
 
 
 def test_tokens_are_redacted_from_server_messages(creds) -> None:

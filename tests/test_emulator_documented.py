@@ -187,3 +187,88 @@ def test_documented_replies_are_a_setting(tmp_path):
     assert config.documented and config.not_found_reason == "Nope"
     with pytest.raises(ValueError):
         EmulatorConfig(replies="imaginary")
+
+
+# -- odd replies: one switch each (#27) ------------------------------------------------------------------------
+
+USERS_PATH = "/api/public/users"
+
+
+def people(n: int) -> list[dict]:
+    return [{"userInfo": {"emailId": f"p{i}@corp.com", "orgUserId": f"P{i}", "firstName": f"F{i}"},
+             "canCreateBot": False, "isDeveloper": False} for i in range(n)]
+
+
+@pytest.mark.parametrize(("name", "status", "body", "done"), [
+    ("write-empty", 200, {}, False),
+    ("write-status-error", 200, {"status": "error", "message": "Internal error"}, False),
+    ("write-error", 200, {"error": "Something went wrong"}, False),
+    ("write-failed-string", 200, {"failedUserDetails": "all users failed"}, False),
+    ("write-queued", 202, {"msg": "Request queued"}, False),
+    ("write-other-msg", 200, {"msg": "OK"}, True),
+    ("write-html", 200, "<html><head><title>Gateway</title></head><body>Done</body></html>", True),
+    ("write-empty-body", 200, "", True),
+])
+async def test_odd_write_replies(http, start, name, status, body, done):
+    emu, url = await start(documented(odd=[name]))
+    got = await call(http, url, "POST", USERS_PATH, {"users": people(2)})
+    assert got[:2] == (status, body)
+    assert (len(emu.users) == 2) is done
+    emu.reconfigure(odd=[])
+    status, body, _ = await call(http, url, "POST", USERS_PATH, {"users": people(2)})
+    assert (status == 400 and "failedUserDetails" in body) if done else body == {"msg": "Users are created Successfully"}
+
+
+async def test_odd_failures_name_a_stranger_or_only_the_first_user(http, start):
+    emu, url = await start(documented(users=people(3), odd=["write-stranger"]))
+    status, body, _ = await call(http, url, "DELETE", USERS_PATH, {"deleteEmailIds": ["p0@corp.com"]})
+    assert status == 200 and body["failedUserDetails"][0]["emailId"] == "someone.else@elsewhere.example"
+    assert len(emu.users) == 3, "nothing done"
+    emu.reconfigure(odd=["write-400-partial"])
+    status, body, _ = await call(http, url, "DELETE", USERS_PATH, {"deleteEmailIds": ["p0@corp.com", "p1@corp.com"]})
+    assert status == 400 and [f["emailId"] for f in body["failedUserDetails"]] == ["p0@corp.com"]
+    assert sorted(emu.users) == ["p0@corp.com", "p2@corp.com"], "every user but the first was removed"
+
+
+async def test_odd_users_info_omits_users_or_answers_with_others(http, start):
+    emu, url = await start(documented(users=people(3), odd=["info-omit"], odd_pattern="^p1@"))
+    status, body, _ = await call(http, url, "POST", INFO, {"emailIds": ["p0@corp.com", "p1@corp.com", "x@corp.com"]})
+    assert [e["userInfo"]["emailId"] for e in body] == ["p0@corp.com", "x@corp.com"]
+    emu.reconfigure(odd=["info-wrong-user"])
+    status, body, _ = await call(http, url, "POST", INFO, {"orgUserIds": ["P0"]})
+    assert status == 200 and [e["userInfo"]["emailId"] for e in body] == ["p1@corp.com"]
+
+
+async def _read_listing(http, url, limit: int = 2) -> tuple[list[str], list[int]]:
+    seen, totals, offset = [], [], 0
+    for _page in range(20):
+        status, body, _ = await call(http, url, "GET", f"{LIST}?limit={limit}&offset={offset}", raw=b"")
+        seen += [u["username"] for u in body["users"]]
+        totals.append(body["total"])
+        offset += limit
+        if not body["availableMore"]:
+            break
+    return seen, totals
+
+
+@pytest.mark.parametrize(("name", "seen", "totals"), [
+    ([], ["p0", "p1", "p2", "p3", "p4"], [5, 5, 5]),
+    (["list-skip-one"], ["p0", "p2", "p3", "p4"], [5, 5, 5]),
+    (["list-stop-early"], ["p0", "p1"], [5]),
+    # a page of 4 holds 2 users twice: a client advancing by what it received skips p2 and p3
+    (["list-doubled"], ["p0", "p0", "p1", "p1", "p4", "p4"], [5, 5]),
+    (["list-removed-between"], ["p0", "p1", "p3", "p4"], [5, 4]),
+    (["list-added-between"], ["p0", "p1", "p1", "p2", "p3", "p4"], [5, 6, 6]),
+])
+async def test_odd_listing_pages(http, start, name, seen, totals):
+    emu, url = await start(documented(users=people(5), odd=name))
+    got, got_totals = await _read_listing(http, url, limit=4 if name == ["list-doubled"] else 2)
+    assert [e.split("@")[0] for e in got] == seen and got_totals == totals
+
+
+def test_odd_switches_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="unknown odd reply"):
+        EmulatorConfig(odd=["write-imaginary"])
+    seed = tmp_path / "seed.json"
+    seed.write_text(json.dumps({"odd": ["write-empty"], "odd_pattern": "^a"}), encoding="utf-8")
+    assert EmulatorConfig.from_json(seed).odd == ["write-empty"]

@@ -68,13 +68,9 @@ def test_export_2500_users_validates_and_plans_no_change(make_emulator, creds, t
     assert plan.exit_code == 0
     summary = [r["value"] for r in read_sheet(plan.results_path, "Summary") if not r["item"]]
     changes = read_sheet(plan.results_path, "Update")
-    if replies == "full":
-        assert "0 to add, 0 to update, 2500 unchanged, 0 to remove, 0 invalid rows" in summary
-        assert changes == []
-    else:
-        # A documented usersInfo reply has no orgUserId; until sync's diff reads it from elsewhere, plan
-        # sees the export's orgUserIds as changes -- and nothing else.
-        assert "0 to add" in summary[0] and {c["field"] for c in changes} <= {"orgUserId"}
+    # A documented usersInfo reply has no orgUserId: plan takes it from the account listing (#27).
+    assert "0 to add, 0 to update, 2500 unchanged, 0 to remove, 0 invalid rows" in summary
+    assert changes == []
 
 
 def test_export_without_the_role_management_scope_says_so(make_emulator, creds, tmp_path):

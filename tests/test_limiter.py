@@ -98,3 +98,14 @@ async def test_limiter_on_a_clock_that_starts_at_zero():
     assert limiter._wait_needed() == pytest.approx(9.0), "two in the last 10 s: wait for the seeded one"
     clock.now = 9.5
     assert limiter._wait_needed() == 0.0
+
+
+async def test_a_servers_pause_holds_without_client_side_windows():
+    """``--rate none`` removes the client's windows, never the server's Retry-After (#27)."""
+    clock = ManualClock()
+    limiter = RateLimiter([], clock=clock)
+    assert limiter._wait_needed() == 0.0
+    limiter.pause(20.0)
+    assert limiter._wait_needed() == pytest.approx(20.0)
+    clock.now = 20.0
+    assert limiter._wait_needed() == 0.0

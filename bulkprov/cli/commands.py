@@ -311,7 +311,11 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     for name in ("replies", "rate_refusal", "other_client_rate", "prefill"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
-    config.__post_init__()  # the same checks as a seed file's settings
+    config.odd = [*config.odd, *(args.odd or [])]
+    try:
+        config.__post_init__()  # the same checks as a seed file's settings
+    except ValueError as exc:
+        raise UsageProblem(reason=str(exc)) from None
     run_server(args.port, host=args.bind, config=config)
     return 0
 

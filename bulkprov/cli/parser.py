@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--other-client-rate", type=float, metavar="N",
                    help="another client of the account spends N requests per second of the same windows")
     p.add_argument("--prefill", type=int, metavar="N", help="requests another client made just before start")
+    p.add_argument("--odd", action="append", metavar="NAME",
+                   help="answer the odd way NAME, as a real server may on a bad day (repeatable; the README lists "
+                   "the names: write-empty, write-queued, info-omit, list-skip-one...)")
 
     p = sub.add_parser("serve", help="the HR upload page: upload, check, run and download results in a browser")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")

@@ -227,12 +227,15 @@ class Accounts:
             if self.config.documented:  # the remove page's failure: named by emailId, whatever was sent
                 return documented.remove_failure(email, documented.UNAUTHORIZED)
             return {label: echoed, "reason": documented.reason_object(documented.UNAUTHORIZED)}
+        self._drop(key)
+        self.counts["removed"] += 1
+        return None
+
+    def _drop(self, key: str) -> None:
         gone = self.users.pop(key)
         org = gone["userInfo"].get("orgUserId")
         if org and self._by_org.get(org) == key:
             del self._by_org[org]
-        self.counts["removed"] += 1
-        return None
 
     def _lookup(self, body: dict[str, Any], items: list[Any]) -> tuple[int, Any]:
         """usersInfo.  Full replies: found users in full; a missing one's reason is a string for an
@@ -243,6 +246,10 @@ class Accounts:
         out: list[dict[str, Any]] = []
         for ident in items:
             key = self._find(org=ident) if by_org else self._find(email=ident)
+            if self._omitted(ident, key):
+                continue
+            if by_org and key is not None and "info-wrong-user" in self.config.odd:
+                key = self._another_user(key, items)
             if self.config.documented:
                 out.append(documented.info_found(self.users[key], self._directory.bots) if key is not None
                            else documented.info_missing(ident if by_org else _echo(ident), reason))
@@ -259,14 +266,56 @@ class Accounts:
                 out.append({"userInfo": {"emailId": _echo(ident), "status": "failure", "reason": reason}})
         return documented.info_reply(out) if self.config.documented else (200, out)
 
+    def _omitted(self, ident: Any, key: str | None) -> bool:
+        """``info-omit``: is this user left out of the usersInfo reply?"""
+        if "info-omit" not in self.config.odd:
+            return False
+        pattern = self.config.odd_pattern
+        email = self.users[key]["userInfo"]["emailId"] if key is not None else str(ident)
+        return pattern is None or re.search(pattern, email) is not None
+
+    def _another_user(self, key: str, asked: list[Any]) -> str:
+        """``info-wrong-user``: a user of the account that is neither this one nor one asked about."""
+        asked_keys = {self._by_org.get(i) for i in asked if isinstance(i, str)}
+        for other in self.users:
+            if other != key and other not in asked_keys:
+                return other
+        return key
+
     def _listing(self, query: Any) -> dict[str, Any]:
-        """``alluserroles``: one page of every user (``limit`` capped at ``page_limit``; assumed default 50)."""
-        limit = min(_int(query.get("limit"), 50), self.config.page_limit)
+        """``alluserroles``: one page of every user (``limit`` capped at ``page_limit``; assumed default 50).
+        The ``list-*`` odd switches change what a page holds (:mod:`bulkprov.emulator.odd`)."""
+        limit = max(1, min(_int(query.get("limit"), 50), self.config.page_limit))
         offset = _int(query.get("offset"), 0)
+        odd = self.config.odd
+        if offset > 0:
+            self._meanwhile(odd)
         users = list(self.users.values())
-        page = users[offset:offset + max(1, limit)]
-        return {"total": len(users), "availableMore": offset + len(page) < len(users),
+        total = len(users)
+        if "list-doubled" in odd:
+            half = max(1, limit // 2)
+            page = [u for u in users[offset:offset + half] for _twice in (0, 1)]
+            more = offset + half < total
+        else:
+            page = [u for i, u in enumerate(users[offset:offset + limit], offset)
+                    if not ("list-skip-one" in odd and i == 1)]
+            more = offset + limit < total
+        if "list-stop-early" in odd and offset == 0:
+            more = False
+        return {"total": total, "availableMore": more,
                 "users": [documented.listing_entry(u, self._directory.bots, self.config.account_id) for u in page]}
+
+    def _meanwhile(self, odd: list[str]) -> None:
+        """What another admin does while a later page is read (once per reset)."""
+        if "list-removed-between" in odd and "removed" not in self._odd_done and self.users:
+            self._odd_done.add("removed")
+            self._drop(next(iter(self.users)))
+        if "list-added-between" in odd and "added" not in self._odd_done:
+            self._odd_done.add("added")
+            from bulkprov.emulator.odd import new_user
+
+            user = new_user(len(self.users))
+            self.users = {user["userInfo"]["emailId"]: user, **self.users}
 
 
 def _int(value: Any, default: int) -> int:

@@ -140,6 +140,9 @@ class EmulatorConfig:
     prefill: int = 0  # requests another client made just before a reset (they fill the windows)
     page_limit: int = 100  # the largest alluserroles page (assumed: the page documents no maximum)
     role_management_scope: bool = True  # False: the listing is refused (an app without Role Management)
+    # Odd replies a real server may give on a bad day, one switch each (bulkprov.emulator.odd.ODD_REPLIES).
+    odd: list[str] = field(default_factory=list)
+    odd_pattern: str | None = None  # re.search over emails: the users "info-omit" leaves out (None: all)
     account_id: str = "a-0d1e2f3a-4b5c-6d7e-8f9a-0b1c2d3e4f5a"
     roles: dict[str, str] = field(default_factory=lambda: dict(_DEMO["roles"]))  # roleId -> name
     bots: dict[str, str] = field(default_factory=lambda: dict(_DEMO["bots"]))  # botId -> name
@@ -165,7 +168,11 @@ class EmulatorConfig:
                 raise ValueError(f"{name} is a probability between 0 and 1")
         if self.latency < 0 or self.rate_tolerance < 0:
             raise ValueError("latency and rate_tolerance cannot be negative")
-        for pattern in (self.poison_pattern, self.refuse_remove_pattern):
+        from bulkprov.emulator.odd import check
+
+        self.odd = [str(name) for name in self.odd]
+        check(self.odd)
+        for pattern in (self.poison_pattern, self.refuse_remove_pattern, self.odd_pattern):
             if pattern is not None:
                 re.compile(pattern)  # fail at configuration time, not mid-request
 

@@ -45,10 +45,11 @@ Each API request goes through these steps, in this order; the first that refuses
 6. ``fail_5xx`` (503, alternately a JSON and an HTML body), nothing applied.
 7. ``latency`` sleep - *before* applying, so a test can stop the emulator while a request is in
    flight and be sure nothing was committed.
-8. Apply the batch (synchronously: concurrent requests never interleave inside a batch).
+8. Apply the batch (synchronously: concurrent requests never interleave inside a batch) -- unless
+   an odd reply (:mod:`bulkprov.emulator.odd`) answers instead, with nothing done.
 9. ``commit_then_drop`` (writes only; usersInfo is never dropped, so a client can always resolve an
    ambiguous outcome): the batch is committed, then the connection is closed with no reply.
-10. Reply.
+10. Reply (an odd reply's shape when one is switched on for a done batch).
 
 Requests refused before the rate check (bad JWT) never take a slot; refused by the rate check only
 with ``rate_counts_refused``; every request past it takes one, whatever happens next.  Another client
@@ -57,7 +58,7 @@ of the same account can be simulated: ``prefill`` requests it made just before a
 
 The request log (``Emulator.requests``) has one entry per API request: ``t`` (monotonic arrival),
 ``method``, ``path``, ``status`` (None for a dropped connection), ``users`` (items in the request),
-``outcome`` (``ok``, ``rate``, ``5xx``, ``drop``, ``auth`` or ``refused``) and, once applied,
+``outcome`` (``ok``, ``rate``, ``5xx``, ``drop``, ``auth``, ``refused`` or ``odd``) and, once applied,
 ``failed`` (users in ``failedUserDetails``).  ``counts.created_per_email`` says how many times each
 address was created (a test proves "created exactly once" with it) and
 ``counts.create_attempts_per_email`` how many applied add requests carried it (a client that
@@ -86,6 +87,7 @@ from typing import Any
 import jwt
 from aiohttp import web
 
+from bulkprov.emulator import odd
 from bulkprov.emulator.accounts import Accounts
 from bulkprov.emulator.config import (
     API_LIST,
@@ -164,6 +166,7 @@ class Emulator(Accounts):
             self._windows.book(self.config.rate_windows, now)
         self._others_next = now  # when the simulated other client sends its next request
         self._jtis: set[str] = set()
+        self._odd_done: set[str] = set()  # odd switches that act once ("list-removed-between"...)
         self._rng = random.Random(self.config.seed)
         self._directory = _Directory(self.config)
         for user in self.config.users:
@@ -243,8 +246,24 @@ class Emulator(Accounts):
             return self._unavailable(entry)
         if self.config.latency:
             await asyncio.sleep(self.config.latency)
+        instead = odd.write_instead(self.config.odd, op)
+        if instead is not None:  # an odd reply, and nothing done
+            self.counts[f"{op}_calls"] += 1
+            return self._reply(entry, *instead, "odd")
+        if "write-400-partial" in self.config.odd and op in odd.WRITE_OPS:
+            if len(items) > 1:
+                self._apply(op, body, items[1:])
+            return self._reply(entry, 400, odd.partial_failure(items[0]), "odd")
         status, reply = self._apply(op, body, items)
         entry["failed"] = len(reply.get("failedUserDetails", [])) if isinstance(reply, dict) else 0
+        after = odd.write_after(self.config.odd, op)
+        if after is not None:  # the work is done; the reply is odd
+            entry["status"], entry["outcome"] = after[0], "odd"
+            if isinstance(after[1], dict):
+                return web.json_response(after[1], status=after[0])
+            if not after[1]:
+                return web.Response(status=after[0], body=b"")
+            return web.Response(status=after[0], text=after[1], content_type="text/html")
         if op != "info" and self._chance(self.config.commit_then_drop):
             # Committed; now vanish without a byte of reply (aiohttp skips writing to a closed transport).
             self.counts["drops"] += 1

@@ -110,6 +110,9 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
             {"": "{said}",
              "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
                            "asked")}),
+    Problem("not-applied", N_("the server's reply did not say the change was made, and usersInfo shows it was not"),
+            {"": N_("not done: the server answered {said}, which does not say it was done, and usersInfo shows it "
+                    "was not")}),
     Problem("invalid-email", N_("the server refused the email address"), {"": "{said}"}),
     Problem("already-exists", N_("the user already exists"), {"": "{said}"}),
     Problem("not-found", N_("the user does not exist"),
@@ -129,11 +132,23 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
              "other-key": N_("unverified: the server reported a failure for another key ({said})"),
              "unnamed": N_("unverified: the server answered HTTP {status} without naming this user"),
              "in-flight": N_("outcome unknown: the run stopped while this row was in flight; resuming the run "
-                             "checks it first")}),
+                             "checks it first"),
+             "unknown-reply": N_("outcome unknown: the server answered {said}, which does not say what happened, "
+                                 "and usersInfo did not name this user; resuming the run checks it again"),
+             "queued": N_("outcome unknown: the server queued the request ({said}) and had not done it when "
+                          "asked; resuming the run checks it again"),
+             "update-unchecked": N_("outcome unknown: the server answered {said}, which does not say the update "
+                                    "was made, and usersInfo does not show every change it makes; resuming the "
+                                    "run checks it again"),
+             "left-out": N_("outcome unknown: the server's usersInfo reply does not name this user"),
+             "sent": N_("outcome unknown: the request was sent and the run stopped ({stopped}) before its reply "
+                        "was known; resuming the run checks it first")}),
     Problem("not-attempted", N_("not sent: the run stopped first (authentication refused, circuit breaker, "
                                 "unreachable host, full disk)"),
             {"": N_("not sent: {stopped}"),
-             "pending": N_("not sent yet: resume the run to send it")}),
+             "pending": N_("not sent yet: resume the run to send it"),
+             "stray-details": N_("not removed: its details could not be fetched ({said}), so an undo file could "
+                                 "not add it back")}),
     Problem("interrupted", N_("not sent: a stop signal or the run-time limit stopped the run first"),
             {"": N_("not sent: {stopped}")}),
     Problem("guard", N_("not sent: a sync guard stopped the run"), {"": N_("not sent: {stopped}")}),
@@ -154,7 +169,8 @@ SUCCESS_NOTES: dict[str, Problem] = _problems(
              "removed": N_("removed (confirmed): an earlier attempt's reply was lost and the user is now gone"),
              "removed-info": N_("removed (confirmed by usersInfo after the reply was lost)"),
              "updated-info": N_("updated (confirmed by usersInfo after the reply was lost)"),
-             "unmatched": N_("confirmed by usersInfo (the reply's failure list did not match)")}),
+             "unmatched": N_("confirmed by usersInfo (the reply's failure list did not match)"),
+             "unknown-reply": N_("confirmed by usersInfo (the server answered {said}, which did not say)")}),
 )
 
 

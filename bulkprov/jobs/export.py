@@ -27,7 +27,7 @@ from bulkprov.io.xlsx import AtomicFile, check_new, check_writable, new_workbook
 from bulkprov.jobs.settings import JobSettings, ProgressFn
 from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
 from bulkprov.kore.auth import TOKEN_LIFETIME
-from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, list_account
+from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, AccountListing, list_account, merge_user
 from bulkprov.model import match_key
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.send.batches import estimate_seconds
@@ -46,7 +46,13 @@ class ExportOutcome:
     users: int
     requests: int
     warnings: list[str] = field(default_factory=list)
-    exit_code: int = 0
+    missing: int = 0                                            # users the account says it has, not read
+    without_details: list[str] = field(default_factory=list)    # emails usersInfo gave no details for
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the export holds fewer users than the account says, or users without details."""
+        return 1 if self.missing or self.without_details else 0
 
 
 def default_export_path(host: str | None, when: dt.datetime) -> Path:
@@ -69,10 +75,47 @@ async def export_account_async(settings: JobSettings, credentials: Any,
                               concurrency_hint=settings.concurrency) as client:
             reader = _Reader(client, limiter, settings, progress)
             users = await reader.read()
-    warnings = reader.warnings
-    write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]))
+    gaps = Gaps(reader.listing, reader.without_details)
+    write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]), gaps=gaps)
     log.info(_("export: %d users, %d requests: %s"), len(users), reader.requests, path)
-    return ExportOutcome(path, len(users), reader.requests, warnings)
+    return ExportOutcome(path, len(users), reader.requests, gaps.lines(), gaps.missing, reader.without_details)
+
+
+@dataclass
+class Gaps:
+    """What an export could not read: users the listing did not give, users usersInfo did not detail."""
+
+    listing: AccountListing | None = None
+    without_details: list[str] = field(default_factory=list)
+
+    @property
+    def missing(self) -> int:
+        return self.listing.missing if self.listing is not None else 0
+
+    def lines(self) -> list[str]:
+        """One line per gap, for the console and the About sheet (empty for a complete export)."""
+        out = []
+        if self.listing is not None and self.missing:
+            out.append(_("the export is incomplete: the account says it has {total} users and {count} could be "
+                         "read ({missing} missing) after {reads} reads of the listing").format(
+                total=self.listing.total, count=len(self.listing.users), missing=self.missing,
+                reads=self.listing.reads))
+        if self.listing is not None and self.listing.unsure:
+            out.append(_("{count} users were in an earlier read of the listing but not in the last (removed "
+                         "meanwhile, or left out): {emails}").format(count=len(self.listing.unsure),
+                                                                     emails=_some(self.listing.unsure)))
+        if self.without_details:
+            out.append(_("{count} users have no details (usersInfo did not return them: their names, groups and bot "
+                         "tasks are blank in the Users sheet; do not use this file as a roster before exporting "
+                         "again): {emails}").format(count=len(self.without_details),
+                                                    emails=_some(self.without_details)))
+        return out
+
+
+def _some(emails: list[str], limit: int = 10) -> str:
+    shown = ", ".join(emails[:limit])
+    return shown if len(emails) <= limit else _("{shown} and {more} more").format(shown=shown,
+                                                                                 more=len(emails) - limit)
 
 
 @contextlib.contextmanager
@@ -95,8 +138,9 @@ class _Reader:
                  progress: ProgressFn | None) -> None:
         self.client, self.limiter, self.settings, self.progress = client, limiter, settings, progress
         self.requests = 0
-        self.warnings: list[str] = []
         self.listed: list[dict[str, Any]] = []  # as the listing gave them (it names roles and bots)
+        self.listing: AccountListing | None = None
+        self.without_details: list[str] = []
         self._planned = False
 
     async def read(self) -> list[dict[str, Any]]:
@@ -104,12 +148,14 @@ class _Reader:
             listing = await list_account(self, page_size=DEFAULT_PAGE_SIZE, progress=self._listed)
         except CallFailed as exc:
             raise self._stopped(exc, listing=True) from None
-        self.listed = listing.users
+        self.listing, self.listed = listing, listing.users
         try:
             details = await self._details([u["userInfo"]["emailId"] for u in listing.users])
         except CallFailed as exc:
             raise self._stopped(exc, listing=False) from None
-        return [merge(u, details.get(match_key(u["userInfo"]["emailId"]))) for u in listing.users]
+        self.without_details = [u["userInfo"]["emailId"] for u in listing.users
+                                if match_key(u["userInfo"]["emailId"]) not in details]
+        return [merge_user(u, details.get(match_key(u["userInfo"]["emailId"]))) for u in listing.users]
 
     async def list_users(self, *, limit: int, offset: int = 0):
         """The client's call, paced and retried (``list_account`` pages through this)."""
@@ -150,10 +196,6 @@ class _Reader:
             self._report(done, len(emails))
 
         await asyncio.gather(*(one(c) for c in chunks))
-        missing = len(emails) - len(found)
-        if missing:
-            self.warnings.append(_("{count} listed users were not found by usersInfo (removed meanwhile?); they "
-                                   "are exported from the listing alone").format(count=missing))
         self._report(len(emails), len(emails), final=True)
         return found
 
@@ -172,29 +214,12 @@ class _Reader:
                            "requests": self.requests, "final": final})
 
 
-def merge(listed: dict[str, Any], detail: dict[str, Any] | None) -> dict[str, Any]:
-    """usersInfo's details, with what only the listing says (orgUserId, Builder flags, roles) filled in."""
-    if detail is None:
-        return listed
-    user = dict(detail)
-    info = dict(detail.get("userInfo") or {})
-    for name, value in listed["userInfo"].items():
-        if value and not info.get(name):
-            info[name] = value
-    user["userInfo"] = info
-    for name in ("canCreateBot", "isDeveloper"):
-        if not isinstance(user.get(name), bool) and name in listed:
-            user[name] = listed[name]
-    roles = user.get("roles")
-    if not isinstance(roles, dict) or not (roles.get("btRoles") or roles.get("adminRoles")):
-        user["roles"] = listed["roles"]
-    return user
-
-
 def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: int,
-                 names: Names | None = None) -> Path:
-    """The export workbook: Users (an input file), Roles/Bots/Groups (name -> id), About."""
+                 names: Names | None = None, gaps: Gaps | None = None) -> Path:
+    """The export workbook: Users (an input file), Roles/Bots/Groups (name -> id), About; and
+    ``Incomplete`` naming the users it could not read whole, when there are any."""
     names = names or Names(users)
+    gaps = gaps or Gaps()
     rows = []
     for user in users:
         cells = user_cells(user, names)
@@ -208,10 +233,21 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
             write_sheet(wb, sheet, ["name", id_col], [[name, ident] for ident, name in sorted(
                 table.items(), key=lambda item: item[1].casefold())])
         about = [[_("host"), host], [_("exported"), dt.datetime.now().astimezone().isoformat(timespec="seconds")],
-                 [_("users"), str(len(users))], [_("requests"), str(requests)],
-                 ["", _("The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
-                        "The Roles, Bots and Groups sheets map the names seen to their ids.")]]
+                 [_("users"), str(len(users))], [_("requests"), str(requests)]]
+        if gaps.listing is not None and gaps.listing.total is not None:
+            about.append([_("users the account says it has"), str(gaps.listing.total)])
+        about += [["", line] for line in gaps.lines()]
+        about.append(["", _("The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
+                            "The Roles, Bots and Groups sheets map the names seen to their ids.")])
         write_sheet(wb, "About", [_("item"), _("value")], about, width=40)
+        without = set(gaps.without_details)
+        incomplete = ([[email, "", _("in an earlier read of the listing, not in the last")]
+                       for email in (gaps.listing.unsure if gaps.listing is not None else [])]
+                      + [[u["userInfo"]["emailId"], u["userInfo"].get("orgUserId", ""),
+                          _("usersInfo did not return its details: names, groups and bot tasks are blank")]
+                         for u in users if u["userInfo"]["emailId"] in without])
+        if incomplete:
+            write_sheet(wb, "Incomplete", ["emailId", "orgUserId", _("what is missing")], incomplete, width=40)
         wb.close()
     except BaseException:
         target.discard()
@@ -220,4 +256,4 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
     return path
 
 
-__all__ = ["ExportOutcome", "RunStopped", "export_account", "export_account_async", "merge", "write_export"]
+__all__ = ["ExportOutcome", "RunStopped", "export_account", "export_account_async", "write_export"]

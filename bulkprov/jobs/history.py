@@ -9,6 +9,7 @@ from bulkprov.errors import OUTCOME_CODES, RunNotFound
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.ledger import LEDGER_NAME, Ledger, RunInfo
+from bulkprov.jobs.ledgered import in_flight_result
 from bulkprov.jobs.runner import failure_cells, load, now_text, write_results
 from bulkprov.jobs.settings import JobSettings, file_sha256
 from bulkprov.outputs.results import RunSummary, results_path
@@ -37,9 +38,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     results = {r.row: r.result() for r in records}
     for r in records:
         if r.state == "in_flight":
-            results[r.row].status = "failed"
-            results[r.row].reason = OUTCOME_CODES["unverified"].render("in-flight")
-            results[r.row].error_code = "unverified"
+            results[r.row] = in_flight_result(r)
         elif r.state == "pending":
             results[r.row].reason = OUTCOME_CODES["not-attempted"].render("pending")
     settings = JobSettings(command=info.command, output=output, results_format=fmt, use_ledger=False)

@@ -199,6 +199,30 @@ def _not_retried(ledger: Ledger, settings: JobSettings, summary: RunSummary,
             for r in valid if r.row not in failed}
 
 
+def in_flight_result(rec: Any, stopped: str = "") -> RowResult:
+    """A row whose request left with no known outcome: ``failed``, ``unverified`` -- never "not sent"."""
+    from bulkprov.errors import OUTCOME_CODES
+
+    reason = (OUTCOME_CODES["unverified"].render("sent", stopped=stopped) if stopped
+              else OUTCOME_CODES["unverified"].render("in-flight"))
+    return RowResult.of(rec.result().ref, Status.FAILED, reason, "unverified", rec.http_status, rec.attempt,
+                        rec.batch or "")
+
+
+def ledger_results(settings: JobSettings, path: Path, run_id: str, stopped: str) -> dict[int, RowResult]:
+    """What the ledger knows of a run that stopped without its dispatcher's report (an internal error):
+    the final outcomes, and the rows whose request left as ``failed`` / ``unverified``.  Empty when the
+    ledger cannot be read: the caller then says "not sent" only of what it knows was not."""
+    try:
+        with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
+            records = ledger.rows(run_id)
+    except Exception as exc:  # noqa: BLE001 - already on the way out of an internal error: never a second one
+        log.warning(_("the run ledger could not be read after the internal error: %s"), type(exc).__name__)
+        return {}
+    return {rec.row: in_flight_result(rec, stopped) if rec.state == "in_flight" else rec.result()
+            for rec in records if rec.state in ("in_flight", "done")}
+
+
 def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path) -> str:
     from bulkprov._faults import fault_point
 
@@ -211,7 +235,8 @@ def undo_material(settings: JobSettings, path: Path, run_id: str, rows: list[Che
                   results: dict[int, RowResult], before: dict[int, dict]
                   ) -> tuple[list[CheckedRow], dict[int, RowResult], dict[int, dict]]:
     """What the undo file is made of, from the ledger: every success of the run (this process's and
-    those of the processes it resumed), the updates as sent, and the users as they were before."""
+    those of the processes it resumed), every change sent with no known outcome (it may have been
+    applied), the updates as sent, and the users as they were before."""
     with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
         return ledger_undo_material(ledger, run_id, rows, results, before)
 
@@ -224,12 +249,13 @@ def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], re
     merged_rows: list[CheckedRow] = []
     merged_results = dict(results)
     for rec in records:
-        if rec.state != "done" or rec.status != "success":
+        sent = rec.state == "in_flight"  # its request left and no outcome came back: it may be applied
+        if not sent and (rec.state != "done" or rec.status != "success"):
             continue
         row = by_row.get(rec.row) or CheckedRow.make(rec.row, rec.action, rec.email, rec.org_user_id,
                                                       payloads.get(rec.row))
         merged_rows.append(row)
-        merged_results.setdefault(rec.row, rec.result())
+        merged_results.setdefault(rec.row, in_flight_result(rec) if sent else rec.result())
     images = ledger.before_images([run_id])
     images.update(before)
     return merged_rows, merged_results, images

@@ -146,12 +146,13 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
 
 def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
-                  users: dict[int, dict] | None = None) -> Path:
+                  users: dict[int, dict] | None = None, extra: list | None = None) -> Path:
     """Every row once, in input order; failed and invalid rows also with their own cells."""
     users_headers, names = list(USERS_SHEET_HEADERS), Names(users.values() if users else ())
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None,
-                          failures=settings.failures_output if settings.results_format == "xlsx" else None)
+                          failures=settings.failures_output if settings.results_format == "xlsx" else None,
+                          extra=extra)
     half = len(results) // 2
     try:
         for i, row in enumerate(sorted(results)):
@@ -258,7 +259,7 @@ def input_hash(path: Path) -> concurrent.futures.Future[str]:
 
 
 async def end(job: Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
-              users: dict[int, dict] | None = None) -> JobOutcome:
+              users: dict[int, dict] | None = None, extra: list | None = None) -> JobOutcome:
     """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command.
 
     Nothing here may cost the user the run: a disk that fills up while the workbook is written ends
@@ -278,7 +279,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
         add_notes(results, job.checked.rows)
         input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
         cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
-        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users)
+        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users, extra)
         if summary.run_id and settings.use_ledger:
             record_finish(settings, job.path, summary, written)
     except (OSError, LedgerWriteFailed) as exc:
@@ -375,7 +376,7 @@ async def _check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOut
 
 async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    from bulkprov.jobs.ledgered import held_state, send_rows
+    from bulkprov.jobs.ledgered import held_state, ledger_results, send_rows
 
     job = begin(path, settings, settings.results_format)
     checked, summary = job.checked, job.summary
@@ -387,9 +388,12 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             raise
         except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
             report = _internal_error(path, settings, exc)
+            report.run_id = summary.run_id
+            # What the ledger knows: rows whose request left are "sent, outcome unknown", never "not sent".
+            known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = RowResult.of(
+                    report.results[row.row] = known.get(row.row) or RowResult.of(
                         row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
                         "not-attempted")
         results.update(report.results)

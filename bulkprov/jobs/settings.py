@@ -145,8 +145,15 @@ def file_sha256(path: Path) -> str:
 
 
 def default_output(path: Path, command: str, fmt: str, when: dt.datetime) -> Path:
-    """``users.add-results-20261123-105000.xlsx`` beside the input: earlier results are kept."""
-    return path.with_name(f"{path.stem}.{command}-results-{when:%Y%m%d-%H%M%S}.{fmt}")
+    """``users.add-results-20261123-105000.xlsx`` beside the input: earlier results are kept.  Runs in
+    the same second get ``-2``, ``-3``... (a name whose results, undo or failures file exists is taken)."""
+    stem = f"{path.stem}.{command}-results-{when:%Y%m%d-%H%M%S}"
+    for n in itertools.count(1):
+        name = stem if n == 1 else f"{stem}-{n}"
+        taken = (f"{name}.{fmt}", f"{name}.undo.xlsx", f"{name}.failures.xlsx")
+        if not any(path.with_name(t).exists() for t in taken):
+            return path.with_name(taken[0])
+    raise AssertionError("unreachable")
 
 
 def key_column_requirement(command: str) -> tuple[str, ...]:

@@ -6,10 +6,10 @@ if every call ends in one of two precise shapes:
 
 * :class:`~bulkprov.kore.replies.CallResult` -- the server answered about the users: a
   :class:`~bulkprov.kore.replies.UserOutcome` for every user the reply settles (users named in
-  ``failedUserDetails`` failed with the server's reason; the others succeeded, as documented, when
-  the reply is a 2xx whose every failure matched a requested user); the users it does not settle
-  are listed in ``unconfirmed``; failure entries that match no requested user are kept in
-  ``unmatched``, never dropped.
+  ``failedUserDetails`` failed with the server's reason; the others succeeded only in the documented
+  words, :mod:`bulkprov.kore.writes`); the users it does not settle are listed in ``unconfirmed``
+  (with ``unknown`` quoting a reply that is not a documented shape); failure entries that match no
+  requested user are kept in ``unmatched``, never dropped.
 * :class:`~bulkprov.kore.listing.ListPage` -- one page of the account listing (``alluserroles``).
 * a :class:`~bulkprov.kore.errors.CallFailed` subclass -- the call as a whole failed (see
   :mod:`bulkprov.kore.errors` for the kinds and what the dispatcher does with each).

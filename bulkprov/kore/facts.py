@@ -63,24 +63,38 @@ FACTS: tuple[Fact, ...] = (
     Fact("Per-user failures may come with HTTP 200 or 400; the status of each reply shape is not documented.",
          if_wrong="bulkprov reads the body whatever the status; a 4xx never makes a user it does not name a "
                   "success: such users are checked with usersInfo first."),
-    Fact("A user a write reply does not name succeeded, when the reply is a 2xx and every failure in it names a "
-         "user that was sent.",
-         if_wrong="Any other reply (a 4xx, a failure naming a key not sent) leaves the unnamed users unconfirmed: "
-                  "they are checked with usersInfo (removals and adds) or failed as unverified (updates)."),
+    Fact("A 2xx write reply whose failure list (`failedUserDetails`, an array) names only users that were sent "
+         "means the users it does not name succeeded: the pages show a failure list or the success sentence, and "
+         "say nothing of the others.",
+         if_wrong="A failure list beside users that were not done would report them as successes; any other reply "
+                  "(a 4xx, a 202, a failure naming a key not sent) already leaves the unnamed users to be checked "
+                  "with usersInfo."),
+    Fact("The success sentence is the page's `msg` (\"Users are created Successfully\" and its update and remove "
+         "twins), compared ignoring case; any other 2xx reply -- an empty or unknown object, `error`, "
+         "`status: error`, a `failedUserDetails` that is not a list, another `msg`, HTTP 202, a body that cannot be "
+         "read -- says nothing about its users (the table below).",
+         if_wrong="Such a reply costs one usersInfo check per batch: adds and removes settle by what the check's "
+                  "reply names, updates by the fields it carries, and a user nothing settles is failed as unverified "
+                  "(exit 1) -- never a success the server did not state."),
     Fact("The Update Users failure reply has the shape of the add failure (the page shows none).",
          if_wrong="A failure bulkprov cannot match to a sent user leaves that batch's unnamed rows failed as "
                   "unverified, never success."),
     Fact("usersInfo's `userInfo` may hold only `emailId`, `userId`, `firstName` and `lastName` (the documented "
          "sample); whether it returns `orgUserId`, `dept` or the address fields is not documented.",
-         if_wrong="lookup and export leave fields the reply lacks blank (export takes `orgUserId` from the "
-                  "listing); plan and sync cannot see a field the reply does not carry, so a filled cell for it "
-                  "shows as a change."),
+         if_wrong="lookup leaves fields the reply lacks blank; export, plan, sync and the undo file take `orgUserId` "
+                  "from the account listing; plan and sync compare a field no reply carries with what bulkprov last "
+                  "applied, and show it as not known (never blank) when neither knows; an undo file names the fields "
+                  "it cannot restore."),
+    Fact("A usersInfo reply names every user that was asked about: found, or a failure entry.",
+         if_wrong="A user the reply leaves out is unknown, never \"not found\": a lookup row is failed as "
+                  "unverified, a removal is not confirmed, an add is sent again only after a check, and sync stops "
+                  "before planning from such a reply."),
     Fact("A usersInfo failure for a well-formed address (\"Invalid emailId\" or any other reason) means the user "
          "is not in the account.",
          if_wrong="Such a user is reported not-found and sync plans an add, which the server then refuses as "
                   "existing: a failed row, nothing created twice."),
     Fact("A usersInfo reply to `orgUserIds` may not echo `orgUserId`.",
-         if_wrong="Found users are matched through the account listing (or directly when one id was asked); if "
+         if_wrong="Found users are paired with the id asked through the account listing, never by elimination; if "
                   "the listing is refused, those rows fail as unverified rather than being guessed."),
     Fact("Emails are matched ignoring case and full-width forms (the server may echo them in another case).",
          if_wrong="If the server kept case-distinct users, two such users would be one row for bulkprov; the "
@@ -104,10 +118,70 @@ FACTS: tuple[Fact, ...] = (
          if_wrong="bulkprov sends the user's current tasks merged with the change, so adding dialogs gives the "
                   "same result either way; a -BOT removal could leave tasks in place, and the undo file still "
                   "restores the previous list."),
-    Fact("The listing honours any `limit`, and `availableMore` is always present.",
-         if_wrong="bulkprov advances `offset` by the users a page really held and stops on `availableMore: "
-                  "false`, an empty page or `offset >= total`: a lower cap costs requests, not users."),
+    Fact("The listing honours any `limit`, `offset` counts users, `availableMore` is always present and "
+         "`total` is the number of users the pages hold.",
+         if_wrong="bulkprov advances `offset` by the distinct users a page held (never more than `limit`) and "
+                  "stops on an empty page or `offset >= total`; a read whose users differ from `total`, or whose "
+                  "`total` changed meanwhile, is read again (at most twice more), and an export still short of "
+                  "`total` exits 1 naming the number missing."),
 )
+
+
+@dataclass(frozen=True)
+class WriteReply:
+    """One shape of reply to add/update/remove and what bulkprov makes of it (the README's second table;
+    tests/test_api_facts.py runs every example through :func:`bulkprov.kore.replies.classify`)."""
+
+    shape: str
+    status: int
+    body: str      # an example, as the server would send it
+    becomes: str   # one of VERDICTS
+    documented: bool = False
+
+
+VERDICTS = {
+    "success": "every user sent succeeded",
+    "named-failed": "the users it names failed; the others succeeded",
+    "named-checked": "the users it names failed; the others are checked with usersInfo",
+    "checked": "nobody is settled: the users are checked with usersInfo (one check per batch, logged once)",
+    "maybe-applied": "nobody is settled, and the server may have acted: checked with usersInfo before anything is "
+                     "sent again",
+    "refused": "the request was refused as a whole: the batch is halved until the user it is about is alone",
+}
+
+_FAILURE = ('{"failedUserDetails": [{"userInfo": {"emailId": "b@x.com", "status": "failure", "reason": '
+            '{"message": "INVALID_EMAIL"}}}]}')
+WRITE_REPLIES: tuple[WriteReply, ...] = (
+    WriteReply("the success sentence", 200, '{"msg": "Users are created Successfully"}', "success", True),
+    WriteReply("the success sentence in another case", 200, '{"msg": "users are created successfully"}', "success"),
+    WriteReply("a failure list naming users that were sent", 200, _FAILURE, "named-failed", True),
+    WriteReply("a failure list in a 4xx", 400, _FAILURE, "named-checked"),
+    WriteReply("a failure list in a 202", 202, _FAILURE, "named-checked"),
+    WriteReply("a failure naming a user that was not sent", 200,
+               '{"failedUserDetails": [{"emailId": "someone@else.com", "reason": {"message": "Unauthorized"}}]}',
+               "checked"),
+    WriteReply("an empty object", 200, "{}", "checked"),
+    WriteReply("an error status", 200, '{"status": "error", "message": "Internal error"}', "checked"),
+    WriteReply("an error", 200, '{"error": "Something went wrong"}', "checked"),
+    WriteReply("a failure list that is not a list", 200, '{"failedUserDetails": "all users failed"}', "checked"),
+    WriteReply("another `msg`", 200, '{"msg": "OK"}', "checked"),
+    WriteReply("HTTP 202 (queued; a user not done when checked stays unverified)", 202,
+               '{"msg": "Request queued"}', "checked"),
+    WriteReply("a body that is not JSON (an HTML page)", 200, "<html><title>Gateway</title></html>",
+               "maybe-applied"),
+    WriteReply("an empty body (also 204)", 200, "", "maybe-applied"),
+    WriteReply("a whole-request error", 400, '{"errors": [{"msg": "Invalid user data", "code": 400}]}', "refused"),
+)
+
+
+def write_replies_table() -> str:
+    """The README's table of write reply shapes and what each becomes."""
+    lines = ["| a 2xx/4xx reply to add, update or remove | example | what bulkprov makes of it |", "|---|---|---|"]
+    for r in WRITE_REPLIES:
+        example = f"HTTP {r.status} `{r.body}`" if r.body else f"HTTP {r.status}, empty"
+        shape = r.shape + (" (documented)" if r.documented else "")
+        lines.append(f"| {shape} | {example.replace('|', '&#124;')} | {VERDICTS[r.becomes]} |")
+    return "\n".join(lines)
 
 
 def markdown_table() -> str:

@@ -3,17 +3,16 @@
 The documented usersInfo reply names a found user by ``emailId`` and ``userId`` only; whether the
 real server adds ``orgUserId`` is not documented.  When it does not, a reply to
 ``{"orgUserIds": [...]}`` carries found users that match no key we sent.  :class:`OrgIdResolver`
-settles them without guessing:
-
-* one key left unresolved and one found user left unmatched: that user *is* that key (the server
-  answered about the one id we asked);
-* otherwise the account listing (``alluserroles``, paged once per resolver) says which email each
-  orgUserId has, and usersInfo by email gives the details.  A key the listing does not hold is
-  ``not-found``.
+settles them without guessing: a reply is paired with the key that was asked for, never by
+elimination (one id asked and one stranger found is *not* proof: the server may have answered
+about someone else).  The account listing (``alluserroles``, paged once per resolver) says which
+email each orgUserId has; a found user of the reply with that email is the user, and a key whose
+email the reply does not hold is asked again by email.  A key the listing does not hold stays
+unknown (``named`` False): the listing may itself be incomplete.
 
 If the listing is refused (the app lacks the Role Management scope), the keys cannot be told apart:
-that is an :class:`~bulkprov.kore.errors.OutcomeUnknown`, never a silent "not found" (a removal
-would otherwise be "confirmed" by a user we merely failed to recognise).
+they stay unknown (``named`` False, the refusal in the message), never a silent "not found" (a
+removal would otherwise be "confirmed" by a user we merely failed to recognise).
 """
 
 from __future__ import annotations
@@ -53,22 +52,30 @@ class OrgIdResolver:
             return result
         outcomes = dict(result.outcomes)
         unmatched = [o for o in result.unmatched if not o.ok]
-        if len(open_keys) == 1 and len(strangers) == 1:
-            key = open_keys[0]
-            outcomes[key] = _as_found(strangers[0], result.outcomes[key].key)
+        try:
+            emails = (await self._account()).email_of_org()
+        except OutcomeUnknown as exc:  # nothing says which user is which key: every open key stays unknown
+            for key in open_keys:
+                outcomes[key] = UserOutcome(result.outcomes[key].key, False, "not-found", exc.message, named=False)
             return replace(result, outcomes=outcomes, unmatched=unmatched)
-        emails = (await self._account()).email_of_org()
-        wanted = {key: emails[key] for key in open_keys if key in emails}
-        found = await self._by_email(list(wanted.values()))
+        in_reply = {match_key(_email(o)): o for o in strangers if _email(o)}
+        wanted = {key: emails[key] for key in open_keys if key in emails and match_key(emails[key]) not in in_reply}
+        found = {**in_reply, **await self._by_email(list(wanted.values()))}
         for key in open_keys:
-            email = wanted.get(key)
+            email = emails.get(key)
             outcome = found.get(match_key(email)) if email else None
             sent = result.outcomes[key].key
             if outcome is not None and outcome.ok:
                 outcomes[key] = _as_found(outcome, sent)
+            elif outcome is not None and outcome.named:  # asked by its email: the server's own failure entry
+                outcomes[key] = UserOutcome(sent, False, outcome.code, outcome.message)
             else:
                 outcomes[key] = UserOutcome(sent, False, "not-found", _("not in the account listing"), named=False)
         return replace(result, outcomes=outcomes, unmatched=unmatched)
+
+    async def account(self) -> AccountListing:
+        """The account listing, read once for the resolver's life (:class:`OutcomeUnknown` when refused)."""
+        return await self._account()
 
     async def _account(self) -> AccountListing:
         async with self._reading:
@@ -97,6 +104,11 @@ class OrgIdResolver:
                     info = await self.client.users_info(email_ids=chunk)
             found.update(info.outcomes)
         return found
+
+
+def _email(outcome: UserOutcome) -> str:
+    info = (outcome.detail or {}).get("userInfo") or {}
+    return str(info.get("emailId") or outcome.key or "")
 
 
 def _as_found(outcome: UserOutcome, org_user_id: str) -> UserOutcome:

@@ -13,14 +13,20 @@ uses :func:`bulkprov.model.match_key`); usersInfo returns found users and failur
 one array.  Reason messages map to stable codes (``already-exists``, ``not-found``,
 ``invalid-email``, else ``server-refused``).
 
-**No user is a success unless the reply says so.**  A write reply documents only its failures, so a
-user it does not name succeeded only when the reply is a 2xx *and* every failure entry in it was
-matched to a requested user.  Otherwise (a 4xx, or a failure naming a key we did not send, such as
-the documented remove failure naming ``emailId`` for a request by ``orgUserIds``) the unnamed users
-are left out of ``outcomes`` and listed in :attr:`CallResult.unconfirmed`: the caller must check
-them (usersInfo, the account listing) before settling.  For usersInfo, a failure entry or a user
-absent from the reply is ``not-found`` -- ``invalid-email`` only when the reply calls the address
-malformed *and* it fails our own email check.
+**No user is a success unless the reply says so** (:func:`write_verdict`).  A 2xx write reply
+settles its users only in the two documented shapes: the success sentence (``{"msg": "Users are
+created Successfully"}``, compared ignoring case) makes every user a success; a failure list
+(``failedUserDetails``, an array or one object) makes the users it names failed and -- when every
+entry names a user that was sent -- the others succeeded.  Anything else (an empty or unknown object,
+``error``, ``status: error``, a ``failedUserDetails`` that is not a list, another ``msg``, a 202, a
+4xx beside the failures, a failure naming a key we did not send, such as the documented remove
+failure naming ``emailId`` for a request by ``orgUserIds``) leaves the users it does not name out of
+``outcomes`` and lists them in :attr:`CallResult.unconfirmed`: the caller checks them (usersInfo)
+before settling.  A 2xx whose body cannot be read may come after the work was done: it is an
+:class:`~bulkprov.kore.errors.OutcomeUnknown`, checked before anything is sent again.  For usersInfo,
+a failure entry is ``not-found`` -- ``invalid-email`` only when the reply calls the address malformed
+*and* it fails our own email check -- and a user the reply leaves out is unknown (``named`` False):
+absence from a reply proves nothing.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from bulkprov.kore.errors import (
     failure,
     one_line,
 )
+from bulkprov.kore.writes import reply_words, write_verdict
 from bulkprov.model import match_key
 from bulkprov.schema import EMAIL_RE
 
@@ -88,8 +95,11 @@ class CallResult:
     """Entries of the reply that name no requested user (kept, never dropped)."""
     body: Any = None
     unconfirmed: list[str] = field(default_factory=list)
-    """Match keys of requested users the reply neither names nor lets us assume succeeded (a 4xx, or
-    a failure entry we could not match): check them before settling."""
+    """Match keys of requested users the reply neither names nor lets us assume succeeded (a 4xx, a
+    failure entry we could not match, a reply that is not a documented shape): check them before settling."""
+    unknown: str = ""
+    """Why the reply settles none of its unnamed users, when it is not a documented shape (its words,
+    on one line); "" for a documented reply."""
 
     @property
     def failures(self) -> list[UserOutcome]:
@@ -361,7 +371,7 @@ def build_outcomes(body: Any, op: str, requested: Requested, *, status: int = 20
 
     unconfirmed: list[str] = []
     # A write reply lists only failures: silence means success only when nothing else is unexplained.
-    doubt = status >= 400 or any(not o.ok for o in unmatched)
+    doubt = status >= 300 or status == 202 or any(not o.ok for o in unmatched)
     for folded, key in asked.sent.items():
         if folded in outcomes:
             continue
@@ -419,6 +429,8 @@ def classify(
 ) -> CallResult | CallFailed:
     """Turn one HTTP reply into a :class:`CallResult` or a :class:`CallFailed` (pure)."""
     body, is_json = _parse_json(text)
+    if op != "usersInfo" and 200 <= status < 300 and not is_json:
+        return unreadable_write(status, headers, text)
     whole = whole_failure(status, headers, text, body, is_json)
     if whole is not None:
         return whole
@@ -429,23 +441,30 @@ def classify(
                        retry_after=parse_retry_after(_header(headers, "Retry-After")))
 
     if not is_json:  # 204 No Content
-        if op != "usersInfo":
-            outcomes, _unmatched, _unconfirmed = build_outcomes(None, op, requested, status=status, by_org=by_org)
-            return CallResult(status, outcomes, [], None)
         return failed("transient", _("reply is not JSON"))
     entries = _entries(body, op)
     if status >= 400 and entries is None:
         return failed("permanent", _("request refused"))
-    if entries is None:
-        if isinstance(body, dict) and body.get("errors"):
-            return failed("permanent", _("request refused"))
-        if op == "usersInfo":
+    if entries is None and isinstance(body, dict) and body.get("errors"):
+        return failed("permanent", _("request refused"))
+    if op == "usersInfo":
+        if entries is None:
             return failed("transient", _("unexpected usersInfo reply shape"))
-        if not isinstance(body, dict):
-            return OutcomeUnknown(f"HTTP {status}: " + _("unexpected reply shape; the server may have acted"),
-                                  status=status)
+        outcomes, unmatched, _unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
+        return CallResult(status, outcomes, unmatched, body)
+    if entries is None and not write_verdict(status, body, op):  # not a documented shape: nobody settled
+        asked = _Asked(requested, by_org)
+        return CallResult(status, {}, [], body, list(asked.sent), unknown=reply_words(status, body))
     outcomes, unmatched, unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
-    return CallResult(status, outcomes, unmatched, body, unconfirmed)
+    return CallResult(status, outcomes, unmatched, body, unconfirmed,
+                      unknown=reply_words(status, body) if status == 202 else "")
+
+
+def unreadable_write(status: int, headers: Mapping[str, str] | None, text: str) -> OutcomeUnknown:
+    """A 2xx write reply whose body cannot be read: the server may have done the work."""
+    said = _text_summary(text, headers) if text.strip() else _("empty body")
+    return OutcomeUnknown(f"HTTP {status}: " + _("{said}; the server may have acted").format(said=said),
+                          status=status)
 
 
 def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:

@@ -186,17 +186,20 @@ class ResultWriter:
     """Streams row results into the chosen format; :meth:`close` writes the Summary and commits.
 
     ``input_headers`` are the input file's own headers, for the Failures sheet.  Rows must be
-    added in input order.  ``users_headers``, when given, adds a ``Users`` sheet (lookup output).
+    added in input order.  ``users_headers``, when given, adds a ``Users`` sheet (lookup output);
+    ``extra`` sheets whose rows are known from the start go last (sync's ``Strays``).
     """
 
     def __init__(self, path: str | Path, *, fmt: str = "xlsx", input_headers: list[str] | None = None,
-                 users_headers: list[str] | None = None, failures: Path | None = None) -> None:
+                 users_headers: list[str] | None = None, failures: Path | None = None,
+                 extra: list[tuple[str, list[str], list[list]]] | None = None) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"unknown results format {fmt!r}")
         self.fmt = fmt
         self.path = results_path(path, fmt)
         self.input_headers = list(input_headers or [])
         self.users_headers = users_headers
+        self.extra = extra or []  # (sheet, headers, rows) written after Failures (sync's Strays)
         self._file = AtomicFile(self.path)
         self._alone: _FailuresWorkbook | None = None
         self._pending: list[list] = []           # Results rows not yet written (xlsx)
@@ -309,7 +312,11 @@ class ResultWriter:
             if self.users_headers is not None:
                 self._users = _sheet("Users", self.users_headers)
                 sheets.insert(1, self._users)
-            self._book = StreamingWorkbook(self._file.temp, sheets, primary="Results")
+            extra = [(_sheet(name, headers), rows) for name, headers, rows in self.extra]
+            self._book = StreamingWorkbook(self._file.temp, sheets + [sheet for sheet, _rows in extra],
+                                           primary="Results")
+            for sheet, rows in extra:
+                sheet.add_rows(rows)
         elif self.fmt == "csv":
             self._fh = open(self._file.temp, "w", newline="", encoding="utf-8-sig")
             self._csv = csv.writer(self._fh)

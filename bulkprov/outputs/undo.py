@@ -3,8 +3,10 @@
 The undo workbook is an ``apply`` input file (an ``action`` column plus the template's columns):
 
 * a user the run **added** gets a ``remove`` row;
-* a user the run **removed** gets an ``add`` row built from the user's details fetched with
-  usersInfo just before deleting (roles, groups, bot tasks, Builder flags included);
+* a user the run **removed** gets an ``add`` row built from the user as it was just before deleting:
+  usersInfo's details (names, roles, groups, bot tasks, Builder flags) merged with what only the
+  account listing knows (the orgUserId); a field no reply carries (the documented usersInfo has no
+  ``dept``, no address, no phones) is listed in the ``About`` sheet as not restorable;
 * a user the run **updated** gets an ``update`` row with the previous values of the fields the run
   changed, and the group/role entries it added prefixed with ``-`` (removed again) and those it
   removed prefixed with ``+`` (added back).
@@ -86,26 +88,66 @@ def _undo_tasks(change: Any, before: dict[str, Any]) -> str:
 def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
               before: dict[int, dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
     """The undo rows of a run's successful changes, and notes on what cannot be undone."""
+    rows = list(rows)  # read twice: the changes, then the count of unknown outcomes
     out: list[dict[str, str]] = []
     notes: list[str] = []
+    added_back: list[tuple[dict[str, Any], dict[str, str]]] = []
     names = Names(before.values())  # the names of the roles, bots and groups the users had
     for row in rows:
         result = results.get(row.row)
-        if result is None or result.status != "success":
+        if result is None or not undoable(result):
             continue
         if row.action == "add":
             out.append({"action": "remove", "emailId": row.email})
         elif row.action == "remove":
             if row.row in before:
-                out.append({"action": "add", **schema.user_to_cells(before[row.row])})
+                cells = schema.user_to_cells(before[row.row])
+                if not cells.get("orgUserId") and row.org_user_id:  # removed by it: the key it had
+                    cells["orgUserId"] = row.org_user_id
+                out.append({"action": "add", **cells})
+                added_back.append((before[row.row], cells))
             else:
                 notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
                     row=row.row, key=row.key))
         elif row.action == "update" and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
+        elif row.action == "update":
+            notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them back "
+                           "by hand").format(row=row.row, key=row.key))
     for cells in out:
         cells.update(names.cells(cells))
-    return out, notes
+    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != "success"
+                 and undoable(results[row.row]))
+    if unsure:
+        notes.append(_("{count} rows of this file undo changes whose outcome is unknown (the run stopped, or the "
+                       "server did not say, while their request was out): applying the undo of a change that did "
+                       "not happen is refused harmlessly (not found, already exists)").format(count=unsure))
+    return out, notes + not_restorable(added_back)
+
+
+def undoable(result: RowResult) -> bool:
+    """A change the undo file covers: done, or sent with no known outcome (it may have been applied)."""
+    return result.status == "success" or (result.status == "failed" and result.error_code == "unverified")
+
+
+def not_restorable(added_back: list[tuple[dict[str, Any], dict[str, str]]]) -> list[str]:
+    """What the add rows of removed users cannot restore: fields no reply carried (none of the users'
+    before-images has them), and orgUserIds that could not be learnt."""
+    if not added_back:
+        return []
+    carried = {name for image, _cells in added_back for name in (image.get("userInfo") or {})}
+    fields = [f for f in schema.USER_INFO_FIELDS if f not in carried and f not in ("emailId", "orgUserId")]
+    notes = []
+    if fields:
+        notes.append(_("not restorable: {fields} -- no reply bulkprov reads carries them (usersInfo, the account "
+                       "listing), so the {count} users this file adds back get them blank; set them by hand").format(
+            fields=", ".join(fields), count=len(added_back)))
+    without_org = [cells["emailId"] for _image, cells in added_back if not cells.get("orgUserId")]
+    if without_org:
+        notes.append(_("orgUserId not known for {count} users (usersInfo does not give it and the account listing "
+                       "could not be read, or they have none): they come back without one: {emails}").format(
+            count=len(without_org), emails=", ".join(without_org[:20]) + (" …" if len(without_org) > 20 else "")))
+    return notes
 
 
 def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id: str) -> Path:

@@ -6,9 +6,11 @@ under a tenacity retry policy (exponential backoff with jitter, Retry-After hono
 counted per row).  What happens on each kind of failure:
 
 * **per-user refusals** in a reply: only those rows fail (the reconciler maps them back).  Users the
-  reply leaves unconfirmed (a 4xx, a failure naming a key we did not send) are checked with usersInfo
-  before they are settled; a lookup by orgUserId whose reply does not echo it is finished through the
-  account listing (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
+  reply leaves unconfirmed (a reply that is not a documented shape, a 4xx, a failure naming a key we
+  did not send) may have been applied: they are checked with usersInfo once before they are settled,
+  and only what the check's reply names settles them (:mod:`bulkprov.send.verify`); a lookup by
+  orgUserId whose reply does not echo it is paired through the account listing
+  (:class:`~bulkprov.kore.lookup.OrgIdResolver`).
 * **rate refusal**: every worker pauses until the limiter's windows have a slot *and* at least the
   shortest configured window has passed since the refusal (Retry-After when the server sends one),
   with jitter.  Rate refusals do not spend ``max_attempts``: they are retried until a wall-clock cap
@@ -158,6 +160,9 @@ class Dispatcher(Verification):
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
         self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
+        self._queued: set[int] = set()  # rows a 202 left unknown (not done yet is not "not done")
+        self._said_unknown: set[tuple[str, str]] = set()  # undocumented replies already logged
+        self._listing_said = False  # the listing read for before-images is announced once
         self._unreachable = 0  # connection failures before any request ever succeeded
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
@@ -243,6 +248,9 @@ class Dispatcher(Verification):
                     result = await self._orgs.complete(result, [r.org_user_id for r in pending])
                 self._reconcile(batch, pending, result)
                 if result.unmatched or result.unconfirmed:  # no success the reply did not state
+                    for row in pending:  # it may have been applied: a resend is checked first
+                        if row.key.id in result.unconfirmed:
+                            self._rows[row.row].uncertain = True
                     await self._verify_unmatched(batch, pending, result)
 
     def _before_retry(self, batch: Batch):
@@ -363,6 +371,9 @@ class Dispatcher(Verification):
             if batch.op == "lookup" and outcome.detail is not None:
                 self.report.users[row.row] = outcome.detail
             self._finish(row, "success", "", "", status, batch.id)
+        elif batch.op == "lookup" and not outcome.named:  # absence from a reply proves nothing
+            self._finish(row, "failed", outcome.message or OUTCOME_CODES["unverified"].render("left-out"),
+                         "unverified", status, batch.id)
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
             self._finish(row, "success", confirmed("created"), "", status, batch.id)
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \

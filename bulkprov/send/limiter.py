@@ -145,12 +145,10 @@ class RateLimiter:
         self._changed.set()
 
     def _wait_needed(self) -> float:
-        if not self.windows:
-            return 0.0
         now = self._clock()
+        wait = self._paused_until - now  # the server's pause holds with or without client-side windows
         while self._done and self._done[0] <= now - self._longest:
             self._done.popleft()
-        wait = self._paused_until - now
         for n, w in self.windows:
             recent = self._in_flight + _count_after(self._done, now - w)
             if recent < n:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
-from bulkprov.kore import CallFailed, CallResult, UserOutcome
-from bulkprov.model import CheckedRow
-from bulkprov.send.batches import Batch, key_args
+from bulkprov.kore import CallFailed, CallResult, OutcomeUnknown, UserOutcome
+from bulkprov.kore.listing import merge_user
+from bulkprov.model import CheckedRow, match_key
+from bulkprov.send.batches import Batch
 
 if TYPE_CHECKING:
     from bulkprov.send.dispatcher import Dispatcher
@@ -63,25 +64,39 @@ def update_applied(update: dict[str, Any], user: dict[str, Any]) -> bool:
     return "assignBotTasks" not in update  # a task change cannot be confirmed from here: send it again
 
 
+def _shows_update(row: CheckedRow, outcome: UserOutcome | None) -> bool:
+    return outcome is not None and outcome.ok and outcome.detail is not None and update_applied(row.user,
+                                                                                                outcome.detail)
+
+
+def _email_of(user: dict[str, Any] | None) -> str:
+    info = (user or {}).get("userInfo") or {}
+    return str(info.get("emailId") or "")
+
+
 class Verification:
-    """usersInfo checks for the dispatcher (mixed into :class:`~bulkprov.send.dispatcher.Dispatcher`)."""
+    """usersInfo checks for the dispatcher (mixed into :class:`~bulkprov.send.dispatcher.Dispatcher`).
+
+    A check settles a row only by what an entry of its reply *names*: a found user, or the failure
+    entry that says the user is not there.  A user the reply leaves out is still unknown."""
 
     async def _verify(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
-        """Resolve an uncertain attempt through usersInfo; returns the rows still to send."""
+        """Resolve an uncertain attempt through usersInfo; returns the rows still to send (the reply to
+        sending them again then says what happened: "already exists" after an uncertain add is ours)."""
         if batch.op == "update":
             return await self._verify_updates(batch, rows)
         # Only rows an attempt may have applied: a user that was there before is not our creation.
         uncertain = [r for r in rows if self._rows.get(r.row) and self._rows[r.row].uncertain]
-        found = await self._exists(batch, uncertain)
+        there = await self._named_state(batch, uncertain)
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
-            exists = row.key.id in found
-            if batch.op == "add" and exists:
+            state = there.get(row.key.id)
+            if batch.op == "add" and state is True:
                 self._finish(row, "success", confirmed("created-info"), "", 200, batch.id)
-            elif batch.op == "remove" and not exists and row.row in self._absent_before:
+            elif batch.op == "remove" and state is False and row.row in self._absent_before:
                 self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
-            elif batch.op == "remove" and not exists:
+            elif batch.op == "remove" and state is False:
                 self._finish(row, "success", confirmed("removed-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
@@ -95,15 +110,22 @@ class Verification:
         info = await self._users_info(batch, uncertain)
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
-            outcome = info.get(row.key.id)
-            if outcome is not None and outcome.ok and outcome.detail is not None and update_applied(row.user, outcome.detail):
+            if _shows_update(row, info.get(row.key.id)):
                 self._finish(row, "success", confirmed("updated-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
         return remaining
 
-    async def _exists(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> set[str]:
-        return {k for k, o in (await self._users_info(batch, rows)).items() if o.ok}
+    async def _named_state(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> dict[str, bool]:
+        """key -> True when usersInfo names the user as found, False when its failure entry names the
+        user as not there; a user the reply leaves out (or cannot be paired) is absent from the dict."""
+        out: dict[str, bool] = {}
+        for key, outcome in (await self._users_info(batch, rows)).items():
+            if outcome.ok:
+                out[key] = True
+            elif outcome.named and outcome.code in ("not-found", "invalid-email"):
+                out[key] = False
+        return out
 
     async def _snapshot(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> None:
         """The users as they are before this batch changes them (for the undo file), kept in the ledger."""
@@ -114,54 +136,140 @@ class Verification:
         for row in missing:
             outcome = info.get(row.key.id)
             if outcome is not None and outcome.ok and outcome.detail is not None:
-                self.report.before[row.row] = outcome.detail
-                self._hook("before", row.row, outcome.detail)
-            elif outcome is not None and outcome.code == "not-found":
+                self.report.before[row.row] = await self._complete_image(batch, row, outcome.detail)
+                self._hook("before", row.row, self.report.before[row.row])
+            elif outcome is not None and outcome.code == "not-found" and outcome.named:
                 self._absent_before.add(row.row)
 
     async def _users_info(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
-        """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds)."""
+        """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds), keyed by
+        each row's key.  A row known only by orgUserId is asked by the email of its before-image when
+        there is one: the documented not-found entry names ``emailId``."""
         found: dict[str, UserOutcome] = {}
-        by_email = [r for r in rows if r.email]
-        by_org = [r for r in rows if not r.email]
-        for group in (by_email, by_org):
-            for i in range(0, len(group), VERIFY_CHUNK):
-                chunk = group[i:i + VERIFY_CHUNK]
-                try:
-                    async with self._extra_slot():
-                        info = await self.client.users_info(**key_args(chunk))
-                    if group is by_org:
-                        info = await self._orgs.complete(info, [r.org_user_id for r in chunk])
-                except CallFailed as exc:
-                    self._record_failure(batch, [], exc)
-                    raise
-                found.update(info.outcomes)
+        by_email: dict[str, list[CheckedRow]] = {}
+        by_org: list[CheckedRow] = []
+        for row in rows:
+            email = row.email or _email_of(self.report.before.get(row.row))
+            if email:
+                by_email.setdefault(email, []).append(row)
+            else:
+                by_org.append(row)
+        emails = list(by_email)
+        for i in range(0, len(emails), VERIFY_CHUNK):
+            chunk = emails[i:i + VERIFY_CHUNK]
+            info = await self._info_call(batch, email_ids=chunk)
+            for email in chunk:
+                outcome = info.outcomes.get(match_key(email))
+                for row in by_email[email]:
+                    if outcome is not None:
+                        found[row.key.id] = outcome
+        for i in range(0, len(by_org), VERIFY_CHUNK):
+            ids = [r.org_user_id for r in by_org[i:i + VERIFY_CHUNK]]
+            info = await self._info_call(batch, org_user_ids=ids)
+            info = await self._orgs.complete(info, ids)
+            found.update(info.outcomes)
         return found
 
+    async def _info_call(self: Dispatcher, batch: Batch, **keys: list[str]) -> CallResult:
+        try:
+            async with self._extra_slot():
+                return await self.client.users_info(**keys)
+        except CallFailed as exc:
+            self._record_failure(batch, [], exc)
+            raise
+
+    async def _complete_image(self: Dispatcher, batch: Batch, row: CheckedRow, user: dict[str, Any]) -> dict[str, Any]:
+        """A before-image as exact as the replies allow: usersInfo's details (names, groups, tasks) with
+        what only the account listing knows (orgUserId, and flags or roles the reply lacks).  Needed for a
+        removal (the undo file adds the user back) and for an update that changes the orgUserId; the
+        listing is read once per run, and only when the reply lacks the orgUserId."""
+        info = user.get("userInfo") or {}
+        changes_org = "orgUserId" in (row.user.get("userInfo") or {}) and row.action == "update"
+        if info.get("orgUserId") or not (row.action == "remove" or changes_org):
+            return user
+        if not row.email and row.org_user_id:  # removed by its orgUserId: that is the one it has
+            return {**user, "userInfo": {**info, "orgUserId": row.org_user_id}}
+        if not self._listing_said:
+            self._listing_said = True
+            log.info(_("reading the account listing: usersInfo does not give the orgUserIds the undo file needs"))
+        try:
+            listing = await self._orgs.account()
+        except OutcomeUnknown:  # the undo file's About sheet names what it cannot restore
+            return user
+        listed = listing.user_of(email=row.email or str(info.get("emailId") or ""))
+        return merge_user(listed, user) if listed is not None else user
+
     async def _verify_unmatched(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
-        """Rows the reply did not settle (a failure we could not map, a 4xx that named others): never
-        assume success; check them (usersInfo), and leave unverified what cannot be checked (updates)."""
+        """Rows the reply did not settle (a reply that is not a documented shape, a failure we could not
+        map, a 4xx that named others): never assume success; check them with usersInfo and settle only
+        what its reply names."""
         open_rows = [r for r in rows if r.row not in self.report.results]
-        reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
         if not open_rows:
             return
-        if batch.op not in ("add", "remove"):
-            text = (OUTCOME_CODES["unverified"].render("other-key", said=reason) if reason
-                    else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
-            for row in open_rows:
-                self._finish(row, "failed", text, "unverified", result.status, batch.id)
+        reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
+        if result.unknown:
+            self._say_unknown(batch.op, result.unknown)
+        if batch.op == "update":
+            await self._check_updates(batch, open_rows, result, reason)
             return
-        found = await self._exists(batch, open_rows)
+        there = await self._named_state(batch, open_rows)
         for row in open_rows:
-            done = (row.key.id in found) == (batch.op == "add")
-            if done and batch.op == "remove" and row.row in self._absent_before:
+            state = there.get(row.key.id)
+            done = state is (batch.op == "add")
+            if state is None:
+                self._finish(row, "failed", self._unknown_text(result, reason), "unverified", result.status, batch.id)
+            elif done and batch.op == "remove" and row.row in self._absent_before:
                 self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
             elif done:  # the check's reply (usersInfo, 200) is what confirmed it, not the write's status
-                self._finish(row, "success", confirmed("unmatched"), "", 200, batch.id)
+                note = (SUCCESS_NOTES["confirmed"].render("unknown-reply", said=result.unknown) if result.unknown
+                        else confirmed("unmatched"))
+                self._finish(row, "success", note, "", 200, batch.id)
+            elif result.status == 202:  # queued: not done yet is not "not done"
+                self._queued.add(row.row)
+                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("queued", said=result.unknown),
+                             "unverified", result.status, batch.id)
+            elif reason:
+                self._finish(row, "failed", reason, "server-refused", result.status, batch.id)
+            elif result.unknown:
+                self._finish(row, "failed", OUTCOME_CODES["not-applied"].render(said=result.unknown), "not-applied",
+                             result.status, batch.id)
             else:
-                self._finish(row, "failed", reason or OUTCOME_CODES["server-refused"].render(
-                    "unnamed", status=result.status), "server-refused", result.status, batch.id)
+                self._finish(row, "failed", OUTCOME_CODES["server-refused"].render("unnamed", status=result.status),
+                             "server-refused", result.status, batch.id)
+
+    async def _check_updates(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult,
+                             reason: str) -> None:
+        """Updates the reply did not settle: a success only when usersInfo shows every change; otherwise
+        unverified (a field its reply does not carry cannot be checked)."""
+        info = await self._users_info(batch, rows)
+        for row in rows:
+            if _shows_update(row, info.get(row.key.id)):
+                note = (SUCCESS_NOTES["confirmed"].render("unknown-reply", said=result.unknown) if result.unknown
+                        else confirmed("unmatched"))
+                self._finish(row, "success", note, "", 200, batch.id)
+            elif result.unknown:
+                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("update-unchecked", said=result.unknown),
+                             "unverified", result.status, batch.id)
+            else:
+                text = (OUTCOME_CODES["unverified"].render("other-key", said=reason) if reason
+                        else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
+                self._finish(row, "failed", text, "unverified", result.status, batch.id)
+
+    def _unknown_text(self: Dispatcher, result: CallResult, reason: str) -> str:
+        if result.unknown:
+            return OUTCOME_CODES["unverified"].render("unknown-reply", said=result.unknown)
+        if reason:
+            return OUTCOME_CODES["unverified"].render("other-key", said=reason)
+        return OUTCOME_CODES["unverified"].render("unnamed", status=result.status)
+
+    def _say_unknown(self: Dispatcher, op: str, words: str) -> None:
+        """Once per run and kind of reply: the server's words were not the documented ones."""
+        if (op, words) in self._said_unknown:
+            return
+        self._said_unknown.add((op, words))
+        log.warning(_("the server answered a %s request with %s, which is not a documented reply: its users are "
+                      "checked with usersInfo"), op, words)
 
     async def _verify_leftovers(self: Dispatcher, rows: list[CheckedRow]) -> None:
         """At the end of a run: rows whose attempts all ended with no known outcome are checked once
@@ -174,17 +282,19 @@ class Verification:
         for op, open_rows in by_op.items():
             batch = Batch("verify", op, open_rows)
             try:
-                found = await self._exists(batch, open_rows)
+                there = await self._named_state(batch, open_rows)
             except (CallFailed, Aborted) as exc:  # they stay unverified; a resumed run checks them
                 log.warning(_("could not check %d rows with an unknown outcome: %s"), len(open_rows), exc)
                 return
             for row in open_rows:
+                state = there.get(row.key.id)
+                if state is None:
+                    continue  # still unknown: the check's reply does not name the user
                 before = self.report.results[row.row]
-                applied = (row.key.id in found) == (op == "add")
-                if applied:
+                if state is (op == "add"):
                     self._finish(row, "success", confirmed("created-info" if op == "add" else "removed-info"), "",
                                  200, before.batch)
-                else:
+                elif row.row not in self._queued and before.http_status != 202:
                     reason = OUTCOME_CODES["server-error"].render(attempts=before.attempts, said=before.reason)
                     self._finish(row, "failed", reason, "server-error", before.http_status, before.batch)
 

@@ -4,8 +4,10 @@ The roster is the truth for the users it lists and for the columns it has.  ``pl
 with the account and writes a plan workbook without changing anything; ``sync`` executes exactly
 that plan.
 
-* **Current state** comes from usersInfo for the roster's users.  The API has no "list all users"
-  call in the User Management scope, so **removals** come from the roster the last successful sync
+* **Current state** comes from usersInfo for the roster's users (and the account listing for the
+  orgUserIds usersInfo does not give, :mod:`bulkprov.sync.listing`); a field neither carries is
+  compared with what bulkprov last applied, and when that is not known either its old value is
+  "not known", never blank.  **Removals** come from the roster the last successful sync
   applied (kept in the ledger): a user bulkprov provisioned that is missing from today's roster is
   removed.  Users bulkprov never provisioned are never touched.
 * **Diff**: a non-blank cell that differs from the account is a change; a blank cell, or a column
@@ -33,13 +35,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.errors import OUTCOME_CODES, GuardStopped
+from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
 
 log = logging.getLogger("bulkprov.sync")
 
 MANAGED_LISTS = ("groups", "roles", "botTasks")
+# The old value of a field no reply carries and bulkprov never applied: not blank, not known.
+NOT_KNOWN = N_("(not known: the server's replies do not carry it)")
 
 
 @dataclass
@@ -58,6 +62,7 @@ class PlanItem:
     removes_roles: bool = False
     grants_builder: bool = False
     desired: dict[str, Any] | None = None  # the roster row's user (what sync remembers once applied)
+    held: str = ""  # why a change the plan wanted is not made (a stray whose details could not be fetched)
 
 
 @dataclass
@@ -73,13 +78,15 @@ class Plan:
     eta: float = 0.0
     strays: list[dict[str, Any]] | None = None  # users of the account no roster row mentions (when listed)
     strays_problem: str = ""                     # why the account could not be listed
+    send_email: bool = True                      # the run's setting: a row's sendEmail cell overrides it
 
     def of(self, action: str) -> list[PlanItem]:
         return [i for i in self.items if i.action == action]
 
     @property
     def emails(self) -> int:
-        return sum(1 for i in self.of("add") if i.row.send_email is not False)
+        """Activation emails the adds would send: a row's sendEmail, else the run's setting."""
+        return sum(1 for i in self.of("add") if (self.send_email if i.row.send_email is None else i.row.send_email))
 
 
 # -- the diff ------------------------------------------------------------------------------------------
@@ -150,7 +157,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
             continue  # the user was found by this email: it is the same
         if known != new:
             payload["userInfo"][name] = new
-            item.changes.append(Change(name, "" if known is None else known, new))
+            item.changes.append(Change(name, _(NOT_KNOWN) if known is None else known, new))
     now_lists, want_lists = _current_lists(current), _desired_lists(desired)
     for name in MANAGED_LISTS:
         if name not in managed:
@@ -166,7 +173,8 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
             removing = []
             if old == new:
                 continue
-        item.changes.append(Change(name, "; ".join(sorted(old)), "; ".join(sorted(new))))
+        item.changes.append(Change(name, "; ".join(sorted(old)) if known_list is not None else _(NOT_KNOWN),
+                                   "; ".join(sorted(new))))
         if name == "groups":
             payload["groups"] = {"addTo": sorted(new - old), "removeFrom": removing}
         elif name == "roles":
@@ -189,7 +197,8 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
             item.notes.append(_("protected user: {column} not taken away").format(column=name))
             continue
         payload[name] = new_value
-        item.changes.append(Change(name, "" if old_value is None else str(old_value).upper(), str(new_value).upper()))
+        item.changes.append(Change(name, _(NOT_KNOWN) if old_value is None else str(old_value).upper(),
+                                   str(new_value).upper()))
         item.grants_builder = item.grants_builder or new_value
     if item.changes:
         item.action = "update"
@@ -230,7 +239,8 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     fields bulkprov last applied per user (for the fields usersInfo does not return)."""
     remembered = remembered or {}
     valid = [r for r in checked if not r.errors]
-    plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous))
+    plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
+                send_email=bool(getattr(settings, "send_email", True)))
     roster_keys = set()
     for row in valid:
         key = row.key.id
@@ -298,6 +308,9 @@ def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowR
         if item.action == "unchanged":
             r = item.row
             ref = r.as_action("remove" if r.row > SYNTHETIC_ROW_BASE else "update").ref
+            if item.held:  # the plan wanted it; the sync did not make it
+                out[r.row] = RowResult.of(ref, Status.NOT_ATTEMPTED, item.held, "not-attempted")
+                continue
             reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
             out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
     return out

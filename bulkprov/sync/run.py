@@ -31,6 +31,7 @@ from bulkprov.logs import set_run_id
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
+from bulkprov.sync import listing as sync_listing
 from bulkprov.sync import plan as planning
 from bulkprov.sync import strays
 from bulkprov.sync.workbook import describe, read_plan_fingerprint, write_plan
@@ -55,8 +56,15 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
             account = await strays.read_account(settings, ctx.credentials, limiter)
         except RunStopped as exc:  # nothing was changed; still a result for every row
             return await _nothing_changed(job, exc)
+        remembered = ledger.applied_fields(host)
+        listing = account.listing if account is not None else None
+        if listing is None and sync_listing.needs_org_ids(checked.valid, managed, current, remembered):
+            listing = await sync_listing.read_listing(settings, ctx.credentials, limiter)
+            lookups += listing.requests if listing is not None else 0
+        if listing is not None:
+            current = sync_listing.with_listing(current, listing)
         plan = planning.build_plan(checked.rows, managed, current, previous, previous_run, settings,
-                                   remembered=ledger.applied_fields(host))
+                                   remembered=remembered)
         strays.add_to_plan(plan, checked.rows, account, settings)
         lookups += (account.requests if account else 0) + await strays.fetch_details(plan, settings, ctx.credentials,
                                                                                     limiter)
@@ -102,7 +110,8 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         if report is not None:
             ledger.set_applied_roster(host, summary.run_id, _applied(plan, results),
                                       planning.applied_fields(plan, results, ledger.applied_fields(host)))
-    return await end(job, results, report, [i.row for i in plan.items])
+    strays_sheet = [("Strays", *strays.strays_sheet(plan))] if plan.strays is not None else None
+    return await end(job, results, report, [i.row for i in plan.items], extra=strays_sheet)
 
 
 def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | None) -> list[GuardStopped]:

@@ -6,7 +6,9 @@ names -- by email or by orgUserId, valid row or not: a row that failed validatio
 its user.  They go in the plan workbook's ``Strays`` sheet.  Only with ``remove_strays`` are they
 removed, as ordinary removals of the plan: counted by the same delete guard (on a first sync the
 limit is 0, so an explicit approval is needed), never a protected user, in the fingerprint an
-approved plan is checked against, with their usersInfo details fetched first for the undo file.
+approved plan is checked against, with their usersInfo details fetched first and merged with the
+listing's (orgUserId, flags, roles) for the undo file -- a stray whose details cannot be fetched is not
+removed.
 
 Reading the listing needs the app's Role Management scope.  When it is refused, a plan that only
 reports strays says so in a warning and goes on; a sync that would remove them stops with nothing
@@ -19,10 +21,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bulkprov.errors import N_, GuardStopped
+from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, KoreClient
-from bulkprov.kore.listing import AccountListing, list_account
+from bulkprov.kore.listing import AccountListing, list_account, merge_user
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
 from bulkprov.sync import plan as planning
 
@@ -86,6 +88,11 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
     if account.listing is None:
         return
     plan.strays = find(checked, plan, account.listing)
+    if not account.listing.complete:  # the report says so rather than look complete
+        plan.strays_problem = _("the account listing did not add up ({count} of {total} users read after {reads} "
+                                "reads): strays may be missing").format(count=len(account.listing.users),
+                                                                        total=account.listing.total,
+                                                                        reads=account.listing.reads)
     next_row = max([SYNTHETIC_ROW_BASE, *(i.row.row for i in plan.items)])
     for user in plan.strays if settings.remove_strays else []:
         info = user["userInfo"]
@@ -107,7 +114,7 @@ def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
 
     stray, protected = _(STRAY_NOTE), _(PROTECTED_NOTE)
     fate = {i.row.key.email_id or i.row.key.org_id: (_("removed by the sync") if i.action == "remove"
-                                                     else _("protected: not removed"))
+                                                     else i.held or _("protected: not removed"))
             for i in plan.items if stray in i.notes or protected in i.notes}
     names = Names(plan.strays or [])
     rows = []
@@ -122,17 +129,27 @@ def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
 
 
 async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, limiter: Any) -> int:
-    """usersInfo for the strays to be removed (the listing lacks names, groups, tasks): the undo file
-    can then add them back as they were.  Returns the requests made."""
+    """usersInfo for the strays to be removed (the listing lacks names, groups, tasks), merged with
+    what the listing gave (orgUserId, flags, roles): the undo file can then add them back exactly.  A
+    stray whose details could not be fetched is not removed (its row says why, and the sync exits 1).
+    Returns the requests made."""
     from bulkprov.send.dispatcher import dispatch_rows
 
-    rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id)
-            for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]
-    if not rows:
+    items = [i for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]
+    if not items:
         return 0
+    rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id) for i in items]
     report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
-    by_row = {r.row: r for r in rows}
-    for row, user in report.users.items():
-        plan.current[by_row[row].key.id] = user
+    for item in items:
+        key, user = item.row.key.id, report.users.get(item.row.row)
+        if user is not None:
+            plan.current[key] = merge_user(plan.current[key], user)
+            continue
+        result = report.results.get(item.row.row)
+        said = result.reason if result is not None and result.reason else report.aborted or "?"
+        log.warning(_("stray %s is not removed: its details could not be fetched (%s)"), item.row.key, said)
+        item.action, item.held = "unchanged", OUTCOME_CODES["not-attempted"].render("stray-details", said=said)
+        plan.current.pop(key, None)
+    plan.guards = planning.guard_violations(plan, settings)
     plan.fingerprint = planning.fingerprint(plan)
     return report.requests
