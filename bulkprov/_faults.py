@@ -9,6 +9,7 @@
 ``replied``        the reply arrived; nothing of it is reconciled or committed yet
 ``results``        the result workbook is half written
 ``undo``           the undo file is half written
+``finish``         the result workbook is written; the ledger is about to record the run's end
 ``dispatch``       the dispatcher is about to start (for the internal-error path)
 =================  ==============================================================================
 

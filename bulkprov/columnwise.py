@@ -132,8 +132,9 @@ class ColumnChecks:
         match = schema.EMAIL_RE.match
         if not all(map(match, present)):
             suspects.update(p for p, e in enumerate(emails) if e and not match(e))
-        if schema.EXAMPLE_EMAIL in "\n".join(present).casefold():  # one search; rows only on a hit
-            suspects.update(p for p, e in enumerate(emails) if e.casefold() == schema.EXAMPLE_EMAIL)
+        joined = "\n".join(present).casefold()
+        if any(example in joined for example in schema.EXAMPLE_EMAILS):  # a few searches; rows only on a hit
+            suspects.update(p for p, e in enumerate(emails) if e.casefold() in schema.EXAMPLE_EMAILS)
         # Keys are compared as match_key() makes them; for trimmed ASCII that is casefold().
         if list(map(str.strip, orgs)) != orgs:
             suspects.update(p for p, o in enumerate(orgs) if o != o.strip())

@@ -72,6 +72,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "max_runtime": (float, None),
     "settle": (float, None),          # read the input only once unchanged this long (None: 10 s unattended, else 0)
     "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
+    "ignore_columns": (list, []),     # headers to leave unread, e.g. one that looks like a misspelt column
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
     "approval_expiry_hours": (float, 24.0),
@@ -80,6 +81,8 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "web_token_file": (str, None),    # a file holding a shared login token (or BULKPROV_WEB_TOKEN)
     "web_trusted_proxies": (list, []),  # addresses/networks of reverse proxies whose X-Forwarded-For is believed
     "web_roles": (dict, {}),          # local user -> viewer | operator | approver (default operator)
+    "web_check_queue": (int, 64),     # checks of uploads waiting in line, in all (past it: 503, Retry-After)
+    "web_check_queue_per_person": (int, 4),  # one person's checks waiting or running
     # bulkprov serve: single sign-on with OpenID Connect (bulkprov.web.oidc); the secret never in this file
     "oidc_issuer": (str, None),       # e.g. https://login.microsoftonline.com/TENANT/v2.0
     "oidc_client_id": (str, None),
@@ -176,6 +179,7 @@ def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any
     from bulkprov.approvals.flow import Approvals
     from bulkprov.approvals.policy import account_of, policy_for
     from bulkprov.jobs.settings import JobSettings
+    from bulkprov.kore.auth import env_file_or_default, host_from_sources
     from bulkprov.send.limiter import parse_rate
 
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -187,7 +191,9 @@ def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any
     settings = JobSettings(command=command, **fields)
     for name in RUN_SETTINGS - NOT_RUN - {"host", "state_dir"}:
         setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
-    settings.host = value["host"] or os.environ.get("KORE_HOST")
+    # KORE_HOST: the environment, then the .env file the credentials come from (as for the credentials)
+    settings.host = value["host"] or host_from_sources(env_file=env_file_or_default(
+        resolve("env_file", given.get("env_file"), profile)))
     settings.settle = value["settle"] or 0.0  # the command line chooses its own default (10 s unattended)
     settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
     settings.account = account_of(settings.host, credentials) if credentials is not None else None

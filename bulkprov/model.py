@@ -176,7 +176,8 @@ class RowResult:
 
     @classmethod
     def invalid(cls, row: CheckedRow) -> RowResult:
-        reason = "; ".join(str(e) for e in row.errors)
+        """The row's problems, then what was converted on the way (the typed form, where it differs)."""
+        reason = "; ".join([*(str(e) for e in row.errors), *row.notes])
         return cls(row.ref, Status.INVALID.value, reason, row.errors[0].code, errors=tuple(row.errors))
 
     @property

@@ -177,7 +177,8 @@ COLUMNS: tuple[Column, ...] = (
           ja=("勤務先電話番号", "会社電話番号", "内線番号", "内線")),
     _info("street", N_("Street address."), "1 Main Street", "Street Address", "Address", "Address Line 1",
           max_length=200, ko=("주소", "도로명 주소"), ja=("住所", "番地")),
-    _info("suiteNo", N_("Suite / apartment number."), "Suite 400", "Suite", "Suite Number", "Apt", max_length=40,
+    _info("suiteNo", N_("Suite / apartment number."), "Suite 400", "Suite", "Suite Number", "Apt", "Address Line 2",
+          max_length=40,
           ko=("상세 주소", "호수"), ja=("建物名", "部屋番号", "住所2")),
     _info("city", N_("City."), "New York", "Town", ko=("시/군/구", "도시", "시"), ja=("市区町村", "市町村", "都市")),
     _info("zip", N_("Postal code (keep leading zeros: format the column as text or 00000)."), "02128",
@@ -260,20 +261,72 @@ for _col in COLUMNS:
         _HEADER_INDEX.setdefault(normalize_header(_alias), _col)
 
 
+# Every Latin header bulkprov knows, normalised -> (its column, the header as declared): near_miss's candidates.
+_LATIN_HEADERS: dict[str, tuple[Column, str]] = {}
+for _col in COLUMNS:
+    for _alias in (_col.name, *_col.aliases):
+        _key = normalize_header(_alias)
+        if _key.isascii() and _key.isalpha():
+            _LATIN_HEADERS.setdefault(_key, (_col, _alias))
+
+
 def match_header(text: object) -> Column | None:
     """The column a header names, or None when it is not one of ours."""
     return _HEADER_INDEX.get(normalize_header(text))
 
 
-def suggest_header(text: object) -> str | None:
-    """The known column an unknown header is a near-miss of (did-you-mean), if any.
+# Headers that are a column misspelt, beyond what one edit of a Latin header finds (near_miss):
+# short words and the common two-letter slips (normalised form -> the header they are meant to be).
+KNOWN_MISSPELLINGS = {
+    "emal": "Email", "emai": "Email", "mial": "Mail", "emil": "Email", "emial": "Email", "eamil": "Email",
+    "emailadress": "Email Address", "emailaddres": "Email Address", "frist": "First", "fristname": "First Name",
+    "fisrtname": "First Name", "firtsname": "First Name", "lsat": "Last", "lsatname": "Last Name",
+    "lastnmae": "Last Name", "surename": "Surname", "deparment": "Department", "departmnet": "Department",
+    "depatment": "Department", "dpet": "Dept", "compnay": "Company", "comapny": "Company", "adress": "Address",
+    "adres": "Address", "cty": "City", "stae": "State", "contry": "Country", "coutnry": "Country",
+    "grop": "Group", "gruop": "Group", "rols": "Role", "rle": "Role", "phnoe": "Phone", "phon": "Phone",
+}
+# Korean and Japanese near-misses come only from this list: one edit of a one- or two-character header is
+# another word (성별 is gender, not a misspelt 성; 国籍 is nationality, not 国; 부서코드 is a department
+# code).  What is here is a slip of the keyboard or of the input method (部所 for 部署, 指名 for 氏名, both
+# read the same).
+LOCAL_MISSPELLINGS = {
+    "이매일": "이메일", "이메알": "이메일", "이메일주서": "이메일 주소", "부써": "부서", "성멍": "성명", "사븐": "사번",
+    "우펀번호": "우편번호", "젼화번호": "전화번호",
+    "部所": "部署", "指名": "氏名", "性": "姓", "メールアドレ": "メールアドレス", "メールアドレス名": "メールアドレス",
+    "社員番后": "社員番号", "市区長村": "市区町村", "郵便番合": "郵便番号",
+}
+# A Latin header this long or longer is a near-miss one edit away from a known header.
+NEAR_MISS_MIN_LETTERS = 5
 
-    Only the same word mistyped counts: a typo, a swapped pair of letters, case, spacing or
-    punctuation ("fristName", "E-mial").  A different word never does: "Last day" is not a
-    misspelt "Last" (following such a hint would write leaving dates into last names).
+
+def near_miss(text: object) -> tuple[Column, str] | None:
+    """(the column, the header it is meant to be) when an unknown header looks like a misspelt column:
+    one edit (a typo, a swapped pair of letters) from a known Latin header for Latin headers of at least
+    five letters ("Frist Name", "Departmnt"), or a listed misspelling (short words, Korean, Japanese).
+    Anything else is another column ("Last day", 성별, 国籍, 부서코드): None."""
+    key = normalize_header(text)
+    listed = KNOWN_MISSPELLINGS.get(key) or LOCAL_MISSPELLINGS.get(key)
+    if listed is not None:
+        return _HEADER_INDEX[normalize_header(listed)], listed
+    if len(key) < NEAR_MISS_MIN_LETTERS or not (key.isascii() and key.isalpha()):
+        return None
+    for alias, (column, written) in _LATIN_HEADERS.items():
+        if abs(len(alias) - len(key)) <= 1 and _edit_distance(key, alias, 1) <= 1:
+            return column, written
+    return None
+
+
+def suggest_header(text: object) -> str | None:
+    """The known column an unknown header may mean (did-you-mean, in a notice), if any.
+
+    Only the same Latin word mistyped counts: a typo, a swapped pair of letters, case, spacing or
+    punctuation.  A different word never does: "Last day" is not a misspelt "Last" (following such a
+    hint would write leaving dates into last names), and Korean or Japanese headers get none (성별 is
+    one letter from 성, and means gender).
     """
     key = normalize_header(text)
-    if len(key) < 4:
+    if len(key) < 4 or not key.isascii():
         return None
     allowed = 1 if len(key) <= 8 else 2
     best: tuple[int, str] | None = None
@@ -304,10 +357,39 @@ def _edit_distance(a: str, b: str, cap: int) -> int:
 
 # The template's example row uses this address; a row still carrying it is refused (HR forgot to delete it).
 EXAMPLE_EMAIL = "jane.doe@example.com"
+# A Korean or Japanese template is a roster as HR there writes one: the family name before the given name,
+# and an example row of a person, a company and an address of the country (its lookup names are the ones
+# the template's Roles, Bots and Groups sheets hold: bulkprov.outputs.template.LOOKUP_EXAMPLES).
+FAMILY_NAME_FIRST = frozenset({"ko", "ja"})
+LOCAL_EXAMPLES: dict[str, dict[str, str]] = {
+    "ko": {"emailId": "minjun.kim@example.com", "lastName": "김", "firstName": "민준", "companyName": "예시 주식회사",
+           "dept": "고객지원팀", "companyContactPhone": "+82 2 555 0100", "worknumber": "0255550100",
+           "street": "세종대로 110", "suiteNo": "4층", "city": "중구", "zip": "04524", "state": "서울특별시",
+           "country": "대한민국", "groups": "상담원", "roles": "봇 테스터@고객지원 봇",
+           "botTasks": "고객지원 봇:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+    "ja": {"emailId": "taro.yamada@example.com", "lastName": "山田", "firstName": "太郎", "companyName": "例示株式会社",
+           "dept": "カスタマーサポート部", "companyContactPhone": "+81 3 5555 0100", "worknumber": "0355550100",
+           "street": "千代田1-1", "suiteNo": "4階", "city": "千代田区", "zip": "100-0001", "state": "東京都",
+           "country": "日本", "groups": "サポート担当", "roles": "ボットテスター@サポートボット",
+           "botTasks": "サポートボット:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"},
+}
+EXAMPLE_EMAILS = frozenset({EXAMPLE_EMAIL, *(row["emailId"] for row in LOCAL_EXAMPLES.values())})
 
 
-def example_row() -> dict[str, str]:
-    return {c.name: c.example for c in TEMPLATE_COLUMNS}
+def template_columns(lang: str = "en") -> tuple[Column, ...]:
+    """The template's columns in ``lang``: Korean and Japanese put lastName (성, 姓) before firstName."""
+    if lang not in FAMILY_NAME_FIRST:
+        return TEMPLATE_COLUMNS
+    names = [c.name for c in TEMPLATE_COLUMNS]
+    first, last = names.index("firstName"), names.index("lastName")
+    order = list(TEMPLATE_COLUMNS)
+    order[first], order[last] = order[last], order[first]
+    return tuple(order)
+
+
+def example_row(lang: str = "en") -> dict[str, str]:
+    """The template's example row in ``lang`` (the yes/no and action words are the template's own)."""
+    return {c.name: c.example for c in TEMPLATE_COLUMNS} | LOCAL_EXAMPLES.get(lang, {})
 
 
 def user_to_cells(user: dict) -> dict[str, str]:

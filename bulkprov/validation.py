@@ -19,6 +19,7 @@ Policy choices (documented in the README):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -65,15 +66,17 @@ class _Cells:
 class _Problems:
     """The errors of the row being checked (collected, then frozen into its CheckedRow)."""
 
-    __slots__ = ("row", "errors", "notes")
+    __slots__ = ("row", "errors", "notes", "headers")
 
-    def __init__(self, row: int) -> None:
+    def __init__(self, row: int, headers: Mapping[str, str]) -> None:
         self.row = row
         self.errors: list[RowError] = []
         self.notes: list[str] = []  # what was changed on the way (normalised, removed), for Results
+        self.headers = headers  # column name -> the user's header for it
 
     def add(self, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> None:
-        self.errors.append(RowError.of(self.row, column, value, code, variant, **params))
+        self.errors.append(RowError.of(self.row, column, value, code, variant, header=self.headers.get(column, ""),
+                                       **params))
 
 
 class Validator:
@@ -105,20 +108,30 @@ class Validator:
         self._info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
         self._names = {i: name for name, i in self.index.items()}
+        # Messages name a column by the user's own header (성명, "Email Address"), as their sheet shows it.
+        self._own = {name: table.headers[i].strip() for name, i in self.index.items() if i < len(table.headers)}
+        self._headers = {name: header for name, header in self._own.items() if header != name}
 
     # -- public -----------------------------------------------------------------------------
 
     def check(self, raw: RawRow) -> CheckedRow:
         cells = _Cells(self.index, raw.cells)
-        problems = _Problems(raw.row)
+        problems = _Problems(raw.row, self._headers)
         formulas = self._uncalculated(raw, problems)
         action = self._action(cells, problems)
         notes = problems.notes
         email, org = cells.get("emailId"), cells.get("orgUserId")
         self._check_invisible(cells, problems)
-        key = UserKey(_plain_email(email, notes), _plain(org, "orgUserId", notes))
+        plain_email = _plain_email(email)
+        key = UserKey(plain_email, _plain(org, self._shown("orgUserId"), notes))
         if not formulas & {"emailId", "orgUserId"}:
             self._check_keys(key, action, problems, email)
+        if plain_email != email:
+            if any(e.column == "emailId" for e in problems.errors):
+                key = UserKey(email, key.org_user_id)  # no address either way: the row shows what was typed
+            else:
+                notes.insert(0, ROW_NOTES["normalised"].render(column=self._shown("emailId"), before=email,
+                                                               after=plain_email))
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
@@ -127,8 +140,18 @@ class Validator:
                 if value and name in user["userInfo"]:
                     user["userInfo"][name] = value
             send_email = self._bool(cells, "sendEmail", problems)
-        self._check_duplicates(key, raw.row, problems)
+        self._check_duplicates(key, raw.row, problems, email, org)
         return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes)
+
+    def _shown(self, name: str) -> str:
+        """A column as messages name it: the user's header, else its header in the reader's language."""
+        own = self._own.get(name)
+        if own:
+            return own
+        from bulkprov.i18n import current
+
+        column = schema.BY_NAME.get(name)
+        return column.header(current()) if column is not None else name
 
     # -- keys and action --------------------------------------------------------------------
 
@@ -166,26 +189,29 @@ class Validator:
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
     def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
+        """The key cells' rules, checked on the converted address; a message quotes the cell as typed."""
         email_col = schema.BY_NAME["emailId"]
         email = key.email
         if email:
             limit = email_col.max_length or 254
             if len(email) > limit:
-                problems.add("emailId", email, "too-long", length=len(email), field="emailId", limit=limit)
+                problems.add("emailId", written, "too-long", length=len(email), field=self._shown("emailId"),
+                             limit=limit)
             elif not schema.EMAIL_RE.match(email):
                 variant, params = _email_problem(written, email)
-                problems.add("emailId", email, "invalid-email", variant, **params)
-            elif key.email_id == schema.EXAMPLE_EMAIL:
-                problems.add("emailId", email, "template-example")
+                problems.add("emailId", written, "invalid-email", variant, **params)
+            elif key.email_id in schema.EXAMPLE_EMAILS:
+                problems.add("emailId", written, "template-example")
         elif action == "add" or (action == "" and not key.org_user_id):
             problems.add("emailId", "", "missing-email")
         elif not key.org_user_id:
             problems.add("emailId", "", "missing-key", action=action)
 
-    def _check_duplicates(self, key: UserKey, row: int, problems: _Problems) -> None:
+    def _check_duplicates(self, key: UserKey, row: int, problems: _Problems, email: str, org: str) -> None:
+        """A key seen in an earlier row (compared converted: ｊａｎｅ@… is jane@…); quoted as typed."""
         for value, seen, column, code, raw in (
-            (key.email_id, self._seen_email, "emailId", "duplicate-email", key.email),
-            (key.org_id, self._seen_org, "orgUserId", "duplicate-org-user-id", key.org_user_id),
+            (key.email_id, self._seen_email, "emailId", "duplicate-email", email.strip()),
+            (key.org_id, self._seen_org, "orgUserId", "duplicate-org-user-id", org.strip()),
         ):
             if not value:
                 continue
@@ -236,18 +262,20 @@ class Validator:
             if not value:
                 continue
             if name in PLAIN_COLUMNS and not value.isascii():
-                value = _plain(value, name, notes)
+                value = _plain(value, self._shown(name), notes)
             if name not in KEY_COLUMNS and not value.isprintable():
                 value, removed = without_invisible(value)
                 if removed:
-                    notes.append(ROW_NOTES["invisible-removed"].render(column=name, chars=", ".join(removed)))
+                    notes.append(ROW_NOTES["invisible-removed"].render(column=self._shown(name),
+                                                                       chars=", ".join(removed)))
                 if not value:
                     continue
             if max_length and len(value) > max_length and name != "emailId":
                 if self.relaxed is not None:
-                    self.relaxed.length(problems.row, name, value, max_length)
+                    self.relaxed.length(problems.row, self._shown(name), value, max_length)
                 else:
-                    problems.add(name, value, "too-long", length=len(value), field=name, limit=max_length)
+                    problems.add(name, value, "too-long", length=len(value), field=self._shown(name),
+                                 limit=max_length)
             info[name] = value
         return info
 
@@ -264,7 +292,7 @@ class Validator:
         for name, part in (("lastName", last), ("firstName", first)):
             limit = schema.BY_NAME[name].max_length or 100
             if len(part) > limit:
-                problems.add("fullName", value, "too-long", length=len(part), field=name, limit=limit)
+                problems.add("fullName", value, "too-long", length=len(part), field=self._shown(name), limit=limit)
             info[name] = part
         problems.notes.append(ROW_NOTES["name-split"].render(value=value, last=last, first=first))
 
@@ -288,9 +316,10 @@ class Validator:
         col = schema.BY_NAME[name]
         if col.max_length and len(value) > col.max_length:
             if self.relaxed is None:
-                problems.add(name, value, "too-long", length=len(value), field=name, limit=col.max_length)
+                problems.add(name, value, "too-long", length=len(value), field=self._shown(name),
+                             limit=col.max_length)
                 return []
-            self.relaxed.length(problems.row, name, value, col.max_length)
+            self.relaxed.length(problems.row, self._shown(name), value, col.max_length)
         items: list[tuple[str, Any]] = []
         for part in schema.LIST_SPLIT_RE.split(value):
             part = part.strip()
@@ -307,13 +336,13 @@ class Validator:
     # -- list item parsers: return the API value, or None after recording an error ---------------
 
     def _group_id(self, item: str, cell: str, sign: str, problems: _Problems) -> str | None:
-        item = _plain_id(item, "groups", schema.GROUP_ID_RE, problems.notes)
+        item = _plain_id(item, self._shown("groups"), schema.GROUP_ID_RE, problems.notes)
         if schema.GROUP_ID_RE.match(item):
             return item
         found = self.lookups.get("Groups", {}).get(_fold(item))
         if found:
             return found
-        if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, "groups"):
+        if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, self._shown("groups")):
             return item
         if item.startswith("e-"):
             problems.add("groups", cell, "invalid-group-id", value=item)
@@ -345,10 +374,10 @@ class Validator:
             return None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
                                "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
-        dialogs = [_plain_id(d.strip(), "botTasks", schema.DIALOG_ID_RE, problems.notes)
+        dialogs = [_plain_id(d.strip(), self._shown("botTasks"), schema.DIALOG_ID_RE, problems.notes)
                    for d in dialogs_text.split(",") if d.strip()]
         bad = [d for d in dialogs if not schema.DIALOG_ID_RE.match(d) and not (
-            self.relaxed is not None and self.relaxed.accepts("dialog", d, problems.row, "botTasks"))]
+            self.relaxed is not None and self.relaxed.accepts("dialog", d, problems.row, self._shown("botTasks")))]
         if bad or not dialogs:
             problems.add("botTasks", cell, "invalid-dialog-id", value=bad[0] if bad else item)
             return None
@@ -357,13 +386,13 @@ class Validator:
     def _resolve(self, text: str, cell: str, problems: _Problems, sheet: str, column: str, pattern,
                  bad_id_code: str, unknown_code: str, looks_like_id, what: str) -> str | None:
         """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
-        text = _plain_id(text, column, pattern, problems.notes)
+        text = _plain_id(text, self._shown(column), pattern, problems.notes)
         if pattern.match(text):
             return text
         found = self.lookups.get(sheet, {}).get(_fold(text))
         if found:
             return found
-        if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, column):
+        if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, self._shown(column)):
             return text
         if looks_like_id(text):
             problems.add(column, cell, bad_id_code, value=text)
@@ -423,16 +452,15 @@ def _plain(value: str, column: str, notes: list[str]) -> str:
     return plain
 
 
-def _plain_email(value: str, notes: list[str]) -> str:
-    """:func:`_plain`, and the ideographic full stops of the domain read as dots (IDNA's own rule)."""
+def _plain_email(value: str) -> str:
+    """:func:`_plain` without the note (the caller notes it when the result is an address), and the
+    ideographic full stops of the domain read as dots (IDNA's own rule)."""
     if value.isascii():
         return value
     plain = unicodedata.normalize("NFKC", value)
     local, at, domain = plain.rpartition("@")
     if at:
         plain = local + at + domain.translate(_IDEOGRAPHIC_STOPS)
-    if plain != value:
-        notes.append(ROW_NOTES["normalised"].render(column="emailId", before=value, after=plain))
     return plain
 
 
@@ -452,8 +480,9 @@ def _fold(name: str) -> str:
     return (name if name.isascii() else unicodedata.normalize("NFKC", name)).casefold()
 
 
-# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode.
-_CJK_SCRIPTS = ("HANGUL", "HIRAGANA", "KATAKANA", "CJK")
+# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode, as words of a
+# character's Unicode name: "HALFWIDTH KATAKANA LETTER TA" (ﾀ) and "HANGUL LETTER EO" (ㅓ) included.
+_CJK_SCRIPTS = re.compile(r"\b(?:HANGUL|HIRAGANA|KATAKANA|CJK|IDEOGRAPHIC)\b")
 
 
 def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
@@ -462,7 +491,7 @@ def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
     if email.endswith(".") and stripped[-1:] in ("。", "｡", "．"):
         return "trailing-dot", {"char": stripped[-1]}
     for ch in written:
-        if not ch.isascii() and unicodedata.name(ch, "").startswith(_CJK_SCRIPTS):
+        if not ch.isascii() and _CJK_SCRIPTS.search(unicodedata.name(ch, "")):
             return "non-ascii", {"char": ch}
     if written != email:
         return "full-width", {}

@@ -11,7 +11,18 @@ from tests.test_cli import bulkprov, kore_env
 
 @pytest.mark.parametrize("header, hint", [("fristName", "firstName"), ("E-mial", "emailId"),
                                           ("Departmnet", "dept"), ("Surnme", "lastName")])
-def test_a_typo_of_a_column_gets_a_did_you_mean(tmp_path, header, hint):
+def test_a_typo_of_a_column_stops_the_file_naming_the_column(tmp_path, header, hint):
+    from bulkprov.errors import MisspeltColumn
+
+    path = tmp_path / "u.csv"
+    path.write_text(f"emailId,{header}\na@acme-corp.com,x\n", encoding="utf-8")
+    with pytest.raises(MisspeltColumn) as refused:
+        open_table(path)
+    assert f"'{header}'" in refused.value.message and f"bulkprov's {hint}" in refused.value.message
+
+
+@pytest.mark.parametrize("header, hint", [("Frist Nmae", "firstName"), ("Employe Numbr", "orgUserId")])
+def test_two_slips_of_a_column_get_a_did_you_mean(tmp_path, header, hint):
     path = tmp_path / "u.csv"
     path.write_text(f"emailId,{header}\na@acme-corp.com,x\n", encoding="utf-8")
     (warning,) = [w.message for w in open_table(path).warnings]
@@ -87,10 +98,12 @@ def test_validate_prints_the_reasons_row_by_column(tmp_path):
     lines = _lines(proc)
     assert proc.returncode == 1
     _once(lines, "8 rows need attention")
-    assert _once(lines, "row 9:emailId:").endswith("invalid-email — not a valid email address: write it like "
-                                                   "jane.doe@example.com")
-    _once(lines, "row 21:emailId: duplicate-email — ")
-    _once(lines, "next: fix them in the Failures sheet and run it again")
+    # Columns are named as the roster names them ("Email Address"), not by bulkprov's ids (emailId).
+    assert _once(lines, "row 9:Email Address:").endswith("invalid-email — not a valid email address: write it like "
+                                                         "jane.doe@example.com")
+    _once(lines, "row 21:Email Address: duplicate-email — ")
+    # Nothing was sent: the rows are fixed in the roster itself, which is then checked again.
+    _once(lines, "next: fix them in sample_data/roster.xlsx and run it again: bulkprov validate sample_data/roster.xlsx")
 
 
 def test_a_dry_run_says_its_plan_once_as_information(tmp_path):
@@ -115,7 +128,7 @@ def test_a_run_with_failures_ends_with_one_summary_block(make_emulator, tmp_path
     _once(lines, "add: 1 failed, 1 invalid, 10 success")
     _once(lines, "2 rows need attention: 1 × request-refused, 1 × invalid-email")
     _once(lines, "row 5, user00003@acme-corp.com: request-refused — ")
-    _once(lines, "row 7:emailId: invalid-email")
+    _once(lines, "row 7:Email: invalid-email")
     _once(lines, "results: ")
     _once(lines, "undo file: ")
     progress = [line for line in lines if "progress:" in line]

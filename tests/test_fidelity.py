@@ -193,7 +193,7 @@ def test_formulas_without_a_cached_value_make_the_row_invalid(tmp_path: Path) ->
     assert rows[2]["status"] == "invalid" and rows[2]["error_code"] == "uncalculated-formula"
     assert "=UPPER(C2)" in rows[2]["reason"] and "open the file in Excel and save it" in rows[2]["reason"]
     assert rows[3]["status"] == "invalid" and "missing-email" not in (rows[3]["reason"] or "")
-    assert '=LOWER(B3)&"@example.com"' in rows[3]["reason"] and "dept" in rows[3]["reason"]
+    assert '=LOWER(B3)&"@example.com"' in rows[3]["reason"] and "Department" in rows[3]["reason"]  # the sheet's header
     # The same file after LibreOffice calculated and saved it reads its values.
     assert cells(FIXTURES / "formulas-lo.xlsx") == [["jane@example.com", "Jane", "Doe", "DOE Team"],
                                                     ["john@example.com", "John", "Smith", "DOE Team"]]
@@ -373,10 +373,10 @@ def test_invisible_characters_in_keys_are_row_errors_and_in_names_removed(tmp_pa
     assert "U+202E RIGHT-TO-LEFT OVERRIDE at position 9" in rows[2]["reason"]
     assert "U+0000 NULL at position 9" in rows[3]["reason"]
     assert "U+200F RIGHT-TO-LEFT MARK at position 1" in rows[4]["reason"]
-    assert "orgUserId" in rows[5]["reason"] and "U+200B ZERO WIDTH SPACE at position 2" in rows[5]["reason"]
+    assert "Employee ID" in rows[5]["reason"] and "U+200B ZERO WIDTH SPACE at position 2" in rows[5]["reason"]
     assert rows[6]["status"] == "valid"
-    assert "firstName: removed U+200F RIGHT-TO-LEFT MARK, U+0000 NULL" in rows[6]["reason"]
-    assert "lastName: removed U+202E RIGHT-TO-LEFT OVERRIDE" in rows[6]["reason"]
+    assert "First Name: removed U+200F RIGHT-TO-LEFT MARK, U+0000 NULL" in rows[6]["reason"]  # the sheet's headers
+    assert "Last Name: removed U+202E RIGHT-TO-LEFT OVERRIDE" in rows[6]["reason"]
     assert rows[7]["status"] == "valid" and not rows[7]["reason"]  # a Persian zero-width non-joiner is spelling
 
 

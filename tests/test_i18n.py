@@ -155,7 +155,8 @@ NOT_FOR_PEOPLE = {"ValueError", "KeyError", "TypeError", "RuntimeError", "set_pr
                   "add_argument", "add_parser"}
 # Module constants that hold data, not words: example names of the template's lookup sheets; and the
 # schema's column declarations (their help is N_-marked, checked above; aliases and examples are data).
-DATA_CONSTANTS = {"LOOKUP_EXAMPLES", "CODEC_LABELS", "ENCODINGS_TRIED", "RATE_LIMIT_MESSAGE"}
+DATA_CONSTANTS = {"LOOKUP_EXAMPLES", "CODEC_LABELS", "ENCODINGS_TRIED", "RATE_LIMIT_MESSAGE", "KNOWN_MISSPELLINGS",
+                  "LOCAL_MISSPELLINGS", "LOCAL_EXAMPLES"}
 DATA_CALLS = {"Column", "_info"}
 PROSE = re.compile(r"[A-Za-z]{2,}[ ,;:']+[A-Za-z]{2,}")
 
@@ -411,7 +412,7 @@ def test_the_template_round_trips_through_validate(tmp_path, lang):
     book = openpyxl.load_workbook(path)
     users = book["Users"]
     headers = [c.value for c in users[1]]
-    assert headers == [c.header(lang) for c in schema.TEMPLATE_COLUMNS]
+    assert headers == [c.header(lang) for c in schema.template_columns(lang)]
     yes, no = schema.BOOL_WORDS_IN[lang]
     sources = {v.formula1 for v in users.data_validations.dataValidation}
     assert f'"{yes},{no}"' in sources and f'"{",".join(schema.ACTION_WORDS_IN[lang])}"' in sources

@@ -243,11 +243,11 @@ def test_data_starting_in_column_c_keeps_excel_column_positions(tmp_path: Path) 
     path = tmp_path / "users.xlsx"
     wb = xlsxwriter.Workbook(str(path))
     ws = wb.add_worksheet("Users")
-    ws.write_row(1, 2, ["Email", "Frist Name"])
+    ws.write_row(1, 2, ["Email", "Frist Nmae"])  # two slips: a notice with a did-you-mean (one is an error)
     ws.write_row(2, 2, ["jane@example.com", "Jane"])
     wb.close()
     table = open_table(path)
-    assert table.headers == ["", "", "Email", "Frist Name"]
+    assert table.headers == ["", "", "Email", "Frist Nmae"]
     assert table.column_index("emailId") == 2
     assert [(r.row, r.cells) for r in table.rows] == [(3, ["", "", "jane@example.com", "Jane"])]
     assert any("(D)" in w.message and "firstName" in w.message for w in table.warnings)
@@ -585,11 +585,11 @@ def test_header_after_blank_rows_and_aliases(tmp_path: Path) -> None:
 
 
 def test_unknown_columns_warn_with_did_you_mean(tmp_path: Path) -> None:
-    table = open_table(write_text(tmp_path / "u.csv", "Email,Nickname,Frist Name\na@example.com,Al,Al\n"))
+    table = open_table(write_text(tmp_path / "u.csv", "Email,Nickname,Frist Nmae\na@example.com,Al,Al\n"))
     messages = [w.message for w in table.warnings]
     assert messages == [
         "column 'Nickname' (B) is not a bulkprov column and is ignored",
-        "column 'Frist Name' (C) is not a bulkprov column and is ignored; did you mean firstName?",
+        "column 'Frist Nmae' (C) is not a bulkprov column and is ignored; did you mean firstName?",
     ]
     assert {w.code for w in table.warnings} == {"unknown-column"}
 

@@ -112,7 +112,7 @@ def test_update_sends_only_what_the_row_says(tmp_path):
 
 def test_unknown_column_is_a_warning_with_a_suggestion(tmp_path):
     path = tmp_path / "u.csv"
-    path.write_text("Email,Frist Name,Favourite Colour\na@acme.com,Jane,blue\n", encoding="utf-8")
+    path.write_text("Email,Frist Nmae,Favourite Colour\na@acme.com,Jane,blue\n", encoding="utf-8")
     table = open_table(path)
     messages = " ".join(w.message for w in table.warnings)
-    assert "Frist Name" in messages and "firstName" in messages and "Favourite Colour" in messages
+    assert "Frist Nmae" in messages and "firstName" in messages and "Favourite Colour" in messages

@@ -367,7 +367,7 @@ async def test_upload_check_run_and_download(make_emulator, tmp_path):
         report_url = resp.headers["Location"]
         report = await (await client.get(report_url)).text()
         assert "12</strong> rows" in report and "2 invalid" in report
-        assert re.search(r'<td class="num">5</td><td>emailId</td><td class="value">not-an-email</td>', report)
+        assert re.search(r'<td class="num">5</td><td>Email</td><td class="value">not-an-email</td>', report)
         assert re.search(r'<td class="num">9</td><td>canCreateBot</td><td class="value">maybe</td>', report)
         assert "activation emails that will be sent: 10" in report
         assert emu.state()["users"] == [], "checking sends nothing"

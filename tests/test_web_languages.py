@@ -313,8 +313,8 @@ async def test_every_page_speaks_the_readers_language(make_emulator, tmp_path, m
         pages["not-allowed"] = await (await client.post("/upload", data=upload_form(viewer, b"Email\n"))).text()
         await get("viewer-request", request.headers["Location"])
 
-        data = [roster.name, quote(roster.name), "alice", "vic", "maybe", "not-an-email", "First Name", "Last Name", "Employee ID",
-                "Department"]
+        data = [roster.name, quote(roster.name), "alice", "vic", "maybe", "not-an-email", "Email", "First Name", "Last Name",
+                "Employee ID", "Department"]  # the roster's own headers: the page names columns as the file does
         for previews in client.app[PREVIEWS]._done.values():  # the plan's lines are the library's words too
             data += [line for p in previews.values() for lines in p.plan.values() for line in lines]
         for job in client.app[JOBS]._jobs.values():  # and the reasons of the run's rows

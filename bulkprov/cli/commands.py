@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 from collections import Counter
@@ -12,7 +11,7 @@ from pathlib import Path
 
 from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
-from bulkprov.cli.wording import _, _cli_phrasing, _hint, say, yes
+from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
@@ -97,7 +96,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     outcome = run_job(args.file, settings, credentials=credentials,
                       progress=ProgressPrinter(enabled=not args.quiet, bar=not json_lines),
                       confirm=None if approvers else _confirm)
-    _print_outcome(outcome, args.quiet)
+    _print_outcome(outcome, args.quiet, settings.phrasing.typed)
     return outcome.exit_code
 
 
@@ -140,7 +139,7 @@ def _check_usage(args: argparse.Namespace, profile: dict) -> None:
         raise UsageProblem(reason=_("--batch-size, --concurrency and --max-attempts must be at least 1"))
     if getattr(args, "resume", False) and (getattr(args, "force", False) or getattr(args, "retry_failed", None)):
         raise UsageProblem(reason=_("--resume cannot be combined with --force or --retry-failed"))
-    host = resolve("host", args.host, profile) or os.environ.get("KORE_HOST")
+    host = resolve("host", args.host, profile) or _env_host(args.env_file)
     if not args.dry_run or args.command in ROSTER:
         _require_host(host)
     _check_rate(resolve("rate", args.rate, profile))
@@ -160,15 +159,17 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
     if args.max_file_mb:
         limits = _replace(limits, max_bytes=int(args.max_file_mb * 1024 * 1024))
     fields = dict(sheet=args.sheet, output=args.output, replace_output=args.replace_output, encoding=args.encoding,
-                  results_format=args.results_format, lookups_file=args.lookups, limits=limits,
-                  command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
-                  phrasing=_cli_phrasing(), dry_run=getattr(args, "dry_run", False),
+                  results_format=args.results_format or _format_of(args.output), lookups_file=args.lookups,
+                  limits=limits, command_line=" ".join(shlex.quote(a) for a in ["bulkprov", *sys.argv[1:]]),
+                  phrasing=_cli_phrasing(args), dry_run=getattr(args, "dry_run", False),
                   resume=getattr(args, "resume", False), force=getattr(args, "force", False),
                   retry_failed=getattr(args, "retry_failed", None), use_ledger=not getattr(args, "no_ledger", False),
                   plan_file=getattr(args, "plan", None), **{name: getattr(args, name, None) for name in ALLOW})
     overrides = {name: getattr(args, name, None) for name in RUN_SETTINGS}
+    overrides["env_file"] = getattr(args, "env_file", None)  # resolved from the profile by cmd_file
     if args.command == "validate":
-        return job_settings("validate", {}, {"strict_ids": args.strict_ids}, **fields)
+        return job_settings("validate", {}, {"strict_ids": args.strict_ids, "ignore_columns": args.ignore_columns},
+                            **fields)
     person = cli_person()
     overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
@@ -196,7 +197,7 @@ def _invocation(args: argparse.Namespace, profile: dict) -> None:
     state_dir = resolve("state_dir", getattr(args, "state_dir", None), profile)
     where = JobSettings(command=args.command, resume=getattr(args, "resume", False),
                         use_ledger=not getattr(args, "no_ledger", False),
-                        host=resolve("host", getattr(args, "host", None), profile) or os.environ.get("KORE_HOST"),
+                        host=resolve("host", getattr(args, "host", None), profile) or _env_host(args.env_file),
                         state_dir=Path(state_dir) if state_dir else None)
     set_run_id(invocation_run_id(Path(args.file), where))
 
@@ -210,6 +211,12 @@ def _settle(value: float | None, args: argparse.Namespace) -> float:
         return float(value)
     unattended = args.command == "sync" or bool(getattr(args, "profile", None))
     return 10.0 if unattended and not sys.stdin.isatty() else 0.0
+
+
+def _format_of(output: Path | None) -> str:
+    """The results format an -o name asks for (results.csv: csv), when --results-format does not say."""
+    suffix = output.suffix.lower().lstrip(".") if output is not None else ""
+    return suffix if suffix in ("csv", "jsonl") else "xlsx"
 
 
 def _require_host(host: str | None) -> None:
@@ -226,12 +233,16 @@ def _replace(obj, **changes):
 
 
 def _credentials(args: argparse.Namespace):
-    from bulkprov.kore.auth import Credentials
+    from bulkprov.kore.auth import Credentials, env_file_or_default
 
-    env_file = args.env_file
-    if env_file is None and Path(".env").is_file():
-        env_file = Path(".env")
-    return Credentials.from_sources(env_file=env_file, secret_file=args.secret_file)
+    return Credentials.from_sources(env_file=env_file_or_default(args.env_file), secret_file=args.secret_file)
+
+
+def _env_host(env_file: str | Path | None) -> str | None:
+    """KORE_HOST from the environment, else from the .env file the credentials come from."""
+    from bulkprov.kore.auth import env_file_or_default, host_from_sources
+
+    return host_from_sources(env_file=env_file_or_default(env_file))
 
 
 def _setup_logging(fmt: str, quiet: bool) -> None:
@@ -240,29 +251,58 @@ def _setup_logging(fmt: str, quiet: bool) -> None:
     configure_logging(fmt, logging.WARNING if quiet else logging.INFO)
 
 
-def _print_outcome(outcome, quiet: bool) -> None:
-    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step.
-    With JSON logs each line is a JSON object; the counts line carries the outcome as data."""
+def _print_outcome(outcome, quiet: bool, typed: dict | None = None) -> None:
+    """One summary block: counts, the top reasons, the first rows to look at, the workbook, the next step
+    (``typed``: the arguments as given, for the next step's command line).  Quiet, one line.  With JSON logs
+    each line is a JSON object; the counts line carries the outcome as data."""
     summary = outcome.summary
     totals = summary.status_totals()
-    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(totals.items())) or say("no-rows")
+    if typed is not None:
+        counts = headline(typed["command"], bool(typed.get("dry_run")), totals)
+    else:
+        counts = f"{summary.command}: " + (", ".join(f"{n:,} {s}" for s, n in sorted(totals.items())) or say("no-rows"))
     codes = [e.code for e in outcome.stop_errors]
-    if not quiet:
-        for warning in summary.warnings:
-            emit(say("warning", warning=warning), err=True, level="warning")
-        if summary.aborted:
-            hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
-            emit(say("aborted-line", reason=summary.aborted) + "".join(f" [{c}]" for c in codes)
-                 + "".join(f"; {h}" for h in hints), err=True, level="error", codes=codes,
-                 exit_code=outcome.exit_code)
-    emit(f"{summary.command}: {counts}", event="outcome", exit_code=outcome.exit_code, totals=dict(totals),
-         codes=codes, results_path=str(Path(outcome.results_path).absolute()),
-         undo_path=str(Path(outcome.undo_path).absolute()) if outcome.undo_path else None)
-    if not quiet:
-        _print_attention(outcome, summary.command == "validate")
+    shown_codes = "".join(f" [{c}]" for c in codes)
+    data = dict(event="outcome", exit_code=outcome.exit_code, totals=dict(totals), codes=codes,
+                results_path=str(Path(outcome.results_path).absolute()),
+                undo_path=str(Path(outcome.undo_path).absolute()) if outcome.undo_path else None)
+    if quiet:  # one line for a scheduler's log: the counts, the workbook, and why the run stopped if it did
+        aborted = "; " + say("aborted-line", reason=summary.aborted) + shown_codes if summary.aborted else ""
+        emit(say("quiet", headline=counts, path=outcome.results_path) + aborted, **data)
+        return
+    for warning in summary.warnings:
+        emit(say("warning", warning=warning), err=True, level="warning")
+    if summary.aborted:
+        hints = [h for h in (_hint(e) for e in outcome.stop_errors) if h]
+        emit(say("aborted-line", reason=summary.aborted) + shown_codes + "".join(f"; {h}" for h in hints),
+             err=True, level="error", codes=codes, exit_code=outcome.exit_code)
+    emit(counts, **data)
+    _print_attention(outcome, summary.command == "validate")
     emit(say("results", path=outcome.results_path))
-    if outcome.undo_path is not None and not quiet:
+    if outcome.undo_path is not None:
         emit(say("undo-file", path=outcome.undo_path))
+    _print_next(outcome, typed)
+
+
+def _print_next(outcome, typed: dict | None) -> None:
+    """The next step as a command line to copy: after a dry run, the run itself; after rows that need
+    attention, the file to fix and run again, with the options that make it the same run -- for sync and
+    plan the roster itself, never a partial file (a sync removes the users a roster does not list)."""
+    from bulkprov.cli.wording import next_run
+
+    command = outcome.summary.command.split()[0]
+    if command in ROSTER:
+        if outcome.attention_total:
+            emit(say("next-roster", roster=_short(Path(outcome.summary.input_path))))
+        return
+    if typed is None:
+        if outcome.attention_total:
+            emit(say("next", command=command, results=_short(outcome.results_path)))
+        return
+    if not typed.get("dry_run") and not outcome.attention_total:
+        return
+    kind, line = next_run(typed, Path(outcome.results_path), _short(outcome.results_path))
+    emit(say(f"next-{kind}", command=line, file=typed["file"]))
 
 
 SHOWN_PROBLEMS, SHOWN_ROWS = 20, 5
@@ -288,8 +328,8 @@ def _print_attention(outcome, validating: bool) -> None:
     for result, error in problems[:limit]:
         who = result.email or result.org_user_id
         if error is not None:
-            emit(say("row-problem", row=result.row, column=error.column, code=error.code, message=error.message),
-                 row=result.row, code=error.code)
+            emit(say("row-problem", row=result.row, column=error.shown_column, code=error.code,
+                     message=error.message), row=result.row, code=error.code)
         elif result.ref.synthetic:
             emit(f"  {who}: {result.error_code or result.status} — {result.reason}", code=result.error_code)
         else:
@@ -297,11 +337,6 @@ def _print_attention(outcome, validating: bool) -> None:
                      reason=result.reason), row=result.row, code=result.error_code or result.status)
     if len(problems) > limit:
         emit(say("more-rows", count=f"{len(problems) - limit:,}"))
-    command = outcome.summary.command.split()[0]
-    if command in ROSTER:  # never a partial file: a sync removes the users a roster does not list
-        emit(say("next-roster", roster=_short(Path(outcome.summary.input_path))))
-    else:
-        emit(say("next", command=command, results=_short(outcome.results_path)))
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -310,7 +345,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from bulkprov.logs import ProgressPrinter
 
     profile = load_profile(config_path(args.config), args.profile)
-    _require_host(resolve("host", args.host, profile) or os.environ.get("KORE_HOST"))
+    _require_host(resolve("host", args.host, profile) or _env_host(resolve("env_file", args.env_file, profile)))
     if any(resolve(name, getattr(args, name, None), profile) < 1 for name in ("concurrency", "max_attempts")):
         raise UsageProblem(reason=_("--concurrency and --max-attempts must be at least 1"))
     _check_rate(resolve("rate", args.rate, profile))
@@ -320,7 +355,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     log_format = resolve("log_format", args.log_format, profile)
     _setup_logging(log_format, args.quiet)
     overrides = {name: getattr(args, name, None) for name in ("host", "rate", "concurrency", "max_attempts",
-                                                                "timeout", "state_dir")}
+                                                                "timeout", "state_dir", "env_file")}
     settings = job_settings("export", profile, overrides, credentials=credentials, output=args.output,
                             replace_output=args.replace_output, phrasing=_cli_phrasing())
     outcome = export_account(settings, credentials, progress=ProgressPrinter(enabled=not args.quiet,
@@ -345,13 +380,9 @@ def _record_export(settings, outcome) -> None:
 
 
 def _check_rate(rate: str) -> None:
-    from bulkprov.errors import BadRate
     from bulkprov.send.limiter import parse_rate
 
-    try:
-        parse_rate(rate)  # a bad --rate is a usage error before anything is read
-    except BadRate as exc:
-        raise UsageProblem(reason=_("--rate: {problem}").format(problem=exc.message)) from None
+    parse_rate(rate)  # a bad --rate (or a profile's rate) is bad-rate, before anything is read
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -421,18 +452,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from bulkprov.config import config_path, load_profile, resolve
-    from bulkprov.kore.auth import Credentials
+    from bulkprov.kore.auth import Credentials, env_file_or_default
     from bulkprov.web import build_config, serve
 
     _setup_logging(args.log_format, quiet=False)
     profile = load_profile(config_path(args.config), args.profile)
-    _require_host(resolve("host", args.host, profile) or os.environ.get("KORE_HOST"))
+    env_file = resolve("env_file", args.env_file, profile)
+    _require_host(resolve("host", args.host, profile) or _env_host(env_file))
     if not 0 < args.max_upload_mb <= 500:
         raise UsageProblem(reason=_("--max-upload-mb must be between 0 and 500"))
-    env_file = resolve("env_file", args.env_file, profile) or (Path(".env") if Path(".env").is_file() else None)
-    credentials = Credentials.from_sources(env_file=env_file, secret_file=resolve("secret_file", args.secret_file,
-                                                                                  profile))
-    overrides = {"host": args.host, "state_dir": args.state_dir}
+    credentials = Credentials.from_sources(env_file=env_file_or_default(env_file),
+                                           secret_file=resolve("secret_file", args.secret_file, profile))
+    overrides = {"host": args.host, "state_dir": args.state_dir, "env_file": env_file}
     config = build_config(profile, overrides, credentials=credentials, max_upload_mb=args.max_upload_mb,
                           secure_cookies=args.secure_cookies, reload=_reloader(args))
     serve(config, args.bind, args.port)

@@ -202,11 +202,16 @@ def _override_options(p: argparse.ArgumentParser, *, protected: bool) -> None:
 
 def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, adds: bool) -> None:
     p.add_argument("file", type=Path, metavar="FILE", help="input .csv/.tsv/.txt/.xlsx/.xlsm/.xls/.ods")
-    p.add_argument("-o", "--output", type=Path, help="result file (default: FILE.COMMAND-results-TIME.xlsx)")
+    p.add_argument("-o", "--output", type=Path, help="result file (default: STEM.COMMAND-results-TIME.xlsx beside "
+                   "FILE, STEM being FILE's name without its extension)")
     p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
-    p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"), default="xlsx")
+    p.add_argument("--results-format", choices=("xlsx", "csv", "jsonl"),
+                   help="xlsx (default), or csv / jsonl (the Results rows); default: as -o's extension says")
     p.add_argument("--sheet", help="sheet to read (default: Users, else the first data sheet)")
     p.add_argument("--lookups", type=Path, help="workbook with Roles/Bots/Groups sheets (names → ids)")
+    p.add_argument("--ignore-column", dest="ignore_columns", action="append", metavar="NAME",
+                   help="leave the column with this header unread (e.g. one that looks like a misspelt column); "
+                        "repeat for more")
     p.add_argument("--encoding", metavar="NAME", help="the CSV's text encoding (e.g. utf-8, cp1252, mac-roman, cp949) "
                    "instead of detecting it")
     p.add_argument("--max-rows", type=int, help="refuse files with more data rows than this")

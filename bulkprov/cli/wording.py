@@ -21,8 +21,8 @@ HINTS = {
     "state-dir": N_("or use another --state-dir"),
     "resume-or-force": N_("add --resume to finish it (rows already done are not sent again), or --force to start a "
                           "new run anyway"),
-    "host": N_("pass --host https://bots.kore.ai, set KORE_HOST, or use a --profile"),
-    "rate": N_("check --rate"),
+    "host": N_("or pass --host https://bots.kore.ai"),
+    "rate": N_("check --rate, or rate in the profile"),
     "output": N_("choose another place with -o"),
     "output-exists": N_("name another file with -o, or add --replace-output to replace it"),
     "resume": N_("run the same command with --resume to send the rest"),
@@ -44,31 +44,106 @@ def hint_text(key: str) -> str:
 
 
 def _hint(error) -> str:
-    from bulkprov.errors import GuardStopped, Interrupted, OutputUnwritable
+    from bulkprov.errors import GuardStopped, Interrupted, MisspeltColumn, OutputUnwritable
 
     if isinstance(error, GuardStopped) and error.variant in GUARD_FLAGS:
         return _("if that is right, approve it with {flag} {count}").format(flag=GUARD_FLAGS[error.variant],
                                                                              count=error.params["count"])
-    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named"):
+    if error.hint == "encoding" and error.variant in ("binary", "unknown-name", "named", "no-bom"):
         return ""  # not a question of naming the encoding (or it was named already)
+    if isinstance(error, MisspeltColumn):
+        import shlex
+
+        flags = " ".join(f"--ignore-column {shlex.quote(h)}" for h in error.params.get("headers") or ())
+        return _("to have it ignored: {flags} (or ignore_columns in the profile)").format(flags=flags)
     if isinstance(error, OutputUnwritable) and error.variant.startswith("exists"):
         return hint_text("output-exists")
+    if isinstance(error, OutputUnwritable) and error.variant == "format":
+        return _("or pass --results-format {format}").format(format=error.params.get("suffix", ""))
     if isinstance(error, Interrupted) and error.variant == "max-runtime":
         return _("--max-runtime reached; {hint}").format(hint=hint_text("resume"))
     return hint_text(error.hint)
 
 
-def _cli_phrasing():
+# The options of the run the user typed that are bound to its input file or to this run's output:
+# a next step that runs another file (the Failures sheet) leaves them out; every other option -- the ones
+# that change what the run means (--lookups, --lang, --relaxed-ids, --no-send-email, --profile, --host,
+# --state-dir ...) -- is kept as typed.
+_OF_THIS_INPUT = frozenset({"sheet", "encoding"})
+_OF_THIS_RUN = frozenset({"output", "replace_output", "resume", "force", "retry_failed", "dry_run"})
+
+
+def command_line(typed: dict, file: str | Path, *, leave_out: frozenset[str] = frozenset(),
+                 extra: tuple[str, ...] = ()) -> str:
+    """``bulkprov COMMAND FILE`` with every option of ``typed`` (the parsed arguments as the user gave
+    them) that differs from its default, less ``leave_out`` (argument names), plus ``extra``."""
+    import argparse
+    import shlex
+
+    from bulkprov.cli.parser import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[typed["command"]]
+    words = ["bulkprov", typed["command"], str(file)]
+    seen: set[str] = set()
+    for action in sub._actions:
+        name = action.dest
+        if not action.option_strings or name in leave_out or name in seen or name in ("help", "file"):
+            continue
+        value = typed.get(name, action.default)
+        if value is None or value is argparse.SUPPRESS or value == action.default:
+            continue
+        if action.nargs == 0:  # a switch; two may share a name (--send-email / --no-send-email)
+            switch = next((a for a in sub._actions if a.dest == name and a.nargs == 0 and a.const == value), None)
+            if switch is None:
+                continue
+            words.append(switch.option_strings[-1])
+        elif isinstance(value, list):  # a repeatable option (--ignore-column A --ignore-column B)
+            for item in value:
+                words += [action.option_strings[-1], str(item)]
+        else:
+            words += [action.option_strings[-1], str(value)]
+        seen.add(name)
+    return " ".join(shlex.quote(w) for w in [*words, *extra])
+
+
+def next_run(typed: dict, results: Path, shown: str) -> tuple[str, str]:
+    """(what to do, the command that does it) after a run whose results are in ``results`` (``shown`` as
+    the line will name it): a dry run is sent by the same command without --dry-run; what validate finds,
+    and the failures of a run whose results are not a workbook, are fixed in the input file and run again
+    (the ledger skips the rows already done); otherwise the result workbook's Failures sheet is the next input."""
+    file = typed["file"]
+    if typed.get("dry_run"):  # its own -o was for the dry run's result: the run writes its own
+        return "dry-run", command_line(typed, file, leave_out=frozenset({"dry_run", "output", "replace_output"}))
+    if typed["command"] == "validate" or results.suffix.lower() != ".xlsx":
+        return "input", command_line(typed, file, leave_out=frozenset({"resume", "force", "retry_failed"}))
+    return "failures", command_line(typed, shown, leave_out=_OF_THIS_INPUT | _OF_THIS_RUN, extra=("--sheet", "Failures"))
+
+
+def _cli_phrasing(args=None):
     from bulkprov.jobs.phrasing import Phrasing
 
     class CliPhrasing(Phrasing):
-        """The command line's words: commands and flags."""
+        """The command line's words: commands and flags, the next steps as the user would type them."""
+
+        def __init__(self, typed: dict | None) -> None:
+            self.typed = typed  # the arguments as given, before any profile filled them in
 
         def rerun_failures(self, command: str, results: Path) -> str:
             if command in ("sync", "plan"):
                 return super().rerun_failures(command, results)  # the roster itself, never a partial file
-            return _("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet again "
-                     "(bulkprov {command} {results} --sheet Failures).").format(command=command, results=results.name)
+            if self.typed is None:
+                return _("Failed and invalid rows are in the Failures sheet: fix them there and run that sheet "
+                         "again (bulkprov {command} {results} --sheet Failures).").format(command=command,
+                                                                                         results=results.name)
+            kind, line = next_run(self.typed, results, results.name)
+            template = {"failures": N_("Failed and invalid rows are in the Failures sheet: fix them there and run "
+                                       "that sheet again: {command}"),
+                        "input": N_("Failed and invalid rows are listed in {results}: fix them in {file} and run it "
+                                    "again: {command}"),
+                        "dry-run": N_("Nothing was sent (a dry run). Invalid rows are listed in {results}; the same "
+                                      "command without --dry-run sends the valid ones: {command}")}[kind]
+            return _(template).format(command=line, results=results.name, file=self.typed["file"])
 
         def resume(self, command: str, reason: str) -> str:
             if command == "sync":
@@ -88,7 +163,7 @@ def _cli_phrasing():
             text = _("The run stopped: {reason}.").format(reason=error.message)
             return text + (" " + _("To go on: {hint}.").format(hint=hint) if hint else "")
 
-    return CliPhrasing()
+    return CliPhrasing(dict(vars(args)) if args is not None else None)
 
 
 def _say_error(error) -> str:
@@ -107,6 +182,7 @@ SAID = {
     "aborted-line": N_("ABORTED: {reason}"),
     "no-rows": N_("no rows"),
     "results": N_("  results: {path}"),
+    "quiet": N_("{headline} — results: {path}"),
     "undo-file": N_("  undo file: {path}"),
     "not-sent": N_("  {count} rows not sent"),
     "not-sent-stopped": N_("  {count} rows not sent (the run stopped: see ABORTED above)"),
@@ -117,6 +193,9 @@ SAID = {
                "--sheet Failures"),
     "next-roster": N_("  next: fix those rows in the roster itself ({roster}) and run the same command again; never "
                       "sync a part of it (the Failures sheet, say): users it does not list would be removed"),
+    "next-failures": N_("  next: fix them in the Failures sheet and run it again: {command}"),
+    "next-input": N_("  next: fix them in {file} and run it again: {command}"),
+    "next-dry-run": N_("  next: the same command without --dry-run sends it: {command}"),
     "row-problem": N_("  row {row}:{column}: {code} — {message}"),
     "row-outcome": N_("  row {row}, {who}: {code} — {reason}"),
     "export": N_("export: {users} users, {requests} requests — {path}"),
@@ -129,6 +208,30 @@ SAID = {
     "bad-expect": N_("--expect takes COUNT:HASH as audit verify prints it (a number, a colon and 64 hex digits), not "
                      "{given}"),
 }
+
+
+# The headline of a run ("validate: 6 invalid, 4 valid") in the reader's words; the workbooks keep the
+# statuses as English codes, and English keeps them here too.
+COMMAND_NAMES = {"validate": N_("validate"), "add": N_("add"), "update": N_("update"), "remove": N_("remove"),
+                 "lookup": N_("lookup"), "apply": N_("apply"), "plan": N_("plan"), "sync": N_("sync")}
+STATUS_COUNTS = {"success": N_("{count} success"), "failed": N_("{count} failed"), "invalid": N_("{count} invalid"),
+                 "skipped": N_("{count} skipped"), "not_attempted": N_("{count} not_attempted"),
+                 "valid": N_("{count} valid"), "planned": N_("{count} planned")}
+COUNTS_MORE = N_("{counts}, {more}")  # one more count in a headline (Japanese writes 、)
+
+
+def headline(command: str, dry_run: bool, totals: dict[str, int]) -> str:
+    """``add (dry run): 1 invalid, 250 valid`` -- ``추가 (시험 실행): 오류 1건, 정상 250건``."""
+    name = _(COMMAND_NAMES[command]) if command in COMMAND_NAMES else command
+    if dry_run:
+        name += _(" (dry run)")
+    counts = ""
+    for status, n in sorted(totals.items()):
+        if not n:
+            continue
+        said = _(STATUS_COUNTS[status]).format(count=f"{n:,}") if status in STATUS_COUNTS else f"{n:,} {status}"
+        counts = _(COUNTS_MORE).format(counts=counts, more=said) if counts else said
+    return _("{command}: {counts}").format(command=name, counts=counts or _(SAID["no-rows"]))
 
 
 def say(key: str, **params) -> str:

@@ -54,6 +54,7 @@ from bulkprov.errors.files import (  # noqa: F401 -- the one import path callers
     LedgerVersion,
     MaxRuntimeTooShort,
     MissingColumn,
+    MisspeltColumn,
     NoCredentials,
     NoDataRows,
     NoHeader,

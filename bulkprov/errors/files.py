@@ -68,6 +68,16 @@ class MissingColumn(InputError):
     }
 
 
+class MisspeltColumn(InputError):
+    code = "misspelt-column"
+    description = N_("a header looks like a bulkprov column misspelt")
+    templates = {
+        "": N_("{found}: if it is, correct the header; if it is another column, have it ignored"),
+        "one": N_("column {letter} ('{header}') looks like '{expected}' misspelt (bulkprov's {column})"),
+    }
+    hint = "misspelt-column"
+
+
 class DuplicateColumn(InputError):
     code = "duplicate-column"
     description = N_("two columns of the header row mean the same bulkprov column")
@@ -153,6 +163,8 @@ class EncodingProblem(InputError):
                         "is: fix that line or "
     'save it from Excel as .xlsx or as "CSV UTF-8 (Comma delimited)"'),
         "named": N_("the file cannot be read as {encoding} (line {line}): check the encoding you named"),
+        "no-bom": N_("the file is not {encoding} text: it has no byte-order mark and its bytes do not read as "
+                     "{encoding}; check the encoding you named, or let bulkprov detect it"),
         "unknown-name": N_("'{encoding}' is not an encoding Python knows (try utf-8, cp949, cp932, gbk, cp1252, "
                            "mac-roman)"),
         "implausible": N_("the text reads as implausible in every encoding tried ({tried}; the best, {best}, gives "
@@ -291,6 +303,8 @@ class OutputUnwritable(InputError):
         "exists-not-results": N_("{target} already exists and is not a result file bulkprov wrote (it may be your "
                                  "roster): choose another name, or replace it on purpose"),
         "space": N_("{target}: only {free} free on that disk, about {needed} needed"),
+        "format": N_("{target} is named .{suffix}, but these results are written as {fmt}: name the file "
+                     ".{fmt}, or choose the {suffix} format"),
     }
     hint = "output"
 
@@ -327,7 +341,8 @@ class RunNotFound(InputError):
 class NoHost(InputError):
     code = "no-host"
     description = N_("no Kore.ai host was given")
-    template = N_("no Kore.ai host: set it (e.g. https://bots.kore.ai) in KORE_HOST or a profile")
+    template = N_("no Kore.ai host: set KORE_HOST (e.g. https://bots.kore.ai) in the environment or the .env file, "
+                  "or host in a profile")
     hint = "host"
 
 

@@ -189,20 +189,29 @@ ROW_ERROR = N_("row {row}, column {column}: {message} [{code}]")
 
 @dataclass(frozen=True, slots=True)
 class RowError:
-    """One problem in one cell; ``row`` is the row number the user sees in Excel."""
+    """One problem in one cell; ``row`` is the row number the user sees in Excel, ``column`` bulkprov's
+    column and ``header`` the user's own header of it (성명 for fullName), which messages name."""
 
     row: int
     column: str
     value: str
     code: str
     message: str
+    header: str = ""
 
     @classmethod
-    def of(cls, row: int, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> RowError:
-        return cls(row, column, value, code, ROW_CODES[code].render(variant, **params))
+    def of(cls, row: int, column: str, value: str, code: str, variant: str = "", /, *, header: str = "",
+           **params: Any) -> RowError:
+        return cls(row, column, value, code, ROW_CODES[code].render(variant, **params), header)
+
+    @property
+    def shown_column(self) -> str:
+        """The column as the user's sheet names it (bulkprov's name when the sheet has no such column)."""
+        return self.header or self.column
 
     def __str__(self) -> str:
-        return render(ROW_ERROR, {"row": self.row, "column": self.column, "message": self.message, "code": self.code})
+        return render(ROW_ERROR, {"row": self.row, "column": self.shown_column, "message": self.message,
+                                  "code": self.code})
 
 
 @dataclass(frozen=True)
@@ -221,6 +230,7 @@ WARNING_CODES: dict[str, str] = {
     "lookup-sheet": N_("a row of a Roles, Bots or Groups sheet cannot be used"),
     "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
+    "ignored-column": N_("a column the run was told to ignore"),
 }
 
 
@@ -247,6 +257,8 @@ WARNINGS: dict[str, Problem] = _problems(
                          "one is used")}),
     Problem("invisible-header", WARNING_CODES["invisible-header"],
             {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
+    Problem("ignored-column", WARNING_CODES["ignored-column"],
+            {"": N_("column '{header}' ({letter}) is ignored, as asked")}),
 )
 
 

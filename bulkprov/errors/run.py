@@ -89,6 +89,8 @@ class DiskFull(RunStopped):
         "": N_("{what} could not be written ({reason}); sending stopped with the ledger consistent"),
         "results": N_("{what} could not be written ({reason}); the ledger knows every row: `bulkprov runs show "
                       "{run_id}` writes the workbook once there is room"),
+        "finish": N_("the results were written ({results}), but the run ledger could not record that run {run_id} "
+                     "finished ({reason}): it counts as interrupted until it is resumed"),
     }
     hint = "disk"
 

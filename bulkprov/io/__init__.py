@@ -39,6 +39,7 @@ def open_table(
     limits: LoaderLimits = DEFAULT_LIMITS,
     required_any: tuple[str, ...] = ("emailId", "orgUserId"),
     encoding: str | None = None,
+    ignore: tuple[str, ...] = (),
 ) -> Table:
     """Open a user file and return its :class:`Table`; raise :class:`InputError` if unusable.
 
@@ -47,7 +48,8 @@ def open_table(
     Groups) nor Instructions, Summary or Results — so a bulkprov result workbook (Summary,
     Results, Failures) opens on its Failures sheet, which can be fixed and re-run.
     ``encoding`` names a text file's encoding (any Python codec name) instead of detecting it;
-    workbooks ignore it.  The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
+    workbooks ignore it.  ``ignore`` names headers to leave unread (as the user wrote them; case, spaces
+    and punctuation do not matter), known or misspelt.  The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
     ``encoding-error`` may be raised while iterating :attr:`Table.rows`.
     """
     from bulkprov.io.text import open_text
@@ -60,10 +62,10 @@ def open_table(
     if kind == "text":
         if sheet is not None:
             warnings.append(warning("sheet-ignored", sheet=sheet))
-        return open_text(path, limits, required_any, warnings, encoding)
+        return open_text(path, limits, required_any, warnings, encoding, ignore=ignore)
     if encoding:
         warnings.append(warning("encoding-ignored", encoding=encoding))
-    return open_workbook(path, kind, sheet, limits, required_any, warnings)
+    return open_workbook(path, kind, sheet, limits, required_any, warnings, ignore=ignore)
 
 
 def read_lookups(

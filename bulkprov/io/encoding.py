@@ -93,8 +93,25 @@ def detect(path: Path, named: str | None = None) -> tuple[str, Evidence]:
             codec = codecs.lookup(named).name
         except LookupError:
             raise EncodingProblem("unknown-name", path=path, encoding=named) from None
-        return codec, ev
+        return _byte_order(path, ev.head, codec), ev
     return _decide(path, ev), ev
+
+
+# The codecs that need a byte-order mark to know the order of their bytes (Python's decoder raises a
+# bare UnicodeError without one) and the marks they accept.
+_NEEDS_BOM = {"utf-16": (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE),
+              "utf-32": (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)}
+
+
+def _byte_order(path: Path, head: bytes, codec: str) -> str:
+    """A named UTF-16 or UTF-32 without a byte-order mark: the order its zero bytes show, or a clear
+    refusal when the bytes are not that encoding at all (an ASCII file named UTF-16 on the page)."""
+    if codec not in _NEEDS_BOM or not head or head.startswith(_NEEDS_BOM[codec]):
+        return codec
+    ordered = _utf32_without_bom(head) if codec == "utf-32" else _named_utf16_order(head)
+    if ordered is None:
+        raise EncodingProblem("no-bom", path=path, encoding=CODEC_LABELS.get(codec, codec))
+    return ordered
 
 
 def _decide(path: Path, ev: Evidence) -> str:
@@ -167,6 +184,18 @@ def _utf16_without_bom(head: bytes) -> str | None:
             cut = len(sample) - 2 if len(sample) >= 4096 else len(sample)
             if decodes(sample[:cut], codec) or len(sample) >= 4096:
                 return codec
+    return None
+
+
+def _named_utf16_order(head: bytes) -> str | None:
+    """The byte order of text the user says is UTF-16: the half with clearly more zero bytes is the high
+    byte.  Laxer than detection (``_utf16_without_bom``), since the user named the encoding; still no
+    order at all for a file without zero bytes, which is not UTF-16."""
+    sample = head[:4096 - 4096 % 2]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    for high, low, codec in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if high >= 0.3 * (len(sample) // 2) and high > 2 * low and decodes(sample[:len(sample) - 2], codec):
+            return codec
     return None
 
 

@@ -1,8 +1,10 @@
 """The header row, the data rows and the lookup sheets, shared by text files and workbooks.
 
 The header row is the first non-empty row.  Headers match :mod:`bulkprov.schema` columns case-,
-space-, ``_``- and ``-``-insensitively, with aliases; an unknown column is a warning with a
-did-you-mean.  *Columns are positions*: ``cells[i]`` is column ``column_letter(i)`` of the sheet
+space-, ``_``- and ``-``-insensitively, with aliases.  In a roster, a header that looks like a misspelt
+column (:func:`bulkprov.schema.near_miss`) stops the file (``misspelt-column``): its data would otherwise
+be dropped without a word; any other unknown column is a notice.  Headers the caller asks to ignore are
+left unread, whatever they say.  *Columns are positions*: ``cells[i]`` is column ``column_letter(i)`` of the sheet
 (A = 0), also when the data starts further right, so every module can name the column a user must
 fix.  Trailing blank headers are dropped; cells beyond the last header are ignored, missing ones
 are "".  Lookup sheets (Roles, Bots, Groups) map names to ids.
@@ -22,10 +24,12 @@ from bulkprov.errors import (
     InputError,
     InputWarning,
     MissingColumn,
+    MisspeltColumn,
     NoDataRows,
     NoHeader,
     SheetTooWide,
     TooManyRows,
+    render,
     warning,
 )
 from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
@@ -37,7 +41,7 @@ def build_table(
     path: Path, rows: Iterator[tuple[int, list[str]]], limits: LoaderLimits,
     required_any: tuple[str, ...], warnings: list[InputWarning], *, fmt: str, sheet: str | None,
     encoding: str | None, delimiter: str | None, lookups: dict[str, dict[str, str]],
-    last_row: int | None, where: str,
+    last_row: int | None, where: str, ignore: tuple[str, ...] = (),
 ) -> Table:
     first = next(rows, None)
     if first is None:
@@ -46,7 +50,7 @@ def build_table(
     headers = _trim_trailing(header_cells)
     if len(headers) > limits.max_columns:
         raise SheetTooWide("header", path=path, count=len(headers), limit=limits.max_columns)
-    columns = _match_headers(path, headers, warnings)
+    columns = _match_headers(path, headers, warnings, ignore, roster=bool(required_any))
     if required_any and not any(c is not None and c.name in required_any for c in columns):
         raise _missing_column(path, headers, header_row, columns, required_any, rows)
     if last_row is not None and last_row - header_row > limits.max_rows:
@@ -69,17 +73,30 @@ def _trim_trailing(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
-def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning]) -> list[Column | None]:
+def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning], ignore: tuple[str, ...] = (),
+                   *, roster: bool = True) -> list[Column | None]:
     columns: list[Column | None] = []
     where: dict[str, int] = {}
+    ignored = {schema.normalize_header(without_invisible(h)[0]) for h in ignore}
+    misspelt: list[str] = []  # "column C ('Frist Name') looks like firstName misspelt", one per header
+    misspelt_headers: list[str] = []
     for i, text in enumerate(headers):
         clean, removed = without_invisible(text) if text and not text.isprintable() else (text, [])
+        if clean and schema.normalize_header(clean) in ignored:
+            warnings.append(warning("ignored-column", header=visible(text), letter=column_letter(i)))
+            columns.append(None)
+            continue
         col = schema.match_header(clean) if clean else None
         if removed and col is not None:
             warnings.append(warning("invisible-header", header=visible(text), letter=column_letter(i),
                                     chars=", ".join(removed), column=col.name))
         if col is None:
-            if text and schema.normalize_header(text) not in schema.RESULT_HEADERS:
+            near = schema.near_miss(clean) if roster and clean else None
+            if near is not None:
+                misspelt_headers.append(text)
+                misspelt.append(render(MisspeltColumn.template_for("one"), {
+                    "letter": column_letter(i), "header": text, "column": near[0].name, "expected": near[1]}))
+            elif text and schema.normalize_header(text) not in schema.RESULT_HEADERS:
                 warnings.append(_unknown_column(text, i))
         elif col.name in where:
             j = where[col.name]
@@ -88,6 +105,8 @@ def _match_headers(path: Path, headers: list[str], warnings: list[InputWarning])
         else:
             where[col.name] = i
         columns.append(col)
+    if misspelt:
+        raise MisspeltColumn(path=path, found="; ".join(misspelt), headers=misspelt_headers)
     return columns
 
 

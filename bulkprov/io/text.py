@@ -52,7 +52,7 @@ def _count_outside_quotes(line: str, delim: str) -> int:
 
 def open_text(
     path: Path, limits: LoaderLimits, required_any: tuple[str, ...], warnings: list[InputWarning],
-    named: str | None = None,
+    named: str | None = None, *, ignore: tuple[str, ...] = (),
 ) -> Table:
     """The table of a text file, in the ``named`` encoding when one is given, else the detected one."""
     encoding, ev = detect(path, named)
@@ -65,7 +65,7 @@ def open_text(
     return build_table(
         path, rows, limits, required_any, warnings, fmt="csv", sheet=None, encoding=encoding,
         delimiter=delimiter, lookups={kind: {} for kind in schema.LOOKUP_SHEETS}, last_row=None,
-        where="the file",
+        where="the file", ignore=ignore,
     )
 
 
@@ -97,6 +97,11 @@ def _text_rows(
             if named:
                 raise EncodingProblem("named", path=path, line=line, encoding=label) from None
             raise EncodingProblem("late-byte", path=path, line=line, encoding=label, byte=byte) from None
+        except UnicodeError as exc:  # a codec's own complaint that is not about a byte (no byte-order mark)
+            label = CODEC_LABELS.get(encoding, encoding)
+            if named:
+                raise EncodingProblem("named", path=path, line=line_done + 1, encoding=label) from None
+            raise EncodingProblem("unknown", path=path, tried=label, what=str(exc)) from None
         except csv.Error as exc:
             raise _csv_complaint(path, str(exc), line_done + 1) from None
 

@@ -373,7 +373,7 @@ def _find_name(names: Iterable[str], wanted: str) -> str | None:
 
 def open_workbook(
     path: Path, kind: str, wanted: str | None, limits: LoaderLimits,
-    required_any: tuple[str, ...], warnings: list[InputWarning],
+    required_any: tuple[str, ...], warnings: list[InputWarning], *, ignore: tuple[str, ...] = (),
 ) -> Table:
     book = WorkbookFile(path, kind, limits)
     sheet: object = None
@@ -386,7 +386,7 @@ def open_workbook(
         return build_table(
             path, book.rows(sheet, facts), limits, required_any, warnings,
             fmt=book.format, sheet=name, encoding=None, delimiter=None, lookups=lookups,
-            last_row=_last_row(sheet, limits), where=f"sheet '{name}'",
+            last_row=_last_row(sheet, limits), where=f"sheet '{name}'", ignore=ignore,
         )
     except BaseException:
         book.close_zip()

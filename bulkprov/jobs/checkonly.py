@@ -149,3 +149,10 @@ class PlanCounts:
         for line in lines:
             log.info(_("plan (a dry run: nothing is sent): %s"), line)
         return lines
+
+
+def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
+    """The plan ``--dry-run`` prints, from rows in memory (the page's preview)."""
+    plan = PlanCounts(settings)
+    plan.add([r for r in checked if not r.errors])
+    return plan.lines()

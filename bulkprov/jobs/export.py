@@ -77,7 +77,7 @@ async def export_account_async(settings: JobSettings, credentials: Any,
             users = await reader.read()
     gaps = Gaps(reader.listing, reader.without_details)
     write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]), gaps=gaps)
-    log.info("export: %d users, %d requests: %s", len(users), reader.requests, path)
+    log.info(_("export: %d users, %d requests: %s"), len(users), reader.requests, path)
     return ExportOutcome(path, len(users), reader.requests, gaps.lines(), gaps.missing, reader.without_details)
 
 

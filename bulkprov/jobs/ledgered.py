@@ -70,7 +70,7 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
 
 
 @contextlib.contextmanager
-def held_state(path: Path, settings: JobSettings, rows: int, out_path: Path) -> Iterator[None]:
+def held_state(path: Path, settings: JobSettings, rows: int, out_path: Path, input_sha256: str = "") -> Iterator[None]:
     """The state directory, checked for room and held (one run at a time) from before the first
     request until the result workbook is written: nobody else writes this run's files meanwhile, so
     a temporary file a killed process left behind can be swept."""
@@ -78,13 +78,25 @@ def held_state(path: Path, settings: JobSettings, rows: int, out_path: Path) -> 
         yield
         return
     state_dir = state_dir_for(path, settings)
-    check_room(state_dir, out_path, rows)
+    check_room(state_dir, out_path, rows, to_record=rows_to_record(state_dir, settings, input_sha256, rows))
     with StateLock(state_dir) as lock:
         if lock.took_over:
             log.warning(_("took over a stale lock of pid %s on %s (started %s): that run died"),
                         lock.took_over.get("pid"), lock.took_over.get("host"), lock.took_over.get("started"))
             sweep_temporary_files(out_path)
         yield
+
+
+def rows_to_record(state_dir: Path, settings: JobSettings, input_sha256: str, rows: int) -> int:
+    """The rows the ledger has yet to record: with --resume, those the interrupted run has not done."""
+    if not settings.resume or not input_sha256 or not (state_dir / "ledger.sqlite3").is_file():
+        return rows
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        previous = ledger.unfinished_run(settings.command, input_sha256, settings.host or "")
+        if previous is None:
+            return rows
+        done = sum(1 for record in ledger.rows(previous.id) if record.state == "done")
+    return max(0, rows - done)
 
 
 def sweep_temporary_files(out_path: Path) -> None:
@@ -233,6 +245,9 @@ def run_state(stop_errors: list[RunStopped]) -> tuple[str | None, str | None]:
 def record_finish(settings: JobSettings, path: Path, summary: RunSummary, written: Path,
                   stop_errors: list[RunStopped] | None = None) -> str:
     state, note = run_state(stop_errors or [])
+    from bulkprov._faults import fault_point
+
+    fault_point("finish")
     with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
         return ledger.finish_run(summary.run_id, counts=dict(summary.status_totals()), results_path=str(written),
                                  state=state, note=note)

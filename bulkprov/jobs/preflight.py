@@ -2,8 +2,10 @@
 
 A run that cannot record what it sends must not send: the state directory and the result file's
 folder are checked for writability and free space before anything leaves (exit 2, nothing sent).
-The estimate is generous on purpose (about 1 KB of ledger and 0.5 KB of results per row, plus a
-margin); a disk that fills up anyway during the run stops it cleanly (exit 3, see the dispatcher).
+The estimate is generous on purpose (about 1 KB of ledger per row still to record and 0.5 KB of results
+per row of the run, plus one margin per disk); a disk that fills up anyway during the run stops it
+cleanly (exit 3, see the dispatcher).  A resumed run records only the rows its interrupted run left: it
+needs room for those, not for the whole run again (the disk just filled up; the user freed what they could).
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ def _free(path: Path) -> int:
     return stats.f_bavail * stats.f_frsize
 
 
-def check_room(state_dir: Path, results: Path, rows: int) -> None:
-    """Refuse to start when the state directory or the results' folder is clearly too small."""
+def check_room(state_dir: Path, results: Path, rows: int, *, to_record: int | None = None) -> None:
+    """Refuse to start when the state directory or the results' folder is clearly too small.
+
+    ``rows``: the run's rows (the result file holds them all); ``to_record``: the rows the ledger has yet
+    to record (all of them, unless a run is resumed)."""
     from bulkprov.jobs.ledger import private_dir
 
     try:
@@ -41,12 +46,13 @@ def check_room(state_dir: Path, results: Path, rows: int) -> None:
     except OSError as exc:
         raise StateDirUnusable(state_dir=str(state_dir), reason=exc.strerror or str(exc)) from None
     same_disk = os.stat(state_dir).st_dev == os.stat(_existing(results.parent)).st_dev
-    ledger_need = rows * LEDGER_BYTES_PER_ROW + MARGIN
+    ledger_need = (rows if to_record is None else to_record) * LEDGER_BYTES_PER_ROW + MARGIN
     result_need = rows * RESULT_BYTES_PER_ROW + MARGIN
+    need = ledger_need + (result_need - MARGIN if same_disk else 0)  # one margin for one disk
     free = _free(state_dir)
-    if free < ledger_need + (result_need if same_disk else 0):
+    if free < need:
         raise StateDirUnusable("space", state_dir=str(state_dir), free=human_size(free), rows=rows,
-                               needed=human_size(ledger_need + (result_need if same_disk else 0)))
+                               needed=human_size(need))
     if not same_disk:
         free = _free(results.parent)
         if free < result_need:

@@ -80,7 +80,8 @@ def load(path: Path, settings: JobSettings) -> Table:
     if settings.command not in COMMANDS:
         raise BadConfig("unknown-command", command=settings.command)
     return open_table(path, sheet=settings.sheet, limits=settings.limits,
-                      required_any=key_column_requirement(settings.command), encoding=settings.encoding)
+                      required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                      ignore=tuple(settings.ignore_columns))
 
 
 @dataclass
@@ -137,7 +138,8 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
         if file_sha256(path) != sha256:
             raise FileChanged(path=path)
         again = open_table(path, sheet=table.sheet, limits=settings.limits,
-                           required_any=key_column_requirement(settings.command), encoding=settings.encoding)
+                           required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                           ignore=tuple(settings.ignore_columns))
         for raw in again.rows:
             if raw.row in missing:
                 cells[raw.row] = raw.cells
@@ -249,6 +251,7 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     check_writable(out_path)
     summary = RunSummary(command=settings.command + (_(" (dry run)") if settings.dry_run else ""),
                          input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",
+                         input_name=settings.input_name or "",
                          started=started.isoformat(timespec="seconds"), sheet=table.sheet,
                          settings=settings.public_settings(),
                          warnings=[w.message for w in table.warnings])
@@ -280,12 +283,15 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     the workbook later)."""
     from bulkprov.jobs.ledgered import record_finish
     from bulkprov.jobs.webhook import notify_webhook
+    from bulkprov.outputs.undo import undo_path
 
     summary, settings = job.summary, job.settings
     failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
     summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+    writing, written = undo_path(job.out_path), None  # what is being written: the abort line names it truly
     try:
         undo = write_undo_file(job, changed, results, report) if report else None
+        writing = job.out_path
         add_notes(results, job.checked.rows)
         input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
         cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
@@ -293,8 +299,10 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
         if summary.run_id and settings.use_ledger:
             record_finish(settings, job.path, summary, written, job.stop_errors)
     except (OSError, LedgerWriteFailed) as exc:
-        raise DiskFull("results", what=str(job.out_path), reason=getattr(exc, "strerror", None) or str(exc),
-                       run_id=summary.run_id or "?") from None
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if written is not None:  # the results are there; only the ledger's note of the finish is not
+            raise DiskFull("finish", results=str(written), reason=reason, run_id=summary.run_id or "?") from None
+        raise DiskFull("results", what=str(writing), reason=reason, run_id=summary.run_id or "?") from None
     outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
                          list(job.stop_errors))
     from bulkprov.approvals.record import record_run
@@ -342,16 +350,6 @@ def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResu
     return path
 
 
-def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
-    """The plan ``--dry-run`` prints, from rows in memory (the page's preview)."""
-    from bulkprov.jobs.checkonly import PlanCounts
-
-
-    plan = PlanCounts(settings)
-    plan.add([r for r in checked if not r.errors])
-    return plan.lines()
-
-
 # -- the strategies ---------------------------------------------------------------------------------------
 
 
@@ -393,7 +391,7 @@ async def _send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     job.check_unchanged_before_sending()
-    with held_state(path, settings, len(checked.rows), job.out_path):
+    with held_state(path, settings, len(checked.rows), job.out_path, summary.input_sha256):
         stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
         if stops:
             summary.aborted = " / ".join(s.message for s in stops)

@@ -43,6 +43,8 @@ class JobSettings:
     builder_default: bool = False
     lookups_file: Path | None = None
     encoding: str | None = None  # a text input's encoding, instead of detecting it
+    input_name: str | None = None  # the input's name for people (the page: the uploaded file's), not its path
+    ignore_columns: list[str] = field(default_factory=list)  # headers left unread (a misspelt one, on purpose)
     limits: LoaderLimits = field(default_factory=LoaderLimits)
     host: str | None = None
     batch_size: int = 100

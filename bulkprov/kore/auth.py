@@ -53,6 +53,8 @@ ENV_CLIENT_ID = "KORE_CLIENT_ID"
 ENV_CLIENT_SECRET = "KORE_CLIENT_SECRET"
 ENV_CLIENT_SECRET_FILE = "KORE_CLIENT_SECRET_FILE"
 ENV_JWT = "KORE_JWT"
+ENV_HOST = "KORE_HOST"
+DEFAULT_ENV_FILE = ".env"
 
 TOKEN_LIFETIME = 60
 """Seconds between ``iat`` and ``exp`` of the tokens we mint (one request needs far less)."""
@@ -297,7 +299,8 @@ def parse_env_text(text: str) -> dict[str, str]:
     return values
 
 
-def read_env_file(path: str | Path) -> dict[str, str]:
+def read_env_file(path: str | Path, *, warn: bool = True) -> dict[str, str]:
+    """The ``KEY=VALUE`` lines of a ``.env`` file (``warn``: say so when others may read it)."""
     path = Path(path)
     try:
         text = read_small(path).decode("utf-8-sig")
@@ -305,8 +308,27 @@ def read_env_file(path: str | Path) -> dict[str, str]:
         raise NoCredentials("env-missing", path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise NoCredentials("env-unreadable", path=path, reason=_why(exc)) from None
-    _warn_if_shared(path)
+    if warn:
+        _warn_if_shared(path)
     return parse_env_text(text)
+
+
+def env_file_or_default(env_file: str | Path | None) -> Path | None:
+    """The ``.env`` file a front end reads: the one named, else ``./.env`` when there is one."""
+    if env_file is not None:
+        return Path(env_file)
+    return Path(DEFAULT_ENV_FILE) if Path(DEFAULT_ENV_FILE).is_file() else None
+
+
+def host_from_sources(*, env: Mapping[str, str] | None = None, env_file: str | Path | None = None) -> str | None:
+    """``KORE_HOST`` from the environment, else from the ``.env`` file: the precedence of the credentials
+    (the file is read only when the environment has no host)."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+    host = (environ.get(ENV_HOST) or "").strip()
+    if not host and env_file is not None:
+        # No warning here: Credentials.from_sources reads the same file and warns once.
+        host = (read_env_file(Path(env_file).expanduser(), warn=False).get(ENV_HOST) or "").strip()
+    return host or None
 
 
 def read_secret_file(path: str | Path, *, variable: str | None = None) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov import i18n
+from bulkprov.errors import OutputUnwritable
 from bulkprov.i18n import gettext as _
 from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import AtomicFile, check_writable
@@ -52,6 +53,7 @@ class RunSummary:
     input_path: str
     input_sha256: str
     started: str
+    input_name: str = ""  # the input as its owner knows it (an upload's own name), when not its path
     finished: str = ""
     sheet: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
@@ -90,10 +92,20 @@ def failures_path(results: Path) -> Path:
     return results.with_name(results.stem + ".failures.xlsx")
 
 
+RESULT_SUFFIXES = (".xlsx", ".csv", ".jsonl")
+
+
 def results_path(path: str | Path, fmt: str) -> Path:
-    """The output path with the extension of the chosen format."""
+    """The output path with the extension of the chosen format.  A name that asks for another result
+    format (``-o other.csv`` for an xlsx workbook) is refused: writing ``other.xlsx`` instead would be a
+    file the user never named."""
     path = Path(path)
-    return path if path.suffix.lower() == f".{fmt}" else path.with_suffix(f".{fmt}")
+    suffix = path.suffix.lower()
+    if suffix == f".{fmt}":
+        return path
+    if suffix in RESULT_SUFFIXES:
+        raise OutputUnwritable("format", target=str(path), suffix=suffix.lstrip("."), fmt=fmt)
+    return path.with_suffix(f".{fmt}")
 
 
 def read_results(path: Path) -> Iterator[RowResult]:
@@ -321,7 +333,7 @@ class ResultWriter:
         lines: list[tuple[str | int, ...]] = [
             (_("bulkprov run"), summary.command),
             (_("run id"), summary.run_id),
-            (_("input file"), summary.input_path),
+            (_("input file"), summary.input_name or summary.input_path),
             (_("input SHA-256"), summary.input_sha256),
             (_("sheet"), summary.sheet or ""),
             (_("started"), _when(summary.started)),

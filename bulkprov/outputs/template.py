@@ -21,11 +21,20 @@ from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_new, close_workboo
 # Fixed document date so the generated file only changes when the schema does.
 _CREATED = dt.datetime(2026, 1, 1)
 
+# The lookup sheets' example names per language: the ones the example row (schema.example_row) uses.
 LOOKUP_EXAMPLES = {
-    "Roles": [("Bot Tester", "5c9d0a7e3f1b2a4c6d8e0f12"), ("Bot Owner", "5c9d0a7e3f1b2a4c6d8e0f13"),
-              ("Account Admin", "5c9d0a7e3f1b2a4c6d8e0f14")],
-    "Bots": [("Support Bot", "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d")],
-    "Groups": [("Support Agents", "e-06b41cdd-7678-5394-b958-40ca5662f502")],
+    "en": {"Roles": [("Bot Tester", "5c9d0a7e3f1b2a4c6d8e0f12"), ("Bot Owner", "5c9d0a7e3f1b2a4c6d8e0f13"),
+                     ("Account Admin", "5c9d0a7e3f1b2a4c6d8e0f14")],
+           "Bots": [("Support Bot", "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d")],
+           "Groups": [("Support Agents", "e-06b41cdd-7678-5394-b958-40ca5662f502")]},
+    "ko": {"Roles": [("봇 테스터", "5c9d0a7e3f1b2a4c6d8e0f12"), ("봇 소유자", "5c9d0a7e3f1b2a4c6d8e0f13"),
+                     ("계정 관리자", "5c9d0a7e3f1b2a4c6d8e0f14")],
+           "Bots": [("고객지원 봇", "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d")],
+           "Groups": [("상담원", "e-06b41cdd-7678-5394-b958-40ca5662f502")]},
+    "ja": {"Roles": [("ボットテスター", "5c9d0a7e3f1b2a4c6d8e0f12"), ("ボットオーナー", "5c9d0a7e3f1b2a4c6d8e0f13"),
+                     ("アカウント管理者", "5c9d0a7e3f1b2a4c6d8e0f14")],
+           "Bots": [("サポートボット", "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d")],
+           "Groups": [("サポート担当", "e-06b41cdd-7678-5394-b958-40ca5662f502")]},
 }
 
 INSTRUCTIONS = [
@@ -70,7 +79,7 @@ def write_template(path: str | Path, *, replace: bool = False, lang: str | None 
 
 def _example(lang: str) -> dict[str, str]:
     """The example row, its yes/no and action cells in the words of the dropdowns."""
-    example = schema.example_row()
+    example = schema.example_row(lang)
     yes, no = schema.BOOL_WORDS_IN[lang]
     for column in schema.TEMPLATE_COLUMNS:
         if column.kind == schema.BOOL:
@@ -84,8 +93,9 @@ def _write_csv(path: Path, lang: str) -> None:
     example = _example(lang)
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
         writer = csv.writer(fh)
-        writer.writerow([c.header(lang) for c in schema.TEMPLATE_COLUMNS])
-        writer.writerow([example[c.name] for c in schema.TEMPLATE_COLUMNS])
+        columns = schema.template_columns(lang)
+        writer.writerow([c.header(lang) for c in columns])
+        writer.writerow([example[c.name] for c in columns])
 
 
 def _write_xlsx(path: Path, lang: str) -> None:
@@ -95,7 +105,7 @@ def _write_xlsx(path: Path, lang: str) -> None:
     required = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#C00000", "border": 1})
     text = wb.add_format({"num_format": "@"})
     _users_sheet(wb, head, required, text, lang)
-    for sheet, rows in LOOKUP_EXAMPLES.items():
+    for sheet, rows in LOOKUP_EXAMPLES.get(lang, LOOKUP_EXAMPLES["en"]).items():
         name_col, id_col, _pattern = schema.LOOKUP_SHEETS[sheet]
         ws = wb.add_worksheet(sheet)
         ws.write_row(0, 0, [name_col, id_col], head)
@@ -113,7 +123,7 @@ def _users_sheet(wb, head, required, text, lang: str) -> None:
     yes, no = schema.BOOL_WORDS_IN[lang]
     actions = schema.ACTION_WORDS_IN[lang]
     last = 10_000
-    columns = schema.TEMPLATE_COLUMNS
+    columns = schema.template_columns(lang)
     for col, column in enumerate(columns):
         header = column.header(lang)
         named = header if header == column.name else f"{header} ({column.name})"

@@ -16,7 +16,7 @@ and no second implementation of any step: a page calls what the CLI calls.
 * **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.runner.load` and
   :func:`~bulkprov.jobs.runner.check_rows` (every row error: row, column, value, message, code — the
   same :class:`~bulkprov.errors.RowError` objects the result workbook reports) and
-  :func:`~bulkprov.jobs.runner.dry_run_plan` (adds/updates/removes, requests, ETA, activation emails);
+  :func:`~bulkprov.jobs.checkonly.dry_run_plan` (adds/updates/removes, requests, ETA, activation emails);
 * **run** (``POST /uploads/ID/run``) calls :func:`bulkprov.jobs.run_job_async` with a progress
   callback, on its own event loop in a worker thread, so a long validation or result-writing phase
   never freezes the page; the progress (``{done, failed, total, eta, requests, final}``) is kept in
@@ -223,7 +223,7 @@ def create_app(config: WebConfig) -> web.Application:
     app[THROTTLE] = LoginThrottle()
     app[CHECKER] = PasswordChecker(config.login_workers, config.login_queue)
     app[JOBS] = Jobs()
-    app[PREVIEWS] = Previews(config.max_previews)
+    app[PREVIEWS] = Previews(config.max_previews, config.check_queue, config.check_queue_per_person)
     app[AUDIT_WRITER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-audit")
     app[COALESCER] = Coalescer()
     app.on_startup.append(_start_flushing)

@@ -87,6 +87,8 @@ class WebPhrasing(Phrasing):
             "disk": N_("Ask the administrator to free space on the server."),
             "encoding": N_("If you know the file's encoding, upload it again and choose it under “Text encoding "
                            "of a CSV file”."),
+            "misspelt-column": N_("Correct the header in your file, or delete that column if it is another one, "
+                                  "and upload the file again."),
         }
         return _(hints[key]) if key in hints else ""
 

@@ -42,6 +42,8 @@ class WebConfig:
     header_timeout: float = 15.0   # a connection must send a whole request head within this (slow headers)
     body_timeout: float = 30.0     # and then never stall longer than this between two pieces of its body
     max_previews: int = 1          # checks (load + validate) running at once, whoever asks
+    check_queue: int = 64          # checks waiting in line, in all (more: 503 with Retry-After)
+    check_queue_per_person: int = 4  # one person's checks in line or running
     login_workers: int = 1         # password checks (scrypt) at once, in their own threads
     login_queue: int = 8           # more waiting than this: refused at once (503)
     networks: tuple[Any, ...] = ()
@@ -115,7 +117,8 @@ def build_config(profile: dict[str, Any], overrides: dict[str, Any] | None = Non
 
     values = {name: resolve(name, (overrides or {}).get(name), profile) for name in (
         "web_users", "web_token_file", "web_trusted_proxies", "oidc_issuer", "oidc_client_id",
-        "oidc_client_secret_file", "oidc_user_claim", "oidc_groups_claim", "oidc_scopes", "oidc_redirect_url")}
+        "oidc_client_secret_file", "oidc_user_claim", "oidc_groups_claim", "oidc_scopes", "oidc_redirect_url",
+        "web_check_queue", "web_check_queue_per_person")}
     token = os.environ.get(TOKEN_ENV, "").strip() or None
     if token is None and values.get("web_token_file"):
         try:
@@ -124,6 +127,9 @@ def build_config(profile: dict[str, Any], overrides: dict[str, Any] | None = Non
             raise BadConfig("web-token-file", file=values["web_token_file"], reason=exc.strerror or str(exc)) from None
     if not 0 < max_upload_mb <= 500:
         raise BadConfig("range", name="max_upload_mb", low=0, high=500)
+    for name in ("web_check_queue", "web_check_queue_per_person"):
+        if not 1 <= values[name] <= 10_000:
+            raise BadConfig("range", name=name, low=1, high=10_000)
     job = job_settings("add", profile, overrides, credentials=credentials,
                        limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
     normalize_host(job.host or "")  # no host, or plain http:// to a remote host, is refused before the server starts
@@ -137,4 +143,5 @@ def build_config(profile: dict[str, Any], overrides: dict[str, Any] | None = Non
                      users=dict(values["web_users"]), token=token, max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                      secure_cookies=secure_cookies, trusted_proxies=list(values.get("web_trusted_proxies") or []),
                      local_roles=dict(policy.web_roles), oidc=oidc, webhook=job.webhook,
-                     approval_expiry_hours=policy.approval_expiry_hours, reload=reload)
+                     approval_expiry_hours=policy.approval_expiry_hours, reload=reload,
+                     check_queue=values["web_check_queue"], check_queue_per_person=values["web_check_queue_per_person"])

@@ -1,7 +1,7 @@
 """The pages after login: upload, the check (validation report and plan), run, a run's page, runs, downloads.
 
 A page calls what the CLI calls: the check is :func:`bulkprov.jobs.runner.load` +
-:func:`~bulkprov.jobs.runner.check_rows` + :func:`~bulkprov.jobs.runner.dry_run_plan`; a run is
+:func:`~bulkprov.jobs.runner.check_rows` + :func:`~bulkprov.jobs.checkonly.dry_run_plan`; a run is
 :func:`bulkprov.jobs.run_job_async` in a worker thread (:mod:`bulkprov.web.runner`).
 """
 
@@ -82,22 +82,48 @@ def _choices(query: Any) -> tuple[str, str]:
     return (action if action in ACTIONS else "add"), ("no" if query.get("email") == "no" else "yes")
 
 
-async def preview_of(request: web.Request, upload: Upload, action: str) -> Preview | web.Response:
-    """The upload's preview for ``action`` (computed once per upload), or the "busy" page."""
+# A check request waits this long for its result; a check still in line by then gets a page that says its
+# place and refreshes itself every CHECK_REFRESH seconds until the result is there.
+CHECK_WAIT, CHECK_REFRESH = 2.0, 2
+
+
+async def preview_of(request: web.Request, upload: Upload, action: str, email: str = "yes") -> Preview | web.Response:
+    """The upload's preview for ``action`` (computed once per upload), or the page that says its place in
+    the line of checks (200, refreshing itself), or that the line is full (503 with Retry-After, retried
+    by the page itself)."""
     config: WebConfig = request.app[CONFIG]
+    checks = request.app[PREVIEWS]
     key = f"{upload.id}.{i18n.current()}"  # a preview's messages and plan are worded in one language
-    fresh = request.app[PREVIEWS].cached(key) is None
+    session: Session = request[SESSION]
+    here = f"/uploads/{upload.id}?action={action}&email={email}"
     try:
-        previews = await request.app[PREVIEWS].get(key, upload.path, job_settings(
-            config, "add", "yes", dry_run=True, encoding=upload.encoding or None))
-    except PreviewBusy:
-        return message(request, _("Busy"), _("The server is checking other files right now: reload this page in a "
-                                             "few seconds."), status=503, kind="warning")
-    if fresh:
+        previews = await checks.get(key, upload.path, job_settings(
+            config, "add", "yes", dry_run=True, encoding=upload.encoding or None), person=session.user or "",
+            wait=CHECK_WAIT)
+    except PreviewBusy as busy:
+        return _line_full(request, busy, here)
+    if previews is None:
+        place = checks.place(key) or 0
+        return page(request, "waiting.html", text(N_("Check: {name}"), name=upload.name), upload=upload,
+                    place=place, refresh=CHECK_REFRESH, refresh_url=here)
+    if checks.first_view(key):
         await record(request, "validation", upload=upload.id, input=upload.name, input_sha256=upload.sha256,
                results={a: {"rows": p.rows, "invalid": p.invalid, "problem": p.problem.code if p.problem else ""}
                         for a, p in previews.items()})
     return previews[action]
+
+
+def _line_full(request: web.Request, busy: PreviewBusy, here: str) -> web.Response:
+    """503 with Retry-After; the page itself tries again then (a browser does not honour the header)."""
+    if busy.mine:
+        said = _("Your other files are still being checked: this one joins the line when one of them is done. "
+                 "This page tries again by itself.")
+    else:
+        said = _("Many files are waiting to be checked right now: this page tries again by itself in a few seconds.")
+    response = page(request, "message.html", _("Busy"), 503, kind="warning", message=said, refresh=busy.retry_after,
+                    refresh_url=here, links=[(here, _("Try again now"))])
+    response.headers["Retry-After"] = str(busy.retry_after)
+    return response
 
 
 RUN_LABELS = {"add": N_("Run: add {count} users"), "update": N_("Run: update {count} users"),
@@ -110,7 +136,7 @@ async def upload_report(request: web.Request) -> web.StreamResponse:
     if upload is None:
         return message(request, _("Not found"), _("There is no such upload."), status=404)
     action, email = _choices(request.query)
-    result = await preview_of(request, upload, action)
+    result = await preview_of(request, upload, action, email)
     if isinstance(result, web.Response):
         return result
     session: Session = request[SESSION]
@@ -134,9 +160,11 @@ async def run_post(request: web.Request) -> web.StreamResponse:
     mode = str(form.get("mode") or "")
     if action not in ACTIONS or mode not in ("", "resume", "force"):
         return message(request, _("Bad request"), _("Unknown action."), status=400)
-    checked = await preview_of(request, upload, action)
-    if isinstance(checked, web.Response):
-        return checked
+    checked = await preview_of(request, upload, action, email)
+    if isinstance(checked, web.Response):  # still in line (or the line is full): the check page says so
+        if checked.status == 503:
+            return checked
+        raise web.HTTPSeeOther(f"/uploads/{upload.id}?action={action}&email={email}")
     if checked.problem is not None or checked.valid == 0:  # the page offers no Run button: neither does the server
         return message(request, _("Nothing to run"), _("This file has no valid rows for this action: fix the rows the "
                                                        "check lists and upload the file again."), status=409,
@@ -297,10 +325,11 @@ async def template_download(request: web.Request) -> web.StreamResponse:
 
     config: WebConfig = request.app[CONFIG]
     fmt = request.match_info["fmt"]
-    path = config.state_dir / "template" / f"users-template.{fmt}"
+    language = i18n.current()  # the reader's template: its headers, column order and example row
+    path = config.state_dir / "template" / language / f"users-template.{fmt}"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(write_template, path)
+        await asyncio.to_thread(write_template, path, lang=language, replace=True)
     content_type = XLSX_TYPE if fmt == "xlsx" else "text/csv; charset=utf-8"
     return web.FileResponse(path, headers={"Content-Type": content_type,
                                            "Content-Disposition": f'attachment; filename="users-template.{fmt}"'})

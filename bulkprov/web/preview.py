@@ -6,12 +6,13 @@ A hostile or just huge workbook costs memory while it is read, so
   apply) and the result — counts, the first problems, the plan lines for both activation-email
   choices — is small and cached (:class:`Previews`);  what needs a second person's approval is judged
   by the run itself, through the one gate every front end shares (:mod:`bulkprov.approvals.gate`);
-* requests for an upload whose preview is being computed wait for that computation (single flight);
-* at most ``max_previews`` computations run at once in the whole server, and at most ``queue``
-  wait; more are refused (the page says "busy").
+* requests for an upload whose preview is being computed share that computation (single flight);
+* at most ``max_previews`` computations run at once in the whole server; the others wait in line and
+  their pages say their place and refresh themselves; past the line's bounds (in all, per person)
+  the answer is 503 with Retry-After.
 
 What a preview calls is what the CLI's ``--dry-run`` calls: :func:`bulkprov.jobs.runner.load`, the
-validator, :func:`bulkprov.jobs.runner.dry_run_plan`.
+validator, :func:`bulkprov.jobs.checkonly.dry_run_plan`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkprov.errors import InputError, MissingColumn, RowError
-from bulkprov.jobs.runner import dry_run_plan, load
+from bulkprov.jobs.checkonly import dry_run_plan
+from bulkprov.jobs.runner import load
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import CheckedRow
 from bulkprov.validation import Validator
@@ -50,7 +54,12 @@ class Preview:
 
 
 class PreviewBusy(Exception):
-    """Too many checks are running or waiting: try again in a moment."""
+    """The line of checks is full (in all, or for this person): try again in ``retry_after`` seconds."""
+
+    def __init__(self, retry_after: int = 5, mine: bool = False) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+        self.mine = mine  # this person's own checks fill their share
 
 
 def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
@@ -100,51 +109,124 @@ def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow]) -> None:
     valid.append(row)
 
 
-class Previews:
-    """The per-upload cache, single flight per upload, and the global limit on running checks."""
+@dataclass
+class _Check:
+    """One upload's check, waiting in line or running."""
 
-    def __init__(self, running: int = 1, queue: int = 8, keep: int = 64) -> None:
-        self._slots = asyncio.Semaphore(running)
-        self._capacity = running + queue
-        self._active = 0
-        self._keep = keep
+    key: str
+    path: Path
+    settings: JobSettings
+    person: str
+    future: asyncio.Future[dict[str, Preview]]
+
+
+class Previews:
+    """The per-upload cache and the line of checks.
+
+    One computation per upload (every action and email choice, every language's request for it,
+    share it); ``running`` at once in the whole server; the others wait in line in the order they
+    came -- at most ``queue`` waiting in all, and at most ``per_person`` of one person's, waiting or
+    running -- and see their place.  Past either bound :class:`PreviewBusy` says when to try again."""
+
+    def __init__(self, running: int = 1, queue: int = 64, per_person: int = 4, keep: int = 64) -> None:
+        self._running, self._queue, self._per_person, self._keep = running, queue, per_person, keep
         self._done: collections.OrderedDict[str, dict[str, Preview]] = collections.OrderedDict()
-        self._flight: dict[str, asyncio.Future[dict[str, Preview]]] = {}
+        self._waiting: collections.deque[_Check] = collections.deque()
+        self._active: dict[str, _Check] = {}
+        self._failed: dict[str, BaseException] = {}  # a check that raised: said once, then tried again
+        self._seen: set[str] = set()  # finished checks already shown (audited) once
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seconds = 5.0  # how long a check took lately: what Retry-After is made of
         self.computed = 0  # how many files were read: tests check that one upload is read once
 
-    def cached(self, upload_id: str) -> dict[str, Preview] | None:
-        return self._done.get(upload_id)
+    def cached(self, key: str) -> dict[str, Preview] | None:
+        return self._done.get(key)
 
-    async def get(self, upload_id: str, path: Path, settings: JobSettings) -> dict[str, Preview]:
-        if upload_id in self._done:
-            self._done.move_to_end(upload_id)
-            return self._done[upload_id]
-        if upload_id in self._flight:
-            return await asyncio.shield(self._flight[upload_id])
-        if self._active >= self._capacity:
-            raise PreviewBusy()
-        future: asyncio.Future[dict[str, Preview]] = asyncio.get_running_loop().create_future()
-        self._flight[upload_id] = future
-        self._active += 1
+    def place(self, key: str) -> int | None:
+        """How many checks come before this one (0: it is running), or None when it is not in line."""
+        if key in self._active:
+            return 0
+        for i, check in enumerate(self._waiting):
+            if check.key == key:
+                return len(self._active) + i
+        return None
+
+    def retry_after(self) -> int:
+        """Seconds until the line has likely moved on: the checks in it at the pace of the last one."""
+        ahead = len(self._waiting) + len(self._active)
+        return max(2, min(60, math.ceil(self._seconds * ahead / self._running)))
+
+    def submit(self, key: str, path: Path, settings: JobSettings, person: str = "") -> asyncio.Future:
+        """The check of ``key``: its result when cached, else its place in line (joined if new)."""
+        loop = asyncio.get_running_loop()
+        if key in self._done:
+            self._done.move_to_end(key)
+            done: asyncio.Future[dict[str, Preview]] = loop.create_future()
+            done.set_result(self._done[key])
+            return done
+        for check in (*self._active.values(), *self._waiting):
+            if check.key == key:
+                return check.future
+        if key in self._failed:
+            raise self._failed.pop(key)
+        mine = sum(1 for c in (*self._active.values(), *self._waiting) if person and c.person == person)
+        if mine >= self._per_person or len(self._waiting) >= self._queue:
+            raise PreviewBusy(self.retry_after(), mine=mine >= self._per_person)
+        check = _Check(key, path, settings, person, loop.create_future())
+        self._waiting.append(check)
+        self._start_next()
+        return check.future
+
+    async def get(self, key: str, path: Path, settings: JobSettings, person: str = "",
+                  wait: float | None = None) -> dict[str, Preview] | None:
+        """The check's result, waiting at most ``wait`` seconds for it (None: until it is done); None when
+        it is still in line by then."""
+        future = self.submit(key, path, settings, person)
         try:
-            async with self._slots:
-                result = await asyncio.to_thread(compute, path, settings)
-                self.computed += 1
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning when nobody else waits
-            raise
-        finally:
-            self._active -= 1
-            self._flight.pop(upload_id, None)
-        future.set_result(result)
-        self._done[upload_id] = result
-        while len(self._done) > self._keep:
-            self._done.popitem(last=False)
-        return result
+            return await asyncio.wait_for(asyncio.shield(future), wait)
+        except TimeoutError:
+            return None
 
-    def forget(self, upload_id: str) -> None:
-        self._done.pop(upload_id, None)
+    def first_view(self, key: str) -> bool:
+        """True the first time a finished check is shown (the audit records it then, once)."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+    def forget(self, key: str) -> None:
+        self._done.pop(key, None)
+        self._seen.discard(key)
+
+    def _start_next(self) -> None:
+        while self._waiting and len(self._active) < self._running:
+            check = self._waiting.popleft()
+            self._active[check.key] = check
+            task = asyncio.get_running_loop().create_task(self._compute(check))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _compute(self, check: _Check) -> None:
+        started = time.monotonic()
+        try:
+            result = await asyncio.to_thread(compute, check.path, check.settings)
+        except BaseException as exc:  # a bug: whoever waits (or comes next) is told, then it may be tried again
+            self._failed[check.key] = exc
+            check.future.set_exception(exc)
+            check.future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            return
+        finally:
+            self._active.pop(check.key, None)
+            self._start_next()
+        self.computed += 1
+        self._seconds = 0.5 * self._seconds + 0.5 * (time.monotonic() - started)
+        self._done[check.key] = result
+        while len(self._done) > self._keep:
+            gone, _ = self._done.popitem(last=False)
+            self._seen.discard(gone)
+        check.future.set_result(result)
 
 
 def plan_lines(preview: Preview, email: str) -> list[str]:
