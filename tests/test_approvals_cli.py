@@ -582,3 +582,23 @@ def test_a_request_expires_after_the_policys_hours(make_emulator, tmp_path):
     time.sleep(2)
     late = bulkprov(ALICE, "approve", rid, "--comment", "too late", *p, cwd=tmp_path)
     assert late.returncode == 2 and f"request {rid} expired" in late.stderr, late.stderr
+
+
+# -- issue 27: what an approver reads counts the activation emails the run would really send -------------------------
+
+
+@as_root
+@pytest.mark.parametrize(("flag", "sent"), [("--no-send-email", 0), ("--send-email", 12)])
+def test_a_request_counts_the_activation_emails_the_run_would_send(make_emulator, tmp_path, flag, sent):
+    emu = make_emulator()
+    nightly = profile(tmp_path, "nightly", approvers=[ALICE.name])
+    builders = roster(tmp_path / "builder.csv", 12, extra={i: {"canCreateBot": "yes"} for i in range(12)})
+    added = bulkprov(CAROL, "add", str(builders), flag, *nightly, env=kore_env(emu), cwd=tmp_path)
+    assert added.returncode == 4, added.stderr
+    listed = bulkprov(ALICE, "approvals", *nightly, cwd=tmp_path)
+    assert f"activation emails it would send: {sent}" in listed.stdout, listed.stdout
+    roster_file = roster(tmp_path / "roster.csv", 12, extra={i: {"canCreateBot": "yes"} for i in range(12)})
+    synced = bulkprov(CAROL, "sync", str(roster_file), flag, *nightly, env=kore_env(emu), cwd=tmp_path)
+    assert synced.returncode == 4, synced.stderr
+    listed = bulkprov(ALICE, "approvals", *nightly, cwd=tmp_path)
+    assert listed.stdout.count(f"activation emails it would send: {sent}") == 2, listed.stdout

@@ -307,3 +307,22 @@ def test_the_coalescer_bounds_records_per_address_and_per_crowd():
     counted = {d["where"]: d["what"]["count"] for d in due}
     assert counted["203.0.113.1"] == 49 and counted["*"] == 98 and due[-1]["what"]["sources"] == 98
     assert c.due(None) == [] and c.note("203.0.113.1", "failed", {"outcome": "failed"})[0], "a new window"
+
+
+# -- issue 27: the request counts the activation emails the run would really send ------------------------------------
+
+
+@pytest.mark.parametrize(("choice", "sent"), [("no", 0), ("yes", 12)])
+async def test_a_request_on_the_page_counts_the_activation_emails_the_run_would_send(make_emulator, tmp_path,
+                                                                                      choice, sent):
+    emu = make_emulator()
+    content = ("Email,canCreateBot\n" + "".join(f"emp{i}@acme-corp.com,yes\n" for i in range(12))).encode()
+    config = web_config(tmp_path, host=emu.url, users=people(), local_roles=PEOPLE)
+    async with TestClient(TestServer(create_app(config))) as olga:
+        csrf = await sign_in(olga, "olga")
+        report = await upload(olga, csrf, content, action="add", name="builders.csv")
+        resp = await olga.post(report + "/run", data={"csrf": csrf, "action": "add", "email": choice},
+                               allow_redirects=False)
+        assert resp.status == 303 and resp.headers["Location"].startswith("/requests/"), await resp.text()
+        page = await (await olga.get(resp.headers["Location"])).text()
+        assert f"activation emails: {sent}" in page, page

@@ -76,8 +76,10 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     _profile(args)  # a broken config is said, as everywhere
     for r in ApprovalStore(records_dir()).all():
         decided = _(" by {person}").format(person=printable(r.decided_by)) if r.decided_by else ""
+        emails = (r.summary.get("counts") or {}).get("emails") if isinstance(r.summary, dict) else None
+        said = _("; activation emails it would send: {count}").format(count=emails) if isinstance(emails, int) else ""
         print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {printable(r.requester)}: {r.command} "
-              f"{printable(r.input_name)} on {printable(r.host)} — {printable('; '.join(r.reasons))}")
+              f"{printable(r.input_name)} on {printable(r.host)} — {printable('; '.join(r.reasons))}{said}")
     return 0
 
 

@@ -148,7 +148,7 @@ async def gate(refusals: list[RunStopped], plan: Any, settings: Any, state_dir: 
                                max_deletes=policy.max_deletes, max_delete_percent=policy.max_delete_percent,
                                builder_confirm=policy.builder_confirm)
     guards = guard_violations(plan, bare)
-    summary = {"counts": {a: len(plan.of(a)) for a in ("add", "update", "remove", "unchanged")},
+    summary = {"counts": {**{a: len(plan.of(a)) for a in ("add", "update", "remove", "unchanged")}, "emails": plan.emails},
                "removals": [i.row.email or i.row.org_user_id for i in plan.of("remove")][:10_000],
                "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
                "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]

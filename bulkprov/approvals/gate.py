@@ -233,8 +233,9 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
     return left
 
 
-def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[str]]) -> dict[str, Any]:
-    """What a request shows its approver for a file run: counts, the users of each kind, the changes."""
+def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[str]], send_email: bool) -> dict[str, Any]:
+    """What a request shows its approver for a file run: counts (the activation emails the run would send
+    among them), the users of each kind, the changes."""
     changes = []
     for row in rows:
         if row.action != "update" or len(changes) >= LISTED:
@@ -247,7 +248,8 @@ def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[st
             if name in user:
                 changes.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
     counts = {"rows": len(rows) + invalid, "valid": len(rows), "invalid": invalid,
-              "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"])}
+              "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"]),
+              "emails": sum(1 for r in rows if r.action == "add" and (send_email if r.send_email is None else r.send_email))}
     return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
             "protected": who["protected"][:LISTED], "changes": changes[:LISTED]}
 
@@ -262,5 +264,5 @@ async def gate_rows(rows: list[CheckedRow], invalid: int, settings: Any, credent
         return await judge([], settings, policy, "", input_name=input_name, input_sha256=input_sha256, summary={})
     fingerprint = approval_fingerprint(settings, rows_digest(rows))
     return await judge(guards, settings, policy, fingerprint, input_name=input_name, input_sha256=input_sha256,
-                       summary=request_summary(rows, invalid, who), confirm=confirm,
+                       summary=request_summary(rows, invalid, who, bool(settings.send_email)), confirm=confirm,
                        upload_id=getattr(settings, "upload_id", "") or "", resuming=resuming)

@@ -59,7 +59,7 @@ STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("
           "expired": N_("expired")}
 COUNTS = {"rows": N_("rows"), "valid": N_("valid"), "invalid": N_("invalid"), "remove": N_("to remove"),
           "builder": N_("Builder access"), "protected": N_("protected users"), "add": N_("to add"),
-          "update": N_("to update"), "unchanged": N_("unchanged")}
+          "update": N_("to update"), "unchanged": N_("unchanged"), "emails": N_("activation emails")}
 
 
 def reasons_shown(req: Request) -> list[str]:
