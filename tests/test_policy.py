@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -166,20 +167,34 @@ def test_two_policies_for_one_account_and_bad_keys_are_refused(folder):
         policy_for(ACCOUNT, {}, DAEMON)
 
 
-def test_only_root_may_move_the_fixed_places(tmp_path):
-    code = "from bulkprov.approvals.policy import policy_dir, records_dir; print(policy_dir(), records_dir())"
+def test_only_root_may_move_the_fixed_places_of_a_machine_set_up_for_bulkprov(tmp_path):
+    """Where /etc/bulkprov/policy.d and /var/lib/bulkprov exist, only root may move them; where they do not
+    (a developer's machine), the variables move a person's own records and policy (nothing to protect)."""
+    public = Path(tempfile.mkdtemp(prefix="bulkprov-setup-"))  # a place nobody may look at, unlike tmp_path
+    public.chmod(0o755)
+    setup = public / "etc-policy.d", public / "var-lib-bulkprov"  # the fixed places, as a set-up machine has
+    setup[0].mkdir(), setup[1].mkdir()
+    code = ("import sys; from pathlib import Path; from bulkprov.approvals import policy as p\n"
+            "p.POLICY_DIR, p.RECORDS_DIR = Path(sys.argv[1]), Path(sys.argv[2])\n"
+            "print(p.policy_dir(), p.records_dir())")
     env = {**os.environ, "BULKPROV_POLICY_DIR": str(tmp_path / "p"), "BULKPROV_RECORDS_DIR": str(tmp_path / "r"),
            "HOME": str(tmp_path), "XDG_STATE_HOME": ""}
-    as_root = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert as_root.stdout.split() == [str(tmp_path / "p"), str(tmp_path / "r")]
+    moved = [str(tmp_path / "p"), str(tmp_path / "r")]
+    as_root = subprocess.run([sys.executable, "-c", code, *map(str, setup)], capture_output=True, text=True,
+                             env=env, cwd=ROOT)
+    assert as_root.stdout.split() == moved, as_root.stderr
     nobody = pwd.getpwnam("nobody")
     system_python = shutil.which("python3", path="/usr/bin:/bin")  # the test's own may live in root's home
     if system_python is None:
         pytest.skip("no system python3 that nobody may run")
-    as_nobody = subprocess.run([system_python, "-c", code], capture_output=True, text=True, cwd="/",
-                               env={**env, "PYTHONPATH": str(ROOT)}, user=nobody.pw_uid, group=nobody.pw_gid,
-                               extra_groups=[])
-    assert as_nobody.returncode == 0, as_nobody.stderr
-    where = as_nobody.stdout.split()
-    assert where[0] == "/etc/bulkprov/policy.d", "the variable is ignored for anyone but root"
-    assert where[1] in ("/var/lib/bulkprov", str(tmp_path / ".local/state/bulkprov"))
+
+    def as_nobody(*fixed: Path) -> list[str]:
+        run = subprocess.run([system_python, "-c", code, *map(str, fixed)], capture_output=True, text=True,
+                             cwd="/", env={**env, "PYTHONPATH": str(ROOT)}, user=nobody.pw_uid, group=nobody.pw_gid,
+                             extra_groups=[])
+        assert run.returncode == 0, run.stderr
+        return run.stdout.split()
+
+    assert as_nobody(*setup) == [str(setup[0]), str(setup[1])], "on a set-up machine: ignored for anyone but root"
+    assert as_nobody(public / "no-etc", public / "no-var") == moved, "on a machine nobody set up: a person's own"
+    shutil.rmtree(public)

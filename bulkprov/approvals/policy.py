@@ -20,8 +20,9 @@ With no policy file for the account, a profile's own policy keys are the policy 
 move them).  With one, a profile may only tighten it: a key that would loosen it is refused (exit 2).
 
 The account's audit trail and its approval requests live under :data:`RECORDS_DIR` (``/var/lib/bulkprov``)
-whatever ``--state-dir`` says; only root may move either place (``BULKPROV_POLICY_DIR``,
-``BULKPROV_RECORDS_DIR``: tests, and installations that keep /etc or /var elsewhere).  On a machine nobody
+whatever ``--state-dir`` says; on a machine set up for bulkprov only root may move either place
+(``BULKPROV_POLICY_DIR``, ``BULKPROV_RECORDS_DIR``: tests, and installations that keep /etc or /var
+elsewhere); where the fixed place does not exist, anyone may (nothing is set up there to protect).  On a machine nobody
 set up (no ``/var/lib/bulkprov``, not root) a person's records are their own, under
 ``~/.local/state/bulkprov``.
 """
@@ -67,19 +68,28 @@ LIMITS = ("max_deletes", "max_delete_percent", "builder_confirm", "approval_expi
 ROLE_RANK = {"viewer": 0, "operator": 1, "approver": 2}
 
 
-def _moved(variable: str) -> Path | None:
-    """A place only root may move: the variable is read when the process runs as root, never otherwise."""
+def _moved(variable: str, fixed: Path) -> Path | None:
+    """A place only root may move on a machine set up for bulkprov: the variable is read when the process runs
+    as root, or where the fixed place does not exist (nobody set this machine up: a developer's, whose
+    records and policy are their own anyway -- the test suite keeps its own there, as any user)."""
     value = os.environ.get(variable, "").strip()
-    return Path(value) if value and os.getuid() == 0 else None
+    return Path(value) if value and (os.getuid() == 0 or not _exists(fixed)) else None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a place this person may not even look at is there, set up by someone else
+        return True
 
 
 def policy_dir() -> Path:
-    return _moved(POLICY_DIR_ENV) or POLICY_DIR
+    return _moved(POLICY_DIR_ENV, POLICY_DIR) or POLICY_DIR
 
 
 def records_dir() -> Path:
     """Where audit trails and approval requests live (see the module docstring)."""
-    moved = _moved(RECORDS_DIR_ENV)
+    moved = _moved(RECORDS_DIR_ENV, RECORDS_DIR)
     if moved is not None:
         return moved
     if RECORDS_DIR.is_dir() or os.getuid() == 0:
