@@ -117,11 +117,37 @@ def cjk_fonts() -> str:
     return need("cjk-fonts")
 
 
+# The test's own places for the account's records and policy (the records fixture): kept by bare_env.
+SANDBOX_VARIABLES = ("BULKPROV_RECORDS_DIR", "BULKPROV_POLICY_DIR")
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """This process's environment without bulkprov's and Kore.ai's variables (a machine's own, for a process
+    the test starts) -- but with the test's own records and policy places: a test must never write the
+    machine's /var/lib/bulkprov or read its /etc/bulkprov/policy.d."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_")) or k in SANDBOX_VARIABLES}
+    env.update(extra)
+    return env
+
+
+MACHINE_PLACES = (Path("/var/lib/bulkprov"), Path("/etc/bulkprov"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def machine_places_untouched() -> Iterator[None]:
+    """The suite never creates the machine's own records or policy places (a test that starts bulkprov with
+    them unmoved would fill the real /var/lib/bulkprov, and a non-root run after it would fail)."""
+    before = {p: p.exists() for p in MACHINE_PLACES}
+    yield
+    made = [str(p) for p, existed in before.items() if not existed and p.exists()]
+    assert not made, f"the test suite created {made}: start bulkprov with tests.conftest.bare_env()"
+
+
 @pytest.fixture(autouse=True)
 def records(tmp_path_factory, monkeypatch) -> Path:
     """Each test's own records directory (audit trails, approval requests) and policy folder (absent unless a
-    test writes one): the fixed places /var/lib/bulkprov and /etc/bulkprov/policy.d are moved only for root,
-    which the test machine is (tests that need it skip otherwise)."""
+    test writes one): the fixed places /var/lib/bulkprov and /etc/bulkprov/policy.d are moved for root, and
+    for anyone on a machine where they do not exist (tests that need the fixed places skip otherwise)."""
     folder = tmp_path_factory.mktemp("records")
     monkeypatch.setenv("BULKPROV_RECORDS_DIR", str(folder / "var"))
     monkeypatch.setenv("BULKPROV_POLICY_DIR", str(folder / "policy.d"))

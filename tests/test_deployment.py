@@ -20,7 +20,7 @@ import openpyxl
 import pytest
 
 from bulkprov.emulator import EmulatorConfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bare_env
 from tests.test_nightly import Hooks, accounts, staff
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -76,7 +76,7 @@ class Machine:
         return [sys.executable, "-m", "bulkprov", *words[1:]]
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+        env = bare_env()
         env["PYTHONPATH"] = str(ROOT)
         env.update(extra or {})
         return env
@@ -217,7 +217,7 @@ def test_a_state_directory_of_another_user_is_state_dir_unusable_on_every_comman
     assert made.returncode == 0, made.stderr
     (state / "records" / "approvals").mkdir(parents=True)  # the service's records (audit trails, requests)
     prefix = _as_another_user(state)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+    env = bare_env()
     env.update({"KORE_HOST": emu.url, "KORE_CLIENT_ID": "x", "KORE_CLIENT_SECRET": "y",
                 "BULKPROV_POLICY_DIR": os.environ["BULKPROV_POLICY_DIR"],  # never the machine's own places
                 "BULKPROV_RECORDS_DIR": str(state / "records")})  # the approval commands' own directory

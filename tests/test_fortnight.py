@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from bulkprov.jobs import JobSettings, run_job
-from tests.conftest import ROOT
+from tests.conftest import ROOT, bare_env
 from tests.test_cli import kore_env
 from tests.test_ledger import wait_for
 from tests.test_nightly import HEADERS, WRITER, Hooks, _creds, accounts, changes_sent, staff
@@ -98,7 +98,7 @@ class Schedule:
         self.invocations: list[dict] = []
 
     def start(self, *extra: str, env: dict | None = None) -> subprocess.Popen:
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+        full = bare_env()
         full.update(kore_env(self.emu))
         full.update(env or {})
         argv = [sys.executable, "-m", "bulkprov", "sync", "roster.csv", "--profile", "nightly", "--config",

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov import i18n, schema
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
-from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
+from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 from tests.test_web import _wait_for_job, csrf_of, login, upload_form, web_config
 
@@ -110,7 +110,7 @@ def test_no_host_names_kore_host_once(make_emulator, tmp_path, lang):
 def test_serve_takes_kore_host_from_dot_env(make_emulator, tmp_path):
     emu = make_emulator()
     _dot_env(tmp_path, emu)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+    env = bare_env()
     env.update({"BULKPROV_WEB_TOKEN": "t0ken-for-the-shared-login-0123456789", "PYTHONPATH": str(ROOT)})
     proc = subprocess.Popen([sys.executable, "-m", "bulkprov", "serve", "--port", "0", "--state-dir",
                              str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -28,7 +28,7 @@ from bulkprov.outputs.template import write_template
 from bulkprov.web import WebConfig, create_app, hash_password
 from bulkprov.web.common import JOBS
 from bulkprov.web.security import SECURITY_HEADERS, verify_password
-from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
+from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
 
 PASSWORD = "correct horse battery staple"
 TOKEN = "t0ken-for-the-shared-login-0123456789"
@@ -133,7 +133,7 @@ def test_hash_password_command_reads_stdin():
 
 
 def test_serve_without_a_login_method_refuses_to_start(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+    env = bare_env()
     env.update({"KORE_CLIENT_ID": "x", "KORE_CLIENT_SECRET": "y", "PYTHONPATH": str(ROOT)})
     proc = subprocess.run([sys.executable, "-m", "bulkprov", "serve", "--port", "0", "--host",
                            "http://127.0.0.1:9", "--state-dir", str(tmp_path)], capture_output=True, text=True,

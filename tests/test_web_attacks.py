@@ -29,7 +29,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov.web import create_app, hash_password
 from bulkprov.web.app import runner_options
 from bulkprov.web.common import JOBS, PREVIEWS, SESSIONS
-from tests.conftest import ROOT, write_roster
+from tests.conftest import ROOT, bare_env, write_roster
 from tests.test_web import PASSWORD, csrf_of, login, stored_uploads, upload_form, web_config
 
 USERS = {"alice": hash_password(PASSWORD, n=2**10), "bob": hash_password(PASSWORD, n=2**10)}
@@ -112,7 +112,7 @@ def test_3_the_real_server_keeps_hr_data_owner_only_under_umask_022(make_emulato
     os.chmod(old, 0o644)
     (state / "uploads" / "dead.part").write_bytes(b"left by a killed upload")
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KORE_", "BULKPROV_"))}
+    env = bare_env()
     env.update({"KORE_CLIENT_ID": "cs-demo-client", "KORE_CLIENT_SECRET": "demo-secret-change-me",
                 "BULKPROV_WEB_TOKEN": "t0ken-for-the-shared-login-0123456789", "PYTHONPATH": str(ROOT),
                 "BULKPROV_RECORDS_DIR": str(records)})  # the account's audit trail: the test's own
