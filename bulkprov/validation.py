@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.firstrows import FirstRows
 from bulkprov.io import RawRow, Table
-from bulkprov.io.chars import describe, invisible, without_invisible
 from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
 
 OPERATIONS = ("add", "update", "remove", "lookup")

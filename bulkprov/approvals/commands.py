@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bulkprov.chars import printable
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
-from bulkprov.io.chars import printable
 
 
 def _profile(args: argparse.Namespace) -> dict[str, Any]:

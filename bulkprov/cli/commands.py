@@ -402,7 +402,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         path = rewrite_results(state_dir, args.run_id, args.output, replace=args.replace_output)
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
-    from bulkprov.io.chars import printable
+    from bulkprov.chars import printable
 
     runs = list_runs(state_dir)
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<17} counts / file")

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bulkprov.chars import printable
 from bulkprov.i18n import gettext as _
-from bulkprov.io.chars import printable
 
 AUDIT_NAME = "audit.jsonl"
 GENESIS = "0" * 64
