@@ -1,8 +1,8 @@
 """``validate`` and ``--dry-run`` in one streaming pass: read a chunk, check it, write it, forget it.
 
 Memory does not grow with the file except for the duplicate bookkeeping (a key's hash to its first
-row, :class:`bulkprov.validation.FirstRows`): rows are read lazily, checked a chunk at a time
-(column-wise where equivalent, :mod:`bulkprov.columnwise`; row by row where a row needs a message),
+row, :class:`bulkprov.check.validator.FirstRows`): rows are read lazily, checked a chunk at a time
+(column-wise where equivalent, :mod:`bulkprov.check.columnwise`; row by row where a row needs a message),
 and written to the result workbook at once -- the Failures sheet too, from the cells in hand, so the
 file is never read twice.  What the caller keeps is the counts (in the summary), the first
 :data:`~bulkprov.jobs.settings.ATTENTION_KEPT` rows that need attention, and the plan's group counts.
@@ -17,13 +17,13 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 
-from bulkprov.columnwise import Chunk, ColumnChecks
+from bulkprov.check.columnwise import Chunk, ColumnChecks
+from bulkprov.check.validator import Validator
 from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table
 from bulkprov.jobs.settings import ATTENTION_KEPT, JobSettings
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.results import ResultWriter, RunSummary
-from bulkprov.validation import Validator
 
 log = logging.getLogger("bulkprov")
 

@@ -12,7 +12,7 @@ CLI and the page are thin layers over::
     print(outcome.exit_code, outcome.results_path)
 
 ``validate`` and ``--dry-run`` stream (:func:`_check_only`): each chunk of rows is read, checked
-(column-wise where that is equivalent, see :mod:`bulkprov.columnwise`) and written to the result
+(column-wise where that is equivalent, see :mod:`bulkprov.check.columnwise`) and written to the result
 workbook at once, Failures included; nothing per row is kept but the duplicate bookkeeping.  The
 sending commands keep every row's check in memory (batches, ledger, undo): there the Failures sheet
 takes the cells of invalid rows from the first pass (up to a bound) and reads the file again only
@@ -31,6 +31,7 @@ from typing import Any
 
 from bulkprov import i18n
 from bulkprov._faults import fault_point
+from bulkprov.check.validator import Validator
 from bulkprov.errors import (
     OUTCOME_CODES,
     BadConfig,
@@ -67,7 +68,6 @@ from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
-from bulkprov.validation import Validator
 
 log = logging.getLogger("bulkprov")
 

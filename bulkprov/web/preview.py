@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
 from bulkprov.jobs.runner import load
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import CheckedRow
-from bulkprov.validation import Validator
 
 ACTIONS = ("add", "update", "remove", "apply")
 MAX_ERRORS_SHOWN = 500
