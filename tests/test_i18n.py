@@ -144,8 +144,8 @@ USER_FACING = ["cli/commands.py", "cli/wording.py", "cli/__init__.py", "jobs/phr
                "jobs/stopping.py", "jobs/checkonly.py", "jobs/export.py", "io/headers.py", "io/sniff.py",
                "io/__init__.py", "errors/__init__.py", "errors/base.py", "errors/files.py", "errors/run.py",
                "errors/rows.py", "schema.py", "check/validator.py", "check/plain.py", "approvals/commands.py",
-               "approvals/flow.py", "demo.py", "jobs/settings.py", "jobs/runner.py", "jobs/audit.py",
-               "jobs/preflight.py", "jobs/webhook.py", "kore/replies.py", "kore/listing.py", "kore/lookup.py",
+               "approvals/flow.py", "demo.py", "jobs/settings.py", "jobs/runner.py", "approvals/audit.py",
+               "jobs/internal.py", "state/room.py", "outputs/webhook.py", "kore/replies.py", "kore/listing.py", "kore/lookup.py",
                "kore/auth.py", "send/dispatcher.py", "send/verify.py", "io/guard.py", "io/workbook.py",
                "io/xlsscan.py", "io/xlsxscan.py", "io/encoding.py"]
 MARKERS = {"N_", "_", "gettext", "ngettext", "pgettext", "gettext_in"}

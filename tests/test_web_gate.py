@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.emulator import EmulatorConfig
-from bulkprov.jobs.audit import AuditTrail
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import build_config, create_app, hash_password
 from tests.test_cli import bulkprov, kore_env

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.store import DEFAULT_EXPIRY_HOURS, ApprovalStore, Request
 from bulkprov.errors import RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.audit import AuditTrail
 
 log = logging.getLogger("bulkprov.approvals")
 
@@ -100,7 +100,7 @@ def describe(request: Request) -> dict[str, Any]:
 
 async def announce(webhook: str | None, event: str, request: Request, account: Any = None) -> None:
     if webhook:
-        from bulkprov.jobs.webhook import notify_event
+        from bulkprov.outputs.webhook import notify_event
 
         await notify_event(webhook, {"event": event, **describe(request), "audit_head": head_of(account)})
 

@@ -56,7 +56,7 @@ def state_dir_problem(args: argparse.Namespace, exc: OSError):
 
 
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
-    from bulkprov.jobs.preflight import internal_error
+    from bulkprov.jobs.internal import internal_error
 
     error = internal_error(_state_dir_of(args), exc)
     emit(f"bulkprov: {error.message}", err=True, level="error", code=error.code, exit_code=error.exit_code)

@@ -1,7 +1,7 @@
 """Runs recorded in the ledger: the state-directory lock, resume, skip-done, retry-failed, the shared budget.
 
 The network half of a sending command runs here, under the state-directory lock, with every row's
-state committed before and after each call (see :mod:`bulkprov.jobs.ledger`).  Resuming is safe to
+state committed before and after each call (see :mod:`bulkprov.state.ledger`).  Resuming is safe to
 ask for always: with an interrupted run of this file it finishes that run (checking first, with
 usersInfo, the rows whose outcome is unknown); without one it starts a new run and says so.
 """
@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped, StateDirUnusable
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
-from bulkprov.jobs.lock import StateLock
-from bulkprov.jobs.preflight import check_room
 from bulkprov.jobs.settings import JobSettings, now_text, state_dir_for
 from bulkprov.logs import set_run_id
 from bulkprov.model import CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
 from bulkprov.send.limiter import RateLimiter, parse_rate
+from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
+from bulkprov.state.lock import StateLock
+from bulkprov.state.room import check_room
 
 if TYPE_CHECKING:
     from bulkprov.jobs.runner import Context
@@ -257,8 +257,9 @@ def invocation_run_id(path: Path, settings: JobSettings) -> str:
     """The id this invocation's lines, webhook and ledger run carry, known before anything is read: the
     interrupted run's own id when ``--resume`` will finish one, else a new id."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.jobs.ledger import has_ledger, new_run_id
-    from bulkprov.jobs.settings import ROSTER_COMMANDS, file_sha256
+    from bulkprov.io.guard import file_sha256
+    from bulkprov.jobs.settings import ROSTER_COMMANDS
+    from bulkprov.state.ledger import has_ledger, new_run_id
 
     if settings.resume and settings.use_ledger and settings.command not in ROSTER_COMMANDS:
         state_dir = state_dir_for(path, settings)
@@ -278,8 +279,8 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
     """A run refused before anything was sent (exit 2) is listed in an existing ledger, so ``bulkprov
     runs`` shows every night of a schedule; a state directory that cannot take it is left alone."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.jobs.ledger import has_ledger
-    from bulkprov.jobs.settings import file_sha256
+    from bulkprov.io.guard import file_sha256
+    from bulkprov.state.ledger import has_ledger
 
     if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command in ("validate", "plan"):
         return  # (only runs that change the account are recorded)
@@ -332,7 +333,7 @@ def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], re
 async def report_refusal(path: Path, settings: JobSettings, error: Exception, started: str) -> None:
     """A run that ends without its results (refused, exit 2; or stopped before they were written) still
     leaves its trace: a ``runs`` entry (refused runs, in an existing ledger) and the webhook."""
-    from bulkprov.jobs.webhook import notify_event, refusal_body
+    from bulkprov.outputs.webhook import notify_event, refusal_body
 
     if getattr(error, "reported", False):
         return

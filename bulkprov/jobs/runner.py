@@ -45,9 +45,9 @@ from bulkprov.errors import (
 )
 from bulkprov.i18n import gettext as _
 from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.io.guard import file_sha256
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
-from bulkprov.jobs.ledger import LedgerWriteFailed
 from bulkprov.jobs.settings import (
     COMMANDS,
     EXIT_ABORTED,
@@ -59,7 +59,6 @@ from bulkprov.jobs.settings import (
     JobSettings,
     ProgressFn,
     default_output,
-    file_sha256,
     key_column_requirement,
     now,
     now_text,
@@ -68,6 +67,7 @@ from bulkprov.jobs.stopping import RuntimeLimit, stop_on_signals
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
+from bulkprov.state.ledger import LedgerWriteFailed
 
 log = logging.getLogger("bulkprov")
 
@@ -282,8 +282,8 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     the run with ``disk-full`` (exit 3) and the ledger still knows every row (``runs show`` writes
     the workbook later)."""
     from bulkprov.jobs.ledgered import record_finish
-    from bulkprov.jobs.webhook import notify_webhook
     from bulkprov.outputs.undo import undo_path
+    from bulkprov.outputs.webhook import notify_run, run_body
 
     summary, settings = job.summary, job.settings
     failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
@@ -309,7 +309,10 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
 
     outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
-        await notify_webhook(settings.webhook, outcome, run_id=settings.run_id or "")
+        await notify_run(settings.webhook, run_body(
+            summary, exit_code=outcome.exit_code, codes=[e.code for e in outcome.stop_errors],
+            results_path=outcome.results_path, undo_path=outcome.undo_path, audit_head=outcome.audit_head,
+            run_id=settings.run_id or ""))
     return outcome
 
 
@@ -430,7 +433,7 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     if settings.command == "lookup" or settings.account is None:
         return []
     from bulkprov.approvals.gate import gate_rows
-    from bulkprov.jobs.ledger import Ledger
+    from bulkprov.state.ledger import Ledger
 
     resuming = False
     if settings.resume and settings.use_ledger:
@@ -447,7 +450,7 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
 
 
 def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
-    from bulkprov.jobs.preflight import internal_error
+    from bulkprov.jobs.internal import internal_error
     from bulkprov.jobs.settings import state_dir_for
     from bulkprov.send.dispatcher import DispatchReport
 

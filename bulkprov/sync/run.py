@@ -23,7 +23,6 @@ from typing import Any
 from bulkprov.approvals.flow import gate
 from bulkprov.errors import OUTCOME_CODES, GuardStopped, MaxRuntimeTooShort, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.ledger import Ledger, LedgerHooks
 from bulkprov.jobs.ledgered import held_state, shared_budget
 from bulkprov.jobs.runner import Context, Job, begin, end
 from bulkprov.jobs.settings import (
@@ -37,6 +36,7 @@ from bulkprov.jobs.settings import (
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
+from bulkprov.state.ledger import Ledger, LedgerHooks
 from bulkprov.sync import listing as sync_listing
 from bulkprov.sync import plan as planning
 from bulkprov.sync import strays

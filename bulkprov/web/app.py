@@ -26,7 +26,7 @@ and no second implementation of any step: a page calls what the CLI calls.
   ready to fix and upload again.
 
 One run at a time: the page refuses a second Run while one is going, and the state-directory lock
-(:class:`bulkprov.jobs.ledger.StateLock`, taken inside the pipeline) refuses a run while a CLI run uses
+(:class:`bulkprov.state.ledger.StateLock`, taken inside the pipeline) refuses a run while a CLI run uses
 the same state directory; that refusal is shown as a message on the page.
 
 Security

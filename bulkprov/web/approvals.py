@@ -18,10 +18,10 @@ from aiohttp import web
 
 from bulkprov import i18n
 from bulkprov.approvals import ApprovalStore, Request
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.flow import decide
 from bulkprov.approvals.policy import records_dir
 from bulkprov.errors import ApprovalRefused, BulkprovError
-from bulkprov.jobs.audit import AuditTrail
 from bulkprov.web import lang
 from bulkprov.web.common import (
     ACTION_NAMES,

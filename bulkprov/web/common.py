@@ -171,7 +171,7 @@ async def write_record(app: web.Application, event: str, who: str, where: str, *
 
 
 async def record(request: web.Request, event: str, who: str | None = None, **what: Any) -> None:
-    """One record of the audit trail (:mod:`bulkprov.jobs.audit`): who, from where, what.  Written (and
+    """One record of the audit trail (:mod:`bulkprov.approvals.audit`): who, from where, what.  Written (and
     fsynced) by one thread of its own, in order, so a burst of records never blocks the event loop."""
     session: Session | None = request.get(SESSION)
     person = who if who is not None else (session.user if session is not None and session.user else "?")

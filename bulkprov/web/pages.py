@@ -268,7 +268,7 @@ def _own_result(config: WebConfig, results_path: str | None) -> Path | None:
 
 def _run_results(config: WebConfig, run_id: str) -> tuple[Path, str, str] | None:
     """The result workbook of a ledger run and the file names to offer (ASCII, and the user's own), or None."""
-    from bulkprov.jobs.ledger import Ledger
+    from bulkprov.state.ledger import Ledger
 
     if not RUN_ID.match(run_id) or not (config.state_dir / "ledger.sqlite3").is_file():
         return None

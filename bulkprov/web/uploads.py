@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bulkprov.errors import InputError
+from bulkprov.io.guard import file_sha256
 from bulkprov.io.sniff import upload_extension
-from bulkprov.jobs.settings import file_sha256
 from bulkprov.web.common import (
     ACTIONS,
     CONFIG,
