@@ -21,7 +21,7 @@ from bulkprov.io import open_table
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.jobs import checkonly as checkonly_module
 from bulkprov.jobs.checkonly import dry_run_plan
-from bulkprov.jobs.runner import check_rows, make_validator
+from bulkprov.jobs.frame import check_rows, make_validator
 from bulkprov.model import RowResult, Status
 from bulkprov.outputs.results import read_results
 from bulkprov.send.batches import describe_plan, plan_batches

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from bulkprov.errors import InternalError
 from bulkprov.i18n import gettext as _
-from bulkprov.kore.errors import redact
 from bulkprov.state.ledger import private_dir
 
 
 def write_traceback(state_dir: Path, exc: BaseException) -> Path | None:
     """The details of an internal error, for the person who reports it (owner-only; no secrets:
     tokens are redacted, and tracebacks carry code lines, not variables)."""
+    from bulkprov.kore.errors import redact  # lazy: validate needs no network stack
+
     try:
         private_dir(state_dir)
         folder = state_dir / "internal-errors"

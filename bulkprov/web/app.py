@@ -13,8 +13,8 @@ and no second implementation of any step: a page calls what the CLI calls.
 
 * **upload** (``POST /upload``) streams the multipart body into ``STATE_DIR/uploads/<uuid4>.<ext>``,
   the extension decided by the content (:func:`bulkprov.io.sniff.upload_extension`), never by the user's file name;
-* **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.runner.load` and
-  :func:`~bulkprov.jobs.runner.check_rows` (every row error: row, column, value, message, code — the
+* **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.frame.load` and
+  :func:`~bulkprov.jobs.frame.check_rows` (every row error: row, column, value, message, code — the
   same :class:`~bulkprov.errors.RowError` objects the result workbook reports) and
   :func:`~bulkprov.jobs.checkonly.dry_run_plan` (adds/updates/removes, requests, ETA, activation emails);
 * **run** (``POST /uploads/ID/run``) calls :func:`bulkprov.jobs.run_job_async` with a progress

@@ -1,7 +1,7 @@
 """The pages after login: upload, the check (validation report and plan), run, a run's page, runs, downloads.
 
-A page calls what the CLI calls: the check is :func:`bulkprov.jobs.runner.load` +
-:func:`~bulkprov.jobs.runner.check_rows` + :func:`~bulkprov.jobs.checkonly.dry_run_plan`; a run is
+A page calls what the CLI calls: the check is :func:`bulkprov.jobs.frame.load` +
+:func:`~bulkprov.jobs.frame.check_rows` + :func:`~bulkprov.jobs.checkonly.dry_run_plan`; a run is
 :func:`bulkprov.jobs.run_job_async` in a worker thread (:mod:`bulkprov.web.runner`).
 """
 

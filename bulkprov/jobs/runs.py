@@ -1,9 +1,10 @@
-"""Runs recorded in the ledger: the state-directory lock, resume, skip-done, retry-failed, the shared budget.
+"""A job's run in the ledger: its id, resume, skip-done, retry-failed, the shared budget, its finish, refusals
+and the undo material.
 
-The network half of a sending command runs here, under the state-directory lock, with every row's
-state committed before and after each call (see :mod:`bulkprov.state.ledger`).  Resuming is safe to
-ask for always: with an interrupted run of this file it finishes that run (checking first, with
-usersInfo, the rows whose outcome is unknown); without one it starts a new run and says so.
+The sending strategies run under the state-directory lock, with every row's state committed before and
+after each call (see :mod:`bulkprov.state.ledger`).  Resuming is safe to ask for always: with an
+interrupted run of this file it finishes that run (checking first, with usersInfo, the rows whose outcome
+is unknown); without one it starts a new run and says so.
 """
 
 from __future__ import annotations
@@ -12,61 +13,19 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped, StateDirUnusable
+from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.settings import JobSettings, now_text, state_dir_for
-from bulkprov.logs import set_run_id
 from bulkprov.model import CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
 from bulkprov.send.limiter import RateLimiter, parse_rate
-from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
+from bulkprov.state.ledger import Ledger, LedgerWriteFailed, payload_hash
 from bulkprov.state.lock import StateLock
 from bulkprov.state.room import check_room
 
-if TYPE_CHECKING:
-    from bulkprov.jobs.runner import Context
-
 log = logging.getLogger("bulkprov")
-
-
-async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
-                    summary: RunSummary, ctx: Context):
-    """The network half, under the state-directory lock and recorded in the ledger."""
-    from bulkprov._faults import fault_point
-    from bulkprov.send.dispatcher import (  # lazy: validate needs no network stack
-        DispatchReport,
-        dispatch_rows,
-    )
-
-    valid = [r for r in checked if not r.errors]
-    if not settings.use_ledger:
-        fault_point("dispatch")
-        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                     snapshot=_wants_snapshot(settings))
-        return ctx.stopped(report)
-
-    state_dir = state_dir_for(path, settings)
-    with contextlib.closing(Ledger(state_dir)) as ledger:
-        try:
-            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
-            run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
-        except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
-            raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
-        summary.run_id = run_id
-        set_run_id(run_id)
-        to_send = [r for r in valid if r.row not in done]
-        fault_point("dispatch")
-        with shared_budget(ledger, settings) as limiter:
-            report = await dispatch_rows(to_send, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
-                                         snapshot=_wants_snapshot(settings), limiter=limiter)
-    report = ctx.stopped(report)
-    merged = dict(done)
-    merged.update(report.results)
-    return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
-                          users=report.users, before=report.before, requests=report.requests, notes=report.notes)
 
 
 @contextlib.contextmanager
@@ -123,11 +82,6 @@ def shared_budget(ledger: Ledger, settings: JobSettings) -> Iterator[RateLimiter
     finally:
         with contextlib.suppress(LedgerWriteFailed):  # a full disk must not hide the run's own outcome
             ledger.save_requests(host, limiter.recent())
-
-
-def _wants_snapshot(settings: JobSettings) -> bool:
-    """Fetch users before changing or removing them, so the undo file can restore them."""
-    return settings.command in ("update", "remove", "apply")
 
 
 def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: list[CheckedRow],

@@ -199,3 +199,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {_(what)}" for what, n in done.items())
     print((_("would remove: {counts}") if args.dry_run else _("removed: {counts}")).format(counts=counts))
     return 0
+
+
+COMMANDS = {"approve": cmd_decide, "reject": cmd_decide, "approvals": cmd_approvals, "audit": cmd_audit,
+            "prune": cmd_prune}
