@@ -26,7 +26,7 @@ from bulkprov.kore.auth import Credentials
 from bulkprov.outputs.template import write_template
 from bulkprov.state.lock import StateLock
 from bulkprov.web import WebConfig, create_app, hash_password
-from bulkprov.web.common import JOBS
+from bulkprov.web.runner import JOBS
 from bulkprov.web.security import SECURITY_HEADERS, verify_password
 from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
 

@@ -293,7 +293,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
 
 
 def test_the_coalescer_bounds_records_per_address_and_per_crowd():
-    from bulkprov.web.common import Coalescer
+    from bulkprov.web.records import Coalescer
     from tests.conftest import ManualClock
 
     clock = ManualClock()

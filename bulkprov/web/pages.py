@@ -28,34 +28,26 @@ from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import TOP_REASONS, failures_path
 from bulkprov.web import lang
-from bulkprov.web.common import (
+from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import XLSX_TYPE, address, display_stem, download, message, page
+from bulkprov.web.html import TEMPLATES
+from bulkprov.web.keys import CONFIG, SESSION
+from bulkprov.web.lang import N_, _, text
+from bulkprov.web.preview import PREVIEWS, Preview, PreviewBusy, plan_lines
+from bulkprov.web.records import record
+from bulkprov.web.runner import JOBS, Job, Jobs
+from bulkprov.web.security import Session
+from bulkprov.web.uploads import Upload, ascii_stem, find_upload
+from bulkprov.web.wording import (
     ACTION_NAMES,
     ACTIONS,
-    CONFIG,
     EMAIL_CHOICES,
     ENCODING_CHOICES,
-    JOBS,
-    PREVIEWS,
-    SESSION,
-    XLSX_TYPE,
     WebPhrasing,
-    address,
-    display_stem,
-    download,
     explain,
     label,
     labels,
-    message,
-    page,
-    record,
 )
-from bulkprov.web.config import WebConfig
-from bulkprov.web.html import TEMPLATES
-from bulkprov.web.lang import N_, _, text
-from bulkprov.web.preview import Preview, PreviewBusy, plan_lines
-from bulkprov.web.runner import Job, Jobs
-from bulkprov.web.security import Session
-from bulkprov.web.uploads import Upload, ascii_stem, find_upload
 
 log = logging.getLogger("bulkprov.web")
 

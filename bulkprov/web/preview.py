@@ -25,15 +25,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
 from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
 from bulkprov.jobs.frame import load
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import CheckedRow
+from bulkprov.web.frame import MAX_ERRORS_SHOWN
 
 ACTIONS = ("add", "update", "remove", "apply")
-MAX_ERRORS_SHOWN = 500
 
 
 @dataclass
@@ -231,3 +233,6 @@ class Previews:
 
 def plan_lines(preview: Preview, email: str) -> list[str]:
     return preview.plan.get(email) or preview.plan.get("yes") or []
+
+
+PREVIEWS: web.AppKey[Previews] = web.AppKey("previews")
