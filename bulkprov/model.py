@@ -196,6 +196,12 @@ class RowResult:
     def org_user_id(self) -> str:
         return self.ref.key.org_user_id
 
+    @property
+    def final(self) -> bool:
+        """Nothing more can be learnt by sending or asking: resuming a run sends the rows not attempted and
+        verifies the unverified ones; a finished run has only final rows."""
+        return self.status != Status.NOT_ATTEMPTED and self.error_code != "unverified"
+
     def as_record(self) -> dict[str, Any]:
         return {"row": None if self.ref.synthetic else self.row, "action": self.action, "emailId": self.email,
                 "orgUserId": self.org_user_id, "status": self.status, "reason": self.reason,

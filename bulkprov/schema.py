@@ -30,6 +30,33 @@ RELAXED_ID_RES = {
     "dialog": re.compile(r"^dg-[0-9A-Za-z][0-9A-Za-z-]*$"),
     "group": re.compile(r"^e-[0-9A-Za-z][0-9A-Za-z-]*$"),
 }
+
+
+@dataclass(frozen=True)
+class IdKind:
+    """How a list cell's entry names a platform object: its id's shape, the lookup sheet that maps names
+    to ids, and the row codes for an id of the wrong shape and a name no sheet holds."""
+
+    what: str                     # role, bot, group, dialog: the word messages use, the RELAXED_ID_RES key
+    pattern: re.Pattern[str]
+    sheet: str | None             # the lookup sheet of names (None: only ids are accepted)
+    bad_id: str                   # row code: looks like an id, but is not one
+    unknown: str                  # row code: a name no lookup sheet holds
+    id_prefix: str = ""           # what an id of this kind starts with ("": a hex id of 12+ characters)
+
+    def looks_like_id(self, text: str) -> bool:
+        """Meant as an id (so a wrong one is ``bad_id``), rather than a name."""
+        if self.id_prefix:
+            return text.startswith(self.id_prefix)
+        return len(text) >= 12 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+ID_KINDS: dict[str, IdKind] = {
+    "role": IdKind("role", ROLE_ID_RE, "Roles", "invalid-role-id", "unknown-role"),
+    "bot": IdKind("bot", BOT_ID_RE, "Bots", "invalid-bot-id", "unknown-bot", "st-"),
+    "group": IdKind("group", GROUP_ID_RE, "Groups", "invalid-group-id", "unknown-group", "e-"),
+    "dialog": IdKind("dialog", DIALOG_ID_RE, None, "invalid-dialog-id", "invalid-dialog-id", "dg-"),
+}
 # Pragmatic address check: one @, a dot in the domain, no spaces.  The server has the last word.
 # No Hangul, kana or CJK ideographs (nor CJK punctuation) anywhere: in a roster from Korea or Japan
 # they are an input mode left on (김@…, kim@회사.kr), not an internationalised mailbox -- Kore.ai
@@ -37,7 +64,7 @@ RELAXED_ID_RES = {
 _NOT_IN_EMAIL = r"@\s;,<>()\[\]\"\u1100-\u11ff\u3000-\u30ff\u3130-\u318f\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\uff61-\uff9f"
 EMAIL_RE = re.compile(rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+\.[^{_NOT_IN_EMAIL}.]{{2,}}$")
 
-# Parser kinds (see validation.py for what each one does with a cell).
+# Parser kinds (see check/validator.py for what each one does with a cell).
 TEXT, EMAIL, BOOL, GROUPS, ROLES, BOT_TASKS, ACTION, FULL_NAME = (
     "text", "email", "bool", "groups", "roles", "botTasks", "action", "fullName",
 )

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.emulator import EmulatorConfig
-from bulkprov.jobs.audit import AuditTrail
 from tests.conftest import ROOT
 from tests.test_cli import kore_env
 

@@ -15,12 +15,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulkprov import columnwise, errors
+from bulkprov import errors, schema
+from bulkprov.check import columnwise
 from bulkprov.io import open_table
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.jobs import checkonly as checkonly_module
 from bulkprov.jobs.checkonly import dry_run_plan
-from bulkprov.jobs.runner import check_rows, make_validator
+from bulkprov.jobs.frame import check_rows, make_validator
 from bulkprov.model import RowResult, Status
 from bulkprov.outputs.results import read_results
 from bulkprov.send.batches import describe_plan, plan_batches
@@ -97,9 +98,11 @@ def write_fixture(path: Path, *, with_action: bool = True) -> None:
 
 
 def raised_codes() -> set[str]:
-    """Every row code written as a literal in the validator's source (what it can raise)."""
-    tree = ast.parse((ROOT / "bulkprov" / "validation.py").read_text(encoding="utf-8"))
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in errors.ROW_CODES}
+    """Every row code written as a literal in the validator's source (what it can raise), and the codes of
+    the id kinds it resolves (``schema.ID_KINDS``)."""
+    tree = ast.parse((ROOT / "bulkprov" / "check" / "validator.py").read_text(encoding="utf-8"))
+    kinds = {code for kind in schema.ID_KINDS.values() for code in (kind.bad_id, kind.unknown)}
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in errors.ROW_CODES} | kinds
 
 
 def sheets(path: Path) -> dict[str, list[list]]:

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from bulkprov import firstrows
-from bulkprov.firstrows import FirstRows
+from bulkprov.check import firstrows
+from bulkprov.check.firstrows import FirstRows
 
 
 @pytest.mark.parametrize("slot_bits", [3, 8, 22], ids=["crowded-table", "small-table", "default-table"])

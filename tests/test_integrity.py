@@ -294,12 +294,12 @@ def test_a_1_mb_state_directory_refuses_before_sending(make_emulator, tmp_path):
 
 def test_the_room_check_refuses_a_state_directory_without_space(make_emulator, tmp_path, monkeypatch):
     from bulkprov import cli
-    from bulkprov.jobs import preflight
+    from bulkprov.state import room
 
     emu = make_emulator()
     roster = tmp_path / "roster.csv"
     write_roster(roster, 2000)
-    monkeypatch.setattr(preflight, "_free", lambda path: 1 << 20)  # a 1 MB disk
+    monkeypatch.setattr(room, "_free", lambda path: 1 << 20)  # a 1 MB disk
     for key, value in kore_env(emu).items():
         monkeypatch.setenv(key, value)
     code = cli.main(["add", str(roster), "-o", str(tmp_path / "out.xlsx"), "--rate", "none", "-q"])

@@ -4,6 +4,10 @@
   module must not leave a broken import that only a rare code path reaches);
 * every error raised anywhere is a declared class with a declared variant and the parameters its
   template uses (``bulkprov/errors/`` is the one place codes and messages live);
+* every declared code is raised (or reported) somewhere: a code nothing produces is a promise nobody keeps;
+* the import contracts: every import (the lazy ones inside functions and ``importlib``'s included) goes down
+  the floors of :data:`FLOORS` -- no stage imports the orchestrator (``jobs/``), the ground floor imports
+  nothing above it -- and no files import each other in a circle;
 * no library message names a command-line flag: only the ``cli`` package does;
 * no module is over ~500 lines without a reason in docs/DESIGN.md.
 """
@@ -86,6 +90,181 @@ def test_every_row_and_outcome_code_used_is_declared() -> None:
         used |= {(str(path), c) for c in re.findall(r'problems\.add\([^,]+, [^,]+, "([a-z-]+)"', text)}
     undeclared = sorted((p, c) for p, c in used if c not in codes)
     assert not undeclared, undeclared
+
+
+def _constants_outside_errors() -> set[str]:
+    """Every string constant of the package's code outside ``errors/`` (where codes are only declared)."""
+    found: set[str] = set()
+    for path in SOURCES:
+        if "errors" in path.relative_to(PACKAGE).parts or path.name == "_docs.py":
+            continue
+        found |= {n.value for n in ast.walk(_tree(path)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return found
+
+
+def test_every_declared_error_class_is_raised_somewhere() -> None:
+    """A file or run code whose class nothing raises (or returns, to be raised) is a dead promise in the README."""
+    raised = {name for path in SOURCES if "errors" not in path.relative_to(PACKAGE).parts
+              for _line, name, _variant, _names, _splats in _raises(path)}
+    never = sorted(c.code for c in errors.all_error_classes() if c.__name__ not in raised)
+    assert not never, f"declared but never raised: {never}"
+
+
+def test_every_row_and_outcome_code_is_produced_somewhere() -> None:
+    """A row or outcome code is written as a literal where it is produced (a check, a reply's reading, a row's
+    outcome) or in a table that produces it (``schema.ID_KINDS``)."""
+    used = _constants_outside_errors()
+    never = sorted(code for code in (*errors.ROW_CODES, *errors.OUTCOME_CODES) if code not in used)
+    assert not never, f"declared but never produced: {never}"
+
+
+# --- the import contracts -----------------------------------------------------------------------------------
+
+# The floors of the house, top to bottom (the rooms are bulkprov's packages and top-level modules).  An import
+# goes to its own floor or below; within a floor no two files import each other in a circle (see below).
+FLOORS: tuple[tuple[str, ...], ...] = (
+    ("__main__", "cli", "_docs"),  # front ends and tools
+    ("web",),
+    ("config",),                   # the one settings function every front end uses
+    ("jobs",),                     # the orchestrator: begin, a strategy per command, end
+    ("sync",),                     # the stages, from here down
+    ("approvals",),
+    ("send", "outputs", "state"),
+    ("check",),
+    ("kore", "emulator"),
+    ("io",),
+    ("errors", "schema", "model", "logs", "units", "i18n", "chars", "_faults", "__init__"),  # the ground floor
+)
+STAGES = ("sync", "send", "kore", "io", "outputs", "approvals", "state", "check")
+GROUND = FLOORS[-1]
+ABOVE_THE_STAGES = ("jobs", "config", "web", "cli", "__main__", "_docs")
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+MODULES = {_module_name(p): p for p in SOURCES}
+
+
+def _resolve(name: str) -> str | None:
+    """The module of ours that ``name`` (a module, or a name inside one) is: ``bulkprov.jobs.runner.run_job``
+    -> ``bulkprov.jobs.runner``."""
+    while name and name not in MODULES:
+        name = name.rpartition(".")[0]
+    return name or None
+
+
+def imports_of(tree: ast.Module, module: str, is_package: bool = False) -> set[str]:
+    """Every module of ours that a module imports: ``import``, ``from … import`` (relative too), at the top or
+    inside a function, and ``importlib.import_module("…")`` / ``__import__("…")`` with a literal name."""
+    here = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = here.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            names = [f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names]
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if called in ("import_module", "__import__") and isinstance(node.args[0].value, str):
+                names = [node.args[0].value]
+        for name in names:
+            target = _resolve(name) if name.startswith("bulkprov") else None
+            if target is not None and target != module:
+                found.add(target)
+    return found
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _floor(room: str) -> int:
+    return next(i for i, floor in enumerate(FLOORS) if room in floor)
+
+
+def _arrows() -> list[tuple[str, str]]:
+    return [(module, target) for module, path in MODULES.items()
+            for target in imports_of(_tree(path), module, path.name == "__init__.py")]
+
+
+def test_every_room_has_a_floor() -> None:
+    rooms = {_room(m) for m in MODULES}
+    assert rooms <= {room for floor in FLOORS for room in floor}, sorted(rooms - {r for f in FLOORS for r in f})
+
+
+def test_no_import_runs_back_up() -> None:
+    """Every import goes to its own floor or below: nothing calls the orchestrator or a front end back."""
+    up = sorted(f"{a} -> {b}" for a, b in _arrows() if _floor(_room(a)) > _floor(_room(b)))
+    assert not up, f"imports that run back up a floor: {up}"
+
+
+def test_no_stage_imports_the_orchestrator() -> None:
+    bad = sorted(f"{a} -> {b}" for a, b in _arrows() if _room(a) in STAGES and _room(b) in ABOVE_THE_STAGES)
+    assert not bad, bad
+
+
+def test_the_ground_floor_imports_nothing_above_it() -> None:
+    bad = sorted(f"{a} -> {b}" for a, b in _arrows() if _room(a) in GROUND and _room(b) not in GROUND)
+    assert not bad, bad
+
+
+def circles(arrows: list[tuple[str, str]]) -> list[list[str]]:
+    """The groups of files that import each other in a loop (strongly connected, more than one file)."""
+    graph: dict[str, set[str]] = {}
+    for a, b in arrows:
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(node: str) -> None:  # Tarjan
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return out
+
+
+def test_no_files_import_each_other_in_a_circle() -> None:
+    assert circles(_arrows()) == []
+
+
+def test_the_import_contracts_see_lazy_and_importlib_imports() -> None:
+    source = ("import importlib\nfrom bulkprov.model import RowRef\n\n\ndef later():\n    from bulkprov.jobs import runner\n"
+              "    importlib.import_module('bulkprov.web.app')\n    __import__('bulkprov.cli')\n")
+    assert imports_of(ast.parse(source), "bulkprov.state.ledger") == {
+        "bulkprov.model", "bulkprov.jobs.runner", "bulkprov.web.app", "bulkprov.cli"}
+    relative = ast.parse("from . import lock\nfrom ..model import RowRef\n")
+    assert imports_of(relative, "bulkprov.state.ledger") == {"bulkprov.state.lock", "bulkprov.model"}
+    assert circles([("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]) == [["a", "b", "c"]]
 
 
 def test_every_code_is_in_the_readme() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkprov.jobs.ledger import SCHEMA_VERSION
-from bulkprov.jobs.lock import StateLock
+from bulkprov.state.ledger import SCHEMA_VERSION
+from bulkprov.state.lock import StateLock
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 

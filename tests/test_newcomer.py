@@ -560,7 +560,7 @@ def test_resume_after_a_full_disk_needs_room_only_for_what_is_left(make_emulator
     import sqlite3
 
     from bulkprov import cli
-    from bulkprov.jobs import preflight
+    from bulkprov.state import room
     from tests.test_integrity import created_once, start
 
     emu = make_emulator()
@@ -579,18 +579,18 @@ def test_resume_after_a_full_disk_needs_room_only_for_what_is_left(make_emulator
     assert 0 < done < 1500
     left = 1500 - done
     # The room the resumed run needs: the ledger for the rows left, the results for every row, one margin.
-    enough = left * preflight.LEDGER_BYTES_PER_ROW + 1500 * preflight.RESULT_BYTES_PER_ROW + preflight.MARGIN
-    whole_run = 1500 * preflight.LEDGER_BYTES_PER_ROW + 1500 * preflight.RESULT_BYTES_PER_ROW + preflight.MARGIN
+    enough = left * room.LEDGER_BYTES_PER_ROW + 1500 * room.RESULT_BYTES_PER_ROW + room.MARGIN
+    whole_run = 1500 * room.LEDGER_BYTES_PER_ROW + 1500 * room.RESULT_BYTES_PER_ROW + room.MARGIN
     free = enough + 64 * 1024
     assert free < whole_run, "the test must leave less room than the whole run would need"
-    monkeypatch.setattr(preflight, "_free", lambda path: free)
+    monkeypatch.setattr(room, "_free", lambda path: free)
     for key, value in kore_env(emu).items():
         monkeypatch.setenv(key, value)
     code = cli.main(["add", str(roster), "-o", str(out), "--resume", "--rate", "none", "-q"])
     assert code == 0
     created_once(emu, emails)
     assert len(results_by_row(out)) == 1500
-    monkeypatch.setattr(preflight, "_free", lambda path: enough - 64 * 1024)
+    monkeypatch.setattr(room, "_free", lambda path: enough - 64 * 1024)
     write_roster(roster, 1500, domain="other.example")  # another file: a new run of every row, too big for it
     assert cli.main(["add", str(roster), "-o", str(tmp_path / "o2.xlsx"), "--rate", "none", "-q"]) == 2
 

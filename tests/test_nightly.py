@@ -336,7 +336,7 @@ def test_settling_watches_the_file_when_its_clock_cannot_be_trusted(tmp_path):
 
 def test_a_roster_that_changes_while_it_is_read_is_refused_before_anything_is_sent(make_emulator, tmp_path,
                                                                                   monkeypatch):
-    from bulkprov.sync import run as sync_run
+    from bulkprov.jobs import syncing as sync_run
 
     emu = make_emulator()
     people = [staff(i) for i in range(8)]

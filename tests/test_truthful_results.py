@@ -46,10 +46,10 @@ def test_rate_none_still_honours_the_servers_retry_after(make_emulator, tmp_path
 def test_runs_in_the_same_second_keep_every_result_file(make_emulator, creds, tmp_path, monkeypatch):
     import datetime as dt
 
-    from bulkprov.jobs import runner
+    from bulkprov.jobs import frame
 
     frozen = dt.datetime(2026, 11, 23, 10, 50, tzinfo=dt.UTC)
-    monkeypatch.setattr(runner, "now", lambda: frozen)  # every run starts in the same second
+    monkeypatch.setattr(frame, "now", lambda: frozen)  # every run starts in the same second
     roster = tmp_path / "roster.csv"
     write_roster(roster, 3)
     paths = [run_job(roster, JobSettings(command="validate")).results_path for _ in range(5)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bulkprov.check.validator import Validator
 from bulkprov.emulator import demo_seed
 from bulkprov.io import open_table
-from bulkprov.validation import Validator
 
 SEED = demo_seed()
 ROLE = next(r for r in SEED["roles"] if r["name"] == "Bot Tester")["roleId"]

@@ -22,11 +22,11 @@ from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.errors import InputError
 from bulkprov.io.sniff import upload_extension as sniff_upload
 from bulkprov.jobs import JobSettings
-from bulkprov.jobs.lock import StateLock
 from bulkprov.kore.auth import Credentials
 from bulkprov.outputs.template import write_template
+from bulkprov.state.lock import StateLock
 from bulkprov.web import WebConfig, create_app, hash_password
-from bulkprov.web.common import JOBS
+from bulkprov.web.runner import JOBS
 from bulkprov.web.security import SECURITY_HEADERS, verify_password
 from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
 
@@ -479,8 +479,8 @@ async def test_a_locked_state_directory_is_a_clear_message(make_emulator, tmp_pa
 async def test_an_interrupted_run_can_be_resumed_from_the_page(make_emulator, tmp_path):
     import contextlib
 
-    from bulkprov.jobs.ledger import Ledger
-    from bulkprov.jobs.settings import file_sha256
+    from bulkprov.io.guard import file_sha256
+    from bulkprov.state.ledger import Ledger
 
     emu = make_emulator()
     roster = tmp_path / "roster.csv"

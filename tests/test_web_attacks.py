@@ -28,7 +28,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bulkprov.web import create_app, hash_password
 from bulkprov.web.app import runner_options
-from bulkprov.web.common import JOBS, PREVIEWS, SESSIONS
+from bulkprov.web.keys import SESSIONS
+from bulkprov.web.preview import PREVIEWS
+from bulkprov.web.runner import JOBS
 from tests.conftest import ROOT, bare_env, write_roster
 from tests.test_web import PASSWORD, csrf_of, login, stored_uploads, upload_form, web_config
 

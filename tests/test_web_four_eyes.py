@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from playwright import sync_api
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs import JobSettings, run_job
-from bulkprov.jobs.audit import AuditTrail
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
 from tests.conftest import CHROMIUM_ARGS, ROOT, results_by_row

@@ -18,8 +18,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.emulator import EmulatorConfig
-from bulkprov.jobs.audit import AuditTrail
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import build_config, create_app, hash_password
 from tests.test_cli import bulkprov, kore_env
@@ -293,7 +293,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
 
 
 def test_the_coalescer_bounds_records_per_address_and_per_crowd():
-    from bulkprov.web.common import Coalescer
+    from bulkprov.web.records import Coalescer
     from tests.conftest import ManualClock
 
     clock = ManualClock()

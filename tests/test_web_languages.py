@@ -25,8 +25,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov import errors, i18n
 from bulkprov.schema import COLUMNS
 from bulkprov.web import create_app, hash_password
-from bulkprov.web.common import JOBS, PREVIEWS
 from bulkprov.web.lang import from_accept_language
+from bulkprov.web.preview import PREVIEWS
+from bulkprov.web.runner import JOBS
 from tests.conftest import write_roster
 from tests.test_web import PASSWORD, _wait_for_job, csrf_of, login, upload_form, web_config
 

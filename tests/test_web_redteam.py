@@ -92,7 +92,7 @@ async def test_1_a_broken_login_body_is_told_in_the_readers_language(tmp_path):
 
 
 async def test_2_logging_in_over_and_over_never_logs_anyone_else_out(tmp_path):
-    from bulkprov.web.common import SESSIONS
+    from bulkprov.web.keys import SESSIONS
 
     async with page_client(tmp_path) as client:
         store = client.app[SESSIONS]
@@ -141,7 +141,7 @@ async def test_3_an_unknown_user_costs_the_same_scrypt_as_a_known_one(tmp_path, 
 
 async def test_4_a_cached_preview_keeps_only_the_first_users_of_a_big_removal(tmp_path, monkeypatch):
     from bulkprov.approvals import gate
-    from bulkprov.web.common import PREVIEWS
+    from bulkprov.web.preview import PREVIEWS
     from tests.test_web import upload_form
 
     # What a second person must see is judged by the run (the one gate), not kept in the cached preview; the

@@ -7,22 +7,19 @@
   members of an operating-system group), checked against the *current* policy at each decision.
 * Each request and decision goes to the account's audit trail and to the webhook (``event`` =
   ``approval-request`` or ``approval-decision``, with the trail's head).
-* :func:`gate` is sync's door into the one gate (:mod:`bulkprov.approvals.gate`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.store import DEFAULT_EXPIRY_HOURS, ApprovalStore, Request
-from bulkprov.errors import RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.audit import AuditTrail
 
 log = logging.getLogger("bulkprov.approvals")
 
@@ -100,7 +97,7 @@ def describe(request: Request) -> dict[str, Any]:
 
 async def announce(webhook: str | None, event: str, request: Request, account: Any = None) -> None:
     if webhook:
-        from bulkprov.jobs.webhook import notify_event
+        from bulkprov.outputs.webhook import notify_event
 
         await notify_event(webhook, {"event": event, **describe(request), "audit_head": head_of(account)})
 
@@ -131,27 +128,3 @@ async def decide(store: ApprovalStore, request_id: str, person: str, where: str,
         audit(account, "approval" if approve else "rejection", person, where, **describe(request))
     await announce(webhook, "approval-decision", request, account)
     return request
-
-
-async def gate(refusals: list[RunStopped], plan: Any, settings: Any, state_dir: Path, path: Path,
-               input_sha256: str) -> list[RunStopped]:
-    """sync's plan through the one gate: its guards judged as every command's are."""
-    from bulkprov.approvals.gate import approval_fingerprint, effective_policy, judge
-    from bulkprov.errors import GuardStopped
-    from bulkprov.sync.plan import guard_violations
-
-    other = [r for r in refusals if not (isinstance(r, GuardStopped) and r.variant in ("deletes", "roles", "builder"))]
-    if other:  # a changed approved plan file, an unreadable account: nothing to approve
-        return other
-    policy = effective_policy(settings)
-    bare = dataclasses.replace(settings, allow_deletes=None, allow_builder=None, allow_role_removals=None,
-                               max_deletes=policy.max_deletes, max_delete_percent=policy.max_delete_percent,
-                               builder_confirm=policy.builder_confirm)
-    guards = guard_violations(plan, bare)
-    summary = {"counts": {**{a: len(plan.of(a)) for a in ("add", "update", "remove", "unchanged")}, "emails": plan.emails},
-               "removals": [i.row.email or i.row.org_user_id for i in plan.of("remove")][:10_000],
-               "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
-               "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
-                           for i in plan.of("update") for c in i.changes][:10_000]}
-    return await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
-                       input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)

@@ -15,10 +15,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.flow import run_actor
 from bulkprov.errors import AuditUnwritable, BulkprovError
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.audit import AuditTrail
 
 log = logging.getLogger("bulkprov.approvals")
 

@@ -56,7 +56,7 @@ def state_dir_problem(args: argparse.Namespace, exc: OSError):
 
 
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
-    from bulkprov.jobs.preflight import internal_error
+    from bulkprov.jobs.internal import internal_error
 
     error = internal_error(_state_dir_of(args), exc)
     emit(f"bulkprov: {error.message}", err=True, level="error", code=error.code, exit_code=error.exit_code)
@@ -110,7 +110,7 @@ def _before_the_run(args: argparse.Namespace, settings, step):
     except BulkprovError as exc:
         import asyncio
 
-        from bulkprov.jobs.ledgered import report_refusal
+        from bulkprov.jobs.runs import report_refusal
         from bulkprov.jobs.settings import now_text
 
         asyncio.run(report_refusal(Path(args.file), settings(), exc, now_text()))
@@ -189,7 +189,7 @@ def _invocation(args: argparse.Namespace, profile: dict) -> None:
     --resume finishes it): it needs only where the ledger is, not the account."""
     from bulkprov.config import resolve
     from bulkprov.jobs import JobSettings
-    from bulkprov.jobs.ledgered import invocation_run_id
+    from bulkprov.jobs.runs import invocation_run_id
     from bulkprov.logs import set_run_id
 
     if args.command == "validate":
@@ -402,7 +402,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         path = rewrite_results(state_dir, args.run_id, args.output, replace=args.replace_output)
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
-    from bulkprov.io.chars import printable
+    from bulkprov.chars import printable
 
     runs = list_runs(state_dir)
     print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<17} counts / file")
@@ -439,7 +439,7 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from bulkprov.demo import run_demo, sample_data_dir
+    from bulkprov.cli.demo import run_demo, sample_data_dir
     from bulkprov.errors import FileNotFound
 
     try:
@@ -485,21 +485,17 @@ def cmd_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def _later(name: str):
-    """A command of :mod:`bulkprov.approvals.commands`, imported only when it runs (fast --help)."""
+def cmd_approvals(args: argparse.Namespace) -> int:
+    """approve, reject, approvals, audit, prune: :mod:`bulkprov.cli.approvals`, imported only when one runs."""
+    from bulkprov.cli import approvals
 
-    def run(args: argparse.Namespace) -> int:
-        from bulkprov.approvals import commands
-
-        return getattr(commands, name)(args)
-
-    return run
+    return approvals.COMMANDS[args.command](args)
 
 
 COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
              "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
-             "approve": _later("cmd_decide"), "reject": _later("cmd_decide"), "approvals": _later("cmd_approvals"),
-             "audit": _later("cmd_audit"), "prune": _later("cmd_prune"), **{name: cmd_file for name in FILE_COMMANDS}}
+             **dict.fromkeys(("approve", "reject", "approvals", "audit", "prune"), cmd_approvals),
+             **dict.fromkeys(FILE_COMMANDS, cmd_file)}
 
 
 

@@ -60,7 +60,6 @@ from bulkprov.errors.files import (  # noqa: F401 -- the one import path callers
     NoHeader,
     NoHost,
     NotARoster,
-    NothingToResume,
     OutputUnwritable,
     PlanFileInvalid,
     PolicyProblem,

@@ -24,7 +24,7 @@ def render(template: str, params: Mapping[str, Any]) -> str:
     Text parameters come from files (a sheet name, a sample line): their control and invisible
     characters are shown as ``<U+000B>`` so a message stays one honest line.
     """
-    from bulkprov.io.chars import visible
+    from bulkprov.chars import visible
 
     text = _translate(template)
     safe = _Params({k: visible(v) if isinstance(v, str) else v for k, v in params.items()})

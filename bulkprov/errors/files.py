@@ -315,12 +315,6 @@ class PlanFileInvalid(InputError):
     template = N_("{plan}: not a bulkprov plan workbook ({reason})")
 
 
-class NothingToResume(InputError):
-    code = "nothing-to-resume"
-    description = N_("there is no interrupted run of this file to resume")
-    template = N_("nothing to resume: there is no interrupted run of this file for this host in {ledger}")
-
-
 class RetryOtherFile(InputError):
     code = "retry-other-file"
     description = N_("a retry names a run made from another file")

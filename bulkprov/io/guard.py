@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 import struct
@@ -116,3 +117,12 @@ def read_small(path: Path, limit: int = 1 << 20) -> bytes:
 def why_unreadable(exc: OSError) -> str:
     """Why a small file could not be read, in a few words (never its content)."""
     return exc.strerror or type(exc).__name__
+
+
+def file_sha256(path: Path) -> str:
+    """A file's SHA-256, read in 1 MB blocks (hashlib lets go of the GIL while it hashes)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

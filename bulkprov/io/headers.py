@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bulkprov import schema
+from bulkprov.chars import visible, without_invisible
 from bulkprov.errors import (
     DuplicateColumn,
     FileEmpty,
@@ -33,7 +34,6 @@ from bulkprov.errors import (
     warning,
 )
 from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
-from bulkprov.io.chars import visible, without_invisible
 from bulkprov.schema import Column
 
 

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bulkprov.io.xlsxstream import _XML as XML
-from bulkprov.io.xlsxstream import _escape_xml as escape_xml
-from bulkprov.io.xlsxstream import _quoted as quoted_sheet
-from bulkprov.io.xlsxstream import fit
+from bulkprov.io.sheetxml import XML, escape_xml, fit, quoted_sheet
 
 __all__ = ["Chart", "parts"]
 

@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bulkprov.io.sheetxml import MAX_CELL, XML, attr, escape_xml, fit, quoted_sheet
+
 if TYPE_CHECKING:
     from bulkprov.io.xlsxcharts import Chart
 
 # Cell styles (indexes into styles.xml's cellXfs below).
 PLAIN, HEADER, BOLD, ALERT_HEADER, TEXT = 0, 1, 2, 3, 4
 
-MAX_CELL = 32767  # Excel's limit on a cell's text, in UTF-16 code units
 FLUSH_CHARS = 1 << 20  # rows are joined, encoded and handed to the zip in pieces of about this size
 
 _SPECIAL = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
@@ -63,18 +64,6 @@ def escape(text: str) -> str:
     text = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     text = text.replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def fit(text: str) -> str:
-    """``text`` cut to Excel's cell limit without splitting a character above U+FFFF."""
-    if len(text) <= MAX_CELL // 2 or len(text.encode("utf-16-le", "surrogatepass")) // 2 <= MAX_CELL:
-        return text
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > MAX_CELL:
-            return text[:index]
-    return text
 
 
 def text_cell(ref: str, text: str, style: int = PLAIN) -> str:
@@ -206,7 +195,7 @@ class Sheet:
                        for a, b, w in self.widths)
         header = row_xml(1, self.headers, self.letters(len(self.headers)), style=self.header_style,
                          keep_empty=True) if self.headers else ""
-        return (_XML + '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        return (XML + '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
                 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
                 f'{views}<sheetFormatPr defaultRowHeight="15"/>'
                 f'{f"<cols>{cols}</cols>" if cols else ""}<sheetData>{header}')
@@ -378,7 +367,7 @@ class StreamingWorkbook:
         sheets += "".join(
             f'<Override PartName="/xl/charts/chart{n}.xml" ContentType="application/'
             'vnd.openxmlformats-officedocument.drawingml.chart+xml"/>' for n in range(1, charts + 1))
-        return (_XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        return (XML + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
                 '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
                 '<Default Extension="xml" ContentType="application/xml"/>'
                 '<Override PartName="/xl/workbook.xml" ContentType="application/'
@@ -387,14 +376,14 @@ class StreamingWorkbook:
                 f'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>{sheets}</Types>')
 
     def _workbook(self) -> str:
-        sheets = "".join(f'<sheet name="{_attr(s.name)}" sheetId="{i}" r:id="rId{i}"/>'
+        sheets = "".join(f'<sheet name="{attr(s.name)}" sheetId="{i}" r:id="rId{i}"/>'
                          for i, s in enumerate(self.sheets, start=1))
         names = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-            f'{_escape_xml(_quoted(s.name))}!{_absolute(ref)}</definedName>'
+            f'{escape_xml(quoted_sheet(s.name))}!{_absolute(ref)}</definedName>'
             for i, s in enumerate(self.sheets) if (ref := s.filter_ref()))
         defined = f"<definedNames>{names}</definedNames>" if names else ""
-        return (_XML + '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        return (XML + '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
                 'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
                 f'<bookViews><workbookView/></bookViews><sheets>{sheets}</sheets>{defined}'
                 '<calcPr calcId="124519"/></workbook>')
@@ -404,37 +393,23 @@ class StreamingWorkbook:
         rels = "".join(
             f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
             f'relationships/worksheet" Target="worksheets/sheet{i}.xml"/>' for i in range(1, n + 1))
-        return (_XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        return (XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
                 f'{rels}<Relationship Id="rId{n + 1}" Type="http://schemas.openxmlformats.org/officeDocument/'
                 '2006/relationships/styles" Target="styles.xml"/></Relationships>')
-
-
-def _attr(text: str) -> str:
-    return _escape_xml(text).replace('"', "&quot;")
-
-
-def _escape_xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _quoted(name: str) -> str:
-    return name if name.replace("_", "").isalnum() else "'" + name.replace("'", "''") + "'"
 
 
 def _absolute(ref: str) -> str:
     return ":".join(re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", part) for part in ref.split(":"))
 
 
-_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-_ROOT_RELS = (_XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+_ROOT_RELS = (XML + '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
               '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
               'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
 
 _FONT = '<sz val="11"/><name val="Calibri"/><family val="2"/>'
 _THIN = '<{0} style="thin"><color auto="1"/></{0}>'
 _STYLES = (
-    _XML + '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    XML + '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
     f'<fonts count="3"><font>{_FONT}</font><font><b/><sz val="11"/><color rgb="FFFFFFFF"/>'
     '<name val="Calibri"/><family val="2"/></font>'
     f'<font><b/>{_FONT}</font></fonts>'

@@ -1,8 +1,9 @@
-"""``validate`` and ``--dry-run`` in one streaming pass: read a chunk, check it, write it, forget it.
+"""``validate`` and ``--dry-run`` (the check-only strategy) in one streaming pass: read a chunk, check it,
+write it, forget it.
 
 Memory does not grow with the file except for the duplicate bookkeeping (a key's hash to its first
-row, :class:`bulkprov.validation.FirstRows`): rows are read lazily, checked a chunk at a time
-(column-wise where equivalent, :mod:`bulkprov.columnwise`; row by row where a row needs a message),
+row, :class:`bulkprov.check.validator.FirstRows`): rows are read lazily, checked a chunk at a time
+(column-wise where equivalent, :mod:`bulkprov.check.columnwise`; row by row where a row needs a message),
 and written to the result workbook at once -- the Failures sheet too, from the cells in hand, so the
 file is never read twice.  What the caller keeps is the counts (in the summary), the first
 :data:`~bulkprov.jobs.settings.ATTENTION_KEPT` rows that need attention, and the plan's group counts.
@@ -16,14 +17,16 @@ import itertools
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
-from bulkprov.columnwise import Chunk, ColumnChecks
+from bulkprov.check.columnwise import Chunk, ColumnChecks
+from bulkprov.check.validator import Validator
 from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table
-from bulkprov.jobs.settings import ATTENTION_KEPT, JobSettings
+from bulkprov.jobs.frame import Context, exit_code_for, input_hash, make_validator, next_steps, open_job
+from bulkprov.jobs.settings import ATTENTION_KEPT, JobOutcome, JobSettings, now_text
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.results import ResultWriter, RunSummary
-from bulkprov.validation import Validator
 
 log = logging.getLogger("bulkprov")
 
@@ -156,3 +159,34 @@ def dry_run_plan(checked: list[CheckedRow], settings: JobSettings) -> list[str]:
     plan = PlanCounts(settings)
     plan.add([r for r in checked if not r.errors])
     return plan.lines()
+
+
+# -- the strategy ------------------------------------------------------------------------------------------
+
+
+async def check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
+    """``validate`` and ``--dry-run``: the same result workbook a real run would write, nothing sent.
+
+    One streaming pass: each chunk of rows is read, checked and written; nothing per row is kept but
+    the duplicate bookkeeping and the first rows that need attention (for the outcome)."""
+    job = open_job(path, settings, settings.results_format, hash_now=False)
+    sha256 = input_hash(path)
+    summary = job.summary
+    writer = ResultWriter(job.out_path, fmt=settings.results_format, input_headers=job.table.headers,
+                          failures=settings.failures_output if settings.results_format == "xlsx" else None)
+    try:
+        plan = PlanCounts(settings) if settings.dry_run else None
+        known = len(job.table.warnings)
+        attention = stream_check(job.table, make_validator(job.table, settings), writer, summary, plan)
+        summary.warnings.extend(w.message for w in job.table.warnings[known:])  # found while checking
+        if plan is not None:
+            summary.plan.extend(plan.lines())
+        failures = sum(summary.status_totals()[s] for s in FAILED_STATUSES)
+        summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+        summary.input_sha256 = sha256.result()
+        summary.finished = now_text()
+    except BaseException:
+        writer.abandon()
+        raise
+    written = writer.close(summary)
+    return JobOutcome(summary, written, exit_code_for(summary), None, attention, list(job.stop_errors))

@@ -124,8 +124,8 @@ def _budget(settings: JobSettings) -> Iterator[RateLimiter]:
     if settings.state_dir is None or not settings.use_ledger:
         yield RateLimiter(parse_rate(settings.rate))
         return
-    from bulkprov.jobs.ledger import Ledger
-    from bulkprov.jobs.ledgered import shared_budget
+    from bulkprov.jobs.runs import shared_budget
+    from bulkprov.state.ledger import Ledger
 
     with contextlib.closing(Ledger(settings.state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
         yield limiter

@@ -7,18 +7,19 @@ from pathlib import Path
 
 from bulkprov.errors import OUTCOME_CODES, RunNotFound
 from bulkprov.i18n import gettext as _
+from bulkprov.io.guard import file_sha256
 from bulkprov.io.xlsx import check_new
-from bulkprov.jobs.ledger import Ledger, RunInfo, has_ledger, state_dir_access
-from bulkprov.jobs.ledgered import in_flight_result
-from bulkprov.jobs.runner import failure_cells, load, write_results
-from bulkprov.jobs.settings import JobSettings, file_sha256, now_text
+from bulkprov.jobs.frame import failure_cells, load, write_results
+from bulkprov.jobs.runs import in_flight_result
+from bulkprov.jobs.settings import JobSettings, now_text
 from bulkprov.outputs.results import RunSummary, results_path
+from bulkprov.state.ledger import Ledger, RunInfo, has_ledger, state_dir_access
 
 
 def list_runs(state_dir: Path) -> list[RunInfo]:
     """Every run of the ledger, as it stands now: a ``running`` run whose process is gone (kill -9, a
     power cut) is reported ``interrupted`` -- the state-directory lock and the run's pid tell."""
-    from bulkprov.jobs.lock import holder, is_alive
+    from bulkprov.state.lock import holder, is_alive
 
     state_dir = Path(state_dir)
     if not has_ledger(state_dir):
@@ -71,7 +72,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
 
 def rewrite_undo(state_dir: Path, run_id: str, output: Path | None = None, *, replace: bool = True) -> Path | None:
     """The undo file of a run, from the ledger: every change of the run, across crashes and resumptions."""
-    from bulkprov.jobs.ledgered import ledger_undo_material
+    from bulkprov.jobs.runs import ledger_undo_material
     from bulkprov.outputs.undo import undo_rows, write_undo
 
     list_runs(state_dir)

@@ -5,7 +5,7 @@ ended before it — their rows (emails, outcomes, the updates sent, the users as
 failures and undo files they wrote, wherever those are, when bulkprov wrote them (a file of anyone else's
 with that name is left alone).  A run still going or interrupted is kept (``--resume`` needs it).  The
 roster sync last applied stays: the next sync needs it.  The audit trail is pruned by its own class
-(:meth:`bulkprov.jobs.audit.AuditTrail.prune`), keeping its chain verifiable.
+(:meth:`bulkprov.approvals.audit.AuditTrail.prune`), keeping its chain verifiable.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import datetime as dt
 from pathlib import Path
 
 from bulkprov.errors import N_
-from bulkprov.jobs.ledger import LEDGER_NAME, Ledger
+from bulkprov.state.ledger import LEDGER_NAME, Ledger
 
 UPLOADS, RESULTS, RUNS = N_("uploads"), N_("result files"), N_("ledger runs")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,14 +141,6 @@ class JobOutcome:
             return
         more = (r for r in read_results(self.results_path) if r.status in FAILED_STATUSES)
         yield from itertools.islice(more, len(self.attention), wanted)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def default_output(path: Path, command: str, fmt: str, when: dt.datetime) -> Path:

@@ -37,7 +37,7 @@ def one_line(text: object, limit: int = _MAX_MESSAGE) -> str:
 
 
 class CallFailed(Exception):
-    """The call failed as a whole; the subclass (and ``kind``) says what the dispatcher should do."""
+    """The call failed as a whole; the subclass says what the dispatcher should do (``kind`` names it in logs)."""
 
     kind: ClassVar[str] = ""
     retryable: ClassVar[bool] = False
@@ -85,13 +85,3 @@ class RequestRefused(CallFailed):
 
 class OutcomeUnknown(CallFailed):
     kind = "ambiguous"
-
-
-BY_KIND: dict[str, type[CallFailed]] = {c.kind: c for c in (AuthFailed, RateRefused, ServerFailed, RequestRefused,
-                                                              OutcomeUnknown)}
-KINDS = tuple(BY_KIND)
-
-
-def failure(kind: str, message: str, **kw) -> CallFailed:
-    """The typed failure of a kind name (``"rate"`` -> :class:`RateRefused`)."""
-    return BY_KIND[kind](message, **kw)

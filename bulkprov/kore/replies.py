@@ -46,11 +46,12 @@ import aiohttp
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
 from bulkprov.kore.errors import (
+    AuthFailed,
     CallFailed,
     OutcomeUnknown,
+    RateRefused,
     RequestRefused,
     ServerFailed,
-    failure,
     one_line,
 )
 from bulkprov.kore.writes import reply_words, write_verdict
@@ -394,27 +395,26 @@ def whole_failure(status: int, headers: Mapping[str, str] | None, text: str, bod
     retry_after = parse_retry_after(_header(headers, "Retry-After"))
     said = _error_message(body) if is_json else _text_summary(text, headers)
 
-    def failed(kind: str, default: str, *, sent: bool = True) -> CallFailed:
-        return failure(kind, f"HTTP {status}: {said or default}", status=status,
-                          retry_after=retry_after, sent=sent)
+    def failed(kind: type[CallFailed], default: str, *, sent: bool = True) -> CallFailed:
+        return kind(f"HTTP {status}: {said or default}", status=status, retry_after=retry_after, sent=sent)
 
     if status == 429 or (400 <= status < 500 and RATE_LIMIT_MESSAGE.casefold() in text.casefold()):
-        return failed("rate", _("rate limit reached"))
+        return failed(RateRefused, _("rate limit reached"))
     if status in (401, 403):
-        return failed("auth", _("credentials refused"))
+        return failed(AuthFailed, _("credentials refused"))
     if status >= 500:
-        return failed("transient", _("server error"))
+        return failed(ServerFailed, _("server error"))
     if 300 <= status < 400:
         location = _header(headers, "Location")
         text = (_("unexpected redirect to {where}; check the host URL").format(where=one_line(location, 120))
                 if location else _("unexpected redirect; check the host URL"))
         return RequestRefused(f"HTTP {status}: {text}", status=status)
     if status < 200:
-        return failed("transient", _("unexpected informational reply"))
+        return failed(ServerFailed, _("unexpected informational reply"))
     if not is_json and status != 204:
         if status == 413:
-            return failed("permanent", _("request too large"))
-        return failed("transient", _("reply is not JSON"))
+            return failed(RequestRefused, _("request too large"))
+        return failed(ServerFailed, _("reply is not JSON"))
     return None
 
 
@@ -436,20 +436,20 @@ def classify(
         return whole
     said = _error_message(body) if is_json else ""
 
-    def failed(kind: str, default: str) -> CallFailed:
-        return failure(kind, f"HTTP {status}: {said or default}", status=status,
-                       retry_after=parse_retry_after(_header(headers, "Retry-After")))
+    def failed(kind: type[CallFailed], default: str) -> CallFailed:
+        return kind(f"HTTP {status}: {said or default}", status=status,
+                    retry_after=parse_retry_after(_header(headers, "Retry-After")))
 
     if not is_json:  # 204 No Content
-        return failed("transient", _("reply is not JSON"))
+        return failed(ServerFailed, _("reply is not JSON"))
     entries = _entries(body, op)
     if status >= 400 and entries is None:
-        return failed("permanent", _("request refused"))
+        return failed(RequestRefused, _("request refused"))
     if entries is None and isinstance(body, dict) and body.get("errors"):
-        return failed("permanent", _("request refused"))
+        return failed(RequestRefused, _("request refused"))
     if op == "usersInfo":
         if entries is None:
-            return failed("transient", _("unexpected usersInfo reply shape"))
+            return failed(ServerFailed, _("unexpected usersInfo reply shape"))
         outcomes, unmatched, _unconfirmed = build_outcomes(body, op, requested, status=status, by_org=by_org)
         return CallResult(status, outcomes, unmatched, body)
     if entries is None and not write_verdict(status, body, op):  # not a documented shape: nobody settled

@@ -24,12 +24,12 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov._faults import fault_point
+from bulkprov.check.validator import TASKS_ADD, TASKS_REMOVE
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile
 from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.outputs.names import Names
-from bulkprov.validation import TASKS_ADD, TASKS_REMOVE
 
 UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS]
 

@@ -40,7 +40,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +75,7 @@ from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, 
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.payloads import resolve_update
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
-from bulkprov.send.verify import Aborted, Verification, confirmed
+from bulkprov.send.verify import Aborted, Verifier, confirmed
 
 log = logging.getLogger("bulkprov.dispatch")
 
@@ -129,10 +129,9 @@ class DispatchHooks:
 class _RowState:
     attempts: int = 0
     uncertain: bool = False       # an attempt may have been applied (timeout, drop, 5xx)
-    last_status: int | None = None
 
 
-class Dispatcher(Verification):
+class Dispatcher:
     """Runs batches for one job; see the module docstring for the failure policy."""
 
     def __init__(self, client: KoreClient, *, batch_size: int = 100, concurrency: int = 4,
@@ -159,10 +158,6 @@ class Dispatcher(Verification):
         # Rows an earlier, interrupted process may have sent: verified before they are sent again.
         self._rows: dict[int, _RowState] = {row: _RowState(uncertain=True) for row in uncertain or ()}
         self._unsettled: list[RowResult] = []
-        self._absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
-        self._queued: set[int] = set()  # rows a 202 left unknown (not done yet is not "not done")
-        self._said_unknown: set[tuple[str, str]] = set()  # undocumented replies already logged
-        self._listing_said = False  # the listing read for before-images is announced once
         self._unreachable = 0  # connection failures before any request ever succeeded
         self._recent: deque[bool] = deque(maxlen=breaker_window)
         self._size_cap: int | None = None
@@ -173,6 +168,9 @@ class Dispatcher(Verification):
         self._announce = announce  # say the plan (sync's own lookups are part of its plan, not said apart)
         self._started = time.monotonic()
         self._orgs = OrgIdResolver(client, slot=self._extra_slot)  # usersInfo replies without orgUserId
+        self.verifier = Verifier(client, self._orgs, slot=self._extra_slot, failed=self._check_failed,
+                                 finish=self._finish, keep_before=self._keep_before, results=self.report.results,
+                                 before=self.report.before)
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -188,7 +186,7 @@ class Dispatcher(Verification):
         workers = [asyncio.create_task(self._worker(queue)) for _n in range(max(1, self.concurrency))]
         await asyncio.gather(*workers)
         if not self.report.aborted and not self.stop.is_set():
-            await self._verify_leftovers(rows)
+            await self.verifier.verify_leftovers(rows)
         stopped = self.report.aborted or _("the run was interrupted")
         for row in rows:  # whatever has no outcome yet
             if row.row in self.report.results:
@@ -236,12 +234,13 @@ class Dispatcher(Verification):
             with attempt:
                 self._check_running()
                 pending = [r for r in batch.rows if r.row not in self.report.results]
-                if any(self._rows.get(r.row, _RowState()).uncertain for r in pending) and batch.op != "lookup":
-                    pending = await self._verify(batch, pending)
+                uncertain = {r.row for r in pending if self._rows.get(r.row, _RowState()).uncertain}
+                if uncertain and batch.op != "lookup":
+                    pending = await self.verifier.verify(batch, pending, uncertain)
                 if not pending:
                     return
                 if self.snapshot and batch.op in ("update", "remove"):
-                    await self._snapshot(batch, pending)
+                    await self.verifier.snapshot(batch, pending)
                 result = await self._call(batch, pending)
                 fault_point("replied")
                 if batch.op == "lookup" and batch.by_org_id:
@@ -251,7 +250,7 @@ class Dispatcher(Verification):
                     for row in pending:  # it may have been applied: a resend is checked first
                         if row.key.id in result.unconfirmed:
                             self._rows[row.row].uncertain = True
-                    await self._verify_unmatched(batch, pending, result)
+                    await self.verifier.verify_unmatched(batch, pending, result)
 
     def _before_retry(self, batch: Batch):
         def hook(state: RetryCallState) -> None:
@@ -287,7 +286,8 @@ class Dispatcher(Verification):
             async with self.limiter.slot():
                 self._check_running()
                 self._waiting = ""
-                self._hook("sending", batch.id, [r.row for r in rows])
+                with self._recording():
+                    self.hooks.sending(batch.id, [r.row for r in rows])
                 self._check_running()  # a ledger that could not record the request: it is not sent
                 fault_point("sending")
                 for r in rows:
@@ -298,8 +298,6 @@ class Dispatcher(Verification):
             self._record_failure(batch, rows, exc)
             raise
         self._recent.append(True)
-        for r in rows:
-            self._rows[r.row].last_status = result.status
         return result
 
     async def _request(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
@@ -313,10 +311,8 @@ class Dispatcher(Verification):
 
     def _record_failure(self, batch: Batch, rows: list[CheckedRow], exc: CallFailed) -> None:
         for r in rows:
-            state = self._rows[r.row]
-            state.last_status = exc.status
             if _maybe_applied(exc):
-                state.uncertain = True
+                self._rows[r.row].uncertain = True
         if isinstance(exc, RateRefused):
             self._rate_refused(exc)
         if isinstance(exc, ServerFailed | OutcomeUnknown):
@@ -362,7 +358,7 @@ class Dispatcher(Verification):
         for row in rows:
             outcome = result.outcomes.get(row.key.id)
             if outcome is None:
-                continue  # left for _verify_unmatched
+                continue  # left for the verifier (verify_unmatched)
             self._settle(batch, row, outcome, result.status)
 
     def _settle(self, batch: Batch, row: CheckedRow, outcome: UserOutcome, status: int | None) -> None:
@@ -377,7 +373,7 @@ class Dispatcher(Verification):
         elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
             self._finish(row, "success", confirmed("created"), "", status, batch.id)
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
-                and row.row not in self._absent_before:
+                and row.row not in self.verifier.absent_before:
             self._finish(row, "success", confirmed("removed"), "", status, batch.id)
         else:
             self._finish(row, "failed", outcome.message or outcome.code, outcome.code or "server-refused",
@@ -407,7 +403,8 @@ class Dispatcher(Verification):
             self._split_note = note  # one note, the latest cap
 
     def _give_up(self, batch: Batch, exc: CallFailed) -> None:
-        code = {"rate": "rate-limited", "ambiguous": "unverified"}.get(exc.kind, "server-error")
+        code = ("rate-limited" if isinstance(exc, RateRefused) else "unverified" if isinstance(exc, OutcomeUnknown)
+                else "server-error")
         for row in batch.rows:
             if row.row not in self.report.results:
                 attempts = self._rows[row.row].attempts
@@ -424,7 +421,24 @@ class Dispatcher(Verification):
     def _flush(self) -> None:
         if self._unsettled:
             settled, self._unsettled = self._unsettled, []
-            self._hook("settled", settled)
+            with self._recording():
+                self.hooks.settled(settled)
+
+    def _keep_before(self, row: int, user: dict[str, Any]) -> None:
+        with self._recording():
+            self.hooks.before(row, user)
+
+    @contextlib.contextmanager
+    def _recording(self) -> Iterator[None]:
+        """Around a hook: one that cannot write (disk full, I/O error) stops the run cleanly."""
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - the hook is the ledger: any failure means "cannot record"
+            self._cannot_record(exc)
+
+    def _check_failed(self, batch: Batch, exc: CallFailed) -> None:
+        """A usersInfo check that failed counts like any request (the breaker, a refused login)."""
+        self._record_failure(batch, [], exc)
 
     def _emit_progress(self, final: bool = False) -> None:
         if not self.progress:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulkprov.validation import TASKS_ADD, TASKS_REMOVE, merge_tasks
+from bulkprov.check.validator import TASKS_ADD, TASKS_REMOVE, merge_tasks
 
 
 def resolve_update(user: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:

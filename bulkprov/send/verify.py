@@ -6,24 +6,26 @@ reply's failure list does not match the request, the dispatcher asks usersInfo w
 now, and settles from that.  Before an update or a removal it fetches the users as they are (the
 before-image the undo file restores), and commits each one through the hooks as it arrives.
 
-:class:`Verification` is the half of :class:`bulkprov.send.dispatcher.Dispatcher` that asks; it reads
-the dispatcher's state (``report``, ``_rows``, ``limiter``, ``client``) and settles through ``_finish``.
+:class:`Verifier` asks for one dispatch.  Its interface with :class:`bulkprov.send.dispatcher.Dispatcher` is
+narrow: the client and the orgUserId resolver to ask with, a rate-limited ``slot`` for each check, ``failed``
+to count a failed check (the breaker, a refused login), ``finish`` to settle a row and ``keep_before`` to
+record a before-image; it reads the results so far and fills the before-images.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
 
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
-from bulkprov.kore import CallFailed, CallResult, OutcomeUnknown, UserOutcome
+from bulkprov.kore import CallFailed, CallResult, KoreClient, OutcomeUnknown, UserOutcome
 from bulkprov.kore.listing import merge_user
-from bulkprov.model import CheckedRow, match_key
+from bulkprov.kore.lookup import OrgIdResolver
+from bulkprov.model import CheckedRow, RowResult, match_key
 from bulkprov.send.batches import Batch
-
-if TYPE_CHECKING:
-    from bulkprov.send.dispatcher import Dispatcher
 
 
 class Aborted(Exception):
@@ -74,26 +76,51 @@ def _email_of(user: dict[str, Any] | None) -> str:
     return str(info.get("emailId") or "")
 
 
-class Verification:
-    """usersInfo checks for the dispatcher (mixed into :class:`~bulkprov.send.dispatcher.Dispatcher`).
+class Finish(Protocol):
+    """Settle one row (the dispatcher's, which records it and hands it to the ledger)."""
+
+    def __call__(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
+                 batch: str = "") -> None: ...
+
+
+class Verifier:
+    """usersInfo checks for one dispatch.
 
     A check settles a row only by what an entry of its reply *names*: a found user, or the failure
     entry that says the user is not there.  A user the reply leaves out is still unknown."""
 
-    async def _verify(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
+    def __init__(self, client: KoreClient, orgs: OrgIdResolver, *,
+                 slot: Callable[[], AbstractAsyncContextManager[None]], failed: Callable[[Batch, CallFailed], None],
+                 finish: Finish, keep_before: Callable[[int, dict[str, Any]], None],
+                 results: dict[int, RowResult], before: dict[int, dict[str, Any]]) -> None:
+        self.client = client
+        self._orgs = orgs
+        self._slot = slot
+        self._failed = failed
+        self._finish = finish
+        self._keep_before = keep_before
+        self._results = results  # the dispatch's results so far (read)
+        self.before = before  # update/remove: the users before the change (filled here)
+        self.absent_before: set[int] = set()  # rows usersInfo did not find before we removed them
+        self._queued: set[int] = set()  # rows a 202 left unknown (not done yet is not "not done")
+        self._said_unknown: set[tuple[str, str]] = set()  # undocumented replies already logged
+        self._listing_said = False  # the listing read for before-images is announced once
+
+    async def verify(self, batch: Batch, rows: list[CheckedRow], uncertain_rows: set[int]) -> list[CheckedRow]:
         """Resolve an uncertain attempt through usersInfo; returns the rows still to send (the reply to
-        sending them again then says what happened: "already exists" after an uncertain add is ours)."""
+        sending them again then says what happened: "already exists" after an uncertain add is ours).
+        ``uncertain_rows``: the rows an attempt may have applied."""
         if batch.op == "update":
-            return await self._verify_updates(batch, rows)
+            return await self._verify_updates(batch, rows, uncertain_rows)
         # Only rows an attempt may have applied: a user that was there before is not our creation.
-        uncertain = [r for r in rows if self._rows.get(r.row) and self._rows[r.row].uncertain]
+        uncertain = [r for r in rows if r.row in uncertain_rows]
         there = await self._named_state(batch, uncertain)
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
             state = there.get(row.key.id)
             if batch.op == "add" and state is True:
                 self._finish(row, "success", confirmed("created-info"), "", 200, batch.id)
-            elif batch.op == "remove" and state is False and row.row in self._absent_before:
+            elif batch.op == "remove" and state is False and row.row in self.absent_before:
                 self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
             elif batch.op == "remove" and state is False:
@@ -102,11 +129,12 @@ class Verification:
                 remaining.append(row)
         return remaining
 
-    async def _verify_updates(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> list[CheckedRow]:
+    async def _verify_updates(self, batch: Batch, rows: list[CheckedRow], uncertain_rows: set[int]
+                              ) -> list[CheckedRow]:
         """An update whose reply was lost is confirmed when the user already shows every change it
         makes (a field the reply does not carry cannot confirm it: the update is then sent again,
         which is harmless, since an update sets values)."""
-        uncertain = [r for r in rows if self._rows.get(r.row) and self._rows[r.row].uncertain]
+        uncertain = [r for r in rows if r.row in uncertain_rows]
         info = await self._users_info(batch, uncertain)
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
@@ -116,7 +144,7 @@ class Verification:
                 remaining.append(row)
         return remaining
 
-    async def _named_state(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> dict[str, bool]:
+    async def _named_state(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, bool]:
         """key -> True when usersInfo names the user as found, False when its failure entry names the
         user as not there; a user the reply leaves out (or cannot be paired) is absent from the dict."""
         out: dict[str, bool] = {}
@@ -127,21 +155,21 @@ class Verification:
                 out[key] = False
         return out
 
-    async def _snapshot(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> None:
+    async def snapshot(self, batch: Batch, rows: list[CheckedRow]) -> None:
         """The users as they are before this batch changes them (for the undo file), kept in the ledger."""
-        missing = [r for r in rows if r.row not in self.report.before and r.row not in self._absent_before]
+        missing = [r for r in rows if r.row not in self.before and r.row not in self.absent_before]
         if not missing:
             return
         info = await self._users_info(batch, missing)
         for row in missing:
             outcome = info.get(row.key.id)
             if outcome is not None and outcome.ok and outcome.detail is not None:
-                self.report.before[row.row] = await self._complete_image(batch, row, outcome.detail)
-                self._hook("before", row.row, self.report.before[row.row])
+                self.before[row.row] = await self._complete_image(batch, row, outcome.detail)
+                self._keep_before(row.row, self.before[row.row])
             elif outcome is not None and outcome.code == "not-found" and outcome.named:
-                self._absent_before.add(row.row)
+                self.absent_before.add(row.row)
 
-    async def _users_info(self: Dispatcher, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
+    async def _users_info(self, batch: Batch, rows: list[CheckedRow]) -> dict[str, UserOutcome]:
         """usersInfo for rows of any key kind (an update batch may mix emails and orgUserIds), keyed by
         each row's key.  A row known only by orgUserId is asked by the email of its before-image when
         there is one: the documented not-found entry names ``emailId``."""
@@ -149,7 +177,7 @@ class Verification:
         by_email: dict[str, list[CheckedRow]] = {}
         by_org: list[CheckedRow] = []
         for row in rows:
-            email = row.email or _email_of(self.report.before.get(row.row))
+            email = row.email or _email_of(self.before.get(row.row))
             if email:
                 by_email.setdefault(email, []).append(row)
             else:
@@ -170,15 +198,15 @@ class Verification:
             found.update(info.outcomes)
         return found
 
-    async def _info_call(self: Dispatcher, batch: Batch, **keys: list[str]) -> CallResult:
+    async def _info_call(self, batch: Batch, **keys: list[str]) -> CallResult:
         try:
-            async with self._extra_slot():
+            async with self._slot():
                 return await self.client.users_info(**keys)
         except CallFailed as exc:
-            self._record_failure(batch, [], exc)
+            self._failed(batch, exc)
             raise
 
-    async def _complete_image(self: Dispatcher, batch: Batch, row: CheckedRow, user: dict[str, Any]) -> dict[str, Any]:
+    async def _complete_image(self, batch: Batch, row: CheckedRow, user: dict[str, Any]) -> dict[str, Any]:
         """A before-image as exact as the replies allow: usersInfo's details (names, groups, tasks) with
         what only the account listing knows (orgUserId, and flags or roles the reply lacks).  Needed for a
         removal (the undo file adds the user back) and for an update that changes the orgUserId; the
@@ -199,11 +227,11 @@ class Verification:
         listed = listing.user_of(email=row.email or str(info.get("emailId") or ""))
         return merge_user(listed, user) if listed is not None else user
 
-    async def _verify_unmatched(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
+    async def verify_unmatched(self, batch: Batch, rows: list[CheckedRow], result: CallResult) -> None:
         """Rows the reply did not settle (a reply that is not a documented shape, a failure we could not
         map, a 4xx that named others): never assume success; check them with usersInfo and settle only
         what its reply names."""
-        open_rows = [r for r in rows if r.row not in self.report.results]
+        open_rows = [r for r in rows if r.row not in self._results]
         if not open_rows:
             return
         reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
@@ -218,7 +246,7 @@ class Verification:
             done = state is (batch.op == "add")
             if state is None:
                 self._finish(row, "failed", self._unknown_text(result, reason), "unverified", result.status, batch.id)
-            elif done and batch.op == "remove" and row.row in self._absent_before:
+            elif done and batch.op == "remove" and row.row in self.absent_before:
                 self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
             elif done:  # the check's reply (usersInfo, 200) is what confirmed it, not the write's status
@@ -238,7 +266,7 @@ class Verification:
                 self._finish(row, "failed", OUTCOME_CODES["server-refused"].render("unnamed", status=result.status),
                              "server-refused", result.status, batch.id)
 
-    async def _check_updates(self: Dispatcher, batch: Batch, rows: list[CheckedRow], result: CallResult,
+    async def _check_updates(self, batch: Batch, rows: list[CheckedRow], result: CallResult,
                              reason: str) -> None:
         """Updates the reply did not settle: a success only when usersInfo shows every change; otherwise
         unverified (a field its reply does not carry cannot be checked)."""
@@ -256,14 +284,14 @@ class Verification:
                         else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
                 self._finish(row, "failed", text, "unverified", result.status, batch.id)
 
-    def _unknown_text(self: Dispatcher, result: CallResult, reason: str) -> str:
+    def _unknown_text(self, result: CallResult, reason: str) -> str:
         if result.unknown:
             return OUTCOME_CODES["unverified"].render("unknown-reply", said=result.unknown)
         if reason:
             return OUTCOME_CODES["unverified"].render("other-key", said=reason)
         return OUTCOME_CODES["unverified"].render("unnamed", status=result.status)
 
-    def _say_unknown(self: Dispatcher, op: str, words: str) -> None:
+    def _say_unknown(self, op: str, words: str) -> None:
         """Once per run and kind of reply: the server's words were not the documented ones."""
         if (op, words) in self._said_unknown:
             return
@@ -271,12 +299,12 @@ class Verification:
         log.warning(_("the server answered a %s request with %s, which is not a documented reply: its users are "
                       "checked with usersInfo"), op, words)
 
-    async def _verify_leftovers(self: Dispatcher, rows: list[CheckedRow]) -> None:
+    async def verify_leftovers(self, rows: list[CheckedRow]) -> None:
         """At the end of a run: rows whose attempts all ended with no known outcome are checked once
         more with usersInfo, so the workbook says what happened instead of "unverified"."""
         by_op: dict[str, list[CheckedRow]] = {}
         for row in rows:
-            result = self.report.results.get(row.row)
+            result = self._results.get(row.row)
             if result is not None and result.error_code == "unverified" and row.action in ("add", "remove"):
                 by_op.setdefault(row.action, []).append(row)
         for op, open_rows in by_op.items():
@@ -290,17 +318,10 @@ class Verification:
                 state = there.get(row.key.id)
                 if state is None:
                     continue  # still unknown: the check's reply does not name the user
-                before = self.report.results[row.row]
+                before = self._results[row.row]
                 if state is (op == "add"):
                     self._finish(row, "success", confirmed("created-info" if op == "add" else "removed-info"), "",
                                  200, before.batch)
                 elif row.row not in self._queued and before.http_status != 202:
                     reason = OUTCOME_CODES["server-error"].render(attempts=before.attempts, said=before.reason)
                     self._finish(row, "failed", reason, "server-error", before.http_status, before.batch)
-
-    def _hook(self: Dispatcher, name: str, *args: Any) -> None:
-        """Call a hook; a hook that cannot write (disk full, I/O error) stops the run cleanly."""
-        try:
-            getattr(self.hooks, name)(*args)
-        except Exception as exc:  # noqa: BLE001 - the hook is the ledger: any failure means "cannot record"
-            self._cannot_record(exc)

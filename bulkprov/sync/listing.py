@@ -11,14 +11,15 @@ field's current value is "not known" -- never blank.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkprov.i18n import gettext as _
-from bulkprov.kore import CallFailed, KoreClient
-from bulkprov.kore.listing import AccountListing, list_account, merge_user
 from bulkprov.model import CheckedRow
 
 log = logging.getLogger("bulkprov.sync")
+
+if TYPE_CHECKING:  # the network stack is imported where the account is read, not by a validate
+    from bulkprov.kore.listing import AccountListing
 
 
 def needs_org_ids(valid: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
@@ -37,6 +38,9 @@ def needs_org_ids(valid: list[CheckedRow], managed: set[str], current: dict[str,
 
 async def read_listing(settings: Any, credentials: Any, limiter: Any) -> AccountListing | None:
     """The account listing for the orgUserIds, or None (with a warning) when it cannot be read."""
+    from bulkprov.kore import CallFailed, KoreClient
+    from bulkprov.kore.listing import list_account
+
     log.info(_("reading the account listing: usersInfo does not give the orgUserIds the roster sets"))
     try:
         async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
@@ -49,6 +53,8 @@ async def read_listing(settings: Any, credentials: Any, limiter: Any) -> Account
 
 def with_listing(current: dict[str, dict[str, Any]], listing: AccountListing) -> dict[str, dict[str, Any]]:
     """Every current user completed with what the listing says about it (orgUserId, flags, roles)."""
+    from bulkprov.kore.listing import merge_user
+
     out = {}
     for key, user in current.items():
         listed = listing.user_of(email=str((user.get("userInfo") or {}).get("emailId") or ""))

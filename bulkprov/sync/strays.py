@@ -20,18 +20,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.kore import CallFailed, KoreClient
-from bulkprov.kore.listing import AccountListing, list_account, merge_user
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
 from bulkprov.sync import plan as planning
 
 log = logging.getLogger("bulkprov.sync")
 STRAY_NOTE = N_("not in the roster (stray)")
 PROTECTED_NOTE = N_("protected user: not removed (stray)")
+
+if TYPE_CHECKING:  # the network stack is imported where the account is read, not by a validate
+    from bulkprov.kore.listing import AccountListing
 
 
 @dataclass
@@ -53,6 +54,9 @@ def wanted(settings: Any) -> bool:
 async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account | None:
     """The whole account when strays are asked for (None otherwise), paced by the job's limiter.
     A refused listing stops a sync that would remove strays; otherwise it is reported."""
+    from bulkprov.kore import CallFailed, KoreClient
+    from bulkprov.kore.listing import list_account
+
     if not wanted(settings):
         return None
     try:
@@ -70,6 +74,8 @@ async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account
 async def account_size(settings: Any, credentials: Any, limiter: Any) -> tuple[int, int | None]:
     """How many users the account holds (one page of one user: the listing's ``total``), and the
     requests made; None when the listing is refused or says no total (it needs the Role Management scope)."""
+    from bulkprov.kore import CallFailed, KoreClient
+
     try:
         async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
             async with (limiter.slot() if limiter is not None else contextlib.nullcontext()):
@@ -147,6 +153,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
     what the listing gave (orgUserId, flags, roles): the undo file can then add them back exactly.  A
     stray whose details could not be fetched is not removed (its row says why, and the sync exits 1).
     Returns the requests made."""
+    from bulkprov.kore.listing import merge_user
     from bulkprov.send.dispatcher import dispatch_rows
 
     items = [i for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]

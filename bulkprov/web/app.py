@@ -13,8 +13,8 @@ and no second implementation of any step: a page calls what the CLI calls.
 
 * **upload** (``POST /upload``) streams the multipart body into ``STATE_DIR/uploads/<uuid4>.<ext>``,
   the extension decided by the content (:func:`bulkprov.io.sniff.upload_extension`), never by the user's file name;
-* **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.runner.load` and
-  :func:`~bulkprov.jobs.runner.check_rows` (every row error: row, column, value, message, code — the
+* **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.frame.load` and
+  :func:`~bulkprov.jobs.frame.check_rows` (every row error: row, column, value, message, code — the
   same :class:`~bulkprov.errors.RowError` objects the result workbook reports) and
   :func:`~bulkprov.jobs.checkonly.dry_run_plan` (adds/updates/removes, requests, ETA, activation emails);
 * **run** (``POST /uploads/ID/run``) calls :func:`bulkprov.jobs.run_job_async` with a progress
@@ -26,7 +26,7 @@ and no second implementation of any step: a page calls what the CLI calls.
   ready to fix and upload again.
 
 One run at a time: the page refuses a second Run while one is going, and the state-directory lock
-(:class:`bulkprov.jobs.ledger.StateLock`, taken inside the pipeline) refuses a run while a CLI run uses
+(:class:`bulkprov.state.ledger.StateLock`, taken inside the pipeline) refuses a run while a CLI run uses
 the same state directory; that refusal is shown as a message on the page.
 
 Security
@@ -71,28 +71,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 from bulkprov import i18n
 from bulkprov.web import lang
 from bulkprov.web.approvals import audit_page, decide_post, request_page, requests_page
-from bulkprov.web.common import (
-    AUDIT_WRITER,
-    CHECKER,
-    COALESCER,
-    CONFIG,
-    COOKIE,
-    JOBS,
-    LOGIN_FORMS,
-    PREVIEWS,
-    SESSION,
-    SESSIONS,
-    THROTTLE,
-    BadForm,
-    Coalescer,
-    bad_form,
-    forbidden,
-    mb,
-    message,
-    refused,
-    write_due,
-)
 from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import COOKIE, BadForm, bad_form, forbidden, message, refused
+from bulkprov.web.keys import CHECKER, CONFIG, LOGIN_FORMS, SESSION, SESSIONS, THROTTLE
 from bulkprov.web.lang import _
 from bulkprov.web.login import OIDC, login_get, login_post, logout, oidc_callback, oidc_login, read_form
 from bulkprov.web.pages import (
@@ -108,13 +89,15 @@ from bulkprov.web.pages import (
     template_download,
     upload_report,
 )
-from bulkprov.web.preview import Previews
+from bulkprov.web.preview import PREVIEWS, Previews
 from bulkprov.web.private import make_private
+from bulkprov.web.records import AUDIT_WRITER, COALESCER, Coalescer, write_due
 from bulkprov.web.roles import allows, needed_role
-from bulkprov.web.runner import Jobs
+from bulkprov.web.runner import JOBS, Jobs
 from bulkprov.web.security import LoginForms, SessionStore, csrf_ok, safe_next, security_headers
 from bulkprov.web.throttle import LoginThrottle, PasswordChecker
 from bulkprov.web.uploads import remove_stale_parts, upload_post
+from bulkprov.web.wording import mb
 
 log = logging.getLogger("bulkprov.web")
 

@@ -18,29 +18,19 @@ from aiohttp import web
 
 from bulkprov import i18n
 from bulkprov.approvals import ApprovalStore, Request
+from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.flow import decide
 from bulkprov.approvals.policy import records_dir
 from bulkprov.errors import ApprovalRefused, BulkprovError
-from bulkprov.jobs.audit import AuditTrail
 from bulkprov.web import lang
-from bulkprov.web.common import (
-    ACTION_NAMES,
-    CONFIG,
-    ROLE_NAMES,
-    SESSION,
-    STATUSES,
-    address,
-    explain,
-    label,
-    labels,
-    message,
-    page,
-)
 from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import address, message, page
+from bulkprov.web.keys import CONFIG, SESSION
 from bulkprov.web.lang import N_, _, text
 from bulkprov.web.roles import allows, current_role
 from bulkprov.web.security import Session
 from bulkprov.web.uploads import find_upload
+from bulkprov.web.wording import ACTION_NAMES, ROLE_NAMES, STATUSES, explain, label, labels
 
 MAX_LISTED = 1000
 

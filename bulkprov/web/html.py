@@ -19,7 +19,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from bulkprov import __version__, i18n
-from bulkprov.io.chars import shown
+from bulkprov.chars import shown
 from bulkprov.web import lang as lang_
 
 TEMPLATES = Path(__file__).with_name("templates")

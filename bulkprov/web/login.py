@@ -19,27 +19,21 @@ from aiohttp import web
 
 from bulkprov import i18n
 from bulkprov.web import lang
-from bulkprov.web.common import (
-    CHECKER,
-    CONFIG,
+from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import (
     COOKIE,
     FORM_ERRORS,
-    LOGIN_FORMS,
-    SESSION,
-    SESSIONS,
-    THROTTLE,
     BadForm,
     address,
     forbidden,
     page,
-    record,
-    record_anonymous,
     redirect,
     set_session_cookie,
 )
-from bulkprov.web.config import WebConfig
 from bulkprov.web.html import render
+from bulkprov.web.keys import CHECKER, CONFIG, LOGIN_FORMS, SESSION, SESSIONS, THROTTLE
 from bulkprov.web.lang import N_, _, text
+from bulkprov.web.records import record, record_anonymous
 from bulkprov.web.security import LoginForms, SessionStore, check_login, safe_next
 from bulkprov.web.throttle import CheckerBusy, LoginThrottle
 
@@ -176,7 +170,7 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 
 async def read_form(request: web.Request) -> Any:
     """The form body, within the body timeout (a client that stalls mid-body is dropped); a body that is
-    not a readable form raises :class:`~bulkprov.web.common.BadForm` (the page says 400, never 500)."""
+    not a readable form raises :class:`~bulkprov.web.frame.BadForm` (the page says 400, never 500)."""
     try:
         async with asyncio.timeout(request.app[CONFIG].body_timeout):
             return await request.post()

@@ -1,7 +1,7 @@
 """The pages after login: upload, the check (validation report and plan), run, a run's page, runs, downloads.
 
-A page calls what the CLI calls: the check is :func:`bulkprov.jobs.runner.load` +
-:func:`~bulkprov.jobs.runner.check_rows` + :func:`~bulkprov.jobs.checkonly.dry_run_plan`; a run is
+A page calls what the CLI calls: the check is :func:`bulkprov.jobs.frame.load` +
+:func:`~bulkprov.jobs.frame.check_rows` + :func:`~bulkprov.jobs.checkonly.dry_run_plan`; a run is
 :func:`bulkprov.jobs.run_job_async` in a worker thread (:mod:`bulkprov.web.runner`).
 """
 
@@ -28,34 +28,26 @@ from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import TOP_REASONS, failures_path
 from bulkprov.web import lang
-from bulkprov.web.common import (
+from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import XLSX_TYPE, address, display_stem, download, message, page
+from bulkprov.web.html import TEMPLATES
+from bulkprov.web.keys import CONFIG, SESSION
+from bulkprov.web.lang import N_, _, text
+from bulkprov.web.preview import PREVIEWS, Preview, PreviewBusy, plan_lines
+from bulkprov.web.records import record
+from bulkprov.web.runner import JOBS, Job, Jobs
+from bulkprov.web.security import Session
+from bulkprov.web.uploads import Upload, ascii_stem, find_upload
+from bulkprov.web.wording import (
     ACTION_NAMES,
     ACTIONS,
-    CONFIG,
     EMAIL_CHOICES,
     ENCODING_CHOICES,
-    JOBS,
-    PREVIEWS,
-    SESSION,
-    XLSX_TYPE,
     WebPhrasing,
-    address,
-    display_stem,
-    download,
     explain,
     label,
     labels,
-    message,
-    page,
-    record,
 )
-from bulkprov.web.config import WebConfig
-from bulkprov.web.html import TEMPLATES
-from bulkprov.web.lang import N_, _, text
-from bulkprov.web.preview import Preview, PreviewBusy, plan_lines
-from bulkprov.web.runner import Job, Jobs
-from bulkprov.web.security import Session
-from bulkprov.web.uploads import Upload, ascii_stem, find_upload
 
 log = logging.getLogger("bulkprov.web")
 
@@ -268,7 +260,7 @@ def _own_result(config: WebConfig, results_path: str | None) -> Path | None:
 
 def _run_results(config: WebConfig, run_id: str) -> tuple[Path, str, str] | None:
     """The result workbook of a ledger run and the file names to offer (ASCII, and the user's own), or None."""
-    from bulkprov.jobs.ledger import Ledger
+    from bulkprov.state.ledger import Ledger
 
     if not RUN_ID.match(run_id) or not (config.state_dir / "ledger.sqlite3").is_file():
         return None

@@ -11,7 +11,7 @@ A hostile or just huge workbook costs memory while it is read, so
   their pages say their place and refresh themselves; past the line's bounds (in all, per person)
   the answer is 503 with Retry-After.
 
-What a preview calls is what the CLI's ``--dry-run`` calls: :func:`bulkprov.jobs.runner.load`, the
+What a preview calls is what the CLI's ``--dry-run`` calls: :func:`bulkprov.jobs.frame.load`, the
 validator, :func:`bulkprov.jobs.checkonly.dry_run_plan`.
 """
 
@@ -25,15 +25,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp import web
+
+from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
-from bulkprov.jobs.runner import load
+from bulkprov.jobs.frame import load
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import CheckedRow
-from bulkprov.validation import Validator
+from bulkprov.web.frame import MAX_ERRORS_SHOWN
 
 ACTIONS = ("add", "update", "remove", "apply")
-MAX_ERRORS_SHOWN = 500
 
 
 @dataclass
@@ -231,3 +233,6 @@ class Previews:
 
 def plan_lines(preview: Preview, email: str) -> list[str]:
     return preview.plan.get(email) or preview.plan.get("yes") or []
+
+
+PREVIEWS: web.AppKey[Previews] = web.AppKey("previews")

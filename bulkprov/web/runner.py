@@ -17,11 +17,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiohttp import web
+
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs import JobOutcome, JobSettings, run_job_async
-from bulkprov.web.common import MAX_ERRORS_SHOWN, explain
+from bulkprov.web.frame import MAX_ERRORS_SHOWN
 from bulkprov.web.lang import N_, _, duration
 from bulkprov.web.uploads import Upload
+from bulkprov.web.wording import explain
 
 log = logging.getLogger("bulkprov.web")
 UNEXPECTED = N_("The run failed unexpectedly; the server log has the details.")
@@ -147,3 +150,6 @@ def _run_job(job: Job, settings: JobSettings, credentials: Any) -> None:
                  dict(outcome.summary.status_totals()))
     finally:
         job.judged.set()
+
+
+JOBS: web.AppKey[Jobs] = web.AppKey("jobs")

@@ -22,24 +22,15 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bulkprov.errors import InputError
+from bulkprov.io.guard import file_sha256
 from bulkprov.io.sniff import upload_extension
-from bulkprov.jobs.settings import file_sha256
-from bulkprov.web.common import (
-    ACTIONS,
-    CONFIG,
-    EMAIL_CHOICES,
-    ENCODING_CHOICES,
-    FORM_ERRORS,
-    SESSION,
-    explain,
-    forbidden,
-    mb,
-    message,
-    record,
-)
 from bulkprov.web.config import WebConfig
+from bulkprov.web.frame import FORM_ERRORS, forbidden, message
+from bulkprov.web.keys import CONFIG, SESSION
 from bulkprov.web.lang import N_, _, text
+from bulkprov.web.records import record
 from bulkprov.web.security import Session, csrf_ok
+from bulkprov.web.wording import ACTIONS, EMAIL_CHOICES, ENCODING_CHOICES, explain, mb
 
 log = logging.getLogger("bulkprov.web")
 

@@ -1,6 +1,6 @@
 """The roster sync applied, per host: the only source of removals (the User Management scope cannot list users).
 
-A mixin of :class:`bulkprov.jobs.ledger.Ledger` (its ``synced_users`` table): who sync provisioned,
+A mixin of :class:`bulkprov.state.ledger.Ledger` (its ``synced_users`` table): who sync provisioned,
 with the fields it last applied (compared when usersInfo does not return a field).  It follows the
 ledger: a sync writes its baseline before sending (users that exist as the roster says, earlier ones
 not yet removed) and :meth:`AppliedRoster.settle_sync` changes it in the same transaction that records
@@ -60,9 +60,7 @@ class AppliedRoster:
         """A sync's outcomes and the applied roster they change, in one transaction: whatever instant
         the process dies at, the roster sync applied says who exists as it provisioned them.
         ``applied``: (key, email, orgUserId, fields) of users added or updated; ``gone``: keys removed."""
-        from bulkprov.jobs.ledger import is_final
-
-        results = [r for r in results if is_final(r)]
+        results = [r for r in results if r.final]
         if not results:
             return
         with self._tx():

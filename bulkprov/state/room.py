@@ -11,11 +11,10 @@ needs room for those, not for the whole run again (the disk just filled up; the 
 from __future__ import annotations
 
 import os
-import traceback
 from pathlib import Path
 
 from bulkprov.errors import OutputUnwritable, StateDirUnusable
-from bulkprov.i18n import gettext as _
+from bulkprov.state.ledger import private_dir
 from bulkprov.units import human_size
 
 LEDGER_BYTES_PER_ROW = 1024
@@ -36,8 +35,6 @@ def check_room(state_dir: Path, results: Path, rows: int, *, to_record: int | No
 
     ``rows``: the run's rows (the result file holds them all); ``to_record``: the rows the ledger has yet
     to record (all of them, unless a run is resumed)."""
-    from bulkprov.jobs.ledger import private_dir
-
     try:
         private_dir(state_dir)
         probe = state_dir / ".bulkprov-write-test"
@@ -63,34 +60,3 @@ def _existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
-
-
-def write_traceback(state_dir: Path, exc: BaseException) -> Path | None:
-    """The details of an internal error, for the person who reports it (owner-only; no secrets:
-    tokens are redacted, and tracebacks carry code lines, not variables)."""
-    from bulkprov.kore.errors import redact
-
-    try:
-        from bulkprov.jobs.ledger import private_dir
-
-        private_dir(state_dir)
-        folder = state_dir / "internal-errors"
-        folder.mkdir(mode=0o700, exist_ok=True)
-        import datetime as dt
-
-        path = folder / f"{dt.datetime.now():%Y%m%d-%H%M%S-%f}.txt"
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(redact(text))
-        return path
-    except OSError:
-        return None
-
-
-def internal_error(state_dir: Path, exc: BaseException):
-    """The :class:`~bulkprov.errors.InternalError` for a bug, its traceback kept in a file."""
-    from bulkprov.errors import InternalError
-
-    details = write_traceback(state_dir, exc)
-    return InternalError(kind=type(exc).__name__, details=str(details) if details else _("(no file could be written)"))

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from bulkprov.chars import printable
 from bulkprov.i18n import gettext as _
-from bulkprov.io.chars import printable
 
 AUDIT_NAME = "audit.jsonl"
 GENESIS = "0" * 64
@@ -357,9 +357,3 @@ def parse_expect(text: str) -> tuple[int, str] | None:
     if not count.isdigit() or len(last) != 64 or any(c not in "0123456789abcdef" for c in last):
         return None
     return int(count), last
-
-
-def file_hash(path: Path) -> str:
-    from bulkprov.jobs.settings import file_sha256
-
-    return file_sha256(path)

@@ -19,25 +19,18 @@ Policy choices (documented in the README):
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.chars import describe, invisible, without_invisible
+from bulkprov.check.firstrows import FirstRows
+from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
-from bulkprov.firstrows import FirstRows
 from bulkprov.io import RawRow, Table
-from bulkprov.io.chars import describe, invisible, without_invisible
-from bulkprov.model import CheckedRow, RowRef, UserKey, match_key
+from bulkprov.model import CheckedRow, RowRef, UserKey
 
-OPERATIONS = ("add", "update", "remove", "lookup")
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
-# Text columns whose full-width digits, letters and spaces are turned into plain ones (NFKC), with a note:
-# nothing a person means changes (names and addresses are left as written).
-PLAIN_COLUMNS = frozenset({"companyContactPhone", "worknumber", "zip"})
-# Full stops a Japanese or Korean keyboard types; IDNA reads them as dots between domain labels.
-_IDEOGRAPHIC_STOPS = str.maketrans({"。": ".", "｡": ".", "．": "."})
 # Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
 # cells may hold line breaks, which separate their entries.
 _LINES = frozenset("\n\r")
@@ -99,13 +92,13 @@ class Validator:
         for sheet, names in (lookups or {}).items():
             merged.setdefault(sheet, {}).update({n.casefold(): i for n, i in names.items()})
         # Names compare in NFKC too (a half-width ｻﾎﾟｰﾄ is サポート), like the cells they are looked up by.
-        self.lookups = {sheet: {_fold(n): i for n, i in names.items()} for sheet, names in merged.items()}
+        self.lookups = {sheet: {fold(n): i for n, i in names.items()} for sheet, names in merged.items()}
         # Normalised key -> first row: what duplicate detection needs, nothing more.
-        self._seen_email = FirstRows()
-        self._seen_org = FirstRows()
-        self._per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
+        self.seen_email = FirstRows()
+        self.seen_org = FirstRows()
+        self.per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
-        self._info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
+        self.info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
         self._names = {i: name for name, i in self.index.items()}
         # Messages name a column by the user's own header (성명, "Email Address"), as their sheet shows it.
@@ -122,16 +115,16 @@ class Validator:
         notes = problems.notes
         email, org = cells.get("emailId"), cells.get("orgUserId")
         self._check_invisible(cells, problems)
-        plain_email = _plain_email(email)
-        key = UserKey(plain_email, _plain(org, self._shown("orgUserId"), notes))
+        address = plain_email(email)
+        key = UserKey(address, plain(org, self._shown("orgUserId"), notes))
         if not formulas & {"emailId", "orgUserId"}:
             self._check_keys(key, action, problems, email)
-        if plain_email != email:
+        if address != email:
             if any(e.column == "emailId" for e in problems.errors):
                 key = UserKey(email, key.org_user_id)  # no address either way: the row shows what was typed
             else:
                 notes.insert(0, ROW_NOTES["normalised"].render(column=self._shown("emailId"), before=email,
-                                                               after=plain_email))
+                                                               after=address))
         user: dict[str, Any] = {}
         send_email = None
         if action in ("add", "update"):
@@ -156,7 +149,7 @@ class Validator:
     # -- keys and action --------------------------------------------------------------------
 
     def _action(self, cells: _Cells, problems: _Problems) -> str:
-        if not self._per_row_action:
+        if not self.per_row_action:
             return "add" if self.command == "validate" else self.command
         value = cells.get("action")
         if not value:
@@ -198,7 +191,7 @@ class Validator:
                 problems.add("emailId", written, "too-long", length=len(email), field=self._shown("emailId"),
                              limit=limit)
             elif not schema.EMAIL_RE.match(email):
-                variant, params = _email_problem(written, email)
+                variant, params = email_problem(written, email)
                 problems.add("emailId", written, "invalid-email", variant, **params)
             elif key.email_id in schema.EXAMPLE_EMAILS:
                 problems.add("emailId", written, "template-example")
@@ -210,8 +203,8 @@ class Validator:
     def _check_duplicates(self, key: UserKey, row: int, problems: _Problems, email: str, org: str) -> None:
         """A key seen in an earlier row (compared converted: ｊａｎｅ@… is jane@…); quoted as typed."""
         for value, seen, column, code, raw in (
-            (key.email_id, self._seen_email, "emailId", "duplicate-email", email.strip()),
-            (key.org_id, self._seen_org, "orgUserId", "duplicate-org-user-id", org.strip()),
+            (key.email_id, self.seen_email, "emailId", "duplicate-email", email.strip()),
+            (key.org_id, self.seen_org, "orgUserId", "duplicate-org-user-id", org.strip()),
         ):
             if not value:
                 continue
@@ -257,12 +250,12 @@ class Validator:
     def _user_info(self, cells: _Cells, problems: _Problems, notes: list[str]) -> dict[str, str]:
         info: dict[str, str] = {}
         raw = cells._cells
-        for name, i, max_length in self._info_columns:
+        for name, i, max_length in self.info_columns:
             value = raw[i] if i < len(raw) else ""
             if not value:
                 continue
             if name in PLAIN_COLUMNS and not value.isascii():
-                value = _plain(value, self._shown(name), notes)
+                value = plain(value, self._shown(name), notes)
             if name not in KEY_COLUMNS and not value.isprintable():
                 value, removed = without_invisible(value)
                 if removed:
@@ -336,28 +329,14 @@ class Validator:
     # -- list item parsers: return the API value, or None after recording an error ---------------
 
     def _group_id(self, item: str, cell: str, sign: str, problems: _Problems) -> str | None:
-        item = _plain_id(item, self._shown("groups"), schema.GROUP_ID_RE, problems.notes)
-        if schema.GROUP_ID_RE.match(item):
-            return item
-        found = self.lookups.get("Groups", {}).get(_fold(item))
-        if found:
-            return found
-        if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, self._shown("groups")):
-            return item
-        if item.startswith("e-"):
-            problems.add("groups", cell, "invalid-group-id", value=item)
-        else:
-            problems.add("groups", cell, "unknown-group", value=item)
-        return None
+        return self._resolve(item, cell, problems, "groups", schema.ID_KINDS["group"])
 
     def _role(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, str] | None:
         role_text, _, bot_text = item.partition("@")
-        role_id = self._resolve(role_text.strip(), cell, problems, "Roles", "roles", schema.ROLE_ID_RE,
-                                "invalid-role-id", "unknown-role", _looks_hex, "role")
+        role_id = self._resolve(role_text.strip(), cell, problems, "roles", schema.ID_KINDS["role"])
         if not bot_text:
             return {"roleId": role_id} if role_id else None
-        bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "roles", schema.BOT_ID_RE,
-                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
+        bot_id = self._resolve(bot_text.strip(), cell, problems, "roles", schema.ID_KINDS["bot"])
         return {"roleId": role_id, "botId": bot_id} if role_id and bot_id else None
 
     def _bot_task(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, Any] | None:
@@ -366,15 +345,13 @@ class Validator:
             if colon and dialogs_text.strip():
                 problems.add("botTasks", cell, "invalid-bot-task", "remove-with-dialogs", value=item)
                 return None
-            bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
-                                   "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
+            bot_id = self._resolve(bot_text.strip(), cell, problems, "botTasks", schema.ID_KINDS["bot"])
             return {"botId": bot_id, "dialogs": []} if bot_id else None
         if not colon or not bot_text.strip():
             problems.add("botTasks", cell, "invalid-bot-task", value=item)
             return None
-        bot_id = self._resolve(bot_text.strip(), cell, problems, "Bots", "botTasks", schema.BOT_ID_RE,
-                               "invalid-bot-id", "unknown-bot", lambda s: s.startswith("st-"), "bot")
-        dialogs = [_plain_id(d.strip(), self._shown("botTasks"), schema.DIALOG_ID_RE, problems.notes)
+        bot_id = self._resolve(bot_text.strip(), cell, problems, "botTasks", schema.ID_KINDS["bot"])
+        dialogs = [plain_id(d.strip(), self._shown("botTasks"), schema.DIALOG_ID_RE, problems.notes)
                    for d in dialogs_text.split(",") if d.strip()]
         bad = [d for d in dialogs if not schema.DIALOG_ID_RE.match(d) and not (
             self.relaxed is not None and self.relaxed.accepts("dialog", d, problems.row, self._shown("botTasks")))]
@@ -383,21 +360,17 @@ class Validator:
             return None
         return {"botId": bot_id, "dialogs": dialogs} if bot_id else None
 
-    def _resolve(self, text: str, cell: str, problems: _Problems, sheet: str, column: str, pattern,
-                 bad_id_code: str, unknown_code: str, looks_like_id, what: str) -> str | None:
+    def _resolve(self, text: str, cell: str, problems: _Problems, column: str, kind: schema.IdKind) -> str | None:
         """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
-        text = _plain_id(text, self._shown(column), pattern, problems.notes)
-        if pattern.match(text):
+        text = plain_id(text, self._shown(column), kind.pattern, problems.notes)
+        if kind.pattern.match(text):
             return text
-        found = self.lookups.get(sheet, {}).get(_fold(text))
+        found = self.lookups.get(kind.sheet or "", {}).get(fold(text))
         if found:
             return found
-        if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, self._shown(column)):
+        if self.relaxed is not None and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
             return text
-        if looks_like_id(text):
-            problems.add(column, cell, bad_id_code, value=text)
-        else:
-            problems.add(column, cell, unknown_code, value=text)
+        problems.add(column, cell, kind.bad_id if kind.looks_like_id(text) else kind.unknown, value=text)
         return None
 
 
@@ -441,67 +414,6 @@ class _Relaxed:
             self.warnings[self._more_at] = summary
 
 
-def _plain(value: str, column: str, notes: list[str]) -> str:
-    """A key as the API must get it: full-width letters, digits and ``＠`` (a Japanese or Korean
-    keyboard left in full-width mode) turned into their plain forms, with a note saying so."""
-    if value.isascii():
-        return value
-    plain = unicodedata.normalize("NFKC", value)
-    if plain != value:
-        notes.append(ROW_NOTES["normalised"].render(column=column, before=value, after=plain))
-    return plain
-
-
-def _plain_email(value: str) -> str:
-    """:func:`_plain` without the note (the caller notes it when the result is an address), and the
-    ideographic full stops of the domain read as dots (IDNA's own rule)."""
-    if value.isascii():
-        return value
-    plain = unicodedata.normalize("NFKC", value)
-    local, at, domain = plain.rpartition("@")
-    if at:
-        plain = local + at + domain.translate(_IDEOGRAPHIC_STOPS)
-    return plain
-
-
-def _plain_id(text: str, column: str, pattern, notes: list[str]) -> str:
-    """An id typed in full-width characters (ｅ－０６ｂ…) in its plain form, when that form is an id."""
-    if text.isascii():
-        return text
-    plain = unicodedata.normalize("NFKC", text)
-    if plain != text and pattern.match(plain):
-        notes.append(ROW_NOTES["normalised"].render(column=column, before=text, after=plain))
-        return plain
-    return text
-
-
-def _fold(name: str) -> str:
-    """How a role, bot or group name compares with the lookup sheets: NFKC, case-folded."""
-    return (name if name.isascii() else unicodedata.normalize("NFKC", name)).casefold()
-
-
-# Scripts whose letters in an address are a keyboard left in Korean or Japanese mode, as words of a
-# character's Unicode name: "HALFWIDTH KATAKANA LETTER TA" (ﾀ) and "HANGUL LETTER EO" (ㅓ) included.
-_CJK_SCRIPTS = re.compile(r"\b(?:HANGUL|HIRAGANA|KATAKANA|CJK|IDEOGRAPHIC)\b")
-
-
-def _email_problem(written: str, email: str) -> tuple[str, dict[str, str]]:
-    """Why an address is still invalid after normalising, in the user's terms (a message variant)."""
-    stripped = written.rstrip()
-    if email.endswith(".") and stripped[-1:] in ("。", "｡", "．"):
-        return "trailing-dot", {"char": stripped[-1]}
-    for ch in written:
-        if not ch.isascii() and _CJK_SCRIPTS.search(unicodedata.name(ch, "")):
-            return "non-ascii", {"char": ch}
-    if written != email:
-        return "full-width", {}
-    return "", {}
-
-
-def _looks_hex(text: str) -> bool:
-    return len(text) >= 12 and all(c in "0123456789abcdefABCDEF" for c in text)
-
-
 def _add_remove(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
     remove = schema.REMOVE_PREFIX
     return {"addTo": [v for s, v in items if s != remove], "removeFrom": [v for s, v in items if s == remove]}
@@ -515,5 +427,3 @@ def merge_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         dialogs.extend(d for d in task["dialogs"] if d not in dialogs)
     return [{"botId": b, "dialogs": d} for b, d in merged.items()]
 
-
-__all__ = ["CheckedRow", "FirstRows", "OPERATIONS", "Validator", "match_key", "merge_tasks"]

@@ -42,7 +42,7 @@ DEMO_FAULTS = {"fail_5xx": 0.08, "commit_then_drop": 0.05, "latency": 0.02}
 
 
 def sample_data_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "sample_data"
+    return Path(__file__).resolve().parents[2] / "sample_data"
 
 
 def demo_config() -> EmulatorConfig:

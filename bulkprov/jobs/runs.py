@@ -1,9 +1,10 @@
-"""Runs recorded in the ledger: the state-directory lock, resume, skip-done, retry-failed, the shared budget.
+"""A job's run in the ledger: its id, resume, skip-done, retry-failed, the shared budget, its finish, refusals
+and the undo material.
 
-The network half of a sending command runs here, under the state-directory lock, with every row's
-state committed before and after each call (see :mod:`bulkprov.jobs.ledger`).  Resuming is safe to
-ask for always: with an interrupted run of this file it finishes that run (checking first, with
-usersInfo, the rows whose outcome is unknown); without one it starts a new run and says so.
+The sending strategies run under the state-directory lock, with every row's state committed before and
+after each call (see :mod:`bulkprov.state.ledger`).  Resuming is safe to ask for always: with an
+interrupted run of this file it finishes that run (checking first, with usersInfo, the rows whose outcome
+is unknown); without one it starts a new run and says so.
 """
 
 from __future__ import annotations
@@ -12,61 +13,19 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped, StateDirUnusable
+from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.ledger import Ledger, LedgerHooks, LedgerWriteFailed, payload_hash
-from bulkprov.jobs.lock import StateLock
-from bulkprov.jobs.preflight import check_room
 from bulkprov.jobs.settings import JobSettings, now_text, state_dir_for
-from bulkprov.logs import set_run_id
 from bulkprov.model import CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
 from bulkprov.send.limiter import RateLimiter, parse_rate
-
-if TYPE_CHECKING:
-    from bulkprov.jobs.runner import Context
+from bulkprov.state.ledger import Ledger, LedgerWriteFailed, payload_hash
+from bulkprov.state.lock import StateLock
+from bulkprov.state.room import check_room
 
 log = logging.getLogger("bulkprov")
-
-
-async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
-                    summary: RunSummary, ctx: Context):
-    """The network half, under the state-directory lock and recorded in the ledger."""
-    from bulkprov._faults import fault_point
-    from bulkprov.send.dispatcher import (  # lazy: validate needs no network stack
-        DispatchReport,
-        dispatch_rows,
-    )
-
-    valid = [r for r in checked if not r.errors]
-    if not settings.use_ledger:
-        fault_point("dispatch")
-        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                     snapshot=_wants_snapshot(settings))
-        return ctx.stopped(report)
-
-    state_dir = state_dir_for(path, settings)
-    with contextlib.closing(Ledger(state_dir)) as ledger:
-        try:
-            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
-            run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
-        except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
-            raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
-        summary.run_id = run_id
-        set_run_id(run_id)
-        to_send = [r for r in valid if r.row not in done]
-        fault_point("dispatch")
-        with shared_budget(ledger, settings) as limiter:
-            report = await dispatch_rows(to_send, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
-                                         snapshot=_wants_snapshot(settings), limiter=limiter)
-    report = ctx.stopped(report)
-    merged = dict(done)
-    merged.update(report.results)
-    return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
-                          users=report.users, before=report.before, requests=report.requests, notes=report.notes)
 
 
 @contextlib.contextmanager
@@ -123,11 +82,6 @@ def shared_budget(ledger: Ledger, settings: JobSettings) -> Iterator[RateLimiter
     finally:
         with contextlib.suppress(LedgerWriteFailed):  # a full disk must not hide the run's own outcome
             ledger.save_requests(host, limiter.recent())
-
-
-def _wants_snapshot(settings: JobSettings) -> bool:
-    """Fetch users before changing or removing them, so the undo file can restore them."""
-    return settings.command in ("update", "remove", "apply")
 
 
 def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: list[CheckedRow],
@@ -257,8 +211,9 @@ def invocation_run_id(path: Path, settings: JobSettings) -> str:
     """The id this invocation's lines, webhook and ledger run carry, known before anything is read: the
     interrupted run's own id when ``--resume`` will finish one, else a new id."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.jobs.ledger import has_ledger, new_run_id
-    from bulkprov.jobs.settings import ROSTER_COMMANDS, file_sha256
+    from bulkprov.io.guard import file_sha256
+    from bulkprov.jobs.settings import ROSTER_COMMANDS
+    from bulkprov.state.ledger import has_ledger, new_run_id
 
     if settings.resume and settings.use_ledger and settings.command not in ROSTER_COMMANDS:
         state_dir = state_dir_for(path, settings)
@@ -278,8 +233,8 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
     """A run refused before anything was sent (exit 2) is listed in an existing ledger, so ``bulkprov
     runs`` shows every night of a schedule; a state directory that cannot take it is left alone."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.jobs.ledger import has_ledger
-    from bulkprov.jobs.settings import file_sha256
+    from bulkprov.io.guard import file_sha256
+    from bulkprov.state.ledger import has_ledger
 
     if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command in ("validate", "plan"):
         return  # (only runs that change the account are recorded)
@@ -332,7 +287,7 @@ def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], re
 async def report_refusal(path: Path, settings: JobSettings, error: Exception, started: str) -> None:
     """A run that ends without its results (refused, exit 2; or stopped before they were written) still
     leaves its trace: a ``runs`` entry (refused runs, in an existing ledger) and the webhook."""
-    from bulkprov.jobs.webhook import notify_event, refusal_body
+    from bulkprov.outputs.webhook import notify_event, refusal_body
 
     if getattr(error, "reported", False):
         return

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bulkprov.chars import printable
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
-from bulkprov.io.chars import printable
 
 
 def _profile(args: argparse.Namespace) -> dict[str, Any]:
@@ -102,11 +102,11 @@ def client_id(args: argparse.Namespace, profile: dict[str, Any]) -> str | None:
 
 def trail_of(args: argparse.Namespace, profile: dict[str, Any]):
     """The trail ``audit`` works on: ``--trail``, else the account's (host and client id), else the only one."""
+    from bulkprov.approvals.audit import AuditTrail
     from bulkprov.approvals.policy import Account, records_dir
     from bulkprov.cli.wording import say
     from bulkprov.config import job_settings
     from bulkprov.errors import UsageProblem
-    from bulkprov.jobs.audit import AuditTrail
     from bulkprov.kore.hosts import normalize_host
 
     if getattr(args, "trail", None):
@@ -123,12 +123,12 @@ def trail_of(args: argparse.Namespace, profile: dict[str, Any]):
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from bulkprov.approvals.audit import parse_expect
     from bulkprov.approvals.flow import audit
     from bulkprov.approvals.identity import cli_person
     from bulkprov.cli.wording import say
     from bulkprov.errors import UsageProblem
     from bulkprov.io.xlsx import check_new
-    from bulkprov.jobs.audit import parse_expect
 
     profile = _profile(args)
     trail = trail_of(args, profile)
@@ -174,11 +174,11 @@ def _verify(trail: Any, expect: tuple[int, str] | None) -> int:
 def cmd_prune(args: argparse.Namespace) -> int:
     """``bulkprov prune --older-than DAYS``: personal data goes; the audit chain stays verifiable."""
     from bulkprov.approvals import ApprovalStore
+    from bulkprov.approvals.audit import AuditTrail
     from bulkprov.approvals.flow import audit
     from bulkprov.approvals.identity import cli_person
     from bulkprov.approvals.policy import Account, records_dir
     from bulkprov.config import job_settings
-    from bulkprov.jobs.audit import AuditTrail
     from bulkprov.jobs.retention import prune_state
     from bulkprov.kore.hosts import normalize_host
 
@@ -199,3 +199,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{n} {_(what)}" for what, n in done.items())
     print((_("would remove: {counts}") if args.dry_run else _("removed: {counts}")).format(counts=counts))
     return 0
+
+
+COMMANDS = {"approve": cmd_decide, "reject": cmd_decide, "approvals": cmd_approvals, "audit": cmd_audit,
+            "prune": cmd_prune}

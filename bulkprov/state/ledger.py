@@ -25,7 +25,7 @@ The database runs in WAL mode (a reader never blocks the writer; a crash never c
 stores keys, outcomes, update bodies and before-images — user data, so the state directory is the
 owner's alone — and never a secret or a JWT.  ``PRAGMA user_version`` carries the schema version;
 version 1 ledgers are migrated, a newer one is refused with a message that says what to do.  The
-state directory's lock is :mod:`bulkprov.jobs.lock`.
+state directory's lock is :mod:`bulkprov.state.lock`.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable
-from bulkprov.jobs.applied import AppliedRoster, host_key
 from bulkprov.logs import new_run_id
 from bulkprov.model import RowRef, RowResult, UserKey
+from bulkprov.state.applied import AppliedRoster, host_key
 
 SCHEMA_VERSION = 3
 LEDGER_NAME = "ledger.sqlite3"
@@ -131,12 +131,6 @@ ALTER TABLE runs ADD COLUMN note TEXT;
 """
 # States of a run that may still have work to do (``--resume`` finishes the first two; a later sync all).
 OPEN_STATES = ("running", "interrupted")
-
-# A row's outcome is final when nothing more can be learnt by sending or asking: resuming a run
-# sends the pending rows and verifies the in-flight ones; a finished run has only final rows.
-def is_final(result: RowResult) -> bool:
-    return result.status not in ("not_attempted",) and result.error_code != "unverified"
-
 
 class LedgerWriteFailed(Exception):
     """The ledger could not be written (disk full, I/O error): the caller decides what that means."""
@@ -410,7 +404,7 @@ class Ledger(AppliedRoster):
 
     def mark_done(self, run_id: str, results: list[RowResult]) -> None:
         """Final outcomes only: a row not sent (or sent with no known outcome) stays pending (in flight)."""
-        results = [r for r in results if is_final(r)]
+        results = [r for r in results if r.final]
         if not results:
             return
         with self._tx():

@@ -1,6 +1,6 @@
 """Column-wise checks over a chunk of rows: the rows every rule passes, found at C speed.
 
-:meth:`bulkprov.validation.Validator.check` checks one row at a time (~15 µs a row).  For the
+:meth:`bulkprov.check.validator.Validator.check` checks one row at a time (~15 µs a row).  For the
 check-only path of a big file that is most of the time, and almost every row is valid.  Here a chunk
 of rows is transposed into columns and each rule runs over a whole column with C-level tools
 (``max(map(len, …))``, ``all(map(EMAIL_RE.match, …))``, a set of the distinct boolean words, a
@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bulkprov import schema
+from bulkprov.check.validator import Validator
 from bulkprov.io import RawRow
 from bulkprov.model import CheckedRow
-from bulkprov.validation import Validator
 
 # Column kinds whose per-row rules are mirrored below.
 COVERED_KINDS = frozenset({schema.ACTION, schema.EMAIL, schema.TEXT, schema.BOOL, schema.GROUPS, schema.ROLES,
@@ -61,11 +61,11 @@ class ColumnChecks:
                            for c in columns)
         self.email_i = index.get("emailId")
         self.org_i = index.get("orgUserId")
-        self.action_i = index.get("action") if v._per_row_action else None
-        self.fixed = None if v._per_row_action else ("add" if v.command == "validate" else v.command)
+        self.action_i = index.get("action") if v.per_row_action else None
+        self.fixed = None if v.per_row_action else ("add" if v.command == "validate" else v.command)
         self.email_limit = schema.BY_NAME["emailId"].max_length or 254
         # The same columns, limits and exceptions as Validator._user_info / _user_object.
-        self.lengths = [(i, limit) for name, i, limit in v._info_columns if limit and name != "emailId"]
+        self.lengths = [(i, limit) for name, i, limit in v.info_columns if limit and name != "emailId"]
         self.lists = [index[c.name] for c in schema.COLUMNS if c.is_list and c.name in index]
         self.bools = [index[name] for name in schema.BOOL_COLUMNS if name in index]
         self.send_i = index.get("sendEmail")
@@ -162,18 +162,18 @@ class ColumnChecks:
         v = self.validator
         email_keys, email_rows = _present(emails, numbers)
         org_keys, org_rows = _present(orgs, numbers)
-        new_emails = v._seen_email.check_new(email_keys)
-        new_orgs = v._seen_org.check_new(org_keys) if new_emails is not None else None
+        new_emails = v.seen_email.check_new(email_keys)
+        new_orgs = v.seen_org.check_new(org_keys) if new_emails is not None else None
         if new_emails is None or new_orgs is None:
             return False
-        v._seen_email.record(new_emails, email_rows)
-        v._seen_org.record(new_orgs, org_rows)
+        v.seen_email.record(new_emails, email_rows)
+        v.seen_org.record(new_orgs, org_rows)
         return True
 
     def _row_by_row(self, chunk: Chunk, suspects: set[int]) -> None:
         """Rows in order: suspects and duplicates through Validator.check, the others' keys recorded."""
         v = self.validator
-        first_email, first_org = v._seen_email.first, v._seen_org.first
+        first_email, first_org = v.seen_email.first, v.seen_org.first
         for p, raw in enumerate(chunk.rows):
             if p in suspects:
                 chunk.slow[p] = v.check(raw)

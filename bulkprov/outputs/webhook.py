@@ -1,4 +1,5 @@
-"""The run summary POSTed to a webhook when a run ends (a failure is a warning, never a failed run)."""
+"""What a webhook is sent: a run's summary when it ends, a refused run, approval events (a failure to post is
+a warning, never a failed run).  The URL may carry a token (Slack-style hooks): only its host is ever logged."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from bulkprov.errors import BulkprovError
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.settings import JobOutcome
+from bulkprov.outputs.results import RunSummary
 
 log = logging.getLogger("bulkprov")
 
@@ -18,16 +19,18 @@ def _absolute(path: Path | None) -> str | None:
     return str(Path(path).absolute()) if path else None
 
 
-def webhook_body(outcome: JobOutcome, run_id: str = "") -> dict[str, Any]:
-    s = outcome.summary
+def run_body(summary: RunSummary, *, exit_code: int, codes: list[str], results_path: Path | None,
+             undo_path: Path | None, audit_head: dict[str, Any] | None, run_id: str = "") -> dict[str, Any]:
+    """A finished run: its counts, exit code, stop codes, warnings and files."""
+    s = summary
     return {"run_id": s.run_id or run_id, "command": s.command, "input": s.input_path,
             "input_sha256": s.input_sha256, "started": s.started, "finished": s.finished,
-            "exit_code": outcome.exit_code, "aborted": s.aborted,
-            "codes": [e.code for e in outcome.stop_errors], "totals": dict(s.status_totals()),
+            "exit_code": exit_code, "aborted": s.aborted,
+            "codes": codes, "totals": dict(s.status_totals()),
             "counts": [{"action": a, "status": st, "rows": n} for (a, st), n in sorted(s.counts.items())],
             "warnings": list(s.warnings),
-            "results_path": _absolute(outcome.results_path), "undo_path": _absolute(outcome.undo_path),
-            "audit_head": outcome.audit_head or {}}
+            "results_path": _absolute(results_path), "undo_path": _absolute(undo_path),
+            "audit_head": audit_head or {}}
 
 
 def refusal_body(*, run_id: str, command: str, path: Path, started: str, finished: str,
@@ -40,10 +43,9 @@ def refusal_body(*, run_id: str, command: str, path: Path, started: str, finishe
             "undo_path": None}
 
 
-async def notify_webhook(url: str, outcome: JobOutcome, timeout: float = 10.0, run_id: str = "") -> bool:
-    """POST the run summary.  The URL may carry a token (Slack-style hooks), so only its host is
-    ever logged."""
-    if await notify_event(url, webhook_body(outcome, run_id), timeout):
+async def notify_run(url: str, body: dict[str, Any], timeout: float = 10.0) -> bool:
+    """POST a finished run's summary (:func:`run_body`)."""
+    if await notify_event(url, body, timeout):
         log.info(_("run summary posted to the webhook on %s"), _host(url))
         return True
     return False

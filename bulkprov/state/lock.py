@@ -34,7 +34,7 @@ class StateLock:
         self.took_over: dict[str, Any] | None = None
 
     def acquire(self) -> StateLock:
-        from bulkprov.jobs.ledger import private_dir
+        from bulkprov.state.ledger import private_dir
 
         private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)

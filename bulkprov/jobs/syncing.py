@@ -1,4 +1,4 @@
-"""``plan`` and ``sync`` as a strategy of the runner: read the account, diff, guard, then send.
+"""``plan`` and ``sync``, the sync strategy of the runner: read the account, diff, guard, then send.
 
 ``plan`` writes the plan workbook and changes nothing (``sync --dry-run`` is a plan too); ``sync``
 executes exactly that plan through the same dispatcher as every other command, under the same
@@ -15,17 +15,16 @@ night.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import math
 from pathlib import Path
 from typing import Any
 
-from bulkprov.approvals.flow import gate
 from bulkprov.errors import OUTCOME_CODES, GuardStopped, MaxRuntimeTooShort, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.ledger import Ledger, LedgerHooks
-from bulkprov.jobs.ledgered import held_state, shared_budget
-from bulkprov.jobs.runner import Context, Job, begin, end
+from bulkprov.jobs.frame import Context, Job, begin, end
+from bulkprov.jobs.runs import held_state, shared_budget
 from bulkprov.jobs.settings import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
@@ -37,6 +36,7 @@ from bulkprov.jobs.settings import (
 from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
+from bulkprov.state.ledger import Ledger, LedgerHooks
 from bulkprov.sync import listing as sync_listing
 from bulkprov.sync import plan as planning
 from bulkprov.sync import strays
@@ -48,7 +48,7 @@ log = logging.getLogger("bulkprov.sync")
 Roster = list[tuple[str, str, str]]  # (key, email, orgUserId) of users sync applied
 
 
-async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
+async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """``plan`` writes the plan workbook; ``sync`` executes it."""
     from bulkprov.send.dispatcher import dispatch_rows
 
@@ -98,8 +98,8 @@ async def run_sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcom
         if not syncing:  # plan, and sync --dry-run: nothing changes
             return _planned(job, plan, path)
         job.check_unchanged_before_sending()  # a roster still being written is never applied (exit 2)
-        refusals = await gate(_refusals(plan, settings, ctx.confirm), plan, settings, state_dir, path,
-                              summary.input_sha256)  # four eyes: a pending request, or an approved plan
+        refusals = await _gate(_refusals(plan, settings, ctx.confirm), plan, settings, path,
+                               summary.input_sha256)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
@@ -228,6 +228,28 @@ def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | N
         settings.allow_builder = builder[0].params["count"]
         plan.guards = [g for g in plan.guards if g.variant != "builder"]
     return list(plan.guards)
+
+
+async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSettings, path: Path,
+                input_sha256: str) -> list[RunStopped]:
+    """sync's plan through the one gate (:mod:`bulkprov.approvals.gate`): its guards judged as every command's are."""
+    from bulkprov.approvals.gate import approval_fingerprint, effective_policy, judge
+
+    other = [r for r in refusals if not (isinstance(r, GuardStopped) and r.variant in ("deletes", "roles", "builder"))]
+    if other:  # a changed approved plan file, an unreadable account: nothing to approve
+        return other
+    policy = effective_policy(settings)
+    bare = dataclasses.replace(settings, allow_deletes=None, allow_builder=None, allow_role_removals=None,
+                               max_deletes=policy.max_deletes, max_delete_percent=policy.max_delete_percent,
+                               builder_confirm=policy.builder_confirm)
+    guards = planning.guard_violations(plan, bare)
+    summary = {"counts": {**{a: len(plan.of(a)) for a in ("add", "update", "remove", "unchanged")}, "emails": plan.emails},
+               "removals": [i.row.email or i.row.org_user_id for i in plan.of("remove")][:10_000],
+               "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
+               "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
+                           for i in plan.of("update") for c in i.changes][:10_000]}
+    return await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
+                       input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)
 
 
 def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:

@@ -1,0 +1,338 @@
+"""The frame every strategy runs in: *begin* (load and check the file, fail early on an unwritable result
+path) and *end* (the undo file, the result workbook, the ledger's bookkeeping, the audit record and the
+webhook) -- the same for every command.  The strategies (:mod:`bulkprov.jobs.runner`'s table) decide what
+happens in between.
+
+The sending commands keep every row's check in memory (batches, ledger, undo): there the Failures sheet
+takes the cells of invalid rows from the first pass (up to a bound) and reads the file again only for the
+rest.  ``validate`` and ``--dry-run`` stream instead (:mod:`bulkprov.jobs.checkonly`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulkprov import i18n
+from bulkprov._faults import fault_point
+from bulkprov.check.validator import Validator
+from bulkprov.errors import (
+    BadConfig,
+    DiskFull,
+    FileChanged,
+    InputChanged,
+    InputError,
+    MissingColumn,
+    RunStopped,
+)
+from bulkprov.i18n import gettext as _
+from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.io.guard import file_sha256
+from bulkprov.io.xlsx import check_new
+from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
+from bulkprov.jobs.settings import (
+    COMMANDS,
+    EXIT_ABORTED,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    ROSTER_COMMANDS,
+    ConfirmFn,
+    JobOutcome,
+    JobSettings,
+    ProgressFn,
+    default_output,
+    key_column_requirement,
+    now,
+)
+from bulkprov.jobs.stopping import RuntimeLimit
+from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
+from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
+from bulkprov.state.ledger import LedgerWriteFailed
+
+log = logging.getLogger("bulkprov")
+
+# Input cells of invalid rows kept from the first pass for the Failures sheet; beyond this many the
+# rest are read again in a second pass, so memory stays bounded for a file where every row is bad.
+KEEP_CELLS_LIMIT = 20_000
+
+
+def load(path: Path, settings: JobSettings) -> Table:
+    if settings.command not in COMMANDS:
+        raise BadConfig("unknown-command", command=settings.command)
+    return open_table(path, sheet=settings.sheet, limits=settings.limits,
+                      required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                      ignore=tuple(settings.ignore_columns))
+
+
+@dataclass
+class Checked:
+    rows: list[CheckedRow]
+    cells: dict[int, list[str]]  # input cells of (some) invalid rows, for the Failures sheet
+
+    @property
+    def valid(self) -> list[CheckedRow]:
+        return [r for r in self.rows if r.valid]
+
+    @property
+    def invalid(self) -> list[CheckedRow]:
+        return [r for r in self.rows if not r.valid]
+
+
+def make_validator(table: Table, settings: JobSettings) -> Validator:
+    extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
+    command = "add" if settings.command in ROSTER_COMMANDS else settings.command
+    validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
+                          strict_ids=settings.strict_ids)
+    if settings.command == "apply" and "action" not in validator.index:
+        raise MissingColumn("action", path=table.path)
+    return validator
+
+
+def check_rows(table: Table, settings: JobSettings) -> Checked:
+    """Validate every row; payloads are kept only when they will be sent."""
+    validator = make_validator(table, settings)
+    keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
+    checked = Checked([], {})
+    for raw in table.rows:
+        row = validator.check(raw)
+        if not keep:
+            row.user = {}
+        if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
+            checked.cells[raw.row] = raw.cells
+        checked.rows.append(row)
+    return checked
+
+
+def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
+                  known: dict[int, list[str]], sha256: str) -> dict[int, list[str]]:
+    """Input cells of every row bound for the Failures sheet; re-reads the file only if some are missing.
+
+    The run has happened by now, so nothing here may cost the user their results: when the input
+    changed or vanished meanwhile, the Failures sheet goes without those cells (Results is complete).
+    """
+    missing = {row for row, r in results.items() if r.status in FAILED_STATUSES and row not in known}
+    if not missing:
+        return known
+    cells = dict(known)
+    try:
+        if file_sha256(path) != sha256:
+            raise FileChanged(path=path)
+        again = open_table(path, sheet=table.sheet, limits=settings.limits,
+                           required_any=key_column_requirement(settings.command), encoding=settings.encoding,
+                           ignore=tuple(settings.ignore_columns))
+        for raw in again.rows:
+            if raw.row in missing:
+                cells[raw.row] = raw.cells
+    except (InputError, OSError) as exc:
+        log.warning(i18n.gettext("Failures sheet without the input's cells for %d rows: %s"), len(missing), exc)
+    return cells
+
+
+def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],
+                  cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
+                  users: dict[int, dict] | None = None, extra: list | None = None) -> Path:
+    """Every row once, in input order; failed and invalid rows also with their own cells."""
+    users_headers, names = list(USERS_SHEET_HEADERS), Names(users.values() if users else ())
+    writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
+                          users_headers=users_headers if users is not None else None,
+                          failures=settings.failures_output if settings.results_format == "xlsx" else None,
+                          extra=extra)
+    half = len(results) // 2
+    try:
+        for i, row in enumerate(sorted(results)):
+            if i == half:
+                fault_point("results")
+            result = results[row]
+            summary.counts[(result.action, result.status)] += 1
+            writer.add(result, cells.get(row))
+            if users is not None and row in users:
+                named = user_cells(users[row], names)
+                writer.add_user([named.get(h, "") for h in users_headers])
+    except BaseException:
+        writer.abandon()
+        raise
+    summary.finished = now().isoformat(timespec="seconds")
+    return writer.close(summary)
+
+
+def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = None) -> int:
+    if stop_errors:
+        return max(e.exit_code for e in stop_errors)
+    if summary.aborted:
+        return EXIT_ABORTED
+    totals = summary.status_totals()
+    bad = totals["invalid"] + totals["failed"] + totals["not_attempted"]
+    return EXIT_ROWS_FAILED if bad else EXIT_OK
+
+
+# -- begin and end: the same for every command --------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a strategy gets besides the file and the settings: credentials and the front end's hooks,
+    and the one stop event that Ctrl-C, SIGTERM and the run-time limit set for the whole job."""
+
+    credentials: Any = None
+    progress: ProgressFn | None = None
+    confirm: ConfirmFn | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    limit: RuntimeLimit | None = None
+
+    def stopped(self, report: Any) -> Any:
+        """Mark ``report`` interrupted when the stop event ended it."""
+        if self.limit is not None:
+            return self.limit.stopped(report, self.stop)
+        return report
+
+
+@dataclass
+class Job:
+    """What every command has once its input is loaded and checked."""
+
+    path: Path
+    settings: JobSettings
+    table: Table
+    checked: Checked
+    summary: RunSummary
+    out_path: Path
+    stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
+    snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
+
+    def check_unchanged_before_sending(self) -> None:
+        """The file must still be the one read when the first request is about to leave (exit 2)."""
+        if self.snapshot is not None and self.snapshot.changed(self.path):
+            raise FileChanged("before-sending", path=self.path)
+
+    def changed_after_sending(self) -> bool:
+        """After the last request: a changed file stops the run as ``file-changed`` (exit 3)."""
+        if self.snapshot is None or not self.snapshot.changed(self.path):
+            return False
+        error = InputChanged()
+        self.stop_errors.append(error)
+        self.summary.aborted = self.summary.aborted or error.message
+        return True
+
+
+def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = True) -> Job:
+    """Load the file (rows are read lazily) and fail on an unwritable result path, before any work.
+
+    ``hash_now=False`` leaves the input's SHA-256 to a background thread (:func:`input_hash`), so
+    a streaming run reads the file and hashes it at the same time."""
+    started = now()
+    wait_until_settled(path, settings.settle)  # a file still being written is never read
+    if settings.command in ROSTER_COMMANDS:
+        refuse_bulkprov_output(path)  # a result, undo or plan workbook is not a roster
+    before = signature(path) if hash_now else None
+    table = load(path, settings)
+    out_path = results_path(settings.output or default_output(path, settings.command, fmt, started), fmt)
+    if settings.output:
+        check_new(out_path, replace=settings.replace_output or is_result_file(out_path), ours=False)
+    check_writable(out_path)
+    summary = RunSummary(command=settings.command + (_(" (dry run)") if settings.dry_run else ""),
+                         input_path=str(path.resolve()), input_sha256=file_sha256(path) if hash_now else "",
+                         input_name=settings.input_name or "",
+                         started=started.isoformat(timespec="seconds"), sheet=table.sheet,
+                         settings=settings.public_settings(),
+                         warnings=[w.message for w in table.warnings])
+    snapshot = InputSnapshot(*before, summary.input_sha256) if before is not None else None
+    return Job(path, settings, table, Checked([], {}), summary, out_path, snapshot=snapshot)
+
+
+def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
+    """Load and validate every row into memory (the sending commands and sync)."""
+    job = open_job(path, settings, fmt)
+    job.checked = check_rows(job.table, settings)
+    return job
+
+
+def input_hash(path: Path) -> concurrent.futures.Future[str]:
+    """The input's SHA-256, computed in a thread (hashlib releases the GIL) while the run reads it."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="bulkprov-sha256")
+    future = pool.submit(file_sha256, path)
+    pool.shutdown(wait=False)
+    return future
+
+
+async def end(job: Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
+              users: dict[int, dict] | None = None, extra: list | None = None) -> JobOutcome:
+    """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command.
+
+    Nothing here may cost the user the run: a disk that fills up while the workbook is written ends
+    the run with ``disk-full`` (exit 3) and the ledger still knows every row (``runs show`` writes
+    the workbook later)."""
+    from bulkprov.jobs.runs import record_finish
+    from bulkprov.outputs.undo import undo_path
+    from bulkprov.outputs.webhook import notify_run, run_body
+
+    summary, settings = job.summary, job.settings
+    failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
+    summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+    writing, written = undo_path(job.out_path), None  # what is being written: the abort line names it truly
+    try:
+        undo = write_undo_file(job, changed, results, report) if report else None
+        writing = job.out_path
+        add_notes(results, job.checked.rows)
+        input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
+        cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
+        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users, extra)
+        if summary.run_id and settings.use_ledger:
+            record_finish(settings, job.path, summary, written, job.stop_errors)
+    except (OSError, LedgerWriteFailed) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        if written is not None:  # the results are there; only the ledger's note of the finish is not
+            raise DiskFull("finish", results=str(written), reason=reason, run_id=summary.run_id or "?") from None
+        raise DiskFull("results", what=str(writing), reason=reason, run_id=summary.run_id or "?") from None
+    outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
+                         list(job.stop_errors))
+    from bulkprov.approvals.record import record_run
+
+    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
+    if settings.webhook and settings.command != "validate" and not settings.dry_run:
+        await notify_run(settings.webhook, run_body(
+            summary, exit_code=outcome.exit_code, codes=[e.code for e in outcome.stop_errors],
+            results_path=outcome.results_path, undo_path=outcome.undo_path, audit_head=outcome.audit_head,
+            run_id=settings.run_id or ""))
+    return outcome
+
+
+def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
+    """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
+    for row in rows:
+        result = results.get(row.row) if row.notes else None
+        if result is not None and result.status in (Status.SUCCESS.value, Status.VALID.value):
+            note = "; ".join(row.notes)
+            result.reason = f"{result.reason}; {note}" if result.reason else note
+
+
+def next_steps(settings: JobSettings, summary: RunSummary, out_path: Path,
+               stop_errors: list[RunStopped], failures: int) -> list[str]:
+    steps = [settings.phrasing.stopped(settings.command, e) for e in stop_errors]
+    if summary.aborted and not stop_errors:
+        steps.append(settings.phrasing.resume(settings.command, summary.aborted))
+    if failures:
+        steps.append(settings.phrasing.rerun_failures(settings.command, out_path))
+    return steps
+
+
+def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResult], report: Any) -> Path | None:
+    """Every run that changed the account leaves a file that changes it back.  A ledgered run's undo
+    file is written from the ledger, so it covers the whole run across crashes and resumptions."""
+    from bulkprov.jobs.runs import undo_material
+    from bulkprov.outputs.undo import undo_path, undo_rows, write_undo
+
+    summary, settings = job.summary, job.settings
+    before = report.before
+    if summary.run_id and settings.use_ledger:
+        rows, results, before = undo_material(settings, job.path, summary.run_id, rows, results, before)
+    changes, notes = undo_rows((r for r in rows if not r.errors), results, before)
+    if not changes:
+        return None
+    path = write_undo(undo_path(job.out_path), changes, notes, summary.run_id)
+    summary.next_steps.append(settings.phrasing.undo(path, len(changes)))
+    return path

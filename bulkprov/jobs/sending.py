@@ -1,0 +1,133 @@
+"""add, update, remove, lookup and apply: the valid rows go through the one gate, then the ledgered dispatcher.
+
+The whole file is judged before anything is sent (:mod:`bulkprov.approvals.gate`); then, under the
+state-directory lock, every row's state is committed before and after each call (see
+:mod:`bulkprov.jobs.runs`), so a run interrupted at any instant can be resumed without doing anything twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from bulkprov.errors import OUTCOME_CODES, BulkprovError, RunStopped, StateDirUnusable
+from bulkprov.i18n import gettext as _
+from bulkprov.jobs.frame import Context, Job, begin, end
+from bulkprov.jobs.internal import internal_error
+from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
+from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
+from bulkprov.logs import set_run_id
+from bulkprov.model import CheckedRow, RowResult, Status
+from bulkprov.outputs.results import RunSummary
+from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
+
+log = logging.getLogger("bulkprov")
+
+
+async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
+    """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
+    job = begin(path, settings, settings.results_format)
+    checked, summary = job.checked, job.summary
+    results = {r.row: RowResult.invalid(r) for r in checked.invalid}
+    job.check_unchanged_before_sending()
+    with held_state(path, settings, len(checked.rows), job.out_path, summary.input_sha256):
+        stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
+        if stops:
+            summary.aborted = " / ".join(s.message for s in stops)
+            job.stop_errors.extend(stops)
+            for row in checked.valid:
+                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
+                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+            return await end(job, results, None, [])
+        try:
+            report = await send_rows(path, settings, checked.rows, results, summary, ctx)
+        except BulkprovError:
+            raise
+        except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
+            report = _internal_error(path, settings, exc)
+            report.run_id = summary.run_id
+            # What the ledger knows: rows whose request left are "sent, outcome unknown", never "not sent".
+            known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
+            for row in checked.valid:
+                if row.row not in report.results:
+                    report.results[row.row] = known.get(row.row) or RowResult.of(
+                        row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
+                        "not-attempted")
+        results.update(report.results)
+        summary.aborted = report.aborted
+        summary.run_id = report.run_id or summary.run_id
+        summary.warnings.extend(report.notes)
+        if report.stop_error is not None:
+            job.stop_errors.append(report.stop_error)
+        job.changed_after_sending()
+        users = report.users if settings.command == "lookup" else None
+        return await end(job, results, report, checked.valid, users)
+
+
+async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> list[RunStopped]:
+    """The one gate (:mod:`bulkprov.approvals.gate`) for add, update, remove and apply; lookup changes nothing."""
+    if settings.command == "lookup" or settings.account is None:
+        return []
+    from bulkprov.approvals.gate import gate_rows
+
+    resuming = False
+    if settings.resume and settings.use_ledger:
+        with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
+            resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
+    return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                           confirm=ctx.confirm,
+                           resuming=resuming)
+
+
+async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
+                    summary: RunSummary, ctx: Context):
+    """The network half, under the state-directory lock and recorded in the ledger."""
+    from bulkprov._faults import fault_point
+    from bulkprov.send.dispatcher import (  # lazy: validate needs no network stack
+        DispatchReport,
+        dispatch_rows,
+    )
+
+    valid = [r for r in checked if not r.errors]
+    if not settings.use_ledger:
+        fault_point("dispatch")
+        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
+                                     snapshot=_wants_snapshot(settings))
+        return ctx.stopped(report)
+
+    state_dir = state_dir_for(path, settings)
+    with contextlib.closing(Ledger(state_dir)) as ledger:
+        try:
+            ledger.mark_dead_runs()  # under the lock: a run still "running" here died
+            run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
+        except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
+            raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
+        summary.run_id = run_id
+        set_run_id(run_id)
+        to_send = [r for r in valid if r.row not in done]
+        fault_point("dispatch")
+        with shared_budget(ledger, settings) as limiter:
+            report = await dispatch_rows(to_send, settings, ctx.credentials, ctx.progress, ctx.stop,
+                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
+                                         snapshot=_wants_snapshot(settings), limiter=limiter)
+    report = ctx.stopped(report)
+    merged = dict(done)
+    merged.update(report.results)
+    return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
+                          users=report.users, before=report.before, requests=report.requests, notes=report.notes)
+
+
+def _wants_snapshot(settings: JobSettings) -> bool:
+    """Fetch users before changing or removing them, so the undo file can restore them."""
+    return settings.command in ("update", "remove", "apply")
+
+
+def _internal_error(path: Path, settings: JobSettings, exc: Exception) -> Any:
+    from bulkprov.send.dispatcher import DispatchReport
+
+    log.error(_("internal error during the run: %s"), type(exc).__name__)
+    error = internal_error(state_dir_for(path, settings), exc)
+    return DispatchReport(results={}, aborted=error.message, stop_error=error)
