@@ -67,7 +67,12 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
+    from bulkprov.cli.directory import cmd_template_from_account, refuse_account_options
     from bulkprov.outputs.template import write_template
+
+    if args.from_account:
+        return cmd_template_from_account(args)
+    refuse_account_options(args)
 
     path = write_template(args.output, replace=args.replace_output)  # in the language main() chose
     print(say("template", path=path))
@@ -496,7 +501,13 @@ def _later(name: str):
     return run
 
 
-COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
+def _directory(args: argparse.Namespace) -> int:
+    from bulkprov.cli.directory import cmd_directory
+
+    return cmd_directory(args)
+
+
+COMMANDS = {"template": cmd_template, "directory": _directory, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
              "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
              "approve": _later("cmd_decide"), "reject": _later("cmd_decide"), "approvals": _later("cmd_approvals"),
              "audit": _later("cmd_audit"), "prune": _later("cmd_prune"), **{name: cmd_file for name in FILE_COMMANDS}}

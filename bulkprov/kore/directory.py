@@ -348,9 +348,9 @@ async def read_directory(pager: Any, host: str, *, limit: int = PAGE_LIMIT,
             return pager.directory_page(kind, limit=size, offset=asked, role_type=role_type)
 
         read = await read_listing(name, fetch, limit=limit)
+        if progress is not None:
+            progress(read)
         directory.of(kind).extend(read.entries)
         read.entries = []
         directory.reads.append(read)
-        if progress is not None:
-            progress(read)
     return directory
