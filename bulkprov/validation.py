@@ -66,13 +66,14 @@ class _Cells:
 class _Problems:
     """The errors of the row being checked (collected, then frozen into its CheckedRow)."""
 
-    __slots__ = ("row", "errors", "notes", "headers")
+    __slots__ = ("row", "errors", "notes", "headers", "names")
 
     def __init__(self, row: int, headers: Mapping[str, str]) -> None:
         self.row = row
         self.errors: list[RowError] = []
         self.notes: list[str] = []  # what was changed on the way (normalised, removed), for Results
         self.headers = headers  # column name -> the user's header for it
+        self.names: dict[str, str] = {}  # id (case-folded) -> the name the row wrote it by
 
     def add(self, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> None:
         self.errors.append(RowError.of(self.row, column, value, code, variant, header=self.headers.get(column, ""),
@@ -141,7 +142,7 @@ class Validator:
                     user["userInfo"][name] = value
             send_email = self._bool(cells, "sendEmail", problems)
         self._check_duplicates(key, raw.row, problems, email, org)
-        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes)
+        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes, problems.names)
 
     def _shown(self, name: str) -> str:
         """A column as messages name it: the user's header, else its header in the reader's language."""
@@ -339,8 +340,8 @@ class Validator:
         item = _plain_id(item, self._shown("groups"), schema.GROUP_ID_RE, problems.notes)
         if schema.GROUP_ID_RE.match(item):
             return item
-        found = self.lookups.get("Groups", {}).get(_fold(item))
-        if found:
+        if found := self.lookups.get("Groups", {}).get(_fold(item)):
+            problems.names[found.casefold()] = item
             return found
         if self.relaxed is not None and self.relaxed.accepts("group", item, problems.row, self._shown("groups")):
             return item
@@ -389,8 +390,8 @@ class Validator:
         text = _plain_id(text, self._shown(column), pattern, problems.notes)
         if pattern.match(text):
             return text
-        found = self.lookups.get(sheet, {}).get(_fold(text))
-        if found:
+        if found := self.lookups.get(sheet, {}).get(_fold(text)):
+            problems.names[found.casefold()] = text
             return found
         if self.relaxed is not None and self.relaxed.accepts(what, text, problems.row, self._shown(column)):
             return text

@@ -182,3 +182,31 @@ def test_hosts_compare_normalised_and_a_broken_stamp_matches_nothing():
 
 def test_short_ids_for_sentences():
     assert short_id(R_TESTER) == "5c9d…0f12" and short_id("e-1") == "e-1"
+
+
+# -- a server's refusal in words ------------------------------------------------------------------------------
+
+
+def test_refusal_words_read_which_kind_the_server_refuses():
+    from bulkprov.kore.refusals import refused_kind
+
+    said = {"INVALID_ROLE_ID": "role", "Invalid roleId": "role", "Role doesn't exist": "role", "Group not found": "group",
+            "Invalid groupIds": "group", "INVALID_BOT_ID": "bot", "INVALID_DIALOG_ID": "", "INVALID_EMAIL": "",
+            "User already exists": "", "role updated": ""}
+    assert {message: refused_kind(message) for message in said} == said
+
+
+def test_refusal_words_name_the_quoted_id_else_every_entry_of_its_kind():
+    from bulkprov.kore.refusals import in_words
+
+    update = {"userInfo": {"emailId": "a@x.com"},
+              "roles": {"addTo": [{"roleId": R_TESTER, "botId": B_SUPPORT}], "removeFrom": [{"roleId": R_OWNER}]},
+              "groups": {"addTo": [G_SUPPORT], "removeFrom": []}}
+    names = {R_TESTER.casefold(): "Bot Tester"}
+    assert in_words(f"Invalid roleId {R_OWNER}", update, names) == (
+        f"role 5c9d…0f13 does not exist on this account (the server said: Invalid roleId {R_OWNER})")
+    assert in_words("INVALID_ROLE_ID", update, names).startswith(
+        "one of the roles 'Bot Tester' (5c9d…0f12), 5c9d…0f13 does not exist")
+    assert in_words("Invalid botId", update, {}).startswith("bot st-6…0c1d does not exist")
+    assert in_words("INVALID_DIALOG_ID", update, names) is None
+    assert in_words("Invalid groupId", {"userInfo": {}}, names) is None, "no group sent: the server's words stand"

@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 
 from bulkprov import schema
 from bulkprov.kore.directory import Directory, Entry
+from bulkprov.kore.refusals import short_id
+
+__all__ = ["NameBook", "Resolution", "Sheet", "fold", "resolve_role", "same_host", "short_id"]
 
 KINDS = ("role", "bot", "group")
 SEPARATORS = (";", "@", ":")
@@ -47,11 +50,6 @@ def fold(name: str) -> str:
     """How two names compare: NFKC (full-width forms, compatibility characters), case-folded, trimmed,
     runs of white space as one space."""
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
-
-
-def short_id(ident: str) -> str:
-    """An id as a person reads it in a sentence: ``5c9d…0f12`` (long ids), else whole."""
-    return ident if len(ident) <= 12 else f"{ident[:4]}…{ident[-4:]}"
 
 
 def same_host(a: str | None, b: str | None) -> bool:

@@ -118,7 +118,13 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
     Problem("server-refused", N_("the server refused this user (the reason has its words)"),
             {"": "{said}",
              "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
-                           "asked")}),
+                           "asked"),
+             "role": N_("role {which} does not exist on this account (the server said: {said})"),
+             "roles": N_("one of the roles {which} does not exist on this account (the server said: {said})"),
+             "bot": N_("bot {which} does not exist on this account (the server said: {said})"),
+             "bots": N_("one of the bots {which} does not exist on this account (the server said: {said})"),
+             "group": N_("group {which} does not exist on this account (the server said: {said})"),
+             "groups": N_("one of the groups {which} does not exist on this account (the server said: {said})")}),
     Problem("not-applied", N_("the server's reply did not say the change was made, and usersInfo shows it was not"),
             {"": N_("not done: the server answered {said}, which does not say it was done, and usersInfo shows it "
                     "was not")}),
