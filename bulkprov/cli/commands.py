@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import shlex
 import sys
@@ -67,12 +68,7 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
 
 
 def cmd_template(args: argparse.Namespace) -> int:
-    from bulkprov.cli.directory import cmd_template_from_account, refuse_account_options
     from bulkprov.outputs.template import write_template
-
-    if args.from_account:
-        return cmd_template_from_account(args)
-    refuse_account_options(args)
 
     path = write_template(args.output, replace=args.replace_output)  # in the language main() chose
     print(say("template", path=path))
@@ -431,7 +427,7 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     config.fail_5xx, config.fail_rate = args.fail_5xx, args.fail_rate
     config.commit_then_drop, config.latency = args.commit_then_drop, args.latency
     config.max_users_per_request = args.max_users
-    for name in ("replies", "rate_refusal", "other_client_rate", "prefill"):
+    for name in ("replies", "rate_refusal", "other_client_rate", "prefill", "directory_offset"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     config.odd = [*config.odd, *(args.odd or [])]
@@ -501,13 +497,12 @@ def _later(name: str):
     return run
 
 
-def _directory(args: argparse.Namespace) -> int:
-    from bulkprov.cli.directory import cmd_directory
+def _names(name: str):
+    """A command of :mod:`bulkprov.cli.directory` (the account's names), imported only when it runs."""
+    return lambda args: getattr(importlib.import_module("bulkprov.cli.directory"), name)(args)
 
-    return cmd_directory(args)
 
-
-COMMANDS = {"template": cmd_template, "directory": _directory, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
+COMMANDS = {"template": _names("cmd_template"), "directory": _names("cmd_directory"), "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
              "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
              "approve": _later("cmd_decide"), "reject": _later("cmd_decide"), "approvals": _later("cmd_approvals"),
              "audit": _later("cmd_audit"), "prune": _later("cmd_prune"), **{name: cmd_file for name in FILE_COMMANDS}}

@@ -66,6 +66,16 @@ def refuse_account_options(args: argparse.Namespace) -> None:
                                     "otherwise)").format(options=named))
 
 
+def cmd_template(args: argparse.Namespace) -> int:
+    """``bulkprov template``: from the account with --from-account, else the schema's (with its examples)."""
+    from bulkprov.cli.commands import cmd_template as plain_template
+
+    if args.from_account:
+        return cmd_template_from_account(args)
+    refuse_account_options(args)
+    return plain_template(args)
+
+
 def cmd_template_from_account(args: argparse.Namespace) -> int:
     """The template with the account's roles, bots and groups (kept copy while young, unless refreshed)."""
     from bulkprov.io.xlsx import check_new

@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--other-client-rate", type=float, metavar="N",
                    help="another client of the account spends N requests per second of the same windows")
     p.add_argument("--prefill", type=int, metavar="N", help="requests another client made just before start")
+    p.add_argument("--directory-offset", choices=("pages", "records"),
+                   help="what offset counts in the groups and bots calls (default pages; the vendor's pages disagree)")
     p.add_argument("--odd", action="append", metavar="NAME",
                    help="answer the odd way NAME, as a real server may on a bad day (repeatable; the README lists "
                    "the names: write-empty, write-queued, info-omit, list-skip-one...)")

@@ -65,7 +65,7 @@ class AccountDirectory:
     state_dir: Path | None = None
     max_age_hours: float = DEFAULT_MAX_AGE_HOURS
     refresh: bool = False
-    """Read the account even when the kept copy is young (``--refresh-directory``)."""
+    """Read the account even when the kept copy is young (the person asked for it)."""
     progress: Callable[[ListingRead], None] | None = None
     directory: Directory | None = None
     source: str = ""
