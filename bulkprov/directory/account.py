@@ -194,7 +194,7 @@ def gap_lines(directory: Directory) -> list[str]:
 
 
 def directory_entries(directory: Directory, listing: str) -> list:
-    kind, _, role_type = listing.partition("/")
+    kind, _sep, role_type = listing.partition("/")
     return [e for e in directory.of(kind) if not role_type or e.type == role_type]
 
 
