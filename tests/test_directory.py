@@ -390,3 +390,31 @@ def test_listing_reads_carry_no_entries_once_in_the_directory(make_emulator, cre
     directory = read(make_emulator(), creds)
     assert all(isinstance(r, ListingRead) and r.entries == [] for r in directory.reads)
     assert Directory.from_json(json.loads(json.dumps(directory.as_json()))).as_json() == directory.as_json()
+
+
+# -- the emulator answers in the samples' shapes -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, call", [("/api/public/roles?roleType=bot&limit=50", "roles"),
+                                        ("/api/public/roles?roleType=admin&limit=50", "roles"),
+                                        ("/api/public/groups?offset=0&limit=50", "groups"),
+                                        ("/api/public/bots?offset=0&limit=50", "bots")])
+def test_the_documented_emulator_answers_in_the_samples_shapes(make_emulator, creds, path, call):
+    from tests.test_emulator_documented import conforms
+
+    emu = make_emulator(replies="documented", users=[{"userInfo": {"emailId": "a@acme-corp.com", "firstName": "A"},
+                                                      "groups": [GROUP["Sales"]]}])
+    body = asyncio.run(_get(emu, creds, path))
+    conforms(body, json.loads(sample(call)), call)
+    if call == "groups":
+        sales = next(g for g in body["groups"] if g["gN"] == "Sales")
+        assert sales["userCount"] == 1 and sales["users"][0]["emailId"] == "a@acme-corp.com"
+
+
+async def _get(emu, creds, path: str):
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session, session.get(emu.url + path,
+                                                               headers={"auth": creds.token()}) as reply:
+        assert reply.status == 200
+        return await reply.json()

@@ -72,8 +72,10 @@ class Listings:
         item: dict[str, Any] = {"roleType": role_type}
         if role_type == "bot" or not self.config.documented:  # the sample's admin role has no _id
             item["_id"] = role_id
-        item.update(role=name, rDesc=self.config.descriptions.get(role_id, ""),
-                    permissions={"BOT_BUILDER": ["VIEW"]} if role_type == "bot" else {"USER_MANAGEMENT": ["VIEW"]})
+        # the sample's permissions are "{...}": documented, the emulator shows no key it could not vouch for
+        permissions = {} if self.config.documented else {"BOT_BUILDER" if role_type == "bot" else "USER_MANAGEMENT":
+                                                          ["VIEW"]}
+        item.update(role=name, rDesc=self.config.descriptions.get(role_id, ""), permissions=permissions)
         return item
 
     def _group_items(self) -> list[dict[str, Any]]:
