@@ -418,3 +418,24 @@ async def _get(emu, creds, path: str):
                                                                headers={"auth": creds.token()}) as reply:
         assert reply.status == 200
         return await reply.json()
+
+
+async def test_a_page_number_past_the_servers_maximum_is_tried_as_records_then_said():
+    """One version of the bots page allows 10 pages: a refused later page is asked once as records, then the read
+    stops and says why."""
+    from bulkprov.kore.directory import DirectoryPage
+    from bulkprov.kore.errors import RequestRefused
+
+    entries = [Entry(f"st-{i:08x}-0000-4000-8000-000000000000", f"Bot {i}") for i in range(120)]
+    asked = []
+
+    async def fetch(offset, limit):
+        asked.append(offset)
+        if offset > 1:  # pages up to 1 only; anything further is refused
+            raise RequestRefused("HTTP 400: offset must be at most 1", status=400)
+        start = offset * limit
+        return DirectoryPage(200, tuple(entries[start:start + limit]), 120, start + limit < 120)
+
+    listing = await read_listing("bots", fetch)
+    assert asked == [0, 1, 2, 100] and (len(listing.entries), listing.gap) == (100, "refused-page")
+    assert listing.offset_counts == "records" and not listing.complete

@@ -176,6 +176,8 @@ def test_template_connection_options_need_from_account(tmp_path):
     proc = bulkprov("template", "-o", str(tmp_path / "t.xlsx"), "--host", "https://bots.kore.ai")
     assert proc.returncode == 2 and "--host: only with --from-account" in proc.stderr
     assert not (tmp_path / "t.xlsx").exists()
+    as_csv = bulkprov("template", "--from-account", "-o", str(tmp_path / "t.csv"), "--host", "https://bots.kore.ai")
+    assert as_csv.returncode == 2 and "name the template .xlsx" in as_csv.stderr and not (tmp_path / "t.csv").exists()
 
 
 # -- the canary ----------------------------------------------------------------------------------------------------
@@ -252,3 +254,67 @@ def test_a_refused_role_bot_or_group_is_named_by_name_and_id(make_emulator, tmp_
     assert reasons["d@acme-corp.com"].startswith(
         "one of the roles 'Bot Tester' (5c9d…0f12), 'Bot Owner' (5c9d…0f99) does not exist on this account")
     assert "row 2, a@acme-corp.com: server-refused — role 'Bot Tester' (5c9d…0f12)" in proc.stdout
+
+
+# -- a profile, the state directory, the rate budget shared through it --------------------------------------------
+
+
+def test_directory_and_template_take_the_profile_and_share_the_budget_through_the_ledger(make_emulator, tmp_path):
+    from bulkprov.emulator import EmulatorConfig
+
+    emu = make_emulator()
+    config = EmulatorConfig()
+    (tmp_path / "kore.env").write_text(f"KORE_CLIENT_ID={config.client_id}\nKORE_CLIENT_SECRET={config.client_secret}\n",
+                                       encoding="utf-8")
+    (tmp_path / "bulkprov.toml").write_text(
+        f'[profiles.hr]\nhost = "{emu.url}"\nenv_file = "kore.env"\nstate_dir = "hr-state"\nrate = "30/1"\n'
+        'directory_max_age_hours = 0\n', encoding="utf-8")
+    first = bulkprov("directory", "--profile", "hr", "-o", "a.xlsx", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    asked = len(emu.state()["requests"])
+    again = bulkprov("directory", "--profile", "hr", "-o", "b.xlsx", cwd=tmp_path)
+    assert again.returncode == 0 and len(emu.state()["requests"]) == 2 * asked, "directory always reads the account"
+    with sqlite3.connect(tmp_path / "hr-state" / "ledger.sqlite3") as db:
+        (kept,) = db.execute("SELECT count(*) FROM budget WHERE host = ?", (emu.url,)).fetchone()
+    assert kept >= asked, "the requests it made are the next run's to count"
+    assert len(list((tmp_path / "hr-state" / "directory").iterdir())) == 1
+    template = bulkprov("template", "--from-account", "--profile", "hr", "-o", "t.xlsx", cwd=tmp_path)
+    assert template.returncode == 0 and "as kept on" not in template.stdout, "the profile's age of 0: read again"
+
+
+def test_template_from_account_without_the_scope_stops_and_writes_nothing(make_emulator, tmp_path):
+    emu = make_emulator(odd=["directory-forbidden"])
+    proc = run(emu, tmp_path, "template", "--from-account", "-o", "t.xlsx")
+    assert proc.returncode == 3 and "Role Management" in proc.stderr and not (tmp_path / "t.xlsx").exists()
+
+
+def test_the_dropdowns_accept_several_entries(make_emulator, tmp_path):
+    emu = make_emulator()
+    assert run(emu, tmp_path, "template", "--from-account", "-o", "t.xlsx").returncode == 0
+    lists = [v for v in openpyxl.load_workbook(tmp_path / "t.xlsx")["Users"].data_validations.dataValidation
+             if v.formula1.startswith("Lists!")]
+    assert len(lists) == 2 and not any(v.showErrorMessage for v in lists), "Support Agents; HR stays allowed"
+
+
+def test_mock_server_offset_and_directory_switches_from_the_command_line(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    server = subprocess.Popen([sys.executable, "-m", "bulkprov", "mock-server", "--port", "0", "--rate", "none",
+                               "--directory-offset", "records", "--odd", "directory-short-pages"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        url = server.stdout.readline().split(" listening on ")[1].split(" ")[0]
+        env = kore_env(type("Emu", (), {"url": url}))
+        proc = bulkprov("directory", "-o", str(tmp_path / "d.jsonl"), "--state-dir", str(tmp_path / "s"), env=env)
+        assert proc.returncode == 0, proc.stderr
+        assert len((tmp_path / "d.jsonl").read_text(encoding="utf-8").splitlines()) == 6 + 3 + 5
+        bad = bulkprov("mock-server", "--port", "0", "--directory-offset", "rows")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        server.communicate(timeout=10)
