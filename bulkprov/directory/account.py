@@ -125,7 +125,8 @@ class AccountDirectory:
             resolution = self._book(self.directory, sheets, held).resolve(kind, text, role_type=role_type)
         return resolution
 
-    def _book(self, directory: Directory | None, sheets, held) -> NameBook:
+    def _book(self, directory: Directory | None, sheets: dict[str, list[Sheet]] | None,
+              held: list[tuple[str, str]] | None) -> NameBook:
         return NameBook(directory, sheets or {}, held or [], target=self.host)
 
     # -- reading it -----------------------------------------------------------------------------------------

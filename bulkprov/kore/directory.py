@@ -36,6 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bulkprov.i18n import gettext as _
 from bulkprov.kore.errors import CallFailed, RequestRefused, ServerFailed
 from bulkprov.kore.replies import _parse_json, whole_failure
 
@@ -149,15 +150,11 @@ def classify_page(kind: str, status: int, headers: Mapping[str, str] | None, tex
 
 
 def _refused(kind: str) -> str:
-    from bulkprov.i18n import gettext as _
-
     return {"roles": _("the account's roles were refused"), "bots": _("the account's bots were refused"),
             "groups": _("the account's groups were refused")}[kind]
 
 
 def _unexpected(kind: str) -> str:
-    from bulkprov.i18n import gettext as _
-
     return {"roles": _("unexpected reply to the roles call (no roles list)"),
             "bots": _("unexpected reply to the bots call (no bots list)"),
             "groups": _("unexpected reply to the groups call (no groups list)")}[kind]
