@@ -318,3 +318,19 @@ def test_mock_server_offset_and_directory_switches_from_the_command_line(tmp_pat
     finally:
         os.kill(server.pid, signal.SIGTERM)
         server.communicate(timeout=10)
+
+
+def test_hostile_names_from_the_account_stay_text(make_emulator, tmp_path):
+    hostile = {"e-0000000a-0000-4000-8000-000000000000": '=HYPERLINK("http://evil.example","x")',
+               "e-0000000b-0000-4000-8000-000000000000": "<r><t>rich</t></r>",
+               "e-0000000c-0000-4000-8000-000000000000": "+1 & <b>bold</b>\x07"}
+    emu = make_emulator(groups=hostile)
+    for name in ("d.xlsx", "d.csv"):
+        assert run(emu, tmp_path, "directory", "-o", name).returncode == 0
+    wb = openpyxl.load_workbook(tmp_path / "d.xlsx")
+    cells = {row[1].value: row[0] for row in wb["Groups"].iter_rows(min_row=2)}
+    for gid, name in hostile.items():
+        assert cells[gid].data_type == "s" and cells[gid].value == name.replace("\x07", "_x0007_"), name
+    flat = list(csv.DictReader((tmp_path / "d.csv").read_text(encoding="utf-8-sig").splitlines()))
+    names = {r["id"]: r["name"] for r in flat}
+    assert names["e-0000000a-0000-4000-8000-000000000000"].startswith("'=HYPERLINK"), "a formula never runs in Excel"
