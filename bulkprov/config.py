@@ -73,6 +73,7 @@ SETTINGS: dict[str, tuple[type, Any]] = {
     "settle": (float, None),          # read the input only once unchanged this long (None: 10 s unattended, else 0)
     "lang": (str, None),              # en, ko or ja: messages, workbooks and the template (else the locale)
     "ignore_columns": (list, []),     # headers to leave unread, e.g. one that looks like a misspelt column
+    "directory_max_age_hours": (float, 24.0),  # the account's roles, bots and groups are read again when older
     # four-eyes approval (bulkprov.approvals): who may approve on the command line, how long a request lives
     "approvers": (list, []),          # OS user names, or "group:NAME" for an OS group's members
     "approval_expiry_hours": (float, 24.0),

@@ -119,6 +119,9 @@ class CheckedRow:
     send_email: bool | None = None
     errors: list[RowError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+    """The names the row wrote its role, bot and group ids by (id, case-folded -> name as typed), for
+    a server's refusal in words."""
 
     @classmethod
     def make(cls, row: int, action: str, email: str = "", org_user_id: str = "", user: dict | None = None,
@@ -152,7 +155,7 @@ class CheckedRow:
     def as_action(self, action: str, user: dict[str, Any] | None = None) -> CheckedRow:
         """The same row and key doing something else (sync turns roster rows into updates)."""
         return CheckedRow(RowRef(self.row, action, self.key), user if user is not None else self.user,
-                          self.send_email, list(self.errors), list(self.notes))
+                          self.send_email, list(self.errors), list(self.notes), dict(self.names))
 
 
 @dataclass(slots=True)

@@ -128,14 +128,14 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("config",),                   # the one settings function every front end uses
     ("jobs",),                     # the orchestrator: begin, a strategy per command, end
     ("sync",),                     # the stages, from here down
-    ("approvals",),
+    ("approvals", "directory"),    # the account's directory: read within the budget, kept, names to ids
     ("send", "outputs", "state"),
     ("check",),
     ("kore", "emulator"),
     ("io",),
     ("errors", "schema", "model", "logs", "units", "i18n", "chars", "_faults", "__init__"),  # the ground floor
 )
-STAGES = ("sync", "send", "kore", "io", "outputs", "approvals", "state", "check")
+STAGES = ("sync", "send", "kore", "io", "outputs", "approvals", "directory", "state", "check")
 GROUND = FLOORS[-1]
 ABOVE_THE_STAGES = ("jobs", "config", "web", "cli", "__main__", "_docs")
 

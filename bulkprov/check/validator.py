@@ -59,13 +59,14 @@ class _Cells:
 class _Problems:
     """The errors of the row being checked (collected, then frozen into its CheckedRow)."""
 
-    __slots__ = ("row", "errors", "notes", "headers")
+    __slots__ = ("row", "errors", "notes", "headers", "names")
 
     def __init__(self, row: int, headers: Mapping[str, str]) -> None:
         self.row = row
         self.errors: list[RowError] = []
         self.notes: list[str] = []  # what was changed on the way (normalised, removed), for Results
         self.headers = headers  # column name -> the user's header for it
+        self.names: dict[str, str] = {}  # id (case-folded) -> the name the row wrote it by
 
     def add(self, column: str, value: str, code: str, variant: str = "", /, **params: Any) -> None:
         self.errors.append(RowError.of(self.row, column, value, code, variant, header=self.headers.get(column, ""),
@@ -134,7 +135,7 @@ class Validator:
                     user["userInfo"][name] = value
             send_email = self._bool(cells, "sendEmail", problems)
         self._check_duplicates(key, raw.row, problems, email, org)
-        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes)
+        return CheckedRow(RowRef(raw.row, action, key), user, send_email, problems.errors, notes, problems.names)
 
     def _shown(self, name: str) -> str:
         """A column as messages name it: the user's header, else its header in the reader's language."""
@@ -365,8 +366,8 @@ class Validator:
         text = plain_id(text, self._shown(column), kind.pattern, problems.notes)
         if kind.pattern.match(text):
             return text
-        found = self.lookups.get(kind.sheet or "", {}).get(fold(text))
-        if found:
+        if found := self.lookups.get(kind.sheet or "", {}).get(fold(text)):
+            problems.names[found.casefold()] = text
             return found
         if self.relaxed is not None and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
             return text

@@ -81,7 +81,10 @@ def _run(args) -> int:
     from bulkprov.errors import BulkprovError, RunStopped
 
     try:
-        from bulkprov.cli.commands import COMMANDS
+        if args.command in ("template", "directory"):  # the account's names: bulkprov.cli.directory
+            from bulkprov.cli.directory import COMMANDS
+        else:
+            from bulkprov.cli.commands import COMMANDS
 
         return COMMANDS[args.command](args)
     except RunStopped as exc:

@@ -426,7 +426,7 @@ def cmd_mock_server(args: argparse.Namespace) -> int:
     config.fail_5xx, config.fail_rate = args.fail_5xx, args.fail_rate
     config.commit_then_drop, config.latency = args.commit_then_drop, args.latency
     config.max_users_per_request = args.max_users
-    for name in ("replies", "rate_refusal", "other_client_rate", "prefill"):
+    for name in ("replies", "rate_refusal", "other_client_rate", "prefill", "directory_offset"):
         if getattr(args, name) is not None:
             setattr(config, name, getattr(args, name))
     config.odd = [*config.odd, *(args.odd or [])]
@@ -492,7 +492,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
     return approvals.COMMANDS[args.command](args)
 
 
-COMMANDS = {"template": cmd_template, "export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
+COMMANDS = {"export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
              "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
              **dict.fromkeys(("approve", "reject", "approvals", "audit", "prune"), cmd_approvals),
              **dict.fromkeys(FILE_COMMANDS, cmd_file)}

@@ -45,6 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="users-template.xlsx", help="where to write it (default %(default)s)")
     p.add_argument("--force", "--replace-output", dest="replace_output", action="store_true",
                    help="replace the file if it exists (it may be a filled-in roster)")
+    p.add_argument("--from-account", action="store_true",
+                   help="fill the Roles, Bots and Groups sheets and the dropdowns with the account's own names "
+                   "(needs the connection options below)")
+    _directory_options(p, kept=True)
+
+    p = sub.add_parser("directory", help="the account's roles, bots and groups (name, id, description; members "
+                       "of groups) as a workbook stamped with its host, usable as --lookups")
+    p.add_argument("-o", "--output", type=Path, help="where to write it: .xlsx (default account-directory.xlsx), "
+                   ".csv or .jsonl")
+    p.add_argument("--replace-output", action="store_true", help="replace the -o file if it exists")
+    _directory_options(p, kept=False)
 
     for name, help_text in FILE_COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -135,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--other-client-rate", type=float, metavar="N",
                    help="another client of the account spends N requests per second of the same windows")
     p.add_argument("--prefill", type=int, metavar="N", help="requests another client made just before start")
+    p.add_argument("--directory-offset", choices=("pages", "records"),
+                   help="what offset counts in the groups and bots calls (default pages; the vendor's pages disagree)")
     p.add_argument("--odd", action="append", metavar="NAME",
                    help="answer the odd way NAME, as a real server may on a bad day (repeatable; the README lists "
                    "the names: write-empty, write-queued, info-omit, list-skip-one...)")
@@ -174,6 +187,23 @@ def _connection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
     p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
+
+
+def _directory_options(p: argparse.ArgumentParser, *, kept: bool) -> None:
+    """How the account's directory is read (and where it is kept): the connection options, as export's."""
+    _connection_options(p)
+    p.add_argument("--rate", help="rate budget, as for the file commands (default 60/min,1800/h)")
+    p.add_argument("--max-attempts", type=int, help="attempts per request (default 6)")
+    p.add_argument("--timeout", type=float, help="seconds per request (default 60)")
+    p.add_argument("--state-dir", type=Path, help="where the account's directory is kept for later runs, with the "
+                   "rate budget (default: the profile's state_dir, else .bulkprov)")
+    if kept:
+        p.add_argument("--refresh-directory", action="store_true",
+                       help="read the account's directory now, however young the copy kept in the state directory")
+        p.add_argument("--directory-max-age-hours", type=float, metavar="HOURS",
+                       help="read the account's directory again when the kept copy is older (default 24)")
+    p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
 
 
 def _state_options(p: argparse.ArgumentParser) -> None:

@@ -199,6 +199,11 @@ SAID = {
     "row-problem": N_("  row {row}:{column}: {code} — {message}"),
     "row-outcome": N_("  row {row}, {who}: {code} — {reason}"),
     "export": N_("export: {users} users, {requests} requests — {path}"),
+    "directory": N_("directory: {roles} roles, {bots} bots, {groups} groups, {requests} requests — {path}"),
+    "template-account": N_("template written with the account's names ({roles} roles, {bots} bots, {groups} "
+                           "groups): {path}"),
+    "template-account-kept": N_("template written with the account's names as kept on {read_at} ({roles} roles, "
+                                "{bots} bots, {groups} groups; --refresh-directory reads them again): {path}"),
     "undo-of-run": N_("undo file of run {run_id}: {path}"),
     "run-changed-nothing": N_("run {run_id} changed nothing"),
     "results-of-run": N_("results of run {run_id}: {path}"),

@@ -17,6 +17,8 @@ DEMO_CLIENT_SECRET = "demo-secret-change-me"
 API_USERS = "/api/public/users"
 API_USERS_INFO = "/api/public/usersInfo"
 API_LIST = "/api/public/alluserroles"
+API_ROLES, API_GROUPS, API_BOTS = "/api/public/roles", "/api/public/groups", "/api/public/bots"
+OFFSET_STYLES = ("pages", "records")
 
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again after some time."
 RATE_REFUSAL_STYLES = ("429-retry-after", "429", "400-message", "400-retry-after")
@@ -54,10 +56,14 @@ def demo_seed() -> dict[str, Any]:
     the example dialog id) so the template's example row is valid against the demo server.
     """
     roles = [
-        {"roleId": _hex_id(f"role/{name}", 24), "name": name, "type": kind}
-        for name, kind in (
-            ("Master Admin", "admin"), ("Bot Admin", "admin"), ("User Management Admin", "admin"),
-            ("Bot Owner", "bot"), ("Bot Developer", "bot"), ("Bot Tester", "bot"),
+        {"roleId": _hex_id(f"role/{name}", 24), "name": name, "type": kind, "description": description}
+        for name, kind, description in (
+            ("Master Admin", "admin", "Everything in the Bot Admin Console"),
+            ("Bot Admin", "admin", "Manages bots and their deployment"),
+            ("User Management Admin", "admin", "Manages users, groups and roles"),
+            ("Bot Owner", "bot", "Owns a bot: every permission on it"),
+            ("Bot Developer", "bot", "Builds and tests a bot"),
+            ("Bot Tester", "bot", "Talks to a bot to test it"),
         )
     ]
     bots = []
@@ -70,7 +76,8 @@ def demo_seed() -> dict[str, Any]:
         if name == "Support Bot":
             ids[0] = "dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"  # schema.py's example botTasks value
         bots.append({"botId": _uuid_id("st", name), "name": name, "dialogs": ids})
-    groups = [{"groupId": "e-06b41cdd-7678-5394-b958-40ca5662f502", "name": "Support Agents"}]  # SPEC's id
+    groups = [{"groupId": "e-06b41cdd-7678-5394-b958-40ca5662f502", "name": "Support Agents",  # SPEC's id
+               "description": "First-line support"}]
     groups += [{"groupId": _uuid_id("e", n), "name": n} for n in ("Sales", "HR", "IT Operations", "Managers")]
     return {"roles": roles, "bots": bots, "groups": groups, "users": []}
 
@@ -80,6 +87,13 @@ def _seed_directory(seed: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "roles" in seed:
         out["roles"] = _named(seed["roles"], "roleId")
+        if isinstance(seed["roles"], list):
+            out["role_types"] = {str(r["roleId"]): str(r["type"]) for r in seed["roles"] if r.get("type")}
+    described = {str(item.get(key)): str(item["description"]) for kind, key in (
+        ("roles", "roleId"), ("groups", "groupId"), ("bots", "botId")) if isinstance(seed.get(kind), list)
+        for item in seed[kind] if isinstance(item, dict) and item.get("description")}
+    if described:
+        out["descriptions"] = {**seed.get("descriptions", {}), **described}
     if "groups" in seed:
         out["groups"] = _named(seed["groups"], "groupId")
     if "bots" in seed:
@@ -149,6 +163,11 @@ class EmulatorConfig:
     groups: dict[str, str] = field(default_factory=lambda: dict(_DEMO["groups"]))  # groupId -> name
     # botId -> dialog ids; a bot without a list accepts any well-formed dg- id.
     dialogs: dict[str, list[str]] = field(default_factory=lambda: copy.deepcopy(_DEMO["dialogs"]))
+    # The account's directory listings (roles, groups, bots; bulkprov.emulator.listings):
+    role_types: dict[str, str] = field(default_factory=lambda: dict(_DEMO["role_types"]))  # roleId -> admin | bot
+    descriptions: dict[str, str] = field(default_factory=lambda: dict(_DEMO["descriptions"]))  # id -> description
+    directory_offset: str = "pages"  # what offset counts in the groups and bots calls (the pages disagree)
+    bot_app_secret: str = "emulated-app-secret"  # each bot's jwtApps[].clientSecret starts with it (a canary)
     # Pre-existing users: bare userInfo dicts, add payloads or usersInfo objects (loaded on reset).
     users: list[dict[str, Any]] = field(default_factory=list)
 
@@ -161,6 +180,8 @@ class EmulatorConfig:
             raise ValueError(f"rate_refusal must be one of {', '.join(RATE_REFUSAL_STYLES)}")
         if self.replies not in REPLY_STYLES:
             raise ValueError(f"replies must be one of {', '.join(REPLY_STYLES)}")
+        if self.directory_offset not in OFFSET_STYLES:
+            raise ValueError(f"directory_offset must be one of {', '.join(OFFSET_STYLES)}")
         if self.other_client_rate < 0 or self.prefill < 0 or self.page_limit < 1:
             raise ValueError("other_client_rate and prefill cannot be negative; page_limit is at least 1")
         for name in ("fail_5xx", "fail_rate", "commit_then_drop"):
@@ -200,7 +221,8 @@ class EmulatorConfig:
 
     def public(self) -> dict[str, Any]:
         """The settings without the secret and the seed data (for the admin state)."""
-        skip = {"client_secret", "roles", "bots", "groups", "dialogs", "users"}
+        skip = {"client_secret", "roles", "bots", "groups", "dialogs", "users", "bot_app_secret", "descriptions",
+                "role_types"}
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
 
 

@@ -38,6 +38,12 @@ ODD_REPLIES: dict[str, str] = {
     "list-doubled": "the listing gives every entry twice (a page holds half the users it seems to)",
     "list-removed-between": "another admin removes the account's first user while the second page is read (once)",
     "list-added-between": "another admin adds a user at the front while the second page is read (once)",
+    "directory-short-pages": "the roles, groups and bots calls give at most 20 a page, whatever `limit` asks",
+    "directory-repeat-page": "the groups and bots calls ignore `offset`: every page is the first one",
+    "directory-skip-one": "the roles, groups and bots calls leave out the second entry of every listing (`total` "
+                          "counts it)",
+    "directory-forbidden": "the roles, groups and bots calls answer HTTP 403 (an app without the Role Management "
+                           "scope, in another shape than the listing's 401)",
 }
 
 WRITE_OPS = ("add", "update", "remove")

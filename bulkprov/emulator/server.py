@@ -9,6 +9,7 @@ The five public calls bulkprov uses, with the documented request and reply shape
 * ``DELETE /api/public/users`` - remove users (``{"deleteEmailIds": [...]}`` or ``{"orgUserIds": [...]}``)
 * ``POST /api/public/usersInfo`` - look users up (``{"emailIds": [...]}`` or ``{"orgUserIds": [...]}``)
 * ``GET /api/public/alluserroles?limit=&offset=`` - list the account, paged (``total``, ``availableMore``)
+* ``GET /api/public/roles``, ``/groups``, ``/bots`` - the account's directory (:mod:`bulkprov.emulator.listings`)
 
 ``replies`` chooses the reply shapes: ``"full"`` (bulkprov's assumptions: every stored field, the
 ``orgUserId`` echoed) or ``"documented"`` (exactly the shapes of the vendor's pages, see
@@ -105,12 +106,13 @@ from bulkprov.emulator.directory import (
     _Directory,
     _SlidingWindows,
 )
+from bulkprov.emulator.listings import DIRECTORY_OPS, FORBIDDEN_BODY, Listings
 
 # --------------------------------------------------------------------------------------------
 # The emulator
 # --------------------------------------------------------------------------------------------
 
-class Emulator(Accounts):
+class Emulator(Accounts, Listings):
     """The aiohttp application plus its in-memory state. ``start()`` serves it on a TCP port."""
 
     def __init__(self, config: EmulatorConfig | None = None, *,
@@ -124,6 +126,8 @@ class Emulator(Accounts):
         self.app.router.add_delete(API_USERS, self._remove)
         self.app.router.add_post(API_USERS_INFO, self._info)
         self.app.router.add_get(API_LIST, self._list)
+        for path in DIRECTORY_OPS:
+            self.app.router.add_get(path, self._directory_call)
         self.app.router.add_get("/_admin/state", self._admin_state)
         self.app.router.add_post("/_admin/reset", self._admin_reset)
         self.app.router.add_post("/_admin/config", self._admin_config)
@@ -187,7 +191,8 @@ class Emulator(Accounts):
     def snapshot(self) -> dict[str, Any]:
         """A deep copy of the admin state (what ``GET /_admin/state`` returns)."""
         counts = {k: self.counts[k] for k in (
-            "add_calls", "update_calls", "remove_calls", "info_calls", "list_calls", "created", "updated", "removed",
+            "add_calls", "update_calls", "remove_calls", "info_calls", "list_calls", "roles_calls", "groups_calls",
+            "bots_calls", "created", "updated", "removed",
             "failed_users", "rate_refusals", "faults_5xx", "drops", "auth_failures", "refused_requests")}
         counts["created_per_email"] = dict(self.created_per_email)
         counts["create_attempts_per_email"] = dict(self.create_attempts_per_email)
@@ -212,6 +217,9 @@ class Emulator(Accounts):
     async def _list(self, request: web.Request) -> web.StreamResponse:
         return await self._guarded(request, "list")
 
+    async def _directory_call(self, request: web.Request) -> web.StreamResponse:
+        return await self._guarded(request, DIRECTORY_OPS[request.path])
+
     async def _guarded(self, request: web.Request, op: str) -> web.StreamResponse:
         # Track the handler task so stop() can cancel it mid-latency (a crash, not a graceful drain).
         task = asyncio.current_task()
@@ -235,6 +243,8 @@ class Emulator(Accounts):
             return self._rate_reply(entry, refused)
         if op == "list":
             return await self._list_reply(request, entry)
+        if op in DIRECTORY_OPS.values():
+            return await self._directory_reply(request, entry, op)
         body, items, problem = await self._read_body(request, op)
         entry["users"] = len(items)
         if problem is None:
@@ -285,6 +295,22 @@ class Emulator(Accounts):
         page = self._listing(request.query)
         entry["users"] = len(page["users"])
         return self._reply(entry, 200, page, "ok")
+
+    async def _directory_reply(self, request: web.Request, entry: dict[str, Any], op: str) -> web.Response:
+        self.counts[f"{op}_calls"] += 1
+        if not self.config.role_management_scope:
+            self.counts["auth_failures"] += 1
+            return self._reply(entry, 401, AUTH_BODY, "auth")
+        if "directory-forbidden" in self.config.odd:
+            self.counts["auth_failures"] += 1
+            return self._reply(entry, 403, FORBIDDEN_BODY, "auth")
+        if self._chance(self.config.fail_5xx):
+            return self._unavailable(entry)
+        if self.config.latency:
+            await asyncio.sleep(self.config.latency)
+        status, page = self._directory_listing(op, request.query)
+        entry["users"] = len(page.get(op, []))
+        return self._reply(entry, status, page, "ok" if status == 200 else "refused")
 
     def _chance(self, probability: float) -> bool:
         # Draw only when the fault is on, so enabling one fault does not reshuffle another's sequence.

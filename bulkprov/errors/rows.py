@@ -118,7 +118,13 @@ OUTCOME_CODES: dict[str, Problem] = _problems(
     Problem("server-refused", N_("the server refused this user (the reason has its words)"),
             {"": "{said}",
              "unnamed": N_("the server answered HTTP {status} without naming this user, and the user is not as "
-                           "asked")}),
+                           "asked"),
+             "role": N_("role {which} does not exist on this account (the server said: {said})"),
+             "roles": N_("one of the roles {which} does not exist on this account (the server said: {said})"),
+             "bot": N_("bot {which} does not exist on this account (the server said: {said})"),
+             "bots": N_("one of the bots {which} does not exist on this account (the server said: {said})"),
+             "group": N_("group {which} does not exist on this account (the server said: {said})"),
+             "groups": N_("one of the groups {which} does not exist on this account (the server said: {said})")}),
     Problem("not-applied", N_("the server's reply did not say the change was made, and usersInfo shows it was not"),
             {"": N_("not done: the server answered {said}, which does not say it was done, and usersInfo shows it "
                     "was not")}),
@@ -231,6 +237,9 @@ WARNING_CODES: dict[str, str] = {
     "invisible-header": N_("a header holds invisible characters (bidi marks, zero-width spaces); they are ignored"),
     "relaxed-id": N_("an id does not have the usual shape; it is sent as written"),
     "ignored-column": N_("a column the run was told to ignore"),
+    "directory-unavailable": N_("the account's roles, bots and groups could not be read: names come from the "
+                                "lookup sheets only"),
+    "directory-incomplete": N_("a listing of the account's roles, bots or groups was not read whole"),
 }
 
 
@@ -259,6 +268,23 @@ WARNINGS: dict[str, Problem] = _problems(
             {"": N_("header '{header}' ({letter}) holds {chars}; it is read as {column}")}),
     Problem("ignored-column", WARNING_CODES["ignored-column"],
             {"": N_("column '{header}' ({letter}) is ignored, as asked")}),
+    Problem("directory-unavailable", WARNING_CODES["directory-unavailable"],
+            {"": N_("the account's roles, bots and groups could not be read ({said}): role, bot and group names "
+                    "are taken from the Roles, Bots and Groups sheets made for this account (or with no host), "
+                    "and names from another host's sheets cannot be resolved")}),
+    Problem("directory-incomplete", WARNING_CODES["directory-incomplete"],
+            {"short": N_("the account's {listing} were not read whole: {count} read, the account says {total}; a "
+                         "name not found may be among the others"),
+             "changed": N_("the account's {listing} changed while they were read ({count} read, the account says "
+                           "{total})"),
+             "repeated": N_("the account's {listing} were not read whole: the server gave a page again instead of "
+                            "the next one ({count} read, the account says {total})"),
+             "refused-page": N_("the account's {listing} were not read whole: the server refused a later page "
+                                "({count} read, the account says {total})"),
+             "too-many-pages": N_("the account's {listing} were not read whole: the server kept saying there were "
+                                  "more ({count} read)"),
+             "admin-ids": N_("{count} admin roles have no id ({names}): the roles reply gives none and no user of "
+                             "the account holds them, so they cannot be given by name")}),
 )
 
 

@@ -22,6 +22,10 @@ class AuthRefused(RunStopped):
                       "scope Role Management (listing the account needs it as well as User Management); a wrong "
                       "client id or secret; this machine's clock is off by more than the token's lifetime "
                       "({lifetime} s)"),
+        "directory": N_("the server refused to list the account's roles, bots and groups ({said}). Likely causes: "
+                        "the app lacks the Admin API scope Role Management (the roles, groups and bots calls need "
+                        "it); a wrong client id or secret; this machine's clock is off by more than the token's "
+                        "lifetime ({lifetime} s)"),
     }
 
 

@@ -77,6 +77,8 @@ class JobSettings:
     lang: str | None = None            # en, ko, ja: messages and workbooks of the run (None: the caller's language)
     report_strays: bool = False        # plan/sync list the account's users the roster does not mention
     remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
+    directory_max_age_hours: float = 24.0  # the account's directory kept in state_dir is read again when older
+    refresh_directory: bool = False    # read the account's directory now, however young the kept copy
     approvals: Any = None  # bulkprov.approvals.flow.Approvals: who runs, and the approvers a profile names
     account: Any = None    # bulkprov.approvals.policy.Account (host + client id): set by the runner from the credentials
     upload_id: str = ""    # the page's upload, linked from a request it makes

@@ -30,6 +30,7 @@ from urllib.parse import urlencode, urlsplit
 
 from bulkprov import __version__
 from bulkprov.kore.auth import Credentials
+from bulkprov.kore.directory import PATHS, DirectoryPage, classify_page
 from bulkprov.kore.errors import CallFailed
 from bulkprov.kore.hosts import is_loopback, normalize_host
 from bulkprov.kore.listing import ListPage, classify_listing
@@ -162,6 +163,26 @@ class KoreClient:
         page = classify_listing(reply.status, reply.headers, reply.text)
         if isinstance(page, CallFailed):
             log.debug("GET %s -> HTTP %d: %s [%s]", path, reply.status, page.message, page.kind)
+            raise page
+        return page
+
+    async def directory_page(self, kind: str, *, limit: int, offset: int | None = None,
+                             role_type: str = "") -> DirectoryPage:
+        """One page of the account's ``roles`` (of ``role_type`` bot or admin), ``bots`` or ``groups``
+        (Role Management scope); the bots' app secrets are dropped as the reply is read."""
+        if kind not in PATHS or limit < 1 or (offset is not None and offset < 0) or (
+                kind == "roles") != bool(role_type):
+            raise ValueError("a roles page needs its role_type; limit at least 1, offset at least 0")
+        query: dict[str, int | str] = {"roleType": role_type} if role_type else {}
+        query["limit"] = int(limit)
+        if offset is not None:
+            query["offset"] = int(offset)
+        path = f"{PATHS[kind]}?{urlencode(query)}"
+        reply = await self._exchange("GET", path, None, users=0)
+        page = classify_page(kind, reply.status, reply.headers, reply.text, role_type)
+        del reply  # the bots reply carries app secrets: nothing keeps it
+        if isinstance(page, CallFailed):
+            log.debug("GET %s -> HTTP %s: %s [%s]", path, page.status, page.message, page.kind)
             raise page
         return page
 

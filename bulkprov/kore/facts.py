@@ -13,8 +13,9 @@ UPDATE = "Update Users"
 REMOVE = "Remove Users (Korean/Japanese/English and English pages)"
 INFO = "Get Users Info (Korean and English pages)"
 LIST = "Get User Roles Details"
+DIRECTORY = "Get Roles, Get Groups, Get Bots (summarised in kore-docs/directory-apis.md)"
 ALL = "every page above"
-PAGES = (ADD, UPDATE, REMOVE, INFO, LIST, ALL)
+PAGES = (ADD, UPDATE, REMOVE, INFO, LIST, DIRECTORY, ALL)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,14 @@ FACTS: tuple[Fact, ...] = (
     Fact("The account listing: `GET /api/public/alluserroles?limit=&offset=` gives `total`, `availableMore` and "
          "`users` with `username` (the email), `orgUserId`, `userId`, the Builder flags, bot roles with role and "
          "bot names and admin roles; it needs the Admin API scope Role Management.", LIST),
+    Fact("The account's roles: `GET /api/public/roles?roleType=bot|admin&limit=N` (`roleType` required, `limit` at "
+         "most 50) gives `total`, `availableMore` and `roles` with `roleType`, `_id` (the `roleId` Add/Update Users "
+         "take), `role` (its name), `rDesc` and `permissions`; the sample's admin role has no `_id`.", DIRECTORY),
+    Fact("The account's groups and bots: `GET /api/public/groups?offset=&limit=` and `GET /api/public/bots?offset="
+         "&limit=` (`limit` at most 50) give `total`, `availableMore` and `groups` (`_id`, `gN` the name, `gDesc`, "
+         "`users` its members, `userCount`) or `bots` (`_id` the `botId`, `name`, `purpose`, `status`, ... and "
+         "`jwtApps` with each app's `clientSecret`); the three calls need the Admin API scope Role Management.",
+         DIRECTORY),
     # -- assumptions -------------------------------------------------------------------------------------------
     Fact("The rate limit is 60 requests a minute and 1,800 an hour per account, rolling windows, both enforced.",
          if_wrong="The budget is a setting (rate); a refused request is retried after Retry-After or a backoff, "
@@ -124,6 +133,35 @@ FACTS: tuple[Fact, ...] = (
                   "stops on an empty page or `offset >= total`; a read whose users differ from `total`, or whose "
                   "`total` changed meanwhile, is read again (at most twice more), and an export still short of "
                   "`total` exits 1 naming the number missing."),
+    Fact("`offset` in the groups and bots calls counts either pages (the groups page: \"page number\"; one version "
+         "of the bots page, with at most 10 pages) or records (another version of the bots page).",
+         if_wrong="Handled both ways: the second request asks `offset=1`; a page that repeats entries of the first "
+                  "means records (later requests ask for the number read so far), otherwise pages. A page that "
+                  "brings nothing new, or a later page refused, ends the read once more in the other reading; then "
+                  "the directory says it was not read whole (`bulkprov directory` exits 1, a name check says so)."),
+    Fact("The roles call documents no `offset`: an account has at most 50 roles of one type.",
+         if_wrong="`total` over 50 is followed with `offset` as for groups and bots; a server that ignores it "
+                  "repeats its page, and the roles are said to be not read whole (names outside the first 50 cannot "
+                  "be checked)."),
+    Fact("`total` counts the entries the pages hold, and a page shorter than `limit` is not the last while `total` "
+         "says more.",
+         if_wrong="A listing whose entries differ from `total` is read once more; still short, it is kept as it is "
+                  "and said to be incomplete (the About sheet, a warning, exit 1 for `bulkprov directory`): an unknown "
+                  "name is then `incomplete`, never a plain \"does not exist\"."),
+    Fact("A refused scope (an app without Role Management) answers the roles, groups and bots calls with 401 or "
+         "403, as other refusals of credentials.",
+         if_wrong="Any other 4xx of a first page is a refusal of the listing too: `bulkprov directory` and a "
+                  "template filled from the account stop (exit 3) naming the scope; a name check falls back to the "
+                  "lookup sheets made for the account, and says so."),
+    Fact("An admin role's id is the `roleId` users hold it by in usersInfo and the account listing (`adminRoles` "
+         "pairs `roleId` with `roleName`), since the roles reply shows admin roles without `_id`.",
+         if_wrong="Admin roles are mapped from the listing's pairs (read until every admin role is mapped, at most "
+                  "10 pages of 200 users); a name held with two ids, or held by nobody, has no id and is said so "
+                  "(the About sheet, a warning), never guessed."),
+    Fact("The bots reply's `jwtApps[].clientSecret` is the only secret in the three replies.",
+         if_wrong="bulkprov removes every credential-looking key (`jwtApps`, `clientSecret`, `secret`, `token`, "
+                  "`password`, `apiKey` ...) at any depth as it reads a reply, and keeps only the names, ids, "
+                  "descriptions, types and member counts it uses: another secret field is dropped with the rest."),
 )
 
 

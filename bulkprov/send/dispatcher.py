@@ -70,6 +70,7 @@ from bulkprov.kore import (
 )
 from bulkprov.kore.auth import TOKEN_LIFETIME
 from bulkprov.kore.lookup import OrgIdResolver
+from bulkprov.kore.refusals import in_words
 from bulkprov.model import CheckedRow, RowResult
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
@@ -375,15 +376,16 @@ class Dispatcher:
         elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
                 and row.row not in self.verifier.absent_before:
             self._finish(row, "success", confirmed("removed"), "", status, batch.id)
-        else:
-            self._finish(row, "failed", outcome.message or outcome.code, outcome.code or "server-refused",
-                         status, batch.id)
+        else:  # a refused role, bot or group is named by the row's own name for it
+            self._finish(row, "failed", in_words(outcome.message, row.user, row.names) or outcome.message
+                         or outcome.code, outcome.code or "server-refused", status, batch.id)
 
     async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
         if len(batch.rows) == 1:
             row = batch.rows[0]
-            self._finish(row, "failed", OUTCOME_CODES["request-refused"].render(said=exc.message),
-                         "request-refused", exc.status, batch.id)
+            said = in_words(exc.message, row.user, row.names) or OUTCOME_CODES["request-refused"].render(
+                said=exc.message)
+            self._finish(row, "failed", said, "request-refused", exc.status, batch.id)
             return
         log.warning(_("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause"),
                     batch.id, len(batch.rows), exc.message)
