@@ -4,8 +4,9 @@ Every cell of every row is checked in one pass, so a user fixes the whole file a
 problem is a :class:`~bulkprov.errors.RowError` with the Excel row number, the column, the value,
 a stable code and a message that says how to fix it.  Duplicates are found within the file by the
 user's normalised key (:func:`bulkprov.model.match_key`: case and full-width forms do not matter);
-the later row is invalid and names the earlier one.  Role, bot and group names resolve through the
-workbook's ``Roles``/``Bots``/``Groups`` sheets.  How a cell is parsed is decided by its column's
+the later row is invalid and names the earlier one.  Role, bot and group names resolve against the
+account written to (its directory, handed over by the caller) or, offline, the workbook's
+``Roles``/``Bots``/``Groups`` sheets (:mod:`bulkprov.check.names`).  How a cell is parsed is decided by its column's
 kind in :mod:`bulkprov.schema`, and what a list cell means on update is declared there too.
 
 Policy choices (documented in the README):
@@ -25,9 +26,11 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
+from bulkprov.check.names import NameBook, Resolution, sheets_from
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
+from bulkprov.kore.directory import Directory
 from bulkprov.model import CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
@@ -82,18 +85,21 @@ class Validator:
     """
 
     def __init__(self, table: Table, command: str, *, lookups: Mapping[str, Mapping[str, str]] | None = None,
-                 builder_default: bool = False, strict_ids: bool = True) -> None:
+                 builder_default: bool = False, strict_ids: bool = True, directory: Directory | None = None,
+                 target: str | None = None) -> None:
         self.command = command
         self.builder_default = builder_default
         # Off: ids with only the relaxed shape and over-long values (the limits are assumptions) are sent
         # as written, each reported once as a file warning instead of refusing the row.
         self.relaxed = None if strict_ids else _Relaxed(table.warnings)
         self.index = {c.name: i for i, c in enumerate(table.columns) if c is not None}
-        merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in table.lookups.items()}
-        for sheet, names in (lookups or {}).items():
-            merged.setdefault(sheet, {}).update({n.casefold(): i for n, i in names.items()})
-        # Names compare in NFKC too (a half-width ｻﾎﾟｰﾄ is サポート), like the cells they are looked up by.
-        self.lookups = {sheet: {fold(n): i for n, i in names.items()} for sheet, names in merged.items()}
+        # Role, bot and group names: the target account's directory (None: offline, or it could not be read),
+        # the file's own lookup sheets, then --lookups' (bulkprov.check.names has every rule).  Rows whose name a
+        # fresh read of the directory might resolve are noted; the caller reads it again once and checks them again.
+        self.sheets = sheets_from(table.lookups, lookups or {})
+        self.target = target
+        self.book = NameBook(directory, self.sheets, target=target)
+        self.refreshable: set[int] = set()
         # Normalised key -> first row: what duplicate detection needs, nothing more.
         self.seen_email = FirstRows()
         self.seen_org = FirstRows()
@@ -107,6 +113,10 @@ class Validator:
         self._headers = {name: header for name, header in self._own.items() if header != name}
 
     # -- public -----------------------------------------------------------------------------
+
+    def use_directory(self, directory: Directory | None) -> None:
+        """Resolve names against this directory from now on (read again after an unknown name)."""
+        self.book = NameBook(directory, self.sheets, target=self.target)
 
     def check(self, raw: RawRow) -> CheckedRow:
         cells = _Cells(self.index, raw.cells)
@@ -333,8 +343,9 @@ class Validator:
         return self._resolve(item, cell, problems, "groups", schema.ID_KINDS["group"])
 
     def _role(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, str] | None:
-        role_text, _, bot_text = item.partition("@")
-        role_id = self._resolve(role_text.strip(), cell, problems, "roles", schema.ID_KINDS["role"])
+        role_text, at, bot_text = item.partition("@")
+        role_id = self._resolve(role_text.strip(), cell, problems, "roles", schema.ID_KINDS["role"],
+                                "bot" if at else "admin")
         if not bot_text:
             return {"roleId": role_id} if role_id else None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "roles", schema.ID_KINDS["bot"])
@@ -361,18 +372,62 @@ class Validator:
             return None
         return {"botId": bot_id, "dialogs": dialogs} if bot_id else None
 
-    def _resolve(self, text: str, cell: str, problems: _Problems, column: str, kind: schema.IdKind) -> str | None:
-        """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
+    def _resolve(self, text: str, cell: str, problems: _Problems, column: str, kind: schema.IdKind,
+                 role_type: str = "") -> str | None:
+        """An id, or a name, as the account written to knows it (:class:`NameBook`: its directory, else the
+        lookup sheets made for it); strict ids off, an unusual id as written."""
         text = plain_id(text, self._shown(column), kind.pattern, problems.notes)
-        if kind.pattern.match(text):
+        found = self.book.resolve(kind.what, text, role_type=role_type)
+        if found.ok:
+            # a refusal names the id by the row's own words, else by the account's name for it
+            named = text if found.source != "id" else getattr(self.book.entry(kind.what, found.id), "name", "")
+            if named:
+                problems.names[found.id.casefold()] = named
+            return found.id
+        if found.problem in ("unknown", "incomplete") and self.relaxed is not None \
+                and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
             return text
-        if found := self.lookups.get(kind.sheet or "", {}).get(fold(text)):
-            problems.names[found.casefold()] = text
-            return found
-        if self.relaxed is not None and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
-            return text
-        problems.add(column, cell, kind.bad_id if kind.looks_like_id(text) else kind.unknown, value=text)
+        if found.refreshable:
+            self.refreshable.add(problems.row)
+        self._name_problem(found, text, cell, problems, column, kind)
         return None
+
+    def _name_problem(self, found: Resolution, text: str, cell: str, problems: _Problems, column: str,
+                      kind: schema.IdKind) -> None:
+        """The row error for a name or id the account does not resolve (one per problem kind)."""
+        listed = ", ".join(f"'{c.name}' {c.id}" if c.id else f"'{c.name}'" for c in found.candidates)
+        if found.problem in ("unknown", "incomplete"):
+            if kind.looks_like_id(text):
+                problems.add(column, cell, kind.bad_id, value=text)
+            elif self.book.directory is None:
+                problems.add(column, cell, kind.unknown, value=text)
+            elif found.problem == "incomplete":
+                problems.add(column, cell, kind.unknown, "incomplete", value=text)
+            elif found.candidates:
+                problems.add(column, cell, kind.unknown, "account-suggest", value=text,
+                             suggestions=", ".join(f"'{c.name}'" for c in found.candidates))
+            else:
+                problems.add(column, cell, kind.unknown, "account", value=text)
+        elif found.problem == "ambiguous":
+            problems.add(column, cell, "ambiguous-name", kind.what, value=text, count=len(found.candidates),
+                         candidates=listed)
+        elif found.problem == "separator":
+            problems.add(column, cell, "ambiguous-name", "separator", value=text, candidates=listed)
+        elif found.problem == "not-on-account":
+            if found.sheet_id and fold(found.sheet_id) != fold(text):
+                problems.add(column, cell, "not-on-account", "sheet", value=text, ident=found.sheet_id)
+            else:
+                problems.add(column, cell, "not-on-account", kind.what, value=text)
+        elif found.problem == "disagrees":
+            account = found.candidates[0]
+            problems.add(column, cell, "name-disagrees", value=text, ident=found.sheet_id, name=account.name,
+                         account_id=account.id)
+        elif found.problem == "unmappable":
+            problems.add(column, cell, "unmappable-role", value=text)
+        elif found.problem == "wrong-type":
+            problems.add(column, cell, "wrong-role-type", found.candidates[0].type or "bot", value=text)
+        else:  # directory-unavailable
+            problems.add(column, cell, "directory-unavailable", value=text, host=found.sheet_host)
 
 
 class _Relaxed:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.directory import cache
-from bulkprov.directory.resolve import NameBook, Resolution, Sheet
+from bulkprov.check.names import NameBook, Resolution, Sheet
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable, warning
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import AuthFailed, CallFailed, ServerFailed

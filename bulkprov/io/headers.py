@@ -33,7 +33,7 @@ from bulkprov.errors import (
     render,
     warning,
 )
-from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.io.base import WS, LoaderLimits, Lookup, RawRow, Table, column_letter
 from bulkprov.schema import Column
 
 
@@ -164,20 +164,22 @@ def _data_rows(
         yield RawRow(number, cells, formulas)
 
 
-def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> dict[str, str]:
-    """name (trimmed, casefolded) -> id from a lookup sheet's rows (its header first)."""
+def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> Lookup:
+    """name (trimmed, casefolded) -> id from a lookup sheet's rows (its header first); a ``host`` column says
+    which account each id belongs to (:attr:`Lookup.hosts`)."""
     name_col, id_col, pattern = schema.LOOKUP_SHEETS[kind]
     first = next(rows, None)
     if first is None:
-        return {}
+        return Lookup()
     header = [schema.normalize_header(h) for h in first[1]]
     singular = kind[:-1].lower()
     name_i = _index_of(header, (name_col.lower(), f"{singular}name"))
     id_i = _index_of(header, (schema.normalize_header(id_col), "id"))
     if name_i is None or id_i is None:
         warnings.append(warning("lookup-sheet", "columns", kind=kind, name_col=name_col, id_col=id_col))
-        return {}
-    table: dict[str, str] = {}
+        return Lookup()
+    host_i = _index_of(header, ("host",))
+    table = Lookup()
     seen: dict[str, int] = {}
     for number, cells in rows:
         name = cells[name_i].strip(WS) if name_i < len(cells) else ""
@@ -194,6 +196,9 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
             continue
         table.setdefault(key, ident)
         seen.setdefault(key, number)
+        host = cells[host_i].strip(WS) if host_i is not None and host_i < len(cells) else ""
+        if host:
+            table.hosts.setdefault(key, host)
     return table
 
 
