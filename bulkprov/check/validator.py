@@ -27,7 +27,7 @@ from bulkprov import schema
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.names import NameBook, Resolution, sheets_from
-from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
+from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
 from bulkprov.kore.directory import Directory
@@ -86,7 +86,7 @@ class Validator:
 
     def __init__(self, table: Table, command: str, *, lookups: Mapping[str, Mapping[str, str]] | None = None,
                  builder_default: bool = False, strict_ids: bool = True, directory: Directory | None = None,
-                 target: str | None = None) -> None:
+                 target: str | None = None, deferred: bool = False) -> None:
         self.command = command
         self.builder_default = builder_default
         # Off: ids with only the relaxed shape and over-long values (the limits are assumptions) are sent
@@ -95,10 +95,13 @@ class Validator:
         self.index = {c.name: i for i, c in enumerate(table.columns) if c is not None}
         # Role, bot and group names: the target account's directory (None: offline, or it could not be read),
         # the file's own lookup sheets, then --lookups' (bulkprov.check.names has every rule).  Rows whose name a
-        # fresh read of the directory might resolve are noted; the caller reads it again once and checks them again.
+        # fresh read of the directory might resolve are noted; the caller reads it again once and checks them
+        # again.  ``deferred``: the account's directory is read only once a row writes a name (ids need none):
+        # until then every row writing one is noted, and checked again once it is read.
         self.sheets = sheets_from(table.lookups, lookups or {})
         self.target = target
         self.book = NameBook(directory, self.sheets, target=target)
+        self.deferred = deferred and directory is None
         self.refreshable: set[int] = set()
         # Normalised key -> first row: what duplicate detection needs, nothing more.
         self.seen_email = FirstRows()
@@ -115,8 +118,9 @@ class Validator:
     # -- public -----------------------------------------------------------------------------
 
     def use_directory(self, directory: Directory | None) -> None:
-        """Resolve names against this directory from now on (read again after an unknown name)."""
+        """Resolve names against this directory from now on (None: it could not be read; the sheets only)."""
         self.book = NameBook(directory, self.sheets, target=self.target)
+        self.deferred = False
 
     def check(self, raw: RawRow) -> CheckedRow:
         cells = _Cells(self.index, raw.cells)
@@ -377,6 +381,13 @@ class Validator:
         """An id, or a name, as the account written to knows it (:class:`NameBook`: its directory, else the
         lookup sheets made for it); strict ids off, an unusual id as written."""
         text = plain_id(text, self._shown(column), kind.pattern, problems.notes)
+        if kind.pattern.match(text):  # an id is sent as written: the server has the last word on it
+            named = getattr(self.book.entry(kind.what, text), "name", "")
+            if named:
+                problems.names[text.casefold()] = named
+            return text
+        if self.deferred:  # a name: the account's directory is needed, and read before this row counts
+            self.refreshable.add(problems.row)
         found = self.book.resolve(kind.what, text, role_type=role_type)
         if found.ok:
             # a refusal names the id by the row's own words, else by the account's name for it
@@ -413,11 +424,8 @@ class Validator:
                          candidates=listed)
         elif found.problem == "separator":
             problems.add(column, cell, "ambiguous-name", "separator", value=text, candidates=listed)
-        elif found.problem == "not-on-account":
-            if found.sheet_id and fold(found.sheet_id) != fold(text):
-                problems.add(column, cell, "not-on-account", "sheet", value=text, ident=found.sheet_id)
-            else:
-                problems.add(column, cell, "not-on-account", kind.what, value=text)
+        elif found.problem == "not-on-account":  # a lookup sheet's id the account does not have
+            problems.add(column, cell, "not-on-account", value=text, ident=found.sheet_id)
         elif found.problem == "disagrees":
             account = found.candidates[0]
             problems.add(column, cell, "name-disagrees", value=text, ident=found.sheet_id, name=account.name,

@@ -79,7 +79,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     from bulkprov.jobs import run_job
     from bulkprov.logs import ProgressPrinter
 
-    profile = load_profile(config_path(args.config), args.profile) if args.command != "validate" else {}
+    profile = load_profile(config_path(args.config), args.profile)  # validate too: its lang, strict_ids, host
     log_format = resolve("log_format", getattr(args, "log_format", None), profile)
     args.env_file = resolve("env_file", getattr(args, "env_file", None), profile)
     args.secret_file = resolve("secret_file", getattr(args, "secret_file", None), profile)
@@ -89,8 +89,17 @@ def cmd_file(args: argparse.Namespace) -> int:
     _invocation(args, profile)  # the night's run id, before its first line (the credentials' warnings too)
     credentials = None
     reads_account = args.command in ROSTER  # even a dry run compares with the live account
-    if args.command != "validate" and (reads_account or not args.dry_run):
+    if args.command == "validate":
+        args.online_host = _validate_host(args, profile)
+        if args.online_host:
+            credentials = _credentials(args)
+        if not args.quiet:
+            emit(say("validate-online", host=args.online_host) if args.online_host else say("validate-offline"),
+                 err=True)
+    elif reads_account or not args.dry_run:
         credentials = _before_the_run(args, lambda: _settings(args, profile, None), lambda: _credentials(args))
+    else:
+        credentials = _dry_run_credentials(args, profile)
     settings = _settings(args, profile, credentials)
     approvers = settings.approvals.approvers if settings.approvals else []
     outcome = run_job(args.file, settings, credentials=credentials,
@@ -98,6 +107,34 @@ def cmd_file(args: argparse.Namespace) -> int:
                       confirm=None if approvers else _confirm)
     _print_outcome(outcome, args.quiet, settings.phrasing.typed)
     return outcome.exit_code
+
+
+def _validate_host(args: argparse.Namespace, profile: dict) -> str | None:
+    """The host validate checks names against: given by --host, a profile, or the --env-file named -- never
+    KORE_HOST from the environment alone (a validate must not start talking to an account unasked)."""
+    from bulkprov.config import resolve
+    from bulkprov.kore.auth import host_from_sources
+
+    host = resolve("host", args.host, profile)
+    if not host and getattr(args, "env_file", None):
+        host = host_from_sources(env={}, env_file=args.env_file)
+    return host or None
+
+
+def _dry_run_credentials(args: argparse.Namespace, profile: dict):
+    """A dry run checks names against the account when it can sign in; without credentials it stays offline
+    and says so (a dry run never needs them)."""
+    from bulkprov.config import resolve
+    from bulkprov.errors import BulkprovError
+
+    if not (resolve("host", args.host, profile) or _env_host(args.env_file)):
+        return None
+    try:
+        return _credentials(args)
+    except BulkprovError:
+        if not args.quiet:
+            emit(say("dry-run-offline"), err=True)
+        return None
 
 
 def _before_the_run(args: argparse.Namespace, settings, step):
@@ -165,11 +202,13 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
                   resume=getattr(args, "resume", False), force=getattr(args, "force", False),
                   retry_failed=getattr(args, "retry_failed", None), use_ledger=not getattr(args, "no_ledger", False),
                   plan_file=getattr(args, "plan", None), **{name: getattr(args, name, None) for name in ALLOW})
+    fields["refresh_directory"] = bool(getattr(args, "refresh_directory", False))
     overrides = {name: getattr(args, name, None) for name in RUN_SETTINGS}
     overrides["env_file"] = getattr(args, "env_file", None)  # resolved from the profile by cmd_file
-    if args.command == "validate":
-        return job_settings("validate", {}, {"strict_ids": args.strict_ids, "ignore_columns": args.ignore_columns},
-                            **fields)
+    if args.command == "validate":  # the profile's lang, strict_ids, ignore_columns... as for every command
+        settings = job_settings("validate", profile, overrides, **fields)
+        settings.host = getattr(args, "online_host", None)  # offline: no account to compare lookup sheets with
+        return settings
     person = cli_person()
     overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,

@@ -204,6 +204,11 @@ SAID = {
                            "groups): {path}"),
     "template-account-kept": N_("template written with the account's names as kept on {read_at} ({roles} roles, "
                                 "{bots} bots, {groups} groups; --refresh-directory reads them again): {path}"),
+    "validate-online": N_("validate: role, bot and group names are checked against the account at {host}"),
+    "validate-offline": N_("validate (offline): role, bot and group names are checked against the file's lookup "
+                           "sheets only; --host or --profile checks them against the account"),
+    "dry-run-offline": N_("dry run (offline, no credentials): role, bot and group names are checked against the "
+                          "file's lookup sheets only"),
     "undo-of-run": N_("undo file of run {run_id}: {path}"),
     "run-changed-nothing": N_("run {run_id} changed nothing"),
     "results-of-run": N_("results of run {run_id}: {path}"),

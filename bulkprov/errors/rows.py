@@ -100,13 +100,9 @@ ROW_CODES: dict[str, Problem] = _problems(
                          "({candidates})"),
              "separator": N_("'{value}' is part of a name holding ';', '@' or ':', which a list cell splits: write "
                              "the id instead ({candidates})")}),
-    Problem("not-on-account", N_("the id is not one of the account's roles, bots or groups"),
-            {"role": N_("role {value} is not on this account (its roles were read just now): write one of its roles"),
-             "bot": N_("bot {value} is not on this account (its bots were read just now): write one of its bots"),
-             "group": N_("group {value} is not on this account (its groups were read just now): write one of its "
-                         "groups"),
-             "sheet": N_("the lookup sheet gives '{value}' the id {ident}, which is not on this account: correct the "
-                         "sheet or write the account's name")}),
+    Problem("not-on-account", N_("a lookup sheet gives a name an id the account does not have"),
+            {"": N_("the lookup sheet gives '{value}' the id {ident}, which is not on this account: correct the "
+                    "sheet or write the account's name")}),
     Problem("name-disagrees", N_("a lookup sheet gives a name another id than the account does"),
             {"": N_("the lookup sheet gives '{value}' the id {ident}, but on this account '{name}' is {account_id}: "
                     "nothing is sent with either until the sheet is corrected (or the sheet left out)")}),

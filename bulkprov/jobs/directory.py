@@ -52,7 +52,7 @@ async def _read(settings: JobSettings, credentials: Any, *, refresh: bool) -> Di
         async with KoreClient(settings.host or "", credentials, timeout=settings.timeout,
                               concurrency_hint=settings.concurrency) as client:
             budget = Budget(limiter, settings.max_attempts, settings.rate_wait_cap)
-            account = AccountDirectory(client, budget, app=_app(settings, credentials), state_dir=settings.state_dir,
+            account = AccountDirectory(client, budget, app=app_of(settings, credentials), state_dir=settings.state_dir,
                                        max_age_hours=settings.directory_max_age_hours, refresh=refresh,
                                        progress=_listed)
             directory = await account.get()
@@ -73,7 +73,8 @@ def write_account_directory(settings: JobSettings, credentials: Any) -> Director
     return outcome
 
 
-def _app(settings: JobSettings, credentials: Any) -> str:
+def app_of(settings: JobSettings, credentials: Any) -> str:
+    """The app (client id) a run signs in with: with the host, it names the account's kept directory."""
     account = settings.account
     if account is not None:
         return str(account.client_id)

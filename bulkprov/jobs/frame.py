@@ -30,7 +30,7 @@ from bulkprov.errors import (
     RunStopped,
 )
 from bulkprov.i18n import gettext as _
-from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.io import RawRow, Table, open_table, read_lookups
 from bulkprov.io.guard import file_sha256
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
@@ -49,6 +49,7 @@ from bulkprov.jobs.settings import (
     now,
 )
 from bulkprov.jobs.stopping import RuntimeLimit
+from bulkprov.kore.directory import Directory
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
@@ -83,19 +84,26 @@ class Checked:
         return [r for r in self.rows if not r.valid]
 
 
-def make_validator(table: Table, settings: JobSettings) -> Validator:
+def make_validator(table: Table, settings: JobSettings, directory: Directory | None = None, *,
+                   deferred: bool = False) -> Validator:
+    """The validator of a run: the command's rules, and names resolved against ``directory`` (the account
+    written to, :mod:`bulkprov.jobs.names`; ``deferred``: read once a row writes a name) or, without one, the
+    lookup sheets."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     command = "add" if settings.command in ROSTER_COMMANDS else settings.command
     validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
-                          strict_ids=settings.strict_ids)
+                          strict_ids=settings.strict_ids, directory=directory, target=settings.host or None,
+                          deferred=deferred)
     if settings.command == "apply" and "action" not in validator.index:
         raise MissingColumn("action", path=table.path)
     return validator
 
 
-def check_rows(table: Table, settings: JobSettings) -> Checked:
-    """Validate every row; payloads are kept only when they will be sent."""
-    validator = make_validator(table, settings)
+def check_rows(table: Table, settings: JobSettings, validator: Validator | None = None,
+               noted: list[RawRow] | None = None) -> Checked:
+    """Validate every row; payloads are kept only when they will be sent.  Rows naming something the account's
+    directory did not know go to ``noted`` too (checked again after one refresh)."""
+    validator = validator or make_validator(table, settings)
     keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
     checked = Checked([], {})
     for raw in table.rows:
@@ -104,6 +112,8 @@ def check_rows(table: Table, settings: JobSettings) -> Checked:
             row.user = {}
         if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
             checked.cells[raw.row] = raw.cells
+        if noted is not None and raw.row in validator.refreshable:
+            noted.append(raw)
         checked.rows.append(row)
     return checked
 
@@ -244,11 +254,35 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     return Job(path, settings, table, Checked([], {}), summary, out_path, snapshot=snapshot)
 
 
-def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
-    """Load and validate every row into memory (the sending commands and sync)."""
+async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = None) -> Job:
+    """Load and validate every row into memory (the sending commands and sync), names against the account
+    written to (read again once for rows naming something it did not know)."""
+    from bulkprov.jobs.names import account_names
+
     job = open_job(path, settings, fmt)
-    job.checked = check_rows(job.table, settings)
+    async with account_names(path, settings, credentials) as names:
+        validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
+        noted: list[RawRow] = []
+        job.checked = check_rows(job.table, settings, validator, noted)
+        again = await names.check_again(validator, noted)
+    note_names(job.summary, names)
+    if again:
+        keep = settings.command in ROSTER_COMMANDS or not settings.dry_run
+        for i, row in enumerate(job.checked.rows):
+            if row.row in again:
+                job.checked.rows[i] = new = again[row.row]
+                if not keep:
+                    new.user = {}
+                if not new.errors:
+                    job.checked.cells.pop(row.row, None)
     return job
+
+
+def note_names(summary: RunSummary, names: Any) -> None:
+    """Where the run's role, bot and group names came from, in its Summary (the fallback as a warning)."""
+    summary.settings[_("role, bot and group names")] = names.said
+    if names.source == "unavailable":
+        summary.warnings.append(names.said)
 
 
 def input_hash(path: Path) -> concurrent.futures.Future[str]:

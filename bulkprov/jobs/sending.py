@@ -28,7 +28,7 @@ log = logging.getLogger("bulkprov")
 
 async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    job = begin(path, settings, settings.results_format)
+    job = await begin(path, settings, settings.results_format, ctx.credentials)
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     job.check_unchanged_before_sending()

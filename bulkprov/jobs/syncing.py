@@ -55,7 +55,8 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     if settings.resume:
         log.info(_("a sync always starts from the account as it is now: there is no run to resume, nothing is "
                    "done twice"))
-    job = begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format)
+    job = await begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format,
+                      ctx.credentials)
     checked, summary = job.checked, job.summary
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""

@@ -91,7 +91,7 @@ async def preview_of(request: web.Request, upload: Upload, action: str, email: s
     try:
         previews = await checks.get(key, upload.path, job_settings(
             config, "add", "yes", dry_run=True, encoding=upload.encoding or None), person=session.user or "",
-            wait=CHECK_WAIT)
+            wait=CHECK_WAIT, credentials=config.credentials)
     except PreviewBusy as busy:
         return _line_full(request, busy, here)
     if previews is None:

@@ -24,6 +24,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,7 +32,9 @@ from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
 from bulkprov.jobs.frame import load
+from bulkprov.jobs.names import account_names
 from bulkprov.jobs.settings import JobSettings
+from bulkprov.kore.directory import Directory
 from bulkprov.model import CheckedRow
 from bulkprov.web.frame import MAX_ERRORS_SHOWN
 
@@ -64,8 +67,29 @@ class PreviewBusy(Exception):
         self.mine = mine  # this person's own checks fill their share
 
 
-def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
-    """Read ``path`` once and check it for every action (blocking: run it in a thread)."""
+async def compute_with_names(path: Path, settings: JobSettings, credentials: Any) -> dict[str, Preview]:
+    """:func:`compute` with role, bot and group names resolved against the account the page writes to (as a run
+    does, :mod:`bulkprov.jobs.names`): no lookup sheet needed.  A name the account's directory did not know reads
+    it again once, and the file is checked again."""
+    async with account_names(path, settings, credentials) as names:
+        refreshable: set[int] = set()
+        previews = await asyncio.to_thread(compute, path, settings, None, refreshable if names.deferred else None)
+        if refreshable and names.deferred:  # a row writes a name: the account's directory is read, checked again
+            refreshable = set()
+            previews = await asyncio.to_thread(compute, path, settings, await names.load(), refreshable)
+        if refreshable and await names.refresh() is not None:  # a name it did not know: read again, once
+            previews = await asyncio.to_thread(compute, path, settings, names.directory)
+    if names.source == "unavailable":
+        for preview in previews.values():
+            preview.warnings.insert(0, names.said)
+    return previews
+
+
+def compute(path: Path, settings: JobSettings, directory: Directory | None = None,
+            refreshable: set[int] | None = None) -> dict[str, Preview]:
+    """Read ``path`` once and check it for every action (blocking: run it in a thread); names against
+    ``directory`` (else the lookup sheets); with ``refreshable`` given and no directory, rows writing a name go
+    there (the directory is then read), with a directory, rows naming something it did not know."""
     lenient = dataclasses.replace(settings, command="remove", dry_run=True)
     try:
         table = load(path, lenient)  # needs emailId or orgUserId: the least any action needs
@@ -80,7 +104,9 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
             except InputError as exc:
                 previews[action] = Preview(problem=exc)
                 continue
-        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids)
+        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids,
+                              directory=directory, target=settings.host or None,
+                              deferred=refreshable is not None)
         if action == "apply" and "action" not in validator.index:
             previews[action] = Preview(problem=MissingColumn("action", path=table.path))
             continue
@@ -93,6 +119,9 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
                 _count(previews[action], validator.check(raw), valid[action])
     except InputError as exc:  # found while reading on (too many rows, a bad byte)
         return {a: Preview(problem=exc) for a in ACTIONS}
+    if refreshable is not None:
+        for validator in validators.values():
+            refreshable |= validator.refreshable
     for action in validators:
         for email in ("yes", "no"):
             plan_settings = dataclasses.replace(settings, command=action, send_email=email != "no")
@@ -120,6 +149,7 @@ class _Check:
     settings: JobSettings
     person: str
     future: asyncio.Future[dict[str, Preview]]
+    credentials: Any = None  # the account's, to read its directory (never shown)
 
 
 class Previews:
@@ -158,7 +188,8 @@ class Previews:
         ahead = len(self._waiting) + len(self._active)
         return max(2, min(60, math.ceil(self._seconds * ahead / self._running)))
 
-    def submit(self, key: str, path: Path, settings: JobSettings, person: str = "") -> asyncio.Future:
+    def submit(self, key: str, path: Path, settings: JobSettings, person: str = "",
+               credentials: Any = None) -> asyncio.Future:
         """The check of ``key``: its result when cached, else its place in line (joined if new)."""
         loop = asyncio.get_running_loop()
         if key in self._done:
@@ -174,16 +205,16 @@ class Previews:
         mine = sum(1 for c in (*self._active.values(), *self._waiting) if person and c.person == person)
         if mine >= self._per_person or len(self._waiting) >= self._queue:
             raise PreviewBusy(self.retry_after(), mine=mine >= self._per_person)
-        check = _Check(key, path, settings, person, loop.create_future())
+        check = _Check(key, path, settings, person, loop.create_future(), credentials)
         self._waiting.append(check)
         self._start_next()
         return check.future
 
     async def get(self, key: str, path: Path, settings: JobSettings, person: str = "",
-                  wait: float | None = None) -> dict[str, Preview] | None:
+                  wait: float | None = None, credentials: Any = None) -> dict[str, Preview] | None:
         """The check's result, waiting at most ``wait`` seconds for it (None: until it is done); None when
         it is still in line by then."""
-        future = self.submit(key, path, settings, person)
+        future = self.submit(key, path, settings, person, credentials)
         try:
             return await asyncio.wait_for(asyncio.shield(future), wait)
         except TimeoutError:
@@ -211,7 +242,7 @@ class Previews:
     async def _compute(self, check: _Check) -> None:
         started = time.monotonic()
         try:
-            result = await asyncio.to_thread(compute, check.path, check.settings)
+            result = await compute_with_names(check.path, check.settings, check.credentials)
         except BaseException as exc:  # a bug: whoever waits (or comes next) is told, then it may be tried again
             self._failed[check.key] = exc
             check.future.set_exception(exc)
