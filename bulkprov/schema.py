@@ -258,6 +258,9 @@ TEMPLATE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_template
 # Role, group and bot *names* beside the ids of a Users sheet (lookup, export, undo: bulkprov.outputs.names),
 # entry for entry; read back silently like the result columns, so the sheet stays an input file.
 NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
+# The other way round (export, #28): names in the list cells, their *ids* beside them entry for entry, read back
+# silently too -- the account an export is added to resolves the names; the ids are the source's.
+ID_COLUMNS = ("roleIds", "groupIds", "botTaskIds")
 
 
 _HEADER_NOISE = re.compile(r"[\s_\-.\u00a0・･]+")
@@ -279,7 +282,8 @@ def normalize_word(text: str) -> str:
     return text.casefold()
 
 
-RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS) if c not in BY_NAME)
+RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS, *ID_COLUMNS)
+                           if c not in BY_NAME)
 
 
 _HEADER_INDEX: dict[str, Column] = {}

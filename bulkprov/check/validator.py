@@ -26,7 +26,7 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
-from bulkprov.check.names import NameBook, Resolution, sheets_from
+from bulkprov.check.names import NameBook, Resolution, same_host, sheets_from
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
@@ -103,6 +103,13 @@ class Validator:
         self.book = NameBook(directory, self.sheets, target=target)
         self.deferred = deferred and directory is None
         self.refreshable: set[int] = set()
+        # A file another account's export wrote (its About sheet, or lookup sheets stamped with one host) added to
+        # this one: its dialog ids are the source's and name nothing here (dialogs have no names to map by), so
+        # its bot tasks are not carried -- noted on the row, counted for the plan (bulkprov.jobs.migration).
+        self.origin = table.about.get("host") or _one_host(table.lookups)
+        self.migrating = bool(self.origin and target and not same_host(self.origin, target))
+        self.tasks_not_carried: set[int] = set()
+        self.missing: dict[tuple[str, str], None] = {}  # (kind, name as written) the account's directory lacks
         # Normalised key -> first row: what duplicate detection needs, nothing more.
         self.seen_email = FirstRows()
         self.seen_org = FirstRows()
@@ -366,6 +373,12 @@ class Validator:
         if not colon or not bot_text.strip():
             problems.add("botTasks", cell, "invalid-bot-task", value=item)
             return None
+        if self.migrating:
+            self.tasks_not_carried.add(problems.row)
+            note = ROW_NOTES["tasks-not-carried"].render(origin=self.origin)
+            if note not in problems.notes:
+                problems.notes.append(note)
+            return None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "botTasks", schema.ID_KINDS["bot"])
         dialogs = [plain_id(d.strip(), self._shown("botTasks"), schema.DIALOG_ID_RE, problems.notes)
                    for d in dialogs_text.split(",") if d.strip()]
@@ -407,6 +420,8 @@ class Validator:
                       kind: schema.IdKind) -> None:
         """The row error for a name or id the account does not resolve (one per problem kind)."""
         listed = ", ".join(f"'{c.name}' {c.id}" if c.id else f"'{c.name}'" for c in found.candidates)
+        if found.problem in ("unknown", "unmappable") and self.book.directory is not None:
+            self.missing.setdefault((kind.what, text), None)
         if found.problem in ("unknown", "incomplete"):
             if kind.looks_like_id(text):
                 problems.add(column, cell, kind.bad_id, value=text)
@@ -436,6 +451,12 @@ class Validator:
             problems.add(column, cell, "wrong-role-type", found.candidates[0].type or "bot", value=text)
         else:  # directory-unavailable
             problems.add(column, cell, "directory-unavailable", value=text, host=found.sheet_host)
+
+
+def _one_host(lookups: Mapping[str, Mapping[str, str]]) -> str:
+    """The host every stamped row of a file's lookup sheets names, when they name exactly one."""
+    hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()}
+    return next(iter(hosts)) if len(hosts) == 1 else ""
 
 
 class _Relaxed:

@@ -142,6 +142,9 @@ ROW_NOTES: dict[str, Problem] = _problems(
             {"": N_("fullName '{value}' split: lastName '{last}', firstName '{first}'")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
+    Problem("tasks-not-carried", N_("bot tasks of another account's export are not carried"),
+            {"": N_("bot tasks not carried: their dialogs are named by ids of {origin}, which name nothing on this "
+                    "account (dialogs have no names to map them by): assign them on this account")}),
     Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
             {"": N_("row {row}, column {column}: '{value}' does not have the usual shape of a {what} id; it is sent "
                     "as written (strict ids are off)"),

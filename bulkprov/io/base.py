@@ -99,6 +99,9 @@ class Table:
     warnings: list[InputWarning]
     lookups: dict[str, dict[str, str]]
     rows: Iterator[RawRow]
+    about: dict[str, str] = field(default_factory=dict)
+    """A workbook's ``About`` sheet (item -> value: ``host``, ``not-carried``...) as bulkprov's export and
+    ``directory`` write it; {} otherwise."""
 
     def column_index(self, name: str) -> int | None:
         """Position of the canonical column ``name`` in :attr:`headers`, or None when absent."""

@@ -41,7 +41,7 @@ def build_table(
     path: Path, rows: Iterator[tuple[int, list[str]]], limits: LoaderLimits,
     required_any: tuple[str, ...], warnings: list[InputWarning], *, fmt: str, sheet: str | None,
     encoding: str | None, delimiter: str | None, lookups: dict[str, dict[str, str]],
-    last_row: int | None, where: str, ignore: tuple[str, ...] = (),
+    last_row: int | None, where: str, ignore: tuple[str, ...] = (), about: dict[str, str] | None = None,
 ) -> Table:
     first = next(rows, None)
     if first is None:
@@ -62,7 +62,7 @@ def build_table(
     return Table(
         path=path, format=fmt, sheet=sheet, encoding=encoding, delimiter=delimiter, header_row=header_row,
         headers=headers, columns=columns, warnings=warnings, lookups=lookups,
-        rows=itertools.chain([peek], data),
+        rows=itertools.chain([peek], data), about=dict(about or {}),
     )
 
 

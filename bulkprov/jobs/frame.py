@@ -213,6 +213,7 @@ class Job:
     out_path: Path
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
     snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
+    validator: Validator | None = None  # what the checks found beyond the rows (a migration's bot tasks not carried)
 
     def check_unchanged_before_sending(self) -> None:
         """The file must still be the one read when the first request is about to leave (exit 2)."""
@@ -266,6 +267,7 @@ async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = 
         job.checked = check_rows(job.table, settings, validator, noted)
         again = await names.check_again(validator, noted)
     note_names(job.summary, names)
+    job.validator = validator
     if again:
         keep = settings.command in ROSTER_COMMANDS or not settings.dry_run
         for i, row in enumerate(job.checked.rows):

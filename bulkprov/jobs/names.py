@@ -133,7 +133,7 @@ async def account_names(path: Path, settings: JobSettings, credentials: Any) -> 
     from bulkprov.kore import KoreClient
 
     state_dir = state_dir_for(path, settings)
-    with _budget(settings, state_dir) as limiter:
+    with rate_budget(settings, state_dir) as limiter:
         async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                               concurrency_hint=settings.concurrency) as client:
             budget = Budget(limiter, settings.max_attempts, settings.rate_wait_cap)
@@ -143,7 +143,7 @@ async def account_names(path: Path, settings: JobSettings, credentials: Any) -> 
 
 
 @contextlib.contextmanager
-def _budget(settings: JobSettings, state_dir: Path):
+def rate_budget(settings: JobSettings, state_dir: Path):
     """The run's rate budget, shared through the ledger when the state directory has one (a check alone never
     creates a ledger)."""
     from bulkprov.send.limiter import RateLimiter, parse_rate

@@ -16,6 +16,7 @@ from bulkprov.errors import OUTCOME_CODES, BulkprovError, RunStopped, StateDirUn
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.frame import Context, Job, begin, end
 from bulkprov.jobs.internal import internal_error
+from bulkprov.jobs.migration import say_before_sending
 from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
@@ -29,6 +30,7 @@ log = logging.getLogger("bulkprov")
 async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
     job = await begin(path, settings, settings.results_format, ctx.credentials)
+    say_before_sending(job, log)  # another account's export: what cannot be carried, before anything is sent
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     job.check_unchanged_before_sending()
@@ -63,6 +65,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             job.stop_errors.append(report.stop_error)
         job.changed_after_sending()
         users = report.users if settings.command == "lookup" else None
+        if users:
+            await org_ids_from_listing(users, path, settings, ctx.credentials)
         return await end(job, results, report, checked.valid, users)
 
 
@@ -118,6 +122,33 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
                           users=report.users, before=report.before, requests=report.requests, notes=report.notes)
+
+
+async def org_ids_from_listing(users: dict[int, dict], path: Path, settings: JobSettings, credentials: Any) -> None:
+    """A lookup's users with the orgUserId only the account listing gives (the documented usersInfo reply has
+    none): read once, when some user lacks it; a refused listing leaves them as they are, said once."""
+    missing = [row for row, user in users.items() if not (user.get("userInfo") or {}).get("orgUserId")]
+    if not missing or credentials is None or not settings.host:
+        return
+    from bulkprov.directory.account import AccountDirectory, Budget
+    from bulkprov.jobs.names import rate_budget
+    from bulkprov.kore import CallFailed, KoreClient
+    from bulkprov.kore.listing import list_account, merge_user
+
+    log.info(_("reading the account listing: usersInfo does not give the orgUserIds of %d users"), len(missing))
+    with rate_budget(settings, state_dir_for(path, settings)) as limiter:
+        async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
+            pager = AccountDirectory(client, Budget(limiter, settings.max_attempts, settings.rate_wait_cap))
+            try:
+                listing = await list_account(pager)
+            except CallFailed as exc:
+                log.warning(_("the account listing could not be read (%s): the lookup's orgUserIds stay blank where "
+                              "usersInfo gives none"), exc.message)
+                return
+    for row in missing:
+        listed = listing.user_of(email=str((users[row].get("userInfo") or {}).get("emailId") or ""))
+        if listed is not None:
+            users[row] = merge_user(listed, users[row])
 
 
 def _wants_snapshot(settings: JobSettings) -> bool:
