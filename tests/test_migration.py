@@ -156,3 +156,25 @@ def test_lookup_by_email_takes_the_org_user_id_from_the_listing(make_emulator, t
     users = {u["emailId"]: u for u in read_sheet(tmp_path / "found.xlsx", "Users")}
     assert users["emp001@acme-corp.com"]["orgUserId"] == "E00001"
     assert users["emp003@acme-corp.com"]["orgUserId"] == "E00003"
+
+
+def test_export_writes_the_id_where_a_name_cannot_say_which(make_emulator, tmp_path):
+    twin_a, twin_b = "e-55555555-6666-4777-8888-999999999999", "e-66666666-7777-4888-8999-aaaaaaaaaaaa"
+    sep = "e-77777777-8888-4999-8aaa-bbbbbbbbbbbb"
+    groups = {**{g["groupId"]: g["name"] for g in SEED["groups"]}, twin_a: "Night Shift", twin_b: "night shift",
+              sep: "Sales; EMEA"}
+    users = [{"userInfo": {"emailId": "n1@acme-corp.com"}, "groups": [twin_a, GROUP_A["Sales"]]},
+             {"userInfo": {"emailId": "n2@acme-corp.com"}, "groups": [sep]}]
+    a = make_emulator(replies="documented", users=users, groups=groups)
+    proc = bulkprov("export", "--host", a.url, "-o", "account.xlsx", env=kore_env(a), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cells = {u["emailId"]: u for u in read_sheet(tmp_path / "account.xlsx", "Users")}
+    assert cells["n1@acme-corp.com"]["groups"] == f"{twin_a}; Sales"
+    assert cells["n2@acme-corp.com"]["groups"] == sep
+    sheet = {r["name"]: r["groupId"] for r in read_sheet(tmp_path / "account.xlsx", "Groups")}
+    assert "Night Shift" not in sheet and "night shift" not in sheet, "a name held twice maps to no one id"
+    assert sheet["Sales; EMEA"] == sep
+    # the file is an input file as it is, offline (its own sheets) and against its account (the directory)
+    offline = bulkprov("validate", "account.xlsx", "-o", "v1.xlsx", cwd=tmp_path)
+    online = bulkprov("validate", "account.xlsx", "--host", a.url, "-o", "v2.xlsx", env=kore_env(a), cwd=tmp_path)
+    assert (offline.returncode, online.returncode) == (0, 0), offline.stdout + online.stdout + online.stderr

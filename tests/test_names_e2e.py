@@ -194,3 +194,45 @@ def test_a_name_holding_a_separator_matches_only_by_id(make_emulator, tmp_path, 
     results = results_by_row(tmp_path / "v.xlsx")
     assert results[2]["error_code"] == code and sep in results[2]["reason"], proc.stderr
     assert results[3]["status"] == "valid"
+
+
+# -- the page: the same names, no lookup sheet -----------------------------------------------------------------------
+
+
+async def test_the_page_adds_a_names_only_roster_with_the_right_ids(make_emulator, tmp_path):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bulkprov.web import create_app
+    from tests.test_web import _wait_for_job, login, upload_form, web_config
+
+    canary = "CANARY-page-secret-of-a-bot-app"
+    emu = make_emulator(replies="documented", users=[HOLDER], groups=GROUPS, bot_app_secret=canary)
+    roster = tmp_path / "roster.csv"
+    expected = write_names_roster(roster, 30)
+    roster.write_text(roster.read_text(encoding="utf-8") + "typo@acme-corp.com,T,T,,Suport Agents,\n",
+                      encoding="utf-8")
+    config = web_config(tmp_path, host=emu.url)
+    async with TestClient(TestServer(create_app(config))) as client:
+        csrf = await login(client)
+        resp = await client.post("/upload", data=upload_form(csrf, roster.read_bytes(), filename="roster.csv"),
+                                 allow_redirects=False)
+        report_url = resp.headers["Location"]
+        report = await (await client.get(report_url)).text()
+        assert "31</strong> rows" in report and "1 invalid" in report, report
+        assert "unknown-group" in report and "did you mean &#39;Support Agents&#39;" in report
+        assert len(emu.state()["users"]) == 1, "checking sends nothing"
+        resp = await client.post(report_url.split("?")[0] + "/run", data={"csrf": csrf, "action": "add", "email": "no"},
+                                 allow_redirects=False)
+        job_url = resp.headers["Location"]
+        status = await _wait_for_job(client, job_url, timeout=60)
+        assert status["state"] == "finished" and status["done"] == 30, status
+        page = await (await client.get(job_url)).text()
+        assert canary not in report + page
+    users = stored(emu)
+    for email, (want_roles, want_groups, _tasks) in expected.items():
+        assert roles_of(users[email]) == set(want_roles), email
+        assert {g["groupId"] for g in users[email].get("groups", [])} == set(want_groups), email
+    for path in (p for p in tmp_path.rglob("*") if p.is_file()):
+        from tests.test_directory_cli import _everything_in
+
+        assert canary.encode() not in _everything_in(path), path
