@@ -9,6 +9,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from bulkprov.cli.connection import (
+    _credentials,
+    _dry_run_credentials,
+    _env_host,
+    _require_host,
+    _validate_host,
+)
 from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
 from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
@@ -93,9 +100,6 @@ def cmd_file(args: argparse.Namespace) -> int:
         args.online_host = _validate_host(args, profile)
         if args.online_host:
             credentials = _credentials(args)
-        if not args.quiet:
-            emit(say("validate-online", host=args.online_host) if args.online_host else say("validate-offline"),
-                 err=True)
     elif reads_account or not args.dry_run:
         credentials = _before_the_run(args, lambda: _settings(args, profile, None), lambda: _credentials(args))
     else:
@@ -105,36 +109,11 @@ def cmd_file(args: argparse.Namespace) -> int:
     outcome = run_job(args.file, settings, credentials=credentials,
                       progress=ProgressPrinter(enabled=not args.quiet, bar=not json_lines),
                       confirm=None if approvers else _confirm)
+    if args.command == "validate" and not args.quiet:  # online or offline: one line, before the outcome's
+        online = getattr(args, "online_host", None)
+        emit(say("validate-online", host=online) if online else say("validate-offline"), err=True)
     _print_outcome(outcome, args.quiet, settings.phrasing.typed)
     return outcome.exit_code
-
-
-def _validate_host(args: argparse.Namespace, profile: dict) -> str | None:
-    """The host validate checks names against: given by --host, a profile, or the --env-file named -- never
-    KORE_HOST from the environment alone (a validate must not start talking to an account unasked)."""
-    from bulkprov.config import resolve
-    from bulkprov.kore.auth import host_from_sources
-
-    host = resolve("host", args.host, profile)
-    if not host and getattr(args, "env_file", None):
-        host = host_from_sources(env={}, env_file=args.env_file)
-    return host or None
-
-
-def _dry_run_credentials(args: argparse.Namespace, profile: dict):
-    """A dry run checks names against the account when it can sign in; without credentials it stays offline
-    and says so (a dry run never needs them)."""
-    from bulkprov.config import resolve
-    from bulkprov.errors import BulkprovError
-
-    if not (resolve("host", args.host, profile) or _env_host(args.env_file)):
-        return None
-    try:
-        return _credentials(args)
-    except BulkprovError:
-        if not args.quiet:
-            emit(say("dry-run-offline"), err=True)
-        return None
 
 
 def _before_the_run(args: argparse.Namespace, settings, step):
@@ -258,30 +237,10 @@ def _format_of(output: Path | None) -> str:
     return suffix if suffix in ("csv", "jsonl") else "xlsx"
 
 
-def _require_host(host: str | None) -> None:
-    if not host:
-        from bulkprov.errors import NoHost
-
-        raise NoHost()  # printed with HINTS["host"], which names --host and --profile
-
-
 def _replace(obj, **changes):
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
-
-
-def _credentials(args: argparse.Namespace):
-    from bulkprov.kore.auth import Credentials, env_file_or_default
-
-    return Credentials.from_sources(env_file=env_file_or_default(args.env_file), secret_file=args.secret_file)
-
-
-def _env_host(env_file: str | Path | None) -> str | None:
-    """KORE_HOST from the environment, else from the .env file the credentials come from."""
-    from bulkprov.kore.auth import env_file_or_default, host_from_sources
-
-    return host_from_sources(env_file=env_file_or_default(env_file))
 
 
 def _setup_logging(fmt: str, quiet: bool) -> None:

@@ -19,6 +19,7 @@ from bulkprov.directory.account import AccountDirectory, Budget, gap_lines, list
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import check_new, check_writable
 from bulkprov.jobs.export import _budget as rate_budget
+from bulkprov.jobs.names import app_of
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.kore import KoreClient
 from bulkprov.kore.directory import Directory, ListingRead
@@ -71,14 +72,6 @@ def write_account_directory(settings: JobSettings, credentials: Any) -> Director
     log.info(_("directory: %d roles, %d bots, %d groups, %d requests: %s"), len(outcome.directory.roles),
              len(outcome.directory.bots), len(outcome.directory.groups), outcome.requests, path)
     return outcome
-
-
-def app_of(settings: JobSettings, credentials: Any) -> str:
-    """The app (client id) a run signs in with: with the host, it names the account's kept directory."""
-    account = settings.account
-    if account is not None:
-        return str(account.client_id)
-    return str(getattr(credentials, "app_id", None) or credentials.fingerprint())
 
 
 def _listed(read: ListingRead) -> None:

@@ -179,7 +179,7 @@ class _Reader:
                                   if isinstance(r, dict))
         if self.settings.state_dir is not None:
             from bulkprov.directory import cache
-            from bulkprov.jobs.directory import app_of
+            from bulkprov.jobs.names import app_of
 
             cache.save(self.settings.state_dir, self.client.base_url, app_of(self.settings, credentials), directory)
         return directory

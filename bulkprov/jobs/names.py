@@ -129,7 +129,6 @@ async def account_names(path: Path, settings: JobSettings, credentials: Any) -> 
         yield AccountNames()
         return
     from bulkprov.directory.account import AccountDirectory, Budget
-    from bulkprov.jobs.directory import app_of
     from bulkprov.kore import KoreClient
 
     state_dir = state_dir_for(path, settings)
@@ -157,3 +156,11 @@ def rate_budget(settings: JobSettings, state_dir: Path):
     with contextlib.closing(Ledger(state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
         yield limiter
 
+
+
+def app_of(settings: JobSettings, credentials: Any) -> str:
+    """The app (client id) a run signs in with: with the host, it names the account's kept directory."""
+    account = settings.account
+    if account is not None:
+        return str(account.client_id)
+    return str(getattr(credentials, "app_id", None) or credentials.fingerprint())
