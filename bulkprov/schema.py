@@ -212,15 +212,15 @@ COLUMNS: tuple[Column, ...] = (
           "Zip Code", "Postal Code", "Postcode", "ZIP", max_length=20, ko=("우편번호",), ja=("郵便番号", "〒")),
     _info("state", N_("State / province."), "NY", "Province", "Region", ko=("시/도", "도"), ja=("都道府県", "州")),
     _info("country", N_("Country."), "United States", "Country Name", ko=("국가", "나라"), ja=("国", "国名")),
-    Column("groups", GROUPS, N_("Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
-           "separated by ; or new lines."), "Support Agents", ("Group", "User Groups"), "groups",
+    Column("groups", GROUPS, N_("Groups to put the user in: group names as the account writes them, or group "
+           "ids (e-…), separated by ; or new lines."), "Support Agents", ("Group", "User Groups"), "groups",
            ko=("그룹", "사용자 그룹"), ja=("グループ", "ユーザーグループ")),
-    Column("roles", ROLES, N_("Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
-           "Roles and Bots sheets; separated by ; or new lines."),
+    Column("roles", ROLES, N_("Roles: ROLE for an admin role, ROLE@BOT for a bot role; names as the account "
+           "writes them, or ids; separated by ; or new lines."),
            "Bot Tester@Support Bot", ("Role", "User Roles"), "roles",
            ko=("역할", "사용자 역할", "권한"), ja=("ロール", "役割", "権限")),
     Column("botTasks", BOT_TASKS, N_("Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
-           "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids."),
+           "BOT is a bot name, or a bot id (st-…); dialogs are dg-… ids."),
            "Support Bot:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
            ("Bot Tasks", "Assign Bot Tasks", "Tasks"), "assignBotTasks", 2000,
            ko=("봇 작업", "봇 태스크"), ja=("ボットタスク", "ボットのタスク")),

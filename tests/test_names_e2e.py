@@ -236,3 +236,49 @@ async def test_the_page_adds_a_names_only_roster_with_the_right_ids(make_emulato
         from tests.test_directory_cli import _everything_in
 
         assert canary.encode() not in _everything_in(path), path
+
+
+def test_online_a_lookup_sheet_supplies_only_ids_the_account_has(make_emulator, tmp_path):
+    import xlsxwriter
+
+    emu = make_emulator(replies="documented", users=[HOLDER])
+    roster = tmp_path / "roster.xlsx"
+    wb = xlsxwriter.Workbook(str(roster))
+    users = wb.add_worksheet("Users")
+    users.write_row(0, 0, ["emailId", "groups", "roles"])
+    users.write_row(1, 0, ["a@acme-corp.com", "Helpdesk", ""])       # a nickname for the account's id: used
+    users.write_row(2, 0, ["b@acme-corp.com", "Old Team", ""])       # the sheet's id is not the account's
+    users.write_row(3, 0, ["c@acme-corp.com", "Sales", ""])          # the sheet disagrees with the account
+    users.write_row(4, 0, ["d@acme-corp.com", "", "Master Admin"])   # an admin role nobody holds: no id to give
+    users.write_row(5, 0, ["e@acme-corp.com", "", "bot admin"])      # held by a user: mapped from the pair
+    groups = wb.add_worksheet("Groups")
+    groups.write_row(0, 0, ["name", "groupId"])
+    groups.write_row(1, 0, ["Helpdesk", GROUP["Support Agents"]])
+    groups.write_row(2, 0, ["Old Team", "e-aaaaaaaa-0000-4000-8000-000000000000"])
+    groups.write_row(3, 0, ["Sales", "e-bbbbbbbb-0000-4000-8000-000000000000"])
+    wb.close()
+    env_file = tmp_path / "kore.env"  # --env-file naming a host takes validate online too
+    env_file.write_text(f"KORE_HOST={emu.url}\nKORE_CLIENT_ID={kore_env(emu)['KORE_CLIENT_ID']}\n"
+                        f"KORE_CLIENT_SECRET={kore_env(emu)['KORE_CLIENT_SECRET']}\n", encoding="utf-8")
+    proc = bulkprov("validate", str(roster), "--env-file", str(env_file), "-o", "v.xlsx", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"checked against the account at {emu.url}" in proc.stderr
+    results = results_by_row(tmp_path / "v.xlsx")
+    assert results[2]["status"] == "valid"
+    assert results[3]["error_code"] == "not-on-account" and "e-aaaaaaaa" in results[3]["reason"]
+    assert results[4]["error_code"] == "name-disagrees" and GROUP["Sales"] in results[4]["reason"]
+    assert results[5]["error_code"] == "unmappable-role"
+    assert results[6]["status"] == "valid"
+
+
+def test_a_dry_run_without_credentials_checks_offline_and_says_so(make_emulator, tmp_path):
+    emu = make_emulator(replies="documented")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("emailId,groups\na@acme-corp.com,Support Agents\n", encoding="utf-8")
+    proc = bulkprov("add", str(roster), "--dry-run", "-o", "d.xlsx", env={"KORE_HOST": emu.url}, cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "dry run (offline, no credentials)" in proc.stderr
+    assert results_by_row(tmp_path / "d.xlsx")[2]["error_code"] == "unknown-group"
+    with_credentials = run(emu, tmp_path, "add", str(roster), "--dry-run", "-o", "d2.xlsx")
+    assert with_credentials.returncode == 0, with_credentials.stdout + with_credentials.stderr
+    assert emu.state()["users"] == [] and emu.state()["counts"]["groups_calls"] == 1
