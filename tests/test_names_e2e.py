@@ -282,3 +282,22 @@ def test_a_dry_run_without_credentials_checks_offline_and_says_so(make_emulator,
     with_credentials = run(emu, tmp_path, "add", str(roster), "--dry-run", "-o", "d2.xlsx")
     assert with_credentials.returncode == 0, with_credentials.stdout + with_credentials.stderr
     assert emu.state()["users"] == [] and emu.state()["counts"]["groups_calls"] == 1
+
+
+def test_the_templates_example_ids_never_stand_for_the_accounts_names(make_emulator, tmp_path):
+    import openpyxl
+
+    emu = make_emulator(replies="documented", groups=GROUPS)
+    assert bulkprov("template", "-o", "t.xlsx", cwd=tmp_path).returncode == 0
+    wb = openpyxl.load_workbook(tmp_path / "t.xlsx")
+    ws = wb["Users"]
+    headers = [c.value for c in ws[1]]
+    for col in range(1, len(headers) + 1):
+        ws.cell(2, col).value = None
+    ws.cell(2, headers.index("emailId") + 1).value = "new@acme-corp.com"
+    ws.cell(2, headers.index("roles") + 1).value = "Bot Tester@Support Bot"   # the sheets' example names
+    ws.cell(2, headers.index("groups") + 1).value = "Support Agents"
+    wb.save(tmp_path / "filled.xlsx")
+    proc = run(emu, tmp_path, "add", "filled.xlsx", "--no-send-email", "-o", "r.xlsx")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert roles_of(stored(emu)["new@acme-corp.com"]) == {(ROLE["Bot Tester"], BOT["Support Bot"])}

@@ -179,6 +179,7 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
         warnings.append(warning("lookup-sheet", "columns", kind=kind, name_col=name_col, id_col=id_col))
         return Lookup()
     host_i = _index_of(header, ("host",))
+    note_i = _index_of(header, ("note",))
     table = Lookup()
     seen: dict[str, int] = {}
     for number, cells in rows:
@@ -186,6 +187,9 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
         ident = cells[id_i].strip(WS) if id_i < len(cells) else ""
         if not name and not ident:
             continue
+        if note_i is not None and note_i < len(cells) and cells[note_i].strip(WS) \
+                and ident in schema.TEMPLATE_EXAMPLE_IDS:
+            continue  # the template's example, marked as one: no account's id
         problem = _lookup_problem(kind, number, name, ident, id_col, pattern)
         if problem:
             warnings.append(problem)
