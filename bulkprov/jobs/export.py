@@ -273,10 +273,10 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
                     "account")]]
         if gaps.listing is not None and gaps.listing.total is not None:
             about.append(["total", str(gaps.listing.total), _("users the account says it has")])
-        about += [["", "", line] for line in gaps.lines()]
-        about.append(["", "", _("The Users sheet is an input file: role, bot and group names in roles, groups and "
+        about += [["", line, ""] for line in gaps.lines()]
+        about.append(["", _("The Users sheet is an input file: role, bot and group names in roles, groups and "
                                 "botTasks (an id where the account holds a name twice), their ids beside them. Added "
-                                "to another account, the names are looked up there; the ids are this account's.")])
+                                "to another account, the names are looked up there; the ids are this account's."), ""])
         write_sheet(wb, "About", ["item", "value", _("what it is")], about, width=40)
         without = set(gaps.without_details)
         incomplete = ([[email, "", _("in an earlier read of the listing, not in the last")]
