@@ -28,6 +28,7 @@ from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.names import NameBook, Resolution, same_host, sheets_from
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, plain, plain_email, plain_id
+from bulkprov.check.relaxed import Relaxed
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
 from bulkprov.kore.directory import Directory
@@ -91,7 +92,7 @@ class Validator:
         self.builder_default = builder_default
         # Off: ids with only the relaxed shape and over-long values (the limits are assumptions) are sent
         # as written, each reported once as a file warning instead of refusing the row.
-        self.relaxed = None if strict_ids else _Relaxed(table.warnings)
+        self.relaxed = None if strict_ids else Relaxed(table.warnings)
         self.index = {c.name: i for i, c in enumerate(table.columns) if c is not None}
         # Role, bot and group names: the target account's directory (None: offline, or it could not be read),
         # the file's own lookup sheets, then --lookups' (bulkprov.check.names has every rule).  Rows whose name a
@@ -457,46 +458,6 @@ def _one_host(lookups: Mapping[str, Mapping[str, str]]) -> str:
     """The host every stamped row of a file's lookup sheets names, when they name exactly one."""
     hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()}
     return next(iter(hosts)) if len(hosts) == 1 else ""
-
-
-class _Relaxed:
-    """Strict ids off: the relaxed shapes of :data:`bulkprov.schema.RELAXED_ID_RES` and over-long values
-    are accepted, each distinct value reported once as a file warning (a few dozen at most)."""
-
-    LIMIT = 25
-
-    def __init__(self, warnings: list) -> None:
-        self.warnings = warnings
-        self.seen: set[tuple[str, str]] = set()
-        self.more = 0
-        self._more_at = 0
-
-    def accepts(self, what: str, value: str, row: int, column: str) -> bool:
-        if not schema.RELAXED_ID_RES[what].match(value):
-            return False
-        self._warn((column, value), ROW_NOTES["relaxed-id"].render(row=row, column=column, value=value, what=what))
-        return True
-
-    def length(self, row: int, column: str, value: str, limit: int) -> None:
-        self._warn((column, value), ROW_NOTES["relaxed-id"].render("length", row=row, column=column,
-                                                                   length=len(value), limit=limit))
-
-    def _warn(self, key: tuple[str, str], message: str) -> None:
-        from bulkprov.errors import InputWarning
-
-        if key in self.seen:
-            return
-        self.seen.add(key)
-        if len(self.seen) <= self.LIMIT:
-            self.warnings.append(InputWarning("relaxed-id", message))
-            return
-        self.more += 1
-        summary = InputWarning("relaxed-id", ROW_NOTES["relaxed-id"].render("more", count=self.more))
-        if self.more == 1:
-            self._more_at = len(self.warnings)
-            self.warnings.append(summary)
-        else:
-            self.warnings[self._more_at] = summary
 
 
 def _add_remove(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:

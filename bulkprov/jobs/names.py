@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class AccountNames:
     source: str = "offline"
     """``offline`` (no account to ask), ``ids`` (an account, but no name written: nothing read), ``account``
     (its directory) or ``unavailable`` (it could not be read)."""
+    _unavailable: str = field(default="", repr=False)  # why it could not be read, as said once
 
     def __post_init__(self) -> None:
         if self.account is not None:
@@ -74,8 +75,6 @@ class AccountNames:
             host=self.account.host, roles=len(directory.roles), bots=len(directory.bots),
             groups=len(directory.groups),
             source=_("kept from an earlier run") if self.account.source == "kept" else _("read now"))
-
-    _unavailable: str = ""
 
     async def load(self) -> Directory | None:
         """The directory, read (or taken from the state directory) now; None when it cannot be read."""
