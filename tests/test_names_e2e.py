@@ -301,3 +301,16 @@ def test_the_templates_example_ids_never_stand_for_the_accounts_names(make_emula
     proc = run(emu, tmp_path, "add", "filled.xlsx", "--no-send-email", "-o", "r.xlsx")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert roles_of(stored(emu)["new@acme-corp.com"]) == {(ROLE["Bot Tester"], BOT["Support Bot"])}
+
+
+def test_a_name_not_found_in_a_directory_not_read_whole_says_so(make_emulator, tmp_path):
+    many = {f"e-{i:08x}-0000-4000-8000-000000000000": f"Team {i:03d}" for i in range(70)}
+    emu = make_emulator(replies="documented", groups=many, odd=["directory-repeat-page"])
+    roster = tmp_path / "roster.csv"
+    roster.write_text("emailId,groups\na@acme-corp.com,Team 001\nb@acme-corp.com,Team 065\n", encoding="utf-8")
+    proc = run(emu, tmp_path, "validate", str(roster), "--host", emu.url, "-o", "v.xlsx")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    results = results_by_row(tmp_path / "v.xlsx")
+    assert results[2]["status"] == "valid"
+    assert results[3]["error_code"] == "unknown-group" and "could not be read whole" in results[3]["reason"]
+    assert "groups were not read whole" in proc.stderr
