@@ -314,3 +314,14 @@ def test_a_name_not_found_in_a_directory_not_read_whole_says_so(make_emulator, t
     assert results[2]["status"] == "valid"
     assert results[3]["error_code"] == "unknown-group" and "could not be read whole" in results[3]["reason"]
     assert "groups were not read whole" in proc.stderr
+
+
+def test_the_kept_directory_is_used_while_young_unless_refresh_directory(make_emulator, tmp_path):
+    emu = make_emulator(replies="documented", groups=GROUPS)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("emailId,groups\na@acme-corp.com,Support Agents\n", encoding="utf-8")
+    for extra, calls in (((), 1), ((), 1), (("--refresh-directory",), 2), (("--directory-max-age-hours", "0"), 3)):
+        proc = run(emu, tmp_path, "validate", str(roster), "--host", emu.url, "-o", "v.xlsx", "--replace-output",
+                   *extra)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert emu.state()["counts"]["groups_calls"] == calls, extra
