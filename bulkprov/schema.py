@@ -259,7 +259,10 @@ TEMPLATE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_template
 # entry for entry; read back silently like the result columns, so the sheet stays an input file.
 NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
 # The template's lookup sheets hold example names with these ids and say so in a ``note`` column: such a row is
-# no account's name, and the lookup reader skips it (HR who writes "Bot Tester" means the account's own).
+# no account's name.  The lookup reader stamps it with EXAMPLE_HOST, which is no host: offline (no account to
+# compare with) it still resolves the template's example row; against an account it never supplies an id nor
+# disagrees with the account's own "Bot Tester".
+EXAMPLE_HOST = "template-example"
 TEMPLATE_EXAMPLE_IDS = frozenset({"5c9d0a7e3f1b2a4c6d8e0f12", "5c9d0a7e3f1b2a4c6d8e0f13", "5c9d0a7e3f1b2a4c6d8e0f14",
                                   "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d", "e-06b41cdd-7678-5394-b958-40ca5662f502"})
 # The other way round (export, #28): names in the list cells, their *ids* beside them entry for entry, read back

@@ -101,7 +101,7 @@ def test_export_then_add_migrates_50_users_with_roles_bots_groups_and_org_user_i
     said = added.stderr
     assert f"migration from {a.url} to {b.url}: what is not carried" in said
     assert "dept" in said and "city" in said, "the documented usersInfo never carried them"
-    assert "bot tasks of 8 users" in said and "activation state" in said and "no activation emails" in said
+    assert "users whose bot tasks are not carried: 8" in said and "activation state" in said and "no activation emails" in said
     assert said.index("what is not carried") < said.index("plan:"), "said before the plan's first request"
     summary = str(read_sheet(tmp_path / "r.xlsx", "Summary"))
     assert "what is not carried" in summary and "activation state" in summary

@@ -456,7 +456,7 @@ class Validator:
 
 def _one_host(lookups: Mapping[str, Mapping[str, str]]) -> str:
     """The host every stamped row of a file's lookup sheets names, when they name exactly one."""
-    hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()}
+    hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()} - {schema.EXAMPLE_HOST}
     return next(iter(hosts)) if len(hosts) == 1 else ""
 
 

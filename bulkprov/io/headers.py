@@ -187,9 +187,8 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
         ident = cells[id_i].strip(WS) if id_i < len(cells) else ""
         if not name and not ident:
             continue
-        if note_i is not None and note_i < len(cells) and cells[note_i].strip(WS) \
-                and ident in schema.TEMPLATE_EXAMPLE_IDS:
-            continue  # the template's example, marked as one: no account's id
+        example = note_i is not None and note_i < len(cells) and bool(cells[note_i].strip(WS)) \
+            and ident in schema.TEMPLATE_EXAMPLE_IDS  # the template's example, marked as one: no account's id
         problem = _lookup_problem(kind, number, name, ident, id_col, pattern)
         if problem:
             warnings.append(problem)
@@ -201,6 +200,8 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
         table.setdefault(key, ident)
         seen.setdefault(key, number)
         host = cells[host_i].strip(WS) if host_i is not None and host_i < len(cells) else ""
+        if example:
+            host = schema.EXAMPLE_HOST
         if host:
             table.hosts.setdefault(key, host)
     return table

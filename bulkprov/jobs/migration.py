@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 from bulkprov.i18n import gettext as _
-from bulkprov.i18n import ngettext
 from bulkprov.jobs.frame import Job
 
 SHOWN = 12
@@ -42,16 +41,13 @@ def migration_lines(job: Job) -> list[str]:
         lines.append(_("- fields no reply of {origin} carried, blank for every user: {fields}").format(
             origin=origin, fields=", ".join(fields)))
     if validator.tasks_not_carried:
-        count = len(validator.tasks_not_carried)
-        lines.append(ngettext("- bot tasks of {count} user: dialogs have ids and no names, and {origin}'s name "
-                              "nothing on {target}",
-                              "- bot tasks of {count} users: dialogs have ids and no names, and {origin}'s name "
-                              "nothing on {target}", count).format(count=count, origin=origin, target=target))
+        lines.append(_("- users whose bot tasks are not carried: {count} (dialogs have ids and no names, and "
+                       "{origin}'s name nothing on {target})").format(count=len(validator.tasks_not_carried),
+                                                                     origin=origin, target=target))
     lines.append(_("- activation state: no documented reply carries it, so every user arrives active on {target} "
                    "(one deactivated on {origin} too)").format(origin=origin, target=target))
     emails = _activation_emails(job)
-    lines.append(ngettext("- {target} sends {count} activation email", "- {target} sends {count} activation emails",
-                          emails).format(target=target, count=emails) if emails
+    lines.append(_("- activation emails {target} sends: {count}").format(target=target, count=emails) if emails
                  else _("- no activation emails are sent"))
     return lines
 
