@@ -178,3 +178,17 @@ def test_export_writes_the_id_where_a_name_cannot_say_which(make_emulator, tmp_p
     offline = bulkprov("validate", "account.xlsx", "-o", "v1.xlsx", cwd=tmp_path)
     online = bulkprov("validate", "account.xlsx", "--host", a.url, "-o", "v2.xlsx", env=kore_env(a), cwd=tmp_path)
     assert (offline.returncode, online.returncode) == (0, 0), offline.stdout + online.stdout + online.stderr
+
+
+def test_an_export_whose_directory_is_refused_names_what_its_users_hold(make_emulator, tmp_path):
+    source = account_a_users(3)
+    a = make_emulator(replies="documented", users=source, odd=["directory-forbidden"])
+    proc = bulkprov("export", "--host", a.url, "-o", "account.xlsx", env=kore_env(a), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "could not be read" in proc.stderr and "names only what its users hold" in proc.stderr
+    cells = {u["emailId"]: u for u in read_sheet(tmp_path / "account.xlsx", "Users")}
+    assert cells["emp000@acme-corp.com"]["roles"] == "Bot Admin; Bot Tester@Support Bot; Bot Developer@HR Assistant"
+    assert cells["emp000@acme-corp.com"]["groups"] == "Support Agents; HR"
+    assert {r["name"] for r in read_sheet(tmp_path / "account.xlsx", "Groups")} == {
+        "Support Agents", "HR", "Sales", "IT Operations", "Managers"} & {
+        GROUP_NAME for u in source for GROUP_NAME in [n for n, i in GROUP_A.items() if i in u["groups"]]}
