@@ -325,3 +325,23 @@ def test_the_kept_directory_is_used_while_young_unless_refresh_directory(make_em
                    *extra)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert emu.state()["counts"]["groups_calls"] == calls, extra
+
+
+def test_a_big_roster_written_by_name_is_checked_twice_at_most_one_chunk(make_emulator, creds, tmp_path, monkeypatch):
+    from bulkprov.check.validator import Validator
+    from bulkprov.jobs import JobSettings, run_job
+    from bulkprov.jobs.frame import CHECK_CHUNK
+
+    emu = make_emulator(replies="documented", groups=GROUPS)
+    roster = tmp_path / "roster.csv"
+    rows = 3 * CHECK_CHUNK
+    roster.write_text("emailId,groups\n" + "".join(f"u{i:05d}@acme-corp.com,Support Agents\n" for i in range(rows)),
+                      encoding="utf-8")
+    calls = []
+    original = Validator.check
+    monkeypatch.setattr(Validator, "check", lambda self, raw: calls.append(raw.row) or original(self, raw))
+    outcome = run_job(roster, JobSettings(command="add", host=emu.url, rate="none", send_email=False,
+                                          output=tmp_path / "r.xlsx", state_dir=tmp_path / "state"), credentials=creds)
+    assert outcome.exit_code == 0
+    assert len(calls) == rows + CHECK_CHUNK, "the first chunk again once the directory is read, no other row"
+    assert len(emu.state()["users"]) == rows

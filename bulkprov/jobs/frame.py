@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,23 +100,44 @@ def make_validator(table: Table, settings: JobSettings, directory: Directory | N
     return validator
 
 
-def check_rows(table: Table, settings: JobSettings, validator: Validator | None = None,
-               noted: list[RawRow] | None = None) -> Checked:
-    """Validate every row; payloads are kept only when they will be sent.  Rows naming something the account's
-    directory did not know go to ``noted`` too (checked again after one refresh)."""
+def check_rows(table: Table, settings: JobSettings, validator: Validator | None = None) -> Checked:
+    """Validate every row; payloads are kept only when they will be sent."""
     validator = validator or make_validator(table, settings)
-    keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
-    checked = Checked([], {})
+    checked, keep = Checked([], {}), _keeps_users(settings)
     for raw in table.rows:
-        row = validator.check(raw)
-        if not keep:
-            row.user = {}
-        if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
-            checked.cells[raw.row] = raw.cells
-        if noted is not None and raw.row in validator.refreshable:
-            noted.append(raw)
-        checked.rows.append(row)
+        _keep(checked, raw, validator.check(raw), keep)
     return checked
+
+
+async def check_rows_with_names(table: Table, settings: JobSettings, validator: Validator, names: Any) -> Checked:
+    """:func:`check_rows` a chunk at a time, names against the account written to: a chunk whose rows the
+    validator noted (a name written before the directory was read, a name it did not know) is checked again
+    once ``names`` (:class:`~bulkprov.jobs.names.AccountNames`) has read it -- at most one chunk twice."""
+    checked, keep = Checked([], {}), _keeps_users(settings)
+    rows = iter(table.rows)
+    while batch := list(itertools.islice(rows, CHECK_CHUNK)):
+        results = [validator.check(raw) for raw in batch]
+        if validator.refreshable:
+            again = await names.check_again(validator, batch)
+            results = [again.get(raw.row, row) for raw, row in zip(batch, results, strict=True)]
+        for raw, row in zip(batch, results, strict=True):
+            _keep(checked, raw, row, keep)
+    return checked
+
+
+CHECK_CHUNK = 2048
+
+
+def _keeps_users(settings: JobSettings) -> bool:
+    return settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
+
+
+def _keep(checked: Checked, raw: RawRow, row: CheckedRow, keep: bool) -> None:
+    if not keep:
+        row.user = {}
+    if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
+        checked.cells[raw.row] = raw.cells
+    checked.rows.append(row)
 
 
 def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
@@ -262,21 +284,9 @@ async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = 
 
     job = open_job(path, settings, fmt)
     async with account_names(path, settings, credentials) as names:
-        validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
-        noted: list[RawRow] = []
-        job.checked = check_rows(job.table, settings, validator, noted)
-        again = await names.check_again(validator, noted)
+        job.validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
+        job.checked = await check_rows_with_names(job.table, settings, job.validator, names)
     note_names(job.summary, names)
-    job.validator = validator
-    if again:
-        keep = settings.command in ROSTER_COMMANDS or not settings.dry_run
-        for i, row in enumerate(job.checked.rows):
-            if row.row in again:
-                job.checked.rows[i] = new = again[row.row]
-                if not keep:
-                    new.user = {}
-                if not new.errors:
-                    job.checked.cells.pop(row.row, None)
     return job
 
 

@@ -5,8 +5,8 @@ The validator sits below ``directory/`` and never reads an account itself: it is
 :mod:`bulkprov.check.names`.  Reading is this module's, in two steps around the checks:
 
 * **the first name**: ids need no directory (they are sent as written), so nothing is read until a row
-  writes a name.  Such rows are noted by the validator; after the rows (or each chunk of them, when
-  streaming) the target account's directory is taken from the state directory's copy while it is young,
+  writes a name.  Such rows are noted by the validator; after each chunk of rows the target account's
+  directory is taken from the state directory's copy while it is young,
   else read within the run's rate budget (:class:`~bulkprov.directory.account.AccountDirectory`), and the
   noted rows are checked again against it;
 * **one refresh**: a name the directory does not know notes its row again; the directory is read again
