@@ -199,11 +199,16 @@ def test_a_name_holding_a_separator_matches_only_by_id(make_emulator, tmp_path, 
 # -- the page: the same names, no lookup sheet -----------------------------------------------------------------------
 
 
-async def test_the_page_adds_a_names_only_roster_with_the_right_ids(make_emulator, tmp_path):
+async def test_the_page_adds_a_names_only_roster_with_the_right_ids(make_emulator, tmp_path, monkeypatch):
     from aiohttp.test_utils import TestClient, TestServer
 
     from bulkprov.web import create_app
+    from bulkprov.web import preview as preview_module
     from tests.test_web import _wait_for_job, login, upload_form, web_config
+
+    reads = []
+    original_load = preview_module.load
+    monkeypatch.setattr(preview_module, "load", lambda path, settings: reads.append(path) or original_load(path, settings))
 
     canary = "CANARY-page-secret-of-a-bot-app"
     emu = make_emulator(replies="documented", users=[HOLDER], groups=GROUPS, bot_app_secret=canary)
@@ -220,6 +225,7 @@ async def test_the_page_adds_a_names_only_roster_with_the_right_ids(make_emulato
         report = await (await client.get(report_url)).text()
         assert "31</strong> rows" in report and "1 invalid" in report, report
         assert "unknown-group" in report and "did you mean &#39;Support Agents&#39;" in report
+        assert len(reads) == 1, "the check reads the upload once, the account's names asked for on the way"
         assert len(emu.state()["users"]) == 1, "checking sends nothing"
         resp = await client.post(report_url.split("?")[0] + "/run", data={"csrf": csrf, "action": "add", "email": "no"},
                                  allow_redirects=False)

@@ -22,6 +22,7 @@ import collections
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,27 +70,33 @@ class PreviewBusy(Exception):
 
 async def compute_with_names(path: Path, settings: JobSettings, credentials: Any) -> dict[str, Preview]:
     """:func:`compute` with role, bot and group names resolved against the account the page writes to (as a run
-    does, :mod:`bulkprov.jobs.names`): no lookup sheet needed.  A name the account's directory did not know reads
-    it again once, and the file is checked again."""
+    does, :mod:`bulkprov.jobs.names`): no lookup sheet needed.  The pass runs in a thread and asks this loop for
+    the account's directory at the first row that writes a name, and once more at the first name it lacks; the
+    row is then checked again -- the file is still read once."""
+    loop = asyncio.get_running_loop()
     async with account_names(path, settings, credentials) as names:
-        refreshable: set[int] = set()
-        previews = await asyncio.to_thread(compute, path, settings, None, refreshable if names.deferred else None)
-        if refreshable and names.deferred:  # a row writes a name: the account's directory is read, checked again
-            refreshable = set()
-            previews = await asyncio.to_thread(compute, path, settings, await names.load(), refreshable)
-        if refreshable and await names.refresh() is not None:  # a name it did not know: read again, once
-            previews = await asyncio.to_thread(compute, path, settings, names.directory)
+        def ask() -> tuple[bool, Directory | None]:
+            """(whether the directory changed, the directory): read now, or read again once."""
+            step = names.load() if names.deferred else names.refresh()
+            if names.deferred:
+                return True, asyncio.run_coroutine_threadsafe(step, loop).result()
+            return (directory := asyncio.run_coroutine_threadsafe(step, loop).result()) is not None, directory
+
+        previews = await asyncio.to_thread(compute, path, settings, None, ask if names.deferred else None)
     if names.source == "unavailable":
         for preview in previews.values():
             preview.warnings.insert(0, names.said)
     return previews
 
 
+Ask = Callable[[], tuple[bool, "Directory | None"]]
+
+
 def compute(path: Path, settings: JobSettings, directory: Directory | None = None,
-            refreshable: set[int] | None = None) -> dict[str, Preview]:
+            ask: Ask | None = None) -> dict[str, Preview]:
     """Read ``path`` once and check it for every action (blocking: run it in a thread); names against
-    ``directory`` (else the lookup sheets); with ``refreshable`` given and no directory, rows writing a name go
-    there (the directory is then read), with a directory, rows naming something it did not know."""
+    ``directory`` (else the lookup sheets), or -- with ``ask`` -- against the directory ``ask`` gives when a row
+    first writes a name (and again when a name is not in it), that row checked again."""
     lenient = dataclasses.replace(settings, command="remove", dry_run=True)
     try:
         table = load(path, lenient)  # needs emailId or orgUserId: the least any action needs
@@ -105,8 +112,7 @@ def compute(path: Path, settings: JobSettings, directory: Directory | None = Non
                 previews[action] = Preview(problem=exc)
                 continue
         validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids,
-                              directory=directory, target=settings.host or None,
-                              deferred=refreshable is not None)
+                              directory=directory, target=settings.host or None, deferred=ask is not None)
         if action == "apply" and "action" not in validator.index:
             previews[action] = Preview(problem=MissingColumn("action", path=table.path))
             continue
@@ -115,18 +121,30 @@ def compute(path: Path, settings: JobSettings, directory: Directory | None = Non
     valid: dict[str, list[CheckedRow]] = {a: [] for a in validators}
     try:
         for raw in table.rows:
-            for action, validator in validators.items():
-                _count(previews[action], validator.check(raw), valid[action])
+            checked = {action: validator.check(raw) for action, validator in validators.items()}
+            if ask is not None and any(v.refreshable for v in validators.values()):
+                checked = _again(raw, validators, ask) or checked
+            for action, row in checked.items():
+                _count(previews[action], row, valid[action])
     except InputError as exc:  # found while reading on (too many rows, a bad byte)
         return {a: Preview(problem=exc) for a in ACTIONS}
-    if refreshable is not None:
-        for validator in validators.values():
-            refreshable |= validator.refreshable
     for action in validators:
         for email in ("yes", "no"):
             plan_settings = dataclasses.replace(settings, command=action, send_email=email != "no")
             previews[action].plan[email] = dry_run_plan(valid[action], plan_settings)
     return previews
+
+
+def _again(raw: Any, validators: dict[str, Validator], ask: Ask) -> dict[str, CheckedRow] | None:
+    """The row checked again once ``ask`` has the directory read (or read again); None when nothing changed."""
+    changed, directory = ask()
+    for validator in validators.values():
+        validator.refreshable.clear()
+    if not changed:
+        return None
+    for validator in validators.values():
+        validator.use_directory(directory)
+    return {action: validator.check(raw) for action, validator in validators.items()}
 
 
 def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow]) -> None:
