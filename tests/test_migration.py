@@ -96,6 +96,9 @@ def test_export_then_add_migrates_50_users_with_roles_bots_groups_and_org_user_i
     assert landed == 50
     results = results_by_row(tmp_path / "r.xlsx")
     assert sum(1 for r in results.values() if r["status"] == "success") == 50
+    # the README's figures: a listing page, a usersInfo chunk and 4 directory calls; 4 directory calls, a listing
+    # page for the admin roles' ids, one add
+    assert len(a.state()["requests"]) == 6 and len(b.state()["requests"]) == 6
 
     # what cannot be carried, printed before sending and kept in the Summary
     said = added.stderr
