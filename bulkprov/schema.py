@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bulkprov.errors import N_
+from bulkprov.model import Action
 
 # Identifier formats of the Kore.ai platform (SPEC section 2).
 ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -80,13 +81,14 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off",
 
 # The action column accepts bulkprov's words, the admin console's "User Status" words, and the words a
 # Korean or Japanese HR sheet uses (추가/수정/삭제, 追加/更新/削除).
-ACTIONS = {
-    "add": "add", "new": "add", "create": "add",
-    "update": "update", "modify": "update",
-    "remove": "remove", "delete": "remove",
-    "추가": "add", "신규": "add", "등록": "add", "수정": "update", "변경": "update", "삭제": "remove", "제거": "remove",
-    "追加": "add", "新規": "add", "登録": "add", "更新": "update", "変更": "update", "修正": "update",
-    "削除": "remove",
+_ADD, _UPDATE, _REMOVE = Action.ADD, Action.UPDATE, Action.REMOVE
+ACTIONS: dict[str, Action] = {
+    "add": _ADD, "new": _ADD, "create": _ADD,
+    "update": _UPDATE, "modify": _UPDATE,
+    "remove": _REMOVE, "delete": _REMOVE,
+    "추가": _ADD, "신규": _ADD, "등록": _ADD, "수정": _UPDATE, "변경": _UPDATE, "삭제": _REMOVE, "제거": _REMOVE,
+    "追加": _ADD, "新規": _ADD, "登録": _ADD, "更新": _UPDATE, "変更": _UPDATE, "修正": _UPDATE,
+    "削除": _REMOVE,
 }
 ACTION_CHOICES = ("add", "update", "remove")
 # The words a template in each language offers in its dropdowns (the loader accepts them all).

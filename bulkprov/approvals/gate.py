@@ -36,7 +36,7 @@ from bulkprov.approvals.policy import Policy, is_protected, policy_for
 from bulkprov.approvals.store import ApprovalStore
 from bulkprov.errors import GuardStopped, PendingApproval, PolicyProblem, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.model import CheckedRow
+from bulkprov.model import Action, CheckedRow
 
 log = logging.getLogger("bulkprov.approvals")
 
@@ -69,17 +69,17 @@ def effective_policy(settings: Any) -> Policy:
 
 
 def _touches(row: CheckedRow) -> bool:
-    return row.action in ("update", "remove")
+    return row.action in (Action.UPDATE, Action.REMOVE)
 
 
 def _grants_builder(row: CheckedRow) -> bool:
     user = row.user or {}
-    return row.action in ("add", "update") and bool(user.get("canCreateBot") or user.get("isDeveloper"))
+    return row.action in (Action.ADD, Action.UPDATE) and bool(user.get("canCreateBot") or user.get("isDeveloper"))
 
 
 def _removes_roles(row: CheckedRow) -> bool:
     roles = (row.user or {}).get("roles")
-    return row.action == "update" and isinstance(roles, dict) and bool(roles.get("removeFrom"))
+    return row.action == Action.UPDATE and isinstance(roles, dict) and bool(roles.get("removeFrom"))
 
 
 async def resolve_keys(rows: list[CheckedRow], settings: Any, credentials: Any,
@@ -93,7 +93,7 @@ async def resolve_keys(rows: list[CheckedRow], settings: Any, credentials: Any,
     wanted = [r for r in rows if _touches(r) and ((by_email and not r.email) or (by_org and not r.org_user_id))]
     if not wanted or credentials is None:
         return {}
-    lookups = [CheckedRow.make(r.row, "lookup", r.email, r.org_user_id) for r in wanted]
+    lookups = [CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id) for r in wanted]
     quiet = dataclasses.replace(settings, command="lookup")
     report = await dispatch_rows(lookups, quiet, credentials, announce=False)
     if report.aborted:
@@ -113,7 +113,7 @@ def row_guards(rows: list[CheckedRow], policy: Policy, keys: dict[int, tuple[str
     who: dict[str, list[str]] = {"removals": [], "builders": [], "roles": [], "protected": []}
     for row in rows:
         name = row.email or row.org_user_id
-        if row.action == "remove":
+        if row.action == Action.REMOVE:
             who["removals"].append(name)
         if _grants_builder(row):
             who["builders"].append(name)
@@ -238,7 +238,7 @@ def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[st
     among them), the users of each kind, the changes."""
     changes = []
     for row in rows:
-        if row.action != "update" or len(changes) >= LISTED:
+        if row.action != Action.UPDATE or len(changes) >= LISTED:
             continue
         user = row.user or {}
         for name, value in (user.get("userInfo") or {}).items():
@@ -249,7 +249,7 @@ def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[st
                 changes.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
     counts = {"rows": len(rows) + invalid, "valid": len(rows), "invalid": invalid,
               "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"]),
-              "emails": sum(1 for r in rows if r.action == "add" and (send_email if r.send_email is None else r.send_email))}
+              "emails": sum(1 for r in rows if r.action == Action.ADD and (send_email if r.send_email is None else r.send_email))}
     return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
             "protected": who["protected"][:LISTED], "changes": changes[:LISTED]}
 

@@ -28,7 +28,7 @@ from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
-from bulkprov.model import CheckedRow, RowRef, UserKey
+from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 # Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
@@ -98,6 +98,8 @@ class Validator:
         self.seen_email = FirstRows()
         self.seen_org = FirstRows()
         self.per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
+        # Every row's action when the file has no action column to read it from.
+        self.fixed_action = None if self.per_row_action else Action.ADD if command == "validate" else Action(command)
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
         self.info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
@@ -128,7 +130,7 @@ class Validator:
                                                                after=address))
         user: dict[str, Any] = {}
         send_email = None
-        if action in ("add", "update"):
+        if action in (Action.ADD, Action.UPDATE):
             user = self._user_object(cells, action, problems, notes)
             for name, value in (("emailId", key.email), ("orgUserId", key.org_user_id)):
                 if value and name in user["userInfo"]:
@@ -149,17 +151,17 @@ class Validator:
 
     # -- keys and action --------------------------------------------------------------------
 
-    def _action(self, cells: _Cells, problems: _Problems) -> str:
-        if not self.per_row_action:
-            return "add" if self.command == "validate" else self.command
+    def _action(self, cells: _Cells, problems: _Problems) -> Action:
+        if self.fixed_action is not None:
+            return self.fixed_action
         value = cells.get("action")
         if not value:
             problems.add("action", value, "missing-action")
-            return ""
+            return Action.NONE
         action = schema.ACTIONS.get(schema.normalize_word(value))
         if action is None:
             problems.add("action", value, "unknown-action", value=value)
-            return ""
+            return Action.NONE
         return action
 
     def _uncalculated(self, raw: RawRow, problems: _Problems) -> set[str]:
@@ -182,7 +184,7 @@ class Validator:
                 for position, ch in invisible(value, allow):
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
-    def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
+    def _check_keys(self, key: UserKey, action: Action, problems: _Problems, written: str) -> None:
         """The key cells' rules, checked on the converted address; a message quotes the cell as typed."""
         email_col = schema.BY_NAME["emailId"]
         email = key.email
@@ -196,7 +198,7 @@ class Validator:
                 problems.add("emailId", written, "invalid-email", variant, **params)
             elif key.email_id in schema.EXAMPLE_EMAILS:
                 problems.add("emailId", written, "template-example")
-        elif action == "add" or (action == "" and not key.org_user_id):
+        elif action == Action.ADD or (action == Action.NONE and not key.org_user_id):
             problems.add("emailId", "", "missing-email")
         elif not key.org_user_id:
             problems.add("emailId", "", "missing-key", action=action)
@@ -215,8 +217,8 @@ class Validator:
 
     # -- the user object --------------------------------------------------------------------
 
-    def _user_object(self, cells: _Cells, action: str, problems: _Problems, notes: list[str]) -> dict[str, Any]:
-        adding = action == "add"
+    def _user_object(self, cells: _Cells, action: Action, problems: _Problems, notes: list[str]) -> dict[str, Any]:
+        adding = action == Action.ADD
         user: dict[str, Any] = {"userInfo": self._user_info(cells, problems, notes)}
         if "fullName" in self.index:
             self._full_name(cells.get("fullName"), user["userInfo"], problems)

@@ -13,6 +13,7 @@ from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
 from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
+from bulkprov.model import Status
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
@@ -313,8 +314,8 @@ def _print_attention(outcome, validating: bool) -> None:
 
     Rows a stopped run did not send are counted, not listed: the ABORTED line says why, once."""
     rows = list(outcome.rows_needing_attention())
-    unsent = [r for r in rows if r.status == "not_attempted"]
-    rows = [r for r in rows if r.status != "not_attempted"]
+    unsent = [r for r in rows if r.status == Status.NOT_ATTEMPTED]
+    rows = [r for r in rows if r.status != Status.NOT_ATTEMPTED]
     if unsent:
         emit(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
     if not rows:

@@ -166,7 +166,7 @@ def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = No
     if summary.aborted:
         return EXIT_ABORTED
     totals = summary.status_totals()
-    bad = totals["invalid"] + totals["failed"] + totals["not_attempted"]
+    bad = sum(totals[s] for s in FAILED_STATUSES)
     return EXIT_ROWS_FAILED if bad else EXIT_OK
 
 
@@ -305,7 +305,7 @@ def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
     """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
     for row in rows:
         result = results.get(row.row) if row.notes else None
-        if result is not None and result.status in (Status.SUCCESS.value, Status.VALID.value):
+        if result is not None and result.status in (Status.SUCCESS, Status.VALID):
             note = "; ".join(row.notes)
             result.reason = f"{result.reason}; {note}" if result.reason else note
 

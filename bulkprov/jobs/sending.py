@@ -19,7 +19,7 @@ from bulkprov.jobs.internal import internal_error
 from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
-from bulkprov.model import CheckedRow, RowResult, Status
+from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult
 from bulkprov.outputs.results import RunSummary
 from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
 
@@ -38,8 +38,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             summary.aborted = " / ".join(s.message for s in stops)
             job.stop_errors.extend(stops)
             for row in checked.valid:
-                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
-                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
+                                                           "guard")
             return await end(job, results, None, [])
         try:
             report = await send_rows(path, settings, checked.rows, results, summary, ctx)
@@ -52,9 +52,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = known.get(row.row) or RowResult.of(
-                        row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
-                        "not-attempted")
+                    report.results[row.row] = known.get(row.row) or RowResult.not_attempted(
+                        row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
         results.update(report.results)
         summary.aborted = report.aborted
         summary.run_id = report.run_id or summary.run_id

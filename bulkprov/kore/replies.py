@@ -9,7 +9,7 @@ the failure shapes are loosely documented: failure lists as arrays or a single o
 Get Users Info page prints its failure as one object), reasons as a string, an object with
 ``message`` or ``errors: [{msg}]``, users named by ``emailId`` at the top level or under
 ``userInfo``, with or without ``orgUserId``.  The server may echo emails in another case (matching
-uses :func:`bulkprov.model.match_key`); usersInfo returns found users and failure entries mixed in
+uses :func:`bulkprov.keys.match_key`); usersInfo returns found users and failure entries mixed in
 one array.  Reason messages map to stable codes (``already-exists``, ``not-found``,
 ``invalid-email``, else ``server-refused``).
 
@@ -45,6 +45,7 @@ import aiohttp
 
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
+from bulkprov.keys import match_key
 from bulkprov.kore.errors import (
     AuthFailed,
     CallFailed,
@@ -55,7 +56,6 @@ from bulkprov.kore.errors import (
     one_line,
 )
 from bulkprov.kore.writes import reply_words, write_verdict
-from bulkprov.model import match_key
 from bulkprov.schema import EMAIL_RE
 
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached"
@@ -90,7 +90,7 @@ class CallResult:
 
     status: int
     outcomes: dict[str, UserOutcome]
-    """One per requested user the reply settles, keyed by :func:`bulkprov.model.match_key` of the key
+    """One per requested user the reply settles, keyed by :func:`bulkprov.keys.match_key` of the key
     sent; the users it does not settle are in :attr:`unconfirmed` instead."""
     unmatched: list[UserOutcome] = field(default_factory=list)
     """Entries of the reply that name no requested user (kept, never dropped)."""

@@ -28,7 +28,7 @@ from bulkprov.check.validator import TASKS_ADD, TASKS_REMOVE
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile
 from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
-from bulkprov.model import CheckedRow, RowResult
+from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import Names
 
 UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS]
@@ -97,9 +97,9 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
         result = results.get(row.row)
         if result is None or not undoable(result):
             continue
-        if row.action == "add":
+        if row.action == Action.ADD:
             out.append({"action": "remove", "emailId": row.email})
-        elif row.action == "remove":
+        elif row.action == Action.REMOVE:
             if row.row in before:
                 cells = schema.user_to_cells(before[row.row])
                 if not cells.get("orgUserId") and row.org_user_id:  # removed by it: the key it had
@@ -109,14 +109,14 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
             else:
                 notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
                     row=row.row, key=row.key))
-        elif row.action == "update" and row.row in before:
+        elif row.action == Action.UPDATE and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
-        elif row.action == "update":
+        elif row.action == Action.UPDATE:
             notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them back "
                            "by hand").format(row=row.row, key=row.key))
     for cells in out:
         cells.update(names.cells(cells))
-    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != "success"
+    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != Status.SUCCESS
                  and undoable(results[row.row]))
     if unsure:
         notes.append(_("{count} rows of this file undo changes whose outcome is unknown (the run stopped, or the "
@@ -127,7 +127,7 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
 
 def undoable(result: RowResult) -> bool:
     """A change the undo file covers: done, or sent with no known outcome (it may have been applied)."""
-    return result.status == "success" or (result.status == "failed" and result.error_code == "unverified")
+    return result.status == Status.SUCCESS or (result.status == Status.FAILED and result.error_code == "unverified")
 
 
 def not_restorable(added_back: list[tuple[dict[str, Any], dict[str, str]]]) -> list[str]:

@@ -42,7 +42,7 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
-from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
+from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -207,7 +207,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
         item.grants_builder = item.grants_builder or new_value
     if item.changes:
         item.action = "update"
-        item.row = row.as_action("update", payload)
+        item.row = row.as_action(Action.UPDATE, payload)
     return item
 
 
@@ -220,7 +220,7 @@ def applied_fields(plan: Plan, results: dict[int, RowResult],
         if item.action == "remove" or item.desired is None:
             continue
         result = results.get(item.row.row)
-        if item.action == "unchanged" or (result is not None and result.status == "success"):
+        if item.action == "unchanged" or (result is not None and result.status == Status.SUCCESS):
             out[item.row.key.id] = desired_fields(item.desired)
     return out
 
@@ -324,7 +324,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         if key in roster_keys:
             continue
         next_row += 1
-        row = CheckedRow.make(next_row, "remove", email, org_user_id)
+        row = CheckedRow.make(next_row, Action.REMOVE, email, org_user_id)
         named = named_by.get(match_key(email)) if email else None
         if named is None and org_user_id:
             named = named_by.get(match_key(org_user_id))
@@ -380,9 +380,9 @@ def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowR
     for item in plan.items:
         if item.action == "unchanged":
             r = item.row
-            ref = r.as_action("remove" if r.row > SYNTHETIC_ROW_BASE else "update").ref
+            ref = r.as_action(Action.REMOVE if r.row > SYNTHETIC_ROW_BASE else Action.UPDATE).ref
             if item.held:  # the plan wanted it; the sync did not make it
-                out[r.row] = RowResult.of(ref, Status.NOT_ATTEMPTED, item.held, "not-attempted")
+                out[r.row] = RowResult.not_attempted(ref, item.held)
                 continue
             reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
             out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
+from bulkprov.model import NOT_ATTEMPTED_CODE, SYNTHETIC_ROW_BASE, Action, CheckedRow, match_key
 from bulkprov.sync import plan as planning
 
 log = logging.getLogger("bulkprov.sync")
@@ -118,7 +118,7 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
         info = user["userInfo"]
         email = str(info.get("emailId") or "")
         next_row += 1
-        row = CheckedRow.make(next_row, "remove", email, str(info.get("orgUserId") or ""))
+        row = CheckedRow.make(next_row, Action.REMOVE, email, str(info.get("orgUserId") or ""))
         if planning.is_protected(email, settings.protected, row.org_user_id):  # by email or orgUserId
             plan.items.append(planning.PlanItem("unchanged", row, notes=[_(PROTECTED_NOTE)]))
             continue
@@ -159,7 +159,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
     items = [i for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]
     if not items:
         return 0
-    rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id) for i in items]
+    rows = [CheckedRow.make(i.row.row, Action.LOOKUP, i.row.email, i.row.org_user_id) for i in items]
     report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
     for item in items:
         key, user = item.row.key.id, report.users.get(item.row.row)
@@ -169,7 +169,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
         result = report.results.get(item.row.row)
         said = result.reason if result is not None and result.reason else report.aborted or "?"
         log.warning(_("stray %s is not removed: its details could not be fetched (%s)"), item.row.key, said)
-        item.action, item.held = "unchanged", OUTCOME_CODES["not-attempted"].render("stray-details", said=said)
+        item.action, item.held = "unchanged", OUTCOME_CODES[NOT_ATTEMPTED_CODE].render("stray-details", said=said)
         plan.current.pop(key, None)
     plan.guards = planning.guard_violations(plan, settings)
     plan.fingerprint = planning.fingerprint(plan)
