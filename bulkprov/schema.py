@@ -421,41 +421,6 @@ def example_row(lang: str = "en") -> dict[str, str]:
     return {c.name: c.example for c in TEMPLATE_COLUMNS} | LOCAL_EXAMPLES.get(lang, {})
 
 
-def user_to_cells(user: dict) -> dict[str, str]:
-    """An API user object (usersInfo shape) as template cells: the inverse of the validator.
-
-    ``lookup`` writes these, so its output is an input file for ``add``.
-    """
-    info = user.get("userInfo") or {}
-    cells = {name: _cell(info.get(name)) for name in USER_INFO_FIELDS}
-    groups = user.get("groups") or []
-    cells["groups"] = "; ".join(g.get("groupId", "") if isinstance(g, dict) else str(g) for g in groups)
-    cells["roles"] = "; ".join(role_texts(user.get("roles")))
-    cells["botTasks"] = "; ".join(
-        f"{t.get('botId')}:{','.join(t.get('dialogs') or [])}" for t in user.get("assignBotTasks") or []
-    )
-    for name in BOOL_COLUMNS:
-        if name in user:
-            cells[name] = "TRUE" if user[name] else "FALSE"
-    return cells
-
-
-def role_text(role: dict[str, str]) -> str:
-    """A role as a ``roles`` cell entry: ``ROLE`` (admin role) or ``ROLE@BOT`` (bot role)."""
-    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
-
-
-def role_texts(roles: object) -> list[str]:
-    """The usersInfo ``roles`` object (``adminRoles`` + ``btRoles``) as ``roles`` cell entries."""
-    if not isinstance(roles, dict):
-        return []
-    return [role_text(r) for kind in ("adminRoles", "btRoles") for r in roles.get(kind) or [] if r.get("roleId")]
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
-
-
 def markdown_table() -> str:
     """The column reference table of the README, generated so docs cannot drift from code."""
     lines = ["| column | also accepted as | Korean | Japanese | max | what it is | example |",

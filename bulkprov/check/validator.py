@@ -28,6 +28,7 @@ from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
+from bulkprov.kore.bodies import put_lists
 from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
@@ -36,10 +37,6 @@ KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 _LINES = frozenset("\n\r")
 CHECKED_VISIBLE = (("emailId", frozenset()), ("orgUserId", frozenset()), ("groups", _LINES), ("roles", _LINES),
                    ("botTasks", _LINES))
-
-# Bot-task changes on update, resolved against the user's current tasks just before sending
-# (the API replaces the whole list): see bulkprov.send.payloads.
-TASKS_ADD, TASKS_REMOVE = "addTo", "removeFrom"
 
 
 class _Cells:
@@ -225,23 +222,7 @@ class Validator:
         groups = self._list(cells, "groups", problems, self._group_id)
         roles = self._list(cells, "roles", problems, self._role)
         tasks = self._list(cells, "botTasks", problems, self._bot_task)
-        if adding:
-            if groups:
-                user["groups"] = [g for sign, g in groups if sign != schema.REMOVE_PREFIX]
-            if roles:
-                user["roles"] = [r for sign, r in roles if sign != schema.REMOVE_PREFIX]
-            if tasks:
-                user["assignBotTasks"] = merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX])
-        else:
-            if groups:
-                user["groups"] = _add_remove(groups)
-            if roles:
-                user["roles"] = _add_remove(roles)
-            if tasks:
-                user["assignBotTasks"] = {
-                    TASKS_ADD: merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX]),
-                    TASKS_REMOVE: list(dict.fromkeys(t["botId"] for sign, t in tasks if sign == schema.REMOVE_PREFIX)),
-                }
+        put_lists(user, adding, groups, roles, tasks)
         for name in ("canCreateBot", "isDeveloper"):
             value = self._bool(cells, name, problems)
             if value is None and adding:
@@ -416,17 +397,4 @@ class _Relaxed:
         else:
             self.warnings[self._more_at] = summary
 
-
-def _add_remove(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
-    remove = schema.REMOVE_PREFIX
-    return {"addTo": [v for s, v in items if s != remove], "removeFrom": [v for s, v in items if s == remove]}
-
-
-def merge_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per bot, dialogs in first-seen order (a bot may appear on several lines)."""
-    merged: dict[str, list[str]] = {}
-    for task in tasks:
-        dialogs = merged.setdefault(task["botId"], [])
-        dialogs.extend(d for d in task["dialogs"] if d not in dialogs)
-    return [{"botId": b, "dialogs": d} for b, d in merged.items()]
 

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.kore.bodies import user_to_cells
 
 ROLE_NAMES, GROUP_NAMES, BOT_NAMES = schema.NAME_COLUMNS
 USERS_SHEET_HEADERS = (*schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS)
@@ -64,7 +65,7 @@ class Names:
 
 def user_cells(user: dict[str, Any], names: Names | None = None) -> dict[str, str]:
     """A user object as Users-sheet cells, ids and names (the inverse of the validator, plus names)."""
-    cells = schema.user_to_cells(user)
+    cells = user_to_cells(user)
     return {**cells, **(names or Names()).learn(user).cells(cells)}
 
 

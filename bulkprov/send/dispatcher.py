@@ -69,12 +69,12 @@ from bulkprov.kore import (
     UserOutcome,
 )
 from bulkprov.kore.auth import TOKEN_LIFETIME
+from bulkprov.kore.bodies import resolve_update
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
 from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
-from bulkprov.send.payloads import resolve_update
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
 from bulkprov.send.verify import Aborted, Verifier, confirmed
 

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, CallResult, KoreClient, OutcomeUnknown, UserOutcome
+from bulkprov.kore.bodies import update_applied
 from bulkprov.kore.listing import merge_user
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.model import Action, CheckedRow, RowResult, Status, match_key
@@ -38,32 +39,6 @@ VERIFY_CHUNK = 200
 
 def confirmed(variant: str) -> str:
     return SUCCESS_NOTES["confirmed"].render(variant)
-
-
-def update_applied(update: dict[str, Any], user: dict[str, Any]) -> bool:
-    """Does the user (a usersInfo object) already show every change ``update`` makes?"""
-    from bulkprov import schema
-
-    info = user.get("userInfo") or {}
-    for name, value in (update.get("userInfo") or {}).items():
-        if name in ("emailId", "orgUserId"):
-            continue
-        if name not in info or str(info[name]) != str(value):
-            return False
-    groups = {g.get("groupId") if isinstance(g, dict) else g for g in user.get("groups") or []}
-    change = update.get("groups")
-    if isinstance(change, dict) and not (set(change.get("addTo") or []) <= groups
-                                         and not set(change.get("removeFrom") or []) & groups):
-        return False
-    roles = set(schema.role_texts(user.get("roles")))
-    change = update.get("roles")
-    if isinstance(change, dict) and not ({schema.role_text(r) for r in change.get("addTo") or []} <= roles
-                                         and not {schema.role_text(r) for r in change.get("removeFrom") or []} & roles):
-        return False
-    for name in ("canCreateBot", "isDeveloper"):
-        if name in update and (name not in user or bool(user[name]) != bool(update[name])):
-            return False
-    return "assignBotTasks" not in update  # a task change cannot be confirmed from here: send it again
 
 
 def _shows_update(row: CheckedRow, outcome: UserOutcome | None) -> bool:

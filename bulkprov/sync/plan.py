@@ -42,6 +42,7 @@ from typing import Any
 from bulkprov import schema
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
+from bulkprov.kore.bodies import LIST_FIELDS, list_change, role_text, task_texts, user_to_cells
 from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
 
 log = logging.getLogger("bulkprov.sync")
@@ -98,19 +99,14 @@ class Plan:
 
 
 def _current_lists(user: dict[str, Any]) -> dict[str, set[str]]:
-    cells = schema.user_to_cells(user)
+    cells = user_to_cells(user)
     return {name: {x.strip() for x in cells.get(name, "").split(";") if x.strip()} for name in MANAGED_LISTS}
 
 
 def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
     return {"groups": set(user.get("groups") or []),
-            "roles": {schema.role_text(r) for r in user.get("roles") or []},
-            "botTasks": {f"{t['botId']}:{','.join(t['dialogs'])}" for t in user.get("assignBotTasks") or []}}
-
-
-def _parse_role(text: str) -> dict[str, str]:
-    role, _at, bot = text.partition("@")
-    return {"roleId": role, "botId": bot} if bot else {"roleId": role}
+            "roles": {role_text(r) for r in user.get("roles") or []},
+            "botTasks": set(task_texts(user.get("assignBotTasks")))}
 
 
 def desired_fields(user: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +128,7 @@ def _known_info(current: dict[str, Any], remembered: dict[str, Any], name: str) 
     return str(remembered_info[name]) if name in remembered_info else None
 
 
-_LIST_KEYS = {"groups": "groups", "roles": "roles", "botTasks": "assignBotTasks"}
+_LIST_KEYS = LIST_FIELDS
 
 
 def _known_list(current: dict[str, Any], remembered: dict[str, Any], name: str, now: set[str]) -> set[str] | None:
@@ -180,12 +176,10 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
                 continue
         item.changes.append(Change(name, "; ".join(sorted(old)) if known_list is not None else _(NOT_KNOWN),
                                    "; ".join(sorted(new))))
-        if name == "groups":
-            payload["groups"] = {"addTo": sorted(new - old), "removeFrom": removing}
-        elif name == "roles":
-            payload["roles"] = {"addTo": [_parse_role(t) for t in sorted(new - old)],
-                                "removeFrom": [_parse_role(t) for t in removing]}
-            item.removes_roles = bool(removing)
+        if name in ("groups", "roles"):
+            payload[name] = list_change(name, sorted(new - old), removing)
+            if name == "roles":
+                item.removes_roles = bool(removing)
         else:
             payload["assignBotTasks"] = desired.get("assignBotTasks") or []
     for name in schema.BOOL_COLUMNS:
