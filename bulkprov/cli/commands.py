@@ -171,35 +171,34 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
     if args.command == "validate":
         return job_settings("validate", {}, {"strict_ids": args.strict_ids, "ignore_columns": args.ignore_columns},
                             **fields)
+    from bulkprov.logs import current_run_id
+
     person = cli_person()
     overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
-                            where=f"cli@{socket.gethostname()}", source="cli", **fields)
+                            where=f"cli@{socket.gethostname()}", source="cli",
+                            run_id=current_run_id() or None,  # chosen by _invocation before the first line
+                            **fields)
     if settings.approvals.approvers and any(getattr(args, name, None) for name in ALLOW):
         raise UsageProblem(reason=_("this account's policy names approvers: a second person approves with "
                                     "`bulkprov approve ID`, not --allow-deletes / --allow-builder / "
                                     "--allow-role-removals / --allow-protected"))
-    from bulkprov.logs import current_run_id
-
-    settings.run_id = current_run_id() or None  # chosen by _invocation before the first line
     return settings
 
 
 def _invocation(args: argparse.Namespace, profile: dict) -> None:
     """The run id of this night, before anything else is printed (an interrupted run's own id when
     --resume finishes it): it needs only where the ledger is, not the account."""
-    from bulkprov.config import resolve
-    from bulkprov.jobs import JobSettings
+    from bulkprov.config import job_settings
     from bulkprov.jobs.runs import invocation_run_id
     from bulkprov.logs import set_run_id
 
     if args.command == "validate":
         return
-    state_dir = resolve("state_dir", getattr(args, "state_dir", None), profile)
-    where = JobSettings(command=args.command, resume=getattr(args, "resume", False),
-                        use_ledger=not getattr(args, "no_ledger", False),
-                        host=resolve("host", getattr(args, "host", None), profile) or _env_host(args.env_file),
-                        state_dir=Path(state_dir) if state_dir else None)
+    needed = ("host", "state_dir", "env_file")  # where the ledger is: nothing else is known or said yet
+    where = job_settings(args.command, {k: v for k, v in profile.items() if k in needed},
+                         {name: getattr(args, name, None) for name in needed}, resume=getattr(args, "resume", False),
+                         use_ledger=not getattr(args, "no_ledger", False))
     set_run_id(invocation_run_id(Path(args.file), where))
 
 

@@ -203,6 +203,7 @@ class Job:
     out_path: Path
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
     snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
+    approved: Any = None  # the approved request (bulkprov.approvals.store.Request) the gate let this run use
 
     def check_unchanged_before_sending(self) -> None:
         """The file must still be the one read when the first request is about to leave (exit 2)."""
@@ -292,7 +293,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
                          list(job.stop_errors))
     from bulkprov.approvals.record import record_run
 
-    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
+    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors, job.approved)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_run(settings.webhook, run_body(
             summary, exit_code=outcome.exit_code, codes=[e.code for e in outcome.stop_errors],

@@ -75,10 +75,12 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     if settings.resume and settings.use_ledger:
         with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
-    return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
-                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
-                           confirm=ctx.confirm,
-                           resuming=resuming)
+    verdict = await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+                              input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                              confirm=ctx.confirm,
+                              resuming=resuming)
+    job.approved = verdict.approved  # the approval this run consumed: its audit record names it
+    return verdict.stops
 
 
 async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],

@@ -98,8 +98,10 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         if not syncing:  # plan, and sync --dry-run: nothing changes
             return _planned(job, plan, path)
         job.check_unchanged_before_sending()  # a roster still being written is never applied (exit 2)
-        refusals = await _gate(_refusals(plan, settings, ctx.confirm), plan, settings, path,
-                               summary.input_sha256)  # four eyes: a pending request, or an approved plan
+        refused, settings = _refusals(plan, settings, ctx.confirm)
+        job.settings = settings  # a yes at the terminal is an override: the run's audit record names it
+        refusals = await _gate(refused, plan, settings, path, summary.input_sha256,
+                               job)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
@@ -219,19 +221,21 @@ async def _warn_if_state_lost(job: Job, settings: JobSettings, credentials: Any,
     return requests
 
 
-def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | None) -> list[GuardStopped]:
-    """Why the sync must not run (a changed approved plan, the guards); empty to go ahead."""
+def _refusals(plan: planning.Plan, settings: JobSettings,
+              confirm: ConfirmFn | None) -> tuple[list[GuardStopped], JobSettings]:
+    """Why the sync must not run (a changed approved plan, the guards; empty to go ahead), and the run's
+    settings with a yes at the terminal as its Builder override (a new object: settings are never edited)."""
     if settings.plan_file and read_plan_fingerprint(settings.plan_file) != plan.fingerprint:
-        return [GuardStopped("plan-changed", plan=str(settings.plan_file))]
+        return [GuardStopped("plan-changed", plan=str(settings.plan_file))], settings
     builder = [g for g in plan.guards if g.variant == "builder"]
     if builder and confirm is not None and confirm("builder", builder[0].params["count"]):
-        settings.allow_builder = builder[0].params["count"]
+        settings = dataclasses.replace(settings, allow_builder=builder[0].params["count"])
         plan.guards = [g for g in plan.guards if g.variant != "builder"]
-    return list(plan.guards)
+    return list(plan.guards), settings
 
 
 async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSettings, path: Path,
-                input_sha256: str) -> list[RunStopped]:
+                input_sha256: str, job: Job) -> list[RunStopped]:
     """sync's plan through the one gate (:mod:`bulkprov.approvals.gate`): its guards judged as every command's are."""
     from bulkprov.approvals.gate import approval_fingerprint, effective_policy, judge
 
@@ -248,8 +252,10 @@ async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSe
                "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
                "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
                            for i in plan.of("update") for c in i.changes][:10_000]}
-    return await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
-                       input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)
+    verdict = await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
+                          input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)
+    job.approved = verdict.approved  # the approval this run consumed: its audit record names it
+    return verdict.stops
 
 
 def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:

@@ -75,6 +75,7 @@ from bulkprov.kore.refusals import in_words
 from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
+from bulkprov.send.options import SendOptions
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
 from bulkprov.send.verify import Aborted, Verifier, confirmed
 
@@ -454,7 +455,7 @@ class Dispatcher:
                        "requests": self.report.requests, "final": final, "waiting": self._waiting})
 
 
-async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
+async def dispatch_rows(rows: list[CheckedRow], settings: SendOptions, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
                         uncertain: set[int] | None = None, snapshot: bool = False,

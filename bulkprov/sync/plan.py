@@ -40,10 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.approvals.options import GuardOptions
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
 from bulkprov.kore.bodies import LIST_FIELDS, list_change, role_text, task_texts, user_to_cells
 from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
+from bulkprov.sync.options import SyncOptions
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -284,7 +286,7 @@ KEPT_NOTE = N_("kept: their row is invalid tonight (row {row})")
 
 
 def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
-               previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any,
+               previous: list[tuple[str, str, str]], previous_run: str | None, settings: SyncOptions,
                remembered: dict[str, dict[str, Any]] | None = None) -> Plan:
     """``previous``: (key, email, orgUserId) of the roster sync applied; ``remembered``: the fields
     bulkprov last applied per user (for the fields usersInfo does not return).  Rows sync cannot apply
@@ -340,7 +342,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     return plan
 
 
-def guard_violations(plan: Plan, settings: Any) -> list[GuardStopped]:
+def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     out: list[GuardStopped] = []
     limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
     removals = len(plan.of("remove"))
