@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov import i18n
+from bulkprov import i18n, units
 from bulkprov.errors import OutputUnwritable
 from bulkprov.i18n import gettext as _
 from bulkprov.io import xlsxstream
@@ -397,7 +397,7 @@ def _when(text: str) -> str:
     if not text or i18n.current() == i18n.DEFAULT:
         return text
     try:
-        return i18n.format_datetime(dt.datetime.fromisoformat(text))
+        return units.format_datetime(dt.datetime.fromisoformat(text))
     except ValueError:
         return text
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.model import Status
-from bulkprov.web.lang import N_, _, number, text
+from bulkprov.units import number
+from bulkprov.web.lang import N_, _, text
 
 # The page's labels are marked here and translated where they are shown (``_(ACTIONS[key])``).
 ACTIONS = {
