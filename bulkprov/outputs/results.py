@@ -24,7 +24,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,6 @@ class RunSummary:
         for (_action, status), n in self.counts.items():
             totals[status] += n
         return totals
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["counts"] = [{"action": a, "status": s, "rows": n} for (a, s), n in sorted(self.counts.items())]
-        data["totals"] = dict(self.status_totals())
-        data["reasons"] = dict(self.reasons.most_common())
-        return data
 
 
 _CSV_FORMULA_RE = re.compile(r"^(?:[=@\t\r]|[+-](?![\d .()]*$))")
