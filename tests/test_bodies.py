@@ -1,4 +1,4 @@
-"""The API's user bodies (``kore/bodies.py``), one round trip for every list column.
+"""The API's user bodies (``bodies.py``), one round trip for every list column.
 
 A cell is built into an add body, sent, and read back from the account as cells (``user_to_cells``); a
 change cell is built into an update change, resolved against the user as usersInfo shows it, sent, and
@@ -12,11 +12,11 @@ from __future__ import annotations
 import pytest
 
 from bulkprov import schema
+from bulkprov.bodies import resolve_update, update_applied, user_to_cells
 from bulkprov.check.validator import Validator
 from bulkprov.emulator import demo_seed
 from bulkprov.io import open_table
 from bulkprov.jobs import JobSettings, run_job
-from bulkprov.kore.bodies import resolve_update, update_applied, user_to_cells
 from tests.conftest import read_sheet
 
 SEED = demo_seed()

@@ -133,7 +133,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("check",),
     ("kore", "emulator"),
     ("io",),
-    ("errors", "schema", "model", "keys", "logs", "units", "i18n", "chars", "_faults", "__init__"),  # the ground floor
+    ("errors", "schema", "model", "keys", "bodies", "logs", "units", "i18n", "chars", "_faults", "__init__"),  # the ground floor
 )
 STAGES = ("sync", "send", "kore", "io", "outputs", "approvals", "directory", "state", "check")
 GROUND = FLOORS[-1]

@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.bodies import put_lists
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
-from bulkprov.kore.bodies import put_lists
 from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bulkprov.bodies import change_entries
 from bulkprov.errors import OUTCOME_CODES
-from bulkprov.kore.bodies import change_entries
 
 _REFUSAL = re.compile(r"invalid|not found|not exist|doesn t exist|unknown|no such|not available")
 _KINDS = (("role", re.compile(r"\broles?\b")), ("group", re.compile(r"\bgroups?\b")), ("bot", re.compile(r"\bbots?\b")))

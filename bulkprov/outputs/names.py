@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bulkprov import schema
-from bulkprov.kore.bodies import user_to_cells
+from bulkprov.bodies import user_to_cells
 
 ROLE_NAMES, GROUP_NAMES, BOT_NAMES = schema.NAME_COLUMNS
 USERS_SHEET_HEADERS = (*schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS)

@@ -24,10 +24,10 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov._faults import fault_point
+from bulkprov.bodies import undo_lists, user_to_cells
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile
 from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
-from bulkprov.kore.bodies import undo_lists, user_to_cells
 from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import Names
 

@@ -47,6 +47,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bulkprov._faults import fault_point
+from bulkprov.bodies import resolve_update
 from bulkprov.errors import (
     N_,
     OUTCOME_CODES,
@@ -69,7 +70,6 @@ from bulkprov.kore import (
     UserOutcome,
 )
 from bulkprov.kore.auth import TOKEN_LIFETIME
-from bulkprov.kore.bodies import resolve_update
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
 from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status

@@ -19,10 +19,10 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from bulkprov.bodies import update_applied
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, CallResult, KoreClient, OutcomeUnknown, UserOutcome
-from bulkprov.kore.bodies import update_applied
 from bulkprov.kore.listing import merge_user
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.model import Action, CheckedRow, RowResult, Status, match_key

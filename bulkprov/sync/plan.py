@@ -41,9 +41,9 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov.approvals.options import GuardOptions
+from bulkprov.bodies import LIST_FIELDS, list_change, role_text, task_texts, user_to_cells
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
-from bulkprov.kore.bodies import LIST_FIELDS, list_change, role_text, task_texts, user_to_cells
 from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
 from bulkprov.sync.options import SyncOptions
 
