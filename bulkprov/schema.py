@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bulkprov.errors import N_
+from bulkprov.model import Action
 
 # Identifier formats of the Kore.ai platform (SPEC section 2).
 ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -80,13 +81,14 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off",
 
 # The action column accepts bulkprov's words, the admin console's "User Status" words, and the words a
 # Korean or Japanese HR sheet uses (추가/수정/삭제, 追加/更新/削除).
-ACTIONS = {
-    "add": "add", "new": "add", "create": "add",
-    "update": "update", "modify": "update",
-    "remove": "remove", "delete": "remove",
-    "추가": "add", "신규": "add", "등록": "add", "수정": "update", "변경": "update", "삭제": "remove", "제거": "remove",
-    "追加": "add", "新規": "add", "登録": "add", "更新": "update", "変更": "update", "修正": "update",
-    "削除": "remove",
+_ADD, _UPDATE, _REMOVE = Action.ADD, Action.UPDATE, Action.REMOVE
+ACTIONS: dict[str, Action] = {
+    "add": _ADD, "new": _ADD, "create": _ADD,
+    "update": _UPDATE, "modify": _UPDATE,
+    "remove": _REMOVE, "delete": _REMOVE,
+    "추가": _ADD, "신규": _ADD, "등록": _ADD, "수정": _UPDATE, "변경": _UPDATE, "삭제": _REMOVE, "제거": _REMOVE,
+    "追加": _ADD, "新規": _ADD, "登録": _ADD, "更新": _UPDATE, "変更": _UPDATE, "修正": _UPDATE,
+    "削除": _REMOVE,
 }
 ACTION_CHOICES = ("add", "update", "remove")
 # The words a template in each language offers in its dropdowns (the loader accepts them all).
@@ -428,41 +430,6 @@ def template_columns(lang: str = "en") -> tuple[Column, ...]:
 def example_row(lang: str = "en") -> dict[str, str]:
     """The template's example row in ``lang`` (the yes/no and action words are the template's own)."""
     return {c.name: c.example for c in TEMPLATE_COLUMNS} | LOCAL_EXAMPLES.get(lang, {})
-
-
-def user_to_cells(user: dict) -> dict[str, str]:
-    """An API user object (usersInfo shape) as template cells: the inverse of the validator.
-
-    ``lookup`` writes these, so its output is an input file for ``add``.
-    """
-    info = user.get("userInfo") or {}
-    cells = {name: _cell(info.get(name)) for name in USER_INFO_FIELDS}
-    groups = user.get("groups") or []
-    cells["groups"] = "; ".join(g.get("groupId", "") if isinstance(g, dict) else str(g) for g in groups)
-    cells["roles"] = "; ".join(role_texts(user.get("roles")))
-    cells["botTasks"] = "; ".join(
-        f"{t.get('botId')}:{','.join(t.get('dialogs') or [])}" for t in user.get("assignBotTasks") or []
-    )
-    for name in BOOL_COLUMNS:
-        if name in user:
-            cells[name] = "TRUE" if user[name] else "FALSE"
-    return cells
-
-
-def role_text(role: dict[str, str]) -> str:
-    """A role as a ``roles`` cell entry: ``ROLE`` (admin role) or ``ROLE@BOT`` (bot role)."""
-    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
-
-
-def role_texts(roles: object) -> list[str]:
-    """The usersInfo ``roles`` object (``adminRoles`` + ``btRoles``) as ``roles`` cell entries."""
-    if not isinstance(roles, dict):
-        return []
-    return [role_text(r) for kind in ("adminRoles", "btRoles") for r in roles.get(kind) or [] if r.get("roleId")]
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
 
 
 def markdown_table() -> str:

@@ -28,13 +28,13 @@ from dataclasses import dataclass, field
 from bulkprov import schema
 from bulkprov.check.validator import Validator
 from bulkprov.io import RawRow
-from bulkprov.model import CheckedRow
+from bulkprov.model import Action, CheckedRow
 
 # Column kinds whose per-row rules are mirrored below.
 COVERED_KINDS = frozenset({schema.ACTION, schema.EMAIL, schema.TEXT, schema.BOOL, schema.GROUPS, schema.ROLES,
                            schema.BOT_TASKS})
 BOOL_WORDS = schema.TRUE_WORDS | schema.FALSE_WORDS
-BUILDS_USER = ("add", "update")  # the actions whose rows carry a user object (lengths, lists, booleans)
+BUILDS_USER = (Action.ADD, Action.UPDATE)  # the actions whose rows carry a user object (lengths, lists, booleans)
 
 
 @dataclass
@@ -44,7 +44,7 @@ class Chunk:
 
     rows: list[RawRow]
     numbers: list[int]
-    actions: list[str]
+    actions: list[Action]
     emails: list[str]
     org_user_ids: list[str]
     send_email: list[bool | None]
@@ -62,7 +62,7 @@ class ColumnChecks:
         self.email_i = index.get("emailId")
         self.org_i = index.get("orgUserId")
         self.action_i = index.get("action") if v.per_row_action else None
-        self.fixed = None if v.per_row_action else ("add" if v.command == "validate" else v.command)
+        self.fixed = v.fixed_action
         self.email_limit = schema.BY_NAME["emailId"].max_length or 254
         # The same columns, limits and exceptions as Validator._user_info / _user_object.
         self.lengths = [(i, limit) for name, i, limit in v.info_columns if limit and name != "emailId"]
@@ -91,13 +91,13 @@ class ColumnChecks:
 
     # -- the rules, column by column -------------------------------------------------------------
 
-    def _actions(self, columns: list[tuple[str, ...]], n: int) -> list[str]:
+    def _actions(self, columns: list[tuple[str, ...]], n: int) -> list[Action]:
         if self.fixed is not None:
             return [self.fixed] * n
         if self.action_i is None:
-            return [""] * n
-        get = schema.ACTIONS.get
-        return [get(a.casefold(), "") for a in columns[self.action_i]]
+            return [Action.NONE] * n
+        get, none = schema.ACTIONS.get, Action.NONE
+        return [get(a.casefold(), none) for a in columns[self.action_i]]
 
     def _send_email(self, columns: list[tuple[str, ...]], n: int) -> list[bool | None]:
         if self.send_i is None:
@@ -125,7 +125,7 @@ class ColumnChecks:
         """Validator._check_keys: email length, shape and the template's example; a row without an
         email needs an orgUserId and an action other than add."""
         if not all(emails):
-            suspects.update(p for p, e in enumerate(emails) if not e and (actions[p] == "add" or not orgs[p]))
+            suspects.update(p for p, e in enumerate(emails) if not e and (actions[p] == Action.ADD or not orgs[p]))
         present = emails if all(emails) else [e for e in emails if e]
         if present and max(map(len, present)) > self.email_limit:
             suspects.update(p for p, e in enumerate(emails) if len(e) > self.email_limit)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.bodies import put_lists
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
 from bulkprov.check.names import NameBook, Resolution, same_host, sheets_from
@@ -32,7 +33,7 @@ from bulkprov.check.relaxed import Relaxed
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
 from bulkprov.kore.directory import Directory
-from bulkprov.model import CheckedRow, RowRef, UserKey
+from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 # Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
@@ -40,10 +41,6 @@ KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 _LINES = frozenset("\n\r")
 CHECKED_VISIBLE = (("emailId", frozenset()), ("orgUserId", frozenset()), ("groups", _LINES), ("roles", _LINES),
                    ("botTasks", _LINES))
-
-# Bot-task changes on update, resolved against the user's current tasks just before sending
-# (the API replaces the whole list): see bulkprov.send.payloads.
-TASKS_ADD, TASKS_REMOVE = "addTo", "removeFrom"
 
 
 class _Cells:
@@ -115,6 +112,8 @@ class Validator:
         self.seen_email = FirstRows()
         self.seen_org = FirstRows()
         self.per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
+        # Every row's action when the file has no action column to read it from.
+        self.fixed_action = None if self.per_row_action else Action.ADD if command == "validate" else Action(command)
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
         self.info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
@@ -150,7 +149,7 @@ class Validator:
                                                                after=address))
         user: dict[str, Any] = {}
         send_email = None
-        if action in ("add", "update"):
+        if action in (Action.ADD, Action.UPDATE):
             user = self._user_object(cells, action, problems, notes)
             for name, value in (("emailId", key.email), ("orgUserId", key.org_user_id)):
                 if value and name in user["userInfo"]:
@@ -171,17 +170,17 @@ class Validator:
 
     # -- keys and action --------------------------------------------------------------------
 
-    def _action(self, cells: _Cells, problems: _Problems) -> str:
-        if not self.per_row_action:
-            return "add" if self.command == "validate" else self.command
+    def _action(self, cells: _Cells, problems: _Problems) -> Action:
+        if self.fixed_action is not None:
+            return self.fixed_action
         value = cells.get("action")
         if not value:
             problems.add("action", value, "missing-action")
-            return ""
+            return Action.NONE
         action = schema.ACTIONS.get(schema.normalize_word(value))
         if action is None:
             problems.add("action", value, "unknown-action", value=value)
-            return ""
+            return Action.NONE
         return action
 
     def _uncalculated(self, raw: RawRow, problems: _Problems) -> set[str]:
@@ -204,7 +203,7 @@ class Validator:
                 for position, ch in invisible(value, allow):
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
-    def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
+    def _check_keys(self, key: UserKey, action: Action, problems: _Problems, written: str) -> None:
         """The key cells' rules, checked on the converted address; a message quotes the cell as typed."""
         email_col = schema.BY_NAME["emailId"]
         email = key.email
@@ -218,7 +217,7 @@ class Validator:
                 problems.add("emailId", written, "invalid-email", variant, **params)
             elif key.email_id in schema.EXAMPLE_EMAILS:
                 problems.add("emailId", written, "template-example")
-        elif action == "add" or (action == "" and not key.org_user_id):
+        elif action == Action.ADD or (action == Action.NONE and not key.org_user_id):
             problems.add("emailId", "", "missing-email")
         elif not key.org_user_id:
             problems.add("emailId", "", "missing-key", action=action)
@@ -237,31 +236,15 @@ class Validator:
 
     # -- the user object --------------------------------------------------------------------
 
-    def _user_object(self, cells: _Cells, action: str, problems: _Problems, notes: list[str]) -> dict[str, Any]:
-        adding = action == "add"
+    def _user_object(self, cells: _Cells, action: Action, problems: _Problems, notes: list[str]) -> dict[str, Any]:
+        adding = action == Action.ADD
         user: dict[str, Any] = {"userInfo": self._user_info(cells, problems, notes)}
         if "fullName" in self.index:
             self._full_name(cells.get("fullName"), user["userInfo"], problems)
         groups = self._list(cells, "groups", problems, self._group_id)
         roles = self._list(cells, "roles", problems, self._role)
         tasks = self._list(cells, "botTasks", problems, self._bot_task)
-        if adding:
-            if groups:
-                user["groups"] = [g for sign, g in groups if sign != schema.REMOVE_PREFIX]
-            if roles:
-                user["roles"] = [r for sign, r in roles if sign != schema.REMOVE_PREFIX]
-            if tasks:
-                user["assignBotTasks"] = merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX])
-        else:
-            if groups:
-                user["groups"] = _add_remove(groups)
-            if roles:
-                user["roles"] = _add_remove(roles)
-            if tasks:
-                user["assignBotTasks"] = {
-                    TASKS_ADD: merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX]),
-                    TASKS_REMOVE: list(dict.fromkeys(t["botId"] for sign, t in tasks if sign == schema.REMOVE_PREFIX)),
-                }
+        put_lists(user, adding, groups, roles, tasks)
         for name in ("canCreateBot", "isDeveloper"):
             value = self._bool(cells, name, problems)
             if value is None and adding:
@@ -459,17 +442,4 @@ def _one_host(lookups: Mapping[str, Mapping[str, str]]) -> str:
     hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()} - {schema.EXAMPLE_HOST}
     return next(iter(hosts)) if len(hosts) == 1 else ""
 
-
-def _add_remove(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
-    remove = schema.REMOVE_PREFIX
-    return {"addTo": [v for s, v in items if s != remove], "removeFrom": [v for s, v in items if s == remove]}
-
-
-def merge_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per bot, dialogs in first-seen order (a bot may appear on several lines)."""
-    merged: dict[str, list[str]] = {}
-    for task in tasks:
-        dialogs = merged.setdefault(task["botId"], [])
-        dialogs.extend(d for d in task["dialogs"] if d not in dialogs)
-    return [{"botId": b, "dialogs": d} for b, d in merged.items()]
 

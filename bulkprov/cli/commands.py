@@ -7,6 +7,7 @@ import logging
 import shlex
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from bulkprov.cli.connection import (
@@ -20,6 +21,7 @@ from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
 from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
+from bulkprov.model import Status
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
@@ -185,38 +187,36 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
     overrides = {name: getattr(args, name, None) for name in RUN_SETTINGS}
     overrides["env_file"] = getattr(args, "env_file", None)  # resolved from the profile by cmd_file
     if args.command == "validate":  # the profile's lang, strict_ids, ignore_columns... as for every command
-        settings = job_settings("validate", profile, overrides, **fields)
-        settings.host = getattr(args, "online_host", None)  # offline: no account to compare lookup sheets with
-        return settings
+        # offline unless a host was given by a flag or a profile: no account to compare lookup sheets with
+        return replace(job_settings("validate", profile, overrides, **fields), host=getattr(args, "online_host", None))
+    from bulkprov.logs import current_run_id
+
     person = cli_person()
     overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
-                            where=f"cli@{socket.gethostname()}", source="cli", **fields)
+                            where=f"cli@{socket.gethostname()}", source="cli",
+                            run_id=current_run_id() or None,  # chosen by _invocation before the first line
+                            **fields)
     if settings.approvals.approvers and any(getattr(args, name, None) for name in ALLOW):
         raise UsageProblem(reason=_("this account's policy names approvers: a second person approves with "
                                     "`bulkprov approve ID`, not --allow-deletes / --allow-builder / "
                                     "--allow-role-removals / --allow-protected"))
-    from bulkprov.logs import current_run_id
-
-    settings.run_id = current_run_id() or None  # chosen by _invocation before the first line
     return settings
 
 
 def _invocation(args: argparse.Namespace, profile: dict) -> None:
     """The run id of this night, before anything else is printed (an interrupted run's own id when
     --resume finishes it): it needs only where the ledger is, not the account."""
-    from bulkprov.config import resolve
-    from bulkprov.jobs import JobSettings
+    from bulkprov.config import job_settings
     from bulkprov.jobs.runs import invocation_run_id
     from bulkprov.logs import set_run_id
 
     if args.command == "validate":
         return
-    state_dir = resolve("state_dir", getattr(args, "state_dir", None), profile)
-    where = JobSettings(command=args.command, resume=getattr(args, "resume", False),
-                        use_ledger=not getattr(args, "no_ledger", False),
-                        host=resolve("host", getattr(args, "host", None), profile) or _env_host(args.env_file),
-                        state_dir=Path(state_dir) if state_dir else None)
+    needed = ("host", "state_dir", "env_file")  # where the ledger is: nothing else is known or said yet
+    where = job_settings(args.command, {k: v for k, v in profile.items() if k in needed},
+                         {name: getattr(args, name, None) for name in needed}, resume=getattr(args, "resume", False),
+                         use_ledger=not getattr(args, "no_ledger", False))
     set_run_id(invocation_run_id(Path(args.file), where))
 
 
@@ -311,8 +311,8 @@ def _print_attention(outcome, validating: bool) -> None:
 
     Rows a stopped run did not send are counted, not listed: the ABORTED line says why, once."""
     rows = list(outcome.rows_needing_attention())
-    unsent = [r for r in rows if r.status == "not_attempted"]
-    rows = [r for r in rows if r.status != "not_attempted"]
+    unsent = [r for r in rows if r.status == Status.NOT_ATTEMPTED]
+    rows = [r for r in rows if r.status != Status.NOT_ATTEMPTED]
     if unsent:
         emit(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
     if not rows:

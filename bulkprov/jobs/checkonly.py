@@ -40,7 +40,7 @@ from bulkprov.outputs.results import ResultWriter, RunSummary
 log = logging.getLogger("bulkprov")
 
 CHUNK_ROWS = 2048  # rows checked and written together (small enough to stay in the CPU's caches)
-VALID = Status.VALID.value
+VALID = Status.VALID
 
 
 async def stream_check(table: Table, validator: Validator, writer: ResultWriter, summary: RunSummary,

@@ -198,7 +198,7 @@ def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = No
     if summary.aborted:
         return EXIT_ABORTED
     totals = summary.status_totals()
-    bad = totals["invalid"] + totals["failed"] + totals["not_attempted"]
+    bad = sum(totals[s] for s in FAILED_STATUSES)
     return EXIT_ROWS_FAILED if bad else EXIT_OK
 
 
@@ -236,6 +236,7 @@ class Job:
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
     snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
     validator: Validator | None = None  # what the checks found beyond the rows (a migration's bot tasks not carried)
+    approved: Any = None  # the approved request (bulkprov.approvals.store.Request) the gate let this run use
 
     def check_unchanged_before_sending(self) -> None:
         """The file must still be the one read when the first request is about to leave (exit 2)."""
@@ -338,7 +339,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
                          list(job.stop_errors))
     from bulkprov.approvals.record import record_run
 
-    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
+    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors, job.approved)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_run(settings.webhook, run_body(
             summary, exit_code=outcome.exit_code, codes=[e.code for e in outcome.stop_errors],
@@ -351,7 +352,7 @@ def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
     """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
     for row in rows:
         result = results.get(row.row) if row.notes else None
-        if result is not None and result.status in (Status.SUCCESS.value, Status.VALID.value):
+        if result is not None and result.status in (Status.SUCCESS, Status.VALID):
             note = "; ".join(row.notes)
             result.reason = f"{result.reason}; {note}" if result.reason else note
 

@@ -20,7 +20,7 @@ from bulkprov.jobs.migration import say_before_sending
 from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
-from bulkprov.model import CheckedRow, RowResult, Status
+from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult
 from bulkprov.outputs.results import RunSummary
 from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
 
@@ -40,8 +40,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             summary.aborted = " / ".join(s.message for s in stops)
             job.stop_errors.extend(stops)
             for row in checked.valid:
-                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
-                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
+                                                           "guard")
             return await end(job, results, None, [])
         try:
             report = await send_rows(path, settings, checked.rows, results, summary, ctx)
@@ -54,9 +54,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = known.get(row.row) or RowResult.of(
-                        row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
-                        "not-attempted")
+                    report.results[row.row] = known.get(row.row) or RowResult.not_attempted(
+                        row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
         results.update(report.results)
         summary.aborted = report.aborted
         summary.run_id = report.run_id or summary.run_id
@@ -80,10 +79,12 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     if settings.resume and settings.use_ledger:
         with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
-    return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
-                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
-                           confirm=ctx.confirm,
-                           resuming=resuming)
+    verdict = await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+                              input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                              confirm=ctx.confirm,
+                              resuming=resuming)
+    job.approved = verdict.approved  # the approval this run consumed: its audit record names it
+    return verdict.stops
 
 
 async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],

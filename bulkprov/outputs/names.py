@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.bodies import user_to_cells
 from bulkprov.check.names import fold
 from bulkprov.kore.directory import Directory
 
@@ -102,7 +103,7 @@ class Names:
 def export_cells(user: dict[str, Any], names: Names) -> dict[str, str]:
     """A user object as an export's Users-sheet cells: names in the list cells (ids where a name cannot say
     which), the ids beside them in :data:`bulkprov.schema.ID_COLUMNS`."""
-    cells = schema.user_to_cells(user)
+    cells = user_to_cells(user)
     names.learn(user)
     return {**cells,
             "roles": _each(cells.get("roles", ""), lambda t: _role_written(names, t)),
@@ -123,7 +124,7 @@ def _task_written(names: Names, text: str) -> str:
 
 def user_cells(user: dict[str, Any], names: Names | None = None) -> dict[str, str]:
     """A user object as Users-sheet cells, ids and names (the inverse of the validator, plus names)."""
-    cells = schema.user_to_cells(user)
+    cells = user_to_cells(user)
     return {**cells, **(names or Names()).learn(user).cells(cells)}
 
 

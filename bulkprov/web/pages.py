@@ -20,14 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkprov import i18n
+from bulkprov import i18n, units
 from bulkprov.approvals.flow import Approvals
 from bulkprov.errors import InputError
 from bulkprov.jobs.history import list_runs
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import TOP_REASONS, failures_path
-from bulkprov.web import lang
 from bulkprov.web.config import WebConfig
 from bulkprov.web.frame import XLSX_TYPE, address, display_stem, download, message, page
 from bulkprov.web.html import TEMPLATES
@@ -136,7 +135,7 @@ async def upload_report(request: web.Request) -> web.StreamResponse:
                 actions=labels(ACTIONS), emails=labels(EMAIL_CHOICES), action=action, email=email, result=result,
                 problem=result.problem, problem_text=explain(result.problem) if result.problem else "",
                 plan=plan_lines(result, email), running=request.app[JOBS].running(), csrf=session.csrf,
-                run_label=text(RUN_LABELS[action], count=lang.number(result.valid)))
+                run_label=text(RUN_LABELS[action], count=units.number(result.valid)))
 
 
 async def run_post(request: web.Request) -> web.StreamResponse:

@@ -245,10 +245,6 @@ class Previews:
         self._seen.add(key)
         return True
 
-    def forget(self, key: str) -> None:
-        self._done.pop(key, None)
-        self._seen.discard(key)
-
     def _start_next(self) -> None:
         while self._waiting and len(self._active) < self._running:
             check = self._waiting.popleft()
