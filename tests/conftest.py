@@ -17,6 +17,17 @@ from bulkprov.emulator import EmulatorConfig, EmulatorThread
 from bulkprov.kore.auth import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs"  # the guide's pages (mkdocs.yml); the README is the front page
+
+
+def guide(page: str) -> str:
+    """One page of the guide (``docs/PAGE``), as text."""
+    return (GUIDE / page).read_text(encoding="utf-8")
+
+
+def documented() -> str:
+    """What "documented" means: the README and every page of the guide, as one text."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted(GUIDE.glob("*.md"))])
 
 
 class ManualClock:

@@ -1,4 +1,4 @@
-"""The README's deployment examples run as written (#34): the systemd unit and its operators' lines, the
+"""The guide's deployment examples run as written (#34): the systemd unit and its operators' lines, the
 cron line, the Kubernetes CronJob with its own profile and the state on the volume -- with the paths
 moved under a temporary directory and the emulator as the host.  Also: a state directory that is not
 this user's is ``state-dir-unusable`` (exit 2) on every command, and a lost one is noticed.
@@ -20,10 +20,10 @@ import openpyxl
 import pytest
 
 from bulkprov.emulator import EmulatorConfig
-from tests.conftest import ROOT, bare_env
+from tests.conftest import ROOT, bare_env, documented
 from tests.test_nightly import Hooks, accounts, staff
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = documented()  # the examples are in docs/nightly-sync.md and docs/sign-in-and-approvals.md
 BULKPROV = "/opt/bulkprov/.venv/bin/bulkprov"
 
 

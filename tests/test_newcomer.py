@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov import i18n, schema
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
-from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
+from tests.conftest import ROOT, bare_env, guide, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 from tests.test_web import _wait_for_job, csrf_of, login, upload_form, web_config
 
@@ -386,8 +386,8 @@ def test_the_korean_and_japanese_templates_put_the_family_name_first_with_a_loca
     assert checked.returncode == 1 and result["error_code"] == "template-example", result
 
 
-def test_the_readme_result_example_reasons_are_what_validate_writes(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_guides_result_example_reasons_are_what_validate_writes(tmp_path):
+    readme = guide("running.md")
     out = tmp_path / "r.xlsx"
     bulkprov("validate", "sample_data/roster.xlsx", "-o", str(out))
     rows = results_by_row(out)
@@ -423,7 +423,7 @@ def test_an_output_named_csv_writes_csv_or_is_refused_clearly(tmp_path):
 
 
 def test_the_default_result_name_is_the_one_the_options_table_gives(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = guide("running.md")
     row = next(line for line in readme.splitlines() if line.startswith("| `-o, --output RESULT` |"))
     pattern = re.findall(r"`([^`]+)`", row.split("|")[2])[0]
     named = re.findall(r"`(\S+)` → `(\S+)`", row)
