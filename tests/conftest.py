@@ -91,7 +91,7 @@ PROGRAMS = {
                        "LibreOffice reading our workbooks and showing the cells we read (tests/test_xlsxstream.py, "
                        "tests/test_fidelity.py)"),
     "cjk-fonts": Program("cjk-fonts", (), "fonts-noto-cjk", "BULKPROV_REQUIRE_CJK_FONTS",
-                         "Korean and Japanese screenshots for the docs (BULKPROV_SCREENSHOT_DOCS=1)"),
+                         "the guide's Korean and Japanese screenshots (make screenshots; tests/test_guide.py)"),
 }
 # Debian's chromium in a container: no sandbox, no GPU, nothing fetched from the network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -84,3 +84,17 @@ def test_the_guide_shows_the_screenshots_it_has():
             assert (GUIDE / image).is_file(), (page.name, image)
             shown.add(Path(image).name)
     assert shown == {p.name for p in GUIDE.rglob("*.png")}, shown
+
+
+def test_one_script_makes_every_screenshot_the_guide_shows(tmp_path, chromium_path, cjk_fonts):
+    """docs/screenshots.py (``make screenshots``) drives the page in chromium in English, Korean and Japanese
+    and writes exactly the pictures the guide's pages show -- none missing, none left over."""
+    proc = subprocess.run([sys.executable, str(GUIDE / "screenshots.py"), "--out", str(tmp_path / "shots")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    made = {Path(line).name for line in proc.stdout.splitlines()}
+    shown = {Path(image).name for page in GUIDE.glob("*.md")
+             for image in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", page.read_text(encoding="utf-8"))}
+    assert made == shown == {p.name for p in (tmp_path / "shots").iterdir()}, (made, shown)
+    for name in made:
+        assert (tmp_path / "shots" / name).stat().st_size > 10_000, name
