@@ -393,8 +393,8 @@ def test_the_readme_plan_example_is_what_a_dry_run_prints(tmp_path):
 # -- 8: the headline, export and messages in the reader's words; the template as Korean and Japanese HR write it
 
 
-RUNS_WORDS = {"ko": ("상태", "종료", "성공 2건", "오류 1건", "사용자 추가", "승인 대기", "사용자 삭제", "보다 많습니다"),
-              "ja": ("状態", "終了", "成功 2 件", "エラー 1 件", "ユーザー追加", "承認待ち", "ユーザー削除", "上限")}
+RUNS_WORDS = {"ko": ("상태", "완료", "성공 2건", "오류 1건", "사용자 추가", "승인 대기", "사용자 삭제", "보다 많습니다"),
+              "ja": ("状態", "完了", "成功 2 件", "エラー 1 件", "ユーザー追加", "承認待ち", "ユーザー削除", "上限")}
 
 
 @pytest.mark.parametrize("lang", ["ko", "ja"])
@@ -424,6 +424,21 @@ def test_runs_and_approvals_speak_the_readers_language(make_emulator, tmp_path, 
     english = bulkprov("approvals", "--lang", "en", cwd=tmp_path).stdout
     assert re.match(r"\w+  pending   \S+  \S+: remove leavers\.csv on ", english), english
     assert "2 users would be removed, over the limit of 1 (max_deletes)" in english
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja"])
+def test_every_run_state_has_words_on_the_page_and_the_command_line(lang):
+    """A run's state (stopped by guard, awaiting approval, refused ...) is shown in the reader's words by both
+    front ends, never as its code."""
+    from bulkprov.cli.wording import RUN_STATES, run_state
+    from bulkprov.web.pages import RUN_STATES as PAGE_STATES
+
+    assert set(RUN_STATES) <= set(PAGE_STATES)
+    page_words = web_lang.translations(lang)
+    with i18n.using(lang):
+        for state in RUN_STATES:
+            said = run_state(state)
+            assert said != state.replace("-", " ") and page_words.gettext(PAGE_STATES[state]) == said, (state, said)
 
 
 def test_an_empty_listing_says_so():

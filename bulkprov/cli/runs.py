@@ -32,7 +32,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         print(say("results-of-run", run_id=args.run_id, path=path))
         return 0
     from bulkprov.chars import printable
-    from bulkprov.cli.wording import RUN_STATES, RUNS_HEADINGS, command_name, counts_in_words, padded, width
+    from bulkprov.cli.wording import RUNS_HEADINGS, command_name, counts_in_words, padded, run_state, width
 
     runs = list_runs(state_dir)
     if not runs:
@@ -42,7 +42,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     rows = []
     for run in runs:
         counts = counts_in_words(run.counts) or "—"
-        state = _(RUN_STATES[run.state]) if run.state in RUN_STATES else run.state.replace("-", " ")
+        state = run_state(run.state)
         later = "  " + _("(finished by {run_id})").format(run_id=run.finished_by) if run.finished_by else ""
         why = f" [{run.note}]" if run.note and run.state in ("refused", "interrupted", "stopped-by-guard") else ""
         # a file name can hold ESC or CR: it is shown, never obeyed

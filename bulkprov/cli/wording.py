@@ -267,9 +267,20 @@ def headline(command: str, dry_run: bool, totals: dict[str, int]) -> str:
 
 # `bulkprov runs` and `bulkprov approvals` in the reader's words; run ids, request ids, times, file names and
 # hosts stay as they are (data), and English keeps the words scripts have read so far.
-RUN_STATES = {"running": N_("running"), "finished": N_("finished"), "interrupted": N_("interrupted"),
-              "stopped-by-guard": N_("stopped by guard"), "awaiting-approval": N_("awaiting approval"),
-              "refused": N_("refused")}
+RUN_STATES = ("running", "finished", "interrupted", "stopped-by-guard", "awaiting-approval", "refused")
+
+
+def run_state(state: str) -> str:
+    """A run's state in the reader's words ("finished" as a state, not the Summary's "finished" time)."""
+    from bulkprov.i18n import pgettext
+
+    words = {"running": pgettext("run state", "running"), "finished": pgettext("run state", "finished"),
+             "interrupted": pgettext("run state", "interrupted"),
+             "stopped-by-guard": pgettext("run state", "stopped by guard"),
+             "awaiting-approval": pgettext("run state", "awaiting approval"),
+             "refused": pgettext("run state", "refused")}
+    return words.get(state, state.replace("-", " "))
+
 REQUEST_STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
                   "used": N_("used"), "expired": N_("expired")}
 RUNS_HEADINGS = (N_("run"), N_("started"), N_("command"), N_("state"), N_("counts / file"))

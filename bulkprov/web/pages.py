@@ -230,7 +230,8 @@ async def job_progress(request: web.Request) -> web.StreamResponse:
 
 
 RUN_STATES = {"running": N_("running"), "finished": N_("finished"), "interrupted": N_("interrupted"),
-              "failed": N_("failed"), "aborted": N_("stopped")}
+              "failed": N_("failed"), "aborted": N_("stopped"), "stopped-by-guard": N_("stopped by guard"),
+              "awaiting-approval": N_("awaiting approval"), "refused": N_("refused")}
 
 
 async def runs_page(request: web.Request) -> web.StreamResponse:
