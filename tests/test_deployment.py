@@ -35,6 +35,16 @@ def block(lang: str, marker: str) -> str:
     raise AssertionError(f"no {lang} block with {marker!r} in the README")
 
 
+def _state_in_the_profiles_language(state: str) -> str:
+    """A run state as `bulkprov runs` words it in the language of the example's nightly profile."""
+    from bulkprov import i18n
+    from bulkprov.cli.wording import run_state
+
+    lang = re.search(r'^lang = "(\w+)"', block("toml", "[profiles.nightly]\nhost"), re.M)
+    with i18n.using(lang.group(1) if lang else "en"):
+        return run_state(state)
+
+
 def roster_xlsx(path: Path, people: list[dict[str, str]]) -> Path:
     """An HR export written by another program (openpyxl), hours before the scheduler runs."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,7 +136,8 @@ def test_the_systemd_unit_and_the_cron_line_run_as_written(make_emulator, tmp_pa
         listing = box.run(box.argv(operators[0]), tmp_path)
         assert listing.returncode == 0, listing.stderr
         runs = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
-        assert len(runs) == 2 and all(" finished " in line for line in listing.stdout.splitlines()[1:])
+        finished = _state_in_the_profiles_language("finished")  # the example's profile says lang = "ko"
+        assert len(runs) == 2 and all(f" {finished} " in line for line in listing.stdout.splitlines()[1:])
         (tmp_path / "tmp").mkdir()
         shown = box.run(box.argv(operators[1].replace("RUN", runs[1])), tmp_path)
         assert shown.returncode == 0, shown.stderr
