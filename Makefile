@@ -2,7 +2,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test fuzz lint bench clean catalogs catalogs-web
+.PHONY: demo test fuzz lint bench clean catalogs catalogs-web docs docs-serve screenshots
 
 $(BIN)/activate:
 	$(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ demo: $(VENV)/.installed
 	$(BIN)/bulkprov demo
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check bulkprov tests bench
+	$(BIN)/ruff check bulkprov tests bench docs
 	$(BIN)/pytest -q
 
 # A longer, randomised run of the readers' fuzz suite (20x the CI examples; not in CI). Failing files
@@ -36,7 +36,19 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .bulkprov build *.egg-info
+	rm -rf $(VENV) .bulkprov build site *.egg-info
+
+# The guide (mkdocs.yml, docs/): MkDocs + Material for MkDocs, built into site/ with --strict (a broken link
+# or a page left out of the nav fails it, as tests/test_guide.py does). Generated tables: python -m bulkprov._docs.
+docs: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.installed-test
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
+# The guide's screenshots (docs/*.png), English, Korean and Japanese, from the page driven in chromium.
+screenshots: $(VENV)/.installed-test
+	$(BIN)/python docs/screenshots.py
 
 # Translations of the `bulkprov` gettext domain (ko, ja): extract the marked strings (babel.cfg), merge
 # them into each language's .po (new ones untranslated, changed ones fuzzy), compile the .mo files the

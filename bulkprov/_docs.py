@@ -1,7 +1,8 @@
-"""Generated parts of the README: the column table, the error-code tables and the API facts.
+"""Generated parts of the guide: the column table, the error-code tables, the API facts, the odd replies.
 
-``python -m bulkprov._docs`` rewrites the blocks between ``<!-- NAME:start -->`` and
-``<!-- NAME:end -->`` markers in README.md; tests/test_docs.py fails when they drift.
+``python -m bulkprov._docs`` rewrites the blocks between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``
+markers in README.md and every page of docs/ (or in the files named); tests/test_template_docs.py fails when
+one drifts, and when a block is missing from the guide.
 """
 
 from __future__ import annotations
@@ -49,9 +50,16 @@ def render(text: str) -> str:
     return text
 
 
+def pages(root: Path = Path(".")) -> list[Path]:
+    """The files whose generated blocks are kept current: the README and the guide's pages."""
+    return [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+
+
 def main() -> int:
-    path = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    path.write_text(render(path.read_text(encoding="utf-8")), encoding="utf-8")
+    for path in [Path(a) for a in sys.argv[1:]] or pages():
+        text = path.read_text(encoding="utf-8")
+        if render(text) != text:
+            path.write_text(render(text), encoding="utf-8")
     return 0
 
 

@@ -17,6 +17,17 @@ from bulkprov.emulator import EmulatorConfig, EmulatorThread
 from bulkprov.kore.auth import Credentials
 
 ROOT = Path(__file__).resolve().parent.parent
+GUIDE = ROOT / "docs"  # the guide's pages (mkdocs.yml); the README is the front page
+
+
+def guide(page: str) -> str:
+    """One page of the guide (``docs/PAGE``), as text."""
+    return (GUIDE / page).read_text(encoding="utf-8")
+
+
+def documented() -> str:
+    """What "documented" means: the README and every page of the guide, as one text."""
+    return "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted(GUIDE.glob("*.md"))])
 
 
 class ManualClock:
@@ -80,7 +91,7 @@ PROGRAMS = {
                        "LibreOffice reading our workbooks and showing the cells we read (tests/test_xlsxstream.py, "
                        "tests/test_fidelity.py)"),
     "cjk-fonts": Program("cjk-fonts", (), "fonts-noto-cjk", "BULKPROV_REQUIRE_CJK_FONTS",
-                         "Korean and Japanese screenshots for the docs (BULKPROV_SCREENSHOT_DOCS=1)"),
+                         "the guide's Korean and Japanese screenshots (make screenshots; tests/test_guide.py)"),
 }
 # Debian's chromium in a container: no sandbox, no GPU, nothing fetched from the network.
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -1,4 +1,4 @@
-"""The README's table of API facts: every fact is documented (with its page) or assumed (with what
+"""The guide's table of API facts (docs/api-facts.md): every fact is documented (with its page) or assumed (with what
 bulkprov does if it is wrong)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bulkprov.kore import facts
-from tests.conftest import ROOT
+from tests.conftest import guide
 
 
 def test_every_assumption_says_how_bulkprov_behaves_if_it_is_wrong():
@@ -25,7 +25,7 @@ def test_every_documented_fact_names_its_page():
 
 
 def test_the_readme_does_not_call_assumptions_documented():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = guide("api-facts.md")
     assert "documented budget" not in readme and 'documented "Rate limit' not in readme
     assert facts.markdown_table() in readme
 
@@ -47,9 +47,9 @@ def _verdict(result) -> str:
 
 @pytest.mark.parametrize("reply", facts.WRITE_REPLIES, ids=lambda r: r.shape)
 def test_every_write_reply_of_the_readme_becomes_what_it_says(reply):
-    """The README's table of write replies is the rule bulkprov runs: each example, through ``classify``."""
+    """The guide's table of write replies is the rule bulkprov runs: each example, through ``classify``."""
     from bulkprov.kore.replies import classify
 
     result = classify(reply.status, {}, reply.body, op="add", requested=[("a@x.com",), ("b@x.com",)])
     assert _verdict(result) == reply.becomes
-    assert facts.write_replies_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert facts.write_replies_table() in guide("api-facts.md")

@@ -27,7 +27,7 @@ import pytest
 
 from bulkprov.approvals.audit import AuditTrail
 from bulkprov.emulator import EmulatorConfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, guide
 from tests.test_cli import kore_env
 
 
@@ -556,11 +556,11 @@ def test_a_policy_change_is_recorded_and_an_unwritable_trail_sends_nothing(make_
 
 
 def test_the_deployment_examples_mount_the_policy_where_bulkprov_looks(records):
-    """README's systemd unit and Kubernetes CronJob: the policy at the fixed place, read-only; the records
+    """The guide's systemd unit and Kubernetes CronJob: the policy at the fixed place, read-only; the records
     (audit trail, requests) on persistent storage."""
     from bulkprov.approvals.policy import POLICY_DIR, RECORDS_DIR
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = guide("nightly-sync.md")
     unit = readme.split("# /etc/systemd/system/bulkprov.service", 1)[1].split("```", 1)[0]
     assert f"ReadOnlyPaths={POLICY_DIR}" in unit and f"StateDirectory={RECORDS_DIR.name}" in unit
     cron = readme.split("kind: CronJob", 1)[1].split("```", 1)[0]

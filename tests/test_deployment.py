@@ -1,4 +1,4 @@
-"""The README's deployment examples run as written (#34): the systemd unit and its operators' lines, the
+"""The guide's deployment examples run as written (#34): the systemd unit and its operators' lines, the
 cron line, the Kubernetes CronJob with its own profile and the state on the volume -- with the paths
 moved under a temporary directory and the emulator as the host.  Also: a state directory that is not
 this user's is ``state-dir-unusable`` (exit 2) on every command, and a lost one is noticed.
@@ -20,10 +20,10 @@ import openpyxl
 import pytest
 
 from bulkprov.emulator import EmulatorConfig
-from tests.conftest import ROOT, bare_env
+from tests.conftest import ROOT, bare_env, documented
 from tests.test_nightly import Hooks, accounts, staff
 
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README = documented()  # the examples are in docs/nightly-sync.md and docs/sign-in-and-approvals.md
 BULKPROV = "/opt/bulkprov/.venv/bin/bulkprov"
 
 
@@ -33,6 +33,16 @@ def block(lang: str, marker: str) -> str:
         if marker in body:
             return body
     raise AssertionError(f"no {lang} block with {marker!r} in the README")
+
+
+def _state_in_the_profiles_language(state: str) -> str:
+    """A run state as `bulkprov runs` words it in the language of the example's nightly profile."""
+    from bulkprov import i18n
+    from bulkprov.cli.wording import run_state
+
+    lang = re.search(r'^lang = "(\w+)"', block("toml", "[profiles.nightly]\nhost"), re.M)
+    with i18n.using(lang.group(1) if lang else "en"):
+        return run_state(state)
 
 
 def roster_xlsx(path: Path, people: list[dict[str, str]]) -> Path:
@@ -126,7 +136,8 @@ def test_the_systemd_unit_and_the_cron_line_run_as_written(make_emulator, tmp_pa
         listing = box.run(box.argv(operators[0]), tmp_path)
         assert listing.returncode == 0, listing.stderr
         runs = [line.split()[0] for line in listing.stdout.splitlines()[1:]]
-        assert len(runs) == 2 and all(" finished " in line for line in listing.stdout.splitlines()[1:])
+        finished = _state_in_the_profiles_language("finished")  # the example's profile says lang = "ko"
+        assert len(runs) == 2 and all(f" {finished} " in line for line in listing.stdout.splitlines()[1:])
         (tmp_path / "tmp").mkdir()
         shown = box.run(box.argv(operators[1].replace("RUN", runs[1])), tmp_path)
         assert shown.returncode == 0, shown.stderr

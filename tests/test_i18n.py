@@ -89,8 +89,9 @@ def test_the_compiled_catalog_is_the_po_file(lang):
     """The .mo files are committed (the wheel ships them, no build step compiles): stale ones fail here."""
     folder = LOCALE / lang / "LC_MESSAGES"
     with open(folder / "bulkprov.mo", "rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
-    source = {m.id: m.string for m in _po(lang) if m.id and m.string and not m.fuzzy}
+        compiled = {(m.context, m.id): m.string for m in read_mo(fh) if m.id}
+    # keyed by context too: "finished" the run state (pgettext) is not "finished" the Summary's time
+    source = {(m.context, m.id): m.string for m in _po(lang) if m.id and m.string and not m.fuzzy}
     assert compiled == source, f"run make catalogs: {folder / 'bulkprov.mo'} is stale"
 
 

@@ -268,10 +268,12 @@ def test_the_import_contracts_see_lazy_and_importlib_imports() -> None:
 
 
 def test_every_code_is_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    from tests.conftest import documented
+
+    readme = documented()
     every = {**errors.file_codes(), **errors.run_codes(), **errors.ROW_CODES, **errors.OUTCOME_CODES}
     missing = sorted(code for code in every if f"`{code}`" not in readme)
-    assert not missing, f"codes missing from README (run python -m bulkprov._docs): {missing}"
+    assert not missing, f"codes missing from the README and the guide (run python -m bulkprov._docs): {missing}"
 
 
 FLAG_RE = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
@@ -385,11 +387,10 @@ def test_the_program_check_finds_launches_without_the_fixture() -> None:
 
 
 def test_the_readme_names_every_optional_program() -> None:
-    """The README's Development table lists each program the tests may skip without, as conftest declares it."""
-    from tests.conftest import PROGRAMS
+    """The guide's Development table lists each program the tests may skip without, as conftest declares it."""
+    from tests.conftest import PROGRAMS, guide
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Development", 1)[1]
+    section = guide("development.md")
     for program in PROGRAMS.values():
         assert f"| `{program.package}` |" in section and f"`{program.require}=1`" in section, program.key
 

@@ -19,7 +19,7 @@ from bulkprov.emulator import demo_seed
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.model import UserKey, match_key
 from bulkprov.outputs.template import write_template
-from tests.conftest import ROOT, read_sheet, results_by_row
+from tests.conftest import ROOT, guide, read_sheet, results_by_row
 
 SEED = demo_seed()
 GROUP = {g["name"]: g["groupId"] for g in SEED["groups"]}
@@ -62,7 +62,7 @@ def test_template_notes_and_readme_say_what_the_schema_declares(tmp_path):
     path = write_template(tmp_path / "t.xlsx")
     ws = openpyxl.load_workbook(path)["Users"]
     notes = {ws.cell(1, c).value: ws.cell(1, c).comment.text for c in range(1, ws.max_column + 1)}
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = guide("input-files.md")
     for column in schema.COLUMNS:
         if column.is_list:
             assert schema.LIST_ON_UPDATE[column.kind] in notes[column.name]

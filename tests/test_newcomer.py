@@ -4,12 +4,14 @@ tried again as that person would: the command line as a real process, the page o
 from __future__ import annotations
 
 import csv
+import html
 import os
 import re
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import openpyxl
@@ -19,7 +21,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov import i18n, schema
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.web import create_app
-from tests.conftest import ROOT, bare_env, read_sheet, results_by_row, write_roster
+from bulkprov.web import lang as web_lang
+from tests.conftest import ROOT, bare_env, guide, read_sheet, results_by_row, write_roster
 from tests.test_cli import bulkprov, kore_env
 from tests.test_web import _wait_for_job, csrf_of, login, upload_form, web_config
 
@@ -295,6 +298,60 @@ def test_after_validate_the_next_step_is_the_input_file_again(tmp_path, lang):
                                              "--lang", lang]
 
 
+def _added(emu, tmp_path, n: int) -> None:
+    write_roster(tmp_path / "hires.csv", n)
+    assert bulkprov("add", "hires.csv", env=kore_env(emu), cwd=tmp_path).returncode == 0
+    (tmp_path / "leavers.csv").write_text((tmp_path / "hires.csv").read_text(encoding="utf-8"), encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_after_a_guard_the_next_step_is_the_same_file_with_the_flag_that_passes_it(make_emulator, tmp_path, lang):
+    """Not the Failures sheet (every row of it is 'not sent': another file, another run): the same command with
+    the override the ABORTED line names -- and that line works."""
+    emu = make_emulator()
+    _added(emu, tmp_path, 3)
+    (tmp_path / "bulkprov.toml").write_text("[profiles.hr]\nmax_deletes = 1\n", encoding="utf-8")
+    proc = bulkprov("remove", "leavers.csv", "--profile", "hr", "--lang", lang, env=kore_env(emu), cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    line = _next_line(proc)
+    assert "Failures" not in line and ("next:" in line) == (lang == "en"), line  # in the reader's words
+    command = _command_of(line)
+    assert command == ["bulkprov", "remove", "leavers.csv", "--profile", "hr", "--lang", lang, "--allow-deletes", "3"]
+    again = bulkprov(*command[1:], env=kore_env(emu), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert emu.state()["users"] == []
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_run_waiting_for_approval_says_who_approves_what_and_then_the_same_command(make_emulator, tmp_path, lang):
+    emu = make_emulator()
+    _added(emu, tmp_path, 2)
+    (tmp_path / "bulkprov.toml").write_text('[profiles.hr]\nmax_deletes = 1\napprovers = ["someone-else"]\n',
+                                            encoding="utf-8")
+    proc = bulkprov("remove", "leavers.csv", "--profile", "hr", "--lang", lang, "-o", "r.xlsx", env=kore_env(emu),
+                    cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    request_id = re.search(r"request (\w+) waits", proc.stderr + proc.stdout) or re.search(
+        r"(\d{8}[0-9a-f]{8})", proc.stderr)
+    line = _next_line(proc)
+    assert f"bulkprov approve {request_id.group(1)}" in line, line
+    assert _command_of(line) == ["bulkprov", "remove", "leavers.csv", "--profile", "hr", "--lang", lang]
+    assert len(emu.state()["users"]) == 2
+
+
+def test_after_an_abort_the_next_step_finishes_the_run_with_resume(make_emulator, tmp_path):
+    emu = make_emulator()
+    write_roster(tmp_path / "users.csv", 3)
+    refused = {**kore_env(emu), "KORE_CLIENT_SECRET": "not-the-secret"}
+    proc = bulkprov("add", "users.csv", "-o", "r.xlsx", "--no-send-email", env=refused, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    command = _command_of(_next_line(proc))
+    assert command == ["bulkprov", "add", "users.csv", "--no-send-email", "--resume"]
+    again = bulkprov(*command[1:], env=kore_env(emu), cwd=tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(emu.state()["users"]) == 3
+
+
 # -- 10: -q prints one line; the README's plan example is what is printed ------------------------------------
 
 
@@ -334,6 +391,59 @@ def test_the_readme_plan_example_is_what_a_dry_run_prints(tmp_path):
 
 
 # -- 8: the headline, export and messages in the reader's words; the template as Korean and Japanese HR write it
+
+
+RUNS_WORDS = {"ko": ("상태", "완료", "성공 2건", "오류 1건", "사용자 추가", "승인 대기", "사용자 삭제", "보다 많습니다"),
+              "ja": ("状態", "完了", "成功 2 件", "エラー 1 件", "ユーザー追加", "承認待ち", "ユーザー削除", "上限")}
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja"])
+def test_runs_and_approvals_speak_the_readers_language(make_emulator, tmp_path, lang):
+    """`bulkprov runs` and `bulkprov approvals` under --lang: headings, states, commands, counts and the
+    guard's reason in the reader's words; ids, times, file names and hosts as they are."""
+    emu = make_emulator()
+    write_roster(tmp_path / "users.csv", 3, invalid={1: {"Email": "broken@"}})
+    assert bulkprov("add", "users.csv", env=kore_env(emu), cwd=tmp_path).returncode == 1
+    (tmp_path / "leavers.csv").write_text("Email\nuser0@acme-corp.com\nuser2@acme-corp.com\n", encoding="utf-8")
+    (tmp_path / "bulkprov.toml").write_text('[profiles.hr]\nmax_deletes = 1\napprovers = ["someone-else"]\n',
+                                            encoding="utf-8")
+    waiting = bulkprov("remove", "leavers.csv", "--profile", "hr", env=kore_env(emu), cwd=tmp_path)
+    assert waiting.returncode == 4, waiting.stdout + waiting.stderr
+    runs = bulkprov("runs", "--state-dir", ".bulkprov", "--lang", lang, cwd=tmp_path)
+    assert runs.returncode == 0, runs.stderr
+    heading, first = runs.stdout.splitlines()[:2]
+    state, done, success, invalid, added, pending, removal, _over = RUNS_WORDS[lang]
+    assert state in heading and "counts" not in heading, heading
+    assert done in first and success in first and invalid in first and added in first, first
+    assert not re.search(r"\b(finished|success|invalid|add)\b", first.replace("users.csv", "")), first
+    assert "users.csv" in first and re.match(r"\d{8}-\d{6}-\w+ ", first), "the run id and file as they are"
+    listed = bulkprov("approvals", "--lang", lang, cwd=tmp_path)
+    (line,) = listed.stdout.splitlines()
+    assert pending in line and removal in line and "leavers.csv" in line and emu.url in line, line
+    assert not re.search(r"\b(pending|remove|would be removed|on)\b", line.replace(emu.url, "")), line
+    english = bulkprov("approvals", "--lang", "en", cwd=tmp_path).stdout
+    assert re.match(r"\w+  pending   \S+  \S+: remove leavers\.csv on ", english), english
+    assert "2 users would be removed, over the limit of 1 (max_deletes)" in english
+
+
+@pytest.mark.parametrize("lang", ["ko", "ja"])
+def test_every_run_state_has_words_on_the_page_and_the_command_line(lang):
+    """A run's state (stopped by guard, awaiting approval, refused ...) is shown in the reader's words by both
+    front ends, never as its code."""
+    from bulkprov.cli.wording import RUN_STATES, run_state
+    from bulkprov.web.pages import RUN_STATES as PAGE_STATES
+
+    assert set(RUN_STATES) <= set(PAGE_STATES)
+    page_words = web_lang.translations(lang)
+    with i18n.using(lang):
+        for state in RUN_STATES:
+            said = run_state(state)
+            assert said != state.replace("-", " ") and page_words.gettext(PAGE_STATES[state]) == said, (state, said)
+
+
+def test_an_empty_listing_says_so():
+    proc = bulkprov("approvals", "--lang", "ja")
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("承認リクエストはありません"), proc.stdout
 
 
 @pytest.mark.parametrize("lang", ["ko", "ja"])
@@ -386,8 +496,8 @@ def test_the_korean_and_japanese_templates_put_the_family_name_first_with_a_loca
     assert checked.returncode == 1 and result["error_code"] == "template-example", result
 
 
-def test_the_readme_result_example_reasons_are_what_validate_writes(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_guides_result_example_reasons_are_what_validate_writes(tmp_path):
+    readme = guide("running.md")
     out = tmp_path / "r.xlsx"
     bulkprov("validate", "sample_data/roster.xlsx", "-o", str(out))
     rows = results_by_row(out)
@@ -422,8 +532,21 @@ def test_an_output_named_csv_writes_csv_or_is_refused_clearly(tmp_path):
     assert not (tmp_path / "more.csv").exists() and not (tmp_path / "more.xlsx").exists()
 
 
+def test_an_output_whose_extension_is_no_result_format_is_refused_not_renamed(tmp_path):
+    write_roster(tmp_path / "users.csv", 2)
+    for name in ("other.txt", "other.xls"):
+        refused = bulkprov("validate", "users.csv", "-o", name, cwd=tmp_path)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and name in refused.stderr, refused.stderr
+        assert "[output-unwritable]" in refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["users.csv"], "nothing written"
+    plain = bulkprov("validate", "users.csv", "-o", "other", cwd=tmp_path)
+    assert plain.returncode == 0 and "other.xlsx" in plain.stdout, plain.stdout + plain.stderr
+    assert (tmp_path / "other.xlsx").is_file()
+
+
 def test_the_default_result_name_is_the_one_the_options_table_gives(tmp_path):
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = guide("running.md")
     row = next(line for line in readme.splitlines() if line.startswith("| `-o, --output RESULT` |"))
     pattern = re.findall(r"`([^`]+)`", row.split("|")[2])[0]
     named = re.findall(r"`(\S+)` → `(\S+)`", row)
@@ -661,6 +784,72 @@ async def test_a_workbook_from_the_page_names_the_uploaded_file(make_emulator, t
         label = i18n.gettext("input file")
     named = [row[1] for row in summary.iter_rows(values_only=True) if row and row[0] == label]
     assert named == ["名簿-ja.csv"], [row[:2] for row in summary.iter_rows(values_only=True)][:6]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_page_audits_a_download_under_the_name_it_was_saved_as(make_emulator, tmp_path, lang):
+    """The audit trail names the file the person saved (사원명단.add-results-….xlsx), not its ASCII fallback."""
+    from bulkprov.approvals.audit import AuditTrail
+
+    emu = make_emulator()
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 2)
+    name = {"en": "staff list.csv", "ko": "사원명단.csv", "ja": "名簿-ja.csv"}[lang]
+    config = web_config(tmp_path, host=emu.url)
+    async with TestClient(TestServer(create_app(config)), headers={"Accept-Language": lang}) as client:
+        csrf = await login(client)
+        form = aiohttp.FormData(quote_fields=False)  # the name as a browser sends it: UTF-8, not %-escaped
+        for field_name, value in (("csrf", csrf), ("action", "add"), ("email", "yes")):
+            form.add_field(field_name, value)
+        form.add_field("file", roster.read_bytes(), filename=name, content_type="text/csv")
+        resp = await client.post("/upload", data=form, allow_redirects=False)
+        run = await client.post(resp.headers["Location"].split("?")[0] + "/run",
+                                data={"csrf": csrf, "action": "add", "email": "yes"}, allow_redirects=False)
+        await _wait_for_job(client, run.headers["Location"])
+        page = await (await client.get(run.headers["Location"])).text()
+        link = re.search(r'href="(/runs/[^"]+/results\.xlsx)"', page).group(1)
+        got = await client.get(link)
+        assert got.status == 200
+        saved = got.headers["Content-Disposition"]
+    downloads = [r for r in AuditTrail.of(config.job.account).records() if r["event"] == "download"]
+    assert len(downloads) == 1, downloads
+    file = downloads[0]["what"]["file"]
+    assert file.startswith(name.rsplit(".", 1)[0] + ".add-results-") and file.endswith(".xlsx"), downloads
+    assert quote(file, safe="") in saved, (file, saved)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_check_says_run_will_become_an_approval_request(make_emulator, tmp_path, lang):
+    """The check page, before Run: a second person must approve (the guard in the reader's words), and the
+    button says it asks for approval; pressing it lands on the request, nothing sent.  Under the guard,
+    the button is the plain Run."""
+    emu = make_emulator(users=[{"emailId": f"leaver{i}@acme-corp.com"} for i in range(5)])
+    config = web_config(tmp_path, host=emu.url)
+    config.job.max_deletes = 3
+    lines = [f"leaver{i}@acme-corp.com\n" for i in range(5)]
+    leavers = "".join(lines).encode()
+    with i18n.using(lang):
+        reason = i18n.gettext("{count:,} users would be removed, over the limit of {limit:,} (max_deletes); nothing "
+                              "was changed").format(count=5, limit=3)
+    page_words = web_lang.translations(lang)  # the page's own wording: gettext domain "web"
+    ask = page_words.gettext("Ask for approval: remove {count} users").format(count=5)
+    plain = page_words.gettext("Run: remove {count} users").format(count=2)
+    async with TestClient(TestServer(create_app(config)), headers={"Accept-Language": lang}) as client:
+        csrf = await login(client)
+        resp = await client.post("/upload", data=upload_form(csrf, b"Email\n" + leavers, filename="leavers.csv",
+                                                             action="remove"), allow_redirects=False)
+        report = resp.headers["Location"].split("?")[0]
+        page = await (await client.get(report + "?action=remove&email=yes")).text()
+        assert 'id="approval-needed"' in page and html.escape(reason) in page, page
+        assert html.escape(ask) in page and "Run: remove" not in page
+        run = await client.post(report + "/run", data={"csrf": csrf, "action": "remove", "email": "yes"},
+                                allow_redirects=False)
+        assert run.status == 303 and run.headers["Location"].startswith("/requests/"), run.headers["Location"]
+        assert len(emu.state()["users"]) == 5
+        resp = await client.post("/upload", data=upload_form(csrf, ("Email\n" + "".join(lines[:2])).encode(), filename="two.csv",
+                                                             action="remove"), allow_redirects=False)
+        page = await (await client.get(resp.headers["Location"].split("?")[0] + "?action=remove&email=yes")).text()
+        assert 'id="approval-needed"' not in page and html.escape(plain) in page, page
 
 
 @pytest.mark.parametrize("lang, last, first", [("en", "lastName", "firstName"), ("ko", "성", "이름"), ("ja", "姓", "名")])

@@ -1,4 +1,4 @@
-"""The template and the README are generated from the schema and must not drift from it."""
+"""The template and the guide's tables are generated from the schema and must not drift from it."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import subprocess
 import sys
 
 import openpyxl
+import pytest
 
 from bulkprov import _docs, schema
 from bulkprov.cli import FILE_COMMANDS, build_parser
 from bulkprov.outputs.template import write_template
-from tests.conftest import ROOT, read_sheet
+from tests.conftest import GUIDE, ROOT, documented, read_sheet
 
 
 def _workbook_facts(path):
@@ -59,13 +60,21 @@ def test_template_example_row_is_refused_so_hr_deletes_it(tmp_path):
     assert "example row" in row["reason"]
 
 
-def test_readme_generated_blocks_are_current():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert _docs.render(readme) == readme, "run: python -m bulkprov._docs"
+@pytest.mark.parametrize("path", _docs.pages(ROOT), ids=lambda p: p.name)
+def test_generated_blocks_are_current(path):
+    text = path.read_text(encoding="utf-8")
+    assert _docs.render(text) == text, "run: python -m bulkprov._docs"
 
 
-def test_readme_documents_every_command_and_option():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_every_generated_block_is_in_the_guide_once():
+    """A generated table lives on one page of the guide (moving text must not drop one, nor copy it)."""
+    for name in _docs.blocks():
+        holders = [p.name for p in sorted(GUIDE.glob("*.md")) if f"<!-- {name}:start" in p.read_text(encoding="utf-8")]
+        assert len(holders) == 1, (name, holders)
+
+
+def test_readme_and_guide_document_every_command_and_option():
+    readme = documented()
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, p in sub.choices.items():

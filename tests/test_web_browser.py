@@ -2,16 +2,14 @@
 
 Log in, upload a roster with invalid rows, see the errors, run it against the emulator, watch the
 progress reach 100 %, download the result workbook and the failures file and check them with
-openpyxl.  A screenshot of every step goes to the test's tmp_path; with BULKPROV_SCREENSHOT_DOCS=1
-the finished run's screenshot is copied to docs/serve.png (the README's picture).
+openpyxl.  A screenshot of every step goes to the test's tmp_path (the guide's pictures are made by
+docs/screenshots.py, ``make screenshots``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import threading
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import CHROMIUM_ARGS, ROOT, read_sheet, results_by_row, write_roster
+from tests.conftest import CHROMIUM_ARGS, read_sheet, results_by_row, write_roster
 
 PASSWORD = "correct horse battery staple"
 
@@ -137,7 +135,7 @@ def test_hr_uploads_checks_runs_and_downloads_in_a_browser(make_emulator, tmp_pa
         expect(page.locator("#phase")).to_have_text("Finished.")
         expect(page.locator("#attention tbody tr")).to_have_count(3)
         expect(page.locator("#attention")).to_contain_text("already in row 5")
-        finished = shot("05-finished")
+        shot("05-finished")
         assert len(emu.state()["users"]) == 27
 
         # 5. the result workbook and the failures file, as a browser downloads them
@@ -167,5 +165,3 @@ def test_hr_uploads_checks_runs_and_downloads_in_a_browser(make_emulator, tmp_pa
         assert DEMO_CLIENT_SECRET not in page.content()
     assert problems == [], problems
 
-    if os.environ.get("BULKPROV_SCREENSHOT_DOCS") == "1":
-        shutil.copyfile(finished, ROOT / "docs" / "serve.png")

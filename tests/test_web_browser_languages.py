@@ -4,15 +4,12 @@ Korean: the browser asks for Korean (``Accept-Language: ko-KR``) and gets it fro
 Japanese: the browser asks for English; the person picks 日本語 on the login page, and the choice
 stays for the whole session.  Each logs in, uploads a roster with bad rows, reads the check, runs it
 against the emulator on loopback, downloads the result workbook and the failures file, and finds the
-run on the runs page.  With BULKPROV_SCREENSHOT_DOCS=1 the finished run is copied to
-docs/serve-ko.png and docs/serve-ja.png (the README's pictures; they need CJK fonts, fonts-noto-cjk).
+run on the runs page.  (The guide's Korean and Japanese pictures are made by docs/screenshots.py.)
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
 from playwright import sync_api
@@ -21,7 +18,7 @@ from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import CHROMIUM_ARGS, ROOT, need, read_sheet, results_by_row, write_roster
+from tests.conftest import CHROMIUM_ARGS, read_sheet, results_by_row, write_roster
 from tests.test_web_browser import PASSWORD, WebThread
 
 WORDS = {
@@ -146,6 +143,3 @@ def test_hr_works_in_korean_and_japanese_in_a_browser(make_emulator, tmp_path, b
         expect(page.locator("h1")).to_have_text(words["runs"])
     assert problems == [], problems
 
-    if os.environ.get("BULKPROV_SCREENSHOT_DOCS") == "1":
-        need("cjk-fonts")  # without them the picture shows boxes where the Korean and Japanese words are
-        shutil.copyfile(finished, ROOT / "docs" / f"serve-{language}.png")

@@ -5,8 +5,8 @@ pending request instead of a run.  She cannot approve it — no button, and a fo
 Abe (approver) sees the plan, the users to be removed, approves with a comment and runs it: the users
 are gone and the results download.  A second removal is approved, then the stored roster changes:
 the approval no longer holds and a new request is made.  Vic (viewer) can neither run nor approve.
-Last, a person signs in through the OpenID Connect provider's own pages.  With
-BULKPROV_SCREENSHOT_DOCS=1 the approval screen is copied to docs/approval.png.
+Last, a person signs in through the OpenID Connect provider's own pages.  (The guide's pictures of it
+are made by docs/screenshots.py.)
 """
 
 from __future__ import annotations
@@ -14,9 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import json
-import os
 import re
-import shutil
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -29,7 +27,7 @@ from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.kore.auth import Credentials
 from bulkprov.web import WebConfig, create_app, hash_password
-from tests.conftest import CHROMIUM_ARGS, ROOT, results_by_row
+from tests.conftest import CHROMIUM_ARGS, results_by_row
 from tests.test_web_browser import WebThread
 
 PASSWORD = "correct horse battery staple"
@@ -187,8 +185,6 @@ def test_four_eyes_in_the_browser(make_emulator, creds, tmp_path, browser):
             assert expected in events, expected
         assert not [e for e in events if e[0] == "approval" and e[1] == "olga"]
 
-    if os.environ.get("BULKPROV_SCREENSHOT_DOCS") == "1":
-        shutil.copyfile(approval_shot, ROOT / "docs" / "approval.png")
 
 
 def test_single_sign_on_in_the_browser(tmp_path, browser):

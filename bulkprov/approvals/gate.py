@@ -70,6 +70,10 @@ def effective_policy(settings: GateOptions) -> Policy:
                   approval_expiry_hours=approvals.expiry_hours if approvals is not None else 24.0)
 
 
+# What of a row's user object the guards read (a check that keeps no more of each row still judges them).
+GUARD_FIELDS = ("canCreateBot", "isDeveloper", "roles")
+
+
 def _touches(row: CheckedRow) -> bool:
     return row.action in (Action.UPDATE, Action.REMOVE)
 
@@ -167,11 +171,34 @@ def overrides_of(settings: GateOptions) -> dict[str, int]:
             if getattr(settings, name, None) is not None}
 
 
+def guards_ahead(rows: list[CheckedRow], settings: Any) -> list[str]:
+    """Why a run of ``rows`` would need a second person, in the reader's words, judged before anything is
+    sent and without the network (a row naming a protected user only by the other key is found by the run
+    itself, which asks the account): what a check tells the person who is about to press Run."""
+    policy = effective_policy(settings)
+    guards, _who = row_guards(rows, policy)
+    return [g.message for g in guards]
+
+
 def worded(variant: str, params: dict[str, Any]) -> str:
     """A guard's message again, in the reader's language (a request keeps the guard's variant and numbers)."""
     from bulkprov.errors import render
 
     return render(GuardStopped.template_for(variant), params)
+
+
+def reasons_in_words(request: Any) -> list[str]:
+    """A request's reasons in the reader's language (its guards' own messages, rendered now), for every front
+    end; the reasons as stored (English) when the request kept no guards."""
+    from bulkprov.errors import BulkprovError
+
+    guards = request.summary.get("guards") if isinstance(request.summary, dict) else None
+    if isinstance(guards, list) and guards:
+        try:
+            return [worded(str(variant), dict(params)) for variant, params in guards]
+        except (KeyError, TypeError, ValueError, BulkprovError):
+            pass
+    return list(request.reasons)
 
 
 def english(guards: list[GuardStopped]) -> list[str]:

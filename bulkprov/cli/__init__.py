@@ -83,6 +83,8 @@ def _run(args) -> int:
     try:
         if args.command in ("template", "directory"):  # the account's names: bulkprov.cli.directory
             from bulkprov.cli.directory import COMMANDS
+        elif args.command == "runs":
+            from bulkprov.cli.runs import COMMANDS
         else:
             from bulkprov.cli.commands import COMMANDS
 

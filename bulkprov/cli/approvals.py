@@ -71,15 +71,22 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     from bulkprov.approvals import ApprovalStore
+    from bulkprov.approvals.gate import reasons_in_words
     from bulkprov.approvals.policy import records_dir
+    from bulkprov.cli.wording import REQUEST_STATES, command_name, padded, say
 
     _profile(args)  # a broken config is said, as everywhere
-    for r in ApprovalStore(records_dir()).all():
-        decided = _(" by {person}").format(person=printable(r.decided_by)) if r.decided_by else ""
+    requests = ApprovalStore(records_dir()).all()
+    for r in requests:
+        decided = say("request-decided-by", person=printable(r.decided_by)) if r.decided_by else ""
         emails = (r.summary.get("counts") or {}).get("emails") if isinstance(r.summary, dict) else None
-        said = _("; activation emails it would send: {count}").format(count=emails) if isinstance(emails, int) else ""
-        print(f"{r.id}  {r.state:<8}{decided}  {r.created}  {printable(r.requester)}: {r.command} "
-              f"{printable(r.input_name)} on {printable(r.host)} — {printable('; '.join(r.reasons))}{said}")
+        said = say("request-emails", count=f"{emails:,}") if isinstance(emails, int) else ""
+        state = _(REQUEST_STATES[r.state]) if r.state in REQUEST_STATES else r.state
+        print(say("request-line", request_id=r.id, state=padded(state, 8), decided=decided, created=r.created,
+                  requester=printable(r.requester), command=command_name(r.command), input=printable(r.input_name),
+                  host=printable(r.host), reasons=printable("; ".join(reasons_in_words(r))), emails=said))
+    if not requests:
+        print(say("no-requests", folder=printable(records_dir() / "approvals")))
     return 0
 
 

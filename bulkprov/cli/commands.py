@@ -297,6 +297,16 @@ def _print_next(outcome, typed: dict | None) -> None:
         if outcome.attention_total:
             emit(say("next", command=command, results=_short(outcome.results_path)))
         return
+    stop = outcome.stop_errors[0] if outcome.stop_errors else None
+    if stop is not None:
+        from bulkprov.cli.wording import GUARD_FLAGS, next_after_stop
+
+        after = next_after_stop(typed, stop)
+        if after is not None:
+            kind, line = after
+            emit(say(f"next-{kind}", command=line, request_id=stop.params.get("request_id", ""),
+                     flag=GUARD_FLAGS.get(stop.variant, "")))
+        return
     if not typed.get("dry_run") and not outcome.attention_total:
         return
     kind, line = next_run(typed, Path(outcome.results_path), _short(outcome.results_path))
@@ -383,38 +393,6 @@ def _check_rate(rate: str) -> None:
     parse_rate(rate)  # a bad --rate (or a profile's rate) is bad-rate, before anything is read
 
 
-def cmd_runs(args: argparse.Namespace) -> int:
-    from bulkprov.jobs.history import list_runs, rewrite_results
-
-    state_dir = _state_dir_of(args)
-    if args.action == "show":
-        if not args.run_id:
-            raise UsageProblem(reason=_("runs show needs a run ID (bulkprov runs lists them)"))
-        if args.undo:
-            from bulkprov.jobs.history import rewrite_undo
-
-            path = rewrite_undo(state_dir, args.run_id, args.output, replace=args.replace_output)
-            print(say("undo-of-run", run_id=args.run_id, path=path) if path
-                  else say("run-changed-nothing", run_id=args.run_id))
-            return 0
-        path = rewrite_results(state_dir, args.run_id, args.output, replace=args.replace_output)
-        print(say("results-of-run", run_id=args.run_id, path=path))
-        return 0
-    from bulkprov.chars import printable
-
-    runs = list_runs(state_dir)
-    print(f"{'run':<24} {'started':<26} {'command':<8} {'state':<17} counts / file")
-    for run in runs:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(run.counts.items())) or "—"
-        state = run.state.replace("-", " ")  # stopped-by-guard reads "stopped by guard"; codes stay English
-        later = "  " + _("(finished by {run_id})").format(run_id=run.finished_by) if run.finished_by else ""
-        why = f" [{run.note}]" if run.note and run.state in ("refused", "interrupted", "stopped-by-guard") else ""
-        # a file name can hold ESC or CR: it is shown, never obeyed
-        print(f"{run.id:<24} {run.started:<26} {run.command:<8} {state:<17} {counts} — "
-              f"{printable(run.input_path)}{why}{later}")
-    return 0
-
-
 def cmd_mock_server(args: argparse.Namespace) -> int:
     from bulkprov.emulator import EmulatorConfig, run_server
     from bulkprov.send.limiter import parse_rate
@@ -491,11 +469,9 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"export": cmd_export, "mock-server": cmd_mock_server, "demo": cmd_demo,
-             "runs": cmd_runs, "serve": cmd_serve, "hash-password": cmd_hash_password,
+             "serve": cmd_serve, "hash-password": cmd_hash_password,
              **dict.fromkeys(("approve", "reject", "approvals", "audit", "prune"), cmd_approvals),
              **dict.fromkeys(FILE_COMMANDS, cmd_file)}
-
-
 
 
 def _short(path: Path) -> str:

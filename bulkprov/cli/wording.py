@@ -121,6 +121,26 @@ def next_run(typed: dict, results: Path, shown: str) -> tuple[str, str]:
     return "failures", command_line(typed, shown, leave_out=_OF_THIS_INPUT | _OF_THIS_RUN, extra=("--sheet", "Failures"))
 
 
+def next_after_stop(typed: dict, error) -> tuple[str, str] | None:
+    """(what to do, the command that does it) after a run that stopped before its end: the same file again,
+    never its Failures sheet (a new file would start another run, and ask for another approval) -- once
+    approved, with the flag that passes the guard, or with --resume to finish it.  None: nothing to copy."""
+    from bulkprov.errors import GuardStopped, InternalError, PendingApproval
+
+    bound = frozenset({"resume", "force", "retry_failed", "dry_run", "output", "replace_output"})
+    if isinstance(error, PendingApproval):
+        return "approval", command_line(typed, typed["file"], leave_out=bound)
+    if isinstance(error, GuardStopped):
+        if error.variant not in GUARD_FLAGS:
+            return None  # a rejected plan, an unreadable account: the ABORTED line says what to do
+        flag = GUARD_FLAGS[error.variant]
+        return "guard", command_line(typed, typed["file"], leave_out=bound | {flag[2:].replace("-", "_")},
+                                     extra=(flag, str(error.params["count"])))
+    if isinstance(error, InternalError):
+        return None
+    return "resume", command_line(typed, typed["file"], leave_out=bound, extra=("--resume",))
+
+
 def _cli_phrasing(args=None):
     from bulkprov.jobs.phrasing import Phrasing
 
@@ -197,6 +217,11 @@ SAID = {
     "next-failures": N_("  next: fix them in the Failures sheet and run it again: {command}"),
     "next-input": N_("  next: fix them in {file} and run it again: {command}"),
     "next-dry-run": N_("  next: the same command without --dry-run sends it: {command}"),
+    "next-approval": N_("  next: once someone else has approved request {request_id} (bulkprov approve {request_id}), "
+                        "run the same command again: {command}"),
+    "next-guard": N_("  next: if that is right, run it again with {flag}: {command}"),
+    "next-resume": N_("  next: once the cause is fixed, finish the run (rows already done are not sent again): "
+                      "{command}"),
     "row-problem": N_("  row {row}:{column}: {code} — {message}"),
     "row-outcome": N_("  row {row}, {who}: {code} — {reason}"),
     "export": N_("export: {users} users, {requests} requests — {path}"),
@@ -210,6 +235,13 @@ SAID = {
                            "sheets only; --host or --profile checks them against the account"),
     "dry-run-offline": N_("dry run (offline, no credentials): role, bot and group names are checked against the "
                           "file's lookup sheets only"),
+    "run-line-end": N_("{counts} — {file}"),
+    "no-runs": N_("no runs in {state_dir} yet"),
+    "request-line": N_("{request_id}  {state}{decided}  {created}  {requester}: {command} {input} on {host} — "
+                       "{reasons}{emails}"),
+    "request-decided-by": N_(" by {person}"),
+    "request-emails": N_("; activation emails it would send: {count}"),
+    "no-requests": N_("no approval requests in {folder}"),
     "undo-of-run": N_("undo file of run {run_id}: {path}"),
     "run-changed-nothing": N_("run {run_id} changed nothing"),
     "results-of-run": N_("results of run {run_id}: {path}"),
@@ -234,16 +266,58 @@ COUNTS_MORE = N_("{counts}, {more}")  # one more count in a headline (Japanese w
 
 def headline(command: str, dry_run: bool, totals: dict[str, int]) -> str:
     """``add (dry run): 1 invalid, 250 valid`` -- ``추가 (시험 실행): 오류 1건, 정상 250건``."""
-    name = _(COMMAND_NAMES[command]) if command in COMMAND_NAMES else command
+    name = command_name(command)
     if dry_run:
         name += _(" (dry run)")
+    return _("{command}: {counts}").format(command=name, counts=counts_in_words(totals) or _(SAID["no-rows"]))
+
+
+# `bulkprov runs` and `bulkprov approvals` in the reader's words; run ids, request ids, times, file names and
+# hosts stay as they are (data), and English keeps the words scripts have read so far.
+RUN_STATES = ("running", "finished", "interrupted", "stopped-by-guard", "awaiting-approval", "refused")
+
+
+def run_state(state: str) -> str:
+    """A run's state in the reader's words ("finished" as a state, not the Summary's "finished" time)."""
+    from bulkprov.i18n import pgettext
+
+    words = {"running": pgettext("run state", "running"), "finished": pgettext("run state", "finished"),
+             "interrupted": pgettext("run state", "interrupted"),
+             "stopped-by-guard": pgettext("run state", "stopped by guard"),
+             "awaiting-approval": pgettext("run state", "awaiting approval"),
+             "refused": pgettext("run state", "refused")}
+    return words.get(state, state.replace("-", " "))
+
+REQUEST_STATES = {"pending": N_("pending"), "approved": N_("approved"), "rejected": N_("rejected"),
+                  "used": N_("used"), "expired": N_("expired")}
+RUNS_HEADINGS = (N_("run"), N_("started"), N_("command"), N_("state"), N_("counts / file"))
+
+
+def width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: a Hangul syllable or a kanji takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def padded(text: str, columns: int) -> str:
+    """``text`` padded with spaces to ``columns`` terminal columns (wide characters counted twice)."""
+    return text + " " * max(0, columns - width(text))
+
+
+def counts_in_words(totals: dict[str, int]) -> str:
+    """``1 invalid, 2 success`` -- ``오류 1건, 성공 2건``, as a run's headline counts them."""
     counts = ""
     for status, n in sorted(totals.items()):
         if not n:
             continue
         said = _(STATUS_COUNTS[status]).format(count=f"{n:,}") if status in STATUS_COUNTS else f"{n:,} {status}"
         counts = _(COUNTS_MORE).format(counts=counts, more=said) if counts else said
-    return _("{command}: {counts}").format(command=name, counts=counts or _(SAID["no-rows"]))
+    return counts
+
+
+def command_name(command: str) -> str:
+    return _(COMMAND_NAMES[command]) if command in COMMAND_NAMES else command
 
 
 def say(key: str, **params) -> str:

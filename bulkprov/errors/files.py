@@ -305,6 +305,8 @@ class OutputUnwritable(InputError):
         "space": N_("{target}: only {free} free on that disk, about {needed} needed"),
         "format": N_("{target} is named .{suffix}, but these results are written as {fmt}: name the file "
                      ".{fmt}, or choose the {suffix} format"),
+        "suffix": N_("{target}: results are written as .xlsx, .csv or .jsonl, not .{suffix}: name the file .{fmt} "
+                     "(or .csv, .jsonl)"),
         "directory-format": N_("{target}: the account's directory is written as .xlsx, .csv or .jsonl; name the "
                                "file with one of them"),
     }

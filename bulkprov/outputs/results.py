@@ -99,15 +99,18 @@ RESULT_SUFFIXES = (".xlsx", ".csv", ".jsonl")
 
 def results_path(path: str | Path, fmt: str) -> Path:
     """The output path with the extension of the chosen format.  A name that asks for another result
-    format (``-o other.csv`` for an xlsx workbook) is refused: writing ``other.xlsx`` instead would be a
-    file the user never named."""
+    format (``-o other.csv`` for an xlsx workbook), or an extension that is no result format (``-o other.txt``),
+    is refused: writing ``other.xlsx`` instead would be a file the user never named.  A name without an
+    extension gets the format's."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == f".{fmt}":
         return path
     if suffix in RESULT_SUFFIXES:
         raise OutputUnwritable("format", target=str(path), suffix=suffix.lstrip("."), fmt=fmt)
-    return path.with_suffix(f".{fmt}")
+    if suffix:  # other.txt, other.xls: not silently other.xlsx either
+        raise OutputUnwritable("suffix", target=str(path), suffix=suffix.lstrip("."), fmt=fmt)
+    return path.with_suffix(f".{fmt}")  # a name without an extension gets the format's
 
 
 def read_results(path: Path) -> Iterator[RowResult]:

@@ -52,16 +52,10 @@ COUNTS = {"rows": N_("rows"), "valid": N_("valid"), "invalid": N_("invalid"), "r
 
 
 def reasons_shown(req: Request) -> list[str]:
-    """A request's reasons in the reader's language (the guards' own messages, rendered now); as stored otherwise."""
-    from bulkprov.approvals.gate import worded
+    """A request's reasons in the reader's language: the one wording every front end uses."""
+    from bulkprov.approvals.gate import reasons_in_words
 
-    guards = req.summary.get("guards")
-    if isinstance(guards, list) and guards:
-        try:
-            return [worded(str(variant), dict(params)) for variant, params in guards]
-        except (KeyError, TypeError, ValueError, BulkprovError):
-            pass
-    return list(req.reasons)
+    return reasons_in_words(req)
 
 
 async def request_page(request: web.Request) -> web.StreamResponse:

@@ -119,6 +119,10 @@ def _line_full(request: web.Request, busy: PreviewBusy, here: str) -> web.Respon
 
 RUN_LABELS = {"add": N_("Run: add {count} users"), "update": N_("Run: update {count} users"),
               "remove": N_("Run: remove {count} users"), "apply": N_("Run: apply the action column to {count} users")}
+# When the run would cross a guard, the button makes an approval request: it says so.
+ASK_LABELS = {"add": N_("Ask for approval: add {count} users"), "update": N_("Ask for approval: update {count} users"),
+              "remove": N_("Ask for approval: remove {count} users"),
+              "apply": N_("Ask for approval: apply the action column to {count} users")}
 
 
 async def upload_report(request: web.Request) -> web.StreamResponse:
@@ -135,7 +139,7 @@ async def upload_report(request: web.Request) -> web.StreamResponse:
                 actions=labels(ACTIONS), emails=labels(EMAIL_CHOICES), action=action, email=email, result=result,
                 problem=result.problem, problem_text=explain(result.problem) if result.problem else "",
                 plan=plan_lines(result, email), running=request.app[JOBS].running(), csrf=session.csrf,
-                run_label=text(RUN_LABELS[action], count=units.number(result.valid)))
+                run_label=text((ASK_LABELS if result.approval else RUN_LABELS)[action], count=units.number(result.valid)))
 
 
 async def run_post(request: web.Request) -> web.StreamResponse:
@@ -225,7 +229,8 @@ async def job_progress(request: web.Request) -> web.StreamResponse:
 
 
 RUN_STATES = {"running": N_("running"), "finished": N_("finished"), "interrupted": N_("interrupted"),
-              "failed": N_("failed"), "aborted": N_("stopped")}
+              "failed": N_("failed"), "aborted": N_("stopped"), "stopped-by-guard": N_("stopped by guard"),
+              "awaiting-approval": N_("awaiting approval"), "refused": N_("refused")}
 
 
 async def runs_page(request: web.Request) -> web.StreamResponse:
@@ -297,7 +302,7 @@ async def run_download(request: web.Request) -> web.StreamResponse:
         name, full = (n[: -len(".xlsx")] + ".undo.xlsx" for n in (name, full))
         if not path.is_file():
             return message(request, _("Not found"), _("This run left no undo file."), status=404)
-    await record(request, "download", run=request.match_info["run_id"], kind=kind, file=name)
+    await record(request, "download", run=request.match_info["run_id"], kind=kind, file=full)  # the name as saved
     return download(path, name, full)
 
 

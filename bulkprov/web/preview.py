@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bulkprov.approvals.gate import GUARD_FIELDS, guards_ahead
 from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
@@ -53,6 +54,7 @@ class Preview:
     warnings: list[str] = field(default_factory=list)
     plan: dict[str, list[str]] = field(default_factory=dict)  # email choice ("yes"/"no") -> plan lines
     problem: InputError | None = None  # the file cannot be used at all
+    approval: list[str] = field(default_factory=list)  # why Run would become an approval request (the guards)
 
     @property
     def valid(self) -> int:
@@ -129,6 +131,8 @@ def compute(path: Path, settings: JobSettings, directory: Directory | None = Non
     except InputError as exc:  # found while reading on (too many rows, a bad byte)
         return {a: Preview(problem=exc) for a in ACTIONS}
     for action in validators:
+        action_settings = dataclasses.replace(settings, command=action)
+        previews[action].approval = guards_ahead(valid[action], action_settings)
         for email in ("yes", "no"):
             plan_settings = dataclasses.replace(settings, command=action, send_email=email != "no")
             previews[action].plan[email] = dry_run_plan(valid[action], plan_settings)
@@ -154,7 +158,8 @@ def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow]) -> None:
         result.error_count += len(row.errors)
         result.errors.extend(row.errors[: max(0, MAX_ERRORS_SHOWN - len(result.errors))])
         return
-    row.user = {}  # the plan needs the action, key and sendEmail only: keep memory small
+    # the plan needs the action, key and sendEmail, the guards a few fields: keep memory small
+    row.user = {k: row.user[k] for k in GUARD_FIELDS if k in (row.user or {})}
     valid.append(row)
 
 
