@@ -171,7 +171,7 @@ def overrides_of(settings: GateOptions) -> dict[str, int]:
             if getattr(settings, name, None) is not None}
 
 
-def guards_ahead(rows: list[CheckedRow], settings: Any) -> list[str]:
+def guards_ahead(rows: list[CheckedRow], settings: GateOptions) -> list[str]:
     """Why a run of ``rows`` would need a second person, in the reader's words, judged before anything is
     sent and without the network (a row naming a protected user only by the other key is found by the run
     itself, which asks the account): what a check tells the person who is about to press Run."""
