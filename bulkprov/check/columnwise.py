@@ -228,12 +228,22 @@ class ColumnChecks:
         v = self.validator
         start = 0
         for p in [*suspects, len(chunk.rows)]:
-            if p > start and not self._record_keys(chunk.emails[start:p], chunk.org_user_ids[start:p],
-                                                   chunk.numbers[start:p]):
-                self._row_by_row(chunk, (), start, p)
+            if p > start:
+                self._record_run(chunk, start, p)
             if p < len(chunk.rows):
                 chunk.slow[p] = v.check(chunk.rows[p])
             start = p + 1
+
+    def _record_run(self, chunk: Chunk, start: int, stop: int) -> None:
+        """Rows ``start:stop`` (no suspect among them): their keys recorded at once when all are new;
+        else halved until the repeats are found, which go through Validator.check."""
+        if stop - start <= 8:
+            self._row_by_row(chunk, (), start, stop)
+        elif not self._record_keys(chunk.emails[start:stop], chunk.org_user_ids[start:stop],
+                                   chunk.numbers[start:stop]):
+            middle = (start + stop) // 2
+            self._record_run(chunk, start, middle)
+            self._record_run(chunk, middle, stop)
 
     def _row_by_row(self, chunk: Chunk, suspects: Collection[int], start: int, stop: int) -> None:
         """Rows ``start:stop`` in order: suspects and duplicates through Validator.check, the others'
