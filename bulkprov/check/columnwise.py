@@ -266,7 +266,8 @@ def _list_cells(col: tuple[str, ...], entry: re.Pattern[str], limit: int | None,
     """The rows of a list column holding an entry that is not an id of its kind, or too long a cell.
 
     The distinct entries of the whole column are checked (a roster names a few dozen roles, groups
-    and bots), then only the cells holding a bad one are looked at."""
+    and bots), then only the cells holding a bad one are looked for: by its text when there are a few
+    (a cell that merely contains it, inside a longer entry, goes per row too: slower, never wrong)."""
     if limit and max(map(len, col)) > limit:
         suspects.update(p for p, c in enumerate(col) if len(c) > limit)
     joined = ";".join(col)
@@ -276,8 +277,12 @@ def _list_cells(col: tuple[str, ...], entry: re.Pattern[str], limit: int | None,
     bad = {e for e in entries if not _empty_entry(e) and not entry.fullmatch(e)}
     if not bad:
         return
-    verdict = {c: any(part in bad for part in _LIST_SEPARATORS.split(c)) for c in set(col) if c}
-    suspects.update(p for p, c in enumerate(col) if c and verdict[c])
+    if len(bad) > 8:
+        verdict = {c: any(part in bad for part in _LIST_SEPARATORS.split(c)) for c in set(col) if c}
+        suspects.update(p for p, c in enumerate(col) if c and verdict[c])
+        return
+    for entry_text in bad:  # a cell holding the entry holds its text (a few more suspects at most)
+        suspects.update(p for p, c in enumerate(col) if entry_text in c)
 
 
 def _empty_entry(text: str) -> bool:
