@@ -165,6 +165,8 @@ def resolve(name: str, cli_value: Any, profile: dict[str, Any]) -> Any:
 # How to reach the account and how to log: each front end's own business, not a run setting.
 NOT_RUN = frozenset({"env_file", "secret_file", "log_format"})
 AT_LEAST_ONE = ("batch_size", "concurrency", "max_attempts")
+# The guards' limits: the account's policy (a profile may only tighten it) decides them, not the profile alone.
+POLICY_KEYS = frozenset({"max_deletes", "max_delete_percent", "builder_confirm", "protected"})
 
 
 def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any] | None = None, *,
@@ -189,22 +191,22 @@ def job_settings(command: str, profile: dict[str, Any], overrides: dict[str, Any
     if low:
         raise BadConfig("at-least-one", names=", ".join(low))
     parse_rate(value["rate"])  # a bad rate is refused before anything is read
-    settings = JobSettings(command=command, **fields)
-    for name in RUN_SETTINGS - NOT_RUN - {"host", "state_dir"}:
-        setattr(settings, name, value[name])  # the rest are JobSettings fields of the same name
     # KORE_HOST: the environment, then the .env file the credentials come from (as for the credentials)
-    settings.host = value["host"] or host_from_sources(env_file=env_file_or_default(
+    host = value["host"] or host_from_sources(env_file=env_file_or_default(
         resolve("env_file", given.get("env_file"), profile)))
-    settings.settle = value["settle"] or 0.0  # the command line chooses its own default (10 s unattended)
-    settings.state_dir = Path(value["state_dir"]) if value["state_dir"] else None
-    settings.account = account_of(settings.host, credentials) if credentials is not None else None
-    policy = policy_for(settings.account, profile)
+    account = account_of(host, credentials) if credentials is not None else None
+    policy = policy_for(account, profile)
     if policy.notice:
         log.warning(policy.notice)
-    settings.max_deletes, settings.max_delete_percent = policy.max_deletes, policy.max_delete_percent
-    settings.builder_confirm, settings.protected = policy.builder_confirm, list(policy.protected)
+    approvals = None
     if person is not None:
-        settings.approvals = Approvals(person=person, where=where, source=source, approvers=list(policy.approvers),
-                                       expiry_hours=policy.approval_expiry_hours, webhook=settings.webhook,
-                                       page=source == "page")
-    return settings
+        approvals = Approvals(person=person, where=where, source=source, approvers=list(policy.approvers),
+                              expiry_hours=policy.approval_expiry_hours, webhook=value["webhook"],
+                              page=source == "page")
+    # the rest of the run settings are JobSettings fields of the same name; made once, never edited
+    return JobSettings(command=command, **fields, **{name: value[name] for name in RUN_SETTINGS - NOT_RUN - {
+        "host", "state_dir", "settle", *POLICY_KEYS}},
+        host=host, settle=value["settle"] or 0.0,  # the command line chooses its own default (10 s unattended)
+        state_dir=Path(value["state_dir"]) if value["state_dir"] else None, account=account,
+        max_deletes=policy.max_deletes, max_delete_percent=policy.max_delete_percent,
+        builder_confirm=policy.builder_confirm, protected=list(policy.protected), approvals=approvals)

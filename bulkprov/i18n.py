@@ -15,7 +15,6 @@ import contextlib
 import contextvars
 import gettext as _gettext
 from collections.abc import Iterable, Iterator
-from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,20 +140,3 @@ def _merged(lang: str, domains: tuple[str, ...]) -> NullTranslations:
             merged.merge(found)
             merged.plural = found.plural  # merge keeps the empty start's English rule; ko and ja have one form
     return merged
-
-
-# -- numbers and dates in the reader's locale -----------------------------------------------------
-
-
-def format_number(value: float, lang: str | None = None) -> str:
-    """``12,345`` / ``12,345`` / ``12,345`` (Babel's decimal format of the language's locale)."""
-    from babel.numbers import format_decimal
-
-    return format_decimal(value, locale=LOCALES[pick(lang) if lang else current()])
-
-
-def format_datetime(value: datetime, lang: str | None = None) -> str:
-    """A date and time as people of the language write it (Babel's medium format)."""
-    from babel.dates import format_datetime as babel_format
-
-    return babel_format(value, format="medium", locale=LOCALES[pick(lang) if lang else current()])

@@ -9,84 +9,48 @@ from it with :meth:`RowResult.of`, never re-assembled field by field.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from bulkprov.errors import RowError
+from bulkprov.keys import UserKey, match_key
+
+__all__ = ["FAILED_STATUSES", "NOT_ATTEMPTED_CODE", "STATUSES", "SYNTHETIC_ROW_BASE", "Action", "CheckedRow", "RowRef", "RowResult",
+           "Status", "UserKey", "match_key"]
 
 # Rows that come from no input row (sync's removals of users missing from the roster) are numbered
 # above this; the Results sheet leaves their row number blank.
 SYNTHETIC_ROW_BASE = 10_000_000
 
-# Invisible characters that never belong at either end of a key (zero-width, BOM, bidi marks).
-_EDGE_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-
-
-def match_key(text: str) -> str:
-    """The one comparison form of an email or orgUserId: NFKC, trimmed, case-folded.
-
-    NFKC turns full-width letters, digits and ``＠`` into their plain forms (what a Japanese or
-    Korean keyboard types when the input mode is left on), so ``ｊａｎｅ＠ｅｘａｍｐｌｅ.ｃｏｍ`` and
-    ``Jane@Example.com`` are one user.
-    """
-    return unicodedata.normalize("NFKC", text).strip().strip(_EDGE_INVISIBLE).strip().casefold()
-
 
 class Action(StrEnum):
+    """What is done with a row.  A ``StrEnum``: the ledger, the workbooks and the webhooks hold its value,
+    byte for byte the words they always held."""
+
     ADD = "add"
     UPDATE = "update"
     REMOVE = "remove"
     LOOKUP = "lookup"
-    SYNC = "sync"
+    SYNC = "sync"  # a roster row of a sync that stopped before its plan was made
+    NONE = ""  # the row's action cell is empty or unknown (the row is invalid)
 
 
 class Status(StrEnum):
+    """What became of a row (the Results sheet's ``status``)."""
+
     SUCCESS = "success"
     FAILED = "failed"
     INVALID = "invalid"
     SKIPPED = "skipped"
-    NOT_ATTEMPTED = "not_attempted"
+    NOT_ATTEMPTED = "not_attempted"  # its outcome code is ``not-attempted`` (:meth:`RowResult.not_attempted`)
     VALID = "valid"
     PLANNED = "planned"
 
 
-STATUSES = tuple(s.value for s in Status)
-FAILED_STATUSES = frozenset({Status.FAILED.value, Status.INVALID.value, Status.NOT_ATTEMPTED.value})
-
-
-@dataclass(frozen=True, slots=True)
-class UserKey:
-    """How the API knows a user: the email (preferred) or the orgUserId, as written and normalised."""
-
-    email: str = ""
-    org_user_id: str = ""
-
-    @property
-    def by_email(self) -> bool:
-        return bool(self.email)
-
-    @property
-    def value(self) -> str:
-        """The identifier sent to the API: the email, else the orgUserId."""
-        return self.email or self.org_user_id
-
-    @property
-    def id(self) -> str:
-        """The normalised identity (ledger, matching, duplicates)."""
-        return match_key(self.value)
-
-    @property
-    def email_id(self) -> str:
-        return match_key(self.email) if self.email else ""
-
-    @property
-    def org_id(self) -> str:
-        return match_key(self.org_user_id) if self.org_user_id else ""
-
-    def __str__(self) -> str:
-        return self.value
+STATUSES: tuple[Status, ...] = tuple(Status)
+FAILED_STATUSES = frozenset({Status.FAILED, Status.INVALID, Status.NOT_ATTEMPTED})
+NOT_ATTEMPTED_CODE = "not-attempted"  # the outcome code of a row not sent (its status is Status.NOT_ATTEMPTED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +58,7 @@ class RowRef:
     """A row's identity: the Excel row number, what is done with it, and the user's key."""
 
     row: int
-    action: str
+    action: Action
     key: UserKey
 
     @property
@@ -124,7 +88,7 @@ class CheckedRow:
     a server's refusal in words."""
 
     @classmethod
-    def make(cls, row: int, action: str, email: str = "", org_user_id: str = "", user: dict | None = None,
+    def make(cls, row: int, action: Action, email: str = "", org_user_id: str = "", user: dict | None = None,
              send_email: bool | None = None) -> CheckedRow:
         return cls(RowRef(row, action, UserKey(email, org_user_id)), user or {}, send_email)
 
@@ -137,7 +101,7 @@ class CheckedRow:
         return self.ref.row
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         return self.ref.action
 
     @property
@@ -152,7 +116,7 @@ class CheckedRow:
     def org_user_id(self) -> str:
         return self.ref.key.org_user_id
 
-    def as_action(self, action: str, user: dict[str, Any] | None = None) -> CheckedRow:
+    def as_action(self, action: Action, user: dict[str, Any] | None = None) -> CheckedRow:
         """The same row and key doing something else (sync turns roster rows into updates)."""
         return CheckedRow(RowRef(self.row, action, self.key), user if user is not None else self.user,
                           self.send_email, list(self.errors), list(self.notes), dict(self.names))
@@ -163,7 +127,7 @@ class RowResult:
     """What happened to one input row."""
 
     ref: RowRef
-    status: str
+    status: Status
     reason: str = ""
     error_code: str = ""
     http_status: int | None = None
@@ -172,23 +136,29 @@ class RowResult:
     errors: tuple[RowError, ...] = ()  # an invalid row's problems, each with its column (for the console)
 
     @classmethod
-    def of(cls, row: CheckedRow | RowRef, status: str, reason: str = "", error_code: str = "",
+    def of(cls, row: CheckedRow | RowRef, status: Status, reason: str = "", error_code: str = "",
            http_status: int | None = None, attempts: int = 0, batch: str = "") -> RowResult:
         ref = row.ref if isinstance(row, CheckedRow) else row
         return cls(ref, status, reason, error_code, http_status, attempts, batch)
 
     @classmethod
+    def not_attempted(cls, row: CheckedRow | RowRef, reason: str, code: str = NOT_ATTEMPTED_CODE) -> RowResult:
+        """A row never sent (a guard, a stop, an interruption): status ``not_attempted``, its outcome code
+        ``not-attempted`` unless the stop has a code of its own (``guard``, ``interrupted``)."""
+        return cls.of(row, Status.NOT_ATTEMPTED, reason, code)
+
+    @classmethod
     def invalid(cls, row: CheckedRow) -> RowResult:
         """The row's problems, then what was converted on the way (the typed form, where it differs)."""
         reason = "; ".join([*(str(e) for e in row.errors), *row.notes])
-        return cls(row.ref, Status.INVALID.value, reason, row.errors[0].code, errors=tuple(row.errors))
+        return cls(row.ref, Status.INVALID, reason, row.errors[0].code, errors=tuple(row.errors))
 
     @property
     def row(self) -> int:
         return self.ref.row
 
     @property
-    def action(self) -> str:
+    def action(self) -> Action:
         return self.ref.action
 
     @property

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from bulkprov.errors import N_
+from bulkprov.model import Action
 
 # Identifier formats of the Kore.ai platform (SPEC section 2).
 ROLE_ID_RE = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -80,13 +81,14 @@ FALSE_WORDS = frozenset({"false", "no", "n", "0", "f", "off",
 
 # The action column accepts bulkprov's words, the admin console's "User Status" words, and the words a
 # Korean or Japanese HR sheet uses (추가/수정/삭제, 追加/更新/削除).
-ACTIONS = {
-    "add": "add", "new": "add", "create": "add",
-    "update": "update", "modify": "update",
-    "remove": "remove", "delete": "remove",
-    "추가": "add", "신규": "add", "등록": "add", "수정": "update", "변경": "update", "삭제": "remove", "제거": "remove",
-    "追加": "add", "新規": "add", "登録": "add", "更新": "update", "変更": "update", "修正": "update",
-    "削除": "remove",
+_ADD, _UPDATE, _REMOVE = Action.ADD, Action.UPDATE, Action.REMOVE
+ACTIONS: dict[str, Action] = {
+    "add": _ADD, "new": _ADD, "create": _ADD,
+    "update": _UPDATE, "modify": _UPDATE,
+    "remove": _REMOVE, "delete": _REMOVE,
+    "추가": _ADD, "신규": _ADD, "등록": _ADD, "수정": _UPDATE, "변경": _UPDATE, "삭제": _REMOVE, "제거": _REMOVE,
+    "追加": _ADD, "新規": _ADD, "登録": _ADD, "更新": _UPDATE, "変更": _UPDATE, "修正": _UPDATE,
+    "削除": _REMOVE,
 }
 ACTION_CHOICES = ("add", "update", "remove")
 # The words a template in each language offers in its dropdowns (the loader accepts them all).
@@ -212,15 +214,15 @@ COLUMNS: tuple[Column, ...] = (
           "Zip Code", "Postal Code", "Postcode", "ZIP", max_length=20, ko=("우편번호",), ja=("郵便番号", "〒")),
     _info("state", N_("State / province."), "NY", "Province", "Region", ko=("시/도", "도"), ja=("都道府県", "州")),
     _info("country", N_("Country."), "United States", "Country Name", ko=("국가", "나라"), ja=("国", "国名")),
-    Column("groups", GROUPS, N_("Groups to put the user in: group ids (e-…) or names from the Groups sheet, "
-           "separated by ; or new lines."), "Support Agents", ("Group", "User Groups"), "groups",
+    Column("groups", GROUPS, N_("Groups to put the user in: group names as the account writes them, or group "
+           "ids (e-…), separated by ; or new lines."), "Support Agents", ("Group", "User Groups"), "groups",
            ko=("그룹", "사용자 그룹"), ja=("グループ", "ユーザーグループ")),
-    Column("roles", ROLES, N_("Roles: ROLE for an admin role, ROLE@BOT for a bot role; ids or names from the "
-           "Roles and Bots sheets; separated by ; or new lines."),
+    Column("roles", ROLES, N_("Roles: ROLE for an admin role, ROLE@BOT for a bot role; names as the account "
+           "writes them, or ids; separated by ; or new lines."),
            "Bot Tester@Support Bot", ("Role", "User Roles"), "roles",
            ko=("역할", "사용자 역할", "권한"), ja=("ロール", "役割", "権限")),
     Column("botTasks", BOT_TASKS, N_("Bot tasks: BOT:DIALOG,DIALOG per bot, bots separated by ; or new lines. "
-           "BOT is a bot id (st-…) or a name from the Bots sheet; dialogs are dg-… ids."),
+           "BOT is a bot name, or a bot id (st-…); dialogs are dg-… ids."),
            "Support Bot:dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
            ("Bot Tasks", "Assign Bot Tasks", "Tasks"), "assignBotTasks", 2000,
            ko=("봇 작업", "봇 태스크"), ja=("ボットタスク", "ボットのタスク")),
@@ -258,6 +260,16 @@ TEMPLATE_COLUMNS: tuple[Column, ...] = tuple(c for c in COLUMNS if c.in_template
 # Role, group and bot *names* beside the ids of a Users sheet (lookup, export, undo: bulkprov.outputs.names),
 # entry for entry; read back silently like the result columns, so the sheet stays an input file.
 NAME_COLUMNS = ("roleNames", "groupNames", "botNames")
+# The template's lookup sheets hold example names with these ids and say so in a ``note`` column: such a row is
+# no account's name.  The lookup reader stamps it with EXAMPLE_HOST, which is no host: offline (no account to
+# compare with) it still resolves the template's example row; against an account it never supplies an id nor
+# disagrees with the account's own "Bot Tester".
+EXAMPLE_HOST = "template-example"
+TEMPLATE_EXAMPLE_IDS = frozenset({"5c9d0a7e3f1b2a4c6d8e0f12", "5c9d0a7e3f1b2a4c6d8e0f13", "5c9d0a7e3f1b2a4c6d8e0f14",
+                                  "st-6c5a1c5e-8b1f-5e0b-9d3c-2f4e6a8b0c1d", "e-06b41cdd-7678-5394-b958-40ca5662f502"})
+# The other way round (export, #28): names in the list cells, their *ids* beside them entry for entry, read back
+# silently too -- the account an export is added to resolves the names; the ids are the source's.
+ID_COLUMNS = ("roleIds", "groupIds", "botTaskIds")
 
 
 _HEADER_NOISE = re.compile(r"[\s_\-.\u00a0・･]+")
@@ -279,7 +291,8 @@ def normalize_word(text: str) -> str:
     return text.casefold()
 
 
-RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS) if c not in BY_NAME)
+RESULT_HEADERS = frozenset(normalize_header(c) for c in (*RESULT_COLUMNS, *NAME_COLUMNS, *ID_COLUMNS)
+                           if c not in BY_NAME)
 
 
 _HEADER_INDEX: dict[str, Column] = {}
@@ -417,41 +430,6 @@ def template_columns(lang: str = "en") -> tuple[Column, ...]:
 def example_row(lang: str = "en") -> dict[str, str]:
     """The template's example row in ``lang`` (the yes/no and action words are the template's own)."""
     return {c.name: c.example for c in TEMPLATE_COLUMNS} | LOCAL_EXAMPLES.get(lang, {})
-
-
-def user_to_cells(user: dict) -> dict[str, str]:
-    """An API user object (usersInfo shape) as template cells: the inverse of the validator.
-
-    ``lookup`` writes these, so its output is an input file for ``add``.
-    """
-    info = user.get("userInfo") or {}
-    cells = {name: _cell(info.get(name)) for name in USER_INFO_FIELDS}
-    groups = user.get("groups") or []
-    cells["groups"] = "; ".join(g.get("groupId", "") if isinstance(g, dict) else str(g) for g in groups)
-    cells["roles"] = "; ".join(role_texts(user.get("roles")))
-    cells["botTasks"] = "; ".join(
-        f"{t.get('botId')}:{','.join(t.get('dialogs') or [])}" for t in user.get("assignBotTasks") or []
-    )
-    for name in BOOL_COLUMNS:
-        if name in user:
-            cells[name] = "TRUE" if user[name] else "FALSE"
-    return cells
-
-
-def role_text(role: dict[str, str]) -> str:
-    """A role as a ``roles`` cell entry: ``ROLE`` (admin role) or ``ROLE@BOT`` (bot role)."""
-    return f"{role['roleId']}@{role['botId']}" if role.get("botId") else role["roleId"]
-
-
-def role_texts(roles: object) -> list[str]:
-    """The usersInfo ``roles`` object (``adminRoles`` + ``btRoles``) as ``roles`` cell entries."""
-    if not isinstance(roles, dict):
-        return []
-    return [role_text(r) for kind in ("adminRoles", "btRoles") for r in roles.get(kind) or [] if r.get("roleId")]
-
-
-def _cell(value: object) -> str:
-    return "" if value is None else str(value)
 
 
 def markdown_table() -> str:

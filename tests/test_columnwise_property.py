@@ -35,6 +35,11 @@ NIGHTLY = os.environ.get("BULKPROV_FUZZ") == "nightly"
 EXAMPLES = 4_000 if NIGHTLY else 200
 MIN_ROWS = 2_000
 SYNC_ONLY = {"key-conflict"}  # judged by sync against the applied roster, never by the validator
+# Codes of a name judged against the account's directory (#28): the column-wise path vouches for ids only (a
+# name always goes per row), and an id is taken before the directory is asked; these tables have no directory,
+# so the codes are met in tests/test_names*.py instead.  Still to do: a directory in these tables too.
+NEEDS_DIRECTORY = {"ambiguous-name", "directory-unavailable", "name-disagrees", "not-on-account", "unmappable-role",
+                   "wrong-role-type"}
 
 ROLE, ROLE2 = "5f1a2b3c4d5e6f7a8b9c0d1e", "0123456789ABCDEFabcdef01"
 BOT, BOT2 = "st-0a1b2c3d-4e5f-6789-abcd-ef0123456789", "st-AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE"
@@ -251,7 +256,7 @@ def tables(draw) -> tuple[str, bool, list[tuple[str, str | None]], list[list[str
         rows.append(cells)
         formulas.append(formula or None)
     sizes = draw(st.lists(st.integers(1, 12), min_size=1, max_size=6))
-    return command, draw(st.booleans()), columns, rows, formulas, sizes
+    return command, draw(st.booleans()), columns, rows, formulas, sizes, draw(st.sampled_from([False] * 5 + [True]))
 
 
 # Every row code and note, one row each, in two tables run in every run besides the generated ones:
@@ -281,13 +286,19 @@ def every_code_tables() -> list[tuple]:
         formulas.append({9: "=A1"} if names == "city" else None)  # uncalculated-formula
     full = [*columns[1:], ("氏名", "fullName")]
     split = [[*r[1:3], "", "", *r[5:], name] for r, name in zip(rows[:2], ("山田 太郎", "山田太郎"), strict=True)]
-    return [("validate", True, columns, rows, formulas, [5]), ("validate", True, full, split, [None, None], [2])]
+    return [("validate", True, columns, rows, formulas, [5], False),
+            ("validate", True, full, split, [None, None], [2], False),
+            ("validate", True, columns, rows[-4:], formulas[-4:], [3], True)]  # bot tasks of another account
 
 
-def make_table(columns: list[tuple[str, str | None]]) -> Table:
+ORIGIN, TARGET = "https://bots.kore.ai", "https://idp.kore.com"  # an export of one account, run against another
+
+
+def make_table(columns: list[tuple[str, str | None]], migrating: bool = False) -> Table:
     return Table(path=Path("roster.xlsx"), format="xlsx", sheet="Users", encoding=None, delimiter=None, header_row=1,
                  headers=[h for h, _ in columns], columns=[schema.BY_NAME[n] if n else None for _, n in columns],
-                 warnings=[], lookups={k: dict(v) for k, v in LOOKUPS.items()}, rows=iter(()))
+                 warnings=[], lookups={k: dict(v) for k, v in LOOKUPS.items()}, rows=iter(()),
+                 about={"host": ORIGIN} if migrating else {})
 
 
 def verdict(row: CheckedRow) -> tuple:
@@ -303,7 +314,8 @@ def note_kinds(row: tuple) -> set[str]:
     return {kind for kind, word in NOTE_WORDS.items() for note in row[7] if word in note}
 
 
-NOTE_WORDS = {"normalised": "converted", "invisible-removed": ": removed", "name-split": "split:"}
+NOTE_WORDS = {"normalised": "converted", "invisible-removed": ": removed", "name-split": "split:",
+              "tasks-not-carried": "not carried"}
 
 
 @pytest.fixture(autouse=True)
@@ -325,12 +337,13 @@ def test_both_paths_give_every_row_the_same_result() -> None:
     @example(every_code_tables()[0])
     @example(every_code_tables()[1])
     def both_paths(case) -> None:
-        command, strict, columns, cells, formulas, sizes = case
+        command, strict, columns, cells, formulas, sizes, migrating = case
         raws = [RawRow(i + 2, c, f) for i, (c, f) in enumerate(zip(cells, formulas, strict=True))]
-        alone_table, chunked_table = make_table(columns), make_table(columns)
-        alone = Validator(alone_table, command, strict_ids=strict)
+        alone_table, chunked_table = make_table(columns, migrating), make_table(columns, migrating)
+        target = TARGET if migrating else None
+        alone = Validator(alone_table, command, strict_ids=strict, target=target)
         want = [verdict(alone.check(raw)) for raw in raws]
-        checks = ColumnChecks(Validator(chunked_table, command, strict_ids=strict), chunked_table.columns)
+        checks = ColumnChecks(Validator(chunked_table, command, strict_ids=strict, target=target), chunked_table.columns)
         got, start, turn = [], 0, 0
         while start < len(raws):
             size = sizes[turn % len(sizes)]
@@ -352,5 +365,5 @@ def test_both_paths_give_every_row_the_same_result() -> None:
     both_paths()
     assert checked["rows"] >= MIN_ROWS, checked
     assert checked["vouched"] >= checked["rows"] // 5, f"the column-wise path vouched for too few rows: {checked}"
-    missed = (set(errors.ROW_CODES) - SYNC_ONLY | set(errors.ROW_NOTES) - {"relaxed-id"}) - set(seen)
+    missed = (set(errors.ROW_CODES) - SYNC_ONLY - NEEDS_DIRECTORY | set(errors.ROW_NOTES) - {"relaxed-id"}) - set(seen)
     assert not missed, f"the generated rows never met {sorted(missed)}: make the generator reach them ({seen})"

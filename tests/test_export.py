@@ -55,9 +55,15 @@ def test_export_2500_users_validates_and_plans_no_change(make_emulator, creds, t
     assert len(users) == 2500
     first = users[0]
     assert (first["emailId"], first["orgUserId"], first["firstName"]) == ("emp00000@acme-corp.com", "E00000", "First0")
-    assert first["roleNames"] == "Bot Admin; Bot Tester@Support Bot" and first["groupNames"] == "Sales"
+    # names in the list cells (#28), the ids beside them
+    assert first["roles"] == "Bot Admin; Bot Tester@Support Bot" and first["groups"] == "Sales"
+    assert first["roleIds"] == f"{ROLE['Bot Admin']}; {ROLE['Bot Tester']}@{BOT['Support Bot']}"
+    assert first["groupIds"] == GROUP["Sales"]
+    assert users[11]["botTasks"] == f"HR Assistant:{','.join(DIALOGS['HR Assistant'][:2])}"
     assert first["canCreateBot"] == "TRUE"
-    assert {r["name"] for r in read_sheet(out.path, "Groups")} == {"Sales", "HR", "IT Operations"}
+    groups = read_sheet(out.path, "Groups")  # the account's every group (its directory), stamped with its host
+    assert {r["name"] for r in groups} == {"Sales", "HR", "IT Operations", "Support Agents", "Managers"}
+    assert {r["host"] for r in groups} == {emu.url}
 
     checked = run_job(out.path, JobSettings(command="validate", output=tmp_path / "validate.xlsx"))
     assert checked.exit_code == 0 and checked.summary.warnings == []

@@ -22,6 +22,7 @@ from bulkprov.cli import main
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.outputs.results import read_results
 from bulkprov.outputs.template import INSTRUCTIONS, write_template
+from bulkprov.units import format_number
 from tests.conftest import ROOT, read_sheet
 
 LOCALE = ROOT / "bulkprov" / "locale"
@@ -283,7 +284,7 @@ def test_summary_dates_in_the_locale(tmp_path):
         outcome = run_job(path, JobSettings(command="validate", output=tmp_path / f"{lang}.xlsx", lang=lang))
         cells = {r[0].value: r[1].value for r in openpyxl.load_workbook(outcome.results_path)["Summary"].iter_rows()}
         assert re.match(pattern, cells[label]), (lang, cells[label])
-    assert i18n.format_number(1234567, "ko") == "1,234,567" and i18n.format_number(0.5, "ja") == "0.5"
+    assert format_number(1234567, "ko") == "1,234,567" and format_number(0.5, "ja") == "0.5"
 
 
 def test_summary_settings_read_in_the_run_language(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bulkprov.directory.resolve import NameBook, Sheet, fold, resolve_role, same_host, short_id
+from bulkprov.check.names import NameBook, Sheet, fold, resolve_role, same_host, short_id
 from bulkprov.kore.directory import Directory, Entry, ListingRead
 
 TARGET = "https://bots.kore.ai"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.approvals.audit import AuditTrail
+from bulkprov.approvals.options import GateOptions
 from bulkprov.approvals.store import DEFAULT_EXPIRY_HOURS, ApprovalStore, Request
 from bulkprov.i18n import gettext as _
 
@@ -38,7 +39,7 @@ class Approvals:
     page: bool = False
 
 
-def run_actor(settings: Any) -> Approvals:
+def run_actor(settings: GateOptions) -> Approvals:
     """Who runs: the front end's word, or (the library called directly) the person the system names."""
     given: Approvals | None = getattr(settings, "approvals", None)
     if given is not None:

@@ -28,15 +28,17 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from bulkprov import i18n
 from bulkprov.approvals.flow import Approvals, audit, open_request, run_actor
+from bulkprov.approvals.options import GateOptions
 from bulkprov.approvals.policy import Policy, is_protected, policy_for
-from bulkprov.approvals.store import ApprovalStore
+from bulkprov.approvals.store import ApprovalStore, Request
 from bulkprov.errors import GuardStopped, PendingApproval, PolicyProblem, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.model import CheckedRow
+from bulkprov.model import Action, CheckedRow
 
 log = logging.getLogger("bulkprov.approvals")
 
@@ -48,7 +50,7 @@ LISTED = 10_000  # users a request lists per kind (the counts are complete)
 # -- the policy a run is judged by -----------------------------------------------------------------------------
 
 
-def effective_policy(settings: Any) -> Policy:
+def effective_policy(settings: GateOptions) -> Policy:
     """The account's policy file tightened by the run's own settings; without one, the run's settings (from
     its profile, or the library's caller) are the policy.  Read at every run: the current policy."""
     approvals: Approvals | None = getattr(settings, "approvals", None)
@@ -69,20 +71,20 @@ def effective_policy(settings: Any) -> Policy:
 
 
 def _touches(row: CheckedRow) -> bool:
-    return row.action in ("update", "remove")
+    return row.action in (Action.UPDATE, Action.REMOVE)
 
 
 def _grants_builder(row: CheckedRow) -> bool:
     user = row.user or {}
-    return row.action in ("add", "update") and bool(user.get("canCreateBot") or user.get("isDeveloper"))
+    return row.action in (Action.ADD, Action.UPDATE) and bool(user.get("canCreateBot") or user.get("isDeveloper"))
 
 
 def _removes_roles(row: CheckedRow) -> bool:
     roles = (row.user or {}).get("roles")
-    return row.action == "update" and isinstance(roles, dict) and bool(roles.get("removeFrom"))
+    return row.action == Action.UPDATE and isinstance(roles, dict) and bool(roles.get("removeFrom"))
 
 
-async def resolve_keys(rows: list[CheckedRow], settings: Any, credentials: Any,
+async def resolve_keys(rows: list[CheckedRow], settings: GateOptions, credentials: Any,
                        policy: Policy) -> dict[int, tuple[str, str]]:
     """(email, orgUserId) from the account for the rows that change or remove a user and lack the key a
     protected entry is written in; a row the account does not hold is left out (nothing to protect)."""
@@ -93,7 +95,7 @@ async def resolve_keys(rows: list[CheckedRow], settings: Any, credentials: Any,
     wanted = [r for r in rows if _touches(r) and ((by_email and not r.email) or (by_org and not r.org_user_id))]
     if not wanted or credentials is None:
         return {}
-    lookups = [CheckedRow.make(r.row, "lookup", r.email, r.org_user_id) for r in wanted]
+    lookups = [CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id) for r in wanted]
     quiet = dataclasses.replace(settings, command="lookup")
     report = await dispatch_rows(lookups, quiet, credentials, announce=False)
     if report.aborted:
@@ -113,7 +115,7 @@ def row_guards(rows: list[CheckedRow], policy: Policy, keys: dict[int, tuple[str
     who: dict[str, list[str]] = {"removals": [], "builders": [], "roles": [], "protected": []}
     for row in rows:
         name = row.email or row.org_user_id
-        if row.action == "remove":
+        if row.action == Action.REMOVE:
             who["removals"].append(name)
         if _grants_builder(row):
             who["builders"].append(name)
@@ -148,7 +150,7 @@ def rows_digest(rows: Iterable[CheckedRow]) -> str:
     return digest.hexdigest()
 
 
-def approval_fingerprint(settings: Any, plan_digest: str) -> str:
+def approval_fingerprint(settings: GateOptions, plan_digest: str) -> str:
     """What an approval is for: the plan, the command, the email choice, the encoding and the account."""
     account = settings.account
     blob = json.dumps(["v2", settings.command, plan_digest, bool(settings.send_email), settings.encoding or "",
@@ -159,7 +161,7 @@ def approval_fingerprint(settings: Any, plan_digest: str) -> str:
 # -- the decision ------------------------------------------------------------------------------------------------------
 
 
-def overrides_of(settings: Any) -> dict[str, int]:
+def overrides_of(settings: GateOptions) -> dict[str, int]:
     """The run's overrides that are set: ``{"allow_deletes": 12, …}``."""
     return {name: getattr(settings, name) for name in sorted(set(OVERRIDES.values()))
             if getattr(settings, name, None) is not None}
@@ -178,10 +180,18 @@ def english(guards: list[GuardStopped]) -> list[str]:
         return [worded(g.variant, g.params) for g in guards]
 
 
-async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, fingerprint: str, *,
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's answer: why the run stops (nothing: it goes on), and the approved request it consumed."""
+
+    stops: list[RunStopped]
+    approved: Request | None = None
+
+
+async def judge(guards: list[GuardStopped], settings: GateOptions, policy: Policy, fingerprint: str, *,
                 input_name: str, input_sha256: str, summary: dict[str, Any], confirm: Any = None,
-                upload_id: str = "", resuming: bool = False) -> list[RunStopped]:
-    """The one decision (see the module docstring): [] to go on, else why the run stops."""
+                upload_id: str = "", resuming: bool = False) -> Verdict:
+    """The one decision (see the module docstring): nothing to stop the run, else why it stops."""
     actor = run_actor(settings)
     account = settings.account
     asks = actor.page or bool(policy.approvers)
@@ -189,7 +199,7 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
     if asks and overrides:
         raise PolicyProblem("overrides", account=str(account or settings.host))
     if not guards:
-        return []
+        return Verdict([])
     from bulkprov.approvals.policy import records_dir
 
     store = ApprovalStore(records_dir(), policy.approval_expiry_hours)
@@ -199,8 +209,7 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
             taken = next((r for r in store.all() if r.state == "used" and r.fingerprint == fingerprint), None)
         if taken is not None:
             log.info(_("request %s approved by %s: the run goes on"), taken.id, taken.decided_by)
-            settings.approved = taken
-            return []
+            return Verdict([], taken)
         reasons = english(guards)
         if upload_id:  # the page: an approval of this upload that no longer holds (the file changed since)
             summary = {**summary, "supersedes": [r.id for r in store.all() if r.upload_id == upload_id
@@ -212,10 +221,10 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
                                      email="yes" if settings.send_email else "no", upload_id=upload_id,
                                      approvers=list(policy.approvers),
                                      summary={**summary, "guards": [[g.variant, g.params] for g in guards]})
-        return [PendingApproval(reason="; ".join(g.message for g in guards), request_id=request.id)]
+        return Verdict([PendingApproval(reason="; ".join(g.message for g in guards), request_id=request.id)])
     rejected = store.rejected_for(fingerprint)
     if rejected is not None:
-        return [GuardStopped("rejected", request_id=rejected.id, person=rejected.decided_by)]
+        return Verdict([GuardStopped("rejected", request_id=rejected.id, person=rejected.decided_by)])
     left: list[RunStopped] = []
     for guard in guards:
         name = OVERRIDES.get(guard.variant)
@@ -230,7 +239,7 @@ async def judge(guards: list[GuardStopped], settings: Any, policy: Policy, finge
                       fingerprint=fingerprint)
             continue
         left.append(guard)
-    return left
+    return Verdict(left)
 
 
 def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[str]], send_email: bool) -> dict[str, Any]:
@@ -238,7 +247,7 @@ def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[st
     among them), the users of each kind, the changes."""
     changes = []
     for row in rows:
-        if row.action != "update" or len(changes) >= LISTED:
+        if row.action != Action.UPDATE or len(changes) >= LISTED:
             continue
         user = row.user or {}
         for name, value in (user.get("userInfo") or {}).items():
@@ -249,13 +258,13 @@ def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[st
                 changes.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
     counts = {"rows": len(rows) + invalid, "valid": len(rows), "invalid": invalid,
               "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"]),
-              "emails": sum(1 for r in rows if r.action == "add" and (send_email if r.send_email is None else r.send_email))}
+              "emails": sum(1 for r in rows if r.action == Action.ADD and (send_email if r.send_email is None else r.send_email))}
     return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
             "protected": who["protected"][:LISTED], "changes": changes[:LISTED]}
 
 
-async def gate_rows(rows: list[CheckedRow], invalid: int, settings: Any, credentials: Any, *, input_name: str,
-                    input_sha256: str, confirm: Any = None, resuming: bool = False) -> list[RunStopped]:
+async def gate_rows(rows: list[CheckedRow], invalid: int, settings: GateOptions, credentials: Any, *, input_name: str,
+                    input_sha256: str, confirm: Any = None, resuming: bool = False) -> Verdict:
     """add, update, remove, apply: judge the whole file's valid rows, then :func:`judge`."""
     policy = effective_policy(settings)
     keys = await resolve_keys(rows, settings, credentials, policy)

@@ -11,37 +11,43 @@ it consumed and the overrides it used — and returns the trail's head for the w
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.flow import run_actor
+from bulkprov.approvals.options import GateOptions
+from bulkprov.approvals.store import Request
 from bulkprov.errors import AuditUnwritable, BulkprovError
 from bulkprov.i18n import gettext as _
 
 log = logging.getLogger("bulkprov.approvals")
+Run = TypeVar("Run", bound=GateOptions)
 
 
-def _audited(settings: Any) -> bool:
+def _audited(settings: GateOptions) -> bool:
     return settings.account is not None and settings.command != "validate" and not (
         settings.dry_run and settings.command not in ("plan", "sync"))
 
 
-def prepare(settings: Any, credentials: Any) -> None:
-    """The account, its policy in the settings, a writable trail and a record of a changed policy."""
+def prepare(settings: Run, credentials: Any) -> Run:
+    """The run's settings with the account and its policy's limits (a new object: settings are replaced,
+    never edited), after checking the trail is writable and recording a changed policy."""
     from bulkprov.approvals.gate import effective_policy
     from bulkprov.approvals.policy import account_of
 
-    if settings.account is None:
-        settings.account = account_of(settings.host, credentials)
-    if settings.account is None:
-        return
+    account = settings.account if settings.account is not None else account_of(settings.host, credentials)
+    if account is None:
+        return settings
+    settings = dataclasses.replace(settings, account=account)  # type: ignore[type-var]
     policy = effective_policy(settings)
-    settings.max_deletes, settings.max_delete_percent = policy.max_deletes, policy.max_delete_percent
-    settings.builder_confirm, settings.protected = policy.builder_confirm, list(policy.protected)
+    settings = dataclasses.replace(settings, max_deletes=policy.max_deletes,  # type: ignore[type-var]
+                                   max_delete_percent=policy.max_delete_percent,
+                                   builder_confirm=policy.builder_confirm, protected=list(policy.protected))
     if not _audited(settings):
-        return
+        return settings
     trail = AuditTrail.of(settings.account)
     reason = trail.writable()
     if reason:
@@ -49,16 +55,18 @@ def prepare(settings: Any, credentials: Any) -> None:
     actor = run_actor(settings)
     trail.note_policy(policy.digest, actor.person, actor.where, file=policy.file or "",
                       account=str(settings.account), **policy.values())
+    return settings
 
 
-def record_run(settings: Any, summary: Any, exit_code: int, stops: list[Any]) -> dict[str, Any] | None:
-    """The run's record; the trail's head after it (None when the run talked to no account)."""
+def record_run(settings: GateOptions, summary: Any, exit_code: int, stops: list[Any],
+               approved: Request | None = None) -> dict[str, Any] | None:
+    """The run's record (with the approved request it consumed); the trail's head after it (None when the run
+    talked to no account)."""
     if not _audited(settings):
         return None
     from bulkprov.approvals.gate import overrides_of
 
     actor = run_actor(settings)
-    approved = settings.approved
     trail = AuditTrail.of(settings.account)
     try:
         record = trail.append(
@@ -73,7 +81,7 @@ def record_run(settings: Any, summary: Any, exit_code: int, stops: list[Any]) ->
     return {"records": record["seq"], "hash": record["hash"]}
 
 
-def record_refused(settings: Any, path: Path, error: BulkprovError) -> None:
+def record_refused(settings: GateOptions, path: Path, error: BulkprovError) -> None:
     """A run that stopped with an error before it ended (nothing or part of it happened): recorded too."""
     if not _audited(settings) or isinstance(error, AuditUnwritable):
         return

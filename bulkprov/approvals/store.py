@@ -157,9 +157,6 @@ class ApprovalStore:
                     return request
         return None
 
-    def approved_for(self, fingerprint: str) -> Request | None:
-        return next((r for r in self.all() if r.state == "approved" and r.fingerprint == fingerprint), None)
-
     def rejected_for(self, fingerprint: str) -> Request | None:
         """A rejected request for exactly this plan: no override may run it."""
         return next((r for r in self.all() if r.state == "rejected" and r.fingerprint == fingerprint), None)

@@ -35,13 +35,13 @@ from bulkprov import schema
 from bulkprov.check.plain import PLAIN_COLUMNS
 from bulkprov.check.validator import Validator
 from bulkprov.io import RawRow
-from bulkprov.model import CheckedRow
+from bulkprov.model import Action, CheckedRow
 
 # Column kinds whose per-row rules are mirrored below.
 COVERED_KINDS = frozenset({schema.ACTION, schema.EMAIL, schema.TEXT, schema.BOOL, schema.GROUPS, schema.ROLES,
                            schema.BOT_TASKS})
 BOOL_WORDS = schema.TRUE_WORDS | schema.FALSE_WORDS
-BUILDS_USER = ("add", "update")  # the actions whose rows carry a user object (lengths, lists, booleans)
+BUILDS_USER = (Action.ADD, Action.UPDATE)  # the actions whose rows carry a user object (lengths, lists, booleans)
 
 
 def _id(kind: str) -> str:
@@ -60,6 +60,7 @@ ENTRY_RES = {
     "botTasks": re.compile(rf" *(?:\+ *)?{_id('bot')} *: *{_id('dialog')}(?: *, *{_id('dialog')})* *,? *"),
 }
 _LIST_SEPARATORS = re.compile(r"[;\n\r]")
+_NOTHING = re.compile(r"(?!)")  # matches no entry: every row holding one goes per row
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Chunk:
 
     rows: list[RawRow]
     numbers: list[int]
-    actions: list[str]
+    actions: list[Action]
     emails: list[str]
     org_user_ids: list[str]
     send_email: list[bool | None]
@@ -89,14 +90,16 @@ class ColumnChecks:
         self.email_i = index.get("emailId")
         self.org_i = index.get("orgUserId")
         self.action_i = index.get("action") if v.per_row_action else None
-        self.fixed = None if v.per_row_action else ("add" if v.command == "validate" else v.command)
+        self.fixed = v.fixed_action
         self.email_limit = schema.BY_NAME["emailId"].max_length or 254
         # The same columns, limits and exceptions as Validator._user_info / _user_object: (index, limit,
         # whether non-ASCII text is converted with a note).
         self.texts = [(i, limit, name in PLAIN_COLUMNS) for name, i, limit in v.info_columns
                       if name not in ("emailId", "orgUserId")]
         self.org_limit = schema.BY_NAME["orgUserId"].max_length
-        self.lists = [(index[c.name], ENTRY_RES[c.name], c.max_length) for c in schema.COLUMNS
+        # A roster exported from another account (migrating): its bot tasks are left out with a note, per row.
+        entries = {**ENTRY_RES, "botTasks": _NOTHING} if getattr(v, "migrating", False) else ENTRY_RES
+        self.lists = [(index[c.name], entries[c.name], c.max_length) for c in schema.COLUMNS
                       if c.is_list and c.name in index]
         self.bools = [index[name] for name in schema.BOOL_COLUMNS if name in index]
         self.send_i = index.get("sendEmail")
@@ -129,16 +132,17 @@ class ColumnChecks:
 
     # -- the rules, column by column -------------------------------------------------------------
 
-    def _actions(self, columns: list[tuple[str, ...]], n: int) -> list[str]:
+    def _actions(self, columns: list[tuple[str, ...]], n: int) -> list[Action]:
         if self.fixed is not None:
             return [self.fixed] * n
         if self.action_i is None:
-            return [""] * n
+            return [Action.NONE] * n
         column = columns[self.action_i]
-        words = {a: schema.ACTIONS.get(schema.normalize_word(a), "") for a in set(column)}
+        none = Action.NONE
+        words = {a: schema.ACTIONS.get(schema.normalize_word(a), none) for a in set(column)}
         return list(map(words.__getitem__, column))
 
-    def _send_email(self, columns: list[tuple[str, ...]], actions: list[str]) -> list[bool | None]:
+    def _send_email(self, columns: list[tuple[str, ...]], actions: list[Action]) -> list[bool | None]:
         """The row's email choice, as the validator reads it: only rows that build a user have one."""
         if self.send_i is None:
             return [None] * len(actions)
@@ -150,7 +154,7 @@ class ColumnChecks:
             sends = [s if a in BUILDS_USER else None for s, a in zip(sends, actions, strict=True)]
         return sends
 
-    def _suspects(self, rows: list[RawRow], columns: list[tuple[str, ...]], actions: list[str],
+    def _suspects(self, rows: list[RawRow], columns: list[tuple[str, ...]], actions: list[Action],
                   emails: list[str], orgs: list[str]) -> set[int]:
         """Positions of the rows some rule might fault or note (the rest pass every rule but duplicates)."""
         suspects: set[int] = {p for p, r in enumerate(rows) if r.uncalculated}  # a formula never calculated
@@ -166,12 +170,12 @@ class ColumnChecks:
             self._user_columns(columns, orgs, building, suspects)
         return suspects
 
-    def _keys(self, emails: list[str], orgs: list[str], actions: list[str], suspects: set[int]) -> None:
+    def _keys(self, emails: list[str], orgs: list[str], actions: list[Action], suspects: set[int]) -> None:
         """Validator._check_keys: email length, shape and the template's example; a row without an
         email needs an orgUserId and an action other than add.  Keys that are not plain printable
         ASCII (converted, or hiding a character) go row by row."""
         if not all(emails):
-            suspects.update(p for p, e in enumerate(emails) if not e and (actions[p] == "add" or not orgs[p]))
+            suspects.update(p for p, e in enumerate(emails) if not e and (actions[p] == Action.ADD or not orgs[p]))
         present = emails if all(emails) else [e for e in emails if e]
         if present and max(map(len, present)) > self.email_limit:
             suspects.update(p for p, e in enumerate(emails) if len(e) > self.email_limit)

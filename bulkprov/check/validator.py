@@ -4,8 +4,9 @@ Every cell of every row is checked in one pass, so a user fixes the whole file a
 problem is a :class:`~bulkprov.errors.RowError` with the Excel row number, the column, the value,
 a stable code and a message that says how to fix it.  Duplicates are found within the file by the
 user's normalised key (:func:`bulkprov.model.match_key`: case and full-width forms do not matter);
-the later row is invalid and names the earlier one.  Role, bot and group names resolve through the
-workbook's ``Roles``/``Bots``/``Groups`` sheets.  How a cell is parsed is decided by its column's
+the later row is invalid and names the earlier one.  Role, bot and group names resolve against the
+account written to (its directory, handed over by the caller) or, offline, the workbook's
+``Roles``/``Bots``/``Groups`` sheets (:mod:`bulkprov.check.names`).  How a cell is parsed is decided by its column's
 kind in :mod:`bulkprov.schema`, and what a list cell means on update is declared there too.
 
 Policy choices (documented in the README):
@@ -23,12 +24,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.bodies import put_lists
 from bulkprov.chars import describe, invisible, without_invisible
 from bulkprov.check.firstrows import FirstRows
-from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, fold, plain, plain_email, plain_id
+from bulkprov.check.names import NameBook, Resolution, same_host, sheets_from
+from bulkprov.check.plain import PLAIN_COLUMNS, email_problem, plain, plain_email, plain_id
+from bulkprov.check.relaxed import Relaxed
 from bulkprov.errors import ROW_NOTES, RowError
 from bulkprov.io import RawRow, Table
-from bulkprov.model import CheckedRow, RowRef, UserKey
+from bulkprov.kore.directory import Directory
+from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 # Cells where an invisible character is an error (keys, ids, names of roles, bots and groups); list
@@ -36,10 +41,6 @@ KEY_COLUMNS = frozenset({"emailId", "orgUserId"})
 _LINES = frozenset("\n\r")
 CHECKED_VISIBLE = (("emailId", frozenset()), ("orgUserId", frozenset()), ("groups", _LINES), ("roles", _LINES),
                    ("botTasks", _LINES))
-
-# Bot-task changes on update, resolved against the user's current tasks just before sending
-# (the API replaces the whole list): see bulkprov.send.payloads.
-TASKS_ADD, TASKS_REMOVE = "addTo", "removeFrom"
 
 
 class _Cells:
@@ -82,22 +83,37 @@ class Validator:
     """
 
     def __init__(self, table: Table, command: str, *, lookups: Mapping[str, Mapping[str, str]] | None = None,
-                 builder_default: bool = False, strict_ids: bool = True) -> None:
+                 builder_default: bool = False, strict_ids: bool = True, directory: Directory | None = None,
+                 target: str | None = None, deferred: bool = False) -> None:
         self.command = command
         self.builder_default = builder_default
         # Off: ids with only the relaxed shape and over-long values (the limits are assumptions) are sent
         # as written, each reported once as a file warning instead of refusing the row.
-        self.relaxed = None if strict_ids else _Relaxed(table.warnings)
+        self.relaxed = None if strict_ids else Relaxed(table.warnings)
         self.index = {c.name: i for i, c in enumerate(table.columns) if c is not None}
-        merged: dict[str, dict[str, str]] = {k: dict(v) for k, v in table.lookups.items()}
-        for sheet, names in (lookups or {}).items():
-            merged.setdefault(sheet, {}).update({n.casefold(): i for n, i in names.items()})
-        # Names compare in NFKC too (a half-width ｻﾎﾟｰﾄ is サポート), like the cells they are looked up by.
-        self.lookups = {sheet: {fold(n): i for n, i in names.items()} for sheet, names in merged.items()}
+        # Role, bot and group names: the target account's directory (None: offline, or it could not be read),
+        # the file's own lookup sheets, then --lookups' (bulkprov.check.names has every rule).  Rows whose name a
+        # fresh read of the directory might resolve are noted; the caller reads it again once and checks them
+        # again.  ``deferred``: the account's directory is read only once a row writes a name (ids need none):
+        # until then every row writing one is noted, and checked again once it is read.
+        self.sheets = sheets_from(table.lookups, lookups or {})
+        self.target = target
+        self.book = NameBook(directory, self.sheets, target=target)
+        self.deferred = deferred and directory is None
+        self.refreshable: set[int] = set()
+        # A file another account's export wrote (its About sheet, or lookup sheets stamped with one host) added to
+        # this one: its dialog ids are the source's and name nothing here (dialogs have no names to map by), so
+        # its bot tasks are not carried -- noted on the row, counted for the plan (bulkprov.jobs.migration).
+        self.origin = table.about.get("host") or _one_host(table.lookups)
+        self.migrating = bool(self.origin and target and not same_host(self.origin, target))
+        self.tasks_not_carried: set[int] = set()
+        self.missing: dict[tuple[str, str], None] = {}  # (kind, name as written) the account's directory lacks
         # Normalised key -> first row: what duplicate detection needs, nothing more.
         self.seen_email = FirstRows()
         self.seen_org = FirstRows()
         self.per_row_action = command == "apply" or (command == "validate" and "action" in self.index)
+        # Every row's action when the file has no action column to read it from.
+        self.fixed_action = None if self.per_row_action else Action.ADD if command == "validate" else Action(command)
         # Only the userInfo columns this file has, with their limits: the per-row loop stays short.
         self.info_columns = [(c.name, self.index[c.name], c.max_length) for c in schema.COLUMNS
                               if c.in_user_info and c.name in self.index]
@@ -107,6 +123,11 @@ class Validator:
         self._headers = {name: header for name, header in self._own.items() if header != name}
 
     # -- public -----------------------------------------------------------------------------
+
+    def use_directory(self, directory: Directory | None) -> None:
+        """Resolve names against this directory from now on (None: it could not be read; the sheets only)."""
+        self.book = NameBook(directory, self.sheets, target=self.target)
+        self.deferred = False
 
     def check(self, raw: RawRow) -> CheckedRow:
         cells = _Cells(self.index, raw.cells)
@@ -128,7 +149,7 @@ class Validator:
                                                                after=address))
         user: dict[str, Any] = {}
         send_email = None
-        if action in ("add", "update"):
+        if action in (Action.ADD, Action.UPDATE):
             user = self._user_object(cells, action, problems, notes)
             for name, value in (("emailId", key.email), ("orgUserId", key.org_user_id)):
                 if value and name in user["userInfo"]:
@@ -149,17 +170,17 @@ class Validator:
 
     # -- keys and action --------------------------------------------------------------------
 
-    def _action(self, cells: _Cells, problems: _Problems) -> str:
-        if not self.per_row_action:
-            return "add" if self.command == "validate" else self.command
+    def _action(self, cells: _Cells, problems: _Problems) -> Action:
+        if self.fixed_action is not None:
+            return self.fixed_action
         value = cells.get("action")
         if not value:
             problems.add("action", value, "missing-action")
-            return ""
+            return Action.NONE
         action = schema.ACTIONS.get(schema.normalize_word(value))
         if action is None:
             problems.add("action", value, "unknown-action", value=value)
-            return ""
+            return Action.NONE
         return action
 
     def _uncalculated(self, raw: RawRow, problems: _Problems) -> set[str]:
@@ -182,7 +203,7 @@ class Validator:
                 for position, ch in invisible(value, allow):
                     problems.add(name, value, "invisible-character", char=describe(ch), position=position + 1)
 
-    def _check_keys(self, key: UserKey, action: str, problems: _Problems, written: str) -> None:
+    def _check_keys(self, key: UserKey, action: Action, problems: _Problems, written: str) -> None:
         """The key cells' rules, checked on the converted address; a message quotes the cell as typed."""
         email_col = schema.BY_NAME["emailId"]
         email = key.email
@@ -196,7 +217,7 @@ class Validator:
                 problems.add("emailId", written, "invalid-email", variant, **params)
             elif key.email_id in schema.EXAMPLE_EMAILS:
                 problems.add("emailId", written, "template-example")
-        elif action == "add" or (action == "" and not key.org_user_id):
+        elif action == Action.ADD or (action == Action.NONE and not key.org_user_id):
             problems.add("emailId", "", "missing-email")
         elif not key.org_user_id:
             problems.add("emailId", "", "missing-key", action=action)
@@ -215,31 +236,15 @@ class Validator:
 
     # -- the user object --------------------------------------------------------------------
 
-    def _user_object(self, cells: _Cells, action: str, problems: _Problems, notes: list[str]) -> dict[str, Any]:
-        adding = action == "add"
+    def _user_object(self, cells: _Cells, action: Action, problems: _Problems, notes: list[str]) -> dict[str, Any]:
+        adding = action == Action.ADD
         user: dict[str, Any] = {"userInfo": self._user_info(cells, problems, notes)}
         if "fullName" in self.index:
             self._full_name(cells.get("fullName"), user["userInfo"], problems)
         groups = self._list(cells, "groups", problems, self._group_id)
         roles = self._list(cells, "roles", problems, self._role)
         tasks = self._list(cells, "botTasks", problems, self._bot_task)
-        if adding:
-            if groups:
-                user["groups"] = [g for sign, g in groups if sign != schema.REMOVE_PREFIX]
-            if roles:
-                user["roles"] = [r for sign, r in roles if sign != schema.REMOVE_PREFIX]
-            if tasks:
-                user["assignBotTasks"] = merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX])
-        else:
-            if groups:
-                user["groups"] = _add_remove(groups)
-            if roles:
-                user["roles"] = _add_remove(roles)
-            if tasks:
-                user["assignBotTasks"] = {
-                    TASKS_ADD: merge_tasks([t for sign, t in tasks if sign != schema.REMOVE_PREFIX]),
-                    TASKS_REMOVE: list(dict.fromkeys(t["botId"] for sign, t in tasks if sign == schema.REMOVE_PREFIX)),
-                }
+        put_lists(user, adding, groups, roles, tasks)
         for name in ("canCreateBot", "isDeveloper"):
             value = self._bool(cells, name, problems)
             if value is None and adding:
@@ -333,8 +338,9 @@ class Validator:
         return self._resolve(item, cell, problems, "groups", schema.ID_KINDS["group"])
 
     def _role(self, item: str, cell: str, sign: str, problems: _Problems) -> dict[str, str] | None:
-        role_text, _, bot_text = item.partition("@")
-        role_id = self._resolve(role_text.strip(), cell, problems, "roles", schema.ID_KINDS["role"])
+        role_text, at, bot_text = item.partition("@")
+        role_id = self._resolve(role_text.strip(), cell, problems, "roles", schema.ID_KINDS["role"],
+                                "bot" if at else "admin")
         if not bot_text:
             return {"roleId": role_id} if role_id else None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "roles", schema.ID_KINDS["bot"])
@@ -351,6 +357,12 @@ class Validator:
         if not colon or not bot_text.strip():
             problems.add("botTasks", cell, "invalid-bot-task", value=item)
             return None
+        if self.migrating:
+            self.tasks_not_carried.add(problems.row)
+            note = ROW_NOTES["tasks-not-carried"].render(origin=self.origin)
+            if note not in problems.notes:
+                problems.notes.append(note)
+            return None
         bot_id = self._resolve(bot_text.strip(), cell, problems, "botTasks", schema.ID_KINDS["bot"])
         dialogs = [plain_id(d.strip(), self._shown("botTasks"), schema.DIALOG_ID_RE, problems.notes)
                    for d in dialogs_text.split(",") if d.strip()]
@@ -361,70 +373,73 @@ class Validator:
             return None
         return {"botId": bot_id, "dialogs": dialogs} if bot_id else None
 
-    def _resolve(self, text: str, cell: str, problems: _Problems, column: str, kind: schema.IdKind) -> str | None:
-        """An id written directly, or a name from a lookup sheet (or, strict ids off, an unusual id)."""
+    def _resolve(self, text: str, cell: str, problems: _Problems, column: str, kind: schema.IdKind,
+                 role_type: str = "") -> str | None:
+        """An id, or a name, as the account written to knows it (:class:`NameBook`: its directory, else the
+        lookup sheets made for it); strict ids off, an unusual id as written."""
         text = plain_id(text, self._shown(column), kind.pattern, problems.notes)
-        if kind.pattern.match(text):
+        if kind.pattern.match(text):  # an id is sent as written: the server has the last word on it
+            named = getattr(self.book.entry(kind.what, text), "name", "")
+            if named:
+                problems.names[text.casefold()] = named
             return text
-        if found := self.lookups.get(kind.sheet or "", {}).get(fold(text)):
-            problems.names[found.casefold()] = text
-            return found
-        if self.relaxed is not None and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
+        if self.deferred:  # a name: the account's directory is needed, and read before this row counts
+            self.refreshable.add(problems.row)
+        found = self.book.resolve(kind.what, text, role_type=role_type)
+        if found.ok:
+            # a refusal names the id by the row's own words, else by the account's name for it
+            named = text if found.source != "id" else getattr(self.book.entry(kind.what, found.id), "name", "")
+            if named:
+                problems.names[found.id.casefold()] = named
+            return found.id
+        if found.problem in ("unknown", "incomplete") and self.relaxed is not None \
+                and self.relaxed.accepts(kind.what, text, problems.row, self._shown(column)):
             return text
-        problems.add(column, cell, kind.bad_id if kind.looks_like_id(text) else kind.unknown, value=text)
+        if found.refreshable:
+            self.refreshable.add(problems.row)
+        self._name_problem(found, text, cell, problems, column, kind)
         return None
 
-
-class _Relaxed:
-    """Strict ids off: the relaxed shapes of :data:`bulkprov.schema.RELAXED_ID_RES` and over-long values
-    are accepted, each distinct value reported once as a file warning (a few dozen at most)."""
-
-    LIMIT = 25
-
-    def __init__(self, warnings: list) -> None:
-        self.warnings = warnings
-        self.seen: set[tuple[str, str]] = set()
-        self.more = 0
-        self._more_at = 0
-
-    def accepts(self, what: str, value: str, row: int, column: str) -> bool:
-        if not schema.RELAXED_ID_RES[what].match(value):
-            return False
-        self._warn((column, value), ROW_NOTES["relaxed-id"].render(row=row, column=column, value=value, what=what))
-        return True
-
-    def length(self, row: int, column: str, value: str, limit: int) -> None:
-        self._warn((column, value), ROW_NOTES["relaxed-id"].render("length", row=row, column=column,
-                                                                   length=len(value), limit=limit))
-
-    def _warn(self, key: tuple[str, str], message: str) -> None:
-        from bulkprov.errors import InputWarning
-
-        if key in self.seen:
-            return
-        self.seen.add(key)
-        if len(self.seen) <= self.LIMIT:
-            self.warnings.append(InputWarning("relaxed-id", message))
-            return
-        self.more += 1
-        summary = InputWarning("relaxed-id", ROW_NOTES["relaxed-id"].render("more", count=self.more))
-        if self.more == 1:
-            self._more_at = len(self.warnings)
-            self.warnings.append(summary)
-        else:
-            self.warnings[self._more_at] = summary
+    def _name_problem(self, found: Resolution, text: str, cell: str, problems: _Problems, column: str,
+                      kind: schema.IdKind) -> None:
+        """The row error for a name or id the account does not resolve (one per problem kind)."""
+        listed = ", ".join(f"'{c.name}' {c.id}" if c.id else f"'{c.name}'" for c in found.candidates)
+        if found.problem in ("unknown", "unmappable") and self.book.directory is not None:
+            self.missing.setdefault((kind.what, text), None)
+        if found.problem in ("unknown", "incomplete"):
+            if kind.looks_like_id(text):
+                problems.add(column, cell, kind.bad_id, value=text)
+            elif self.book.directory is None:
+                problems.add(column, cell, kind.unknown, value=text)
+            elif found.problem == "incomplete":
+                problems.add(column, cell, kind.unknown, "incomplete", value=text)
+            elif found.candidates:
+                problems.add(column, cell, kind.unknown, "account-suggest", value=text,
+                             suggestions=", ".join(f"'{c.name}'" for c in found.candidates))
+            else:
+                problems.add(column, cell, kind.unknown, "account", value=text)
+        elif found.problem == "ambiguous":
+            problems.add(column, cell, "ambiguous-name", kind.what, value=text, count=len(found.candidates),
+                         candidates=listed)
+        elif found.problem == "separator":
+            problems.add(column, cell, "ambiguous-name", "separator", value=text, candidates=listed)
+        elif found.problem == "not-on-account":  # a lookup sheet's id the account does not have
+            problems.add(column, cell, "not-on-account", value=text, ident=found.sheet_id)
+        elif found.problem == "disagrees":
+            account = found.candidates[0]
+            problems.add(column, cell, "name-disagrees", value=text, ident=found.sheet_id, name=account.name,
+                         account_id=account.id)
+        elif found.problem == "unmappable":
+            problems.add(column, cell, "unmappable-role", value=text)
+        elif found.problem == "wrong-type":
+            problems.add(column, cell, "wrong-role-type", found.candidates[0].type or "bot", value=text)
+        else:  # directory-unavailable
+            problems.add(column, cell, "directory-unavailable", value=text, host=found.sheet_host)
 
 
-def _add_remove(items: list[tuple[str, Any]]) -> dict[str, list[Any]]:
-    remove = schema.REMOVE_PREFIX
-    return {"addTo": [v for s, v in items if s != remove], "removeFrom": [v for s, v in items if s == remove]}
+def _one_host(lookups: Mapping[str, Mapping[str, str]]) -> str:
+    """The host every stamped row of a file's lookup sheets names, when they name exactly one."""
+    hosts = {host for table in lookups.values() for host in getattr(table, "hosts", {}).values()} - {schema.EXAMPLE_HOST}
+    return next(iter(hosts)) if len(hosts) == 1 else ""
 
-
-def merge_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per bot, dialogs in first-seen order (a bot may appear on several lines)."""
-    merged: dict[str, list[str]] = {}
-    for task in tasks:
-        dialogs = merged.setdefault(task["botId"], [])
-        dialogs.extend(d for d in task["dialogs"] if d not in dialogs)
-    return [{"botId": b, "dialogs": d} for b, d in merged.items()]
 

@@ -7,12 +7,21 @@ import logging
 import shlex
 import sys
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
+from bulkprov.cli.connection import (
+    _credentials,
+    _dry_run_credentials,
+    _env_host,
+    _require_host,
+    _validate_host,
+)
 from bulkprov.cli.output import emit
 from bulkprov.cli.parser import FILE_COMMANDS, ROSTER
 from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
+from bulkprov.model import Status
 
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
@@ -79,7 +88,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     from bulkprov.jobs import run_job
     from bulkprov.logs import ProgressPrinter
 
-    profile = load_profile(config_path(args.config), args.profile) if args.command != "validate" else {}
+    profile = load_profile(config_path(args.config), args.profile)  # validate too: its lang, strict_ids, host
     log_format = resolve("log_format", getattr(args, "log_format", None), profile)
     args.env_file = resolve("env_file", getattr(args, "env_file", None), profile)
     args.secret_file = resolve("secret_file", getattr(args, "secret_file", None), profile)
@@ -89,13 +98,22 @@ def cmd_file(args: argparse.Namespace) -> int:
     _invocation(args, profile)  # the night's run id, before its first line (the credentials' warnings too)
     credentials = None
     reads_account = args.command in ROSTER  # even a dry run compares with the live account
-    if args.command != "validate" and (reads_account or not args.dry_run):
+    if args.command == "validate":
+        args.online_host = _validate_host(args, profile)
+        if args.online_host:
+            credentials = _credentials(args)
+    elif reads_account or not args.dry_run:
         credentials = _before_the_run(args, lambda: _settings(args, profile, None), lambda: _credentials(args))
+    else:
+        credentials = _dry_run_credentials(args, profile)
     settings = _settings(args, profile, credentials)
     approvers = settings.approvals.approvers if settings.approvals else []
     outcome = run_job(args.file, settings, credentials=credentials,
                       progress=ProgressPrinter(enabled=not args.quiet, bar=not json_lines),
                       confirm=None if approvers else _confirm)
+    if args.command == "validate" and not args.quiet:  # online or offline: one line, before the outcome's
+        online = getattr(args, "online_host", None)
+        emit(say("validate-online", host=online) if online else say("validate-offline"), err=True)
     _print_outcome(outcome, args.quiet, settings.phrasing.typed)
     return outcome.exit_code
 
@@ -165,40 +183,40 @@ def _settings(args: argparse.Namespace, profile: dict, credentials):
                   resume=getattr(args, "resume", False), force=getattr(args, "force", False),
                   retry_failed=getattr(args, "retry_failed", None), use_ledger=not getattr(args, "no_ledger", False),
                   plan_file=getattr(args, "plan", None), **{name: getattr(args, name, None) for name in ALLOW})
+    fields["refresh_directory"] = bool(getattr(args, "refresh_directory", False))
     overrides = {name: getattr(args, name, None) for name in RUN_SETTINGS}
     overrides["env_file"] = getattr(args, "env_file", None)  # resolved from the profile by cmd_file
-    if args.command == "validate":
-        return job_settings("validate", {}, {"strict_ids": args.strict_ids, "ignore_columns": args.ignore_columns},
-                            **fields)
+    if args.command == "validate":  # the profile's lang, strict_ids, ignore_columns... as for every command
+        # offline unless a host was given by a flag or a profile: no account to compare lookup sheets with
+        return replace(job_settings("validate", profile, overrides, **fields), host=getattr(args, "online_host", None))
+    from bulkprov.logs import current_run_id
+
     person = cli_person()
     overrides["settle"] = _settle(resolve("settle", getattr(args, "settle", None), profile), args)
     settings = job_settings(args.command, profile, overrides, credentials=credentials, person=person.name,
-                            where=f"cli@{socket.gethostname()}", source="cli", **fields)
+                            where=f"cli@{socket.gethostname()}", source="cli",
+                            run_id=current_run_id() or None,  # chosen by _invocation before the first line
+                            **fields)
     if settings.approvals.approvers and any(getattr(args, name, None) for name in ALLOW):
         raise UsageProblem(reason=_("this account's policy names approvers: a second person approves with "
                                     "`bulkprov approve ID`, not --allow-deletes / --allow-builder / "
                                     "--allow-role-removals / --allow-protected"))
-    from bulkprov.logs import current_run_id
-
-    settings.run_id = current_run_id() or None  # chosen by _invocation before the first line
     return settings
 
 
 def _invocation(args: argparse.Namespace, profile: dict) -> None:
     """The run id of this night, before anything else is printed (an interrupted run's own id when
     --resume finishes it): it needs only where the ledger is, not the account."""
-    from bulkprov.config import resolve
-    from bulkprov.jobs import JobSettings
+    from bulkprov.config import job_settings
     from bulkprov.jobs.runs import invocation_run_id
     from bulkprov.logs import set_run_id
 
     if args.command == "validate":
         return
-    state_dir = resolve("state_dir", getattr(args, "state_dir", None), profile)
-    where = JobSettings(command=args.command, resume=getattr(args, "resume", False),
-                        use_ledger=not getattr(args, "no_ledger", False),
-                        host=resolve("host", getattr(args, "host", None), profile) or _env_host(args.env_file),
-                        state_dir=Path(state_dir) if state_dir else None)
+    needed = ("host", "state_dir", "env_file")  # where the ledger is: nothing else is known or said yet
+    where = job_settings(args.command, {k: v for k, v in profile.items() if k in needed},
+                         {name: getattr(args, name, None) for name in needed}, resume=getattr(args, "resume", False),
+                         use_ledger=not getattr(args, "no_ledger", False))
     set_run_id(invocation_run_id(Path(args.file), where))
 
 
@@ -219,30 +237,10 @@ def _format_of(output: Path | None) -> str:
     return suffix if suffix in ("csv", "jsonl") else "xlsx"
 
 
-def _require_host(host: str | None) -> None:
-    if not host:
-        from bulkprov.errors import NoHost
-
-        raise NoHost()  # printed with HINTS["host"], which names --host and --profile
-
-
 def _replace(obj, **changes):
     import dataclasses
 
     return dataclasses.replace(obj, **changes)
-
-
-def _credentials(args: argparse.Namespace):
-    from bulkprov.kore.auth import Credentials, env_file_or_default
-
-    return Credentials.from_sources(env_file=env_file_or_default(args.env_file), secret_file=args.secret_file)
-
-
-def _env_host(env_file: str | Path | None) -> str | None:
-    """KORE_HOST from the environment, else from the .env file the credentials come from."""
-    from bulkprov.kore.auth import env_file_or_default, host_from_sources
-
-    return host_from_sources(env_file=env_file_or_default(env_file))
 
 
 def _setup_logging(fmt: str, quiet: bool) -> None:
@@ -313,8 +311,8 @@ def _print_attention(outcome, validating: bool) -> None:
 
     Rows a stopped run did not send are counted, not listed: the ABORTED line says why, once."""
     rows = list(outcome.rows_needing_attention())
-    unsent = [r for r in rows if r.status == "not_attempted"]
-    rows = [r for r in rows if r.status != "not_attempted"]
+    unsent = [r for r in rows if r.status == Status.NOT_ATTEMPTED]
+    rows = [r for r in rows if r.status != Status.NOT_ATTEMPTED]
     if unsent:
         emit(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
     if not rows:

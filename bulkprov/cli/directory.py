@@ -12,14 +12,8 @@ from bulkprov.errors import UsageProblem
 
 def _settings(args: argparse.Namespace, command: str, **fields):
     """The settings of a directory read: the profile, the connection options, the state directory."""
-    from bulkprov.cli.commands import (
-        _check_rate,
-        _credentials,
-        _env_host,
-        _require_host,
-        _setup_logging,
-        _state_dir_of,
-    )
+    from bulkprov.cli.commands import _check_rate, _setup_logging, _state_dir_of
+    from bulkprov.cli.connection import _credentials, _env_host, _require_host
     from bulkprov.config import config_path, job_settings, load_profile, resolve
 
     profile = load_profile(config_path(args.config), args.profile)

@@ -180,11 +180,14 @@ LANG_HELP = ("language of messages, workbooks and the template: en, ko (Korean) 
              "the profile's lang, else LC_ALL / LC_MESSAGES / LANG")
 
 
-def _connection_options(p: argparse.ArgumentParser) -> None:
-    """Where the account is and how to log in to it: the same for every command that sends."""
+def _connection_options(p: argparse.ArgumentParser, *, validate: bool = False) -> None:
+    """Where the account is and how to log in to it: the same for every command that sends (and validate, which
+    goes online only when a host is given by --host, --env-file or a profile, to check names against it)."""
     p.add_argument("--config", type=Path, help="TOML config file with profiles (default ./bulkprov.toml)")
     p.add_argument("--profile", help="profile of the config file: host, rate, guards, logins (web_users)")
-    p.add_argument("--host", help="Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
+    p.add_argument("--host", help="Kore.ai host URL, e.g. https://bots.kore.ai: check names against this account "
+                   "(validate stays offline without it, whatever KORE_HOST says)" if validate else
+                   "Kore.ai host URL (or KORE_HOST), e.g. https://bots.kore.ai")
     p.add_argument("--env-file", type=Path, help=".env-style file with KORE_CLIENT_ID / KORE_CLIENT_SECRET")
     p.add_argument("--secret-file", type=Path, help="file whose content is the client secret")
 
@@ -249,7 +252,16 @@ def _file_options(p: argparse.ArgumentParser, *, network: bool, ledger: bool, ad
     p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     p.add_argument("--relaxed-ids", dest="strict_ids", action="store_false", default=None,
                    help="send ids of an unusual shape and over-long values as written, with a warning")
+    p.add_argument("--refresh-directory", action="store_true",
+                   help="read the account's roles, bots and groups now, however young the copy kept in the state "
+                   "directory")
+    p.add_argument("--directory-max-age-hours", type=float, metavar="HOURS",
+                   help="read the account's roles, bots and groups again when the kept copy is older (default 24)")
     if not network:
+        _connection_options(p, validate=True)
+        p.add_argument("--state-dir", type=Path, help="where the account's roles, bots and groups are kept for later "
+                       "checks and runs (default: .bulkprov/ beside FILE)")
+        p.add_argument("--log-format", choices=("text", "json"), help="text (default) or JSON lines")
         return
     p.add_argument("--dry-run", action="store_true", help="validate and print the plan; send nothing")
     _connection_options(p)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bulkprov.errors import N_
+from bulkprov.model import Status
 
 
 def _(text: str) -> str:
@@ -204,6 +205,11 @@ SAID = {
                            "groups): {path}"),
     "template-account-kept": N_("template written with the account's names as kept on {read_at} ({roles} roles, "
                                 "{bots} bots, {groups} groups; --refresh-directory reads them again): {path}"),
+    "validate-online": N_("validate: role, bot and group names are checked against the account at {host}"),
+    "validate-offline": N_("validate (offline): role, bot and group names are checked against the file's lookup "
+                           "sheets only; --host or --profile checks them against the account"),
+    "dry-run-offline": N_("dry run (offline, no credentials): role, bot and group names are checked against the "
+                          "file's lookup sheets only"),
     "undo-of-run": N_("undo file of run {run_id}: {path}"),
     "run-changed-nothing": N_("run {run_id} changed nothing"),
     "results-of-run": N_("results of run {run_id}: {path}"),
@@ -219,9 +225,10 @@ SAID = {
 # statuses as English codes, and English keeps them here too.
 COMMAND_NAMES = {"validate": N_("validate"), "add": N_("add"), "update": N_("update"), "remove": N_("remove"),
                  "lookup": N_("lookup"), "apply": N_("apply"), "plan": N_("plan"), "sync": N_("sync")}
-STATUS_COUNTS = {"success": N_("{count} success"), "failed": N_("{count} failed"), "invalid": N_("{count} invalid"),
-                 "skipped": N_("{count} skipped"), "not_attempted": N_("{count} not_attempted"),
-                 "valid": N_("{count} valid"), "planned": N_("{count} planned")}
+STATUS_COUNTS = {Status.SUCCESS: N_("{count} success"), Status.FAILED: N_("{count} failed"),
+                 Status.INVALID: N_("{count} invalid"), Status.SKIPPED: N_("{count} skipped"),
+                 Status.NOT_ATTEMPTED: N_("{count} not_attempted"), Status.VALID: N_("{count} valid"),
+                 Status.PLANNED: N_("{count} planned")}
 COUNTS_MORE = N_("{counts}, {more}")  # one more count in a headline (Japanese writes 、)
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov.check.names import NameBook, Resolution, Sheet
 from bulkprov.directory import cache
-from bulkprov.directory.resolve import NameBook, Resolution, Sheet
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable, warning
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import AuthFailed, CallFailed, ServerFailed

@@ -70,12 +70,53 @@ ROW_CODES: dict[str, Problem] = _problems(
             {"": N_("'{value}' is not a dialog id: ids look like dg-0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b")}),
     Problem("invalid-group-id", N_("a group id looks like e-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"),
             {"": N_("'{value}' is not a group id: ids look like e-06b41cdd-7678-5394-b958-40ca5662f502")}),
-    Problem("unknown-role", N_("the role name is not in the Roles sheet"),
-            {"": N_("role '{value}' is not in the Roles sheet: add it there with its id, or use the id")}),
-    Problem("unknown-bot", N_("the bot name is not in the Bots sheet"),
-            {"": N_("bot '{value}' is not in the Bots sheet: add it there with its id, or use the id")}),
-    Problem("unknown-group", N_("the group name is not in the Groups sheet"),
-            {"": N_("group '{value}' is not in the Groups sheet: add it there with its id, or use the id")}),
+    Problem("unknown-role", N_("the role name is not on the account (nor in the Roles sheet, offline)"),
+            {"": N_("role '{value}' is not in the Roles sheet: add it there with its id, or use the id"),
+             "account": N_("role '{value}' is not on this account (read again just now): an administrator creates "
+                           "it first, or write one of the account's roles"),
+             "account-suggest": N_("role '{value}' is not on this account; did you mean {suggestions}?"),
+             "incomplete": N_("role '{value}' was not found, but the account's roles could not be read whole: it "
+                              "may be among those not read; write its id")}),
+    Problem("unknown-bot", N_("the bot name is not on the account (nor in the Bots sheet, offline)"),
+            {"": N_("bot '{value}' is not in the Bots sheet: add it there with its id, or use the id"),
+             "account": N_("bot '{value}' is not on this account (read again just now): write one of the account's "
+                           "bots"),
+             "account-suggest": N_("bot '{value}' is not on this account; did you mean {suggestions}?"),
+             "incomplete": N_("bot '{value}' was not found, but the account's bots could not be read whole: it may "
+                              "be among those not read; write its id")}),
+    Problem("unknown-group", N_("the group name is not on the account (nor in the Groups sheet, offline)"),
+            {"": N_("group '{value}' is not in the Groups sheet: add it there with its id, or use the id"),
+             "account": N_("group '{value}' is not on this account (read again just now): an administrator creates "
+                           "it first, or write one of the account's groups"),
+             "account-suggest": N_("group '{value}' is not on this account; did you mean {suggestions}?"),
+             "incomplete": N_("group '{value}' was not found, but the account's groups could not be read whole: it "
+                              "may be among those not read; write its id")}),
+    Problem("ambiguous-name", N_("the account has several roles, bots or groups of this name: only an id says which"),
+            {"role": N_("the account has {count} roles named '{value}': write the id of the one you mean "
+                        "({candidates})"),
+             "bot": N_("the account has {count} bots named '{value}': write the id of the one you mean "
+                       "({candidates})"),
+             "group": N_("the account has {count} groups named '{value}': write the id of the one you mean "
+                         "({candidates})"),
+             "separator": N_("'{value}' is part of a name holding ';', '@' or ':', which a list cell splits: write "
+                             "the id instead ({candidates})")}),
+    Problem("not-on-account", N_("a lookup sheet gives a name an id the account does not have"),
+            {"": N_("the lookup sheet gives '{value}' the id {ident}, which is not on this account: correct the "
+                    "sheet or write the account's name")}),
+    Problem("name-disagrees", N_("a lookup sheet gives a name another id than the account does"),
+            {"": N_("the lookup sheet gives '{value}' the id {ident}, but on this account '{name}' is {account_id}: "
+                    "nothing is sent with either until the sheet is corrected (or the sheet left out)")}),
+    Problem("unmappable-role", N_("an admin role no user of the account holds has no id bulkprov can learn"),
+            {"": N_("admin role '{value}' has no id in the account's roles reply and no user holds it, so it cannot "
+                    "be given by name: write its id, or give it to one user in the admin console first")}),
+    Problem("wrong-role-type", N_("a bot role written as an admin role, or the other way round"),
+            {"bot": N_("'{value}' is a bot role: write it with its bot, like {value}@BOT NAME"),
+             "admin": N_("'{value}' is an admin role: write it without @ and a bot")}),
+    Problem("directory-unavailable", N_("a name only another host's lookup sheet knows, and the account's names "
+                                        "could not be read"),
+            {"": N_("'{value}' is named only by a lookup sheet made for another host ({host}), whose ids are not this "
+                    "account's, and this account's roles, bots and groups could not be read: nothing is sent for "
+                    "this row until they can be (or the id is written)")}),
     Problem("invalid-bot-task", N_("bot tasks are written BOT:DIALOG,DIALOG"),
             {"": N_("'{value}' is not a bot task: write BOT:DIALOG,DIALOG (dialogs are dg-… ids)"),
              "remove-with-dialogs": N_("'{value}': -BOT removes all of a bot's tasks and takes no dialogs")}),
@@ -101,6 +142,9 @@ ROW_NOTES: dict[str, Problem] = _problems(
             {"": N_("fullName '{value}' split: lastName '{last}', firstName '{first}'")}),
     Problem("invisible-removed", N_("invisible characters were removed from a name"),
             {"": N_("{column}: removed {chars}")}),
+    Problem("tasks-not-carried", N_("bot tasks of another account's export are not carried"),
+            {"": N_("bot tasks not carried: their dialogs are named by ids of {origin}, which name nothing on this "
+                    "account (dialogs have no names to map them by): assign them on this account")}),
     Problem("relaxed-id", N_("an id without the usual shape, or a value over an assumed length, sent as written"),
             {"": N_("row {row}, column {column}: '{value}' does not have the usual shape of a {what} id; it is sent "
                     "as written (strict ids are off)"),

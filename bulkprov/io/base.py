@@ -75,6 +75,15 @@ class SheetFacts:
     """Every cell is plainly in columns A-Z and rows 1-999,999 (xlsx: what ``is_narrow`` says)."""
 
 
+class Lookup(dict[str, str]):
+    """A lookup sheet (Roles, Bots, Groups): name (trimmed, casefolded) -> id, and ``hosts``: the host a name's
+    row says its id belongs to (its ``host`` cell, as ``bulkprov directory`` and ``export`` write it)."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.hosts: dict[str, str] = {}
+
+
 @dataclass
 class Table:
     """An opened input file: matched headers, warnings, lookups and the lazily read rows."""
@@ -90,6 +99,9 @@ class Table:
     warnings: list[InputWarning]
     lookups: dict[str, dict[str, str]]
     rows: Iterator[RawRow]
+    about: dict[str, str] = field(default_factory=dict)
+    """A workbook's ``About`` sheet (item -> value: ``host``, ``not-carried``...) as bulkprov's export and
+    ``directory`` write it; {} otherwise."""
 
     def column_index(self, name: str) -> int | None:
         """Position of the canonical column ``name`` in :attr:`headers`, or None when absent."""

@@ -33,7 +33,7 @@ from bulkprov.errors import (
     render,
     warning,
 )
-from bulkprov.io.base import WS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.io.base import WS, LoaderLimits, Lookup, RawRow, Table, column_letter
 from bulkprov.schema import Column
 
 
@@ -41,7 +41,7 @@ def build_table(
     path: Path, rows: Iterator[tuple[int, list[str]]], limits: LoaderLimits,
     required_any: tuple[str, ...], warnings: list[InputWarning], *, fmt: str, sheet: str | None,
     encoding: str | None, delimiter: str | None, lookups: dict[str, dict[str, str]],
-    last_row: int | None, where: str, ignore: tuple[str, ...] = (),
+    last_row: int | None, where: str, ignore: tuple[str, ...] = (), about: dict[str, str] | None = None,
 ) -> Table:
     first = next(rows, None)
     if first is None:
@@ -62,7 +62,7 @@ def build_table(
     return Table(
         path=path, format=fmt, sheet=sheet, encoding=encoding, delimiter=delimiter, header_row=header_row,
         headers=headers, columns=columns, warnings=warnings, lookups=lookups,
-        rows=itertools.chain([peek], data),
+        rows=itertools.chain([peek], data), about=dict(about or {}),
     )
 
 
@@ -164,26 +164,31 @@ def _data_rows(
         yield RawRow(number, cells, formulas)
 
 
-def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> dict[str, str]:
-    """name (trimmed, casefolded) -> id from a lookup sheet's rows (its header first)."""
+def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings: list[InputWarning]) -> Lookup:
+    """name (trimmed, casefolded) -> id from a lookup sheet's rows (its header first); a ``host`` column says
+    which account each id belongs to (:attr:`Lookup.hosts`)."""
     name_col, id_col, pattern = schema.LOOKUP_SHEETS[kind]
     first = next(rows, None)
     if first is None:
-        return {}
+        return Lookup()
     header = [schema.normalize_header(h) for h in first[1]]
     singular = kind[:-1].lower()
     name_i = _index_of(header, (name_col.lower(), f"{singular}name"))
     id_i = _index_of(header, (schema.normalize_header(id_col), "id"))
     if name_i is None or id_i is None:
         warnings.append(warning("lookup-sheet", "columns", kind=kind, name_col=name_col, id_col=id_col))
-        return {}
-    table: dict[str, str] = {}
+        return Lookup()
+    host_i = _index_of(header, ("host",))
+    note_i = _index_of(header, ("note",))
+    table = Lookup()
     seen: dict[str, int] = {}
     for number, cells in rows:
         name = cells[name_i].strip(WS) if name_i < len(cells) else ""
         ident = cells[id_i].strip(WS) if id_i < len(cells) else ""
         if not name and not ident:
             continue
+        example = note_i is not None and note_i < len(cells) and bool(cells[note_i].strip(WS)) \
+            and ident in schema.TEMPLATE_EXAMPLE_IDS  # the template's example, marked as one: no account's id
         problem = _lookup_problem(kind, number, name, ident, id_col, pattern)
         if problem:
             warnings.append(problem)
@@ -194,6 +199,11 @@ def read_lookup_rows(kind: str, rows: Iterator[tuple[int, list[str]]], warnings:
             continue
         table.setdefault(key, ident)
         seen.setdefault(key, number)
+        host = cells[host_i].strip(WS) if host_i is not None and host_i < len(cells) else ""
+        if example:
+            host = schema.EXAMPLE_HOST
+        if host:
+            table.hosts.setdefault(key, host)
     return table
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import itertools
 import posixpath
 import re
 import xml.etree.ElementTree as ET
@@ -363,6 +364,22 @@ class WorkbookFile:
         return result
 
 
+    def about(self) -> dict[str, str]:
+        """The ``About`` sheet bulkprov writes (item -> value), when there is one; {} otherwise."""
+        found = _find_name(self.sheet_names(), ABOUT_SHEET)
+        if found is None:
+            return {}
+        sheet, facts = self.load_sheet(found)
+        about: dict[str, str] = {}
+        for _number, cells in itertools.islice(self.rows(sheet, facts), ABOUT_ROWS):
+            if len(cells) >= 2 and cells[0].strip() and cells[0].strip() not in about:
+                about[cells[0].strip()] = cells[1].strip()
+        return about
+
+
+ABOUT_SHEET, ABOUT_ROWS = "About", 100
+
+
 def _find_name(names: Iterable[str], wanted: str) -> str | None:
     names = list(names)
     if wanted in names:
@@ -380,13 +397,14 @@ def open_workbook(
     try:
         name = book.choose_sheet(wanted)
         lookups = book.lookups(warnings)
+        about = book.about() if name != ABOUT_SHEET else {}
         sheet, facts = book.load_sheet(name)
         _check_sheet_size(path, name, sheet, limits)
         book.close_zip()
         return build_table(
             path, book.rows(sheet, facts), limits, required_any, warnings,
             fmt=book.format, sheet=name, encoding=None, delimiter=None, lookups=lookups,
-            last_row=_last_row(sheet, limits), where=f"sheet '{name}'", ignore=ignore,
+            last_row=_last_row(sheet, limits), where=f"sheet '{name}'", ignore=ignore, about=about,
         )
     except BaseException:
         book.close_zip()

@@ -23,7 +23,16 @@ from bulkprov.check.columnwise import Chunk, ColumnChecks
 from bulkprov.check.validator import Validator
 from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table
-from bulkprov.jobs.frame import Context, exit_code_for, input_hash, make_validator, next_steps, open_job
+from bulkprov.jobs.frame import (
+    Context,
+    exit_code_for,
+    input_hash,
+    make_validator,
+    next_steps,
+    note_names,
+    open_job,
+)
+from bulkprov.jobs.names import AccountNames, account_names
 from bulkprov.jobs.settings import ATTENTION_KEPT, JobOutcome, JobSettings, now_text
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.results import ResultWriter, RunSummary
@@ -31,25 +40,29 @@ from bulkprov.outputs.results import ResultWriter, RunSummary
 log = logging.getLogger("bulkprov")
 
 CHUNK_ROWS = 2048  # rows checked and written together (small enough to stay in the CPU's caches)
-VALID = Status.VALID.value
+VALID = Status.VALID
 
 
-def stream_check(table: Table, validator: Validator, writer: ResultWriter, summary: RunSummary,
-                 plan: PlanCounts | None = None) -> list[RowResult]:
-    """Check every row of ``table`` and write its result; count into ``summary`` (and ``plan``).
+async def stream_check(table: Table, validator: Validator, writer: ResultWriter, summary: RunSummary,
+                       plan: PlanCounts | None = None, names: AccountNames | None = None) -> list[RowResult]:
+    """Check every row of ``table`` and write its result; count into ``summary`` (and ``plan``).  A chunk with
+    a name the account's directory did not know is checked again after one refresh of it (``names``).
 
     Returns the first rows that need attention."""
     attention: list[RowResult] = []
     checks = ColumnChecks(validator, table.columns)
     with collector_paused():
-        _stream(table, checks, writer, summary, plan, attention)
+        await _stream(table, checks, writer, summary, plan, attention, names)
     return attention
 
 
-def _stream(table: Table, checks: ColumnChecks, writer: ResultWriter, summary: RunSummary,
-            plan: PlanCounts | None, attention: list[RowResult]) -> None:
+async def _stream(table: Table, checks: ColumnChecks, writer: ResultWriter, summary: RunSummary,
+                  plan: PlanCounts | None, attention: list[RowResult], names: AccountNames | None) -> None:
     for rows in chunks(table.rows, CHUNK_ROWS):
         chunk = checks.check(rows)
+        if names is not None and checks.validator.refreshable:
+            again = await names.check_again(checks.validator, rows)
+            chunk.slow.update({p: again[raw.row] for p, raw in enumerate(rows) if raw.row in again})
         if not chunk.slow:
             _write_valid(writer, summary.counts, chunk, 0, len(rows))
         else:
@@ -177,7 +190,10 @@ async def check_only(path: Path, settings: JobSettings, ctx: Context) -> JobOutc
     try:
         plan = PlanCounts(settings) if settings.dry_run else None
         known = len(job.table.warnings)
-        attention = stream_check(job.table, make_validator(job.table, settings), writer, summary, plan)
+        async with account_names(path, settings, ctx.credentials) as names:
+            validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
+            attention = await stream_check(job.table, validator, writer, summary, plan, names)
+        note_names(summary, names)
         summary.warnings.extend(w.message for w in job.table.warnings[known:])  # found while checking
         if plan is not None:
             summary.plan.extend(plan.lines())

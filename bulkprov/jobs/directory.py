@@ -19,6 +19,7 @@ from bulkprov.directory.account import AccountDirectory, Budget, gap_lines, list
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import check_new, check_writable
 from bulkprov.jobs.export import _budget as rate_budget
+from bulkprov.jobs.names import app_of
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.kore import KoreClient
 from bulkprov.kore.directory import Directory, ListingRead
@@ -52,7 +53,7 @@ async def _read(settings: JobSettings, credentials: Any, *, refresh: bool) -> Di
         async with KoreClient(settings.host or "", credentials, timeout=settings.timeout,
                               concurrency_hint=settings.concurrency) as client:
             budget = Budget(limiter, settings.max_attempts, settings.rate_wait_cap)
-            account = AccountDirectory(client, budget, app=_app(settings, credentials), state_dir=settings.state_dir,
+            account = AccountDirectory(client, budget, app=app_of(settings, credentials), state_dir=settings.state_dir,
                                        max_age_hours=settings.directory_max_age_hours, refresh=refresh,
                                        progress=_listed)
             directory = await account.get()
@@ -71,13 +72,6 @@ def write_account_directory(settings: JobSettings, credentials: Any) -> Director
     log.info(_("directory: %d roles, %d bots, %d groups, %d requests: %s"), len(outcome.directory.roles),
              len(outcome.directory.bots), len(outcome.directory.groups), outcome.requests, path)
     return outcome
-
-
-def _app(settings: JobSettings, credentials: Any) -> str:
-    account = settings.account
-    if account is not None:
-        return str(account.client_id)
-    return str(getattr(credentials, "app_id", None) or credentials.fingerprint())
 
 
 def _listed(read: ListingRead) -> None:

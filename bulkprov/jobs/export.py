@@ -21,15 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkprov import schema
+from bulkprov.check.names import fold
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile, check_new, check_writable, new_workbook, write_sheet
 from bulkprov.jobs.settings import JobSettings, ProgressFn
 from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
 from bulkprov.kore.auth import TOKEN_LIFETIME
-from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, AccountListing, list_account, merge_user
+from bulkprov.kore.directory import Directory, read_directory
+from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, AccountListing, list_account, listed_as_user, merge_user
 from bulkprov.model import match_key
-from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
+from bulkprov.outputs.names import EXPORT_HEADERS, Names, export_cells
 from bulkprov.send.batches import estimate_seconds
 from bulkprov.send.limiter import RateLimiter, format_rate, parse_rate
 from bulkprov.send.retry import read_with_retry
@@ -75,8 +78,12 @@ async def export_account_async(settings: JobSettings, credentials: Any,
                               concurrency_hint=settings.concurrency) as client:
             reader = _Reader(client, limiter, settings, progress)
             users = await reader.read()
+            directory = await reader.directory(credentials)
     gaps = Gaps(reader.listing, reader.without_details)
-    write_export(path, users, settings.host or "", reader.requests, names=Names([*reader.listed, *users]), gaps=gaps)
+    names = Names([*reader.listed, *users])
+    if directory is not None:
+        names.add_directory(directory)
+    write_export(path, users, settings.host or "", reader.requests, names=names, gaps=gaps)
     log.info(_("export: %d users, %d requests: %s"), len(users), reader.requests, path)
     return ExportOutcome(path, len(users), reader.requests, gaps.lines(), gaps.missing, reader.without_details)
 
@@ -157,6 +164,31 @@ class _Reader:
                                 if match_key(u["userInfo"]["emailId"]) not in details]
         return [merge_user(u, details.get(match_key(u["userInfo"]["emailId"]))) for u in listing.users]
 
+    async def directory(self, credentials: Any) -> Directory | None:
+        """The account's roles, bots and groups (the same scope as the listing), admin roles mapped from the pairs
+        its users hold, and kept in the state directory; None (said once) when they cannot be read -- the export
+        then names what its users hold, and writes ids for names it cannot vouch for."""
+        try:
+            directory = await read_directory(self, self.client.base_url)
+        except CallFailed as exc:
+            log.warning(_("the account's roles, bots and groups could not be read (%s): the export names only what "
+                          "its users hold"), exc.message)
+            return None
+        directory.learn_admin_ids((str(r.get("roleId", "")), str(r.get("roleName", "")))
+                                  for user in self.listed for r in listed_as_user(user)["roles"]["adminRoles"]
+                                  if isinstance(r, dict))
+        if self.settings.state_dir is not None:
+            from bulkprov.directory import cache
+            from bulkprov.jobs.names import app_of
+
+            cache.save(self.settings.state_dir, self.client.base_url, app_of(self.settings, credentials), directory)
+        return directory
+
+    async def directory_page(self, kind: str, *, limit: int, offset: int | None, role_type: str = ""):
+        """The client's call, paced and retried (``read_directory`` pages through this)."""
+        return await self._retrying(lambda: self.client.directory_page(kind, limit=limit, offset=offset,
+                                                                         role_type=role_type))
+
     async def list_users(self, *, limit: int, offset: int = 0):
         """The client's call, paced and retried (``list_account`` pages through this)."""
         return await self._retrying(lambda: self.client.list_users(limit=limit, offset=offset))
@@ -222,24 +254,30 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
     gaps = gaps or Gaps()
     rows = []
     for user in users:
-        cells = user_cells(user, names)
-        rows.append([cells.get(h, "") for h in USERS_SHEET_HEADERS])
+        cells = export_cells(user, names)
+        rows.append([cells.get(h, "") for h in EXPORT_HEADERS])
     target = AtomicFile(path)
     wb = new_workbook(target.temp)
     try:
-        write_sheet(wb, "Users", list(USERS_SHEET_HEADERS), rows)
-        for sheet, id_col, table in (("Roles", "roleId", names.roles), ("Bots", "botId", names.bots),
-                                     ("Groups", "groupId", names.groups)):
-            write_sheet(wb, sheet, ["name", id_col], [[name, ident] for ident, name in sorted(
-                table.items(), key=lambda item: item[1].casefold())])
-        about = [[_("host"), host], [_("exported"), dt.datetime.now().astimezone().isoformat(timespec="seconds")],
-                 [_("users"), str(len(users))], [_("requests"), str(requests)]]
+        write_sheet(wb, "Users", list(EXPORT_HEADERS), rows)
+        for sheet, kind, id_col in (("Roles", "role", "roleId"), ("Bots", "bot", "botId"), ("Groups", "group", "groupId")):
+            # every name the account gives one id, stamped with its host: a run on another host never takes its ids
+            write_sheet(wb, sheet, ["name", id_col, "host"], [[name, ident, host] for ident, name in sorted(
+                names.table(kind).items(), key=lambda item: item[1].casefold()) if fold(name) not in names.twins[kind]])
+        not_carried = never_carried(users)
+        about = [["host", host, _("the account these users, names and ids are of")],
+                 ["exported", dt.datetime.now().astimezone().isoformat(timespec="seconds"), _("when")],
+                 ["users", str(len(users)), _("users exported")], ["requests", str(requests), _("requests made")],
+                 ["not-carried", ", ".join(not_carried),
+                  _("fields no reply of the account carried: blank for every user here, and not carried to another "
+                    "account")]]
         if gaps.listing is not None and gaps.listing.total is not None:
-            about.append([_("users the account says it has"), str(gaps.listing.total)])
-        about += [["", line] for line in gaps.lines()]
-        about.append(["", _("The Users sheet is an input file (ids in roles, groups and botTasks; names beside them). "
-                            "The Roles, Bots and Groups sheets map the names seen to their ids.")])
-        write_sheet(wb, "About", [_("item"), _("value")], about, width=40)
+            about.append(["total", str(gaps.listing.total), _("users the account says it has")])
+        about += [["", line, ""] for line in gaps.lines()]
+        about.append(["", _("The Users sheet is an input file: role, bot and group names in roles, groups and "
+                                "botTasks (an id where the account holds a name twice), their ids beside them. Added "
+                                "to another account, the names are looked up there; the ids are this account's."), ""])
+        write_sheet(wb, "About", ["item", "value", _("what it is")], about, width=40)
         without = set(gaps.without_details)
         incomplete = ([[email, "", _("in an earlier read of the listing, not in the last")]
                        for email in (gaps.listing.unsure if gaps.listing is not None else [])]
@@ -254,6 +292,13 @@ def write_export(path: Path, users: list[dict[str, Any]], host: str, requests: i
         raise
     target.commit()
     return path
+
+
+def never_carried(users: list[dict[str, Any]]) -> list[str]:
+    """The userInfo fields no user's reply held at all (the documented usersInfo gives names and the email only):
+    an export cannot carry them, so a migration says so."""
+    held = {name for user in users for name in (user.get("userInfo") or {})}
+    return [name for name in schema.USER_INFO_FIELDS if name not in held and name != "emailId"]
 
 
 __all__ = ["ExportOutcome", "RunStopped", "export_account", "export_account_async", "write_export"]

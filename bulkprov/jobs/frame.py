@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from bulkprov.errors import (
     RunStopped,
 )
 from bulkprov.i18n import gettext as _
-from bulkprov.io import Table, open_table, read_lookups
+from bulkprov.io import RawRow, Table, open_table, read_lookups
 from bulkprov.io.guard import file_sha256
 from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
@@ -49,6 +50,7 @@ from bulkprov.jobs.settings import (
     now,
 )
 from bulkprov.jobs.stopping import RuntimeLimit
+from bulkprov.kore.directory import Directory
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
@@ -83,29 +85,59 @@ class Checked:
         return [r for r in self.rows if not r.valid]
 
 
-def make_validator(table: Table, settings: JobSettings) -> Validator:
+def make_validator(table: Table, settings: JobSettings, directory: Directory | None = None, *,
+                   deferred: bool = False) -> Validator:
+    """The validator of a run: the command's rules, and names resolved against ``directory`` (the account
+    written to, :mod:`bulkprov.jobs.names`; ``deferred``: read once a row writes a name) or, without one, the
+    lookup sheets."""
     extra = read_lookups(settings.lookups_file) if settings.lookups_file else None
     command = "add" if settings.command in ROSTER_COMMANDS else settings.command
     validator = Validator(table, command, lookups=extra, builder_default=settings.builder_default,
-                          strict_ids=settings.strict_ids)
+                          strict_ids=settings.strict_ids, directory=directory, target=settings.host or None,
+                          deferred=deferred)
     if settings.command == "apply" and "action" not in validator.index:
         raise MissingColumn("action", path=table.path)
     return validator
 
 
-def check_rows(table: Table, settings: JobSettings) -> Checked:
+def check_rows(table: Table, settings: JobSettings, validator: Validator | None = None) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
-    validator = make_validator(table, settings)
-    keep = settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
-    checked = Checked([], {})
+    validator = validator or make_validator(table, settings)
+    checked, keep = Checked([], {}), _keeps_users(settings)
     for raw in table.rows:
-        row = validator.check(raw)
-        if not keep:
-            row.user = {}
-        if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
-            checked.cells[raw.row] = raw.cells
-        checked.rows.append(row)
+        _keep(checked, raw, validator.check(raw), keep)
     return checked
+
+
+async def check_rows_with_names(table: Table, settings: JobSettings, validator: Validator, names: Any) -> Checked:
+    """:func:`check_rows` a chunk at a time, names against the account written to: a chunk whose rows the
+    validator noted (a name written before the directory was read, a name it did not know) is checked again
+    once ``names`` (:class:`~bulkprov.jobs.names.AccountNames`) has read it -- at most one chunk twice."""
+    checked, keep = Checked([], {}), _keeps_users(settings)
+    rows = iter(table.rows)
+    while batch := list(itertools.islice(rows, CHECK_CHUNK)):
+        results = [validator.check(raw) for raw in batch]
+        if validator.refreshable:
+            again = await names.check_again(validator, batch)
+            results = [again.get(raw.row, row) for raw, row in zip(batch, results, strict=True)]
+        for raw, row in zip(batch, results, strict=True):
+            _keep(checked, raw, row, keep)
+    return checked
+
+
+CHECK_CHUNK = 2048
+
+
+def _keeps_users(settings: JobSettings) -> bool:
+    return settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
+
+
+def _keep(checked: Checked, raw: RawRow, row: CheckedRow, keep: bool) -> None:
+    if not keep:
+        row.user = {}
+    if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
+        checked.cells[raw.row] = raw.cells
+    checked.rows.append(row)
 
 
 def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
@@ -166,7 +198,7 @@ def exit_code_for(summary: RunSummary, stop_errors: list[RunStopped] | None = No
     if summary.aborted:
         return EXIT_ABORTED
     totals = summary.status_totals()
-    bad = totals["invalid"] + totals["failed"] + totals["not_attempted"]
+    bad = sum(totals[s] for s in FAILED_STATUSES)
     return EXIT_ROWS_FAILED if bad else EXIT_OK
 
 
@@ -203,6 +235,8 @@ class Job:
     out_path: Path
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
     snapshot: InputSnapshot | None = None  # the input as read (size, mtime, SHA-256): is it still that file?
+    validator: Validator | None = None  # what the checks found beyond the rows (a migration's bot tasks not carried)
+    approved: Any = None  # the approved request (bulkprov.approvals.store.Request) the gate let this run use
 
     def check_unchanged_before_sending(self) -> None:
         """The file must still be the one read when the first request is about to leave (exit 2)."""
@@ -244,11 +278,24 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     return Job(path, settings, table, Checked([], {}), summary, out_path, snapshot=snapshot)
 
 
-def begin(path: Path, settings: JobSettings, fmt: str) -> Job:
-    """Load and validate every row into memory (the sending commands and sync)."""
+async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = None) -> Job:
+    """Load and validate every row into memory (the sending commands and sync), names against the account
+    written to (read again once for rows naming something it did not know)."""
+    from bulkprov.jobs.names import account_names
+
     job = open_job(path, settings, fmt)
-    job.checked = check_rows(job.table, settings)
+    async with account_names(path, settings, credentials) as names:
+        job.validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
+        job.checked = await check_rows_with_names(job.table, settings, job.validator, names)
+    note_names(job.summary, names)
     return job
+
+
+def note_names(summary: RunSummary, names: Any) -> None:
+    """Where the run's role, bot and group names came from, in its Summary (the fallback as a warning)."""
+    summary.settings[_("role, bot and group names")] = names.said
+    if names.source == "unavailable":
+        summary.warnings.append(names.said)
 
 
 def input_hash(path: Path) -> concurrent.futures.Future[str]:
@@ -292,7 +339,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
                          list(job.stop_errors))
     from bulkprov.approvals.record import record_run
 
-    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors)
+    outcome.audit_head = record_run(settings, summary, outcome.exit_code, job.stop_errors, job.approved)
     if settings.webhook and settings.command != "validate" and not settings.dry_run:
         await notify_run(settings.webhook, run_body(
             summary, exit_code=outcome.exit_code, codes=[e.code for e in outcome.stop_errors],
@@ -305,7 +352,7 @@ def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
     """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
     for row in rows:
         result = results.get(row.row) if row.notes else None
-        if result is not None and result.status in (Status.SUCCESS.value, Status.VALID.value):
+        if result is not None and result.status in (Status.SUCCESS, Status.VALID):
             note = "; ".join(row.notes)
             result.reason = f"{result.reason}; {note}" if result.reason else note
 

@@ -12,6 +12,7 @@ from bulkprov.io.xlsx import check_new
 from bulkprov.jobs.frame import failure_cells, load, write_results
 from bulkprov.jobs.runs import in_flight_result
 from bulkprov.jobs.settings import JobSettings, now_text
+from bulkprov.model import NOT_ATTEMPTED_CODE
 from bulkprov.outputs.results import RunSummary, results_path
 from bulkprov.state.ledger import Ledger, RunInfo, has_ledger, state_dir_access
 
@@ -53,7 +54,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
         if r.state == "in_flight":
             results[r.row] = in_flight_result(r)
         elif r.state == "pending":
-            results[r.row].reason = OUTCOME_CODES["not-attempted"].render("pending")
+            results[r.row].reason = OUTCOME_CODES[NOT_ATTEMPTED_CODE].render("pending")
     settings = JobSettings(command=info.command, output=output, results_format=fmt, use_ledger=False)
     input_path = Path(info.input_path)
     headers, cells = ["emailId", "orgUserId"], {r.row: [r.email, r.org_user_id] for r in records}

@@ -88,7 +88,7 @@ async def run_job_async(path: str | Path, settings: JobSettings, *, credentials:
             from bulkprov.approvals.record import prepare, record_refused, record_run
 
             try:
-                prepare(settings, credentials)  # the account, its current policy, a writable audit trail
+                settings = prepare(settings, credentials)  # the account, its current policy, a writable trail
             except BulkprovError as exc:
                 await report_refusal(path, settings, exc, started)
                 raise

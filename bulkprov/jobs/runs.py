@@ -18,7 +18,7 @@ from typing import Any
 from bulkprov.errors import InterruptedRunPending, RetryOtherFile, RunStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.settings import JobSettings, now_text, state_dir_for
-from bulkprov.model import CheckedRow, RowResult, Status
+from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.outputs.results import RunSummary
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.state.ledger import Ledger, LedgerWriteFailed, payload_hash
@@ -95,7 +95,7 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
     previous = ledger.unfinished_run(settings.command, summary.input_sha256, host)
     if settings.resume and previous is not None:
         records = ledger.rows(previous.id)
-        done = {r.row: r.result() for r in records if r.state == "done" and r.status != "invalid"}
+        done = {r.row: r.result() for r in records if r.state == "done" and r.status != Status.INVALID}
         uncertain = {r.row for r in records if r.state == "in_flight"}
         log.info(_("resuming run %s: %d rows already done, %d to check first, %d to send"), previous.id, len(done),
                  len(uncertain), len(valid) - len(done) - len(uncertain))
@@ -121,7 +121,7 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
         settings=summary.settings,
         rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row]) for r in to_send],
         done=[*known.values(), *done.values()], retry_of=settings.retry_failed,
-        payloads={r.row: r.user for r in to_send if r.action == "update"}, run_id=settings.run_id)
+        payloads={r.row: r.user for r in to_send if r.action == Action.UPDATE}, run_id=settings.run_id)
     if done:
         log.info(_("%d rows skipped: done by earlier runs"), len(done))
     return run_id, done, _ours_uncertain(ledger, host, to_send)
@@ -131,7 +131,7 @@ def _ours_uncertain(ledger: Ledger, host: str, rows: list[CheckedRow]) -> set[in
     """Rows an earlier run sent without learning the outcome: "already exists" (add) or "not found"
     (remove) for them is this tool's own earlier work, a confirmed success."""
     out: set[int] = set()
-    for action in ("add", "remove"):
+    for action in (Action.ADD, Action.REMOVE):
         keys = ledger.uncertain_keys(host, action)
         out |= {r.row for r in rows if r.action == action and r.key.id in keys}
     return out
@@ -149,7 +149,7 @@ def _not_retried(ledger: Ledger, settings: JobSettings, summary: RunSummary,
     base = ledger.run(settings.retry_failed or "")
     if base.input_sha256 != summary.input_sha256:
         raise RetryOtherFile(run_id=base.id, input=base.input_path)
-    failed = {r.row for r in ledger.rows(base.id) if r.status in ("failed", "not_attempted") or r.state != "done"}
+    failed = {r.row for r in ledger.rows(base.id) if r.status in (Status.FAILED, Status.NOT_ATTEMPTED) or r.state != "done"}
     return {r.row: RowResult.of(r, Status.SKIPPED, _skipped("not-retried", run_id=base.id), "skipped-done")
             for r in valid if r.row not in failed}
 
@@ -273,7 +273,7 @@ def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], re
     merged_results = dict(results)
     for rec in records:
         sent = rec.state == "in_flight"  # its request left and no outcome came back: it may be applied
-        if not sent and (rec.state != "done" or rec.status != "success"):
+        if not sent and (rec.state != "done" or rec.status != Status.SUCCESS):
             continue
         row = by_row.get(rec.row) or CheckedRow.make(rec.row, rec.action, rec.email, rec.org_user_id,
                                                       payloads.get(rec.row))

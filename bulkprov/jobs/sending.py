@@ -16,10 +16,11 @@ from bulkprov.errors import OUTCOME_CODES, BulkprovError, RunStopped, StateDirUn
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.frame import Context, Job, begin, end
 from bulkprov.jobs.internal import internal_error
+from bulkprov.jobs.migration import say_before_sending
 from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
-from bulkprov.model import CheckedRow, RowResult, Status
+from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult
 from bulkprov.outputs.results import RunSummary
 from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
 
@@ -28,7 +29,8 @@ log = logging.getLogger("bulkprov")
 
 async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    job = begin(path, settings, settings.results_format)
+    job = await begin(path, settings, settings.results_format, ctx.credentials)
+    say_before_sending(job, log)  # another account's export: what cannot be carried, before anything is sent
     checked, summary = job.checked, job.summary
     results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     job.check_unchanged_before_sending()
@@ -38,8 +40,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             summary.aborted = " / ".join(s.message for s in stops)
             job.stop_errors.extend(stops)
             for row in checked.valid:
-                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
-                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
+                                                           "guard")
             return await end(job, results, None, [])
         try:
             report = await send_rows(path, settings, checked.rows, results, summary, ctx)
@@ -52,9 +54,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
             for row in checked.valid:
                 if row.row not in report.results:
-                    report.results[row.row] = known.get(row.row) or RowResult.of(
-                        row, Status.NOT_ATTEMPTED, OUTCOME_CODES["not-attempted"].render(stopped=report.aborted),
-                        "not-attempted")
+                    report.results[row.row] = known.get(row.row) or RowResult.not_attempted(
+                        row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
         results.update(report.results)
         summary.aborted = report.aborted
         summary.run_id = report.run_id or summary.run_id
@@ -63,6 +64,8 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
             job.stop_errors.append(report.stop_error)
         job.changed_after_sending()
         users = report.users if settings.command == "lookup" else None
+        if users:
+            await org_ids_from_listing(users, path, settings, ctx.credentials)
         return await end(job, results, report, checked.valid, users)
 
 
@@ -76,10 +79,12 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     if settings.resume and settings.use_ledger:
         with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
-    return await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
-                           input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
-                           confirm=ctx.confirm,
-                           resuming=resuming)
+    verdict = await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+                              input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
+                              confirm=ctx.confirm,
+                              resuming=resuming)
+    job.approved = verdict.approved  # the approval this run consumed: its audit record names it
+    return verdict.stops
 
 
 async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
@@ -118,6 +123,33 @@ async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow]
     merged.update(report.results)
     return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
                           users=report.users, before=report.before, requests=report.requests, notes=report.notes)
+
+
+async def org_ids_from_listing(users: dict[int, dict], path: Path, settings: JobSettings, credentials: Any) -> None:
+    """A lookup's users with the orgUserId only the account listing gives (the documented usersInfo reply has
+    none): read once, when some user lacks it; a refused listing leaves them as they are, said once."""
+    missing = [row for row, user in users.items() if not (user.get("userInfo") or {}).get("orgUserId")]
+    if not missing or credentials is None or not settings.host:
+        return
+    from bulkprov.directory.account import AccountDirectory, Budget
+    from bulkprov.jobs.names import rate_budget
+    from bulkprov.kore import CallFailed, KoreClient
+    from bulkprov.kore.listing import list_account, merge_user
+
+    log.info(_("reading the account listing: usersInfo does not give the orgUserIds of %d users"), len(missing))
+    with rate_budget(settings, state_dir_for(path, settings)) as limiter:
+        async with KoreClient(settings.host, credentials, timeout=settings.timeout) as client:
+            pager = AccountDirectory(client, Budget(limiter, settings.max_attempts, settings.rate_wait_cap))
+            try:
+                listing = await list_account(pager)
+            except CallFailed as exc:
+                log.warning(_("the account listing could not be read (%s): the lookup's orgUserIds stay blank where "
+                              "usersInfo gives none"), exc.message)
+                return
+    for row in missing:
+        listed = listing.user_of(email=str((users[row].get("userInfo") or {}).get("emailId") or ""))
+        if listed is not None:
+            users[row] = merge_user(listed, users[row])
 
 
 def _wants_snapshot(settings: JobSettings) -> bool:

@@ -42,7 +42,6 @@ class JobSettings:
     builder_default: bool = False
     lookups_file: Path | None = None
     encoding: str | None = None  # a text input's encoding, instead of detecting it
-    input_name: str | None = None  # the input's name for people (the page: the uploaded file's), not its path
     ignore_columns: list[str] = field(default_factory=list)  # headers left unread (a misspelt one, on purpose)
     limits: LoaderLimits = field(default_factory=LoaderLimits)
     host: str | None = None
@@ -83,7 +82,6 @@ class JobSettings:
     account: Any = None    # bulkprov.approvals.policy.Account (host + client id): set by the runner from the credentials
     upload_id: str = ""    # the page's upload, linked from a request it makes
     input_name: str = ""   # the input's name as its owner knows it (the page's upload: the user's file name)
-    approved: Any = None   # the approved request this run consumed (bulkprov.approvals.store.Request)
     phrasing: Phrasing = field(default_factory=Phrasing)
 
     def public_settings(self) -> dict[str, str]:

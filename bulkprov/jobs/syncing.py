@@ -33,7 +33,7 @@ from bulkprov.jobs.settings import (
     JobSettings,
     state_dir_for,
 )
-from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status
+from bulkprov.model import NOT_ATTEMPTED_CODE, SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status
 from bulkprov.send.batches import estimate_seconds, plan_batches
 from bulkprov.send.limiter import parse_rate
 from bulkprov.state.ledger import Ledger, LedgerHooks
@@ -55,7 +55,8 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     if settings.resume:
         log.info(_("a sync always starts from the account as it is now: there is no run to resume, nothing is "
                    "done twice"))
-    job = begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format)
+    job = await begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format,
+                      ctx.credentials)
     checked, summary = job.checked, job.summary
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
@@ -98,20 +99,22 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         if not syncing:  # plan, and sync --dry-run: nothing changes
             return _planned(job, plan, path)
         job.check_unchanged_before_sending()  # a roster still being written is never applied (exit 2)
-        refusals = await _gate(_refusals(plan, settings, ctx.confirm), plan, settings, path,
-                               summary.input_sha256)  # four eyes: a pending request, or an approved plan
+        refused, settings = _refusals(plan, settings, ctx.confirm)
+        job.settings = settings  # a yes at the terminal is an override: the run's audit record names it
+        refusals = await _gate(refused, plan, settings, path, summary.input_sha256,
+                               job)  # four eyes: a pending request, or an approved plan
         results = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
             summary.aborted = " / ".join(r.message for r in refusals)
             job.stop_errors.extend(refusals)
             for row in changes:
-                results[row.row] = RowResult.of(row, Status.NOT_ATTEMPTED,
-                                                OUTCOME_CODES["guard"].render(stopped=summary.aborted), "guard")
+                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
+                                                           "guard")
             ledger.add_rows(summary.run_id, [], list(results.values()))  # a guard's night, with its rows
         else:
             ledger.add_rows(summary.run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
-                            list(results.values()), {r.row: r.user for r in changes if r.action == "update"})
+                            list(results.values()), {r.row: r.user for r in changes if r.action == Action.UPDATE})
             for item in plan.items:  # the undo file restores users as the plan found them, after any crash
                 if item.action in ("update", "remove") and item.row.key.id in plan.current:
                     ledger.keep_before_image(summary.run_id, item.row.row, plan.current[item.row.key.id])
@@ -148,7 +151,7 @@ class SyncHooks(LedgerHooks):
         gone: list[str] = []
         for result in results:
             item = self.items.get(result.row)
-            if item is None or result.status != Status.SUCCESS.value:
+            if item is None or result.status != Status.SUCCESS:
                 continue
             row = item.row
             if item.action == "remove":
@@ -219,19 +222,21 @@ async def _warn_if_state_lost(job: Job, settings: JobSettings, credentials: Any,
     return requests
 
 
-def _refusals(plan: planning.Plan, settings: JobSettings, confirm: ConfirmFn | None) -> list[GuardStopped]:
-    """Why the sync must not run (a changed approved plan, the guards); empty to go ahead."""
+def _refusals(plan: planning.Plan, settings: JobSettings,
+              confirm: ConfirmFn | None) -> tuple[list[GuardStopped], JobSettings]:
+    """Why the sync must not run (a changed approved plan, the guards; empty to go ahead), and the run's
+    settings with a yes at the terminal as its Builder override (a new object: settings are never edited)."""
     if settings.plan_file and read_plan_fingerprint(settings.plan_file) != plan.fingerprint:
-        return [GuardStopped("plan-changed", plan=str(settings.plan_file))]
+        return [GuardStopped("plan-changed", plan=str(settings.plan_file))], settings
     builder = [g for g in plan.guards if g.variant == "builder"]
     if builder and confirm is not None and confirm("builder", builder[0].params["count"]):
-        settings.allow_builder = builder[0].params["count"]
+        settings = dataclasses.replace(settings, allow_builder=builder[0].params["count"])
         plan.guards = [g for g in plan.guards if g.variant != "builder"]
-    return list(plan.guards)
+    return list(plan.guards), settings
 
 
 async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSettings, path: Path,
-                input_sha256: str) -> list[RunStopped]:
+                input_sha256: str, job: Job) -> list[RunStopped]:
     """sync's plan through the one gate (:mod:`bulkprov.approvals.gate`): its guards judged as every command's are."""
     from bulkprov.approvals.gate import approval_fingerprint, effective_policy, judge
 
@@ -248,16 +253,18 @@ async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSe
                "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
                "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
                            for i in plan.of("update") for c in i.changes][:10_000]}
-    return await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
-                       input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)
+    verdict = await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
+                          input_name=settings.input_name or path.name, input_sha256=input_sha256, summary=summary)
+    job.approved = verdict.approved  # the approval this run consumed: its audit record names it
+    return verdict.stops
 
 
 def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:
     summary = job.summary
     for item in plan.items:
-        summary.counts[(item.action, Status.PLANNED.value)] += 1
+        summary.counts[(item.action, Status.PLANNED)] += 1
     if plan.invalid:
-        summary.counts[("", Status.INVALID.value)] += len(plan.invalid)
+        summary.counts[("", Status.INVALID)] += len(plan.invalid)
     written = write_plan(job.out_path, plan, path, summary.input_sha256)
     summary.plan.extend(describe(plan))
     results = {r.row: RowResult.invalid(r) for r in plan.invalid}
@@ -268,8 +275,7 @@ async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> 
     job.summary.aborted = exc.message
     job.stop_errors.append(exc)
     results = {r.row: RowResult.invalid(r) if r.errors else
-               RowResult.of(r.as_action("sync"), Status.NOT_ATTEMPTED,
-                            OUTCOME_CODES["not-attempted"].render(stopped=exc.message), "not-attempted")
+               RowResult.not_attempted(r.as_action(Action.SYNC), OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=exc.message))
                for r in job.checked.rows}
     if ledger is not None:  # listed as interrupted: the next sync finishes it
         ledger.add_rows(job.summary.run_id, [], list(results.values()))
@@ -283,16 +289,16 @@ async def _current_state(valid: list[CheckedRow], previous: Roster, settings: Jo
 
     wanted: dict[str, CheckedRow] = {}
     for r in valid:
-        wanted.setdefault(r.key.id, CheckedRow.make(r.row, "lookup", r.email, r.org_user_id))
+        wanted.setdefault(r.key.id, CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id))
     for i, (key, email, org) in enumerate(previous, start=1):
-        wanted.setdefault(key, CheckedRow.make(SYNTHETIC_ROW_BASE + i, "lookup", email, org))
+        wanted.setdefault(key, CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org))
     rows = list(wanted.values())
     if not rows:
         return {}, 0
     report = await dispatch_rows(rows, settings, credentials, limiter=limiter, announce=False)
     if report.aborted:
         raise GuardStopped("account-unreadable", reason=report.aborted)
-    broken = [r for r in report.results.values() if r.status != "success" and r.error_code != "not-found"]
+    broken = [r for r in report.results.values() if r.status != Status.SUCCESS and r.error_code != "not-found"]
     if broken:
         raise GuardStopped("account-unreadable", reason=f"{len(broken)} users: {broken[0].reason}")
     by_row = {r.row: r for r in rows}
@@ -306,8 +312,8 @@ def _applied(plan: planning.Plan, results: dict[int, RowResult]) -> Roster:
     for item in plan.items:
         row = item.row
         result = results.get(row.row)
-        gone = item.action == "remove" and result is not None and result.status == "success"
-        exists = item.action in ("unchanged", "update") or (result is not None and result.status == "success")
+        gone = item.action == "remove" and result is not None and result.status == Status.SUCCESS
+        exists = item.action in ("unchanged", "update") or (result is not None and result.status == Status.SUCCESS)
         if item.action == "remove" and not gone:
             exists = True
         if exists and not gone:

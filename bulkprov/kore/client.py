@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from bulkprov import __version__
+from bulkprov.keys import match_key
 from bulkprov.kore.auth import Credentials
 from bulkprov.kore.directory import PATHS, DirectoryPage, classify_page
 from bulkprov.kore.errors import CallFailed
@@ -36,7 +37,6 @@ from bulkprov.kore.hosts import is_loopback, normalize_host
 from bulkprov.kore.listing import ListPage, classify_listing
 from bulkprov.kore.replies import CallResult, Requested, classify, classify_exception
 from bulkprov.kore.transport import AiohttpTransport, Reply, Transport
-from bulkprov.model import match_key
 
 log = logging.getLogger("bulkprov.client")
 

@@ -158,6 +158,16 @@ FACTS: tuple[Fact, ...] = (
          if_wrong="Admin roles are mapped from the listing's pairs (read until every admin role is mapped, at most "
                   "10 pages of 200 users); a name held with two ids, or held by nobody, has no id and is said so "
                   "(the About sheet, a warning), never guessed."),
+    Fact("No documented reply (usersInfo, the account listing) carries a user's activation state.",
+         if_wrong="An export cannot carry it: a migration says, before it sends, that every user arrives active on "
+                  "the target (one deactivated on the source too); a reply that carried it would still be ignored."),
+    Fact("Dialogs (the `dg-` ids of `assignBotTasks`) have no names in any documented reply, and a dialog id is of "
+         "one account's bot.",
+         if_wrong="An export added to another account does not send its bot tasks (their rows say so, the plan "
+                  "counts them): the target's administrator assigns them. Added to its own account, they are sent."),
+    Fact("Roles, bots and groups cannot be created through the documented API.",
+         if_wrong="A name the target lacks is a row error naming it, and a migration lists every such name before "
+                  "it sends, for an administrator to create first; bulkprov never creates one."),
     Fact("The bots reply's `jwtApps[].clientSecret` is the only secret in the three replies.",
          if_wrong="bulkprov removes every credential-looking key (`jwtApps`, `clientSecret`, `secret`, `token`, "
                   "`password`, `apiKey` ...) at any depth as it reads a reply, and keeps only the names, ids, "

@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkprov.i18n import gettext as _
+from bulkprov.keys import match_key
 from bulkprov.kore.errors import CallFailed, RequestRefused, ServerFailed
 from bulkprov.kore.replies import _parse_json, whole_failure
-from bulkprov.model import match_key
 
 log = logging.getLogger("bulkprov.listing")
 

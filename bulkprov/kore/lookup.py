@@ -23,10 +23,10 @@ from dataclasses import replace
 from typing import Any
 
 from bulkprov.i18n import gettext as _
+from bulkprov.keys import match_key
 from bulkprov.kore.errors import AuthFailed, CallFailed, OutcomeUnknown, RequestRefused
 from bulkprov.kore.listing import DEFAULT_PAGE_SIZE, AccountListing, Slot, list_account
 from bulkprov.kore.replies import CallResult, UserOutcome
-from bulkprov.model import match_key
 
 INFO_CHUNK = 200
 

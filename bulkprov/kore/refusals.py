@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bulkprov.bodies import change_entries
 from bulkprov.errors import OUTCOME_CODES
 
 _REFUSAL = re.compile(r"invalid|not found|not exist|doesn t exist|unknown|no such|not available")
@@ -40,11 +41,7 @@ def refused_kind(message: str) -> str:
 
 def _entries(user: Mapping[str, Any], kind: str) -> list[str]:
     """The ids of a kind a user object sends (an add's lists, an update's ``addTo`` and ``removeFrom``)."""
-    def listed(value: Any) -> list[Any]:
-        if isinstance(value, dict):
-            return [*(value.get("addTo") or []), *(value.get("removeFrom") or [])]
-        return list(value or []) if isinstance(value, list) else []
-
+    listed = change_entries
     out: list[str] = []
     if kind == "group":
         out = [g for g in listed(user.get("groups")) if isinstance(g, str)]

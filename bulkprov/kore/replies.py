@@ -9,7 +9,7 @@ the failure shapes are loosely documented: failure lists as arrays or a single o
 Get Users Info page prints its failure as one object), reasons as a string, an object with
 ``message`` or ``errors: [{msg}]``, users named by ``emailId`` at the top level or under
 ``userInfo``, with or without ``orgUserId``.  The server may echo emails in another case (matching
-uses :func:`bulkprov.model.match_key`); usersInfo returns found users and failure entries mixed in
+uses :func:`bulkprov.keys.match_key`); usersInfo returns found users and failure entries mixed in
 one array.  Reason messages map to stable codes (``already-exists``, ``not-found``,
 ``invalid-email``, else ``server-refused``).
 
@@ -39,12 +39,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
+from bulkprov.keys import match_key
+
+if TYPE_CHECKING:
+    import aiohttp
+
 from bulkprov.kore.errors import (
     AuthFailed,
     CallFailed,
@@ -55,7 +58,6 @@ from bulkprov.kore.errors import (
     one_line,
 )
 from bulkprov.kore.writes import reply_words, write_verdict
-from bulkprov.model import match_key
 from bulkprov.schema import EMAIL_RE
 
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached"
@@ -90,7 +92,7 @@ class CallResult:
 
     status: int
     outcomes: dict[str, UserOutcome]
-    """One per requested user the reply settles, keyed by :func:`bulkprov.model.match_key` of the key
+    """One per requested user the reply settles, keyed by :func:`bulkprov.keys.match_key` of the key
     sent; the users it does not settle are in :attr:`unconfirmed` instead."""
     unmatched: list[UserOutcome] = field(default_factory=list)
     """Entries of the reply that name no requested user (kept, never dropped)."""
@@ -480,6 +482,8 @@ def _connect_reason(exc: aiohttp.ClientConnectorError) -> str:
 
 def classify_exception(exc: BaseException, *, timeout: float | None = None) -> CallFailed | None:
     """Map a transport exception to a :class:`CallFailed`; None for anything else (a bug)."""
+    import aiohttp  # here, not at the top: the validation stage reads this module's parsers without a network
+
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ServerFailed(_("timed out connecting to the server ({name})").format(name=name), sent=False)

@@ -24,18 +24,27 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkprov import i18n
+from bulkprov import i18n, units
 from bulkprov.errors import OutputUnwritable
 from bulkprov.i18n import gettext as _
 from bulkprov.io import xlsxstream
 from bulkprov.io.xlsx import AtomicFile, check_writable
 from bulkprov.io.xlsxcharts import Chart
 from bulkprov.io.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
-from bulkprov.model import FAILED_STATUSES, STATUSES, SYNTHETIC_ROW_BASE, RowRef, RowResult, UserKey
+from bulkprov.model import (
+    FAILED_STATUSES,
+    STATUSES,
+    SYNTHETIC_ROW_BASE,
+    Action,
+    RowRef,
+    RowResult,
+    Status,
+    UserKey,
+)
 from bulkprov.schema import RESULT_COLUMNS
 
 __all__ = ["FAILED_STATUSES", "STATUSES", "SYNTHETIC_ROW_BASE", "ResultWriter", "RowResult", "RunSummary",
@@ -70,13 +79,6 @@ class RunSummary:
         for (_action, status), n in self.counts.items():
             totals[status] += n
         return totals
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["counts"] = [{"action": a, "status": s, "rows": n} for (a, s), n in sorted(self.counts.items())]
-        data["totals"] = dict(self.status_totals())
-        data["reasons"] = dict(self.reasons.most_common())
-        return data
 
 
 _CSV_FORMULA_RE = re.compile(r"^(?:[=@\t\r]|[+-](?![\d .()]*$))")
@@ -120,9 +122,9 @@ def read_results(path: Path) -> Iterator[RowResult]:
         row = record.get("row")
         number = int(row) if row not in (None, "") else next(synthetic)
         http = record.get("http_status")
-        yield RowResult(RowRef(number, _text(record.get("action")),
+        yield RowResult(RowRef(number, Action(_text(record.get("action"))),
                                UserKey(_text(record.get("emailId")), _text(record.get("orgUserId")))),
-                        _text(record.get("status")), _text(record.get("reason")), _text(record.get("error_code")),
+                        Status(_text(record.get("status"))), _text(record.get("reason")), _text(record.get("error_code")),
                         int(http) if http not in (None, "") else None, int(record.get("attempts") or 0),
                         _text(record.get("batch")))
 
@@ -217,7 +219,7 @@ class ResultWriter:
 
     def add(self, result: RowResult, input_cells: list[str] | None = None) -> None:
         """Record one row; ``input_cells`` (the row as read) feed the Failures sheet."""
-        if result.status in FAILED_STATUSES and result.status != "not_attempted":
+        if result.status in FAILED_STATUSES and result.status != Status.NOT_ATTEMPTED:
             self.reasons[result.error_code or result.status] += 1
         if self.fmt == "xlsx":
             r = result
@@ -234,8 +236,8 @@ class ResultWriter:
         else:
             self._fh.write(json.dumps(result.as_record(), ensure_ascii=False) + "\n")
 
-    def add_valid(self, rows: list[int], actions: list[str], emails: list[str], org_user_ids: list[str],
-                  status: str) -> None:
+    def add_valid(self, rows: list[int], actions: list[Action], emails: list[str], org_user_ids: list[str],
+                  status: Status) -> None:
         """Rows that need no reason, at once (the check-only path's common case): the same cells
         :meth:`add` writes for ``RowResult.of(row, status)``, made a whole chunk at a time."""
         if self.fmt == "xlsx":
@@ -388,7 +390,7 @@ def _when(text: str) -> str:
     if not text or i18n.current() == i18n.DEFAULT:
         return text
     try:
-        return i18n.format_datetime(dt.datetime.fromisoformat(text))
+        return units.format_datetime(dt.datetime.fromisoformat(text))
     except ValueError:
         return text
 
@@ -399,8 +401,8 @@ def _sheet(name: str, headers: list[str]) -> Sheet:
     return Sheet(name, headers, widths)
 
 
-def _plain_results_xml(first: int, rows: list[int], actions: list[str], emails: list[str],
-                       org_user_ids: list[str], status: str) -> str:
+def _plain_results_xml(first: int, rows: list[int], actions: list[Action], emails: list[str],
+                       org_user_ids: list[str], status: Status) -> str:
     """Results rows of reason-less results as sheet XML: one f-string a row when every value of the
     chunk is plain text and present (the common case), else row by row the careful way."""
     if xlsxstream.plain_text([*actions, *emails, *org_user_ids, status]) and all(emails) and all(org_user_ids):

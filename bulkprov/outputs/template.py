@@ -54,9 +54,9 @@ INSTRUCTIONS = [
     N_("2. emailId is required to add a user. Every other column is optional; unknown columns are ignored."),
     N_("3. Lists (groups, roles, botTasks): separate entries with ; or a new line in the cell."),
     N_("4. roles: write ROLE for an admin role or ROLE@BOT for a bot role, e.g. Bot Tester@Support Bot."),
-    N_("5. Names used in groups/roles/botTasks must be listed in the Groups, Roles and Bots sheets with their ids"),
-    N_("   (ids come from the Bot Admin Console; `bulkprov directory` writes your account's). Ids can also be "
-       "written directly."),
+    N_("5. Names in groups/roles/botTasks are looked up in the account written to (its roles, bots and groups);"),
+    N_("   ids can also be written directly. The Roles, Bots and Groups sheets are needed only offline (their "
+       "example rows never stand for an account's names)."),
     N_("6. canCreateBot / isDeveloper: blank means FALSE - nobody gets Builder access by accident."),
     N_("7. Keep leading zeros (zip, employee numbers) by formatting those columns as Text."),
     N_("8. Check the file with:  bulkprov validate users.xlsx   then run:  bulkprov add users.xlsx"),

@@ -24,11 +24,11 @@ from typing import Any
 
 from bulkprov import schema
 from bulkprov._faults import fault_point
-from bulkprov.check.validator import TASKS_ADD, TASKS_REMOVE
+from bulkprov.bodies import undo_lists, user_to_cells
 from bulkprov.i18n import gettext as _
 from bulkprov.io.xlsx import AtomicFile
 from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
-from bulkprov.model import CheckedRow, RowResult
+from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import Names
 
 UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS]
@@ -36,15 +36,6 @@ UNDO_HEADERS = ["action", *schema.USER_SHEET_COLUMNS, *schema.NAME_COLUMNS]
 
 def undo_path(results_path: Path) -> Path:
     return results_path.with_name(f"{results_path.stem}.undo.xlsx")
-
-
-def _flip(change: Any, old: set[str], text) -> str:
-    """Entries that undo an addTo/removeFrom change, given what the user had before."""
-    if not isinstance(change, dict):
-        return ""
-    entries = [f"-{text(x)}" for x in change.get("addTo") or [] if text(x) not in old]
-    entries += [f"+{text(x)}" for x in change.get("removeFrom") or [] if text(x) in old]
-    return "; ".join(entries)
 
 
 def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> dict[str, str]:
@@ -58,31 +49,11 @@ def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> di
             notes.append(_("row {row} ({key}): {column} was blank before; set it by hand to undo").format(
                 row=row.row, key=row.key, column=name))
         cells[name] = "" if old is None else str(old)
-    old_groups = {g.get("groupId", "") if isinstance(g, dict) else str(g) for g in before.get("groups") or []}
-    cells["groups"] = _flip(row.user.get("groups"), old_groups, str)
-    cells["roles"] = _flip(row.user.get("roles"), set(schema.role_texts(before.get("roles"))), schema.role_text)
-    if "assignBotTasks" in row.user:
-        cells["botTasks"] = _undo_tasks(row.user["assignBotTasks"], before)
+    cells.update(undo_lists(row.user, before))
     for name in schema.BOOL_COLUMNS:
         if name in row.user and name in before:
             cells[name] = "TRUE" if before[name] else "FALSE"
     return cells
-
-
-def _undo_tasks(change: Any, before: dict[str, Any]) -> str:
-    """Per bot the change touched: ``-BOT`` (drop what the run left), then ``BOT:dialogs`` as before."""
-    if isinstance(change, dict):
-        bots = [t["botId"] for t in change.get(TASKS_ADD) or []] + list(change.get(TASKS_REMOVE) or [])
-    else:
-        bots = [t["botId"] for t in change or []]
-    previous = {str(t.get("botId")).casefold(): t for t in before.get("assignBotTasks") or [] if isinstance(t, dict)}
-    entries: list[str] = []
-    for bot in dict.fromkeys(bots):
-        entries.append(f"{schema.REMOVE_PREFIX}{bot}")
-        old = previous.get(str(bot).casefold())
-        if old and old.get("dialogs"):
-            entries.append(f"{old['botId']}:{','.join(old['dialogs'])}")
-    return "; ".join(entries)
 
 
 def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
@@ -97,11 +68,11 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
         result = results.get(row.row)
         if result is None or not undoable(result):
             continue
-        if row.action == "add":
+        if row.action == Action.ADD:
             out.append({"action": "remove", "emailId": row.email})
-        elif row.action == "remove":
+        elif row.action == Action.REMOVE:
             if row.row in before:
-                cells = schema.user_to_cells(before[row.row])
+                cells = user_to_cells(before[row.row])
                 if not cells.get("orgUserId") and row.org_user_id:  # removed by it: the key it had
                     cells["orgUserId"] = row.org_user_id
                 out.append({"action": "add", **cells})
@@ -109,14 +80,14 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
             else:
                 notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
                     row=row.row, key=row.key))
-        elif row.action == "update" and row.row in before:
+        elif row.action == Action.UPDATE and row.row in before:
             out.append(undo_update(row, before[row.row], notes))
-        elif row.action == "update":
+        elif row.action == Action.UPDATE:
             notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them back "
                            "by hand").format(row=row.row, key=row.key))
     for cells in out:
         cells.update(names.cells(cells))
-    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != "success"
+    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != Status.SUCCESS
                  and undoable(results[row.row]))
     if unsure:
         notes.append(_("{count} rows of this file undo changes whose outcome is unknown (the run stopped, or the "
@@ -127,7 +98,7 @@ def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
 
 def undoable(result: RowResult) -> bool:
     """A change the undo file covers: done, or sent with no known outcome (it may have been applied)."""
-    return result.status == "success" or (result.status == "failed" and result.error_code == "unverified")
+    return result.status == Status.SUCCESS or (result.status == Status.FAILED and result.error_code == "unverified")
 
 
 def not_restorable(added_back: list[tuple[dict[str, Any], dict[str, str]]]) -> list[str]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
-from bulkprov.model import CheckedRow
+from bulkprov.model import Action, CheckedRow
 from bulkprov.send.limiter import format_rate, schedule_floor
 from bulkprov.units import format_duration
 
@@ -20,7 +20,7 @@ from bulkprov.units import format_duration
 @dataclass
 class Batch:
     id: str
-    op: str                       # add | update | remove | lookup
+    op: Action                    # add | update | remove | lookup
     rows: list[CheckedRow]
     send_email: bool = True
     by_org_id: bool = False       # remove/lookup keyed by orgUserId
@@ -40,8 +40,8 @@ def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> l
     groups: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
     for row in rows:
         send = send_email if row.send_email is None else row.send_email
-        by_org = row.action in ("remove", "lookup") and not row.email
-        groups.setdefault((row.action, send if row.action == "add" else True, by_org), []).append(row)
+        by_org = row.action in (Action.REMOVE, Action.LOOKUP) and not row.email
+        groups.setdefault((row.action, send if row.action == Action.ADD else True, by_org), []).append(row)
     batches: list[Batch] = []
     for (op, send, by_org), members in groups.items():
         for i in range(0, len(members), batch_size):
@@ -50,17 +50,17 @@ def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> l
 
 
 # What a plan line says per operation (msgids of the bulkprov gettext domain).
-TO_DO = {"add": N_("{count} to add"), "update": N_("{count} to update"), "remove": N_("{count} to remove"),
-         "lookup": N_("{count} to lookup"), "sync": N_("{count} to sync")}
+TO_DO = {Action.ADD: N_("{count} to add"), Action.UPDATE: N_("{count} to update"),
+         Action.REMOVE: N_("{count} to remove"), Action.LOOKUP: N_("{count} to lookup"), Action.SYNC: N_("{count} to sync")}
 
 
 def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
                   windows: list[tuple[int, float]]) -> list[str]:
     """The plan printed before sending: rows per operation, requests, ETA, activation emails."""
-    per_op: dict[str, int] = {}
+    per_op: dict[Action, int] = {}
     for b in batches:
         per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
-    emails = sum(len(b.rows) for b in batches if b.op == "add" and b.send_email)
+    emails = sum(len(b.rows) for b in batches if b.op == Action.ADD and b.send_email)
     if not batches:
         return [_("nothing to send")]
     eta = estimate_seconds(len(batches), windows)
@@ -70,7 +70,7 @@ def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
             users=f"{sum(per_op.values()):,}", requests=f"{len(batches):,}", size=batch_size, concurrency=concurrency,
             eta=format_duration(eta), rate=format_rate(windows)),
     ]
-    if "add" in per_op:
+    if Action.ADD in per_op:
         lines.append(_("activation emails that will be sent: {count}").format(count=f"{emails:,}"))
     return lines
 

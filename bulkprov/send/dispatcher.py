@@ -47,6 +47,7 @@ from typing import Any
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from bulkprov._faults import fault_point
+from bulkprov.bodies import resolve_update
 from bulkprov.errors import (
     N_,
     OUTCOME_CODES,
@@ -71,10 +72,10 @@ from bulkprov.kore import (
 from bulkprov.kore.auth import TOKEN_LIFETIME
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
-from bulkprov.model import CheckedRow, RowResult
+from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
-from bulkprov.send.payloads import resolve_update
+from bulkprov.send.options import SendOptions
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
 from bulkprov.send.verify import Aborted, Verifier, confirmed
 
@@ -193,11 +194,11 @@ class Dispatcher:
             if row.row in self.report.results:
                 continue
             if self._rows.get(row.row, _RowState()).uncertain:
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("stopped", stopped=stopped),
+                self._finish(row, Status.FAILED, OUTCOME_CODES["unverified"].render("stopped", stopped=stopped),
                              "unverified")
             else:
-                code = "interrupted" if self.stop.is_set() and not self.report.aborted else "not-attempted"
-                self._finish(row, "not_attempted", OUTCOME_CODES[code].render(stopped=stopped), code)
+                code = "interrupted" if self.stop.is_set() and not self.report.aborted else NOT_ATTEMPTED_CODE
+                self._finish(row, Status.NOT_ATTEMPTED, OUTCOME_CODES[code].render(stopped=stopped), code)
         self._flush()
         self._emit_progress(final=True)
         return self.report
@@ -236,15 +237,15 @@ class Dispatcher:
                 self._check_running()
                 pending = [r for r in batch.rows if r.row not in self.report.results]
                 uncertain = {r.row for r in pending if self._rows.get(r.row, _RowState()).uncertain}
-                if uncertain and batch.op != "lookup":
+                if uncertain and batch.op != Action.LOOKUP:
                     pending = await self.verifier.verify(batch, pending, uncertain)
                 if not pending:
                     return
-                if self.snapshot and batch.op in ("update", "remove"):
+                if self.snapshot and batch.op in (Action.UPDATE, Action.REMOVE):
                     await self.verifier.snapshot(batch, pending)
                 result = await self._call(batch, pending)
                 fault_point("replied")
-                if batch.op == "lookup" and batch.by_org_id:
+                if batch.op == Action.LOOKUP and batch.by_org_id:
                     result = await self._orgs.complete(result, [r.org_user_id for r in pending])
                 self._reconcile(batch, pending, result)
                 if result.unmatched or result.unconfirmed:  # no success the reply did not state
@@ -302,12 +303,12 @@ class Dispatcher:
         return result
 
     async def _request(self, batch: Batch, rows: list[CheckedRow]) -> CallResult:
-        if batch.op == "add":
+        if batch.op == Action.ADD:
             return await self.client.add_users([r.user for r in rows], send_email=batch.send_email)
-        if batch.op == "update":
+        if batch.op == Action.UPDATE:
             return await self.client.update_users([resolve_update(r.user, self.report.before.get(r.row))
                                                    for r in rows])
-        call = self.client.remove_users if batch.op == "remove" else self.client.users_info
+        call = self.client.remove_users if batch.op == Action.REMOVE else self.client.users_info
         return await call(**key_args(rows))
 
     def _record_failure(self, batch: Batch, rows: list[CheckedRow], exc: CallFailed) -> None:
@@ -365,19 +366,19 @@ class Dispatcher:
     def _settle(self, batch: Batch, row: CheckedRow, outcome: UserOutcome, status: int | None) -> None:
         state = self._rows.setdefault(row.row, _RowState())
         if outcome.ok:
-            if batch.op == "lookup" and outcome.detail is not None:
+            if batch.op == Action.LOOKUP and outcome.detail is not None:
                 self.report.users[row.row] = outcome.detail
-            self._finish(row, "success", "", "", status, batch.id)
-        elif batch.op == "lookup" and not outcome.named:  # absence from a reply proves nothing
-            self._finish(row, "failed", outcome.message or OUTCOME_CODES["unverified"].render("left-out"),
+            self._finish(row, Status.SUCCESS, "", "", status, batch.id)
+        elif batch.op == Action.LOOKUP and not outcome.named:  # absence from a reply proves nothing
+            self._finish(row, Status.FAILED, outcome.message or OUTCOME_CODES["unverified"].render("left-out"),
                          "unverified", status, batch.id)
-        elif batch.op == "add" and outcome.code == "already-exists" and state.uncertain:
-            self._finish(row, "success", confirmed("created"), "", status, batch.id)
-        elif batch.op == "remove" and outcome.code == "not-found" and state.uncertain \
+        elif batch.op == Action.ADD and outcome.code == "already-exists" and state.uncertain:
+            self._finish(row, Status.SUCCESS, confirmed("created"), "", status, batch.id)
+        elif batch.op == Action.REMOVE and outcome.code == "not-found" and state.uncertain \
                 and row.row not in self.verifier.absent_before:
-            self._finish(row, "success", confirmed("removed"), "", status, batch.id)
+            self._finish(row, Status.SUCCESS, confirmed("removed"), "", status, batch.id)
         else:  # a refused role, bot or group is named by the row's own name for it
-            self._finish(row, "failed", in_words(outcome.message, row.user, row.names) or outcome.message
+            self._finish(row, Status.FAILED, in_words(outcome.message, row.user, row.names) or outcome.message
                          or outcome.code, outcome.code or "server-refused", status, batch.id)
 
     async def _refused_whole(self, batch: Batch, exc: CallFailed) -> None:
@@ -385,7 +386,7 @@ class Dispatcher:
             row = batch.rows[0]
             said = in_words(exc.message, row.user, row.names) or OUTCOME_CODES["request-refused"].render(
                 said=exc.message)
-            self._finish(row, "failed", said, "request-refused", exc.status, batch.id)
+            self._finish(row, Status.FAILED, said, "request-refused", exc.status, batch.id)
             return
         log.warning(_("batch %s (%d users) refused as a whole (%s); splitting it to isolate the cause"),
                     batch.id, len(batch.rows), exc.message)
@@ -393,7 +394,7 @@ class Dispatcher:
         left, right = split_batch(batch, (len(batch.rows) + 1) // 2)
         await self._run_batch(left)
         await self._run_batch(right)
-        succeeded = all(self.report.results.get(r.row) and self.report.results[r.row].status == "success"
+        succeeded = all(self.report.results.get(r.row) and self.report.results[r.row].status == Status.SUCCESS
                         for r in batch.rows)
         if succeeded and (self._size_cap is None or self._size_cap > len(left.rows)):
             self._size_cap = len(left.rows)
@@ -411,9 +412,9 @@ class Dispatcher:
             if row.row not in self.report.results:
                 attempts = self._rows[row.row].attempts
                 reason = OUTCOME_CODES[code].render(attempts=attempts, said=exc.message)
-                self._finish(row, "failed", reason, code, exc.status, batch.id)
+                self._finish(row, Status.FAILED, reason, code, exc.status, batch.id)
 
-    def _finish(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
+    def _finish(self, row: CheckedRow, status: Status, reason: str, code: str, http_status: int | None = None,
                 batch: str = "") -> None:
         state = self._rows.get(row.row, _RowState())
         result = RowResult.of(row, status, reason, code, http_status, state.attempts, batch)
@@ -446,7 +447,7 @@ class Dispatcher:
         if not self.progress:
             return
         done = len(self.report.results)
-        failed = sum(1 for r in self.report.results.values() if r.status != "success")
+        failed = sum(1 for r in self.report.results.values() if r.status != Status.SUCCESS)
         elapsed = time.monotonic() - self._started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self._total - done) / rate if rate > 0 else None
@@ -454,7 +455,7 @@ class Dispatcher:
                        "requests": self.report.requests, "final": final, "waiting": self._waiting})
 
 
-async def dispatch_rows(rows: list[CheckedRow], settings: Any, credentials: Any,
+async def dispatch_rows(rows: list[CheckedRow], settings: SendOptions, credentials: Any,
                         progress: Callable[[dict[str, Any]], None] | None = None,
                         stop: asyncio.Event | None = None, hooks: DispatchHooks | None = None,
                         uncertain: set[int] | None = None, snapshot: bool = False,

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from bulkprov.bodies import update_applied
 from bulkprov.errors import OUTCOME_CODES, SUCCESS_NOTES
 from bulkprov.i18n import gettext as _
 from bulkprov.kore import CallFailed, CallResult, KoreClient, OutcomeUnknown, UserOutcome
 from bulkprov.kore.listing import merge_user
 from bulkprov.kore.lookup import OrgIdResolver
-from bulkprov.model import CheckedRow, RowResult, match_key
+from bulkprov.model import Action, CheckedRow, RowResult, Status, match_key
 from bulkprov.send.batches import Batch
 
 
@@ -40,32 +41,6 @@ def confirmed(variant: str) -> str:
     return SUCCESS_NOTES["confirmed"].render(variant)
 
 
-def update_applied(update: dict[str, Any], user: dict[str, Any]) -> bool:
-    """Does the user (a usersInfo object) already show every change ``update`` makes?"""
-    from bulkprov import schema
-
-    info = user.get("userInfo") or {}
-    for name, value in (update.get("userInfo") or {}).items():
-        if name in ("emailId", "orgUserId"):
-            continue
-        if name not in info or str(info[name]) != str(value):
-            return False
-    groups = {g.get("groupId") if isinstance(g, dict) else g for g in user.get("groups") or []}
-    change = update.get("groups")
-    if isinstance(change, dict) and not (set(change.get("addTo") or []) <= groups
-                                         and not set(change.get("removeFrom") or []) & groups):
-        return False
-    roles = set(schema.role_texts(user.get("roles")))
-    change = update.get("roles")
-    if isinstance(change, dict) and not ({schema.role_text(r) for r in change.get("addTo") or []} <= roles
-                                         and not {schema.role_text(r) for r in change.get("removeFrom") or []} & roles):
-        return False
-    for name in ("canCreateBot", "isDeveloper"):
-        if name in update and (name not in user or bool(user[name]) != bool(update[name])):
-            return False
-    return "assignBotTasks" not in update  # a task change cannot be confirmed from here: send it again
-
-
 def _shows_update(row: CheckedRow, outcome: UserOutcome | None) -> bool:
     return outcome is not None and outcome.ok and outcome.detail is not None and update_applied(row.user,
                                                                                                 outcome.detail)
@@ -79,7 +54,7 @@ def _email_of(user: dict[str, Any] | None) -> str:
 class Finish(Protocol):
     """Settle one row (the dispatcher's, which records it and hands it to the ledger)."""
 
-    def __call__(self, row: CheckedRow, status: str, reason: str, code: str, http_status: int | None = None,
+    def __call__(self, row: CheckedRow, status: Status, reason: str, code: str, http_status: int | None = None,
                  batch: str = "") -> None: ...
 
 
@@ -110,7 +85,7 @@ class Verifier:
         """Resolve an uncertain attempt through usersInfo; returns the rows still to send (the reply to
         sending them again then says what happened: "already exists" after an uncertain add is ours).
         ``uncertain_rows``: the rows an attempt may have applied."""
-        if batch.op == "update":
+        if batch.op == Action.UPDATE:
             return await self._verify_updates(batch, rows, uncertain_rows)
         # Only rows an attempt may have applied: a user that was there before is not our creation.
         uncertain = [r for r in rows if r.row in uncertain_rows]
@@ -118,13 +93,13 @@ class Verifier:
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
             state = there.get(row.key.id)
-            if batch.op == "add" and state is True:
-                self._finish(row, "success", confirmed("created-info"), "", 200, batch.id)
-            elif batch.op == "remove" and state is False and row.row in self.absent_before:
-                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+            if batch.op == Action.ADD and state is True:
+                self._finish(row, Status.SUCCESS, confirmed("created-info"), "", 200, batch.id)
+            elif batch.op == Action.REMOVE and state is False and row.row in self.absent_before:
+                self._finish(row, Status.FAILED, OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
-            elif batch.op == "remove" and state is False:
-                self._finish(row, "success", confirmed("removed-info"), "", 200, batch.id)
+            elif batch.op == Action.REMOVE and state is False:
+                self._finish(row, Status.SUCCESS, confirmed("removed-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
         return remaining
@@ -139,7 +114,7 @@ class Verifier:
         remaining = [r for r in rows if r not in uncertain]
         for row in uncertain:
             if _shows_update(row, info.get(row.key.id)):
-                self._finish(row, "success", confirmed("updated-info"), "", 200, batch.id)
+                self._finish(row, Status.SUCCESS, confirmed("updated-info"), "", 200, batch.id)
             else:
                 remaining.append(row)
         return remaining
@@ -212,8 +187,8 @@ class Verifier:
         removal (the undo file adds the user back) and for an update that changes the orgUserId; the
         listing is read once per run, and only when the reply lacks the orgUserId."""
         info = user.get("userInfo") or {}
-        changes_org = "orgUserId" in (row.user.get("userInfo") or {}) and row.action == "update"
-        if info.get("orgUserId") or not (row.action == "remove" or changes_org):
+        changes_org = "orgUserId" in (row.user.get("userInfo") or {}) and row.action == Action.UPDATE
+        if info.get("orgUserId") or not (row.action == Action.REMOVE or changes_org):
             return user
         if not row.email and row.org_user_id:  # removed by its orgUserId: that is the one it has
             return {**user, "userInfo": {**info, "orgUserId": row.org_user_id}}
@@ -237,33 +212,33 @@ class Verifier:
         reason = "; ".join(o.message or o.code for o in result.unmatched if not o.ok)
         if result.unknown:
             self._say_unknown(batch.op, result.unknown)
-        if batch.op == "update":
+        if batch.op == Action.UPDATE:
             await self._check_updates(batch, open_rows, result, reason)
             return
         there = await self._named_state(batch, open_rows)
         for row in open_rows:
             state = there.get(row.key.id)
-            done = state is (batch.op == "add")
+            done = state is (batch.op == Action.ADD)
             if state is None:
-                self._finish(row, "failed", self._unknown_text(result, reason), "unverified", result.status, batch.id)
-            elif done and batch.op == "remove" and row.row in self.absent_before:
-                self._finish(row, "failed", OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
+                self._finish(row, Status.FAILED, self._unknown_text(result, reason), "unverified", result.status, batch.id)
+            elif done and batch.op == Action.REMOVE and row.row in self.absent_before:
+                self._finish(row, Status.FAILED, OUTCOME_CODES["not-found"].render("absent-before"), "not-found", 200,
                              batch.id)
             elif done:  # the check's reply (usersInfo, 200) is what confirmed it, not the write's status
                 note = (SUCCESS_NOTES["confirmed"].render("unknown-reply", said=result.unknown) if result.unknown
                         else confirmed("unmatched"))
-                self._finish(row, "success", note, "", 200, batch.id)
+                self._finish(row, Status.SUCCESS, note, "", 200, batch.id)
             elif result.status == 202:  # queued: not done yet is not "not done"
                 self._queued.add(row.row)
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("queued", said=result.unknown),
+                self._finish(row, Status.FAILED, OUTCOME_CODES["unverified"].render("queued", said=result.unknown),
                              "unverified", result.status, batch.id)
             elif reason:
-                self._finish(row, "failed", reason, "server-refused", result.status, batch.id)
+                self._finish(row, Status.FAILED, reason, "server-refused", result.status, batch.id)
             elif result.unknown:
-                self._finish(row, "failed", OUTCOME_CODES["not-applied"].render(said=result.unknown), "not-applied",
+                self._finish(row, Status.FAILED, OUTCOME_CODES["not-applied"].render(said=result.unknown), "not-applied",
                              result.status, batch.id)
             else:
-                self._finish(row, "failed", OUTCOME_CODES["server-refused"].render("unnamed", status=result.status),
+                self._finish(row, Status.FAILED, OUTCOME_CODES["server-refused"].render("unnamed", status=result.status),
                              "server-refused", result.status, batch.id)
 
     async def _check_updates(self, batch: Batch, rows: list[CheckedRow], result: CallResult,
@@ -275,14 +250,14 @@ class Verifier:
             if _shows_update(row, info.get(row.key.id)):
                 note = (SUCCESS_NOTES["confirmed"].render("unknown-reply", said=result.unknown) if result.unknown
                         else confirmed("unmatched"))
-                self._finish(row, "success", note, "", 200, batch.id)
+                self._finish(row, Status.SUCCESS, note, "", 200, batch.id)
             elif result.unknown:
-                self._finish(row, "failed", OUTCOME_CODES["unverified"].render("update-unchecked", said=result.unknown),
+                self._finish(row, Status.FAILED, OUTCOME_CODES["unverified"].render("update-unchecked", said=result.unknown),
                              "unverified", result.status, batch.id)
             else:
                 text = (OUTCOME_CODES["unverified"].render("other-key", said=reason) if reason
                         else OUTCOME_CODES["unverified"].render("unnamed", status=result.status))
-                self._finish(row, "failed", text, "unverified", result.status, batch.id)
+                self._finish(row, Status.FAILED, text, "unverified", result.status, batch.id)
 
     def _unknown_text(self, result: CallResult, reason: str) -> str:
         if result.unknown:
@@ -302,10 +277,10 @@ class Verifier:
     async def verify_leftovers(self, rows: list[CheckedRow]) -> None:
         """At the end of a run: rows whose attempts all ended with no known outcome are checked once
         more with usersInfo, so the workbook says what happened instead of "unverified"."""
-        by_op: dict[str, list[CheckedRow]] = {}
+        by_op: dict[Action, list[CheckedRow]] = {}
         for row in rows:
             result = self._results.get(row.row)
-            if result is not None and result.error_code == "unverified" and row.action in ("add", "remove"):
+            if result is not None and result.error_code == "unverified" and row.action in (Action.ADD, Action.REMOVE):
                 by_op.setdefault(row.action, []).append(row)
         for op, open_rows in by_op.items():
             batch = Batch("verify", op, open_rows)
@@ -319,9 +294,9 @@ class Verifier:
                 if state is None:
                     continue  # still unknown: the check's reply does not name the user
                 before = self._results[row.row]
-                if state is (op == "add"):
-                    self._finish(row, "success", confirmed("created-info" if op == "add" else "removed-info"), "",
-                                 200, before.batch)
+                if state is (op == Action.ADD):
+                    self._finish(row, Status.SUCCESS, confirmed("created-info" if op == Action.ADD else "removed-info"),
+                                 "", 200, before.batch)
                 elif row.row not in self._queued and before.http_status != 202:
                     reason = OUTCOME_CODES["server-error"].render(attempts=before.attempts, said=before.reason)
-                    self._finish(row, "failed", reason, "server-error", before.http_status, before.batch)
+                    self._finish(row, Status.FAILED, reason, "server-error", before.http_status, before.batch)

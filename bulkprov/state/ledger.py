@@ -45,7 +45,7 @@ from typing import Any
 
 from bulkprov.errors import LedgerUnreadable, LedgerVersion, RunNotFound, StateDirUnusable
 from bulkprov.logs import new_run_id
-from bulkprov.model import RowRef, RowResult, UserKey
+from bulkprov.model import Action, RowRef, RowResult, Status, UserKey
 from bulkprov.state.applied import AppliedRoster, host_key
 
 SCHEMA_VERSION = 3
@@ -187,8 +187,8 @@ class RowRecord:
     http_status: int | None
 
     def result(self) -> RowResult:
-        return RowResult(RowRef(self.row, self.action, UserKey(self.email, self.org_user_id)),
-                         self.status or "not_attempted", self.reason or "", self.error_code or "", self.http_status,
+        return RowResult(RowRef(self.row, Action(self.action), UserKey(self.email, self.org_user_id)),
+                         Status(self.status or Status.NOT_ATTEMPTED), self.reason or "", self.error_code or "", self.http_status,
                          self.attempt, self.batch or "")
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.i18n import gettext as _
 from bulkprov.model import CheckedRow
+from bulkprov.send.options import SendOptions
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -36,7 +37,7 @@ def needs_org_ids(valid: list[CheckedRow], managed: set[str], current: dict[str,
     return False
 
 
-async def read_listing(settings: Any, credentials: Any, limiter: Any) -> AccountListing | None:
+async def read_listing(settings: SendOptions, credentials: Any, limiter: Any) -> AccountListing | None:
     """The account listing for the orgUserIds, or None (with a warning) when it cannot be read."""
     from bulkprov.kore import CallFailed, KoreClient
     from bulkprov.kore.listing import list_account

@@ -40,9 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkprov import schema
+from bulkprov.approvals.options import GuardOptions
+from bulkprov.bodies import LIST_FIELDS, list_change, role_text, task_texts, user_to_cells
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
-from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, RowResult, Status, match_key
+from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
+from bulkprov.sync.options import SyncOptions
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -98,19 +101,14 @@ class Plan:
 
 
 def _current_lists(user: dict[str, Any]) -> dict[str, set[str]]:
-    cells = schema.user_to_cells(user)
+    cells = user_to_cells(user)
     return {name: {x.strip() for x in cells.get(name, "").split(";") if x.strip()} for name in MANAGED_LISTS}
 
 
 def _desired_lists(user: dict[str, Any]) -> dict[str, set[str]]:
     return {"groups": set(user.get("groups") or []),
-            "roles": {schema.role_text(r) for r in user.get("roles") or []},
-            "botTasks": {f"{t['botId']}:{','.join(t['dialogs'])}" for t in user.get("assignBotTasks") or []}}
-
-
-def _parse_role(text: str) -> dict[str, str]:
-    role, _at, bot = text.partition("@")
-    return {"roleId": role, "botId": bot} if bot else {"roleId": role}
+            "roles": {role_text(r) for r in user.get("roles") or []},
+            "botTasks": set(task_texts(user.get("assignBotTasks")))}
 
 
 def desired_fields(user: dict[str, Any]) -> dict[str, Any]:
@@ -132,7 +130,7 @@ def _known_info(current: dict[str, Any], remembered: dict[str, Any], name: str) 
     return str(remembered_info[name]) if name in remembered_info else None
 
 
-_LIST_KEYS = {"groups": "groups", "roles": "roles", "botTasks": "assignBotTasks"}
+_LIST_KEYS = LIST_FIELDS
 
 
 def _known_list(current: dict[str, Any], remembered: dict[str, Any], name: str, now: set[str]) -> set[str] | None:
@@ -180,12 +178,10 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
                 continue
         item.changes.append(Change(name, "; ".join(sorted(old)) if known_list is not None else _(NOT_KNOWN),
                                    "; ".join(sorted(new))))
-        if name == "groups":
-            payload["groups"] = {"addTo": sorted(new - old), "removeFrom": removing}
-        elif name == "roles":
-            payload["roles"] = {"addTo": [_parse_role(t) for t in sorted(new - old)],
-                                "removeFrom": [_parse_role(t) for t in removing]}
-            item.removes_roles = bool(removing)
+        if name in ("groups", "roles"):
+            payload[name] = list_change(name, sorted(new - old), removing)
+            if name == "roles":
+                item.removes_roles = bool(removing)
         else:
             payload["assignBotTasks"] = desired.get("assignBotTasks") or []
     for name in schema.BOOL_COLUMNS:
@@ -207,7 +203,7 @@ def diff_user(row: CheckedRow, current: dict[str, Any], managed: set[str], prote
         item.grants_builder = item.grants_builder or new_value
     if item.changes:
         item.action = "update"
-        item.row = row.as_action("update", payload)
+        item.row = row.as_action(Action.UPDATE, payload)
     return item
 
 
@@ -220,7 +216,7 @@ def applied_fields(plan: Plan, results: dict[int, RowResult],
         if item.action == "remove" or item.desired is None:
             continue
         result = results.get(item.row.row)
-        if item.action == "unchanged" or (result is not None and result.status == "success"):
+        if item.action == "unchanged" or (result is not None and result.status == Status.SUCCESS):
             out[item.row.key.id] = desired_fields(item.desired)
     return out
 
@@ -290,7 +286,7 @@ KEPT_NOTE = N_("kept: their row is invalid tonight (row {row})")
 
 
 def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
-               previous: list[tuple[str, str, str]], previous_run: str | None, settings: Any,
+               previous: list[tuple[str, str, str]], previous_run: str | None, settings: SyncOptions,
                remembered: dict[str, dict[str, Any]] | None = None) -> Plan:
     """``previous``: (key, email, orgUserId) of the roster sync applied; ``remembered``: the fields
     bulkprov last applied per user (for the fields usersInfo does not return).  Rows sync cannot apply
@@ -324,7 +320,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         if key in roster_keys:
             continue
         next_row += 1
-        row = CheckedRow.make(next_row, "remove", email, org_user_id)
+        row = CheckedRow.make(next_row, Action.REMOVE, email, org_user_id)
         named = named_by.get(match_key(email)) if email else None
         if named is None and org_user_id:
             named = named_by.get(match_key(org_user_id))
@@ -346,7 +342,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     return plan
 
 
-def guard_violations(plan: Plan, settings: Any) -> list[GuardStopped]:
+def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     out: list[GuardStopped] = []
     limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
     removals = len(plan.of("remove"))
@@ -380,9 +376,9 @@ def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowR
     for item in plan.items:
         if item.action == "unchanged":
             r = item.row
-            ref = r.as_action("remove" if r.row > SYNTHETIC_ROW_BASE else "update").ref
+            ref = r.as_action(Action.REMOVE if r.row > SYNTHETIC_ROW_BASE else Action.UPDATE).ref
             if item.held:  # the plan wanted it; the sync did not make it
-                out[r.row] = RowResult.of(ref, Status.NOT_ATTEMPTED, item.held, "not-attempted")
+                out[r.row] = RowResult.not_attempted(ref, item.held)
                 continue
             reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
             out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")

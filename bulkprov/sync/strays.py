@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.model import SYNTHETIC_ROW_BASE, CheckedRow, match_key
+from bulkprov.model import NOT_ATTEMPTED_CODE, SYNTHETIC_ROW_BASE, Action, CheckedRow, match_key
 from bulkprov.sync import plan as planning
+from bulkprov.sync.options import SyncOptions
 
 log = logging.getLogger("bulkprov.sync")
 STRAY_NOTE = N_("not in the roster (stray)")
@@ -47,11 +48,11 @@ class Account:
         return self.listing.requests if self.listing is not None else 0
 
 
-def wanted(settings: Any) -> bool:
+def wanted(settings: SyncOptions) -> bool:
     return bool(getattr(settings, "report_strays", False) or getattr(settings, "remove_strays", False))
 
 
-async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account | None:
+async def read_account(settings: SyncOptions, credentials: Any, limiter: Any) -> Account | None:
     """The whole account when strays are asked for (None otherwise), paced by the job's limiter.
     A refused listing stops a sync that would remove strays; otherwise it is reported."""
     from bulkprov.kore import CallFailed, KoreClient
@@ -71,7 +72,7 @@ async def read_account(settings: Any, credentials: Any, limiter: Any) -> Account
                                  "Management scope").format(said=exc.message))
 
 
-async def account_size(settings: Any, credentials: Any, limiter: Any) -> tuple[int, int | None]:
+async def account_size(settings: SyncOptions, credentials: Any, limiter: Any) -> tuple[int, int | None]:
     """How many users the account holds (one page of one user: the listing's ``total``), and the
     requests made; None when the listing is refused or says no total (it needs the Role Management scope)."""
     from bulkprov.kore import CallFailed, KoreClient
@@ -100,7 +101,7 @@ def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing
     return out
 
 
-def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account | None, settings: Any) -> None:
+def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account | None, settings: SyncOptions) -> None:
     """Record the strays in the plan; with ``remove_strays`` plan their removal under the guards."""
     if account is None:
         return
@@ -118,7 +119,7 @@ def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account
         info = user["userInfo"]
         email = str(info.get("emailId") or "")
         next_row += 1
-        row = CheckedRow.make(next_row, "remove", email, str(info.get("orgUserId") or ""))
+        row = CheckedRow.make(next_row, Action.REMOVE, email, str(info.get("orgUserId") or ""))
         if planning.is_protected(email, settings.protected, row.org_user_id):  # by email or orgUserId
             plan.items.append(planning.PlanItem("unchanged", row, notes=[_(PROTECTED_NOTE)]))
             continue
@@ -148,7 +149,7 @@ def strays_sheet(plan: planning.Plan) -> tuple[list[str], list[list[Any]]]:
     return ["emailId", "orgUserId", "roles", "canCreateBot", "isDeveloper", _("this sync")], rows
 
 
-async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, limiter: Any) -> int:
+async def fetch_details(plan: planning.Plan, settings: SyncOptions, credentials: Any, limiter: Any) -> int:
     """usersInfo for the strays to be removed (the listing lacks names, groups, tasks), merged with
     what the listing gave (orgUserId, flags, roles): the undo file can then add them back exactly.  A
     stray whose details could not be fetched is not removed (its row says why, and the sync exits 1).
@@ -159,7 +160,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
     items = [i for i in plan.items if i.action == "remove" and _(STRAY_NOTE) in i.notes]
     if not items:
         return 0
-    rows = [CheckedRow.make(i.row.row, "lookup", i.row.email, i.row.org_user_id) for i in items]
+    rows = [CheckedRow.make(i.row.row, Action.LOOKUP, i.row.email, i.row.org_user_id) for i in items]
     report = await dispatch_rows(rows, settings, credentials, limiter=limiter)
     for item in items:
         key, user = item.row.key.id, report.users.get(item.row.row)
@@ -169,7 +170,7 @@ async def fetch_details(plan: planning.Plan, settings: Any, credentials: Any, li
         result = report.results.get(item.row.row)
         said = result.reason if result is not None and result.reason else report.aborted or "?"
         log.warning(_("stray %s is not removed: its details could not be fetched (%s)"), item.row.key, said)
-        item.action, item.held = "unchanged", OUTCOME_CODES["not-attempted"].render("stray-details", said=said)
+        item.action, item.held = "unchanged", OUTCOME_CODES[NOT_ATTEMPTED_CODE].render("stray-details", said=said)
         plan.current.pop(key, None)
     plan.guards = planning.guard_violations(plan, settings)
     plan.fingerprint = planning.fingerprint(plan)

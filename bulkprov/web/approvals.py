@@ -16,13 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkprov import i18n
+from bulkprov import i18n, units
 from bulkprov.approvals import ApprovalStore, Request
 from bulkprov.approvals.audit import AuditTrail
 from bulkprov.approvals.flow import decide
 from bulkprov.approvals.policy import records_dir
 from bulkprov.errors import ApprovalRefused, BulkprovError
-from bulkprov.web import lang
 from bulkprov.web.config import WebConfig
 from bulkprov.web.frame import address, message, page
 from bulkprov.web.keys import CONFIG, SESSION
@@ -147,7 +146,7 @@ def _counts(counts: Any) -> str:
     if not isinstance(counts, dict) or not counts:
         return _("no rows")
     statuses = labels(STATUSES)
-    return ", ".join(f"{lang.number(n)} {statuses.get(s, s)}" for s, n in sorted(counts.items()) if isinstance(n, int))
+    return ", ".join(f"{units.number(n)} {statuses.get(s, s)}" for s, n in sorted(counts.items()) if isinstance(n, int))
 
 
 def describe_record(record: dict[str, Any]) -> str:
@@ -164,15 +163,15 @@ def describe_record(record: dict[str, Any]) -> str:
         out = text(said, role=role, reason=str(what.get("reason", ""))) if said else str(
             what.get("outcome", ""))
         times = what.get("count")
-        return out + (text(N_(" ({count} times from this address)"), count=lang.number(times))
+        return out + (text(N_(" ({count} times from this address)"), count=units.number(times))
                       if isinstance(times, int) and times > 1 else "")
     if event == "upload":
-        return text(N_("{file}: {size} bytes"), file=file, size=lang.number(what.get("size") or 0))
+        return text(N_("{file}: {size} bytes"), file=file, size=units.number(what.get("size") or 0))
     if event == "validation":
         results = what.get("results") if isinstance(what.get("results"), dict) else {}
         add = results.get("add") if isinstance(results.get("add"), dict) else {}
         return text(N_("{file} checked: {rows} rows, {invalid} invalid"), file=file,
-                    rows=lang.number(add.get("rows", 0)), invalid=lang.number(add.get("invalid", 0)))
+                    rows=units.number(add.get("rows", 0)), invalid=units.number(add.get("invalid", 0)))
     if event in ("request", "approval", "rejection"):
         out = text(N_("{action} of {file}, request {request}: {reasons}"), action=action, file=file,
                    request=what.get("request", ""), reasons="; ".join(map(str, what.get("reasons") or [])))
@@ -195,10 +194,10 @@ def describe_record(record: dict[str, Any]) -> str:
         return text(N_("{kind} of run {run}"), kind=what.get("kind", ""), run=what.get("run", ""))
     if event == "export":
         return text(N_("export of {kind}: {count} written"), kind=what.get("kind", ""),
-                    count=lang.number(what.get("users", what.get("records", 0)) or 0))
+                    count=units.number(what.get("users", what.get("records", 0)) or 0))
     if event in ("prune", "pruned"):
         return text(N_("{count} older records pruned; the chain goes on from their last hash"),
-                    count=lang.number(what.get("records", 0) or 0)) if event == "pruned" else _(
+                    count=units.number(what.get("records", 0) or 0)) if event == "pruned" else _(
             "old uploads, results and ledger runs removed")
     return ""
 
@@ -209,7 +208,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     verdict = await asyncio.to_thread(trail.verify)
     records = await asyncio.to_thread(trail.latest, 300)
     events = labels(EVENTS)
-    rows = [{"when": lang.when(r.get("time", "")), "who": str(r.get("who") or ""), "where": str(r.get("where") or ""),
+    rows = [{"when": units.when(r.get("time", "")), "who": str(r.get("who") or ""), "where": str(r.get("where") or ""),
              "event": str(r.get("event")), "event_label": events.get(str(r.get("event")), str(r.get("event"))),
              "what": describe_record(r)} for r in records]
     return page(request, "audit.html", _("Audit trail"), count=verdict.count, problems=verdict.problems,

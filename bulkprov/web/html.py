@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from bulkprov import __version__, i18n
+from bulkprov import __version__, i18n, units
 from bulkprov.chars import shown
 from bulkprov.web import lang as lang_
 
@@ -44,7 +44,7 @@ def environment(lang: str) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, auto_reload=False, finalize=show_bidi_controls)
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: line breaks in a template are not in the msgid
     env.install_gettext_translations(lang_.translations(lang), newstyle=True)
-    env.filters.update({name: functools.partial(getattr(lang_, name), lang=lang) for name in ("number", "when", "size")})
+    env.filters.update({name: functools.partial(getattr(units, name), lang=lang) for name in ("number", "when", "size")})
     env.globals.update(lang=lang, languages=lang_.NAMES, version=__version__)
     return env
 

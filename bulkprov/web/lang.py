@@ -13,15 +13,11 @@ and ``%(name)s`` placeholders (Jinja2's newstyle gettext), Python with ``{name}`
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
 
 from babel import support
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
-from babel.units import format_unit
 
 from bulkprov import i18n
 
@@ -96,51 +92,5 @@ def choose(chosen: str | None, link: str | None, accept: str | None) -> str:
     return supported(chosen) or supported(link) or from_accept_language(accept) or i18n.DEFAULT
 
 
-# -- formats ---------------------------------------------------------------------------------------------------
+# -- formats: bulkprov.units (number, when, size, duration), one home for every language
 
-
-def number(n: Any, lang: str | None = None) -> str:
-    """1,234 in the reader's locale (Babel)."""
-    return format_decimal(n, locale=lang or i18n.current())
-
-
-def when(value: Any, lang: str | None = None) -> str:
-    """An ISO timestamp as the reader's locale writes a date and time, in the server's time zone."""
-    if not value:
-        return ""
-    try:
-        moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone().replace(tzinfo=None)
-    return format_datetime(moment, "medium", locale=lang or i18n.current())
-
-
-def size(n: float, lang: str | None = None) -> str:
-    """A byte count as :func:`bulkprov.units.human_size` rounds it, in the reader's locale: 333바이트, 3.4 MB."""
-    locale = lang or i18n.current()
-    if n < 1024:
-        return format_unit(round(n), "digital-byte", length="long", locale=locale)
-    for unit in ("KB", "MB", "GB"):
-        n /= 1024
-        if n < 1024 or unit == "GB":
-            break
-    return f"{format_decimal(round(n, 1) if n < 10 else round(n), locale=locale)} {unit}"
-
-
-def duration(seconds: float, lang: str | None = None) -> str:
-    """An ETA rounded as :func:`bulkprov.units.format_duration` rounds it: ``12 s`` in English (the CLI's
-    wording), ``12초`` and ``12 秒`` in Korean and Japanese (Babel's units)."""
-    from bulkprov.units import format_duration
-
-    locale = lang or i18n.current()
-    if locale == i18n.DEFAULT:
-        return format_duration(seconds)
-    if seconds < 90:
-        value, unit = max(1, round(seconds)), "duration-second"
-    elif seconds < 5400:
-        value, unit = round(seconds / 60), "duration-minute"
-    else:
-        value, unit = round(seconds / 3600, 1), "duration-hour"
-    return format_unit(value, unit, length="short", locale=locale)

@@ -20,14 +20,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkprov import i18n
+from bulkprov import i18n, units
 from bulkprov.approvals.flow import Approvals
 from bulkprov.errors import InputError
 from bulkprov.jobs.history import list_runs
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.model import FAILED_STATUSES
 from bulkprov.outputs.results import TOP_REASONS, failures_path
-from bulkprov.web import lang
 from bulkprov.web.config import WebConfig
 from bulkprov.web.frame import XLSX_TYPE, address, display_stem, download, message, page
 from bulkprov.web.html import TEMPLATES
@@ -91,7 +90,7 @@ async def preview_of(request: web.Request, upload: Upload, action: str, email: s
     try:
         previews = await checks.get(key, upload.path, job_settings(
             config, "add", "yes", dry_run=True, encoding=upload.encoding or None), person=session.user or "",
-            wait=CHECK_WAIT)
+            wait=CHECK_WAIT, credentials=config.credentials)
     except PreviewBusy as busy:
         return _line_full(request, busy, here)
     if previews is None:
@@ -136,7 +135,7 @@ async def upload_report(request: web.Request) -> web.StreamResponse:
                 actions=labels(ACTIONS), emails=labels(EMAIL_CHOICES), action=action, email=email, result=result,
                 problem=result.problem, problem_text=explain(result.problem) if result.problem else "",
                 plan=plan_lines(result, email), running=request.app[JOBS].running(), csrf=session.csrf,
-                run_label=text(RUN_LABELS[action], count=lang.number(result.valid)))
+                run_label=text(RUN_LABELS[action], count=units.number(result.valid)))
 
 
 async def run_post(request: web.Request) -> web.StreamResponse:

@@ -22,8 +22,10 @@ import collections
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -31,7 +33,9 @@ from bulkprov.check.validator import Validator
 from bulkprov.errors import InputError, MissingColumn, RowError
 from bulkprov.jobs.checkonly import dry_run_plan
 from bulkprov.jobs.frame import load
+from bulkprov.jobs.names import account_names
 from bulkprov.jobs.settings import JobSettings
+from bulkprov.kore.directory import Directory
 from bulkprov.model import CheckedRow
 from bulkprov.web.frame import MAX_ERRORS_SHOWN
 
@@ -64,8 +68,35 @@ class PreviewBusy(Exception):
         self.mine = mine  # this person's own checks fill their share
 
 
-def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
-    """Read ``path`` once and check it for every action (blocking: run it in a thread)."""
+async def compute_with_names(path: Path, settings: JobSettings, credentials: Any) -> dict[str, Preview]:
+    """:func:`compute` with role, bot and group names resolved against the account the page writes to (as a run
+    does, :mod:`bulkprov.jobs.names`): no lookup sheet needed.  The pass runs in a thread and asks this loop for
+    the account's directory at the first row that writes a name, and once more at the first name it lacks; the
+    row is then checked again -- the file is still read once."""
+    loop = asyncio.get_running_loop()
+    async with account_names(path, settings, credentials) as names:
+        def ask() -> tuple[bool, Directory | None]:
+            """(whether the directory changed, the directory): read now, or read again once."""
+            step = names.load() if names.deferred else names.refresh()
+            if names.deferred:
+                return True, asyncio.run_coroutine_threadsafe(step, loop).result()
+            return (directory := asyncio.run_coroutine_threadsafe(step, loop).result()) is not None, directory
+
+        previews = await asyncio.to_thread(compute, path, settings, None, ask if names.deferred else None)
+    if names.source == "unavailable":
+        for preview in previews.values():
+            preview.warnings.insert(0, names.said)
+    return previews
+
+
+Ask = Callable[[], tuple[bool, "Directory | None"]]
+
+
+def compute(path: Path, settings: JobSettings, directory: Directory | None = None,
+            ask: Ask | None = None) -> dict[str, Preview]:
+    """Read ``path`` once and check it for every action (blocking: run it in a thread); names against
+    ``directory`` (else the lookup sheets), or -- with ``ask`` -- against the directory ``ask`` gives when a row
+    first writes a name (and again when a name is not in it), that row checked again."""
     lenient = dataclasses.replace(settings, command="remove", dry_run=True)
     try:
         table = load(path, lenient)  # needs emailId or orgUserId: the least any action needs
@@ -80,7 +111,8 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
             except InputError as exc:
                 previews[action] = Preview(problem=exc)
                 continue
-        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids)
+        validator = Validator(table, action, builder_default=settings.builder_default, strict_ids=settings.strict_ids,
+                              directory=directory, target=settings.host or None, deferred=ask is not None)
         if action == "apply" and "action" not in validator.index:
             previews[action] = Preview(problem=MissingColumn("action", path=table.path))
             continue
@@ -89,8 +121,11 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
     valid: dict[str, list[CheckedRow]] = {a: [] for a in validators}
     try:
         for raw in table.rows:
-            for action, validator in validators.items():
-                _count(previews[action], validator.check(raw), valid[action])
+            checked = {action: validator.check(raw) for action, validator in validators.items()}
+            if ask is not None and any(v.refreshable for v in validators.values()):
+                checked = _again(raw, validators, ask) or checked
+            for action, row in checked.items():
+                _count(previews[action], row, valid[action])
     except InputError as exc:  # found while reading on (too many rows, a bad byte)
         return {a: Preview(problem=exc) for a in ACTIONS}
     for action in validators:
@@ -98,6 +133,18 @@ def compute(path: Path, settings: JobSettings) -> dict[str, Preview]:
             plan_settings = dataclasses.replace(settings, command=action, send_email=email != "no")
             previews[action].plan[email] = dry_run_plan(valid[action], plan_settings)
     return previews
+
+
+def _again(raw: Any, validators: dict[str, Validator], ask: Ask) -> dict[str, CheckedRow] | None:
+    """The row checked again once ``ask`` has the directory read (or read again); None when nothing changed."""
+    changed, directory = ask()
+    for validator in validators.values():
+        validator.refreshable.clear()
+    if not changed:
+        return None
+    for validator in validators.values():
+        validator.use_directory(directory)
+    return {action: validator.check(raw) for action, validator in validators.items()}
 
 
 def _count(result: Preview, row: CheckedRow, valid: list[CheckedRow]) -> None:
@@ -120,6 +167,7 @@ class _Check:
     settings: JobSettings
     person: str
     future: asyncio.Future[dict[str, Preview]]
+    credentials: Any = None  # the account's, to read its directory (never shown)
 
 
 class Previews:
@@ -158,7 +206,8 @@ class Previews:
         ahead = len(self._waiting) + len(self._active)
         return max(2, min(60, math.ceil(self._seconds * ahead / self._running)))
 
-    def submit(self, key: str, path: Path, settings: JobSettings, person: str = "") -> asyncio.Future:
+    def submit(self, key: str, path: Path, settings: JobSettings, person: str = "",
+               credentials: Any = None) -> asyncio.Future:
         """The check of ``key``: its result when cached, else its place in line (joined if new)."""
         loop = asyncio.get_running_loop()
         if key in self._done:
@@ -174,16 +223,16 @@ class Previews:
         mine = sum(1 for c in (*self._active.values(), *self._waiting) if person and c.person == person)
         if mine >= self._per_person or len(self._waiting) >= self._queue:
             raise PreviewBusy(self.retry_after(), mine=mine >= self._per_person)
-        check = _Check(key, path, settings, person, loop.create_future())
+        check = _Check(key, path, settings, person, loop.create_future(), credentials)
         self._waiting.append(check)
         self._start_next()
         return check.future
 
     async def get(self, key: str, path: Path, settings: JobSettings, person: str = "",
-                  wait: float | None = None) -> dict[str, Preview] | None:
+                  wait: float | None = None, credentials: Any = None) -> dict[str, Preview] | None:
         """The check's result, waiting at most ``wait`` seconds for it (None: until it is done); None when
         it is still in line by then."""
-        future = self.submit(key, path, settings, person)
+        future = self.submit(key, path, settings, person, credentials)
         try:
             return await asyncio.wait_for(asyncio.shield(future), wait)
         except TimeoutError:
@@ -196,10 +245,6 @@ class Previews:
         self._seen.add(key)
         return True
 
-    def forget(self, key: str) -> None:
-        self._done.pop(key, None)
-        self._seen.discard(key)
-
     def _start_next(self) -> None:
         while self._waiting and len(self._active) < self._running:
             check = self._waiting.popleft()
@@ -211,7 +256,7 @@ class Previews:
     async def _compute(self, check: _Check) -> None:
         started = time.monotonic()
         try:
-            result = await asyncio.to_thread(compute, check.path, check.settings)
+            result = await compute_with_names(check.path, check.settings, check.credentials)
         except BaseException as exc:  # a bug: whoever waits (or comes next) is told, then it may be tried again
             self._failed[check.key] = exc
             check.future.set_exception(exc)

@@ -21,8 +21,9 @@ from aiohttp import web
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs import JobOutcome, JobSettings, run_job_async
+from bulkprov.units import duration
 from bulkprov.web.frame import MAX_ERRORS_SHOWN
-from bulkprov.web.lang import N_, _, duration
+from bulkprov.web.lang import N_, _
 from bulkprov.web.uploads import Upload
 from bulkprov.web.wording import explain
 

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from bulkprov.errors import BulkprovError
 from bulkprov.jobs.phrasing import Phrasing
-from bulkprov.web.lang import N_, _, number, text
+from bulkprov.model import Status
+from bulkprov.units import number
+from bulkprov.web.lang import N_, _, text
 
 # The page's labels are marked here and translated where they are shown (``_(ACTIONS[key])``).
 ACTIONS = {
@@ -31,8 +33,8 @@ ENCODING_CHOICES = {"": N_("detect automatically"), "utf-8": N_("UTF-8"),
                     "gbk": N_("Chinese, simplified (GBK)"), "cp1252": N_("Western European (Windows-1252)"),
                     "mac-roman": N_("Western European (Mac Roman)"), "utf-16": N_("UTF-16")}
 # What a row's status (the workbook's stable English code) is called on the page.
-STATUSES = {"success": N_("success"), "failed": N_("failed"), "invalid": N_("invalid"), "skipped": N_("skipped"),
-            "not_attempted": N_("not attempted"), "valid": N_("valid")}
+STATUSES = {Status.SUCCESS: N_("success"), Status.FAILED: N_("failed"), Status.INVALID: N_("invalid"),
+            Status.SKIPPED: N_("skipped"), Status.NOT_ATTEMPTED: N_("not attempted"), Status.VALID: N_("valid")}
 
 
 class WebPhrasing(Phrasing):

@@ -35,7 +35,7 @@ from bulkprov import schema
 from bulkprov.kore.directory import Directory, Entry
 from bulkprov.kore.refusals import short_id
 
-__all__ = ["NameBook", "Resolution", "Sheet", "fold", "resolve_role", "same_host", "short_id"]
+__all__ = ["NameBook", "Resolution", "Sheet", "fold", "resolve_role", "same_host", "sheets_from", "short_id"]
 
 KINDS = ("role", "bot", "group")
 SEPARATORS = (";", "@", ":")
@@ -92,6 +92,8 @@ class Resolution:
     """``id`` (written as an id), ``directory``, ``sheet``; "" when unresolved."""
     sheet_id: str = ""
     """``disagrees``/``not-on-account`` from a sheet: the id the sheet gives."""
+    sheet_host: str = ""
+    """``directory-unavailable``: the host the only sheet naming it was made for."""
 
     @property
     def ok(self) -> bool:
@@ -173,16 +175,18 @@ class NameBook:
     def _offline(self, kind: str, written: str) -> Resolution:
         """No directory: a sheet for this account (or unstamped) supplies ids; another host's never does."""
         key = fold(written)
-        foreign = False
+        foreign = ""
         for sheet in self._sheets(kind):
             ident = sheet.names.get(key)
             if ident is None:
                 continue
             if self._foreign(sheet):
-                foreign = True
+                foreign = foreign or str(sheet.host)
                 continue
             return Resolution(kind, written, ident, written, source="sheet")
-        return Resolution(kind, written, name=written, problem="directory-unavailable" if foreign else "unknown")
+        if foreign:
+            return Resolution(kind, written, name=written, problem="directory-unavailable", sheet_host=foreign)
+        return Resolution(kind, written, name=written, problem="unknown")
 
     def _online(self, kind: str, written: str, role_type: str) -> Resolution:
         key = fold(written)
@@ -253,12 +257,15 @@ class NameBook:
         return list(self.sheets.get(kind, []))
 
     def _foreign(self, sheet: Sheet) -> bool:
-        """Made for another host than the one written to (an unstamped sheet is nobody's: it counts)."""
-        return sheet.host is not None and not same_host(sheet.host, self.target)
+        """Made for another host than the one written to (an unstamped sheet is nobody's: it counts; with no
+        target -- an offline check that names no host -- there is nothing to compare a stamp with)."""
+        return sheet.host is not None and self.target is not None and not same_host(sheet.host, self.target)
 
     def _sheet_id(self, kind: str, key: str) -> tuple[str, bool]:
-        """The first sheet's id for a name, and whether that sheet is another host's."""
-        for sheet in self._sheets(kind):
+        """The first sheet's id for a name (this account's or unstamped sheets before another host's), and
+        whether that sheet is another host's."""
+        sheets = sorted(self._sheets(kind), key=self._foreign)
+        for sheet in sheets:
             ident = sheet.names.get(key)
             if ident:
                 return ident, self._foreign(sheet)
@@ -270,6 +277,22 @@ class NameBook:
                 if value.casefold() == ident.casefold():
                     return name
         return ""
+
+
+def sheets_from(*tables: Mapping[str, Mapping[str, str]]) -> dict[str, list[Sheet]]:
+    """Lookup tables as the loader gives them (sheet name -> name -> id, with the ``hosts`` their rows name:
+    :class:`bulkprov.io.base.Lookup`), in the order they count, as :class:`Sheet` s per kind -- one per host
+    a sheet's rows name, so a sheet copied from two accounts is judged row by row."""
+    out: dict[str, list[Sheet]] = {kind: [] for kind in KINDS}
+    for table in tables:
+        for kind in KINDS:
+            names = table.get(SHEETS[kind]) or {}
+            hosts: Mapping[str, str] = getattr(names, "hosts", {})
+            by_host: dict[str | None, dict[str, str]] = {}
+            for name, ident in names.items():
+                by_host.setdefault(hosts.get(name) or None, {})[fold(name)] = ident
+            out[kind] += [Sheet(group, host) for host, group in by_host.items()]
+    return out
 
 
 def resolve_role(book: NameBook, text: str) -> tuple[Resolution, Resolution | None]:
