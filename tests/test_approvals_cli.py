@@ -432,10 +432,10 @@ def test_control_characters_in_a_file_name_are_escaped(make_emulator, tmp_path):
 # -- rows 10 and 11: the trail cannot lose its end unnoticed, and a damaged line is named --------------------------
 
 
-def _trail(tmp_path: Path, n: int = 8) -> AuditTrail:
+def _trail(tmp_path: Path, n: int = 8, who: str = "user") -> AuditTrail:
     t = AuditTrail(tmp_path / "acct.jsonl")
     for i in range(n):
-        t.append("upload", f"user{i}", "203.0.113.9", input_sha256=f"{i:064x}", rows=i * 10)
+        t.append("upload", f"{who}{i}", "203.0.113.9", input_sha256=f"{i:064x}", rows=i * 10)
     return t
 
 
@@ -461,7 +461,8 @@ def test_a_trail_whose_end_was_cut_does_not_verify(tmp_path):
     nothing = verify(t)
     assert nothing.returncode == 1 and "nothing proves no records were lost" in nothing.stderr
     # a head kept elsewhere: the trail rebuilt to look whole must still hold it
-    t2 = _trail(tmp_path / "again", 8)
+    # (other people: written in the same second, the same eight records would rightly be the same trail)
+    t2 = _trail(tmp_path / "again", 8, who="someone-else")
     assert verify(t2, "--expect", head).returncode == 1, "another trail of 8 records is not the one kept"
     assert verify(t2, "--expect", f"8:{t2.head()['hash']}").returncode == 0
     assert verify(t2, "--expect", "nine:xyz").returncode == 2
