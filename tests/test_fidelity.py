@@ -179,7 +179,7 @@ def test_libreoffice_shows_what_we_read(maker: str, tmp_path: Path, soffice_path
 def test_zero_padding_shortcut_shows_what_the_general_renderer_shows(value: float, width: int) -> None:
     """``00000`` (zip codes, employee numbers) takes a shortcut on every row; it must show exactly what
     the general renderer of the same format shows (a literal keeps the format off the shortcut)."""
-    from bulkprov.io.formats import compile_format
+    from bulkprov.io.shared.formats import compile_format
 
     padded, general = compile_format("0" * width), compile_format("0" * width + '""')
     assert padded(value) == general(value)

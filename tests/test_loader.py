@@ -28,13 +28,13 @@ from bulkprov.io import (
     Table,
     column_letter,
     detect_encoding,
-    numfmt,
-    ole,
     open_table,
     read_lookups,
 )
-from bulkprov.io import encoding as io_encoding
-from bulkprov.io.base import OLE_MAGIC
+from bulkprov.io.csv import encoding as io_encoding
+from bulkprov.io.shared import numfmt
+from bulkprov.io.shared.base import OLE_MAGIC
+from bulkprov.io.xls import ole
 from bulkprov.units import human_size
 
 ROLE_ID = "0123456789abcdef01234567"
@@ -291,7 +291,8 @@ def test_row_style_does_not_pad_cells_without_it(tmp_path: Path) -> None:
 def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path, monkeypatch, chunk: int) -> None:
     """A narrow sheet is scanned while calamine parses it; at any chunk size (tags cut anywhere) the
     narrowness check is right and the rows are the same as with the scan done first."""
-    from bulkprov.io import workbook, xlsxscan
+    from bulkprov.io.xlsx import book as workbook
+    from bulkprov.io.xlsx import scan as xlsxscan
 
     monkeypatch.setattr(xlsxscan, "CHUNK", chunk)
     path = tmp_path / "narrow.xlsx"
@@ -302,7 +303,7 @@ def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path,
             ws.write_formula(r, 2, "=1+1", None, "" if r % 50 == 0 else 2)
     assert xlsxscan.is_narrow(zipfile.ZipFile(path), SHEET1)
     overlapped = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
-    monkeypatch.setattr(workbook.WorkbookFile, "_narrow_xlsx", lambda self, name: False)
+    monkeypatch.setattr(workbook.XlsxBook, "_narrow_xlsx", lambda self, name: False)
     sequential = [(r.row, r.cells, r.uncalculated) for r in open_table(path).rows]
     assert overlapped == sequential and overlapped[0][1][:2] == ["u1@example.com", "00001"]
     assert overlapped[49][1][2] == "" and overlapped[49][2], "an uncalculated formula is still found"
@@ -311,7 +312,7 @@ def test_the_overlapped_scan_reads_what_the_sequential_one_reads(tmp_path: Path,
 def narrow_at_chunk_sizes(cells: str, chunks: tuple[int, ...] = (37, 64, 4 << 20)) -> list[bool]:
     """``is_narrow`` of a sheet of 3,000 plain rows and then ``cells``, read at each chunk size (tags cut
     anywhere)."""
-    from bulkprov.io import xlsxscan
+    from bulkprov.io.xlsx import scan as xlsxscan
 
     sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
              + '<row r="1"><c r="A1"><v>1</v></c></row>' * 3000 + f'<row r="2">{cells}</row></sheetData></worksheet>')
@@ -379,7 +380,8 @@ def test_a_far_row_in_a_narrow_sheet_is_refused_before_calamine_allocates(tmp_pa
     """Z3000000 and A1 in a 5 KB file: calamine would allocate 78 million cells (2.4 GB measured) before
     the row limit could refuse the sheet. A seven-digit row makes the scan measure the grid first."""
     from bulkprov.errors import SheetTooWide
-    from bulkprov.io import workbook, xlsxscan
+    from bulkprov.io.xlsx import book as workbook
+    from bulkprov.io.xlsx import scan as xlsxscan
 
     small = write_xlsx(tmp_path / "small.xlsx", {"Users": [["emailId"], ["a@example.com"]]})
     sheet = zipfile.ZipFile(small).read(SHEET1)
@@ -390,7 +392,7 @@ def test_a_far_row_in_a_narrow_sheet_is_refused_before_calamine_allocates(tmp_pa
     def never(self, name):
         raise AssertionError("calamine was asked for the sheet")
 
-    monkeypatch.setattr(workbook.WorkbookFile, "_calamine_sheet", never)
+    monkeypatch.setattr(workbook.XlsxBook, "_calamine_sheet", never)
     with pytest.raises(SheetTooWide) as refused:
         open_table(path)
     assert refused.value.variant == "grid" and "3,000,000" in refused.value.message

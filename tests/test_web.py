@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bulkprov.config import load_profile
 from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
 from bulkprov.errors import InputError
-from bulkprov.io.sniff import upload_extension as sniff_upload
+from bulkprov.io.shared.sniff import upload_extension as sniff_upload
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.outputs.template import write_template
@@ -479,7 +479,7 @@ async def test_a_locked_state_directory_is_a_clear_message(make_emulator, tmp_pa
 async def test_an_interrupted_run_can_be_resumed_from_the_page(make_emulator, tmp_path):
     import contextlib
 
-    from bulkprov.io.guard import file_sha256
+    from bulkprov.io.shared.guard import file_sha256
     from bulkprov.state.ledger import Ledger
 
     emu = make_emulator()

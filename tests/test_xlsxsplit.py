@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkprov.errors import CorruptFile, InputError
-from bulkprov.io import LoaderLimits, open_table, xlsxscan, xlsxsplit
+from bulkprov.io import LoaderLimits, open_table
+from bulkprov.io.xlsx import scan as xlsxscan
+from bulkprov.io.xlsx import split as xlsxsplit
 from bulkprov.jobs import JobSettings, run_job
 from tests.test_columnwise import sheets, write_fixture
 

@@ -17,9 +17,9 @@ import openpyxl
 import pytest
 from python_calamine import CalamineWorkbook
 
-from bulkprov.io import xlsxstream
-from bulkprov.io.xlsx import new_workbook
-from bulkprov.io.xlsxstream import MAX_CELL, Sheet, StreamingWorkbook
+from bulkprov.io.writers import xlsxstream
+from bulkprov.io.writers.xlsx import new_workbook
+from bulkprov.io.writers.xlsxstream import MAX_CELL, Sheet, StreamingWorkbook
 from bulkprov.model import RowRef, RowResult, UserKey
 from bulkprov.outputs.results import ResultWriter, RunSummary
 

@@ -3,7 +3,7 @@
 One streaming pass over the sheet's XML (4 MB chunks, literal-prefix regexes at C speed) finds:
 
 * the cells whose style has a number format (``styles.xml``'s ``cellXfs``), so values render as
-  Excel shows them (:mod:`bulkprov.io.formats`);
+  Excel shows them (:mod:`bulkprov.io.shared.formats`);
 * formula cells without a cached value (openpyxl writes ``<f>..</f><v/>``), and every formula cell
   when the workbook asks for a full recalculation on load (XlsxWriter's placeholder ``0``s): their
   cells read as blank, and the validator says so instead of sending a blank;
@@ -27,8 +27,8 @@ import xml.parsers.expat
 import zipfile
 
 from bulkprov.i18n import gettext as _
-from bulkprov.io.base import SheetFacts, column_number
-from bulkprov.io.formats import BUILTIN, Renderer, compile_format
+from bulkprov.io.shared.base import SheetFacts, column_number
+from bulkprov.io.shared.formats import BUILTIN, Renderer, compile_format
 
 CHUNK = 4 << 20
 MAX_CARRY = 64 << 20
@@ -136,7 +136,7 @@ class _NeedsExpat(Exception):
 
 
 class PartSink(typing.Protocol):
-    """Takes the sheet's XML part by part as the pass reads it (:class:`bulkprov.io.xlsxsplit.PieceCutter`)."""
+    """Takes the sheet's XML part by part as the pass reads it (:class:`bulkprov.io.xlsx.split.PieceCutter`)."""
 
     def feed(self, part: bytes, narrow: bool) -> None: ...
     def abandon(self) -> None: ...

@@ -7,12 +7,12 @@ thread, so zlib's deflate and the disk (both release the GIL) overlap the making
 the other sheets are spooled to temporary files and copied in at :meth:`StreamingWorkbook.close`.
 The zip itself is stdlib ``zipfile`` (Zip64 when needed).
 
-What it guarantees, like :func:`bulkprov.io.xlsx.new_workbook`: every ``str`` is an inline string
+What it guarantees, like :func:`bulkprov.io.writers.xlsx.new_workbook`: every ``str`` is an inline string
 (``t="inlineStr"``): never a formula, number or link; text is XML-escaped, control characters
 become Excel's ``_xHHHH_`` escapes, and a string longer than Excel's 32,767 UTF-16 units is cut
 there (as XlsxWriter does).  ``int`` values are numbers.  Styles: a fixed table (:data:`HEADER`,
 :data:`BOLD`, :data:`ALERT_HEADER`, :data:`TEXT`).  The caller gives a temporary path (see
-:class:`bulkprov.io.xlsx.AtomicFile`); this module never renames anything.
+:class:`bulkprov.io.writers.xlsx.AtomicFile`); this module never renames anything.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from bulkprov.io.sheetxml import MAX_CELL, XML, attr, escape_xml, fit, quoted_sheet
+from bulkprov.io.writers.sheetxml import MAX_CELL, XML, attr, escape_xml, fit, quoted_sheet
 
 if TYPE_CHECKING:
-    from bulkprov.io.xlsxcharts import Chart
+    from bulkprov.io.writers.xlsxcharts import Chart
 
 # Cell styles (indexes into styles.xml's cellXfs below).
 PLAIN, HEADER, BOLD, ALERT_HEADER, TEXT = 0, 1, 2, 3, 4
@@ -344,7 +344,7 @@ class StreamingWorkbook:
         chart_no = 0
         for i, sheet in enumerate(self.sheets, start=1):
             if sheet.charts:
-                from bulkprov.io import xlsxcharts  # only result workbooks with a Summary draw
+                from bulkprov.io.writers import xlsxcharts  # only result workbooks with a Summary draw
 
                 parts = xlsxcharts.parts(i, sheet.name, sheet.charts, chart_no)
                 for name, xml in parts:

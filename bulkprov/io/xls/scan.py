@@ -2,9 +2,9 @@
 
 Excel 97-2003 keeps formats in the workbook globals (``FORMAT`` records: index -> format code;
 ``XF`` records: cell style -> format index) and each number cell names its XF.  We read the
-``Workbook`` stream of the OLE2 file (:func:`bulkprov.io.ole.read_stream`), walk its records once,
+``Workbook`` stream of the OLE2 file (:func:`bulkprov.io.xls.ole.read_stream`), walk its records once,
 and return, per sheet, the number cells whose format is not General, to be rendered by
-:mod:`bulkprov.io.formats`.  Every length and offset is checked against the stream; a damaged stream
+:mod:`bulkprov.io.shared.formats`.  Every length and offset is checked against the stream; a damaged stream
 raises ``ValueError`` (turned into ``corrupt-file`` by the caller).  Older BIFF versions (Excel 95)
 are left to calamine's General rendering.
 """
@@ -15,9 +15,9 @@ import struct
 from pathlib import Path
 
 from bulkprov.i18n import gettext as _
-from bulkprov.io.base import SheetFacts
-from bulkprov.io.formats import BUILTIN, Renderer, compile_format
-from bulkprov.io.ole import read_stream
+from bulkprov.io.shared.base import SheetFacts
+from bulkprov.io.shared.formats import BUILTIN, Renderer, compile_format
+from bulkprov.io.xls.ole import read_stream
 
 BOF, EOF, FORMAT, XF, BOUNDSHEET, SST, DIMENSIONS = 0x0809, 0x000A, 0x041E, 0x00E0, 0x0085, 0x00FC, 0x0200
 NUMBER, RK, MULRK, FORMULA, MULBLANK = 0x0203, 0x027E, 0x00BD, 0x0006, 0x00BE

@@ -1,6 +1,6 @@
 """What the xlsx parts we write share: the XML declaration, escaping, a sheet's name as a formula quotes it,
-and Excel's limit on a cell's text.  Used by the streaming writer (:mod:`bulkprov.io.xlsxstream`) and its
-charts (:mod:`bulkprov.io.xlsxcharts`), each a part of the same Open XML package.
+and Excel's limit on a cell's text.  Used by the streaming writer (:mod:`bulkprov.io.writers.xlsxstream`) and its
+charts (:mod:`bulkprov.io.writers.xlsxcharts`), each a part of the same Open XML package.
 """
 
 from __future__ import annotations

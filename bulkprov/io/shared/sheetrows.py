@@ -1,6 +1,6 @@
 """calamine's rows as a user sees them: trimmed text, number formats rendered, formulas never
 calculated marked -- from one calamine sheet, or from the pieces of one
-(:class:`bulkprov.io.xlsxsplit.PieceSheet`), read in turn as they are parsed.
+(:class:`bulkprov.io.xlsx.split.PieceSheet`), read in turn as they are parsed.
 
 ``iter_rows`` of python-calamine 0.9 yields placeholder rows from row 1 (its issue #177); whether the
 leading rows are placeholders is detected, so the row numbers stay Excel's with either behaviour,
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from bulkprov.errors import CorruptFile
 from bulkprov.i18n import gettext as _
-from bulkprov.io.base import WS, MarkedCells, SheetFacts
-from bulkprov.io.formats import Renderer
-from bulkprov.io.numfmt import cell_text
-from bulkprov.io.xlsxsplit import PieceSheet
+from bulkprov.io.shared.base import WS, MarkedCells, SheetFacts
+from bulkprov.io.shared.formats import Renderer
+from bulkprov.io.shared.numfmt import cell_text
+from bulkprov.io.xlsx.split import PieceSheet
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """What a file is, decided by its content, never by its name (one sniffer for the loader and the page).
 
 The first bytes decide: ``PK`` is a zip (xlsx/xlsm or ods, told apart by their members), ``D0 CF 11
-E0`` an OLE2 compound file (a real .xls, or a password-protected xlsx: see :mod:`bulkprov.io.ole`),
+E0`` an OLE2 compound file (a real .xls, or a password-protected xlsx: see :mod:`bulkprov.io.xls.ole`),
 anything else is text.  A workbook with a .csv name (or a CSV with an .xlsx name) is read for what
 it is, with a warning.  Only regular files are opened: a FIFO or a device would hang or never end.
 """
@@ -28,7 +28,7 @@ from bulkprov.errors import (
     warning,
 )
 from bulkprov.i18n import gettext as _
-from bulkprov.io.base import (
+from bulkprov.io.shared.base import (
     OLE_MAGIC,
     SUPPORTED,
     TEXT_EXTENSIONS,
@@ -37,7 +37,7 @@ from bulkprov.io.base import (
     LoaderLimits,
     human_size,
 )
-from bulkprov.io.guard import damaged, open_regular, open_zip
+from bulkprov.io.shared.guard import damaged, open_regular, open_zip
 
 LEGACY_CODECS = ("cp949", "cp932", "gbk", "cp1252")
 CONTROL_RE = re.compile(rb"[\x00-\x08\x0e-\x19\x1b-\x1f]")
@@ -160,7 +160,7 @@ def upload_extension(path: Path) -> str:
 
     The same decisions the loader makes; a file the loader would refuse is refused here already.
     """
-    from bulkprov.io.ole import classify_ole
+    from bulkprov.io.xls.ole import classify_ole
 
     kind, head = identify(path, LoaderLimits(max_bytes=1 << 62))
     if kind == "zip":

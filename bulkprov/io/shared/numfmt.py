@@ -3,7 +3,7 @@
 calamine returns typed cells (float/bool/date).  A cell without a number format reads as Excel's
 General shows it: ``8212334444.0`` -> ``8212334444`` (never ``8.21E+09``), 1.5 -> ``1.5`` (at most 15
 significant digits), TRUE/FALSE, ISO dates.  Cells with a number format go through
-:mod:`bulkprov.io.formats` first.
+:mod:`bulkprov.io.shared.formats` first.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from bulkprov.io.base import WS
+from bulkprov.io.shared.base import WS
 
 
 def local_name(tag: str) -> str:

@@ -10,7 +10,7 @@ user sees one line and exit 2, never a traceback.  *Program* errors (``TypeError
 a bug, not hide behind "your file is damaged".
 
 :func:`open_regular` is the one way io opens an input file: without blocking (a FIFO swapped in for
-the file after :func:`~bulkprov.io.sniff.identify` checked it must not hang the run) and refusing
+the file after :func:`~bulkprov.io.shared.sniff.identify` checked it must not hang the run) and refusing
 anything that is not a regular file.
 """
 

@@ -1,4 +1,4 @@
-"""Bar charts on a sheet of :mod:`bulkprov.io.xlsxstream`: the drawing, chart and relationship parts.
+"""Bar charts on a sheet of :mod:`bulkprov.io.writers.xlsxstream`: the drawing, chart and relationship parts.
 
 Kept apart because it is a different part of the Open XML package (DrawingML); the streaming
 writer only asks for the parts of one sheet's charts and writes them into its zip.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bulkprov.io.sheetxml import XML, escape_xml, fit, quoted_sheet
+from bulkprov.io.writers.sheetxml import XML, escape_xml, fit, quoted_sheet
 
 __all__ = ["Chart", "parts"]
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bulkprov.errors import EncodingProblem
 from bulkprov.i18n import gettext as _
-from bulkprov.io.guard import open_regular
-from bulkprov.io.sniff import CONTROL_RE, LEGACY_CODECS, decodes
+from bulkprov.io.shared.guard import open_regular
+from bulkprov.io.shared.sniff import CONTROL_RE, LEGACY_CODECS, decodes
 
 CODEC_LABELS = {
     "utf-8": "UTF-8", "utf-8-sig": "UTF-8", "utf-16": "UTF-16",

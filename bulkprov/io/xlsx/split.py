@@ -2,7 +2,7 @@
 
 python-calamine parses a sheet in one call that lets go of the GIL but hands over no row before
 the last is parsed; on the 100k-row bench file that call was half of ``validate``, and everything
-after it waited.  Our pass over the sheet's XML (:func:`bulkprov.io.xlsxscan.scan_sheet`) inflates
+after it waited.  Our pass over the sheet's XML (:func:`bulkprov.io.xlsx.scan.scan_sheet`) inflates
 and checks it part by part anyway, so it feeds a :class:`PieceCutter`: once the parts so far are
 verified narrow (every cell plainly in columns A-Z, rows below 1,000,000 -- what bounds calamine's
 grid), they are cut after a ``</row>``, wrapped in a small stored workbook (in memory) with the
@@ -25,8 +25,8 @@ import weakref
 import zipfile
 from collections.abc import Sequence
 
-from bulkprov.io.base import LoaderLimits
-from bulkprov.io.xlsxscan import NARROW_COLUMNS, NARROW_ROWS
+from bulkprov.io.shared.base import LoaderLimits
+from bulkprov.io.xlsx.scan import NARROW_COLUMNS, NARROW_ROWS
 
 FIRST_PIECE_BYTES = 2 << 20
 """The first piece is small, so that calamine starts early."""

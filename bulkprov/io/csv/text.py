@@ -19,10 +19,10 @@ from pathlib import Path
 
 from bulkprov import schema
 from bulkprov.errors import CorruptFile, EncodingProblem, InputWarning, MissingColumn
-from bulkprov.io.base import WS, LoaderLimits, Table
-from bulkprov.io.encoding import CODEC_LABELS, detect, may_hold_zero_width
-from bulkprov.io.guard import open_regular
-from bulkprov.io.headers import build_table, read_lookup_rows
+from bulkprov.io.csv.encoding import CODEC_LABELS, detect, may_hold_zero_width
+from bulkprov.io.shared.base import WS, LoaderLimits, Table
+from bulkprov.io.shared.guard import open_regular
+from bulkprov.io.shared.headers import build_table, read_lookup_rows
 
 _SEP_LINE_RE = re.compile(r"^\s*sep=(.)\s*$")
 

@@ -33,7 +33,7 @@ from bulkprov.errors import (
     render,
     warning,
 )
-from bulkprov.io.base import WS, LoaderLimits, Lookup, RawRow, Table, column_letter
+from bulkprov.io.shared.base import WS, LoaderLimits, Lookup, RawRow, Table, column_letter
 from bulkprov.schema import Column
 
 

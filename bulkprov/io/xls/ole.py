@@ -12,7 +12,7 @@ import struct
 from pathlib import Path
 
 from bulkprov.errors import CorruptFile, EncryptedFile
-from bulkprov.io.guard import DATA_ERRORS, open_regular
+from bulkprov.io.shared.guard import DATA_ERRORS, open_regular
 
 
 def cfb_stream_names(path: Path) -> set[str]:

@@ -3,7 +3,7 @@
 OpenDocument keeps a cell's number format as a *data style* (``<number:number-style>``,
 ``<number:date-style>``...) in ``styles.xml`` or ``content.xml``, named by the cell's style
 (``table:style-name``), else by its row's or column's default cell style.  Each data style is turned
-into the equivalent Excel format code and rendered by :mod:`bulkprov.io.formats`, as LibreOffice
+into the equivalent Excel format code and rendered by :mod:`bulkprov.io.shared.formats`, as LibreOffice
 displays it (checked against LibreOffice's own "as shown" CSV export in the tests).
 
 One walk over ``content.xml``'s tags (a regex tokenizer: ~10x faster than expat here) places every cell (repeats included) and finds the cells with a
@@ -19,9 +19,9 @@ import re
 import xml.parsers.expat
 import zipfile
 
-from bulkprov.io.base import SheetFacts
-from bulkprov.io.formats import Renderer, compile_format
-from bulkprov.io.xlsxscan import shown_formula
+from bulkprov.io.shared.base import SheetFacts
+from bulkprov.io.shared.formats import Renderer, compile_format
+from bulkprov.io.xlsx.scan import shown_formula
 
 NUMBER_NS = "urn:oasis:names:tc:opendocument:xmlns:datastyle:1.0"
 STYLE_NS = "urn:oasis:names:tc:opendocument:xmlns:style:1.0"
