@@ -17,7 +17,7 @@ from bulkprov.kore.auth import Credentials
 from bulkprov.send.options import SendOptions
 from bulkprov.sync.options import SyncOptions
 from bulkprov.web import build_config, create_app
-from tests.test_web_gate import PEOPLE, finished, people, run, sign_in, upload
+from tests.web.test_web_gate import PEOPLE, finished, people, run, sign_in, upload
 
 ROOT = Path(__file__).resolve().parent.parent / "bulkprov"
 BELOW_JOBS = ("sync", "approvals", "directory", "send", "outputs", "state", "check", "kore", "io")
