@@ -14,7 +14,7 @@ Equivalence is kept narrow on purpose:
 * only columns whose rules are mirrored here (:data:`COVERED_KINDS`, user-info lengths) are allowed:
   a table with any other column is checked row by row;
 * list cells (groups, roles, bot tasks) go row by row;
-* ``tests/test_columnwise.py`` compares the result workbooks of both paths on a file with every
+* ``tests/check/test_columnwise.py`` compares the result workbooks of both paths on a file with every
   error code the validator can raise (found in its source), so a new rule fails that test until it
   is mirrored here or routed to the per-row path.
 """

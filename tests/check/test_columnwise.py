@@ -71,13 +71,13 @@ SPECIAL: list[tuple[str, str, str, dict[str, str]]] = [
     ("add", "a32@acme\u202e-corp.com", "S32", {}),                           # invisible-character
     ("add", "a33@acme-corp.com", "S33", {"First Name": "Ann\u200b"}),        # invisible removed from a name: a note
 ]
-# Codes a CSV cannot carry (a formula never calculated lives in workbooks: tests/test_fidelity.py has it),
+# Codes a CSV cannot carry (a formula never calculated lives in workbooks: tests/io/test_fidelity.py has it),
 # and codes of a column kind the column-wise pass never vouches for (a fullName column sends the whole
 # table row by row: test_a_full_name_column_is_checked_row_by_row).
 NOT_IN_CSV = {"uncalculated-formula", "unsplit-name"}
 # Codes only the account's directory (or a lookup sheet stamped with another host) gives: a row with a groups,
 # roles or botTasks cell never passes the column-wise checks (it is always a suspect, checked row by row), so
-# they cannot differ; tests/test_names_e2e.py raises each against the emulator.
+# they cannot differ; tests/e2e/test_names_e2e.py raises each against the emulator.
 NEED_DIRECTORY = {"ambiguous-name", "not-on-account", "name-disagrees", "unmappable-role", "wrong-role-type",
                   "directory-unavailable"}
 

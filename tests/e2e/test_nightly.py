@@ -2,7 +2,7 @@
 are known the next night, a half-written roster is never applied, one command line serves every
 night, honest next steps, ``runs`` tells the truth, and monitoring gets every line and every night.
 
-The fortnight itself is ``tests/test_fortnight.py``; the deployment examples are ``tests/test_deployment.py``.
+The fortnight itself is ``tests/e2e/test_fortnight.py``; the deployment examples are ``tests/e2e/test_deployment.py``.
 """
 
 from __future__ import annotations

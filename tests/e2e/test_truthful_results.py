@@ -1,7 +1,7 @@
 """Issue #27: no row, undo line or export is ever more certain than the server's own words.
 
 Each case of the issue's table, played against the emulator answering the odd way, end to end.
-(The whole command x reply-kind table is tests/test_conformance_table.py.)
+(The whole command x reply-kind table is tests/e2e/test_conformance_table.py.)
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The page's whole authorization-code flow runs through the provider — login red
 provider's authorization form, the callback, the code exchange, the ID token — with aiohttp's test
 client following the redirects as a browser would.  Then the refusals: a token with a wrong
 signature, from another issuer, for another audience, an expired one, and a replayed nonce.
-(The browser sign-in is in tests/test_web_four_eyes.py.)
+(The browser sign-in is in tests/web/test_web_four_eyes.py.)
 """
 
 from __future__ import annotations

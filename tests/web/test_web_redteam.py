@@ -1,7 +1,7 @@
 """Issues 16 and 17: the red-team pass over the page after it learned English, Korean and Japanese.
 
 One test (or a few) per finding, against the running app through aiohttp's test client, each failing
-before its fix.  What the earlier pass already proves (tests/test_web_attacks.py, test_web_languages.py,
+before its fix.  What the earlier pass already proves (tests/web/test_web_attacks.py, test_web_languages.py,
 test_web_oidc.py, test_web_four_eyes.py) is not repeated here.
 """
 
