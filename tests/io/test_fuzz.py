@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from bulkprov.cli import main  # noqa: E402
-from tests.io.test_loader import make_ods  # noqa: E402
+from tests.io.loader_files import make_ods  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus"
