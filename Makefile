@@ -30,7 +30,7 @@ test: $(VENV)/.installed-test
 # A longer, randomised run of the readers' fuzz suite (20x the CI examples; not in CI). Failing files
 # are saved under fuzz-failures/: add them to tests/corpus/ with a line in its README.
 fuzz: $(VENV)/.installed-test
-	BULKPROV_FUZZ=nightly BULKPROV_FUZZ_SAVE=fuzz-failures $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py
+	BULKPROV_FUZZ=nightly BULKPROV_FUZZ_SAVE=fuzz-failures $(BIN)/pytest -q -p no:cacheprovider tests/io/test_fuzz.py
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py

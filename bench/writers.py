@@ -70,7 +70,7 @@ def write_rows_only(n: int, out: Path) -> None:
 
 
 def write_xlsxwriter(n: int, out: Path) -> None:
-    from bulkprov.io.xlsx import new_workbook
+    from bulkprov.io.writers.xlsx import new_workbook
 
     wb = new_workbook(out, constant_memory=True)
     results, failures = wb.add_worksheet("Results"), wb.add_worksheet("Failures")

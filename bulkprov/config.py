@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import BadConfig
-from bulkprov.io.guard import read_small, why_unreadable
+from bulkprov.io.shared.guard import read_small, why_unreadable
 
 if TYPE_CHECKING:
     from bulkprov.jobs.settings import JobSettings

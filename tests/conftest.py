@@ -85,11 +85,11 @@ def _has_cjk_fonts() -> str | None:
 
 PROGRAMS = {
     "chromium": Program("chromium", ("/usr/bin/chromium",), "chromium", "BULKPROV_REQUIRE_BROWSER",
-                        "the page driven in a real browser (tests/test_web_browser*.py, "
-                        "tests/test_web_four_eyes.py)"),
+                        "the page driven in a real browser (tests/web/test_web_browser*.py, "
+                        "tests/web/test_web_four_eyes.py)"),
     "soffice": Program("soffice", ("soffice", "libreoffice"), "libreoffice-calc-nogui", "BULKPROV_REQUIRE_LIBREOFFICE",
-                       "LibreOffice reading our workbooks and showing the cells we read (tests/test_xlsxstream.py, "
-                       "tests/test_fidelity.py)"),
+                       "LibreOffice reading our workbooks and showing the cells we read (tests/io/test_xlsxstream.py, "
+                       "tests/io/test_fidelity.py)"),
     "cjk-fonts": Program("cjk-fonts", (), "fonts-noto-cjk", "BULKPROV_REQUIRE_CJK_FONTS",
                          "the guide's Korean and Japanese screenshots (make screenshots; tests/test_guide.py)"),
 }

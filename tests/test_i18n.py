@@ -143,14 +143,15 @@ def test_every_declared_text_is_extracted():
 USER_FACING = ["cli/commands.py", "cli/wording.py", "cli/__init__.py", "jobs/phrasing.py", "logs.py", "units.py",
                "send/batches.py", "outputs/template.py", "outputs/undo.py", "outputs/results.py", "sync/workbook.py",
                "sync/strays.py", "sync/plan.py", "jobs/syncing.py", "jobs/history.py", "jobs/runs.py",
-               "jobs/stopping.py", "jobs/checkonly.py", "jobs/export.py", "io/headers.py", "io/sniff.py",
+               "jobs/stopping.py", "jobs/checkonly.py", "jobs/export.py", "io/shared/headers.py", "io/shared/sniff.py",
                "io/__init__.py", "errors/__init__.py", "errors/base.py", "errors/files.py", "errors/run.py",
                "errors/rows.py", "schema.py", "check/validator.py", "check/plain.py", "cli/approvals.py",
                "approvals/flow.py", "cli/demo.py", "jobs/settings.py", "jobs/runner.py", "jobs/frame.py",
                "jobs/sending.py", "approvals/audit.py", "jobs/internal.py", "state/room.py", "outputs/webhook.py",
                "kore/replies.py", "kore/listing.py", "kore/lookup.py", "kore/auth.py", "send/dispatcher.py",
-               "send/verify.py", "io/guard.py", "io/workbook.py", "io/xlsscan.py", "io/xlsxscan.py",
-               "io/encoding.py"]
+               "send/verify.py", "io/shared/guard.py", "io/shared/calamine.py", "io/xlsx/book.py", "io/xls/book.py",
+               "io/xls/scan.py", "io/xlsx/scan.py",
+               "io/csv/encoding.py"]
 MARKERS = {"N_", "_", "gettext", "ngettext", "pgettext", "gettext_in"}
 # Prose that is not for people to read in their language: programming errors (a bug, not a message),
 # the JSON/CSV keys, the workbook's own data, the README's generated tables.

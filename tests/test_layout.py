@@ -36,7 +36,8 @@ def _name(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
-@pytest.mark.parametrize("path", SOURCES + sorted((ROOT / "tests").glob("*.py")) + sorted((ROOT / "bench").glob("*.py")),
+@pytest.mark.parametrize("path", SOURCES + sorted(p for p in (ROOT / "tests").rglob("*.py") if "fixtures" not in p.parts)
+                         + sorted((ROOT / "bench").glob("*.py")),
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_bulkprov_import_resolves(path: Path) -> None:
     for node in ast.walk(_tree(path)):

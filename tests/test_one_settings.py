@@ -17,7 +17,7 @@ from bulkprov.kore.auth import Credentials
 from bulkprov.send.options import SendOptions
 from bulkprov.sync.options import SyncOptions
 from bulkprov.web import build_config, create_app
-from tests.test_web_gate import PEOPLE, finished, people, run, sign_in, upload
+from tests.web.test_web_gate import PEOPLE, finished, people, run, sign_in, upload
 
 ROOT = Path(__file__).resolve().parent.parent / "bulkprov"
 BELOW_JOBS = ("sync", "approvals", "directory", "send", "outputs", "state", "check", "kore", "io")
@@ -55,7 +55,7 @@ def test_job_settings_are_every_stage_view(view) -> None:
 
 async def test_the_page_honours_the_profiles_rate_wait_cap(make_emulator, tmp_path):
     """Rate refusals go on past the longest rate window (1 s here) for as long as the profile's ``rate_wait_cap``
-    says, on the page as on the command line (tests/test_integrity.py): the page drops no run setting."""
+    says, on the page as on the command line (tests/e2e/test_integrity.py): the page drops no run setting."""
     emu = make_emulator(fail_rate=1.0, rate_refusal="429")
     creds = Credentials(client_id=EmulatorConfig().client_id, client_secret=EmulatorConfig().client_secret)
     profile = {"host": emu.url, "state_dir": str(tmp_path / "state"), "rate": "100/1", "max_attempts": 2,

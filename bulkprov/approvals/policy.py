@@ -246,7 +246,7 @@ def _checked_value(file: Path, key: str, value: Any) -> Any:
 
 
 def _read(file: Path, person: Person) -> dict[str, Any]:
-    from bulkprov.io.guard import read_small, why_unreadable
+    from bulkprov.io.shared.guard import read_small, why_unreadable
 
     reason = why_untrusted(file, person)
     if reason:

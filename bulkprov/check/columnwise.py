@@ -20,9 +20,9 @@ Every column kind a roster has is covered (issue #30):
   a ``-`` entry of bot tasks or anything else sends its row through the per-row path.
 
 A table with a column kind not mirrored here (a full name to split) is checked row by row.
-``tests/test_columnwise_property.py`` generates thousands of rows of every kind, valid and spoilt, and
+``tests/check/test_columnwise_property.py`` generates thousands of rows of every kind, valid and spoilt, and
 requires both paths to give every row the same status, codes, messages and notes (and every row code
-to be met); ``tests/test_columnwise.py`` compares whole result workbooks.
+to be met); ``tests/check/test_columnwise.py`` compares whole result workbooks.
 """
 
 from __future__ import annotations

@@ -281,7 +281,7 @@ class NameBook:
 
 def sheets_from(*tables: Mapping[str, Mapping[str, str]]) -> dict[str, list[Sheet]]:
     """Lookup tables as the loader gives them (sheet name -> name -> id, with the ``hosts`` their rows name:
-    :class:`bulkprov.io.base.Lookup`), in the order they count, as :class:`Sheet` s per kind -- one per host
+    :class:`bulkprov.io.shared.base.Lookup`), in the order they count, as :class:`Sheet` s per kind -- one per host
     a sheet's rows name, so a sheet copied from two accounts is judged row by row."""
     out: dict[str, list[Sheet]] = {kind: [] for kind in KINDS}
     for table in tables:

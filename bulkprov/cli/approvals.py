@@ -135,7 +135,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from bulkprov.approvals.identity import cli_person
     from bulkprov.cli.wording import say
     from bulkprov.errors import UsageProblem
-    from bulkprov.io.xlsx import check_new
+    from bulkprov.io.writers.xlsx import check_new
 
     profile = _profile(args)
     trail = trail_of(args, profile)

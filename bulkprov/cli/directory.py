@@ -72,7 +72,7 @@ def cmd_template(args: argparse.Namespace) -> int:
 
 def cmd_template_from_account(args: argparse.Namespace) -> int:
     """The template with the account's roles, bots and groups (kept copy while young, unless refreshed)."""
-    from bulkprov.io.xlsx import check_new
+    from bulkprov.io.writers.xlsx import check_new
     from bulkprov.jobs.directory import read_account_directory
     from bulkprov.outputs.template import write_template
 

@@ -3,7 +3,7 @@
 The vendor's pages show a success sentence and a failure list; a real server behind a proxy, in a
 degraded state or of another version may answer otherwise.  Each switch below makes the emulator
 answer one such way, so every promise bulkprov makes is tested against it (the conformance table,
-``tests/test_conformance_table.py``).  Several switches may be on at once; ``odd_pattern`` (a regular
+``tests/e2e/test_conformance_table.py``).  Several switches may be on at once; ``odd_pattern`` (a regular
 expression over emails) narrows ``info-omit`` to some users.
 
 ``bulkprov mock-server --odd NAME`` (repeatable) turns one on; so does ``{"odd": [NAME]}`` in a seed

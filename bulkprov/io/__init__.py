@@ -3,22 +3,21 @@
 :func:`open_table` gives the rest of bulkprov a :class:`Table`: headers matched to schema columns,
 warnings, lookup sheets and a lazy iterator of :class:`RawRow` (cells as the user sees them in Excel,
 with Excel's row numbers).  Every unusable file becomes a typed :class:`~bulkprov.errors.InputError`
-with a one-line message; no traceback ever reaches the user.  One module per concern: ``sniff``
-(what a file is), ``guard`` (damaged data -> ``corrupt-file``; no FIFO is ever opened), ``ole``,
-``encoding``, ``text`` (CSV), ``workbook`` (calamine), ``numfmt`` and ``formats`` (cells as Excel
-shows them), ``xlsxscan``/``odsscan``/``xlsscan`` (each format's formats, uncalculated formulas and
-extents), ``chars`` (invisible characters), ``headers`` (header row, data rows, lookup sheets),
-``xlsx`` (writing).
+with a one-line message; no traceback ever reaches the user.  A package per format (``csv``, ``xlsx``,
+``xls``, ``ods``), each offering one ``open(path, limits) -> Table`` that :func:`open_table` dispatches to by
+what the file is (:mod:`~bulkprov.io.shared.sniff`, by content); what they share in ``shared`` (the sniff, the
+guards, ``Table``, headers, cells as Excel shows them, calamine); writing in ``writers``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 from bulkprov.errors import InputWarning, warning
-from bulkprov.io.base import DEFAULT_LIMITS, LoaderLimits, RawRow, Table, column_letter
-from bulkprov.io.encoding import detect_encoding
-from bulkprov.io.sniff import identify, reconcile_extension
+from bulkprov.io.csv.encoding import detect_encoding
+from bulkprov.io.shared.base import DEFAULT_LIMITS, LoaderLimits, RawRow, Table, column_letter
+from bulkprov.io.shared.sniff import identify, reconcile_extension
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -52,20 +51,32 @@ def open_table(
     and punctuation do not matter), known or misspelt.  The header row is the first non-empty row.  Rows are read lazily; ``too-many-rows`` and
     ``encoding-error`` may be raised while iterating :attr:`Table.rows`.
     """
-    from bulkprov.io.text import open_text
-    from bulkprov.io.workbook import open_workbook
-
     path = Path(path)
     warnings: list[InputWarning] = []
     kind, head = identify(path, limits)
     kind = reconcile_extension(path, kind, head, warnings)
+    reader = _reader(path, kind, limits)
     if kind == "text":
         if sheet is not None:
             warnings.append(warning("sheet-ignored", sheet=sheet))
-        return open_text(path, limits, required_any, warnings, encoding, ignore=ignore)
+        return reader.open(path, limits, encoding=encoding, required_any=required_any, warnings=warnings,
+                           ignore=ignore)
     if encoding:
         warnings.append(warning("encoding-ignored", encoding=encoding))
-    return open_workbook(path, kind, sheet, limits, required_any, warnings, ignore=ignore)
+    return reader.open(path, limits, sheet=sheet, required_any=required_any, warnings=warnings, ignore=ignore)
+
+
+def _reader(path: Path, kind: str, limits: LoaderLimits) -> ModuleType:
+    """The format's package for a file of the sniffed ``kind`` (a zip is xlsx or ods by its members)."""
+    from bulkprov.io import csv, ods, xls, xlsx
+
+    if kind == "text":
+        return csv
+    if kind == "ole":
+        return xls  # which reads only an xls workbook; an encrypted xlsx or another Office file it refuses
+    from bulkprov.io.shared.calamine import zip_format
+
+    return xlsx if zip_format(path, limits) == "xlsx" else ods
 
 
 def read_lookups(
@@ -78,19 +89,8 @@ def read_lookups(
     ``roleId``/``botId``/``groupId``).  A CSV holds one table; its id column says which.
     Problems in lookup rows are appended to ``warnings`` when a list is given.
     """
-    from bulkprov.io.text import text_lookups
-    from bulkprov.io.workbook import WorkbookFile
-
     path = Path(path)
     sink: list[InputWarning] = [] if warnings is None else warnings
     kind, head = identify(path, limits)
     kind = reconcile_extension(path, kind, head, sink)
-    if kind == "text":
-        return text_lookups(path, limits, sink)
-    book = WorkbookFile(path, kind, limits)
-    try:
-        return book.lookups(sink)
-    finally:
-        book.close()
-
-
+    return _reader(path, kind, limits).lookups(path, limits, sink)

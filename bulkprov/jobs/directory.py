@@ -17,7 +17,7 @@ from typing import Any
 
 from bulkprov.directory.account import AccountDirectory, Budget, gap_lines, listing_name
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import check_new, check_writable
+from bulkprov.io.writers.xlsx import check_new, check_writable
 from bulkprov.jobs.export import _budget as rate_budget
 from bulkprov.jobs.names import app_of
 from bulkprov.jobs.settings import JobSettings

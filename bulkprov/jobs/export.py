@@ -25,7 +25,7 @@ from bulkprov import schema
 from bulkprov.check.names import fold
 from bulkprov.errors import AuthRefused, GuardStopped, RunStopped, Unreachable
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import AtomicFile, check_new, check_writable, new_workbook, write_sheet
+from bulkprov.io.writers.xlsx import AtomicFile, check_new, check_writable, new_workbook, write_sheet
 from bulkprov.jobs.settings import JobSettings, ProgressFn
 from bulkprov.kore import AuthFailed, CallFailed, KoreClient, ServerFailed
 from bulkprov.kore.auth import TOKEN_LIFETIME

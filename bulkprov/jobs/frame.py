@@ -32,8 +32,8 @@ from bulkprov.errors import (
 )
 from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table, open_table, read_lookups
-from bulkprov.io.guard import file_sha256
-from bulkprov.io.xlsx import check_new
+from bulkprov.io.shared.guard import file_sha256
+from bulkprov.io.writers.xlsx import check_new
 from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
 from bulkprov.jobs.settings import (
     COMMANDS,

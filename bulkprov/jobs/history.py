@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bulkprov.errors import OUTCOME_CODES, RunNotFound
 from bulkprov.i18n import gettext as _
-from bulkprov.io.guard import file_sha256
-from bulkprov.io.xlsx import check_new
+from bulkprov.io.shared.guard import file_sha256
+from bulkprov.io.writers.xlsx import check_new
 from bulkprov.jobs.frame import failure_cells, load, write_results
 from bulkprov.jobs.runs import in_flight_result
 from bulkprov.jobs.settings import JobSettings, now_text

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bulkprov.errors import FileChanged, NotARoster
 from bulkprov.i18n import gettext as _
-from bulkprov.io.guard import file_sha256
+from bulkprov.io.shared.guard import file_sha256
 
 log = logging.getLogger("bulkprov")
 

@@ -211,7 +211,7 @@ def invocation_run_id(path: Path, settings: JobSettings) -> str:
     """The id this invocation's lines, webhook and ledger run carry, known before anything is read: the
     interrupted run's own id when ``--resume`` will finish one, else a new id."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.io.guard import file_sha256
+    from bulkprov.io.shared.guard import file_sha256
     from bulkprov.jobs.settings import ROSTER_COMMANDS
     from bulkprov.state.ledger import has_ledger, new_run_id
 
@@ -233,7 +233,7 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
     """A run refused before anything was sent (exit 2) is listed in an existing ledger, so ``bulkprov
     runs`` shows every night of a schedule; a state directory that cannot take it is left alone."""
     from bulkprov.errors import BulkprovError
-    from bulkprov.io.guard import file_sha256
+    from bulkprov.io.shared.guard import file_sha256
     from bulkprov.state.ledger import has_ledger
 
     if not settings.use_ledger or not settings.run_id or settings.dry_run or settings.command in ("validate", "plan"):

@@ -45,7 +45,7 @@ import jwt
 
 from bulkprov.errors import NoCredentials
 from bulkprov.i18n import gettext as _
-from bulkprov.io.guard import read_small, why_unreadable
+from bulkprov.io.shared.guard import read_small, why_unreadable
 
 log = logging.getLogger(__name__)
 

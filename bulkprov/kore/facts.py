@@ -178,7 +178,7 @@ FACTS: tuple[Fact, ...] = (
 @dataclass(frozen=True)
 class WriteReply:
     """One shape of reply to add/update/remove and what bulkprov makes of it (the README's second table;
-    tests/test_api_facts.py runs every example through :func:`bulkprov.kore.replies.classify`)."""
+    tests/kore/test_api_facts.py runs every example through :func:`bulkprov.kore.replies.classify`)."""
 
     shape: str
     status: int

@@ -20,7 +20,7 @@ from pathlib import Path
 from bulkprov import schema
 from bulkprov.errors import OutputUnwritable
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import AtomicFile
+from bulkprov.io.writers.xlsx import AtomicFile
 from bulkprov.kore.directory import Directory
 from bulkprov.outputs.results import csv_safe
 
@@ -108,7 +108,7 @@ def _write_flat(temp: Path, directory: Directory, fmt: str) -> None:
 
 
 def _write_xlsx(temp: Path, directory: Directory, gaps: list[str]) -> None:
-    from bulkprov.io.xlsxstream import TEXT, Sheet, StreamingWorkbook
+    from bulkprov.io.writers.xlsxstream import TEXT, Sheet, StreamingWorkbook
 
     sheets = []
     for name, (extra, description) in SHEETS.items():

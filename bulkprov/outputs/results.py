@@ -6,13 +6,13 @@ the input's own columns first, so the sheet is itself an input file to fix and r
 ``lookup`` adds a ``Users`` sheet in the template's columns, so its output is an input file.
 ``--results-format csv|jsonl`` writes the Results rows for pipelines instead.
 
-Rows are written whole, as they come, by :mod:`bulkprov.io.xlsxstream` (our own streaming
+Rows are written whole, as they come, by :mod:`bulkprov.io.writers.xlsxstream` (our own streaming
 writer; docs/DESIGN.md has the measurement against XlsxWriter, pyexcelerate and rustpy-xlsxwriter):
 nothing per row stays in memory, and the Failures sheet fills as rows arrive.  Every value that came
 from a user is an inline string: a name like ``=HYPERLINK(...)`` stays text.  CSV has no cell types,
 so a CSV cell that Excel would run as a formula (leading ``=``, ``@``, or ``+``/``-`` not followed by
 a number) gets a leading apostrophe, the OWASP recommendation.  Files are written to a temporary
-name and renamed into place (:class:`~bulkprov.io.xlsx.AtomicFile`).
+name and renamed into place (:class:`~bulkprov.io.writers.xlsx.AtomicFile`).
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from typing import Any
 from bulkprov import i18n, units
 from bulkprov.errors import OutputUnwritable
 from bulkprov.i18n import gettext as _
-from bulkprov.io import xlsxstream
-from bulkprov.io.xlsx import AtomicFile, check_writable
-from bulkprov.io.xlsxcharts import Chart
-from bulkprov.io.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
+from bulkprov.io.writers import xlsxstream
+from bulkprov.io.writers.xlsx import AtomicFile, check_writable
+from bulkprov.io.writers.xlsxcharts import Chart
+from bulkprov.io.writers.xlsxstream import ALERT_HEADER, BOLD, TEXT, Sheet, StreamingWorkbook
 from bulkprov.model import (
     FAILED_STATUSES,
     STATUSES,

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from bulkprov import i18n, schema
 from bulkprov.errors import N_
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, check_new, close_workbook, new_workbook
+from bulkprov.io.writers.xlsx import HEADER_FORMAT, AtomicFile, check_new, close_workbook, new_workbook
 
 if TYPE_CHECKING:
     from bulkprov.kore.directory import Directory

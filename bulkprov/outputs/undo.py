@@ -26,8 +26,8 @@ from bulkprov import schema
 from bulkprov._faults import fault_point
 from bulkprov.bodies import undo_lists, user_to_cells
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import AtomicFile
-from bulkprov.io.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
+from bulkprov.io.writers.xlsx import AtomicFile
+from bulkprov.io.writers.xlsxstream import ALERT_HEADER, Sheet, StreamingWorkbook
 from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import Names
 

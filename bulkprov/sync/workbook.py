@@ -8,7 +8,7 @@ from typing import Any
 from bulkprov import i18n
 from bulkprov.errors import N_, InputError, PlanFileInvalid
 from bulkprov.i18n import gettext as _
-from bulkprov.io.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
+from bulkprov.io.writers.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
 from bulkprov.outputs.names import Names
 from bulkprov.sync.plan import Change, Plan
 from bulkprov.units import format_duration

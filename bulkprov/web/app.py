@@ -12,7 +12,7 @@ small script (``app.js``, served by the app) polls a run's progress.  There is n
 and no second implementation of any step: a page calls what the CLI calls.
 
 * **upload** (``POST /upload``) streams the multipart body into ``STATE_DIR/uploads/<uuid4>.<ext>``,
-  the extension decided by the content (:func:`bulkprov.io.sniff.upload_extension`), never by the user's file name;
+  the extension decided by the content (:func:`bulkprov.io.shared.sniff.upload_extension`), never by the user's file name;
 * **check** (``GET /uploads/ID``) runs :func:`bulkprov.jobs.frame.load` and
   :func:`~bulkprov.jobs.frame.check_rows` (every row error: row, column, value, message, code — the
   same :class:`~bulkprov.errors.RowError` objects the result workbook reports) and

@@ -2,7 +2,7 @@
 
 The multipart body is streamed into ``STATE_DIR/uploads/<uuid4>.part``; the CSRF field must come
 first and is checked before a byte of the file is stored; the stored extension is decided by the
-content (:func:`bulkprov.io.sniff.upload_extension`, the loader's own decisions), never by the
+content (:func:`bulkprov.io.shared.sniff.upload_extension`, the loader's own decisions), never by the
 user's file name.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from bulkprov.errors import InputError
-from bulkprov.io.guard import file_sha256
-from bulkprov.io.sniff import upload_extension
+from bulkprov.io.shared.guard import file_sha256
+from bulkprov.io.shared.sniff import upload_extension
 from bulkprov.web.config import WebConfig
 from bulkprov.web.frame import FORM_ERRORS, forbidden, message
 from bulkprov.web.keys import CONFIG, SESSION
