@@ -47,6 +47,18 @@ _JAPANESE = (["陽翔", "結菜", "蓮", "陽葵", "湊", "凛", "大翔", "葵"
 _WORDS = [("yes", "no"), ("예", "아니요"), ("はい", "いいえ"), ("Y", "N")]
 
 
+# The narrow file of earlier benchmarks (no list cells, text booleans): an extra line of the bench, and the rows
+# bench/writers.py hands the writer candidates.
+NARROW_HEADERS = ["Email", "Employee ID", "First Name", "Last Name", "Company", "Department", "Phone", "Work Phone",
+                  "Street", "City", "Zip Code", "State", "Country", "groups", "canCreateBot"]
+
+
+def narrow_row(i: int) -> list[object]:
+    return [f"user{i:07d}@acme-corp.com", f"E{i:07d}", f"First{i}", f"Last{i}", "Acme Corp",
+            ["Sales", "Support", "HR", "IT"][i % 4], 8212330000 + i, f"+1 212 555 {i % 10000:04d}",
+            f"{i} Main Street", "Boston", 2128 + (i % 100), "MA", "US", "", ["TRUE", "FALSE", ""][i % 3]]
+
+
 def realistic_row(i: int) -> list[object]:
     """Row ``i`` (0-based) of the realistic roster: str, int and bool values as a spreadsheet holds them."""
     rng = random.Random(i * 7919 + 17)

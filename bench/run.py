@@ -43,22 +43,14 @@ DATA = HERE / "data"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 import rosters  # noqa: E402  (bench/rosters.py: the realistic roster, shared with the tests)
+from rosters import NARROW_HEADERS, narrow_row  # noqa: E402
 
 # The bench's emulated accounts keep their audit trails beside the bench data, not in /var/lib/bulkprov
 # (a variable only root may set; the bench runs there as root).
 os.environ.setdefault("BULKPROV_RECORDS_DIR", str(DATA / "records"))
 
-HEADERS = ["Email", "Employee ID", "First Name", "Last Name", "Company", "Department", "Phone", "Work Phone",
-           "Street", "City", "Zip Code", "State", "Country", "groups", "canCreateBot"]
-
-
-# -- data -------------------------------------------------------------------------------------------
-
-
-def row_values(i: int) -> list[object]:
-    return [f"user{i:07d}@acme-corp.com", f"E{i:07d}", f"First{i}", f"Last{i}", "Acme Corp",
-            ["Sales", "Support", "HR", "IT"][i % 4], 8212330000 + i, f"+1 212 555 {i % 10000:04d}",
-            f"{i} Main Street", "Boston", 2128 + (i % 100), "MA", "US", "", ["TRUE", "FALSE", ""][i % 3]]
+# the narrow file of earlier benchmarks (bench/rosters.py keeps it beside the realistic roster)
+HEADERS, row_values = NARROW_HEADERS, narrow_row
 
 
 def make_csv(path: Path, rows: int) -> Path:

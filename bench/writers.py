@@ -32,7 +32,8 @@ RESULT_COLUMNS = ["row", "action", "emailId", "orgUserId", "status", "reason", "
 def chunks(n: int) -> Iterator[tuple[list[list], list[tuple[list, list]]]]:
     """What validate hands its writer, 2,048 rows at a time: the valid rows as (row, action, emailId,
     orgUserId) and the invalid ones as (Results row, Failures row).  Every 20th row is invalid."""
-    from run import HEADERS, row_values
+    from rosters import NARROW_HEADERS as HEADERS
+    from rosters import narrow_row as row_values
 
     width = len(HEADERS)
     for start in range(0, n, 2048):
@@ -58,7 +59,7 @@ def in_order(valid: list[list], invalid: list[tuple[list, list]]) -> Iterator[tu
 
 
 def fail_headers() -> list[str]:
-    from run import HEADERS
+    from rosters import NARROW_HEADERS as HEADERS
 
     return HEADERS + ["status", "reason"]
 
@@ -125,7 +126,7 @@ def write_rustpy(n: int, out: Path) -> None:
 
 def write_ours(n: int, out: Path) -> None:
     """Ours as validate uses it (bulkprov.outputs.results.ResultWriter): valid rows a chunk at a time."""
-    from run import HEADERS
+    from rosters import NARROW_HEADERS as HEADERS
 
     from bulkprov.model import RowRef, RowResult, UserKey
     from bulkprov.outputs.results import ResultWriter, RunSummary
