@@ -76,6 +76,19 @@ def _language(args, profile: dict) -> str:
     return i18n.from_environment(dict(os.environ))
 
 
+EXIT_READER_GONE = 141  # 128 + SIGPIPE: what other command-line tools exit with when their reader leaves
+
+
+def _reader_gone() -> int:
+    """Stop quietly, as other tools do: what is left to flush goes nowhere, so Python's exit does not
+    report the broken pipe again."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_READER_GONE
+
+
 def _run(args) -> int:
     from bulkprov.cli.output import emit
     from bulkprov.errors import BulkprovError, RunStopped
@@ -98,6 +111,8 @@ def _run(args) -> int:
     except KeyboardInterrupt:
         emit(say("interrupted"), err=True, level="error", code="interrupted", exit_code=EXIT_ABORTED)
         return EXIT_ABORTED
+    except BrokenPipeError:  # the reader of our output went away (`bulkprov runs | head`): not a bug
+        return _reader_gone()
     except OSError as exc:  # refused by the file system: a state directory that is not ours is exit 2
         from bulkprov.cli.commands import _internal_error, state_dir_problem
 

@@ -185,3 +185,18 @@ def test_demo_runs_end_to_end(tmp_path):
     assert (tmp_path / "roster.add-results.xlsx").is_file()
     results = results_by_row(tmp_path / "roster.add-results.xlsx")
     assert sum(r["status"] == "success" for r in results.values()) == 142
+
+
+def test_a_reader_that_goes_away_is_no_internal_error(tmp_path):
+    """`bulkprov validate … | head -0`: the reader closes the pipe before bulkprov prints; bulkprov stops quietly
+    with 141 (as other tools do), not "internal error … please report it" (exit 70) and no traceback."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Email,First Name,Last Name\na@example.com,A,B\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KORE_")}
+    proc = subprocess.Popen([sys.executable, "-m", "bulkprov", "validate", str(roster),
+                             "-o", str(tmp_path / "r.xlsx")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)})
+    proc.stdout.close()  # the reader is gone before the first line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "internal error" not in err and "Traceback" not in err, err
