@@ -3,14 +3,12 @@ under the same guards."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import openpyxl
 import pytest
 
-from bulkprov.jobs import JobSettings, run_job
+from bulkprov.jobs import run_job
 from tests.conftest import read_sheet
+from tests.sync.test_sync import job, write  # the roster and the run of sync's own tests
 
 
 def person(i: int) -> dict[str, str]:
@@ -22,19 +20,6 @@ def account_user(email: str, org: str = "") -> dict:
     if org:
         info["orgUserId"] = org
     return {"userInfo": info, "canCreateBot": False, "isDeveloper": False}
-
-
-def write(path: Path, people: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(people[0]))
-        writer.writeheader()
-        writer.writerows(people)
-    return path
-
-
-def job(emu, tmp_path, command, name, **kw) -> JobSettings:
-    return JobSettings(command=command, host=emu.url, rate="none", output=tmp_path / f"{name}.xlsx",
-                       state_dir=tmp_path / "state", **kw)
 
 
 STRAYS = [account_user("contractor@acme-corp.com", "C1"), account_user("admin@acme-corp.com"),

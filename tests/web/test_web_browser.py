@@ -26,6 +26,15 @@ from tests.conftest import CHROMIUM_ARGS, read_sheet, results_by_row, write_rost
 PASSWORD = "correct horse battery staple"
 
 
+def hr_page_config(tmp_path: Path, host: str) -> WebConfig:
+    """The page as an HR administrator meets it in the browser tests: one person, adds, small batches."""
+    emulator = EmulatorConfig()
+    return WebConfig(state_dir=tmp_path / "state",
+                     job=JobSettings(command="add", host=host, rate="none", batch_size=5, concurrency=1),
+                     credentials=Credentials(client_id=emulator.client_id, client_secret=emulator.client_secret),
+                     users={"hr.admin": hash_password(PASSWORD, n=2**10)})
+
+
 class WebThread:
     """The web app on a free loopback port, on its own event loop in a thread."""
 
@@ -92,11 +101,7 @@ def test_hr_uploads_checks_runs_and_downloads_in_a_browser(make_emulator, tmp_pa
     roster = tmp_path / "new-hires.csv"
     write_roster(roster, 30, invalid={4: {"Email": "jane.doe@"}, 11: {"canCreateBot": "perhaps"},
                                       20: {"Email": "user00003@acme-corp.com"}})
-    emulator = EmulatorConfig()
-    config = WebConfig(state_dir=tmp_path / "state",
-                       job=JobSettings(command="add", host=emu.url, rate="none", batch_size=5, concurrency=1),
-                       credentials=Credentials(client_id=emulator.client_id, client_secret=emulator.client_secret),
-                       users={"hr.admin": hash_password(PASSWORD, n=2**10)})
+    config = hr_page_config(tmp_path, emu.url)
     with WebThread(create_app(config)) as server:
         # 1. any page sends a stranger to the login form
         page.goto(server.url + "/runs")

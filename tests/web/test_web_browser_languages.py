@@ -14,12 +14,10 @@ import re
 import pytest
 from playwright import sync_api
 
-from bulkprov.emulator import DEMO_CLIENT_SECRET, EmulatorConfig
-from bulkprov.jobs import JobSettings
-from bulkprov.kore.auth import Credentials
-from bulkprov.web import WebConfig, create_app, hash_password
+from bulkprov.emulator import DEMO_CLIENT_SECRET
+from bulkprov.web import create_app
 from tests.conftest import CHROMIUM_ARGS, read_sheet, results_by_row, write_roster
-from tests.web.test_web_browser import PASSWORD, WebThread
+from tests.web.test_web_browser import PASSWORD, WebThread, hr_page_config
 
 WORDS = {
     "ko": {"login": "로그인", "upload": "업로드", "upload_title": "사용자 명단 업로드", "invalid": "오류 3행",
@@ -61,11 +59,7 @@ def test_hr_works_in_korean_and_japanese_in_a_browser(make_emulator, tmp_path, b
     roster = tmp_path / ("신규입사자.csv" if language == "ko" else "新入社員.csv")
     write_roster(roster, 30, invalid={4: {"Email": "jane.doe@"}, 11: {"canCreateBot": "perhaps"},
                                       20: {"Email": "user00003@acme-corp.com"}})
-    emulator = EmulatorConfig()
-    config = WebConfig(state_dir=tmp_path / "state",
-                       job=JobSettings(command="add", host=emu.url, rate="none", batch_size=5, concurrency=1),
-                       credentials=Credentials(client_id=emulator.client_id, client_secret=emulator.client_secret),
-                       users={"hr.admin": hash_password(PASSWORD, n=2**10)})
+    config = hr_page_config(tmp_path, emu.url)
     with WebThread(create_app(config)) as server:
         # 1. the login page: in Korean because the browser asks for it; Japanese picked with the switch
         page.goto(server.url + "/runs")
