@@ -232,16 +232,14 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
     settings.allow_builder = 10_000_000
     eta: list[float] = []
     from bulkprov.send import batches as batching
-    from bulkprov.send import dispatcher
 
-    original = dispatcher.describe_plan
+    original = batching.plan_lines
 
-    def capture(batches, *a, **kw):
-        lines = original(batches, *a, **kw)
-        eta.append(batching.estimate_seconds(len(batches), a[2] if len(a) > 2 else kw["windows"]))
-        return lines
+    def capture(per_op, requests, emails, batch_size, concurrency, windows):  # the ETA the run prints
+        eta.append(batching.estimate_seconds(requests, windows))
+        return original(per_op, requests, emails, batch_size, concurrency, windows)
 
-    dispatcher.describe_plan = capture
+    batching.plan_lines = capture
     profiler = None
     if profile:
         from pyinstrument import Profiler

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import itertools
 import logging
+import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,13 +32,16 @@ from bulkprov.errors import (
     InputError,
     MissingColumn,
     RunStopped,
+    StateDirUnusable,
 )
 from bulkprov.i18n import gettext as _
 from bulkprov.io import RawRow, Table, open_table, read_lookups
 from bulkprov.io.shared.guard import file_sha256
 from bulkprov.io.writers.xlsx import check_new
 from bulkprov.jobs.inputfile import InputSnapshot, refuse_bulkprov_output, signature, wait_until_settled
+from bulkprov.jobs.rowresults import HeldResults, RowResults
 from bulkprov.jobs.settings import (
+    ATTENTION_KEPT,
     COMMANDS,
     EXIT_ABORTED,
     EXIT_OK,
@@ -48,13 +54,15 @@ from bulkprov.jobs.settings import (
     default_output,
     key_column_requirement,
     now,
+    state_dir_for,
 )
 from bulkprov.jobs.stopping import RuntimeLimit
 from bulkprov.kore.directory import Directory
 from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
 from bulkprov.outputs.names import USERS_SHEET_HEADERS, Names, user_cells
 from bulkprov.outputs.results import ResultWriter, RunSummary, check_writable, is_result_file, results_path
-from bulkprov.state.ledger import LedgerWriteFailed
+from bulkprov.state.ledger import Ledger, LedgerWriteFailed
+from bulkprov.state.spool import RowSpool
 
 log = logging.getLogger("bulkprov")
 
@@ -73,8 +81,11 @@ def load(path: Path, settings: JobSettings) -> Table:
 
 @dataclass
 class Checked:
+    """Every checked row, held in memory (sync diffs them; a run without a ledger sends them)."""
+
     rows: list[CheckedRow]
     cells: dict[int, list[str]]  # input cells of (some) invalid rows, for the Failures sheet
+    keep_users: bool = True
 
     @property
     def valid(self) -> list[CheckedRow]:
@@ -83,6 +94,59 @@ class Checked:
     @property
     def invalid(self) -> list[CheckedRow]:
         return [r for r in self.rows if not r.valid]
+
+    def take(self, raw: RawRow, row: CheckedRow) -> None:
+        if not self.keep_users:
+            row.user = {}
+        if row.errors and len(self.cells) < KEEP_CELLS_LIMIT:
+            self.cells[raw.row] = raw.cells
+        self.rows.append(row)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class Spooled:
+    """Every checked row of a sending run, on disk (:class:`~bulkprov.state.spool.RowSpool`) until it is sent:
+    the valid rows and the invalid ones, each in input order; in memory only the Failures sheet's cells of the
+    first invalid rows and the notes of valid rows that went through with a changed value."""
+
+    def __init__(self, folder: Path) -> None:
+        try:
+            self.valid = RowSpool(folder)
+            self.invalid = RowSpool(folder)
+        except OSError as exc:
+            raise StateDirUnusable(state_dir=str(folder), reason=exc.strerror or str(exc)) from None
+        self.folder = folder
+        self.cells: dict[int, list[str]] = {}
+        self.notes: dict[int, str] = {}
+        self._valid: list[CheckedRow] = []
+        self._invalid: list[CheckedRow] = []
+
+    def take(self, raw: RawRow, row: CheckedRow) -> None:
+        if row.errors:
+            if len(self.cells) < KEEP_CELLS_LIMIT:
+                self.cells[raw.row] = raw.cells
+            self._invalid.append(row)
+        else:
+            if row.notes:
+                self.notes[row.row] = "; ".join(row.notes)
+            self._valid.append(row)
+
+    def flush(self) -> None:
+        try:
+            self.valid.add(self._valid)
+            self.invalid.add(self._invalid)
+        except OSError as exc:  # a full disk while the rows wait: nothing was sent
+            raise StateDirUnusable(state_dir=str(self.folder), reason=exc.strerror or str(exc)) from None
+        self._valid, self._invalid = [], []
+
+    def close(self) -> None:
+        self.valid.close()
+        self.invalid.close()
 
 
 def make_validator(table: Table, settings: JobSettings, directory: Directory | None = None, *,
@@ -103,17 +167,19 @@ def make_validator(table: Table, settings: JobSettings, directory: Directory | N
 def check_rows(table: Table, settings: JobSettings, validator: Validator | None = None) -> Checked:
     """Validate every row; payloads are kept only when they will be sent."""
     validator = validator or make_validator(table, settings)
-    checked, keep = Checked([], {}), _keeps_users(settings)
+    checked = Checked([], {}, _keeps_users(settings))
     for raw in table.rows:
-        _keep(checked, raw, validator.check(raw), keep)
+        checked.take(raw, validator.check(raw))
     return checked
 
 
-async def check_rows_with_names(table: Table, settings: JobSettings, validator: Validator, names: Any) -> Checked:
+async def check_rows_with_names(table: Table, settings: JobSettings, validator: Validator, names: Any,
+                                into: Checked | Spooled | None = None) -> Checked | Spooled:
     """:func:`check_rows` a chunk at a time, names against the account written to: a chunk whose rows the
     validator noted (a name written before the directory was read, a name it did not know) is checked again
-    once ``names`` (:class:`~bulkprov.jobs.names.AccountNames`) has read it -- at most one chunk twice."""
-    checked, keep = Checked([], {}), _keeps_users(settings)
+    once ``names`` (:class:`~bulkprov.jobs.names.AccountNames`) has read it -- at most one chunk twice.
+    ``into``: where the checked rows go (held in memory unless a spool is given)."""
+    checked = into if into is not None else Checked([], {}, _keeps_users(settings))
     rows = iter(table.rows)
     while batch := list(itertools.islice(rows, CHECK_CHUNK)):
         results = [validator.check(raw) for raw in batch]
@@ -121,7 +187,8 @@ async def check_rows_with_names(table: Table, settings: JobSettings, validator: 
             again = await names.check_again(validator, batch)
             results = [again.get(raw.row, row) for raw, row in zip(batch, results, strict=True)]
         for raw, row in zip(batch, results, strict=True):
-            _keep(checked, raw, row, keep)
+            checked.take(raw, row)
+        checked.flush()
     return checked
 
 
@@ -132,22 +199,14 @@ def _keeps_users(settings: JobSettings) -> bool:
     return settings.command in ROSTER_COMMANDS or (settings.command != "validate" and not settings.dry_run)
 
 
-def _keep(checked: Checked, raw: RawRow, row: CheckedRow, keep: bool) -> None:
-    if not keep:
-        row.user = {}
-    if row.errors and len(checked.cells) < KEEP_CELLS_LIMIT:
-        checked.cells[raw.row] = raw.cells
-    checked.rows.append(row)
-
-
-def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict[int, RowResult],
+def failure_cells(path: Path, settings: JobSettings, table: Table, missing: set[int],
                   known: dict[int, list[str]], sha256: str) -> dict[int, list[str]]:
-    """Input cells of every row bound for the Failures sheet; re-reads the file only if some are missing.
+    """Input cells of every row bound for the Failures sheet: those ``known`` from the first pass, and the
+    ``missing`` ones read again from the file (only if there are any).
 
     The run has happened by now, so nothing here may cost the user their results: when the input
     changed or vanished meanwhile, the Failures sheet goes without those cells (Results is complete).
     """
-    missing = {row for row, r in results.items() if r.status in FAILED_STATUSES and row not in known}
     if not missing:
         return known
     cells = dict(known)
@@ -165,25 +224,45 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, results: dict
     return cells
 
 
-def write_results(settings: JobSettings, input_headers: list[str], results: dict[int, RowResult],
+def missing_cells(results: Iterable[RowResult], known: dict[int, list[str]]) -> tuple[int, int, set[int]]:
+    """How many rows there are, how many need attention, and those of them (from the input) whose cells the
+    first pass did not keep."""
+    total, failed, missing = 0, 0, set()
+    for r in results:
+        total += 1
+        if r.status in FAILED_STATUSES:
+            failed += 1
+            if r.row not in known and not r.ref.synthetic:
+                missing.add(r.row)
+    return total, failed, missing
+
+
+def write_results(settings: JobSettings, input_headers: list[str], results: Iterable[RowResult],
                   cells: dict[int, list[str]], summary: RunSummary, out_path: Path,
-                  users: dict[int, dict] | None = None, extra: list | None = None) -> Path:
-    """Every row once, in input order; failed and invalid rows also with their own cells."""
+                  users: dict[int, dict] | None = None, extra: list | None = None, *,
+                  total: int | None = None, attention: list[RowResult] | None = None) -> Path:
+    """Every row once, in input order; failed and invalid rows also with their own cells.  ``results``: a
+    mapping by row, or a stream in row order (``total`` rows); ``attention`` collects the first rows that
+    need it."""
+    if isinstance(results, Mapping):
+        results = HeldResults(results)
+        total = len(results.results)
     users_headers, names = list(USERS_SHEET_HEADERS), Names(users.values() if users else ())
     writer = ResultWriter(out_path, fmt=settings.results_format, input_headers=input_headers,
                           users_headers=users_headers if users is not None else None,
                           failures=settings.failures_output if settings.results_format == "xlsx" else None,
                           extra=extra)
-    half = len(results) // 2
+    half = (total or 0) // 2
     try:
-        for i, row in enumerate(sorted(results)):
+        for i, result in enumerate(results):
             if i == half:
                 fault_point("results")
-            result = results[row]
             summary.counts[(result.action, result.status)] += 1
-            writer.add(result, cells.get(row))
-            if users is not None and row in users:
-                named = user_cells(users[row], names)
+            writer.add(result, cells.get(result.row))
+            if attention is not None and result.status in FAILED_STATUSES and len(attention) < ATTENTION_KEPT:
+                attention.append(result)
+            if users is not None and result.row in users:
+                named = user_cells(users[result.row], names)
                 writer.add_user([named.get(h, "") for h in users_headers])
     except BaseException:
         writer.abandon()
@@ -230,7 +309,7 @@ class Job:
     path: Path
     settings: JobSettings
     table: Table
-    checked: Checked
+    checked: Checked | Spooled
     summary: RunSummary
     out_path: Path
     stop_errors: list[RunStopped] = field(default_factory=list)  # why the run stopped early, typed
@@ -278,15 +357,23 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
     return Job(path, settings, table, Checked([], {}), summary, out_path, snapshot=snapshot)
 
 
-async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = None) -> Job:
-    """Load and validate every row into memory (the sending commands and sync), names against the account
-    written to (read again once for rows naming something it did not know)."""
+async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = None, *,
+                spool: Path | None = None) -> Job:
+    """Load and validate every row (the sending commands and sync), names against the account written to
+    (read again once for rows naming something it did not know): into memory, or with ``spool`` (a folder)
+    onto disk there (:class:`Spooled`) -- the caller closes ``job.checked``."""
     from bulkprov.jobs.names import account_names
 
     job = open_job(path, settings, fmt)
-    async with account_names(path, settings, credentials) as names:
-        job.validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
-        job.checked = await check_rows_with_names(job.table, settings, job.validator, names)
+    into = Spooled(spool) if spool is not None else None
+    try:
+        async with account_names(path, settings, credentials) as names:
+            job.validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)
+            job.checked = await check_rows_with_names(job.table, settings, job.validator, names, into)
+    except BaseException:
+        if into is not None:
+            into.close()
+        raise
     note_names(job.summary, names)
     return job
 
@@ -306,36 +393,41 @@ def input_hash(path: Path) -> concurrent.futures.Future[str]:
     return future
 
 
-async def end(job: Job, results: dict[int, RowResult], report: Any, changed: list[CheckedRow],
+async def end(job: Job, results: Mapping[int, RowResult] | RowResults, report: Any, changed: list[CheckedRow],
               users: dict[int, dict] | None = None, extra: list | None = None) -> JobOutcome:
     """Undo file, result workbook, ledger bookkeeping and webhook: the same for every command.
 
-    Nothing here may cost the user the run: a disk that fills up while the workbook is written ends
-    the run with ``disk-full`` (exit 3) and the ledger still knows every row (``runs show`` writes
-    the workbook later)."""
+    ``results``: every row's result, held (by row) or read as the workbook is written (a ledgered run's,
+    :class:`~bulkprov.jobs.rowresults.LedgerResults`).  Nothing here may cost the user the run: a disk that
+    fills up while the workbook is written ends the run with ``disk-full`` (exit 3) and the ledger still
+    knows every row (``runs show`` writes the workbook later)."""
     from bulkprov.jobs.runs import record_finish
     from bulkprov.outputs.undo import undo_path
     from bulkprov.outputs.webhook import notify_run, run_body
 
     summary, settings = job.summary, job.settings
-    failures = sum(1 for r in results.values() if r.status in FAILED_STATUSES)
-    summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+    held = results if isinstance(results, Mapping) else None
+    if held is not None:
+        add_notes(held, job.checked.rows if isinstance(job.checked, Checked) else [])
+        results = HeldResults(held)
     writing, written = undo_path(job.out_path), None  # what is being written: the abort line names it truly
+    attention: list[RowResult] = []
     try:
-        undo = write_undo_file(job, changed, results, report) if report else None
+        total, failures, missing = missing_cells(results, job.checked.cells)
+        summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
+        undo = write_undo_file(job, changed, held or {}, report) if report else None
         writing = job.out_path
-        add_notes(results, job.checked.rows)
-        input_rows = {k: v for k, v in results.items() if not v.ref.synthetic}
-        cells = failure_cells(job.path, settings, job.table, input_rows, job.checked.cells, summary.input_sha256)
-        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users, extra)
+        cells = failure_cells(job.path, settings, job.table, missing, job.checked.cells, summary.input_sha256)
+        written = write_results(settings, job.table.headers, results, cells, summary, job.out_path, users, extra,
+                                total=total, attention=attention)
         if summary.run_id and settings.use_ledger:
             record_finish(settings, job.path, summary, written, job.stop_errors)
-    except (OSError, LedgerWriteFailed) as exc:
+    except (OSError, LedgerWriteFailed, sqlite3.Error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         if written is not None:  # the results are there; only the ledger's note of the finish is not
             raise DiskFull("finish", results=str(written), reason=reason, run_id=summary.run_id or "?") from None
         raise DiskFull("results", what=str(writing), reason=reason, run_id=summary.run_id or "?") from None
-    outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, results,
+    outcome = JobOutcome(summary, written, exit_code_for(summary, job.stop_errors), undo, attention,
                          list(job.stop_errors))
     from bulkprov.approvals.record import record_run
 
@@ -348,7 +440,7 @@ async def end(job: Job, results: dict[int, RowResult], report: Any, changed: lis
     return outcome
 
 
-def add_notes(results: dict[int, RowResult], rows: list[CheckedRow]) -> None:
+def add_notes(results: Mapping[int, RowResult], rows: Iterable[CheckedRow]) -> None:
     """A row that went through with a changed value (invisible characters removed...) says so in its reason."""
     for row in rows:
         result = results.get(row.row) if row.notes else None
@@ -367,19 +459,22 @@ def next_steps(settings: JobSettings, summary: RunSummary, out_path: Path,
     return steps
 
 
-def write_undo_file(job: Job, rows: list[CheckedRow], results: dict[int, RowResult], report: Any) -> Path | None:
+def write_undo_file(job: Job, rows: list[CheckedRow], results: Mapping[int, RowResult], report: Any) -> Path | None:
     """Every run that changed the account leaves a file that changes it back.  A ledgered run's undo
     file is written from the ledger, so it covers the whole run across crashes and resumptions."""
-    from bulkprov.jobs.runs import undo_material
-    from bulkprov.outputs.undo import undo_path, undo_rows, write_undo
+    from bulkprov.jobs.runs import write_ledger_undo
+    from bulkprov.outputs.undo import UndoRows, undo_path, write_undo
 
     summary, settings = job.summary, job.settings
-    before = report.before
     if summary.run_id and settings.use_ledger:
-        rows, results, before = undo_material(settings, job.path, summary.run_id, rows, results, before)
-    changes, notes = undo_rows((r for r in rows if not r.errors), results, before)
-    if not changes:
+        with contextlib.closing(Ledger(state_dir_for(job.path, settings))) as ledger:
+            path, changes = write_ledger_undo(ledger, summary.run_id, undo_path(job.out_path))
+    else:
+        undo = UndoRows(report.before)
+        changed = [c for r in rows if not r.errors and (c := undo.of(r, results.get(r.row))) is not None]
+        path = write_undo(undo_path(job.out_path), changed, undo.notes, summary.run_id) if changed else None
+        changes = len(changed)
+    if path is None:
         return None
-    path = write_undo(undo_path(job.out_path), changes, notes, summary.run_id)
-    summary.next_steps.append(settings.phrasing.undo(path, len(changes)))
+    summary.next_steps.append(settings.phrasing.undo(path, changes))
     return path

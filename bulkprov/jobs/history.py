@@ -9,7 +9,7 @@ from bulkprov.errors import OUTCOME_CODES, RunNotFound
 from bulkprov.i18n import gettext as _
 from bulkprov.io.shared.guard import file_sha256
 from bulkprov.io.writers.xlsx import check_new
-from bulkprov.jobs.frame import failure_cells, load, write_results
+from bulkprov.jobs.frame import failure_cells, load, missing_cells, write_results
 from bulkprov.jobs.runs import in_flight_result
 from bulkprov.jobs.settings import JobSettings, now_text
 from bulkprov.model import NOT_ATTEMPTED_CODE
@@ -61,7 +61,8 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     if input_path.is_file() and file_sha256(input_path) == info.input_sha256:
         table = load(input_path, settings)
         headers = table.headers
-        cells = failure_cells(input_path, settings, table, results, {}, info.input_sha256)
+        cells = failure_cells(input_path, settings, table, missing_cells(results.values(), {})[2], {},
+                              info.input_sha256)
     summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
                          started=info.started, settings={"host": info.host, "state": info.state,
                                                          _("rewritten from the ledger"): now_text()},
@@ -73,16 +74,11 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
 
 def rewrite_undo(state_dir: Path, run_id: str, output: Path | None = None, *, replace: bool = True) -> Path | None:
     """The undo file of a run, from the ledger: every change of the run, across crashes and resumptions."""
-    from bulkprov.jobs.runs import ledger_undo_material
-    from bulkprov.outputs.undo import undo_rows, write_undo
+    from bulkprov.jobs.runs import write_ledger_undo
 
     list_runs(state_dir)
     if output is not None:
         check_new(output, replace=replace)
     with contextlib.closing(Ledger(state_dir)) as ledger:
         ledger.run(run_id)  # a clear error for an unknown id
-        rows, results, before = ledger_undo_material(ledger, run_id, [], {}, {})
-    changes, notes = undo_rows(rows, results, before)
-    if not changes:
-        return None
-    return write_undo(output or Path(state_dir) / f"run-{run_id}.undo.xlsx", changes, notes, run_id)
+        return write_ledger_undo(ledger, run_id, output or Path(state_dir) / f"run-{run_id}.undo.xlsx")[0]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,56 +84,63 @@ def shared_budget(ledger: Ledger, settings: JobSettings) -> Iterator[RateLimiter
             ledger.save_requests(host, limiter.recent())
 
 
-def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: list[CheckedRow],
-             known: dict[int, RowResult]) -> tuple[str, dict[int, RowResult], set[int]]:
+def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: Iterable[list[CheckedRow]],
+             invalid: Iterable[RowResult], valid_count: int) -> tuple[str, set[int], set[int]]:
     """Resume the interrupted run, or start a new one (skipping rows earlier runs already did).
 
-    Returns the run id, the rows whose outcome is already final, and the rows that may have been
-    sent without a known outcome (verified with usersInfo before anything is sent again).
+    ``valid``: the rows to send, a chunk at a time (read once); ``invalid``: the invalid rows' results.
+    Returns the run id, the rows whose outcome is already final (the ledger has it), and the rows that may
+    have been sent without a known outcome (verified with usersInfo before anything is sent again).  A new
+    run is recorded whole, in one transaction, a chunk at a time: nothing per row stays in memory but the
+    row numbers of the two sets.
     """
     host = settings.host or ""
     previous = ledger.unfinished_run(settings.command, summary.input_sha256, host)
     if settings.resume and previous is not None:
-        records = ledger.rows(previous.id)
-        done = {r.row: r.result() for r in records if r.state == "done" and r.status != Status.INVALID}
-        uncertain = {r.row for r in records if r.state == "in_flight"}
+        done, uncertain = ledger.resume_state(previous.id)
+        ledger.forget_unsettled(previous.id)
         log.info(_("resuming run %s: %d rows already done, %d to check first, %d to send"), previous.id, len(done),
-                 len(uncertain), len(valid) - len(done) - len(uncertain))
+                 len(uncertain), valid_count - len(done) - len(uncertain))
         return previous.id, done, uncertain
     if settings.resume:
         log.info(_("no interrupted run of this file for this host: starting a new run"))
     elif previous is not None and not settings.force:
         raise InterruptedRunPending(run_id=previous.id, started=previous.started)
-    hashes = {r.row: payload_hash(r.action, r.user) for r in valid}
-    done: dict[int, RowResult] = {}
-    if settings.retry_failed:
-        done.update(_not_retried(ledger, settings, summary, valid))
-    if not settings.force and settings.command != "lookup":
-        earlier = ledger.earlier_successes(host, [(r.key.id, r.action, hashes[r.row]) for r in valid])
-        for r in valid:
-            hit = earlier.get((r.key.id, r.action, hashes[r.row]))
-            if hit and r.row not in done:
-                done[r.row] = RowResult.of(r, Status.SKIPPED, _skipped("", run_id=hit[0], when=hit[1]),
-                                           "skipped-done")
-    to_send = [r for r in valid if r.row not in done]
-    run_id = ledger.create_run(
-        command=settings.command, input_path=summary.input_path, input_sha256=summary.input_sha256, host=host,
-        settings=summary.settings,
-        rows=[(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row]) for r in to_send],
-        done=[*known.values(), *done.values()], retry_of=settings.retry_failed,
-        payloads={r.row: r.user for r in to_send if r.action == Action.UPDATE}, run_id=settings.run_id)
+    retried = _retried_rows(ledger, settings, summary)
+    ours = {action: ledger.uncertain_keys(host, action) for action in (Action.ADD, Action.REMOVE)}
+    done: set[int] = set()
+    uncertain: set[int] = set()
+    with ledger.new_run(command=settings.command, input_path=summary.input_path, input_sha256=summary.input_sha256,
+                        host=host, settings=summary.settings, retry_of=settings.retry_failed,
+                        run_id=settings.run_id) as run_id:
+        ledger.add_rows_here(run_id, [], invalid)
+        for chunk in valid:
+            hashes = {r.row: payload_hash(r.action, r.user) for r in chunk}
+            finals = _not_retried(chunk, retried, settings.retry_failed) if retried is not None else {}
+            if not settings.force and settings.command != "lookup":
+                finals.update(_done_before(ledger, host, chunk, hashes, finals))
+            to_send = [r for r in chunk if r.row not in finals]
+            ledger.add_rows_here(run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row])
+                                          for r in to_send], finals.values(),
+                                 {r.row: r.user for r in to_send if r.action == Action.UPDATE})
+            done.update(finals)
+            # Rows an earlier run sent without learning the outcome: "already exists" (add) or "not found"
+            # (remove) for them is this tool's own earlier work, a confirmed success.
+            uncertain.update(r.row for r in to_send if r.key.id in ours.get(r.action, ()))
     if done:
         log.info(_("%d rows skipped: done by earlier runs"), len(done))
-    return run_id, done, _ours_uncertain(ledger, host, to_send)
+    return run_id, done, uncertain
 
 
-def _ours_uncertain(ledger: Ledger, host: str, rows: list[CheckedRow]) -> set[int]:
-    """Rows an earlier run sent without learning the outcome: "already exists" (add) or "not found"
-    (remove) for them is this tool's own earlier work, a confirmed success."""
-    out: set[int] = set()
-    for action in (Action.ADD, Action.REMOVE):
-        keys = ledger.uncertain_keys(host, action)
-        out |= {r.row for r in rows if r.action == action and r.key.id in keys}
+def _done_before(ledger: Ledger, host: str, chunk: list[CheckedRow], hashes: dict[int, str],
+                 finals: dict[int, RowResult]) -> dict[int, RowResult]:
+    """The rows of a chunk whose exact change an earlier run already made: ``skipped``."""
+    earlier = ledger.earlier_successes(host, [(r.key.id, r.action, hashes[r.row]) for r in chunk])
+    out: dict[int, RowResult] = {}
+    for r in chunk:
+        hit = earlier.get((r.key.id, r.action, hashes[r.row]))
+        if hit and r.row not in finals:
+            out[r.row] = RowResult.of(r, Status.SKIPPED, _skipped("", run_id=hit[0], when=hit[1]), "skipped-done")
     return out
 
 
@@ -143,15 +150,21 @@ def _skipped(variant: str, **params: Any) -> str:
     return OUTCOME_CODES["skipped-done"].render(variant, **params)
 
 
-def _not_retried(ledger: Ledger, settings: JobSettings, summary: RunSummary,
-                 valid: list[CheckedRow]) -> dict[int, RowResult]:
-    """For a retry of run RUN's failures: every row that did not fail in RUN is skipped."""
-    base = ledger.run(settings.retry_failed or "")
+def _retried_rows(ledger: Ledger, settings: JobSettings, summary: RunSummary) -> set[int] | None:
+    """For a retry of run RUN's failures: the rows that failed (or never finished) in RUN; None otherwise."""
+    if not settings.retry_failed:
+        return None
+    base = ledger.run(settings.retry_failed)
     if base.input_sha256 != summary.input_sha256:
         raise RetryOtherFile(run_id=base.id, input=base.input_path)
-    failed = {r.row for r in ledger.rows(base.id) if r.status in (Status.FAILED, Status.NOT_ATTEMPTED) or r.state != "done"}
-    return {r.row: RowResult.of(r, Status.SKIPPED, _skipped("not-retried", run_id=base.id), "skipped-done")
-            for r in valid if r.row not in failed}
+    return {r.row for r in ledger.iter_rows(base.id)
+            if r.status in (Status.FAILED, Status.NOT_ATTEMPTED) or r.state != "done"}
+
+
+def _not_retried(chunk: list[CheckedRow], failed: set[int], base: str | None) -> dict[int, RowResult]:
+    """Every row that did not fail in the run retried is skipped."""
+    return {r.row: RowResult.of(r, Status.SKIPPED, _skipped("not-retried", run_id=base), "skipped-done")
+            for r in chunk if r.row not in failed}
 
 
 def in_flight_result(rec: Any, stopped: str = "") -> RowResult:
@@ -254,34 +267,26 @@ def record_refusal(path: Path, settings: JobSettings, error: Exception, started:
         log.debug(_("refused run %s not recorded: %s"), settings.run_id, exc)
 
 
-def undo_material(settings: JobSettings, path: Path, run_id: str, rows: list[CheckedRow],
-                  results: dict[int, RowResult], before: dict[int, dict]
-                  ) -> tuple[list[CheckedRow], dict[int, RowResult], dict[int, dict]]:
-    """What the undo file is made of, from the ledger: every success of the run (this process's and
-    those of the processes it resumed), every change sent with no known outcome (it may have been
-    applied), the updates as sent, and the users as they were before."""
-    with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
-        return ledger_undo_material(ledger, run_id, rows, results, before)
+def write_ledger_undo(ledger: Ledger, run_id: str, path: Path) -> tuple[Path | None, int]:
+    """The undo file of a run, from the ledger, streamed: every success of the run (this process's and those
+    of the processes it resumed), every change sent with no known outcome (it may have been applied), the
+    updates as sent, and the users as they were before.  Returns the file (None when the run changed nothing)
+    and its number of rows."""
+    from bulkprov.outputs.undo import UndoRows, write_undo
+
+    undo = UndoRows(ledger.before_images([run_id]))
+    rows = (cells for row, result in ledger_changes(ledger, run_id) if (cells := undo.of(row, result)) is not None)
+    return write_undo(path, rows, undo.notes, run_id), undo.count
 
 
-def ledger_undo_material(ledger: Ledger, run_id: str, rows: list[CheckedRow], results: dict[int, RowResult],
-                         before: dict[int, dict]) -> tuple[list[CheckedRow], dict[int, RowResult], dict[int, dict]]:
-    records = ledger.rows(run_id)
-    payloads = ledger.payloads(run_id)
-    by_row = {r.row: r for r in rows}
-    merged_rows: list[CheckedRow] = []
-    merged_results = dict(results)
-    for rec in records:
+def ledger_changes(ledger: Ledger, run_id: str) -> Iterator[tuple[CheckedRow, RowResult]]:
+    """The rows of a run that may have changed the account, in input order, as the ledger has them."""
+    for rec in ledger.iter_rows(run_id, payloads=True):
         sent = rec.state == "in_flight"  # its request left and no outcome came back: it may be applied
         if not sent and (rec.state != "done" or rec.status != Status.SUCCESS):
             continue
-        row = by_row.get(rec.row) or CheckedRow.make(rec.row, rec.action, rec.email, rec.org_user_id,
-                                                      payloads.get(rec.row))
-        merged_rows.append(row)
-        merged_results.setdefault(rec.row, in_flight_result(rec) if sent else rec.result())
-    images = ledger.before_images([run_id])
-    images.update(before)
-    return merged_rows, merged_results, images
+        row = CheckedRow.make(rec.row, Action(rec.action), rec.email, rec.org_user_id, rec.payload)
+        yield row, (in_flight_result(rec) if sent else rec.result())
 
 
 async def report_refusal(path: Path, settings: JobSettings, error: Exception, started: str) -> None:

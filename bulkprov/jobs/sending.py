@@ -17,56 +17,108 @@ from bulkprov.i18n import gettext as _
 from bulkprov.jobs.frame import Context, Job, begin, end
 from bulkprov.jobs.internal import internal_error
 from bulkprov.jobs.migration import say_before_sending
-from bulkprov.jobs.runs import held_state, ledger_results, open_run, shared_budget
+from bulkprov.jobs.rowresults import LedgerResults, NotSent, RowResults
+from bulkprov.jobs.runs import held_state, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
-from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult
-from bulkprov.outputs.results import RunSummary
+from bulkprov.model import NOT_ATTEMPTED_CODE, RowResult
 from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
 
 log = logging.getLogger("bulkprov")
 
 
 async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
-    """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher."""
-    job = await begin(path, settings, settings.results_format, ctx.credentials)
+    """add, update, remove, lookup, apply: the valid rows go through the ledgered dispatcher.
+
+    A ledgered run (the default) keeps no row in memory: the checked rows wait in a spool on disk, the
+    ledger records each as it is sent, and the workbook and the undo file are written from the ledger."""
+    spool = state_dir_for(path, settings) if settings.use_ledger else None
+    job = await begin(path, settings, settings.results_format, ctx.credentials, spool=spool)
+    try:
+        return await _send(path, settings, ctx, job)
+    finally:
+        job.checked.close()
+
+
+async def _send(path: Path, settings: JobSettings, ctx: Context, job: Job) -> JobOutcome:
     say_before_sending(job, log)  # another account's export: what cannot be carried, before anything is sent
     checked, summary = job.checked, job.summary
-    results = {r.row: RowResult.invalid(r) for r in checked.invalid}
     job.check_unchanged_before_sending()
-    with held_state(path, settings, len(checked.rows), job.out_path, summary.input_sha256):
+    rows = len(checked.valid) + len(checked.invalid)
+    with held_state(path, settings, rows, job.out_path, summary.input_sha256):
         stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
         if stops:
             summary.aborted = " / ".join(s.message for s in stops)
             job.stop_errors.extend(stops)
-            for row in checked.valid:
-                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
-                                                           "guard")
-            return await end(job, results, None, [])
+            reason = OUTCOME_CODES["guard"].render(stopped=summary.aborted)
+            return await end(job, NotSent(checked.valid, checked.invalid, reason, "guard"), None, [])
+        if not settings.use_ledger:
+            return await _send_held(path, settings, ctx, job)
         try:
-            report = await send_rows(path, settings, checked.rows, results, summary, ctx)
+            report, results = await send_rows(path, settings, job, ctx)
         except BulkprovError:
             raise
         except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
             report = _internal_error(path, settings, exc)
-            report.run_id = summary.run_id
-            # What the ledger knows: rows whose request left are "sent, outcome unknown", never "not sent".
-            known = ledger_results(settings, path, summary.run_id, report.aborted) if summary.run_id else {}
-            for row in checked.valid:
-                if row.row not in report.results:
-                    report.results[row.row] = known.get(row.row) or RowResult.not_attempted(
-                        row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
-        results.update(report.results)
-        summary.aborted = report.aborted
-        summary.run_id = report.run_id or summary.run_id
-        summary.warnings.extend(report.notes)
-        if report.stop_error is not None:
-            job.stop_errors.append(report.stop_error)
+            report.run_id = summary.run_id or ""
+            results = _after_internal_error(path, settings, job, report.aborted)
+        _report_into(job, report)
         job.changed_after_sending()
         users = report.users if settings.command == "lookup" else None
         if users:
             await org_ids_from_listing(users, path, settings, ctx.credentials)
-        return await end(job, results, report, checked.valid, users)
+        return await end(job, results, report, [], users)
+
+
+async def _send_held(path: Path, settings: JobSettings, ctx: Context, job: Job) -> JobOutcome:
+    """A run without a ledger (``use_ledger`` off): its rows and results are held in memory."""
+    from bulkprov._faults import fault_point
+    from bulkprov.send.dispatcher import dispatch_rows  # lazy: validate needs no network stack
+
+    checked = job.checked
+    results = {r.row: RowResult.invalid(r) for r in checked.invalid}
+    valid = list(checked.valid)
+    try:
+        fault_point("dispatch")
+        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
+                                     snapshot=_wants_snapshot(settings))
+        report = ctx.stopped(report)
+    except BulkprovError:
+        raise
+    except Exception as exc:  # a bug: still a result for every row, the details in a file, its own exit code
+        report = _internal_error(path, settings, exc)
+    for row in valid:
+        if row.row not in report.results:
+            report.results[row.row] = RowResult.not_attempted(
+                row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
+    results.update(report.results)
+    _report_into(job, report)
+    job.changed_after_sending()
+    users = report.users if settings.command == "lookup" else None
+    if users:
+        await org_ids_from_listing(users, path, settings, ctx.credentials)
+    return await end(job, results, report, valid, users)
+
+
+def _report_into(job: Job, report: Any) -> None:
+    """What the dispatcher's report tells the run's summary and stop errors."""
+    summary = job.summary
+    summary.aborted = report.aborted
+    summary.run_id = report.run_id or summary.run_id
+    summary.warnings.extend(report.notes)
+    if report.stop_error is not None:
+        job.stop_errors.append(report.stop_error)
+
+
+def _after_internal_error(path: Path, settings: JobSettings, job: Job, stopped: str) -> RowResults:
+    """An internal error's results: what the ledger knows (rows whose request left are "sent, outcome
+    unknown", never "not sent"); without a run in the ledger, nothing was sent."""
+    checked = job.checked
+    if not job.summary.run_id:
+        return NotSent(checked.valid, checked.invalid, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=stopped),
+                       NOT_ATTEMPTED_CODE)
+    return LedgerResults(state_dir_for(path, settings), job.summary.run_id, checked.invalid, checked.notes,
+                         set(), stopped)
 
 
 async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> list[RunStopped]:
@@ -87,42 +139,44 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     return verdict.stops
 
 
-async def send_rows(path: Path, settings: JobSettings, checked: list[CheckedRow], known: dict[int, RowResult],
-                    summary: RunSummary, ctx: Context):
-    """The network half, under the state-directory lock and recorded in the ledger."""
+async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -> tuple[Any, RowResults]:
+    """The network half, under the state-directory lock and recorded in the ledger: the spooled rows are
+    recorded in one transaction, then sent chunk by chunk (:func:`~bulkprov.send.dispatcher.dispatch_chunks`);
+    the results are read back from the ledger."""
     from bulkprov._faults import fault_point
-    from bulkprov.send.dispatcher import (  # lazy: validate needs no network stack
-        DispatchReport,
-        dispatch_rows,
-    )
+    from bulkprov.send.batches import PlanTally
+    from bulkprov.send.dispatcher import dispatch_chunks  # lazy: validate needs no network stack
+    from bulkprov.send.limiter import parse_rate
 
-    valid = [r for r in checked if not r.errors]
-    if not settings.use_ledger:
-        fault_point("dispatch")
-        report = await dispatch_rows(valid, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                     snapshot=_wants_snapshot(settings))
-        return ctx.stopped(report)
-
+    checked, summary = job.checked, job.summary
     state_dir = state_dir_for(path, settings)
     with contextlib.closing(Ledger(state_dir)) as ledger:
         try:
             ledger.mark_dead_runs()  # under the lock: a run still "running" here died
-            run_id, done, uncertain = open_run(ledger, settings, summary, valid, known)
+            run_id, done, uncertain = open_run(ledger, settings, summary, checked.valid.chunks(),
+                                               (RowResult.invalid(r) for r in checked.invalid), len(checked.valid))
         except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
             raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
         summary.run_id = run_id
         set_run_id(run_id)
-        to_send = [r for r in valid if r.row not in done]
+        tally = PlanTally(settings.batch_size, settings.send_email)
+        for chunk in checked.valid.chunks():
+            tally.add(r for r in chunk if r.row not in done)
+        unsent = ([r for r in chunk if r.row not in done] for chunk in checked.valid.chunks())
         fault_point("dispatch")
         with shared_budget(ledger, settings) as limiter:
-            report = await dispatch_rows(to_send, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                         hooks=LedgerHooks(ledger, run_id), uncertain=uncertain,
-                                         snapshot=_wants_snapshot(settings), limiter=limiter)
+            report = await dispatch_chunks(unsent, settings, ctx.credentials, hooks=LedgerHooks(ledger, run_id),
+                                           plan=tally.describe(settings.concurrency, parse_rate(settings.rate)),
+                                           total=tally.rows, progress=ctx.progress, stop=ctx.stop,
+                                           uncertain=uncertain, snapshot=_wants_snapshot(settings), limiter=limiter)
+    # What a row no request reached says, as the dispatcher says it (before the stop is named below).
+    stopped = report.aborted or _("the run was interrupted")
+    interrupted = ctx.stop.is_set() and not report.aborted
     report = ctx.stopped(report)
-    merged = dict(done)
-    merged.update(report.results)
-    return DispatchReport(results=merged, aborted=report.aborted, stop_error=report.stop_error, run_id=run_id,
-                          users=report.users, before=report.before, requests=report.requests, notes=report.notes)
+    report.run_id = run_id
+    results = LedgerResults(state_dir, run_id, checked.invalid, checked.notes, uncertain, stopped, interrupted,
+                            overlay=report.results)
+    return report, results
 
 
 async def org_ids_from_listing(users: dict[int, dict], path: Path, settings: JobSettings, credentials: Any) -> None:

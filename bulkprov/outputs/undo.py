@@ -18,7 +18,8 @@ listed in the undo file's ``About`` sheet.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,44 +57,68 @@ def undo_update(row: CheckedRow, before: dict[str, Any], notes: list[str]) -> di
     return cells
 
 
+class UndoRows:
+    """The undo rows of a run's changes, one changed row at a time (a million added users never sit in
+    memory as undo rows), and at the end the notes on what cannot be undone.  ``before``: the users as they
+    were before the run changed or removed them, by row."""
+
+    def __init__(self, before: dict[int, dict[str, Any]]) -> None:
+        self.before = before
+        self.names = Names(before.values())  # the names of the roles, bots and groups the users had
+        self.count = 0
+        self._notes: list[str] = []
+        self._unsure = 0
+        self._added_back: list[tuple[dict[str, Any], dict[str, str]]] = []
+
+    def of(self, row: CheckedRow, result: RowResult | None) -> dict[str, str] | None:
+        """The undo row of one changed row (None: nothing to undo, or it cannot be: a note says so)."""
+        if result is None or not undoable(result):
+            return None
+        if result.status != Status.SUCCESS:
+            self._unsure += 1
+        cells = self._cells(row)
+        if cells is not None:
+            cells.update(self.names.cells(cells))
+            self.count += 1
+        return cells
+
+    def _cells(self, row: CheckedRow) -> dict[str, str] | None:
+        before = self.before
+        if row.action == Action.ADD:
+            return {"action": "remove", "emailId": row.email}
+        if row.action == Action.REMOVE:
+            if row.row not in before:
+                self._notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
+                    row=row.row, key=row.key))
+                return None
+            cells = user_to_cells(before[row.row])
+            if not cells.get("orgUserId") and row.org_user_id:  # removed by it: the key it had
+                cells["orgUserId"] = row.org_user_id
+            self._added_back.append((before[row.row], cells))
+            return {"action": "add", **cells}
+        if row.action == Action.UPDATE and row.row in before:
+            return undo_update(row, before[row.row], self._notes)
+        if row.action == Action.UPDATE:
+            self._notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them "
+                                 "back by hand").format(row=row.row, key=row.key))
+        return None
+
+    def notes(self) -> list[str]:
+        """What the rows so far cannot undo (read after the last row)."""
+        notes = list(self._notes)
+        if self._unsure:
+            notes.append(_("{count} rows of this file undo changes whose outcome is unknown (the run stopped, or the "
+                           "server did not say, while their request was out): applying the undo of a change that did "
+                           "not happen is refused harmlessly (not found, already exists)").format(count=self._unsure))
+        return notes + not_restorable(self._added_back)
+
+
 def undo_rows(rows: Iterable[CheckedRow], results: dict[int, RowResult],
               before: dict[int, dict[str, Any]]) -> tuple[list[dict[str, str]], list[str]]:
-    """The undo rows of a run's successful changes, and notes on what cannot be undone."""
-    rows = list(rows)  # read twice: the changes, then the count of unknown outcomes
-    out: list[dict[str, str]] = []
-    notes: list[str] = []
-    added_back: list[tuple[dict[str, Any], dict[str, str]]] = []
-    names = Names(before.values())  # the names of the roles, bots and groups the users had
-    for row in rows:
-        result = results.get(row.row)
-        if result is None or not undoable(result):
-            continue
-        if row.action == Action.ADD:
-            out.append({"action": "remove", "emailId": row.email})
-        elif row.action == Action.REMOVE:
-            if row.row in before:
-                cells = user_to_cells(before[row.row])
-                if not cells.get("orgUserId") and row.org_user_id:  # removed by it: the key it had
-                    cells["orgUserId"] = row.org_user_id
-                out.append({"action": "add", **cells})
-                added_back.append((before[row.row], cells))
-            else:
-                notes.append(_("row {row} ({key}): its details could not be fetched before removal").format(
-                    row=row.row, key=row.key))
-        elif row.action == Action.UPDATE and row.row in before:
-            out.append(undo_update(row, before[row.row], notes))
-        elif row.action == Action.UPDATE:
-            notes.append(_("row {row} ({key}): its values before the update could not be fetched; set them back "
-                           "by hand").format(row=row.row, key=row.key))
-    for cells in out:
-        cells.update(names.cells(cells))
-    unsure = sum(1 for row in rows if row.row in results and results[row.row].status != Status.SUCCESS
-                 and undoable(results[row.row]))
-    if unsure:
-        notes.append(_("{count} rows of this file undo changes whose outcome is unknown (the run stopped, or the "
-                       "server did not say, while their request was out): applying the undo of a change that did "
-                       "not happen is refused harmlessly (not found, already exists)").format(count=unsure))
-    return out, notes + not_restorable(added_back)
+    """The undo rows of a run's successful changes, and notes on what cannot be undone (held in memory)."""
+    undo = UndoRows(before)
+    out = [cells for row in rows if (cells := undo.of(row, results.get(row.row))) is not None]
+    return out, undo.notes()
 
 
 def undoable(result: RowResult) -> bool:
@@ -121,19 +146,26 @@ def not_restorable(added_back: list[tuple[dict[str, Any], dict[str, str]]]) -> l
     return notes
 
 
-def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id: str) -> Path:
+def write_undo(path: Path, rows: Iterable[dict[str, str]], notes: list[str] | Callable[[], list[str]],
+               run_id: str) -> Path | None:
     """The undo workbook: a Users sheet that is itself an input file, and an About sheet. Written by
-    our streaming writer (every value text, never a formula), as the result workbook is."""
+    our streaming writer (every value text, never a formula), as the result workbook is.  ``rows`` may be
+    a stream (``notes`` then a function read after it); no file is left when there is no row."""
     target = AtomicFile(path)
     users = Sheet("Users", list(UNDO_HEADERS), [(1, len(UNDO_HEADERS), 18)], header_style=ALERT_HEADER,
                   selected=True)
     about = Sheet("About", widths=[(1, 1, 120)], freeze=False, autofilter=False)
     book = StreamingWorkbook(target.temp, [users, about], primary="Users")
     try:
-        users.add_rows([[row.get(name) for name in UNDO_HEADERS] for row in rows])  # None: a blank cell
+        for part in _parts(rows):  # None: a blank cell
+            users.add_rows([[row.get(name) for name in UNDO_HEADERS] for row in part])
+        if not users.count:
+            book.abandon()
+            target.discard()
+            return None
         lines = [_("Undo file of run {run_id}. To restore the account, apply this file (the 'apply' command, or "
-                   "the page's 'apply' action); check it first with a dry run.").format(run_id=run_id), ""] + notes
-        for line in lines:
+                   "the page's 'apply' action); check it first with a dry run.").format(run_id=run_id), ""]
+        for line in lines + (notes() if callable(notes) else notes):
             about.add([line])
         fault_point("undo")
         book.close()
@@ -143,3 +175,9 @@ def write_undo(path: Path, rows: list[dict[str, str]], notes: list[str], run_id:
         raise
     target.commit()
     return path
+
+
+def _parts(rows: Iterable[dict[str, str]], size: int = 4096) -> Iterator[list[dict[str, str]]]:
+    it = iter(rows)
+    while part := list(itertools.islice(it, size)):
+        yield part

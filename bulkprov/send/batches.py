@@ -8,6 +8,7 @@ batches of ``batch_size``.  :func:`describe_plan` is the plan printed before sen
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bulkprov.errors import N_
@@ -35,18 +36,78 @@ def key_args(rows: list[CheckedRow]) -> dict[str, list[str]]:
     return {"email_ids": [r.email for r in rows]}
 
 
-def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool) -> list[Batch]:
-    """Group rows by what one request can carry (operation, sendEmail, key kind) and cut batches."""
+def group_of(row: CheckedRow, send_email: bool) -> tuple[str, bool, bool]:
+    """What one request can carry together: the operation, ``sendEmail`` (add), the kind of key."""
+    send = send_email if row.send_email is None else row.send_email
+    by_org = row.action in (Action.REMOVE, Action.LOOKUP) and not row.email
+    return (row.action, send if row.action == Action.ADD else True, by_org)
+
+
+def plan_batches(rows: list[CheckedRow], batch_size: int, send_email: bool, first: int = 1) -> list[Batch]:
+    """Group rows by what one request can carry (operation, sendEmail, key kind) and cut batches, numbered
+    from ``first`` (a job sent chunk by chunk numbers its batches across chunks)."""
     groups: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
     for row in rows:
-        send = send_email if row.send_email is None else row.send_email
-        by_org = row.action in (Action.REMOVE, Action.LOOKUP) and not row.email
-        groups.setdefault((row.action, send if row.action == Action.ADD else True, by_org), []).append(row)
+        groups.setdefault(group_of(row, send_email), []).append(row)
     batches: list[Batch] = []
     for (op, send, by_org), members in groups.items():
         for i in range(0, len(members), batch_size):
-            batches.append(Batch(f"B{len(batches) + 1:04d}", op, members[i:i + batch_size], send, by_org))
+            batches.append(Batch(f"B{first + len(batches):04d}", Action(op), members[i:i + batch_size], send, by_org))
     return batches
+
+
+class SendChunks:
+    """A job's rows cut into chunks of about ``size`` rows to send one after the other, without a batch cut
+    short at a chunk's edge: each group's rows wait for a whole batch, and the rest go in the last chunk.
+    So a job sent chunk by chunk makes exactly the requests it would make sent whole (:class:`PlanTally`)."""
+
+    def __init__(self, batch_size: int, send_email: bool, size: int) -> None:
+        self.batch_size, self.send_email, self.size = batch_size, send_email, size
+        self._waiting: dict[tuple[str, bool, bool], list[CheckedRow]] = {}
+
+    def cut(self, rows: list[CheckedRow]) -> Iterator[list[CheckedRow]]:
+        """Take ``rows`` in; yield every chunk that is ready."""
+        for row in rows:
+            self._waiting.setdefault(group_of(row, self.send_email), []).append(row)
+        whole = sum(len(m) - len(m) % self.batch_size for m in self._waiting.values())
+        if whole >= self.size:
+            chunk: list[CheckedRow] = []
+            for members in self._waiting.values():
+                cut = len(members) - len(members) % self.batch_size
+                chunk.extend(members[:cut])
+                del members[:cut]
+            yield chunk
+
+    def rest(self) -> list[CheckedRow]:
+        """The rows still waiting (fewer than a batch per group), after the last ``cut``."""
+        out = [row for members in self._waiting.values() for row in members]
+        self._waiting.clear()
+        return out
+
+
+class PlanTally:
+    """The plan of a job counted a chunk at a time (the rows themselves are not kept)."""
+
+    def __init__(self, batch_size: int, send_email: bool) -> None:
+        self.batch_size, self.send_email = batch_size, send_email
+        self.groups: dict[tuple[str, bool, bool], int] = {}
+
+    def add(self, rows: Iterable[CheckedRow]) -> None:
+        for row in rows:
+            key = group_of(row, self.send_email)
+            self.groups[key] = self.groups.get(key, 0) + 1
+
+    @property
+    def rows(self) -> int:
+        return sum(self.groups.values())
+
+    def describe(self, concurrency: int, windows: list[tuple[int, float]]) -> list[str]:
+        per_op: dict[Action, int] = {}
+        for (op, _send, _by_org), n in self.groups.items():
+            per_op[Action(op)] = per_op.get(Action(op), 0) + n
+        requests = sum(-(-n // self.batch_size) for n in self.groups.values())
+        emails = sum(n for (op, send, _by_org), n in self.groups.items() if op == Action.ADD and send)
+        return plan_lines(per_op, requests, emails, self.batch_size, concurrency, windows)
 
 
 # What a plan line says per operation (msgids of the bulkprov gettext domain).
@@ -61,13 +122,18 @@ def describe_plan(batches: list[Batch], batch_size: int, concurrency: int,
     for b in batches:
         per_op[b.op] = per_op.get(b.op, 0) + len(b.rows)
     emails = sum(len(b.rows) for b in batches if b.op == Action.ADD and b.send_email)
-    if not batches:
+    return plan_lines(per_op, len(batches), emails, batch_size, concurrency, windows)
+
+
+def plan_lines(per_op: dict[Action, int], requests: int, emails: int, batch_size: int, concurrency: int,
+               windows: list[tuple[int, float]]) -> list[str]:
+    if not requests:
         return [_("nothing to send")]
-    eta = estimate_seconds(len(batches), windows)
+    eta = estimate_seconds(requests, windows)
     lines = [
         ", ".join(_(TO_DO.get(op, "{count} to " + op)).format(count=f"{n:,}") for op, n in per_op.items()),
         _("{users} users in {requests} requests (batch size {size}, concurrency {concurrency}) ≈ {eta} at {rate}").format(
-            users=f"{sum(per_op.values()):,}", requests=f"{len(batches):,}", size=batch_size, concurrency=concurrency,
+            users=f"{sum(per_op.values()):,}", requests=f"{requests:,}", size=batch_size, concurrency=concurrency,
             eta=format_duration(eta), rate=format_rate(windows)),
     ]
     if Action.ADD in per_op:

@@ -40,7 +40,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ from bulkprov.kore.auth import TOKEN_LIFETIME
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
 from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
-from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
+from bulkprov.send.batches import Batch, SendChunks, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.options import SendOptions
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
@@ -142,7 +142,7 @@ class Dispatcher:
                  stop: asyncio.Event | None = None, backoff_max: float = 30.0,
                  hooks: DispatchHooks | None = None, uncertain: set[int] | None = None,
                  snapshot: bool = False, limiter: RateLimiter | None = None,
-                 rate_wait_cap: float | None = None, announce: bool = True) -> None:
+                 rate_wait_cap: float | None = None, announce: bool = True, total: int | None = None) -> None:
         self.client = client
         self.batch_size = batch_size
         self.concurrency = concurrency
@@ -165,7 +165,11 @@ class Dispatcher:
         self._size_cap: int | None = None
         self._largest_refused = 0
         self._split_note = ""
-        self._total = 0
+        self._total = total or 0  # every row the job sends (progress), when it sends them chunk by chunk
+        self._settled = 0  # rows with an outcome so far, over every chunk
+        self._failed = 0
+        self._said_plan = False
+        self._next_batch = 1  # batch ids go on across the chunks of a job
         self._waiting = ""
         self._announce = announce  # say the plan (sync's own lookups are part of its plan, not said apart)
         self._started = time.monotonic()
@@ -176,10 +180,14 @@ class Dispatcher:
 
     # -- running ---------------------------------------------------------------------------------
 
-    async def run(self, rows: list[CheckedRow]) -> DispatchReport:
-        batches = plan_batches(rows, self.batch_size, self.send_email)
-        self._total = len(rows)
-        if self._announce:
+    async def run(self, rows: list[CheckedRow], *, last: bool = True) -> DispatchReport:
+        """Send ``rows``; called once for a whole job, or once per chunk of it (see :meth:`forget`; ``last``:
+        the job's last chunk, whose progress is the final one)."""
+        batches = plan_batches(rows, self.batch_size, self.send_email, first=self._next_batch)
+        self._next_batch += len(batches)
+        self._total = max(self._total, self._settled + len(rows))
+        if self._announce and not self._said_plan:
+            self._said_plan = True
             for line in describe_plan(batches, self.batch_size, self.concurrency, self.windows):
                 log.info(_("plan: %s"), line)
         queue: asyncio.Queue[Batch] = asyncio.Queue()
@@ -200,7 +208,7 @@ class Dispatcher:
                 code = "interrupted" if self.stop.is_set() and not self.report.aborted else NOT_ATTEMPTED_CODE
                 self._finish(row, Status.NOT_ATTEMPTED, OUTCOME_CODES[code].render(stopped=stopped), code)
         self._flush()
-        self._emit_progress(final=True)
+        self.emit_progress(final=last)
         return self.report
 
     async def _worker(self, queue: asyncio.Queue[Batch]) -> None:
@@ -214,7 +222,7 @@ class Dispatcher:
                 continue
             await self._run_batch(batch)
             self._flush()
-            self._emit_progress()
+            self.emit_progress()
 
     async def _run_batch(self, batch: Batch) -> None:
         try:
@@ -336,7 +344,7 @@ class Dispatcher:
             self._waiting = WAITING_FOR_WINDOW
             log.warning(_("the server refused a request for its rate limit: %s, about %.0f s"), _(WAITING_FOR_WINDOW),
                         pause)
-            self._emit_progress()
+            self.emit_progress()
 
     def _check_breaker(self) -> None:
         window = self._recent.maxlen or 0
@@ -418,8 +426,23 @@ class Dispatcher:
                 batch: str = "") -> None:
         state = self._rows.get(row.row, _RowState())
         result = RowResult.of(row, status, reason, code, http_status, state.attempts, batch)
+        earlier = self.report.results.get(row.row)
+        if earlier is None:
+            self._settled += 1
+        elif earlier.status != Status.SUCCESS:
+            self._failed -= 1
+        if status != Status.SUCCESS:
+            self._failed += 1
         self.report.results[row.row] = result
         self._unsettled.append(result)
+
+    def forget(self, rows: list[CheckedRow]) -> None:
+        """After a chunk whose every outcome the hooks have recorded (the ledger): its rows' results, states
+        and before-images leave memory; the client, limiter, breaker, size cap and counts go on."""
+        for row in rows:
+            self.report.results.pop(row.row, None)
+            self.report.before.pop(row.row, None)
+            self._rows.pop(row.row, None)
 
     def _flush(self) -> None:
         if self._unsettled:
@@ -443,11 +466,10 @@ class Dispatcher:
         """A usersInfo check that failed counts like any request (the breaker, a refused login)."""
         self._record_failure(batch, [], exc)
 
-    def _emit_progress(self, final: bool = False) -> None:
+    def emit_progress(self, final: bool = False) -> None:
         if not self.progress:
             return
-        done = len(self.report.results)
-        failed = sum(1 for r in self.report.results.values() if r.status != Status.SUCCESS)
+        done, failed = self._settled, self._failed
         elapsed = time.monotonic() - self._started
         rate = done / elapsed if elapsed > 0 else 0.0
         eta = (self._total - done) / rate if rate > 0 else None
@@ -470,6 +492,52 @@ async def dispatch_rows(rows: list[CheckedRow], settings: SendOptions, credentia
                                 snapshot=snapshot, limiter=limiter,
                                 rate_wait_cap=getattr(settings, "rate_wait_cap", None), announce=announce)
         return await dispatcher.run(rows)
+
+
+SEND_CHUNK = 5_000  # rows a job sends at a time from its spool: ~15 MB of rows in memory (measured, #30)
+
+
+async def dispatch_chunks(chunks: Iterable[list[CheckedRow]], settings: SendOptions, credentials: Any, *,
+                          plan: list[str], total: int, hooks: DispatchHooks,
+                          progress: Callable[[dict[str, Any]], None] | None = None,
+                          stop: asyncio.Event | None = None, uncertain: set[int] | None = None,
+                          snapshot: bool = False, limiter: RateLimiter | None = None,
+                          chunk_rows: int | None = None) -> DispatchReport:
+    """Send a job's rows chunk by chunk through one dispatcher (one client, limiter, breaker and progress).
+
+    The hooks (the ledger) record every outcome as it happens, so each chunk's results leave memory once
+    it is done; the report keeps what the job needs at the end (why it stopped, notes, the requests made,
+    a lookup's users).  Rows of chunks never sent (a stop, an abort) stay pending in the ledger.  ``plan``
+    is the job's plan, said once (:class:`~bulkprov.send.batches.PlanTally`)."""
+    async with KoreClient(settings.host, credentials, timeout=settings.timeout,
+                          concurrency_hint=settings.concurrency) as client:
+        dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
+                                rate=settings.rate, max_attempts=settings.max_attempts,
+                                breaker_window=settings.breaker_window, send_email=settings.send_email,
+                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
+                                snapshot=snapshot, limiter=limiter, rate_wait_cap=settings.rate_wait_cap,
+                                announce=False, total=total)
+        for line in plan:
+            log.info(_("plan: %s"), line)
+        cutter = SendChunks(settings.batch_size, settings.send_email, chunk_rows or SEND_CHUNK)
+        going = True
+        for rows in chunks:
+            for chunk in cutter.cut(rows):
+                going = going and await _send_chunk(dispatcher, chunk)
+            if not going:
+                break
+        if going:
+            await _send_chunk(dispatcher, cutter.rest())
+        dispatcher.emit_progress(final=True)
+        return dispatcher.report
+
+
+async def _send_chunk(dispatcher: Dispatcher, chunk: list[CheckedRow]) -> bool:
+    """One chunk, then its rows leave memory; False once the job stopped (the rest is not sent)."""
+    if chunk:
+        await dispatcher.run(chunk, last=False)
+        dispatcher.forget(chunk)
+    return not (dispatcher.report.aborted or dispatcher.stop.is_set())
 
 
 def _auth_refused(exc: CallFailed) -> AuthRefused:

@@ -132,6 +132,9 @@ ALTER TABLE runs ADD COLUMN note TEXT;
 # States of a run that may still have work to do (``--resume`` finishes the first two; a later sync all).
 OPEN_STATES = ("running", "interrupted")
 
+_KEYS_PER_QUERY = 500  # well under SQLite's limit of bound parameters
+
+
 class LedgerWriteFailed(Exception):
     """The ledger could not be written (disk full, I/O error): the caller decides what that means."""
 
@@ -185,6 +188,7 @@ class RowRecord:
     reason: str | None
     error_code: str | None
     http_status: int | None
+    payload: dict[str, Any] | None = None  # the update sent (``iter_rows(payloads=True)`` only)
 
     def result(self) -> RowResult:
         return RowResult(RowRef(self.row, Action(self.action), UserKey(self.email, self.org_user_id)),
@@ -285,6 +289,16 @@ class Ledger(AppliedRoster):
         the update bodies by row, kept so the undo file can be written after any crash; ``run_id``: the
         id this invocation already logs under (a new one when None).
         """
+        with self.new_run(command=command, input_path=input_path, input_sha256=input_sha256, host=host,
+                          settings=settings, retry_of=retry_of, run_id=run_id) as run_id:
+            self._add_rows(run_id, rows, done, payloads)
+        return run_id
+
+    @contextlib.contextmanager
+    def new_run(self, *, command: str, input_path: str, input_sha256: str, host: str, settings: dict[str, str],
+                retry_of: str | None = None, run_id: str | None = None) -> Iterator[str]:
+        """A new run, and one transaction to record its rows in (:meth:`add_rows_here`, chunk by chunk): a
+        crash leaves either no run or the whole run.  Yields the run's id."""
         if not run_id or self.db.execute("SELECT 1 FROM runs WHERE id=?", (run_id,)).fetchone():
             run_id = new_run_id()  # (the id a resume expected was finished by another meanwhile)
         with self._tx():
@@ -293,8 +307,12 @@ class Ledger(AppliedRoster):
                 " retry_of, pid, machine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, run_identity(command, input_sha256, host), command, input_path, input_sha256, host,
                  now_iso(), "running", json.dumps(settings), retry_of, os.getpid(), socket.gethostname()))
-            self._add_rows(run_id, rows, done, payloads)
-        return run_id
+            yield run_id
+
+    def add_rows_here(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]],
+                      done: Iterable[RowResult], payloads: dict[int, dict] | None = None) -> None:
+        """Rows of the run :meth:`new_run` is creating, inside its transaction."""
+        self._add_rows(run_id, rows, done, payloads)
 
     def add_rows(self, run_id: str, rows: Iterable[tuple[int, str, str, str, str, str]], done: Iterable[RowResult],
                  payloads: dict[int, dict] | None = None) -> None:
@@ -390,10 +408,39 @@ class Ledger(AppliedRoster):
     # -- rows ------------------------------------------------------------------------------------------
 
     def rows(self, run_id: str) -> list[RowRecord]:
+        return list(self.iter_rows(run_id))
+
+    def iter_rows(self, run_id: str, *, payloads: bool = False) -> Iterator[RowRecord]:
+        """A run's rows in input order, read as they are used (a million rows never sit in memory);
+        with ``payloads``, each record's update body as sent (None for the rest)."""
+        extra = ", payload" if payloads else ""
         cur = self.db.execute("SELECT row, action, email, org_user_id, key, payload_hash, state, batch, attempt, "
-                              "status, reason, error_code, http_status FROM rows WHERE run_id=? ORDER BY row",
-                              (run_id,))
-        return [RowRecord(*r) for r in cur]
+                              f"status, reason, error_code, http_status{extra} FROM rows WHERE run_id=? "  # noqa: S608
+                              "ORDER BY row", (run_id,))
+        for r in cur:
+            record = RowRecord(*r[:13])
+            if payloads:
+                record.payload = json.loads(r[13]) if r[13] else None
+            yield record
+
+    def forget_unsettled(self, run_id: str) -> None:
+        """A resumed run says afresh what becomes of the rows it has yet to settle (not an earlier process's
+        "not attempted: interrupted" for a row it then sends, or stops before)."""
+        with self._tx():
+            self.db.execute("UPDATE rows SET status=NULL, reason=NULL, error_code=NULL, http_status=NULL "
+                            "WHERE run_id=? AND state!='done'", (run_id,))
+
+    def resume_state(self, run_id: str) -> tuple[set[int], set[int]]:
+        """What ``--resume`` needs of an interrupted run: the rows it settled (not the invalid ones, which
+        are not sent either way) and the rows whose request left with no known outcome."""
+        done: set[int] = set()
+        in_flight: set[int] = set()
+        for row, state, status in self.db.execute("SELECT row, state, status FROM rows WHERE run_id=?", (run_id,)):
+            if state == "done" and status != Status.INVALID:
+                done.add(row)
+            elif state == "in_flight":
+                in_flight.add(row)
+        return done, in_flight
 
     def mark_sending(self, run_id: str, rows: list[int], batch: str) -> None:
         """Committed before the request leaves: these rows may be applied from now on."""
@@ -403,12 +450,17 @@ class Ledger(AppliedRoster):
                                 "WHERE run_id=? AND row=?", ((batch, stamp, run_id, r) for r in rows))
 
     def mark_done(self, run_id: str, results: list[RowResult]) -> None:
-        """Final outcomes only: a row not sent (or sent with no known outcome) stays pending (in flight)."""
-        results = [r for r in results if r.final]
-        if not results:
+        """Final outcomes settle their rows; a row not sent (or sent with no known outcome) stays pending (in
+        flight), its outcome so far kept beside that state, so the run's results can be written from here."""
+        final = [r for r in results if r.final]
+        unsettled = [r for r in results if not r.final]
+        if not final and not unsettled:
             return
         with self._tx():
-            self._done(run_id, results)
+            self._done(run_id, final)
+            self.db.executemany(
+                "UPDATE rows SET status=?, reason=?, error_code=?, http_status=?, updated=? WHERE run_id=? AND row=?",
+                ((r.status, r.reason, r.error_code, r.http_status, now_iso(), run_id, r.row) for r in unsettled))
 
     def _done(self, run_id: str, results: list[RowResult]) -> None:
         stamp = now_iso()
@@ -421,19 +473,24 @@ class Ledger(AppliedRoster):
     def earlier_successes(self, host: str, keys: Iterable[tuple[str, str, str]],
                           exclude_run: str | None = None) -> dict[tuple[str, str, str], tuple[str, str]]:
         """(key, action, payload hash) → (run id, when) for rows whose *latest* successful change on this
-        host was exactly this one (add X, remove X, add X again: the third add is not skipped)."""
+        host was exactly this one (add X, remove X, add X again: the third add is not skipped).  Asked by
+        key, a few hundred at a time (the ledger's index on key): a chunk of a big run costs its own keys."""
         wanted = set(keys)
-        wanted_keys = {k for k, _, _ in wanted}
-        latest: dict[str, tuple[str, str, str, str]] = {}
-        cur = self.db.execute(
-            "SELECT rows.key, rows.action, rows.payload_hash, runs.id, rows.updated FROM rows "
-            "JOIN runs ON rows.run_id = runs.id WHERE runs.host=? AND rows.status='success' AND runs.id IS NOT ? "
-            "AND rows.action != 'lookup' ORDER BY rows.updated, rows.rowid", (host, exclude_run))
-        for key, action, phash, run_id, when in cur:
-            if key in wanted_keys:
-                latest[key] = (action, phash, run_id, when)
+        wanted_keys = sorted({k for k, _, _ in wanted})
+        latest: dict[str, tuple[str, str, str, str, int]] = {}
+        for i in range(0, len(wanted_keys), _KEYS_PER_QUERY):
+            part = wanted_keys[i:i + _KEYS_PER_QUERY]
+            cur = self.db.execute(
+                "SELECT rows.key, rows.action, rows.payload_hash, runs.id, rows.updated, rows.rowid FROM rows "
+                "JOIN runs ON rows.run_id = runs.id WHERE rows.key IN (" + ",".join("?" * len(part)) + ") "
+                "AND runs.host=? AND rows.status='success' AND runs.id IS NOT ? AND rows.action != 'lookup'",
+                (*part, host, exclude_run))
+            for key, action, phash, run_id, when, rowid in cur:
+                seen = latest.get(key)
+                if seen is None or (when, rowid) > (seen[3], seen[4]):  # the latest, as ORDER BY updated, rowid
+                    latest[key] = (action, phash, run_id, when, rowid)
         found: dict[tuple[str, str, str], tuple[str, str]] = {}
-        for key, (action, phash, run_id, when) in latest.items():
+        for key, (action, phash, run_id, when, _rowid) in latest.items():
             if (key, action, phash) in wanted:
                 found[(key, action, phash)] = (run_id, when)
         return found

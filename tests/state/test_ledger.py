@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bulkprov.state.ledger import SCHEMA_VERSION
+from bulkprov.model import Action, RowRef, RowResult, Status, UserKey
+from bulkprov.state.ledger import SCHEMA_VERSION, Ledger
 from bulkprov.state.lock import StateLock
 from tests.cli.test_cli import bulkprov, kore_env
 from tests.conftest import ROOT, read_sheet, results_by_row, write_roster
@@ -211,3 +213,45 @@ def test_the_ledger_holds_no_secrets(make_emulator, tmp_path):
     for path in (tmp_path / ".bulkprov").iterdir():
         blob = path.read_bytes()
         assert DEMO_CLIENT_SECRET.encode() not in blob and b"eyJ" not in blob
+
+
+# -- the ledger a run is written from, chunk by chunk (#30) ------------------------------------------------------
+
+
+def _result(row: int, status: Status, code: str = "", reason: str = "") -> RowResult:
+    return RowResult(RowRef(row, Action.ADD, UserKey(f"u{row}@x.com", "")), status, reason, code)
+
+
+def _run(ledger: Ledger, rows: range, action: str = "add") -> str:
+    with ledger.new_run(command=action, input_path="in.csv", input_sha256="sha", host="h", settings={}) as run_id:
+        for start in range(rows.start, rows.stop, 300):  # recorded a chunk at a time, in one transaction
+            ledger.add_rows_here(run_id, [(r, action, f"u{r}@x.com", "", f"u{r}@x.com", "h1")
+                                          for r in range(start, min(start + 300, rows.stop))], [])
+    return run_id
+
+
+def test_earlier_successes_are_asked_by_key_and_the_latest_change_wins(tmp_path):
+    """More keys than one query binds (500): each key's latest change decides -- added, then removed: an add
+    of it again is not skipped."""
+    with contextlib.closing(Ledger(tmp_path)) as ledger:
+        first = _run(ledger, range(2, 1202))
+        ledger.mark_done(first, [_result(r, Status.SUCCESS) for r in range(2, 1202)])
+        later = _run(ledger, range(2, 4), "remove")
+        ledger.mark_done(later, [_result(r, Status.SUCCESS) for r in (2, 3)])
+        found = ledger.earlier_successes("h", [(f"u{r}@x.com", "add", "h1") for r in range(2, 1202)])
+    assert len(found) == 1198
+    assert ("u2@x.com", "add", "h1") not in found and ("u3@x.com", "add", "h1") not in found
+    assert found[("u700@x.com", "add", "h1")][0] == first
+
+
+def test_an_outcome_not_yet_final_is_kept_beside_a_pending_row_and_a_resume_forgets_it(tmp_path):
+    with contextlib.closing(Ledger(tmp_path)) as ledger:
+        run_id = _run(ledger, range(2, 5))
+        ledger.mark_done(run_id, [_result(2, Status.SUCCESS), _result(3, Status.NOT_ATTEMPTED, "interrupted", "stop"),
+                                  _result(4, Status.FAILED, "unverified", "no reply")])
+        records = {r.row: r for r in ledger.rows(run_id)}
+        assert [(records[r].state, records[r].status) for r in (2, 3, 4)] == [
+            ("done", "success"), ("pending", "not_attempted"), ("pending", "failed")]
+        assert ledger.resume_state(run_id) == ({2}, set())  # sent again by a resume: only row 2 is done
+        ledger.forget_unsettled(run_id)
+        assert [r.status for r in ledger.rows(run_id)] == ["success", None, None]

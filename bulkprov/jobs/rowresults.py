@@ -1,0 +1,107 @@
+"""Where a job's row results come from at its end: held in memory, or read from the ledger as they are written.
+
+A sending run of a million rows never holds a million results: every outcome is in the ledger as it
+happens (:class:`~bulkprov.state.ledger.LedgerHooks`), so the result workbook is written from a cursor over
+the run's rows, in input order (as ``runs show`` does), merged with what the ledger does not keep: an
+invalid row's problems with their columns (from the spool of invalid rows) and the notes of a row that
+went through with a changed value.  Rows no request reached are worded here as the dispatcher words them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from bulkprov.errors import OUTCOME_CODES
+from bulkprov.i18n import gettext as _
+from bulkprov.jobs.runs import in_flight_result
+from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult, Status
+from bulkprov.state.ledger import Ledger, RowRecord
+
+
+class RowResults:
+    """A job's results in input order, as often as they are read (the workbook, then its Failures)."""
+
+    def __iter__(self) -> Iterator[RowResult]:
+        raise NotImplementedError
+
+
+class HeldResults(RowResults):
+    """Results in memory (validate's plan, sync, a run without a ledger)."""
+
+    def __init__(self, results: Mapping[int, RowResult]) -> None:
+        self.results = results
+
+    def __iter__(self) -> Iterator[RowResult]:
+        for row in sorted(self.results):
+            yield self.results[row]
+
+
+class NotSent(RowResults):
+    """A run that stopped before anything was sent (the gate, an internal error before the ledger had the run):
+    the invalid rows, and every valid row not attempted, for ``reason`` (outcome code ``code``)."""
+
+    def __init__(self, valid: Iterable[CheckedRow], invalid: Iterable[CheckedRow], reason: str, code: str) -> None:
+        self.valid, self.invalid, self.reason, self.code = valid, invalid, reason, code
+
+    def __iter__(self) -> Iterator[RowResult]:
+        stopped = (RowResult.not_attempted(r, self.reason, self.code) for r in self.valid)
+        yield from _merged(stopped, (RowResult.invalid(r) for r in self.invalid))
+
+
+class LedgerResults(RowResults):
+    """A ledgered run's results, read from the ledger.
+
+    ``uncertain``: rows that may have been sent by an earlier process (checked before resending); ``stopped``:
+    why the run stopped, if it did (``interrupted``: by a stop request, not an abort) -- what a row still
+    pending says."""
+
+    def __init__(self, state_dir: Path, run_id: str, invalid: Iterable[CheckedRow], notes: Mapping[int, str],
+                 uncertain: set[int], stopped: str = "", interrupted: bool = False,
+                 overlay: Mapping[int, RowResult] | None = None) -> None:
+        self.state_dir, self.run_id, self.invalid, self.notes = state_dir, run_id, invalid, notes
+        self.uncertain, self.stopped, self.interrupted = uncertain, stopped, interrupted
+        self.overlay = overlay or {}  # the last chunk's results as the dispatcher has them (a ledger write failed)
+
+    def __iter__(self) -> Iterator[RowResult]:
+        with contextlib.closing(Ledger(self.state_dir)) as ledger:
+            recorded = (self._noted(self._result(rec)) for rec in ledger.iter_rows(self.run_id))
+            yield from _merged(recorded, (RowResult.invalid(r) for r in self.invalid), prefer_second=True)
+
+    def _noted(self, result: RowResult) -> RowResult:
+        note = self.notes.get(result.row) if result.status in (Status.SUCCESS, Status.VALID) else None
+        if not note:
+            return result
+        return dataclasses.replace(result, reason=f"{result.reason}; {note}" if result.reason else note)
+
+    def _result(self, rec: RowRecord) -> RowResult:
+        if rec.row in self.overlay:
+            return self.overlay[rec.row]
+        if rec.status is not None:
+            return rec.result()
+        stopped = self.stopped or _("the run was interrupted")
+        if rec.state == "in_flight":
+            return in_flight_result(rec, stopped)
+        if rec.row in self.uncertain:
+            return RowResult.of(rec.result().ref, Status.FAILED,
+                                OUTCOME_CODES["unverified"].render("stopped", stopped=stopped), "unverified")
+        code = "interrupted" if self.interrupted else NOT_ATTEMPTED_CODE
+        return RowResult.not_attempted(rec.result().ref, OUTCOME_CODES[code].render(stopped=stopped), code)
+
+
+def _merged(first: Iterator[RowResult], second: Iterator[RowResult], *,
+            prefer_second: bool = False) -> Iterator[RowResult]:
+    """Two streams of results in row order as one; a row in both is given once (``second``'s when preferred)."""
+    a, b = next(first, None), next(second, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a.row < b.row):
+            yield a  # type: ignore[misc]
+            a = next(first, None)
+        elif a is None or b.row < a.row:
+            yield b
+            b = next(second, None)
+        else:
+            yield b if prefer_second else a
+            a, b = next(first, None), next(second, None)
