@@ -145,7 +145,7 @@ async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -
     the results are read back from the ledger."""
     from bulkprov._faults import fault_point
     from bulkprov.send.batches import PlanTally
-    from bulkprov.send.dispatcher import dispatch_chunks  # lazy: validate needs no network stack
+    from bulkprov.send.chunked import dispatch_chunks  # lazy: validate needs no network stack
     from bulkprov.send.limiter import parse_rate
 
     checked, summary = job.checked, job.summary

@@ -40,7 +40,7 @@ import re
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +73,7 @@ from bulkprov.kore.auth import TOKEN_LIFETIME
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
 from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
-from bulkprov.send.batches import Batch, SendChunks, describe_plan, key_args, plan_batches, split_batch
+from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.options import SendOptions
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
@@ -492,52 +492,6 @@ async def dispatch_rows(rows: list[CheckedRow], settings: SendOptions, credentia
                                 snapshot=snapshot, limiter=limiter,
                                 rate_wait_cap=getattr(settings, "rate_wait_cap", None), announce=announce)
         return await dispatcher.run(rows)
-
-
-SEND_CHUNK = 5_000  # rows a job sends at a time from its spool: ~15 MB of rows in memory (measured, #30)
-
-
-async def dispatch_chunks(chunks: Iterable[list[CheckedRow]], settings: SendOptions, credentials: Any, *,
-                          plan: list[str], total: int, hooks: DispatchHooks,
-                          progress: Callable[[dict[str, Any]], None] | None = None,
-                          stop: asyncio.Event | None = None, uncertain: set[int] | None = None,
-                          snapshot: bool = False, limiter: RateLimiter | None = None,
-                          chunk_rows: int | None = None) -> DispatchReport:
-    """Send a job's rows chunk by chunk through one dispatcher (one client, limiter, breaker and progress).
-
-    The hooks (the ledger) record every outcome as it happens, so each chunk's results leave memory once
-    it is done; the report keeps what the job needs at the end (why it stopped, notes, the requests made,
-    a lookup's users).  Rows of chunks never sent (a stop, an abort) stay pending in the ledger.  ``plan``
-    is the job's plan, said once (:class:`~bulkprov.send.batches.PlanTally`)."""
-    async with KoreClient(settings.host, credentials, timeout=settings.timeout,
-                          concurrency_hint=settings.concurrency) as client:
-        dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
-                                rate=settings.rate, max_attempts=settings.max_attempts,
-                                breaker_window=settings.breaker_window, send_email=settings.send_email,
-                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
-                                snapshot=snapshot, limiter=limiter, rate_wait_cap=settings.rate_wait_cap,
-                                announce=False, total=total)
-        for line in plan:
-            log.info(_("plan: %s"), line)
-        cutter = SendChunks(settings.batch_size, settings.send_email, chunk_rows or SEND_CHUNK)
-        going = True
-        for rows in chunks:
-            for chunk in cutter.cut(rows):
-                going = going and await _send_chunk(dispatcher, chunk)
-            if not going:
-                break
-        if going:
-            await _send_chunk(dispatcher, cutter.rest())
-        dispatcher.emit_progress(final=True)
-        return dispatcher.report
-
-
-async def _send_chunk(dispatcher: Dispatcher, chunk: list[CheckedRow]) -> bool:
-    """One chunk, then its rows leave memory; False once the job stopped (the rest is not sent)."""
-    if chunk:
-        await dispatcher.run(chunk, last=False)
-        dispatcher.forget(chunk)
-    return not (dispatcher.report.aborted or dispatcher.stop.is_set())
 
 
 def _auth_refused(exc: CallFailed) -> AuthRefused:

@@ -16,7 +16,7 @@ import pytest
 from bulkprov.emulator import EmulatorConfig
 from bulkprov.jobs import JobSettings, run_job
 from bulkprov.kore.auth import Credentials
-from bulkprov.send import dispatcher
+from bulkprov.send import chunked as sending
 from tests.conftest import read_sheet, results_by_row, write_roster
 
 CFG = EmulatorConfig()
@@ -40,7 +40,7 @@ def test_a_run_sent_in_many_chunks_is_the_run_sent_whole(make_emulator, tmp_path
     write_roster(roster, 95, invalid=INVALID, extra=NOTED)
     whole_emu, chunked_emu = make_emulator(), make_emulator()
     whole = add(roster, whole_emu, tmp_path / "whole.xlsx", tmp_path / "s1")
-    monkeypatch.setattr(dispatcher, "SEND_CHUNK", 7)  # 92 valid rows: 13 chunk edges, none on a batch's edge
+    monkeypatch.setattr(sending, "SEND_CHUNK", 7)  # 92 valid rows: 13 chunk edges, none on a batch's edge
     chunked = add(roster, chunked_emu, tmp_path / "chunked.xlsx", tmp_path / "s2")
     assert (whole.exit_code, chunked.exit_code) == (1, 1)  # the three invalid rows
     assert results(tmp_path / "chunked.xlsx") == results(tmp_path / "whole.xlsx")
@@ -54,7 +54,7 @@ def test_a_run_sent_in_many_chunks_is_the_run_sent_whole(make_emulator, tmp_path
 
 
 def test_a_stop_between_chunks_leaves_the_rest_pending_and_resume_sends_it(make_emulator, tmp_path, monkeypatch):
-    monkeypatch.setattr(dispatcher, "SEND_CHUNK", 10)
+    monkeypatch.setattr(sending, "SEND_CHUNK", 10)
     emu = make_emulator(latency=0.1)
     roster, out, state = tmp_path / "roster.csv", tmp_path / "out.xlsx", tmp_path / "state"
     emails = write_roster(roster, 120)
