@@ -132,36 +132,23 @@ def _valid_rows(chunk: Chunk) -> list[CheckedRow]:
 
 
 class PlanCounts:
-    """The ``--dry-run`` plan from counts: rows per request group, in the order groups first appear.
-
-    The grouping rule is :func:`bulkprov.send.batches.plan_batches`' own (it is asked per chunk);
-    only the counts are kept, so a million rows cost a few numbers."""
+    """The ``--dry-run`` plan, counted a chunk at a time by the real run's own tally
+    (:class:`~bulkprov.send.batches.PlanTally`): a million rows cost a few numbers, and the plan said is the
+    one a real run says."""
 
     def __init__(self, settings: JobSettings) -> None:
+        from bulkprov.send.batches import PlanTally
+
         self.settings = settings
-        self.groups: dict[tuple[str, bool, bool], int] = {}
+        self.tally = PlanTally(settings.batch_size, settings.send_email)
 
     def add(self, rows: list[CheckedRow]) -> None:
-        from bulkprov.send.batches import plan_batches
-
-        for batch in plan_batches(rows, max(1, len(rows)), self.settings.send_email):
-            key = (batch.op, batch.send_email, batch.by_org_id)
-            self.groups[key] = self.groups.get(key, 0) + len(batch.rows)
+        self.tally.add(rows)
 
     def lines(self) -> list[str]:
-        from bulkprov.send.batches import Batch, describe_plan
         from bulkprov.send.limiter import parse_rate
 
-        size = self.settings.batch_size
-        batches: list[Batch] = []
-        for (op, send, by_org), n in self.groups.items():
-            # describe_plan counts rows per batch; placeholders stand for them (one shared list per size).
-            full, rest = divmod(n, size)
-            members = [None] * size
-            batches += [Batch(f"B{len(batches) + i + 1:04d}", op, members, send, by_org) for i in range(full)]  # type: ignore[arg-type]
-            if rest:
-                batches.append(Batch(f"B{len(batches) + 1:04d}", op, [None] * rest, send, by_org))  # type: ignore[list-item]
-        lines = describe_plan(batches, size, self.settings.concurrency, parse_rate(self.settings.rate))
+        lines = self.tally.describe(self.settings.concurrency, parse_rate(self.settings.rate))
         for line in lines:
             log.info(_("plan (a dry run: nothing is sent): %s"), line)
         return lines

@@ -177,20 +177,6 @@ def in_flight_result(rec: Any, stopped: str = "") -> RowResult:
                         rec.batch or "")
 
 
-def ledger_results(settings: JobSettings, path: Path, run_id: str, stopped: str) -> dict[int, RowResult]:
-    """What the ledger knows of a run that stopped without its dispatcher's report (an internal error):
-    the final outcomes, and the rows whose request left as ``failed`` / ``unverified``.  Empty when the
-    ledger cannot be read: the caller then says "not sent" only of what it knows was not."""
-    try:
-        with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
-            records = ledger.rows(run_id)
-    except Exception as exc:  # noqa: BLE001 - already on the way out of an internal error: never a second one
-        log.warning(_("the run ledger could not be read after the internal error: %s"), type(exc).__name__)
-        return {}
-    return {rec.row: in_flight_result(rec, stopped) if rec.state == "in_flight" else rec.result()
-            for rec in records if rec.state in ("in_flight", "done")}
-
-
 # The guards that stop a sync before anything changes: such a night is listed as stopped by the guard.
 GUARD_VARIANTS = ("deletes", "deletes-count", "roles", "builder", "plan-changed", "strays", "protected", "rejected")
 
