@@ -101,11 +101,18 @@ def command_line(typed: dict, file: str | Path, *, leave_out: frozenset[str] = f
             words.append(switch.option_strings[-1])
         elif isinstance(value, list):  # a repeatable option (--ignore-column A --ignore-column B)
             for item in value:
-                words += [action.option_strings[-1], str(item)]
+                words += [action.option_strings[-1], _as_typed(item)]
         else:
-            words += [action.option_strings[-1], str(value)]
+            words += [action.option_strings[-1], _as_typed(value)]
         seen.add(name)
     return " ".join(shlex.quote(w) for w in [*words, *extra])
+
+
+def _as_typed(value: object) -> str:
+    """A parsed value as a person types it: ``--settle 0``, ``--timeout 2.5``, not ``0.0``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
 
 
 def next_run(typed: dict, results: Path, shown: str) -> tuple[str, str]:

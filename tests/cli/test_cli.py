@@ -200,3 +200,14 @@ def test_a_reader_that_goes_away_is_no_internal_error(tmp_path):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert "internal error" not in err and "Traceback" not in err, err
+
+
+def test_a_next_step_repeats_numbers_as_they_were_typed():
+    """`--settle 0` comes back as `--settle 0`, not `--settle 0.0`; a fraction stays a fraction."""
+    from bulkprov.cli.parser import build_parser
+    from bulkprov.cli.wording import command_line
+
+    typed = vars(build_parser().parse_args(["add", "users.csv", "--settle", "0", "--timeout", "2.5",
+                                            "--max-runtime", "3600"]))
+    line = command_line(typed, "users.csv", extra=("--resume",))
+    assert "--settle 0 " in line and "--timeout 2.5" in line and "--max-runtime 3600 " in line, line
