@@ -25,7 +25,7 @@ from bulkprov.i18n import gettext as _
 log = logging.getLogger("bulkprov.approvals")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Approvals:
     """Who runs (``person``, from ``where``) and the approvers the front end read (from a profile acting as
     the policy; a policy file always wins).  ``page``: the page, where a guard always becomes a request."""

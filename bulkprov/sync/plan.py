@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +225,7 @@ def applied_fields(plan: Plan, results: dict[int, RowResult],
 # -- building the plan -----------------------------------------------------------------------------------
 
 
-def is_protected(email: str, patterns: list[str], org_user_id: str = "") -> bool:
+def is_protected(email: str, patterns: Sequence[str], org_user_id: str = "") -> bool:
     """By email (an entry with ``@``) or orgUserId (any other entry): the one rule, in the gate."""
     from bulkprov.approvals.policy import is_protected as protected
 
