@@ -295,7 +295,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     remembered = remembered or {}
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
-                send_email=bool(getattr(settings, "send_email", True)))
+                send_email=bool(settings.send_email))
     named_by: dict[str, int] = {}  # a key any row names (valid or not) -> the first such row
     for row in checked:
         for key in (row.key.email_id, row.key.org_id):
@@ -353,7 +353,7 @@ def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     demoted = sum(1 for i in plan.items if i.removes_roles)
     role_limit = removal_limit(max(plan.previous_size, len(plan.items)), settings.max_deletes,
                                settings.max_delete_percent)
-    allow_roles = getattr(settings, "allow_role_removals", None)
+    allow_roles = settings.allow_role_removals
     if demoted > role_limit and (allow_roles is None or allow_roles < demoted):
         out.append(GuardStopped("roles", count=demoted, limit=role_limit))
     builders = sum(1 for i in plan.items if i.grants_builder)
