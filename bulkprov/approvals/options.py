@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bulkprov.send.options import SendOptions
 
 if TYPE_CHECKING:
-    from bulkprov.approvals.flow import Approvals
     from bulkprov.approvals.policy import Account
 
 
@@ -54,4 +53,4 @@ class GateOptions(GuardOptions, SendOptions, Protocol):
     @property
     def account(self) -> Account | None: ...  # host + client id (None: not known yet)
     @property
-    def approvals(self) -> Approvals | None: ...  # who runs, who may approve (None: the library's caller)
+    def approvals(self) -> Any: ...  # flow.Approvals: who runs, who may approve (None: the library's caller)
