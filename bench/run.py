@@ -224,12 +224,11 @@ def child_add(path: str, host: str, rate: str, batch: str, concurrency: str, pro
     import tempfile
 
     state = tempfile.mkdtemp(prefix="bulkprov-bench-")  # a fresh ledger: every run really sends
-    settings = JobSettings(command=command, host=host, rate=rate, batch_size=int(batch),
-                           concurrency=int(concurrency), output=DATA / f"out-{command}.xlsx", send_email=False,
-                           state_dir=Path(state))
     # A third of the bench's users are builders: passed on purpose, as an operator would (an override; the
     # bench's account has no policy naming approvers).
-    settings.allow_builder = 10_000_000
+    settings = JobSettings(command=command, host=host, rate=rate, batch_size=int(batch),
+                           concurrency=int(concurrency), output=DATA / f"out-{command}.xlsx", send_email=False,
+                           state_dir=Path(state), allow_builder=10_000_000)
     eta: list[float] = []
     from bulkprov.send import batches as batching
 

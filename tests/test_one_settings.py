@@ -4,19 +4,22 @@ through read-only views (no ``settings: Any``) and never edit them while a run g
 from __future__ import annotations
 
 import ast
+import dataclasses
 import time
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from bulkprov.approvals.flow import Approvals
 from bulkprov.approvals.options import GateOptions, GuardOptions
 from bulkprov.emulator import EmulatorConfig
+from bulkprov.io import LoaderLimits
 from bulkprov.jobs import JobSettings
 from bulkprov.kore.auth import Credentials
 from bulkprov.send.options import SendOptions
 from bulkprov.sync.options import SyncOptions
-from bulkprov.web import build_config, create_app
+from bulkprov.web import WebConfig, build_config, create_app
 from tests.web.test_web_gate import PEOPLE, finished, people, run, sign_in, upload
 
 ROOT = Path(__file__).resolve().parent.parent / "bulkprov"
@@ -51,6 +54,37 @@ def test_no_stage_takes_untyped_settings_or_edits_them(path: Path) -> None:
 @pytest.mark.parametrize("view", [SendOptions, GuardOptions, GateOptions, SyncOptions], ids=lambda v: v.__name__)
 def test_job_settings_are_every_stage_view(view) -> None:
     assert isinstance(JobSettings(command="add"), view)
+
+
+def test_a_runs_settings_cannot_be_edited_only_replaced() -> None:
+    """Made once, replaced, never edited: an assignment mid-run raises, and a list a caller passes is kept as a
+    tuple (nothing appends to a run's protected users or ignored headers behind its back)."""
+    given = ["ceo@acme-corp.com"]
+    settings = JobSettings(command="sync", protected=given, ignore_columns=["Departmnt"],
+                           approvals=Approvals(person="olga", where="cli@host"))
+    for name, value in (("max_deletes", 0), ("protected", []), ("account", None), ("limits", LoaderLimits())):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(settings, name, value)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.approvals.approvers = ["mallory"]  # type: ignore[misc, union-attr]
+    given.append("cfo@acme-corp.com")
+    assert settings.protected == ("ceo@acme-corp.com",) and settings.ignore_columns == ("Departmnt",)
+    changed = dataclasses.replace(settings, max_deletes=3)
+    assert (changed.max_deletes, settings.max_deletes, changed.protected) == (3, 500, ("ceo@acme-corp.com",))
+
+
+def test_the_page_makes_its_own_settings_and_leaves_the_callers_alone(tmp_path) -> None:
+    """The page's run settings carry its upload cap's loader limits and its credentials' account: a new object,
+    the one it was given unchanged (it used to be edited in place, under the caller's feet)."""
+    emu = EmulatorConfig()
+    creds = Credentials(client_id=emu.client_id, client_secret=emu.client_secret)
+    given = JobSettings(command="add", host="https://bots.kore.ai")
+    config = WebConfig(state_dir=tmp_path, job=given, credentials=creds, token="t" * 16, max_upload_bytes=1_000_000)
+    assert (given.limits, given.account) == (LoaderLimits(), None)
+    assert config.job is not given
+    assert (config.job.limits.max_bytes, config.job.limits.max_uncompressed_bytes) == (1_000_000, 20_000_000)
+    assert (config.job.account.host, config.job.account.client_id) == ("https://bots.kore.ai", emu.client_id)
+    assert dataclasses.replace(config.job, limits=given.limits, account=None) == given
 
 
 async def test_the_page_honours_the_profiles_rate_wait_cap(make_emulator, tmp_path):

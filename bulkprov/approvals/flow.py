@@ -25,7 +25,7 @@ from bulkprov.i18n import gettext as _
 log = logging.getLogger("bulkprov.approvals")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Approvals:
     """Who runs (``person``, from ``where``) and the approvers the front end read (from a profile acting as
     the policy; a policy file always wins).  ``page``: the page, where a guard always becomes a request."""
@@ -41,13 +41,13 @@ class Approvals:
 
 def run_actor(settings: GateOptions) -> Approvals:
     """Who runs: the front end's word, or (the library called directly) the person the system names."""
-    given: Approvals | None = getattr(settings, "approvals", None)
+    given = settings.approvals
     if given is not None:
         return given
     from bulkprov.approvals.identity import cli_person
 
     return Approvals(person=cli_person().name, where=f"cli@{socket.gethostname()}", source="library",
-                     webhook=getattr(settings, "webhook", None))
+                     webhook=settings.webhook)
 
 
 def may_approve(person: str, approvers: list[str]) -> bool:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bulkprov.send.options import SendOptions
+
+if TYPE_CHECKING:
+    from bulkprov.approvals.policy import Account
 
 
 @runtime_checkable
@@ -18,7 +22,7 @@ class GuardOptions(Protocol):
     @property
     def builder_confirm(self) -> int: ...
     @property
-    def protected(self) -> list[str]: ...
+    def protected(self) -> Sequence[str]: ...
     @property
     def allow_deletes(self) -> int | None: ...
     @property
@@ -47,6 +51,6 @@ class GateOptions(GuardOptions, SendOptions, Protocol):
     @property
     def webhook(self) -> str | None: ...
     @property
-    def account(self) -> Any: ...  # bulkprov.approvals.policy.Account (host + client id), or None
+    def account(self) -> Account | None: ...  # host + client id (None: not known yet)
     @property
-    def approvals(self) -> Any: ...  # bulkprov.approvals.flow.Approvals: who runs, who may approve
+    def approvals(self) -> Any: ...  # flow.Approvals: who runs, who may approve (None: the library's caller)

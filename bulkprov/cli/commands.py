@@ -7,8 +7,10 @@ import logging
 import shlex
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from bulkprov.cli.connection import (
     _credentials,
@@ -23,6 +25,11 @@ from bulkprov.cli.wording import _, _cli_phrasing, _hint, headline, say, yes
 from bulkprov.errors import UsageProblem
 from bulkprov.model import Status
 
+if TYPE_CHECKING:
+    from bulkprov.jobs.export import ExportOutcome
+    from bulkprov.jobs.settings import JobSettings
+
+T = TypeVar("T")
 EXIT_UNUSABLE, EXIT_ABORTED = 2, 3
 
 
@@ -118,7 +125,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _before_the_run(args: argparse.Namespace, settings, step):
+def _before_the_run(args: argparse.Namespace, settings: Callable[[], JobSettings], step: Callable[[], T]) -> T:
     """A step before the run (the credentials): a refusal there is still a night with its run id, its
     webhook and its line in ``runs`` (``settings`` makes the run's settings, as far as they can be known)."""
     from bulkprov.errors import BulkprovError
@@ -375,7 +382,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-def _record_export(settings, outcome) -> None:
+def _record_export(settings: JobSettings, outcome: ExportOutcome) -> None:
     """An export writes every user of the account to a file: an audit record (who, where, how many)."""
     import socket
 

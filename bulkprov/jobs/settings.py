@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulkprov.errors import RunStopped
 from bulkprov.i18n import gettext as _
@@ -15,6 +15,10 @@ from bulkprov.io import LoaderLimits
 from bulkprov.jobs.phrasing import Phrasing
 from bulkprov.model import FAILED_STATUSES, RowResult
 from bulkprov.outputs.results import RunSummary, read_results
+
+if TYPE_CHECKING:
+    from bulkprov.approvals.flow import Approvals
+    from bulkprov.approvals.policy import Account
 
 COMMANDS = ("validate", "add", "update", "remove", "lookup", "apply", "plan", "sync")
 ROSTER_COMMANDS = ("plan", "sync")  # the roster is checked as adds: every row a complete user
@@ -27,9 +31,15 @@ ConfirmFn = Callable[[str, int], bool]
 supply it (the CLI asks on a terminal); the library never prompts."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class JobSettings:
-    """Everything a run needs except secrets (those live in :class:`bulkprov.kore.auth.Credentials`)."""
+    """Everything a run needs except secrets (those live in :class:`bulkprov.kore.auth.Credentials`).
+
+    Frozen: a run's settings are made once (by :func:`bulkprov.config.job_settings`, or a library caller) and
+    replaced with :func:`dataclasses.replace`, never edited while the run goes on.  Each stage reads them
+    through its own read-only view (:class:`bulkprov.send.options.SendOptions`, ...); lists given are kept
+    as tuples.
+    """
 
     command: str
     sheet: str | None = None
@@ -42,7 +52,7 @@ class JobSettings:
     builder_default: bool = False
     lookups_file: Path | None = None
     encoding: str | None = None  # a text input's encoding, instead of detecting it
-    ignore_columns: list[str] = field(default_factory=list)  # headers left unread (a misspelt one, on purpose)
+    ignore_columns: tuple[str, ...] = ()  # headers left unread (a misspelt one, on purpose)
     limits: LoaderLimits = field(default_factory=LoaderLimits)
     host: str | None = None
     batch_size: int = 100
@@ -66,7 +76,7 @@ class JobSettings:
     max_deletes: int = 500
     max_delete_percent: float = 10.0
     allow_deletes: int | None = None
-    protected: list[str] = field(default_factory=list)
+    protected: tuple[str, ...] = ()   # emails or orgUserIds, or patterns of them (fnmatch)
     builder_confirm: int = 10
     allow_builder: int | None = None
     allow_role_removals: int | None = None
@@ -78,11 +88,15 @@ class JobSettings:
     remove_strays: bool = False        # ... and sync removes them, under the same guards (implies reporting)
     directory_max_age_hours: float = 24.0  # the account's directory kept in state_dir is read again when older
     refresh_directory: bool = False    # read the account's directory now, however young the kept copy
-    approvals: Any = None  # bulkprov.approvals.flow.Approvals: who runs, and the approvers a profile names
-    account: Any = None    # bulkprov.approvals.policy.Account (host + client id): set by the runner from the credentials
+    approvals: Approvals | None = None  # who runs, and the approvers a profile names
+    account: Account | None = None      # host + client id: found from the credentials before the run starts
     upload_id: str = ""    # the page's upload, linked from a request it makes
     input_name: str = ""   # the input's name as its owner knows it (the page's upload: the user's file name)
     phrasing: Phrasing = field(default_factory=Phrasing)
+
+    def __post_init__(self) -> None:
+        for name in ("ignore_columns", "protected"):  # a caller's list is copied: nobody appends to a run's
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
     def public_settings(self) -> dict[str, str]:
         """Settings for the Summary sheet: the ones that mattered for this run, never a secret.

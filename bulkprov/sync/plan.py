@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +225,7 @@ def applied_fields(plan: Plan, results: dict[int, RowResult],
 # -- building the plan -----------------------------------------------------------------------------------
 
 
-def is_protected(email: str, patterns: list[str], org_user_id: str = "") -> bool:
+def is_protected(email: str, patterns: Sequence[str], org_user_id: str = "") -> bool:
     """By email (an entry with ``@``) or orgUserId (any other entry): the one rule, in the gate."""
     from bulkprov.approvals.policy import is_protected as protected
 
@@ -294,7 +295,7 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     remembered = remembered or {}
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
-                send_email=bool(getattr(settings, "send_email", True)))
+                send_email=bool(settings.send_email))
     named_by: dict[str, int] = {}  # a key any row names (valid or not) -> the first such row
     for row in checked:
         for key in (row.key.email_id, row.key.org_id):
@@ -352,7 +353,7 @@ def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     demoted = sum(1 for i in plan.items if i.removes_roles)
     role_limit = removal_limit(max(plan.previous_size, len(plan.items)), settings.max_deletes,
                                settings.max_delete_percent)
-    allow_roles = getattr(settings, "allow_role_removals", None)
+    allow_roles = settings.allow_role_removals
     if demoted > role_limit and (allow_roles is None or allow_roles < demoted):
         out.append(GuardStopped("roles", count=demoted, limit=role_limit))
     builders = sum(1 for i in plan.items if i.grants_builder)

@@ -49,7 +49,7 @@ class Account:
 
 
 def wanted(settings: SyncOptions) -> bool:
-    return bool(getattr(settings, "report_strays", False) or getattr(settings, "remove_strays", False))
+    return settings.report_strays or settings.remove_strays
 
 
 async def read_account(settings: SyncOptions, credentials: Any, limiter: Any) -> Account | None:

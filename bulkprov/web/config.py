@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import BadConfig
-from bulkprov.io import LoaderLimits
 from bulkprov.jobs.settings import JobSettings
 from bulkprov.web.roles import ROLES
 from bulkprov.web.security import parse_hash
@@ -74,13 +73,19 @@ class WebConfig:
             self.networks = parse_networks(self.trusted_proxies)
         except ValueError as exc:
             raise BadConfig("web-proxies", reason=str(exc)) from None
-        # The page's loader limits follow from its upload cap, not the command line's generous ones.
-        self.job.limits = dataclasses.replace(self.job.limits, max_bytes=self.max_upload_bytes,
-                                              max_uncompressed_bytes=self.UNCOMPRESSED_FACTOR * self.max_upload_bytes)
-        if self.job.account is None and self.credentials is not None and self.job.host:
-            from bulkprov.approvals.policy import account_of
+        self.job = self._page_settings(self.job)
 
-            self.job.account = account_of(self.job.host, self.credentials)
+    def _page_settings(self, given: JobSettings) -> JobSettings:
+        """The run settings the page starts from: ``given`` (never edited: a run's settings are replaced) with the
+        loader limits of its upload cap, not the command line's generous ones, and the account of its credentials."""
+        from bulkprov.approvals.policy import account_of
+
+        limits = dataclasses.replace(given.limits, max_bytes=self.max_upload_bytes,
+                                     max_uncompressed_bytes=self.UNCOMPRESSED_FACTOR * self.max_upload_bytes)
+        account = given.account
+        if account is None and self.credentials is not None and given.host:
+            account = account_of(given.host, self.credentials)
+        return dataclasses.replace(given, limits=limits, account=account)
 
     def current(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
         """Who may log in with a password, the local users' roles and the groups' roles, as they are now: the
@@ -130,8 +135,7 @@ def build_config(profile: dict[str, Any], overrides: dict[str, Any] | None = Non
     for name in ("web_check_queue", "web_check_queue_per_person"):
         if not 1 <= values[name] <= 10_000:
             raise BadConfig("range", name=name, low=1, high=10_000)
-    job = job_settings("add", profile, overrides, credentials=credentials,
-                       limits=LoaderLimits(max_bytes=int(max_upload_mb * 1024 * 1024)))
+    job = job_settings("add", profile, overrides, credentials=credentials)  # limits: the upload cap's (WebConfig)
     normalize_host(job.host or "")  # no host, or plain http:// to a remote host, is refused before the server starts
     policy = policy_for(job.account, profile)
     oidc = None

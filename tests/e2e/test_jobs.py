@@ -7,6 +7,7 @@ for, and answering exactly as Kore.ai's pages document (``replies="documented"``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -274,8 +275,7 @@ def test_back_to_back_runs_share_the_rate_budget(make_emulator, creds, tmp_path)
         roster = tmp_path / f"{name}.csv"
         write_roster(roster, 20, domain=f"{name}.acme-corp.com",
                      extra={i: {"Employee ID": f"{name.upper()}{i}"} for i in range(20)})
-        job = settings(emu, tmp_path, batch_size=5, rate="4/3")
-        job.output = tmp_path / f"{name}.xlsx"
+        job = replace(settings(emu, tmp_path, batch_size=5, rate="4/3"), output=tmp_path / f"{name}.xlsx")
         out = run_job(roster, job, credentials=creds)
         assert out.exit_code == 0
     assert emu.state()["counts"]["rate_refusals"] == 0

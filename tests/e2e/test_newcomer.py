@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -662,7 +663,7 @@ async def test_the_page_says_a_header_is_misspelt_and_honours_the_profiles_ignor
                                 max_upload_mb=20, secure_cookies=False)
     finally:
         del os.environ["BULKPROV_WEB_TOKEN"]
-    assert profiled.job.ignore_columns == ["Frist Name", "Departmnt"]
+    assert list(profiled.job.ignore_columns) == ["Frist Name", "Departmnt"]
     async with TestClient(TestServer(create_app(profiled))) as client:
         page = await client.get("/login")
         resp = await client.post("/login", data={"csrf": csrf_of(await page.text()),
@@ -825,7 +826,7 @@ async def test_the_check_says_run_will_become_an_approval_request(make_emulator,
     the button is the plain Run."""
     emu = make_emulator(users=[{"emailId": f"leaver{i}@acme-corp.com"} for i in range(5)])
     config = web_config(tmp_path, host=emu.url)
-    config.job.max_deletes = 3
+    config.job = replace(config.job, max_deletes=3)
     lines = [f"leaver{i}@acme-corp.com\n" for i in range(5)]
     leavers = "".join(lines).encode()
     with i18n.using(lang):

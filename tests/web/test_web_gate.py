@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -83,7 +84,7 @@ async def test_an_approval_of_a_file_read_as_gbk_does_not_run_it_read_as_cp932(m
     sneaky = "ｃｅｏ＠ａｃｍｅ－ｃｏｒｐ．ｃｏｍ".encode("cp932")  # in GBK: Chinese characters, an invalid email
     content = ("Email\n" + "".join(f"{e}\n" for e in staff)).encode("ascii") + sneaky + b"\n"
     config = web_config(tmp_path, host=emu.url, users=people(), local_roles=PEOPLE)
-    config.job.max_deletes, config.job.protected = 2, ["ceo@acme-corp.com"]
+    config.job = replace(config.job, max_deletes=2, protected=["ceo@acme-corp.com"])
     async with TestClient(TestServer(create_app(config))) as olga, TestClient(TestServer(create_app(config))) as bob:
         csrf = await sign_in(olga, "olga")
         as_gbk = await upload(olga, csrf, content, encoding="gbk")
@@ -112,7 +113,7 @@ async def test_a_removal_by_org_user_id_of_a_protected_user_asks_first(make_emul
     emu = make_emulator(users=[{"emailId": "ceo@acme-corp.com", "orgUserId": "E00001"},
                                {"emailId": "ann@acme-corp.com", "orgUserId": "E00002"}])
     config = web_config(tmp_path, host=emu.url, users=people(), local_roles=PEOPLE)
-    config.job.protected = ["ceo@acme-corp.com"]
+    config.job = replace(config.job, protected=["ceo@acme-corp.com"])
     async with TestClient(TestServer(create_app(config))) as olga:
         csrf = await sign_in(olga, "olga")
         report = await upload(olga, csrf, b"Employee ID\nE00001\n")
@@ -248,7 +249,7 @@ async def test_single_sign_on_groups_are_refreshed_silently_and_a_failed_refresh
         await put_user(issuer, "ole", email="ole@acme-corp.com", groups=["hr-team"])
         config = page_config(tmp_path, issuer)
         config.role_refresh = 2.0
-        config.job.max_deletes = 0
+        config.job = replace(config.job, max_deletes=0)
         async with TestClient(TestServer(create_app(config))) as ole, TestClient(TestServer(create_app(config))) as ann:
             assert (await sso_sign_in(ole, "ole")).status == 200
             ole_csrf = csrf_of(await (await ole.get("/")).text())

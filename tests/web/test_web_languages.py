@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from urllib.parse import quote
 
@@ -175,7 +176,7 @@ def _title(language: str) -> str:
 async def test_a_hostile_approval_comment_is_text(tmp_path):
     config = web_config(tmp_path, users={"alice": hash_password(PASSWORD, n=2**10),
                                          "bob": hash_password(PASSWORD, n=2**10)}, local_roles={"bob": "approver"})
-    config.job.max_deletes = 0
+    config.job = replace(config.job, max_deletes=0)
     async with TestClient(TestServer(create_app(config))) as alice, \
             TestClient(TestServer(create_app(config)), headers={"Accept-Language": "ja"}) as _unused:
         del _unused
@@ -271,7 +272,7 @@ async def test_every_page_speaks_the_readers_language(make_emulator, tmp_path, m
     config = web_config(tmp_path, host=emu.url, users={"alice": hash_password(PASSWORD, n=2**10),
                                                        "vic": hash_password(PASSWORD, n=2**10)},
                         local_roles={"alice": "approver", "vic": "viewer"})
-    config.job.max_deletes = 0
+    config.job = replace(config.job, max_deletes=0)
     pages: dict[str, str] = {}
     async with TestClient(TestServer(create_app(config)), headers={"Accept-Language": language}) as client:
         async def get(name: str, url: str, **kw) -> str:

@@ -8,6 +8,7 @@ test_web_oidc.py, test_web_four_eyes.py) is not repeated here.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -149,7 +150,7 @@ async def test_4_a_cached_preview_keeps_only_the_first_users_of_a_big_removal(tm
     monkeypatch.setattr(gate, "LISTED", 50)
     rows = "".join(f"leaver{i:05d}@acme-corp.com,remove\n" for i in range(1200))
     async with page_client(tmp_path, users={"alice": hash_password(PASSWORD, n=2**10)}) as client:
-        client.config.job.max_deletes = 10
+        client.config.job = replace(client.config.job, max_deletes=10)
         csrf = await login(client)
         resp = await client.post("/upload", data=upload_form(csrf, ("Email,action\n" + rows).encode(), action="remove"),
                                  allow_redirects=False)
