@@ -88,18 +88,99 @@ def _removes_roles(row: CheckedRow) -> bool:
     return row.action == Action.UPDATE and isinstance(roles, dict) and bool(roles.get("removeFrom"))
 
 
-async def resolve_keys(rows: list[CheckedRow], settings: GateOptions, credentials: Any,
-                       policy: Policy) -> dict[int, tuple[str, str]]:
+class GateScan:
+    """One pass over a file's valid rows for everything the gate judges and a request shows: the users to be
+    removed, given Builder access, losing roles, and the protected users touched (a row naming its user by
+    only one key, when the policy protects by the other, is looked up first: :attr:`lookups`), the counts and
+    the first changes.  A million rows are read once (they wait on disk: see :mod:`bulkprov.state.spool`)."""
+
+    def __init__(self, policy: Policy, send_email: bool = True) -> None:
+        self.policy, self.send_email = policy, send_email
+        self.by_email = any("@" in p for p in policy.protected)
+        self.by_org = any("@" not in p for p in policy.protected)
+        self.who: dict[str, list[str]] = {"removals": [], "builders": [], "roles": [], "protected": []}
+        self.lookups: list[CheckedRow] = []  # touched rows whose other key the account must say
+        self._protected: list[tuple[int, str]] = []
+        self._open: dict[int, tuple[str, str, str]] = {}  # looked-up rows: (email, orgUserId, name)
+        self.count = 0
+        self.emails = 0
+        self.changes: list[list[str]] = []
+
+    def add(self, row: CheckedRow) -> None:
+        self.count += 1
+        name = row.email or row.org_user_id
+        if row.action == Action.REMOVE:
+            self.who["removals"].append(name)
+        if _grants_builder(row):
+            self.who["builders"].append(name)
+        if _removes_roles(row):
+            self.who["roles"].append(name)
+        if _touches(row):
+            if (self.by_email and not row.email) or (self.by_org and not row.org_user_id):
+                self.lookups.append(CheckedRow.make(row.row, Action.LOOKUP, row.email, row.org_user_id))
+                self._open[row.row] = (row.email, row.org_user_id, name)
+            elif is_protected(row.email, row.org_user_id, self.policy.protected):
+                self._protected.append((row.row, name))
+        if row.action == Action.ADD and (self.send_email if row.send_email is None else row.send_email):
+            self.emails += 1
+        if row.action == Action.UPDATE and len(self.changes) < LISTED:
+            self.changes.extend(_changes(row))
+
+    def guards(self, keys: dict[int, tuple[str, str]] | None = None) -> tuple[list[GuardStopped], dict[str, list[str]]]:
+        """What crosses the policy, and who; ``keys``: the looked-up rows' (email, orgUserId) from the account."""
+        keys = keys or {}
+        protected = list(self._protected)
+        for row, (email, org, name) in self._open.items():
+            other_email, other_org = keys.get(row, ("", ""))
+            if is_protected(email or other_email, org or other_org, self.policy.protected):
+                protected.append((row, name))
+        who = dict(self.who, protected=[name for _row, name in sorted(protected)])
+        policy, guards = self.policy, []
+        if len(who["removals"]) > policy.max_deletes:
+            guards.append(GuardStopped("deletes-count", count=len(who["removals"]), limit=policy.max_deletes))
+        if len(who["roles"]) > policy.max_deletes:
+            guards.append(GuardStopped("roles", count=len(who["roles"]), limit=policy.max_deletes))
+        if len(who["builders"]) > policy.builder_confirm:
+            guards.append(GuardStopped("builder", count=len(who["builders"]), limit=policy.builder_confirm))
+        if who["protected"]:
+            guards.append(GuardStopped("protected", count=len(who["protected"]), first=who["protected"][0]))
+        return guards, who
+
+    def summary(self, invalid: int, who: dict[str, list[str]]) -> dict[str, Any]:
+        """What a request shows its approver for a file run: counts (the activation emails the run would send
+        among them), the users of each kind, the changes."""
+        counts = {"rows": self.count + invalid, "valid": self.count, "invalid": invalid,
+                  "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"]),
+                  "emails": self.emails}
+        return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
+                "protected": who["protected"][:LISTED], "changes": self.changes[:LISTED]}
+
+
+def _changes(row: CheckedRow) -> list[list[str]]:
+    """An update's changes as a request lists them: (user, field, before, after)."""
+    user = row.user or {}
+    out = [[row.email or row.org_user_id, name, "", str(value)]
+           for name, value in (user.get("userInfo") or {}).items() if name not in ("emailId", "orgUserId")]
+    for name in ("groups", "roles", "assignBotTasks", "canCreateBot", "isDeveloper"):
+        if name in user:
+            out.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
+    return out
+
+
+def scan_rows(rows: Iterable[CheckedRow], policy: Policy, send_email: bool = True) -> GateScan:
+    scan = GateScan(policy, send_email)
+    for row in rows:
+        scan.add(row)
+    return scan
+
+
+async def resolve_keys(lookups: list[CheckedRow], settings: GateOptions, credentials: Any) -> dict[int, tuple[str, str]]:
     """(email, orgUserId) from the account for the rows that change or remove a user and lack the key a
     protected entry is written in; a row the account does not hold is left out (nothing to protect)."""
     from bulkprov.send.dispatcher import dispatch_rows
 
-    by_email = any("@" in p for p in policy.protected)
-    by_org = any("@" not in p for p in policy.protected)
-    wanted = [r for r in rows if _touches(r) and ((by_email and not r.email) or (by_org and not r.org_user_id))]
-    if not wanted or credentials is None:
+    if not lookups or credentials is None:
         return {}
-    lookups = [CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id) for r in wanted]
     quiet = dataclasses.replace(settings, command="lookup")
     report = await dispatch_rows(lookups, quiet, credentials, announce=False)
     if report.aborted:
@@ -111,34 +192,11 @@ async def resolve_keys(rows: list[CheckedRow], settings: GateOptions, credential
     return out
 
 
-def row_guards(rows: list[CheckedRow], policy: Policy, keys: dict[int, tuple[str, str]] | None = None
+def row_guards(rows: Iterable[CheckedRow], policy: Policy, keys: dict[int, tuple[str, str]] | None = None
                ) -> tuple[list[GuardStopped], dict[str, list[str]]]:
     """What in a file's valid rows crosses the policy (add, update, remove, apply), and who: the users to
     be removed, given Builder access, losing roles, and the protected users touched."""
-    keys = keys or {}
-    who: dict[str, list[str]] = {"removals": [], "builders": [], "roles": [], "protected": []}
-    for row in rows:
-        name = row.email or row.org_user_id
-        if row.action == Action.REMOVE:
-            who["removals"].append(name)
-        if _grants_builder(row):
-            who["builders"].append(name)
-        if _removes_roles(row):
-            who["roles"].append(name)
-        if _touches(row):
-            email, org = keys.get(row.row, ("", ""))
-            if is_protected(row.email or email, row.org_user_id or org, policy.protected):
-                who["protected"].append(name)
-    guards = []
-    if len(who["removals"]) > policy.max_deletes:
-        guards.append(GuardStopped("deletes-count", count=len(who["removals"]), limit=policy.max_deletes))
-    if len(who["roles"]) > policy.max_deletes:
-        guards.append(GuardStopped("roles", count=len(who["roles"]), limit=policy.max_deletes))
-    if len(who["builders"]) > policy.builder_confirm:
-        guards.append(GuardStopped("builder", count=len(who["builders"]), limit=policy.builder_confirm))
-    if who["protected"]:
-        guards.append(GuardStopped("protected", count=len(who["protected"]), first=who["protected"][0]))
-    return guards, who
+    return scan_rows(rows, policy).guards(keys)
 
 
 # -- one plan on one account ---------------------------------------------------------------------------------------
@@ -269,36 +327,16 @@ async def judge(guards: list[GuardStopped], settings: GateOptions, policy: Polic
     return Verdict(left)
 
 
-def request_summary(rows: list[CheckedRow], invalid: int, who: dict[str, list[str]], send_email: bool) -> dict[str, Any]:
-    """What a request shows its approver for a file run: counts (the activation emails the run would send
-    among them), the users of each kind, the changes."""
-    changes = []
-    for row in rows:
-        if row.action != Action.UPDATE or len(changes) >= LISTED:
-            continue
-        user = row.user or {}
-        for name, value in (user.get("userInfo") or {}).items():
-            if name not in ("emailId", "orgUserId"):
-                changes.append([row.email or row.org_user_id, name, "", str(value)])
-        for name in ("groups", "roles", "assignBotTasks", "canCreateBot", "isDeveloper"):
-            if name in user:
-                changes.append([row.email or row.org_user_id, name, "", json.dumps(user[name], ensure_ascii=False)])
-    counts = {"rows": len(rows) + invalid, "valid": len(rows), "invalid": invalid,
-              "remove": len(who["removals"]), "builder": len(who["builders"]), "protected": len(who["protected"]),
-              "emails": sum(1 for r in rows if r.action == Action.ADD and (send_email if r.send_email is None else r.send_email))}
-    return {"counts": counts, "removals": who["removals"][:LISTED], "builders": who["builders"][:LISTED],
-            "protected": who["protected"][:LISTED], "changes": changes[:LISTED]}
-
-
-async def gate_rows(rows: list[CheckedRow], invalid: int, settings: GateOptions, credentials: Any, *, input_name: str,
-                    input_sha256: str, confirm: Any = None, resuming: bool = False) -> Verdict:
-    """add, update, remove, apply: judge the whole file's valid rows, then :func:`judge`."""
+async def gate_rows(rows: Iterable[CheckedRow], invalid: int, settings: GateOptions, credentials: Any, *,
+                    input_name: str, input_sha256: str, confirm: Any = None, resuming: bool = False) -> Verdict:
+    """add, update, remove, apply: judge the whole file's valid rows (read once; a second time for the
+    approval's fingerprint when a guard is crossed), then :func:`judge`."""
     policy = effective_policy(settings)
-    keys = await resolve_keys(rows, settings, credentials, policy)
-    guards, who = row_guards(rows, policy, keys)
+    scan = scan_rows(rows, policy, bool(settings.send_email))
+    guards, who = scan.guards(await resolve_keys(scan.lookups, settings, credentials))
     if not guards:  # the fingerprint and the summary are for a request or an override: none is needed
         return await judge([], settings, policy, "", input_name=input_name, input_sha256=input_sha256, summary={})
     fingerprint = approval_fingerprint(settings, rows_digest(rows))
     return await judge(guards, settings, policy, fingerprint, input_name=input_name, input_sha256=input_sha256,
-                       summary=request_summary(rows, invalid, who, bool(settings.send_email)), confirm=confirm,
+                       summary=scan.summary(invalid, who), confirm=confirm,
                        upload_id=getattr(settings, "upload_id", "") or "", resuming=resuming)

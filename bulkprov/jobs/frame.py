@@ -224,17 +224,9 @@ def failure_cells(path: Path, settings: JobSettings, table: Table, missing: set[
     return cells
 
 
-def missing_cells(results: Iterable[RowResult], known: dict[int, list[str]]) -> tuple[int, int, set[int]]:
-    """How many rows there are, how many need attention, and those of them (from the input) whose cells the
-    first pass did not keep."""
-    total, failed, missing = 0, 0, set()
-    for r in results:
-        total += 1
-        if r.status in FAILED_STATUSES:
-            failed += 1
-            if r.row not in known and not r.ref.synthetic:
-                missing.add(r.row)
-    return total, failed, missing
+def missing_cells(results: Mapping[int, RowResult], known: dict[int, list[str]]) -> set[int]:
+    """The rows needing attention (from the input) whose cells the first pass did not keep."""
+    return HeldResults(results).tally(known)[2]
 
 
 def write_results(settings: JobSettings, input_headers: list[str], results: Iterable[RowResult],
@@ -413,7 +405,7 @@ async def end(job: Job, results: Mapping[int, RowResult] | RowResults, report: A
     writing, written = undo_path(job.out_path), None  # what is being written: the abort line names it truly
     attention: list[RowResult] = []
     try:
-        total, failures, missing = missing_cells(results, job.checked.cells)
+        total, failures, missing = results.tally(job.checked.cells)
         summary.next_steps = next_steps(settings, summary, job.out_path, job.stop_errors, failures)
         undo = write_undo_file(job, changed, held or {}, report) if report else None
         writing = job.out_path

@@ -61,7 +61,7 @@ def rewrite_results(state_dir: Path, run_id: str, output: Path | None = None, fm
     if input_path.is_file() and file_sha256(input_path) == info.input_sha256:
         table = load(input_path, settings)
         headers = table.headers
-        cells = failure_cells(input_path, settings, table, missing_cells(results.values(), {})[2], {},
+        cells = failure_cells(input_path, settings, table, missing_cells(results, {}), {},
                               info.input_sha256)
     summary = RunSummary(command=info.command, input_path=info.input_path, input_sha256=info.input_sha256,
                          started=info.started, settings={"host": info.host, "state": info.state,

@@ -17,7 +17,7 @@ from pathlib import Path
 from bulkprov.errors import OUTCOME_CODES
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.runs import in_flight_result
-from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult, Status
+from bulkprov.model import FAILED_STATUSES, NOT_ATTEMPTED_CODE, CheckedRow, RowResult, Status
 from bulkprov.state.ledger import Ledger, RowRecord
 
 
@@ -26,6 +26,18 @@ class RowResults:
 
     def __iter__(self) -> Iterator[RowResult]:
         raise NotImplementedError
+
+    def tally(self, known: Mapping[int, list[str]]) -> tuple[int, int, set[int]]:
+        """How many rows, how many need attention, and those of them (from the input) whose cells are not in
+        ``known`` (the Failures sheet reads them again from the file)."""
+        total, failed, missing = 0, 0, set()
+        for r in self:
+            total += 1
+            if r.status in FAILED_STATUSES:
+                failed += 1
+                if r.row not in known and not r.ref.synthetic:
+                    missing.add(r.row)
+        return total, failed, missing
 
 
 class HeldResults(RowResults):
@@ -69,6 +81,22 @@ class LedgerResults(RowResults):
         with contextlib.closing(Ledger(self.state_dir)) as ledger:
             recorded = (self._noted(self._result(rec)) for rec in ledger.iter_rows(self.run_id))
             yield from _merged(recorded, (RowResult.invalid(r) for r in self.invalid), prefer_second=True)
+
+    def tally(self, known: Mapping[int, list[str]]) -> tuple[int, int, set[int]]:
+        """As :meth:`RowResults.tally`, from the ledger's statuses alone (no result is made)."""
+        total, failed, missing = 0, 0, set()
+        with contextlib.closing(Ledger(self.state_dir)) as ledger:
+            for row, state, status in ledger.row_states(self.run_id):
+                total += 1
+                if row in self.overlay:
+                    status = self.overlay[row].status
+                elif status is None:  # worded as :meth:`_result` words it
+                    status = Status.FAILED if state == "in_flight" or row in self.uncertain else Status.NOT_ATTEMPTED
+                if status in FAILED_STATUSES:
+                    failed += 1
+                    if row not in known:
+                        missing.add(row)
+        return total, failed, missing
 
     def _noted(self, result: RowResult) -> RowResult:
         note = self.notes.get(result.row) if result.status in (Status.SUCCESS, Status.VALID) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,20 +85,25 @@ def shared_budget(ledger: Ledger, settings: JobSettings) -> Iterator[RateLimiter
 
 
 def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: Iterable[list[CheckedRow]],
-             invalid: Iterable[RowResult], valid_count: int) -> tuple[str, set[int], set[int]]:
+             invalid: Iterable[RowResult], valid_count: int,
+             to_send: Callable[[list[CheckedRow]], None] | None = None) -> tuple[str, set[int], set[int]]:
     """Resume the interrupted run, or start a new one (skipping rows earlier runs already did).
 
     ``valid``: the rows to send, a chunk at a time (read once); ``invalid``: the invalid rows' results.
     Returns the run id, the rows whose outcome is already final (the ledger has it), and the rows that may
     have been sent without a known outcome (verified with usersInfo before anything is sent again).  A new
     run is recorded whole, in one transaction, a chunk at a time: nothing per row stays in memory but the
-    row numbers of the two sets.
+    row numbers of the two sets.  ``to_send`` is shown each chunk's rows still to send (the plan's tally),
+    so the rows are read once here.
     """
     host = settings.host or ""
     previous = ledger.unfinished_run(settings.command, summary.input_sha256, host)
     if settings.resume and previous is not None:
         done, uncertain = ledger.resume_state(previous.id)
         ledger.forget_unsettled(previous.id)
+        if to_send is not None:
+            for chunk in valid:
+                to_send([r for r in chunk if r.row not in done])
         log.info(_("resuming run %s: %d rows already done, %d to check first, %d to send"), previous.id, len(done),
                  len(uncertain), valid_count - len(done) - len(uncertain))
         return previous.id, done, uncertain
@@ -119,14 +124,16 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
             finals = _not_retried(chunk, retried, settings.retry_failed) if retried is not None else {}
             if not settings.force and settings.command != "lookup":
                 finals.update(_done_before(ledger, host, chunk, hashes, finals))
-            to_send = [r for r in chunk if r.row not in finals]
+            sending = [r for r in chunk if r.row not in finals]
             ledger.add_rows_here(run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, hashes[r.row])
-                                          for r in to_send], finals.values(),
-                                 {r.row: r.user for r in to_send if r.action == Action.UPDATE})
+                                          for r in sending], finals.values(),
+                                 {r.row: r.user for r in sending if r.action == Action.UPDATE})
             done.update(finals)
             # Rows an earlier run sent without learning the outcome: "already exists" (add) or "not found"
             # (remove) for them is this tool's own earlier work, a confirmed success.
-            uncertain.update(r.row for r in to_send if r.key.id in ours.get(r.action, ()))
+            uncertain.update(r.row for r in sending if r.key.id in ours.get(r.action, ()))
+            if to_send is not None:
+                to_send(sending)
     if done:
         log.info(_("%d rows skipped: done by earlier runs"), len(done))
     return run_id, done, uncertain

@@ -153,15 +153,14 @@ async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -
     with contextlib.closing(Ledger(state_dir)) as ledger:
         try:
             ledger.mark_dead_runs()  # under the lock: a run still "running" here died
+            tally = PlanTally(settings.batch_size, settings.send_email)
             run_id, done, uncertain = open_run(ledger, settings, summary, checked.valid.chunks(),
-                                               (RowResult.invalid(r) for r in checked.invalid), len(checked.valid))
+                                               (RowResult.invalid(r) for r in checked.invalid), len(checked.valid),
+                                               to_send=tally.add)
         except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem
             raise StateDirUnusable(state_dir=str(state_dir), reason=str(exc)) from None
         summary.run_id = run_id
         set_run_id(run_id)
-        tally = PlanTally(settings.batch_size, settings.send_email)
-        for chunk in checked.valid.chunks():
-            tally.add(r for r in chunk if r.row not in done)
         unsent = ([r for r in chunk if r.row not in done] for chunk in checked.valid.chunks())
         fault_point("dispatch")
         with shared_budget(ledger, settings) as limiter:

@@ -354,6 +354,10 @@ class Ledger(AppliedRoster):
             self.db.execute("UPDATE rows SET status=NULL, reason=NULL, error_code=NULL, http_status=NULL "
                             "WHERE run_id=? AND state!='done'", (run_id,))
 
+    def row_states(self, run_id: str) -> Iterator[tuple[int, str, str | None]]:
+        """(row, state, status) of a run's rows in input order, read as they are used."""
+        yield from self.db.execute("SELECT row, state, status FROM rows WHERE run_id=? ORDER BY row", (run_id,))
+
     def resume_state(self, run_id: str) -> tuple[set[int], set[int]]:
         """What ``--resume`` needs of an interrupted run: the rows it settled (not the invalid ones, which
         are not sent either way) and the rows whose request left with no known outcome."""
