@@ -122,6 +122,15 @@ def make_inline_xlsx(path: Path, rows: int) -> Path:
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak resident memory.  Not ``ru_maxrss``: Linux keeps that across ``execve``, so a
+    child started by a big parent (the bench after reading the emulator's state) reports the parent's peak."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -202,7 +202,7 @@ def row_guards(rows: Iterable[CheckedRow], policy: Policy, keys: dict[int, tuple
 # -- one plan on one account ---------------------------------------------------------------------------------------
 
 
-def rows_digest(rows: Iterable[CheckedRow]) -> str:
+def rows_digest(rows: Iterable[Any]) -> str:
     """The decoded rows to be sent, exactly: action, key, the user object, the row's own email choice."""
     digest = hashlib.sha256()
     for row in rows:
@@ -327,10 +327,12 @@ async def judge(guards: list[GuardStopped], settings: GateOptions, policy: Polic
     return Verdict(left)
 
 
-async def gate_rows(rows: Iterable[CheckedRow], invalid: int, settings: GateOptions, credentials: Any, *,
+async def gate_rows(rows: Iterable[Any], invalid: int, settings: GateOptions, credentials: Any, *,
                     input_name: str, input_sha256: str, confirm: Any = None, resuming: bool = False) -> Verdict:
     """add, update, remove, apply: judge the whole file's valid rows (read once; a second time for the
-    approval's fingerprint when a guard is crossed), then :func:`judge`."""
+    approval's fingerprint when a guard is crossed), then :func:`judge`.  ``rows``: checked rows, or what the
+    gate reads of them (:class:`~bulkprov.state.spool.RowFields`: row, action, email, orgUserId, user,
+    sendEmail)."""
     policy = effective_policy(settings)
     scan = scan_rows(rows, policy, bool(settings.send_email))
     guards, who = scan.guards(await resolve_keys(scan.lookups, settings, credentials))

@@ -14,7 +14,7 @@ from typing import Any
 
 from bulkprov.errors import OUTCOME_CODES, BulkprovError, RunStopped, StateDirUnusable
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.frame import Context, Job, begin, end
+from bulkprov.jobs.frame import Context, Job, Spooled, begin, end
 from bulkprov.jobs.internal import internal_error
 from bulkprov.jobs.migration import say_before_sending
 from bulkprov.jobs.rowresults import LedgerResults, NotSent, RowResults
@@ -131,7 +131,9 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
     if settings.resume and settings.use_ledger:
         with contextlib.closing(Ledger(state_dir_for(path, settings))) as ledger:
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
-    verdict = await gate_rows(job.checked.valid, len(job.checked.invalid), settings, ctx.credentials,
+    checked = job.checked
+    rows = checked.valid.light if isinstance(checked, Spooled) else checked.valid  # what the gate reads of them
+    verdict = await gate_rows(rows, len(checked.invalid), settings, ctx.credentials,
                               input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
                               confirm=ctx.confirm,
                               resuming=resuming)

@@ -21,10 +21,22 @@ import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from bulkprov.model import Action, CheckedRow, RowRef, UserKey
 
 _ACTIONS = {a.value: a for a in Action}
+
+
+class RowFields(NamedTuple):
+    """What a pass that only reads a row needs of it (the approval's digest), without making its objects."""
+
+    row: int
+    action: str
+    email: str
+    org_user_id: str
+    user: dict
+    send_email: bool | None
 
 
 def _encode(row: CheckedRow) -> tuple:
@@ -84,6 +96,23 @@ class RowSpool:
 
     def chunks(self) -> Iterator[list[CheckedRow]]:
         """The rows, a chunk at a time, in the order they were added."""
+        for items in self._items():
+            with _collector_paused():
+                rows = [_decode(item) for item in items]
+            yield rows
+
+    def fields(self) -> Iterator[RowFields]:
+        """The rows' plain fields, in order: twice as fast as the rows themselves, for a pass that only reads."""
+        for items in self._items():
+            for item in items:
+                yield RowFields(*item[:6])
+
+    @property
+    def light(self) -> LightRows:
+        """The rows as :class:`RowFields`, as often as they are read (the gate reads them once or twice)."""
+        return LightRows(self)
+
+    def _items(self) -> Iterator[list[tuple]]:
         if self._chunks:
             self._file.flush()
         for offset, length, _rows in self._chunks:
@@ -91,8 +120,7 @@ class RowSpool:
             blob = self._file.read(length)
             with _collector_paused():
                 items = marshal.loads(blob[1:]) if blob[:1] == b"m" else pickle.loads(blob[1:])  # noqa: S301
-                rows = [_decode(item) for item in items]
-            yield rows
+            yield items
 
     def __iter__(self) -> Iterator[CheckedRow]:
         for chunk in self.chunks():
@@ -106,3 +134,16 @@ class RowSpool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LightRows:
+    """A spool's rows as plain fields, re-iterable and sized (:attr:`RowSpool.light`)."""
+
+    def __init__(self, spool: RowSpool) -> None:
+        self.spool = spool
+
+    def __iter__(self) -> Iterator[RowFields]:
+        return self.spool.fields()
+
+    def __len__(self) -> int:
+        return len(self.spool)
