@@ -3,9 +3,11 @@ path) and *end* (the undo file, the result workbook, the ledger's bookkeeping, t
 webhook) -- the same for every command.  The strategies (:mod:`bulkprov.jobs.runner`'s table) decide what
 happens in between.
 
-The sending commands keep every row's check in memory (batches, ledger, undo): there the Failures sheet
-takes the cells of invalid rows from the first pass (up to a bound) and reads the file again only for the
-rest.  ``validate`` and ``--dry-run`` stream instead (:mod:`bulkprov.jobs.checkonly`).
+A sending run with a ledger keeps its checked rows on disk until they are sent (:class:`Spooled`) and its
+results in the ledger (:mod:`bulkprov.jobs.rowresults`); sync and a run without a ledger hold them
+(:class:`Checked`).  Either way the Failures sheet takes the cells of invalid rows from the first pass (up
+to a bound) and reads the file again only for the rest.  ``validate`` and ``--dry-run`` stream in one pass
+(:mod:`bulkprov.jobs.checkonly`).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import marshal
-import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bulkprov.model import Action, CheckedRow, RowRef, UserKey
+from bulkprov.state.ledger import private_dir
 
 _ACTIONS = {a.value: a for a in Action}
 
@@ -69,7 +69,7 @@ class RowSpool:
 
     def __init__(self, folder: Path | None = None) -> None:
         if folder is not None:
-            os.makedirs(folder, mode=0o700, exist_ok=True)
+            private_dir(folder)  # the state directory: owner-only, as the ledger makes it
         # TemporaryFile: mode 0600, unlinked at once (O_TMPFILE on Linux: it never has a name).
         self._file = tempfile.TemporaryFile(dir=folder, prefix=".bulkprov-rows-")  # noqa: SIM115 - closed by close()
         self._chunks: list[tuple[int, int, int]] = []  # (offset, length, rows)
