@@ -83,11 +83,12 @@ class LedgerResults(RowResults):
             yield from _merged(recorded, (RowResult.invalid(r) for r in self.invalid), prefer_second=True)
 
     def tally(self, known: Mapping[int, list[str]]) -> tuple[int, int, set[int]]:
-        """As :meth:`RowResults.tally`, from the ledger's statuses alone (no result is made)."""
+        """As :meth:`RowResults.tally`, from the ledger's statuses alone: SQLite counts, and only the rows that
+        may need attention come back (no result is made)."""
         total, failed, missing = 0, 0, set()
         with contextlib.closing(Ledger(self.state_dir)) as ledger:
-            for row, state, status in ledger.row_states(self.run_id):
-                total += 1
+            total, maybe = ledger.rows_needing_attention(self.run_id, FAILED_STATUSES)
+            for row, state, status in maybe:
                 if row in self.overlay:
                     status = self.overlay[row].status
                 elif status is None:  # worded as :meth:`_result` words it
@@ -96,6 +97,12 @@ class LedgerResults(RowResults):
                     failed += 1
                     if row not in known:
                         missing.add(row)
+        asked = {row for row, _state, _status in maybe}
+        for row, result in self.overlay.items():  # what the ledger could not record: a failure it calls a success
+            if result.status in FAILED_STATUSES and row not in asked:
+                failed += 1
+                if row not in known:
+                    missing.add(row)
         return total, failed, missing
 
     def _noted(self, result: RowResult) -> RowResult:

