@@ -328,13 +328,14 @@ async def judge(guards: list[GuardStopped], settings: GateOptions, policy: Polic
 
 
 async def gate_rows(rows: Iterable[Any], invalid: int, settings: GateOptions, credentials: Any, *,
-                    input_name: str, input_sha256: str, confirm: Any = None, resuming: bool = False) -> Verdict:
-    """add, update, remove, apply: judge the whole file's valid rows (read once; a second time for the
-    approval's fingerprint when a guard is crossed), then :func:`judge`.  ``rows``: checked rows, or what the
-    gate reads of them (:class:`~bulkprov.state.spool.RowFields`: row, action, email, orgUserId, user,
-    sendEmail)."""
-    policy = effective_policy(settings)
-    scan = scan_rows(rows, policy, bool(settings.send_email))
+                    input_name: str, input_sha256: str, confirm: Any = None, resuming: bool = False,
+                    scan: GateScan | None = None) -> Verdict:
+    """add, update, remove, apply: judge the whole file's valid rows (read once, or ``scan``-ned already as
+    they were checked; read again for the approval's fingerprint when a guard is crossed), then :func:`judge`.
+    ``rows``: checked rows, or what the gate reads of them (:class:`~bulkprov.state.spool.RowFields`: row,
+    action, email, orgUserId, user, sendEmail)."""
+    policy = scan.policy if scan is not None else effective_policy(settings)
+    scan = scan if scan is not None else scan_rows(rows, policy, bool(settings.send_email))
     guards, who = scan.guards(await resolve_keys(scan.lookups, settings, credentials))
     if not guards:  # the fingerprint and the summary are for a request or an override: none is needed
         return await judge([], settings, policy, "", input_name=input_name, input_sha256=input_sha256, summary={})

@@ -18,7 +18,7 @@ import contextlib
 import itertools
 import logging
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +116,8 @@ class Spooled:
     the valid rows and the invalid ones, each in input order; in memory only the Failures sheet's cells of the
     first invalid rows and the notes of valid rows that went through with a changed value."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, observe: Callable[[CheckedRow], None] | None = None) -> None:
+        self.observe = observe  # shown each valid row as it is checked (the gate's scan: no second read)
         try:
             self.valid = RowSpool(folder)
             self.invalid = RowSpool(folder)
@@ -136,6 +137,8 @@ class Spooled:
         else:
             if row.notes:
                 self.notes[row.row] = "; ".join(row.notes)
+            if self.observe is not None:
+                self.observe(row)
             self._valid.append(row)
 
     def flush(self) -> None:
@@ -352,14 +355,15 @@ def open_job(path: Path, settings: JobSettings, fmt: str, *, hash_now: bool = Tr
 
 
 async def begin(path: Path, settings: JobSettings, fmt: str, credentials: Any = None, *,
-                spool: Path | None = None) -> Job:
+                spool: Path | None = None, observe: Callable[[CheckedRow], None] | None = None) -> Job:
     """Load and validate every row (the sending commands and sync), names against the account written to
     (read again once for rows naming something it did not know): into memory, or with ``spool`` (a folder)
-    onto disk there (:class:`Spooled`) -- the caller closes ``job.checked``."""
+    onto disk there (:class:`Spooled`, each valid row shown to ``observe`` as it is checked) -- the caller
+    closes ``job.checked``."""
     from bulkprov.jobs.names import account_names
 
     job = open_job(path, settings, fmt)
-    into = Spooled(spool) if spool is not None else None
+    into = Spooled(spool, observe) if spool is not None else None
     try:
         async with account_names(path, settings, credentials) as names:
             job.validator = make_validator(job.table, settings, names.directory, deferred=names.deferred)

@@ -33,20 +33,35 @@ async def send(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     A ledgered run (the default) keeps no row in memory: the checked rows wait in a spool on disk, the
     ledger records each as it is sent, and the workbook and the undo file are written from the ledger."""
     spool = state_dir_for(path, settings) if settings.use_ledger else None
-    job = await begin(path, settings, settings.results_format, ctx.credentials, spool=spool)
+    scan = _gate_scan(settings) if spool is not None else None  # the gate's pass, made as the rows are checked
+    job = await begin(path, settings, settings.results_format, ctx.credentials, spool=spool,
+                      observe=scan.add if scan is not None else None)
     try:
-        return await _send(path, settings, ctx, job)
+        return await _send(path, settings, ctx, job, scan)
     finally:
         job.checked.close()
 
 
-async def _send(path: Path, settings: JobSettings, ctx: Context, job: Job) -> JobOutcome:
+def _gate_scan(settings: JobSettings) -> Any:
+    if not _gated(settings):
+        return None
+    from bulkprov.approvals.gate import GateScan, effective_policy
+
+    return GateScan(effective_policy(settings), bool(settings.send_email))
+
+
+def _gated(settings: JobSettings) -> bool:
+    """add, update, remove and apply go through the gate; lookup changes nothing."""
+    return settings.command != "lookup" and settings.account is not None
+
+
+async def _send(path: Path, settings: JobSettings, ctx: Context, job: Job, scan: Any = None) -> JobOutcome:
     say_before_sending(job, log)  # another account's export: what cannot be carried, before anything is sent
     checked, summary = job.checked, job.summary
     job.check_unchanged_before_sending()
     rows = len(checked.valid) + len(checked.invalid)
     with held_state(path, settings, rows, job.out_path, summary.input_sha256):
-        stops = await _gate(path, settings, job, ctx)  # four eyes: judged whole, before anything is sent
+        stops = await _gate(path, settings, job, ctx, scan)  # four eyes: judged whole, before anything is sent
         if stops:
             summary.aborted = " / ".join(s.message for s in stops)
             job.stop_errors.extend(stops)
@@ -121,9 +136,9 @@ def _after_internal_error(path: Path, settings: JobSettings, job: Job, stopped: 
                          set(), stopped)
 
 
-async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> list[RunStopped]:
+async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context, scan: Any = None) -> list[RunStopped]:
     """The one gate (:mod:`bulkprov.approvals.gate`) for add, update, remove and apply; lookup changes nothing."""
-    if settings.command == "lookup" or settings.account is None:
+    if not _gated(settings):
         return []
     from bulkprov.approvals.gate import gate_rows
 
@@ -133,7 +148,7 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context) -> li
             resuming = ledger.unfinished_run(settings.command, job.summary.input_sha256, settings.host or "") is not None
     checked = job.checked
     rows = checked.valid.light if isinstance(checked, Spooled) else checked.valid  # what the gate reads of them
-    verdict = await gate_rows(rows, len(checked.invalid), settings, ctx.credentials,
+    verdict = await gate_rows(rows, len(checked.invalid), settings, ctx.credentials, scan=scan,
                               input_name=settings.input_name or path.name, input_sha256=job.summary.input_sha256,
                               confirm=ctx.confirm,
                               resuming=resuming)
