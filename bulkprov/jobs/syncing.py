@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -284,25 +286,61 @@ async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> 
 
 async def _current_state(valid: list[CheckedRow], previous: Roster, settings: JobSettings,
                          credentials: Any, limiter: Any = None) -> tuple[dict[str, dict], int]:
-    """usersInfo for the roster's users and the previously applied ones: key → user object."""
-    from bulkprov.send.dispatcher import dispatch_rows
+    """usersInfo for the roster's users and the previously applied ones: key → user object.
 
-    wanted: dict[str, CheckedRow] = {}
-    for r in valid:
-        wanted.setdefault(r.key.id, CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id))
-    for i, (key, email, org) in enumerate(previous, start=1):
-        wanted.setdefault(key, CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org))
-    rows = list(wanted.values())
-    if not rows:
-        return {}, 0
-    report = await dispatch_rows(rows, settings, credentials, limiter=limiter, announce=False)
+    Sent a chunk at a time through one dispatcher (:func:`~bulkprov.send.dispatcher.dispatch_chunks`):
+    the lookups are made as they are sent and what settles is kept only as far as the plan needs it (the
+    users found, the lookups that failed), not a result per user (#30)."""
+    from bulkprov.send.dispatcher import SEND_CHUNK, dispatch_chunks
+
+    lookups = _Lookups()
+    rows = _lookup_rows(valid, previous)
+    chunks = iter(lambda: list(itertools.islice(rows, SEND_CHUNK)), [])
+    report = await dispatch_chunks(chunks, settings, credentials, plan=[], total=0, hooks=lookups, limiter=limiter)
     if report.aborted:
         raise GuardStopped("account-unreadable", reason=report.aborted)
-    broken = [r for r in report.results.values() if r.status != Status.SUCCESS and r.error_code != "not-found"]
-    if broken:
+    if lookups.broken:
+        broken = list(lookups.broken.values())
         raise GuardStopped("account-unreadable", reason=f"{len(broken)} users: {broken[0].reason}")
-    by_row = {r.row: r for r in rows}
-    return {by_row[row].key.id: user for row, user in report.users.items()}, report.requests
+    return {lookups.found[row]: user for row, user in report.users.items()}, report.requests
+
+
+def _lookup_rows(valid: list[CheckedRow], previous: Roster) -> Iterator[CheckedRow]:
+    """One usersInfo lookup per user: the roster's (by its first row), then the earlier applied ones."""
+    seen: set[str] = set()
+    for r in valid:
+        key = r.key.id
+        if key not in seen:
+            seen.add(key)
+            yield CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id)
+    for i, (key, email, org) in enumerate(previous, start=1):
+        if key not in seen:
+            seen.add(key)
+            yield CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org)
+
+
+class _Lookups:
+    """The dispatcher's hooks (:class:`~bulkprov.send.dispatcher.DispatchHooks`) for sync's lookups: what
+    sync keeps as they settle -- the key of each user found (by row) and the lookups that failed otherwise
+    than "not found" (a later outcome of the same row replaces an earlier one).  Nothing is recorded."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, str] = {}
+        self.broken: dict[int, RowResult] = {}
+
+    def settled(self, results: list[RowResult]) -> None:
+        for r in results:
+            self.broken.pop(r.row, None)
+            if r.status == Status.SUCCESS:
+                self.found[r.row] = r.ref.key.id
+            elif r.error_code != "not-found":
+                self.broken[r.row] = r
+
+    def sending(self, batch_id: str, rows: list[int]) -> None:
+        pass
+
+    def before(self, row: int, user: dict[str, Any]) -> None:
+        pass
 
 
 def _applied(plan: planning.Plan, results: dict[int, RowResult]) -> Roster:
