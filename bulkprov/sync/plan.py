@@ -36,6 +36,7 @@ import hashlib
 import json
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,14 +393,28 @@ def _hash_list(digest: Any, items: Any) -> None:
 def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowResult]:
     """Every roster row once (unchanged ones skipped), plus the removals, plus invalid rows."""
     out = dict(dispatched)
-    unchanged = OUTCOME_CODES["unchanged"]
-    for item in plan.items:
-        if item.action == "unchanged":
+    out.update((r.row, r) for r in unchanged_results(plan))
+    return out
+
+
+class UnchangedResults:
+    """The results of the plan's unchanged rows (``skipped``, or not made when a change was held back), in
+    row order, made as they are read (as often as they are read)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.items = sorted((i for i in plan.items if i.action == "unchanged"), key=lambda i: i.row.row)
+
+    def __iter__(self) -> Iterator[RowResult]:
+        unchanged = OUTCOME_CODES["unchanged"]
+        for item in self.items:
             r = item.row
             ref = r.as_action(Action.REMOVE if r.row > SYNTHETIC_ROW_BASE else Action.UPDATE).ref
             if item.held:  # the plan wanted it; the sync did not make it
-                out[r.row] = RowResult.not_attempted(ref, item.held)
+                yield RowResult.not_attempted(ref, item.held)
                 continue
             reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
-            out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
-    return out
+            yield RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
+
+
+def unchanged_results(plan: Plan) -> UnchangedResults:
+    return UnchangedResults(plan)
