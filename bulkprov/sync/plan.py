@@ -55,14 +55,14 @@ MANAGED_LISTS = ("groups", "roles", "botTasks")
 NOT_KNOWN = N_("(not known: the server's replies do not carry it)")
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     field: str
     old: str
     new: str
 
 
-@dataclass
+@dataclass(slots=True)
 class PlanItem:
     action: str                     # add | update | remove | unchanged
     row: CheckedRow
