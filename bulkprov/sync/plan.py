@@ -296,15 +296,11 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
                 send_email=bool(getattr(settings, "send_email", True)))
-    named_by: dict[str, int] = {}  # a key any row names (valid or not) -> the first such row
-    for row in checked:
-        for key in (row.key.email_id, row.key.org_id):
-            if key:
-                named_by.setdefault(key, row.row)
-    roster_keys = set()
+    roster_keys = {row.key.id for row in valid} if previous else set()
+    leaving = [(key, email, org) for key, email, org in previous if key not in roster_keys]
+    named_by = _first_rows_naming(checked, leaving)
     for row in valid:
         key = row.key.id
-        roster_keys.add(key)
         found = current.get(key)
         if found is None:
             plan.items.append(PlanItem("add", row, grants_builder=bool(row.user.get("canCreateBot")
@@ -341,6 +337,19 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     plan.guards = guard_violations(plan, settings)
     plan.fingerprint = fingerprint(plan)
     return plan
+
+
+def _first_rows_naming(checked: list[CheckedRow], leaving: list[tuple[str, str, str]]) -> dict[str, int]:
+    """The first row (valid or not) naming each email or orgUserId of the ``leaving`` users: only theirs, so
+    a first sync (nobody leaving) builds nothing (two keys a row were ~300 B a row for a moment, #30)."""
+    wanted = {match_key(v) for _key, email, org in leaving for v in (email, org) if v}
+    named_by: dict[str, int] = {}
+    if wanted:
+        for row in checked:
+            for key in (row.key.email_id, row.key.org_id):
+                if key and key in wanted:
+                    named_by.setdefault(key, row.row)
+    return named_by
 
 
 def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
