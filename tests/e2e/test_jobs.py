@@ -288,13 +288,13 @@ def test_input_deleted_during_the_run_still_gets_every_row_a_result(make_emulato
     emu = make_emulator(poison_pattern=r"^user00002@")
     roster = tmp_path / "roster.csv"
     write_roster(roster, 6)
-    real = dispatcher.dispatch_rows
+    real = dispatcher.dispatch_chunks  # (how a ledgered run sends)
 
     async def delete_input_then_dispatch(*args, **kwargs):
         roster.unlink()  # the user moves the file away while the run is sending
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(dispatcher, "dispatch_rows", delete_input_then_dispatch)
+    monkeypatch.setattr(dispatcher, "dispatch_chunks", delete_input_then_dispatch)
     out = run_job(roster, settings(emu, tmp_path), credentials=creds)
     assert out.exit_code == 1
     results = results_by_row(out.results_path)
