@@ -314,8 +314,12 @@ async def _current_state(valid: list[CheckedRow], previous: Roster, settings: Jo
     users found, the lookups that failed), not a result per user (#30)."""
     from bulkprov.send.dispatcher import SEND_CHUNK, dispatch_chunks
 
-    lookups = _Lookups()
     rows = _lookup_rows(valid, previous)
+    first = next(rows, None)
+    if first is None:
+        return {}, 0
+    rows = itertools.chain([first], rows)
+    lookups = _Lookups()
     chunks = iter(lambda: list(itertools.islice(rows, SEND_CHUNK)), [])
     report = await dispatch_chunks(chunks, settings, credentials, plan=[], total=0, hooks=lookups, limiter=limiter)
     if report.aborted:
@@ -351,11 +355,12 @@ class _Lookups:
 
     def settled(self, results: list[RowResult]) -> None:
         for r in results:
-            self.broken.pop(r.row, None)
+            if r.status == Status.SUCCESS or r.error_code == "not-found":
+                self.broken.pop(r.row, None)
+            else:
+                self.broken[r.row] = r
             if r.status == Status.SUCCESS:
                 self.found[r.row] = r.ref.key.id
-            elif r.error_code != "not-found":
-                self.broken[r.row] = r
 
     def sending(self, batch_id: str, rows: list[int]) -> None:
         pass
