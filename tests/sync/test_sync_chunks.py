@@ -72,7 +72,7 @@ def _batches(out: Path) -> set[frozenset]:
 
 
 def _nights(emu, creds, tmp_path: Path, name: str) -> list[JobOutcome]:
-    """Three nights: 60 joiners (two rows invalid, one going through with a note); 6 leavers, 4 joiners,
+    """Three nights: 60 joiners (one row invalid, one going through with a note); 6 leavers, 4 joiners,
     changed departments and roles; then every second user leaves (approved)."""
     night1 = [person(i) for i in range(60)]
     night1[7]["Email"] = "not-an-email"
@@ -145,3 +145,4 @@ def test_a_sync_stopped_between_chunks_is_finished_by_the_next_night(make_emulat
     again = {r["emailId"]: r["action"] for r in read_sheet(tmp_path / "n2.xlsx", "Results") if r["status"] == "success"}
     assert set(again) == {p["Email"] for p in people} - added and set(again.values()) == {"add"}
     assert all(n == 1 for n in emu.state()["counts"]["create_attempts_per_email"].values()), "nothing sent twice"
+    assert emu.state()["counts"]["remove_calls"] == 0
