@@ -146,3 +146,19 @@ def test_a_sync_stopped_between_chunks_is_finished_by_the_next_night(make_emulat
     assert set(again) == {p["Email"] for p in people} - added and set(again.values()) == {"add"}
     assert all(n == 1 for n in emu.state()["counts"]["create_attempts_per_email"].values()), "nothing sent twice"
     assert emu.state()["counts"]["remove_calls"] == 0
+
+
+def test_a_sync_run_as_a_library_without_use_ledger_still_leaves_its_undo_file(make_emulator, creds, tmp_path):
+    """sync records its run whatever ``use_ledger`` says (its applied roster lives there), so its undo file is
+    written from the ledger as for any night: the update and the removal, as the account had them."""
+    emu = make_emulator()
+    people = [person(i) for i in range(6)]
+    roster = write(tmp_path / "roster.csv", people)
+    assert _sync(emu, creds, roster, tmp_path / "n1.xlsx", tmp_path / "state").exit_code == 0
+    people[1]["Department"] = "Legal"
+    write(roster, people[:5])
+    out = _sync(emu, creds, roster, tmp_path / "n2.xlsx", tmp_path / "state", use_ledger=False, allow_deletes=1)
+    assert out.exit_code == 0 and out.undo_path is not None
+    undo = {r["emailId"]: r for r in read_sheet(out.undo_path, "Users")}
+    assert set(undo) == {"emp001@acme-corp.com", "emp005@acme-corp.com"}
+    assert undo["emp001@acme-corp.com"]["dept"] == "HR"
