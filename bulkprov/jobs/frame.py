@@ -464,7 +464,7 @@ def write_undo_file(job: Job, rows: list[CheckedRow], results: Mapping[int, RowR
     from bulkprov.outputs.undo import UndoRows, undo_path, write_undo
 
     summary, settings = job.summary, job.settings
-    if summary.run_id and settings.use_ledger:
+    if summary.run_id and (settings.use_ledger or settings.command == "sync"):  # sync always records its run
         with contextlib.closing(Ledger(state_dir_for(job.path, settings))) as ledger:
             path, changes = write_ledger_undo(ledger, summary.run_id, undo_path(job.out_path))
     else:

@@ -126,6 +126,17 @@ class LedgerResults(RowResults):
         return RowResult.not_attempted(rec.result().ref, OUTCOME_CODES[code].render(stopped=stopped), code)
 
 
+class Merged(RowResults):
+    """Two streams of results of different rows as one, in row order (sync: what was sent, from the ledger,
+    and the plan's unchanged rows)."""
+
+    def __init__(self, first: RowResults, second: Iterable[RowResult]) -> None:
+        self.first, self.second = first, second
+
+    def __iter__(self) -> Iterator[RowResult]:
+        yield from _merged(iter(self.first), iter(self.second))
+
+
 def _merged(first: Iterator[RowResult], second: Iterator[RowResult], *,
             prefer_second: bool = False) -> Iterator[RowResult]:
     """Two streams of results in row order as one; a row in both is given once (``second``'s when preferred)."""

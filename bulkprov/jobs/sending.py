@@ -158,7 +158,7 @@ async def _gate(path: Path, settings: JobSettings, job: Job, ctx: Context, scan:
 
 async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -> tuple[Any, RowResults]:
     """The network half, under the state-directory lock and recorded in the ledger: the spooled rows are
-    recorded in one transaction, then sent chunk by chunk (:func:`~bulkprov.send.dispatcher.dispatch_chunks`);
+    recorded in one transaction, then sent chunk by chunk (:func:`~bulkprov.send.chunked.dispatch_chunks`);
     the results are read back from the ledger."""
     from bulkprov._faults import fault_point
     from bulkprov.send.batches import PlanTally

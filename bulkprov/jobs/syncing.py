@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import logging
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import OUTCOME_CODES, GuardStopped, MaxRuntimeTooShort, RunStopped
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.frame import Context, Job, begin, end
+from bulkprov.jobs.rowresults import LedgerResults, Merged, RowResults
 from bulkprov.jobs.runs import held_state, shared_budget
 from bulkprov.jobs.settings import (
     EXIT_OK,
@@ -50,7 +53,6 @@ Roster = list[tuple[str, str, str]]  # (key, email, orgUserId) of users sync app
 
 async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
     """``plan`` writes the plan workbook; ``sync`` executes it."""
-    from bulkprov.send.dispatcher import dispatch_rows
 
     if settings.resume:
         log.info(_("a sync always starts from the account as it is now: there is no run to resume, nothing is "
@@ -103,7 +105,7 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         job.settings = settings  # a yes at the terminal is an override: the run's audit record names it
         refusals = await _gate(refused, plan, settings, path, summary.input_sha256,
                                job)  # four eyes: a pending request, or an approved plan
-        results = {r.row: RowResult.invalid(r) for r in plan.invalid}
+        results: dict[int, RowResult] | RowResults = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
             summary.aborted = " / ".join(r.message for r in refusals)
@@ -112,29 +114,50 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
                 results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
                                                            "guard")
             ledger.add_rows(summary.run_id, [], list(results.values()))  # a guard's night, with its rows
+            results = planning.sync_results(plan, results)
         else:
-            ledger.add_rows(summary.run_id, [(r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes],
-                            list(results.values()), {r.row: r.user for r in changes if r.action == Action.UPDATE})
-            for item in plan.items:  # the undo file restores users as the plan found them, after any crash
-                if item.action in ("update", "remove") and item.row.key.id in plan.current:
-                    ledger.keep_before_image(summary.run_id, item.row.row, plan.current[item.row.key.id])
-            ledger.set_applied_roster(host, summary.run_id, _applied(plan, {}),
-                                      planning.applied_fields(plan, {}, ledger.applied_fields(host)))
-            report = await dispatch_rows(changes, settings, ctx.credentials, ctx.progress, ctx.stop,
-                                         hooks=SyncHooks(ledger, summary.run_id, plan, host), limiter=limiter)
-            report = ctx.stopped(report)
-            if report.stop_error is not None:
-                job.stop_errors.append(report.stop_error)
-            # The undo file restores users as the plan found them: no second usersInfo needed.
-            report.before = {i.row.row: plan.current[i.row.key.id] for i in plan.items
-                             if i.action in ("update", "remove") and i.row.key.id in plan.current}
-            summary.aborted = report.aborted
-            summary.warnings.extend(report.notes)
-            results.update(report.results)
+            report, results = await _send_plan(plan, changes, job, ctx, ledger, host, limiter)
             job.changed_after_sending()  # exit 3: what was applied is in the ledger, nothing more
-        results = planning.sync_results(plan, results)
     strays_sheet = [("Strays", *strays.strays_sheet(plan))] if plan.strays is not None else None
-    return await end(job, results, report, [i.row for i in plan.items], extra=strays_sheet)
+    return await end(job, results, report, [], extra=strays_sheet)
+
+
+async def _send_plan(plan: planning.Plan, changes: list[CheckedRow], job: Job, ctx: Context, ledger: Ledger,
+                     host: str, limiter: Any) -> tuple[Any, RowResults]:
+    """The plan's changes, recorded in the ledger (one transaction) and sent chunk by chunk through one
+    dispatcher (:func:`~bulkprov.send.chunked.dispatch_chunks`), the applied roster kept in step as each
+    settles (:class:`SyncHooks`).  The results are read back from the ledger, with the plan's unchanged rows."""
+    from bulkprov.send.batches import PlanTally
+    from bulkprov.send.chunked import SEND_CHUNK, dispatch_chunks
+
+    summary, settings = job.summary, job.settings
+    run_id = summary.run_id
+    ledger.add_rows(run_id, ((r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes),
+                    (RowResult.invalid(r) for r in plan.invalid),
+                    {r.row: r.user for r in changes if r.action == Action.UPDATE})
+    for item in plan.items:  # the undo file restores users as the plan found them, after any crash
+        if item.action in ("update", "remove") and item.row.key.id in plan.current:
+            ledger.keep_before_image(run_id, item.row.row, plan.current[item.row.key.id])
+    ledger.set_applied_roster(host, run_id, _applied(plan, {}),
+                              planning.applied_fields(plan, {}, ledger.applied_fields(host)))
+    tally = PlanTally(settings.batch_size, settings.send_email)
+    tally.add(changes)
+    chunks = (changes[i:i + SEND_CHUNK] for i in range(0, len(changes), SEND_CHUNK))
+    report = await dispatch_chunks(chunks, settings, ctx.credentials, hooks=SyncHooks(ledger, run_id, plan, host),
+                                   plan=tally.describe(settings.concurrency, parse_rate(settings.rate)),
+                                   total=tally.rows, progress=ctx.progress, stop=ctx.stop, limiter=limiter)
+    # What a row no request reached says, as the dispatcher says it (before the stop is named below).
+    stopped = report.aborted or _("the run was interrupted")
+    interrupted = ctx.stop.is_set() and not report.aborted
+    report = ctx.stopped(report)
+    if report.stop_error is not None:
+        job.stop_errors.append(report.stop_error)
+    summary.aborted = report.aborted
+    summary.warnings.extend(report.notes)
+    notes = {r.row: "; ".join(r.notes) for r in changes if r.notes}
+    sent = LedgerResults(state_dir_for(job.path, settings), run_id, plan.invalid, notes, set(), stopped,
+                         interrupted, overlay=report.results)
+    return report, Merged(sent, planning.unchanged_results(plan))
 
 
 class SyncHooks(LedgerHooks):
@@ -284,25 +307,66 @@ async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> 
 
 async def _current_state(valid: list[CheckedRow], previous: Roster, settings: JobSettings,
                          credentials: Any, limiter: Any = None) -> tuple[dict[str, dict], int]:
-    """usersInfo for the roster's users and the previously applied ones: key → user object."""
-    from bulkprov.send.dispatcher import dispatch_rows
+    """usersInfo for the roster's users and the previously applied ones: key → user object.
 
-    wanted: dict[str, CheckedRow] = {}
-    for r in valid:
-        wanted.setdefault(r.key.id, CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id))
-    for i, (key, email, org) in enumerate(previous, start=1):
-        wanted.setdefault(key, CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org))
-    rows = list(wanted.values())
-    if not rows:
+    Sent a chunk at a time through one dispatcher (:func:`~bulkprov.send.chunked.dispatch_chunks`):
+    the lookups are made as they are sent and what settles is kept only as far as the plan needs it (the
+    users found, the lookups that failed), not a result per user (#30)."""
+    from bulkprov.send.chunked import SEND_CHUNK, dispatch_chunks
+
+    rows = _lookup_rows(valid, previous)
+    first = next(rows, None)
+    if first is None:
         return {}, 0
-    report = await dispatch_rows(rows, settings, credentials, limiter=limiter, announce=False)
+    rows = itertools.chain([first], rows)
+    lookups = _Lookups()
+    chunks = iter(lambda: list(itertools.islice(rows, SEND_CHUNK)), [])
+    report = await dispatch_chunks(chunks, settings, credentials, plan=[], total=0, hooks=lookups, limiter=limiter)
     if report.aborted:
         raise GuardStopped("account-unreadable", reason=report.aborted)
-    broken = [r for r in report.results.values() if r.status != Status.SUCCESS and r.error_code != "not-found"]
-    if broken:
+    if lookups.broken:
+        broken = list(lookups.broken.values())
         raise GuardStopped("account-unreadable", reason=f"{len(broken)} users: {broken[0].reason}")
-    by_row = {r.row: r for r in rows}
-    return {by_row[row].key.id: user for row, user in report.users.items()}, report.requests
+    return {lookups.found[row]: user for row, user in report.users.items()}, report.requests
+
+
+def _lookup_rows(valid: list[CheckedRow], previous: Roster) -> Iterator[CheckedRow]:
+    """One usersInfo lookup per user: the roster's (by its first row), then the earlier applied ones."""
+    seen: set[str] = set()
+    for r in valid:
+        key = r.key.id
+        if key not in seen:
+            seen.add(key)
+            yield CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id)
+    for i, (key, email, org) in enumerate(previous, start=1):
+        if key not in seen:
+            seen.add(key)
+            yield CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org)
+
+
+class _Lookups:
+    """The dispatcher's hooks (:class:`~bulkprov.send.dispatcher.DispatchHooks`) for sync's lookups: what
+    sync keeps as they settle -- the key of each user found (by row) and the lookups that failed otherwise
+    than "not found" (a later outcome of the same row replaces an earlier one).  Nothing is recorded."""
+
+    def __init__(self) -> None:
+        self.found: dict[int, str] = {}
+        self.broken: dict[int, RowResult] = {}
+
+    def settled(self, results: list[RowResult]) -> None:
+        for r in results:
+            if r.status == Status.SUCCESS or r.error_code == "not-found":
+                self.broken.pop(r.row, None)
+            else:
+                self.broken[r.row] = r
+            if r.status == Status.SUCCESS:
+                self.found[r.row] = r.ref.key.id
+
+    def sending(self, batch_id: str, rows: list[int]) -> None:
+        pass
+
+    def before(self, row: int, user: dict[str, Any]) -> None:
+        pass
 
 
 def _applied(plan: planning.Plan, results: dict[int, RowResult]) -> Roster:

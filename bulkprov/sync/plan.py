@@ -36,7 +36,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,14 +55,14 @@ MANAGED_LISTS = ("groups", "roles", "botTasks")
 NOT_KNOWN = N_("(not known: the server's replies do not carry it)")
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     field: str
     old: str
     new: str
 
 
-@dataclass
+@dataclass(slots=True)
 class PlanItem:
     action: str                     # add | update | remove | unchanged
     row: CheckedRow
@@ -296,15 +296,11 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     valid = [r for r in checked if not r.errors]
     plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
                 send_email=bool(settings.send_email))
-    named_by: dict[str, int] = {}  # a key any row names (valid or not) -> the first such row
-    for row in checked:
-        for key in (row.key.email_id, row.key.org_id):
-            if key:
-                named_by.setdefault(key, row.row)
-    roster_keys = set()
+    roster_keys = {row.key.id for row in valid} if previous else set()
+    leaving = [(key, email, org) for key, email, org in previous if key not in roster_keys]
+    named_by = _first_rows_naming(checked, leaving)
     for row in valid:
         key = row.key.id
-        roster_keys.add(key)
         found = current.get(key)
         if found is None:
             plan.items.append(PlanItem("add", row, grants_builder=bool(row.user.get("canCreateBot")
@@ -343,6 +339,19 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
     return plan
 
 
+def _first_rows_naming(checked: list[CheckedRow], leaving: list[tuple[str, str, str]]) -> dict[str, int]:
+    """The first row (valid or not) naming each email or orgUserId of the ``leaving`` users: only theirs, so
+    a first sync (nobody leaving) builds nothing (two keys a row were ~300 B a row for a moment, #30)."""
+    wanted = {match_key(v) for _key, email, org in leaving for v in (email, org) if v}
+    named_by: dict[str, int] = {}
+    if wanted:
+        for row in checked:
+            for key in (row.key.email_id, row.key.org_id):
+                if key and key in wanted:
+                    named_by.setdefault(key, row.row)
+    return named_by
+
+
 def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     out: list[GuardStopped] = []
     limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
@@ -363,24 +372,58 @@ def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
 
 
 def fingerprint(plan: Plan) -> str:
-    """Identity of a plan: its actions and payloads, and the account state it was computed from."""
-    parts = [[i.action, i.row.key.id, i.row.user] for i in plan.items if i.action != "unchanged"]
-    state = sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in plan.current.items())
-    blob = json.dumps([parts, state], sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    """Identity of a plan: its actions and payloads, and the account state it was computed from.
+
+    The SHA-256 of ``json.dumps([parts, state])`` (``parts``: action, key and payload of every change;
+    ``state``: every current user, sorted by key), hashed item by item as that text is made: one blob of a
+    million payloads was ~2.4 KB a row at once (#30), and the digest is the same byte for byte, so an
+    approved plan's fingerprint stays valid."""
+    digest = hashlib.sha256()
+    parts = ([i.action, i.row.key.id, i.row.user] for i in plan.items if i.action != "unchanged")
+    state = ((k, json.dumps(plan.current[k], sort_keys=True, default=str)) for k in sorted(plan.current))
+    digest.update(b"[")
+    _hash_list(digest, parts)
+    digest.update(b", ")
+    _hash_list(digest, state)
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
+def _hash_list(digest: Any, items: Any) -> None:
+    """Feed ``digest`` the text ``json.dumps(list(items), ...)`` would make, one item at a time."""
+    digest.update(b"[")
+    for n, item in enumerate(items):
+        if n:
+            digest.update(b", ")
+        digest.update(json.dumps(item, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8"))
+    digest.update(b"]")
 
 
 def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowResult]:
     """Every roster row once (unchanged ones skipped), plus the removals, plus invalid rows."""
     out = dict(dispatched)
-    unchanged = OUTCOME_CODES["unchanged"]
-    for item in plan.items:
-        if item.action == "unchanged":
+    out.update((r.row, r) for r in unchanged_results(plan))
+    return out
+
+
+class UnchangedResults:
+    """The results of the plan's unchanged rows (``skipped``, or not made when a change was held back), in
+    row order, made as they are read (as often as they are read)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.items = sorted((i for i in plan.items if i.action == "unchanged"), key=lambda i: i.row.row)
+
+    def __iter__(self) -> Iterator[RowResult]:
+        unchanged = OUTCOME_CODES["unchanged"]
+        for item in self.items:
             r = item.row
             ref = r.as_action(Action.REMOVE if r.row > SYNTHETIC_ROW_BASE else Action.UPDATE).ref
             if item.held:  # the plan wanted it; the sync did not make it
-                out[r.row] = RowResult.not_attempted(ref, item.held)
+                yield RowResult.not_attempted(ref, item.held)
                 continue
             reason = unchanged.render("note", note="; ".join(item.notes)) if item.notes else unchanged.render()
-            out[r.row] = RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
-    return out
+            yield RowResult.of(ref, Status.SKIPPED, reason, "unchanged")
+
+
+def unchanged_results(plan: Plan) -> UnchangedResults:
+    return UnchangedResults(plan)

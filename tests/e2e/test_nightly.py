@@ -361,7 +361,7 @@ def test_a_roster_that_changes_while_it_is_read_is_refused_before_anything_is_se
 
 def test_a_roster_changed_after_sending_began_is_exit_3_and_the_ledger_keeps_what_was_applied(
         make_emulator, tmp_path, monkeypatch):
-    from bulkprov.send import dispatcher
+    from bulkprov.send import chunked
 
     emu = make_emulator()
     people = [staff(i) for i in range(6)]
@@ -369,20 +369,21 @@ def test_a_roster_changed_after_sending_began_is_exit_3_and_the_ledger_keeps_wha
     assert sync(emu, tmp_path, roster, "n1").exit_code == 0
     joiners = [staff(i) for i in (40, 41)]
     write(roster, people + joiners)
-    real = dispatcher.dispatch_rows
+    real = chunked.dispatch_chunks
 
-    async def rewritten_while_sending(rows, *args, **kwargs):
-        report = await real(rows, *args, **kwargs)
-        if any(r.action == "add" for r in rows):
+    async def rewritten_while_sending(chunks, *args, **kwargs):
+        actions: set[str] = set()
+        report = await real(([actions.add(r.action) or r for r in chunk] for chunk in chunks), *args, **kwargs)
+        if "add" in actions:
             write(roster, people + joiners + [staff(42)])  # the next export lands mid-run
         return report
 
-    monkeypatch.setattr(dispatcher, "dispatch_rows", rewritten_while_sending)
+    monkeypatch.setattr(chunked, "dispatch_chunks", rewritten_while_sending)
     out = sync(emu, tmp_path, roster, "n2")
     assert out.exit_code == 3 and [e.code for e in out.stop_errors] == ["file-changed"]
     assert {r["status"] for r in read_sheet(out.results_path, "Results")} >= {"success"}
     assert {"emp040@acme-corp.com", "emp041@acme-corp.com"} <= set(accounts(emu))
-    monkeypatch.setattr(dispatcher, "dispatch_rows", real)
+    monkeypatch.setattr(chunked, "dispatch_chunks", real)
     write(roster, people)  # the joiners were applied (the ledger committed them): they are removed when they leave
     assert sync(emu, tmp_path, roster, "n3", allow_deletes=2).exit_code == 0
     assert set(accounts(emu)) == {p["Email"] for p in people}
