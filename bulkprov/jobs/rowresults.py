@@ -14,10 +14,10 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from bulkprov.errors import OUTCOME_CODES
 from bulkprov.i18n import gettext as _
 from bulkprov.jobs.runs import in_flight_result
-from bulkprov.model import FAILED_STATUSES, NOT_ATTEMPTED_CODE, CheckedRow, RowResult, Status
+from bulkprov.model import FAILED_STATUSES, CheckedRow, RowResult, Status
+from bulkprov.send.outcomes import unreached
 from bulkprov.state.ledger import Ledger, RowRecord
 
 
@@ -116,14 +116,11 @@ class LedgerResults(RowResults):
             return self.overlay[rec.row]
         if rec.status is not None:
             return rec.result()
-        stopped = self.stopped or _("the run was interrupted")
         if rec.state == "in_flight":
-            return in_flight_result(rec, stopped)
-        if rec.row in self.uncertain:
-            return RowResult.of(rec.result().ref, Status.FAILED,
-                                OUTCOME_CODES["unverified"].render("stopped", stopped=stopped), "unverified")
-        code = "interrupted" if self.interrupted else NOT_ATTEMPTED_CODE
-        return RowResult.not_attempted(rec.result().ref, OUTCOME_CODES[code].render(stopped=stopped), code)
+            return in_flight_result(rec, self.stopped or _("the run was interrupted"))
+        # A row of a chunk never sent says what the dispatcher says of the unsent rows of its last chunk.
+        status, reason, code = unreached(rec.row in self.uncertain, self.stopped, self.interrupted)
+        return RowResult.of(rec.result().ref, status, reason, code)
 
 
 class Merged(RowResults):

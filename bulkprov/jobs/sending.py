@@ -21,7 +21,7 @@ from bulkprov.jobs.rowresults import LedgerResults, NotSent, RowResults
 from bulkprov.jobs.runs import held_state, open_run, shared_budget
 from bulkprov.jobs.settings import JobOutcome, JobSettings, state_dir_for
 from bulkprov.logs import set_run_id
-from bulkprov.model import NOT_ATTEMPTED_CODE, RowResult
+from bulkprov.model import NOT_ATTEMPTED_CODE, CheckedRow, RowResult
 from bulkprov.state.ledger import Ledger, LedgerHooks, LedgerWriteFailed
 
 log = logging.getLogger("bulkprov")
@@ -77,12 +77,7 @@ async def _send(path: Path, settings: JobSettings, ctx: Context, job: Job, scan:
             report = _internal_error(path, settings, exc)
             report.run_id = summary.run_id or ""
             results = _after_internal_error(path, settings, job, report.aborted)
-        _report_into(job, report)
-        job.changed_after_sending()
-        users = report.users if settings.command == "lookup" else None
-        if users:
-            await org_ids_from_listing(users, path, settings, ctx.credentials)
-        return await end(job, results, report, [], users)
+        return await _finish(path, settings, ctx, job, report, results, [])
 
 
 async def _send_held(path: Path, settings: JobSettings, ctx: Context, job: Job) -> JobOutcome:
@@ -107,22 +102,24 @@ async def _send_held(path: Path, settings: JobSettings, ctx: Context, job: Job) 
             report.results[row.row] = RowResult.not_attempted(
                 row, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=report.aborted))
     results.update(report.results)
-    _report_into(job, report)
-    job.changed_after_sending()
-    users = report.users if settings.command == "lookup" else None
-    if users:
-        await org_ids_from_listing(users, path, settings, ctx.credentials)
-    return await end(job, results, report, valid, users)
+    return await _finish(path, settings, ctx, job, report, results, valid)
 
 
-def _report_into(job: Job, report: Any) -> None:
-    """What the dispatcher's report tells the run's summary and stop errors."""
+async def _finish(path: Path, settings: JobSettings, ctx: Context, job: Job, report: Any,
+                  results: dict[int, RowResult] | RowResults, sent: list[CheckedRow]) -> JobOutcome:
+    """After sending, either way: the report into the summary, the input checked once more, a lookup's
+    orgUserIds from the listing, then the frame's end (``sent``: the rows, when held, for the undo file)."""
     summary = job.summary
     summary.aborted = report.aborted
     summary.run_id = report.run_id or summary.run_id
     summary.warnings.extend(report.notes)
     if report.stop_error is not None:
         job.stop_errors.append(report.stop_error)
+    job.changed_after_sending()
+    users = report.users if settings.command == "lookup" else None
+    if users:
+        await org_ids_from_listing(users, path, settings, ctx.credentials)
+    return await end(job, results, report, sent, users)
 
 
 def _after_internal_error(path: Path, settings: JobSettings, job: Job, stopped: str) -> RowResults:
@@ -186,8 +183,7 @@ async def send_rows(path: Path, settings: JobSettings, job: Job, ctx: Context) -
                                            total=tally.rows, progress=ctx.progress, stop=ctx.stop,
                                            uncertain=uncertain, snapshot=_wants_snapshot(settings), limiter=limiter)
     # What a row no request reached says, as the dispatcher says it (before the stop is named below).
-    stopped = report.aborted or _("the run was interrupted")
-    interrupted = ctx.stop.is_set() and not report.aborted
+    stopped, interrupted = report.aborted, ctx.stop.is_set() and not report.aborted
     report = ctx.stopped(report)
     report.run_id = run_id
     results = LedgerResults(state_dir, run_id, checked.invalid, checked.notes, uncertain, stopped, interrupted,

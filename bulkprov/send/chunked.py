@@ -38,12 +38,8 @@ async def dispatch_chunks(chunks: Iterable[list[CheckedRow]], settings: SendOpti
     is the job's plan, said once (:class:`~bulkprov.send.batches.PlanTally`)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
-        dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
-                                rate=settings.rate, max_attempts=settings.max_attempts,
-                                breaker_window=settings.breaker_window, send_email=settings.send_email,
-                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
-                                snapshot=snapshot, limiter=limiter, rate_wait_cap=settings.rate_wait_cap,
-                                announce=False, total=total)
+        dispatcher = Dispatcher.of(client, settings, progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
+                                   snapshot=snapshot, limiter=limiter, announce=False, total=total)
         for line in plan:
             log.info(_("plan: %s"), line)
         cutter = SendChunks(settings.batch_size, settings.send_email, chunk_rows or SEND_CHUNK)

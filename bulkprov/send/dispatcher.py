@@ -72,10 +72,11 @@ from bulkprov.kore import (
 from bulkprov.kore.auth import TOKEN_LIFETIME
 from bulkprov.kore.lookup import OrgIdResolver
 from bulkprov.kore.refusals import in_words
-from bulkprov.model import NOT_ATTEMPTED_CODE, Action, CheckedRow, RowResult, Status
+from bulkprov.model import Action, CheckedRow, RowResult, Status
 from bulkprov.send.batches import Batch, describe_plan, key_args, plan_batches, split_batch
 from bulkprov.send.limiter import RateLimiter, parse_rate
 from bulkprov.send.options import SendOptions
+from bulkprov.send.outcomes import unreached
 from bulkprov.send.retry import Tally, Wait, default_cap, rate_pause, retryable, stop_after
 from bulkprov.send.verify import Aborted, Verifier, confirmed
 
@@ -178,6 +179,13 @@ class Dispatcher:
                                  finish=self._finish, keep_before=self._keep_before, results=self.report.results,
                                  before=self.report.before)
 
+    @classmethod
+    def of(cls, client: KoreClient, settings: SendOptions, **kwargs: Any) -> Dispatcher:
+        """A dispatcher with a run's sending options (batch size, concurrency, rate, attempts...)."""
+        return cls(client, batch_size=settings.batch_size, concurrency=settings.concurrency, rate=settings.rate,
+                   max_attempts=settings.max_attempts, breaker_window=settings.breaker_window,
+                   send_email=settings.send_email, rate_wait_cap=settings.rate_wait_cap, **kwargs)
+
     # -- running ---------------------------------------------------------------------------------
 
     async def run(self, rows: list[CheckedRow], *, last: bool = True) -> DispatchReport:
@@ -197,16 +205,13 @@ class Dispatcher:
         await asyncio.gather(*workers)
         if not self.report.aborted and not self.stop.is_set():
             await self.verifier.verify_leftovers(rows)
-        stopped = self.report.aborted or _("the run was interrupted")
+        interrupted = self.stop.is_set() and not self.report.aborted
         for row in rows:  # whatever has no outcome yet
             if row.row in self.report.results:
                 continue
-            if self._rows.get(row.row, _RowState()).uncertain:
-                self._finish(row, Status.FAILED, OUTCOME_CODES["unverified"].render("stopped", stopped=stopped),
-                             "unverified")
-            else:
-                code = "interrupted" if self.stop.is_set() and not self.report.aborted else NOT_ATTEMPTED_CODE
-                self._finish(row, Status.NOT_ATTEMPTED, OUTCOME_CODES[code].render(stopped=stopped), code)
+            status, reason, code = unreached(self._rows.get(row.row, _RowState()).uncertain, self.report.aborted,
+                                             interrupted)
+            self._finish(row, status, reason, code)
         self._flush()
         self.emit_progress(final=last)
         return self.report
@@ -485,12 +490,8 @@ async def dispatch_rows(rows: list[CheckedRow], settings: SendOptions, credentia
     """Send the valid rows of a job (the runner's entry point into the network half)."""
     async with KoreClient(settings.host, credentials, timeout=settings.timeout,
                           concurrency_hint=settings.concurrency) as client:
-        dispatcher = Dispatcher(client, batch_size=settings.batch_size, concurrency=settings.concurrency,
-                                rate=settings.rate, max_attempts=settings.max_attempts,
-                                breaker_window=settings.breaker_window, send_email=settings.send_email,
-                                progress=progress, stop=stop, hooks=hooks, uncertain=uncertain,
-                                snapshot=snapshot, limiter=limiter,
-                                rate_wait_cap=getattr(settings, "rate_wait_cap", None), announce=announce)
+        dispatcher = Dispatcher.of(client, settings, progress=progress, stop=stop, hooks=hooks,
+                                   uncertain=uncertain, snapshot=snapshot, limiter=limiter, announce=announce)
         return await dispatcher.run(rows)
 
 
