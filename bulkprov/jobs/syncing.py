@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import itertools
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from bulkprov.errors import OUTCOME_CODES, GuardStopped, MaxRuntimeTooShort, RunStopped
 from bulkprov.i18n import gettext as _
-from bulkprov.jobs.frame import Context, Job, begin, end
-from bulkprov.jobs.rowresults import LedgerResults, Merged, RowResults
+from bulkprov.jobs.frame import Context, Job, Spooled, begin, end
+from bulkprov.jobs.rowresults import LedgerResults, Merged, NotSent, RowResults
 from bulkprov.jobs.runs import held_state, shared_budget
 from bulkprov.jobs.settings import (
+    ATTENTION_KEPT,
     EXIT_OK,
     EXIT_ROWS_FAILED,
     ConfirmFn,
@@ -37,7 +39,7 @@ from bulkprov.jobs.settings import (
     state_dir_for,
 )
 from bulkprov.model import NOT_ATTEMPTED_CODE, SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status
-from bulkprov.send.batches import estimate_seconds, plan_batches
+from bulkprov.send.batches import PlanTally, estimate_seconds
 from bulkprov.send.limiter import parse_rate
 from bulkprov.state.ledger import Ledger, LedgerHooks
 from bulkprov.sync import listing as sync_listing
@@ -52,18 +54,28 @@ Roster = list[tuple[str, str, str]]  # (key, email, orgUserId) of users sync app
 
 
 async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
-    """``plan`` writes the plan workbook; ``sync`` executes it."""
+    """``plan`` writes the plan workbook; ``sync`` executes it.  The roster's checked rows wait in a spool
+    on disk (as a sending command's do) and the plan reads them back: a first sync of a million users holds
+    one byte per add, not the rows (#30)."""
 
     if settings.resume:
         log.info(_("a sync always starts from the account as it is now: there is no run to resume, nothing is "
                    "done twice"))
     job = await begin(path, settings, "xlsx" if settings.command == "plan" or settings.dry_run else settings.results_format,
-                      ctx.credentials)
-    checked, summary = job.checked, job.summary
+                      ctx.credentials, spool=state_dir_for(path, settings))
+    try:
+        return await _sync(path, settings, ctx, job)
+    finally:
+        job.checked.close()
+
+
+async def _sync(path: Path, settings: JobSettings, ctx: Context, job: Job) -> JobOutcome:
+    rows, summary = job.checked, job.summary
+    assert isinstance(rows, Spooled)  # noqa: S101 - sync always spools (begin above)
     managed = {c.name for c in job.table.columns if c is not None}
     host = settings.host or ""
     state_dir = state_dir_for(path, settings)
-    with held_state(path, settings, len(checked.rows), job.out_path), \
+    with held_state(path, settings, len(rows.valid) + len(rows.invalid), job.out_path), \
             contextlib.closing(Ledger(state_dir)) as ledger, shared_budget(ledger, settings) as limiter:
         syncing = settings.command == "sync" and not settings.dry_run
         if syncing:
@@ -72,29 +84,30 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         previous_run, previous = ledger.applied_roster(host)
         previous = _with_maybe_added(previous, ledger.maybe_added_by_sync(host))
         first_sync = not previous
-        _check_runtime(checked.valid, previous, settings, first_sync)
+        keys = planning.roster_keys(rows.valid) if previous else None  # nobody to remove on a first sync
+        _check_runtime(len(rows.valid), keys, previous, settings, first_sync)
         try:
-            current, lookups = await _current_state(checked.valid, previous, settings, ctx.credentials, limiter)
-            planning.hold_ambiguous_rows(checked.rows, previous, current)  # what the account says counts
+            current, lookups = await _current_state(rows.valid, previous, keys, settings, ctx.credentials, limiter)
             account = await strays.read_account(settings, ctx.credentials, limiter)
             if first_sync:
                 lookups += await _warn_if_state_lost(job, settings, ctx.credentials, limiter, current, account)
         except RunStopped as exc:  # nothing was changed; still a result for every row
             return await _nothing_changed(job, exc, ledger if syncing else None)
+        held = planning.hold_ambiguous_rows(rows.valid.fields(), rows.invalid, previous, current)  # what the account says counts
         remembered = ledger.applied_fields(host)
         listing = account.listing if account is not None else None
-        if listing is None and sync_listing.needs_org_ids(checked.valid, managed, current, remembered):
+        if listing is None and sync_listing.needs_org_ids(rows.valid.fields(), managed, current, remembered):
             listing = await sync_listing.read_listing(settings, ctx.credentials, limiter)
             lookups += listing.requests if listing is not None else 0
         if listing is not None:
             current = sync_listing.with_listing(current, listing)
-        plan = planning.build_plan(checked.rows, managed, current, previous, previous_run, settings,
-                                   remembered=remembered)
-        strays.add_to_plan(plan, checked.rows, account, settings)
+        plan = planning.build_plan(rows.valid, rows.invalid, held, managed, current, previous, previous_run, settings,
+                                   remembered=remembered, keys=None if held else keys)
+        strays.add_to_plan(plan, itertools.chain(rows.valid.fields(), rows.invalid), account, settings)
         lookups += (account.requests if account else 0) + await strays.fetch_details(plan, settings, ctx.credentials,
                                                                                     limiter)
-        changes = [i.row for i in plan.items if i.action in ("add", "update", "remove")]
-        plan.requests = lookups + len(plan_batches(changes, settings.batch_size, settings.send_email))
+        tally = _tally(plan, settings)
+        plan.requests = lookups + tally.requests
         plan.eta = estimate_seconds(plan.requests, parse_rate(settings.rate))
         for line in describe(plan, guards=False):  # a guard is said once, when the run stops for it
             log.info(_("plan: %s"), line)
@@ -105,45 +118,79 @@ async def sync(path: Path, settings: JobSettings, ctx: Context) -> JobOutcome:
         job.settings = settings  # a yes at the terminal is an override: the run's audit record names it
         refusals = await _gate(refused, plan, settings, path, summary.input_sha256,
                                job)  # four eyes: a pending request, or an approved plan
-        results: dict[int, RowResult] | RowResults = {r.row: RowResult.invalid(r) for r in plan.invalid}
         report = None
         if refusals:
             summary.aborted = " / ".join(r.message for r in refusals)
             job.stop_errors.extend(refusals)
-            for row in changes:
-                results[row.row] = RowResult.not_attempted(row, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
-                                                           "guard")
-            ledger.add_rows(summary.run_id, [], list(results.values()))  # a guard's night, with its rows
-            results = planning.sync_results(plan, results)
+            stopped = NotSent(_Changes(plan), plan.invalid, OUTCOME_CODES["guard"].render(stopped=summary.aborted),
+                              "guard")
+            ledger.add_rows(summary.run_id, [], iter(stopped))  # a guard's night, with its rows
+            results: RowResults = Merged(stopped, planning.unchanged_results(plan))
         else:
-            report, results = await _send_plan(plan, changes, job, ctx, ledger, host, limiter)
+            report, results = await _send_plan(plan, tally, job, ctx, ledger, host, limiter)
             job.changed_after_sending()  # exit 3: what was applied is in the ledger, nothing more
     strays_sheet = [("Strays", *strays.strays_sheet(plan))] if plan.strays is not None else None
     return await end(job, results, report, [], extra=strays_sheet)
 
 
-async def _send_plan(plan: planning.Plan, changes: list[CheckedRow], job: Job, ctx: Context, ledger: Ledger,
+class _Changes:
+    """The plan's changes as rows, in row order, as often as they are read: the adds (from the spool)
+    merged with the updates, then the removals."""
+
+    def __init__(self, plan: planning.Plan) -> None:
+        self.plan = plan
+
+    def __iter__(self) -> Iterator[CheckedRow]:
+        items = [i.row for i in self.plan.items if i.action in ("update", "remove")]
+        return heapq.merge(self.plan.adds, sorted(items, key=lambda r: r.row), key=lambda r: r.row)
+
+
+def _tally(plan: planning.Plan, settings: JobSettings) -> PlanTally:
+    """The plan's requests, counted (the adds read as plain fields: no objects made)."""
+    tally = PlanTally(settings.batch_size, settings.send_email)
+    tally.add(plan.adds.fields())
+    tally.add(i.row for i in plan.items if i.action in ("update", "remove"))
+    return tally
+
+
+def _change_chunks(plan: planning.Plan, hooks: SyncHooks) -> Iterator[list[CheckedRow]]:
+    """What the sync sends, a chunk at a time: the adds as the spool gives them back (the hooks told of each
+    chunk's users, to remember once applied), then the updates and removals."""
+    from bulkprov.send.chunked import SEND_CHUNK  # lazy: validate loads no network stack
+
+    waiting: list[CheckedRow] = []
+    for adds in itertools.chain(plan.adds.chunks(), [None]):  # None: the last, the rest goes
+        waiting.extend(adds or [])
+        while len(waiting) >= SEND_CHUNK or (adds is None and waiting):
+            chunk, waiting = waiting[:SEND_CHUNK], waiting[SEND_CHUNK:]
+            hooks.expect(chunk)
+            yield chunk
+    changed = [i.row for i in plan.items if i.action in ("update", "remove")]
+    for i in range(0, len(changed), SEND_CHUNK):
+        yield changed[i:i + SEND_CHUNK]
+
+
+async def _send_plan(plan: planning.Plan, tally: PlanTally, job: Job, ctx: Context, ledger: Ledger,
                      host: str, limiter: Any) -> tuple[Any, RowResults]:
     """The plan's changes, recorded in the ledger (one transaction) and sent chunk by chunk through one
     dispatcher (:func:`~bulkprov.send.chunked.dispatch_chunks`), the applied roster kept in step as each
     settles (:class:`SyncHooks`).  The results are read back from the ledger, with the plan's unchanged rows."""
-    from bulkprov.send.batches import PlanTally
-    from bulkprov.send.chunked import SEND_CHUNK, dispatch_chunks
+    from bulkprov.send.chunked import dispatch_chunks
 
     summary, settings = job.summary, job.settings
     run_id = summary.run_id
-    ledger.add_rows(run_id, ((r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changes),
-                    (RowResult.invalid(r) for r in plan.invalid),
-                    {r.row: r.user for r in changes if r.action == Action.UPDATE})
+    changed = [i.row for i in plan.items if i.action in ("update", "remove")]
+    recorded = itertools.chain(((f.row, f.action, f.email, f.org_user_id, f.key.id, "") for f in plan.adds.fields()),
+                               ((r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changed))
+    ledger.add_rows(run_id, recorded, (RowResult.invalid(r) for r in plan.invalid),
+                    {r.row: r.user for r in changed if r.action == Action.UPDATE})
     for item in plan.items:  # the undo file restores users as the plan found them, after any crash
         if item.action in ("update", "remove") and item.row.key.id in plan.current:
             ledger.keep_before_image(run_id, item.row.row, plan.current[item.row.key.id])
     ledger.set_applied_roster(host, run_id, _applied(plan, {}),
                               planning.applied_fields(plan, {}, ledger.applied_fields(host)))
-    tally = PlanTally(settings.batch_size, settings.send_email)
-    tally.add(changes)
-    chunks = (changes[i:i + SEND_CHUNK] for i in range(0, len(changes), SEND_CHUNK))
-    report = await dispatch_chunks(chunks, settings, ctx.credentials, hooks=SyncHooks(ledger, run_id, plan, host),
+    hooks = SyncHooks(ledger, run_id, plan, host)
+    report = await dispatch_chunks(_change_chunks(plan, hooks), settings, ctx.credentials, hooks=hooks,
                                    plan=tally.describe(settings.concurrency, parse_rate(settings.rate)),
                                    total=tally.rows, progress=ctx.progress, stop=ctx.stop, limiter=limiter)
     # What a row no request reached says, as the dispatcher says it (before the stop is named below).
@@ -154,27 +201,41 @@ async def _send_plan(plan: planning.Plan, changes: list[CheckedRow], job: Job, c
         job.stop_errors.append(report.stop_error)
     summary.aborted = report.aborted
     summary.warnings.extend(report.notes)
-    notes = {r.row: "; ".join(r.notes) for r in changes if r.notes}
-    sent = LedgerResults(state_dir_for(job.path, settings), run_id, plan.invalid, notes, set(), stopped,
+    sent = LedgerResults(state_dir_for(job.path, settings), run_id, plan.invalid, job.checked.notes, set(), stopped,
                          interrupted, overlay=report.results)
     return report, Merged(sent, planning.unchanged_results(plan))
 
 
 class SyncHooks(LedgerHooks):
     """The ledger's hooks, and the applied roster kept in step: a row's outcome and what it means for
-    the roster sync applied are committed in one transaction (see :meth:`Ledger.settle_sync`)."""
+    the roster sync applied are committed in one transaction (see :meth:`Ledger.settle_sync`).  An add's
+    user is held from the chunk that sends it until that chunk is done (:meth:`expect`, :meth:`forget`)."""
 
     def __init__(self, ledger: Ledger, run_id: str, plan: planning.Plan, host: str) -> None:
         super().__init__(ledger, run_id)
         self.host = host
         self.items = {i.row.row: i for i in plan.items}
+        self.adds: dict[int, CheckedRow] = {}
+
+    def expect(self, adds: list[CheckedRow]) -> None:
+        self.adds.update((r.row, r) for r in adds)
+
+    def forget(self, rows: list[Any]) -> None:
+        for r in rows:
+            self.adds.pop(r.row, None)
 
     def settled(self, results: list[RowResult]) -> None:
         applied: list[tuple[str, str, str, dict[str, Any] | None]] = []
         gone: list[str] = []
         for result in results:
+            if result.status != Status.SUCCESS:
+                continue
+            add = self.adds.get(result.row)
+            if add is not None:
+                applied.append((add.key.id, add.email, add.org_user_id, planning.desired_fields(add.user)))
+                continue
             item = self.items.get(result.row)
-            if item is None or result.status != Status.SUCCESS:
+            if item is None:
                 continue
             row = item.row
             if item.action == "remove":
@@ -199,13 +260,16 @@ def _with_maybe_added(previous: Roster, maybe: Roster) -> Roster:
     return previous + [u for u in maybe if u[0] not in known]
 
 
-def _check_runtime(valid: list[CheckedRow], previous: Roster, settings: JobSettings, first_sync: bool) -> None:
+def _check_runtime(valid: int, keys: set[str] | None, previous: Roster, settings: JobSettings,
+                   first_sync: bool) -> None:
     """Before any request: a run-time limit shorter than reading the account can never make progress
-    (every night would stop before its first change), so it is refused with the time a night needs."""
+    (every night would stop before its first change), so it is refused with the time a night needs.
+    ``valid`` rows name as many users (a key twice makes a row invalid); ``keys``: theirs, when some user
+    was applied before."""
     if not settings.max_runtime:
         return
-    keys = {r.key.id for r in valid} | {key for key, _e, _o in previous}
-    requests = math.ceil(len(keys) / max(1, settings.batch_size)) + (1 if first_sync else 0)
+    users = valid + sum(1 for key, _e, _o in previous if keys is None or key not in keys)
+    requests = math.ceil(users / max(1, settings.batch_size)) + (1 if first_sync else 0)
     windows = parse_rate(settings.rate)
     needed = estimate_seconds(requests, windows) if windows else 0.0
     if needed > settings.max_runtime:
@@ -224,7 +288,7 @@ async def _warn_if_state_lost(job: Job, settings: JobSettings, credentials: Any,
         total = account.listing.total if account.listing.total is not None else len(account.listing.users)
     else:
         requests, total = await strays.account_size(settings, credentials, limiter)
-    found = sum(1 for r in job.checked.valid if r.key.id in current)
+    found = sum(1 for r in job.checked.valid.fields() if r.key.id in current) if current else 0
     unmentioned = None if total is None else max(0, total - found)
     if unmentioned:
         message = _("this is the first sync recorded in {state_dir}, yet the account already holds {count} users "
@@ -271,9 +335,9 @@ async def _gate(refusals: list[RunStopped], plan: planning.Plan, settings: JobSe
                                max_deletes=policy.max_deletes, max_delete_percent=policy.max_delete_percent,
                                builder_confirm=policy.builder_confirm)
     guards = planning.guard_violations(plan, bare)
-    summary = {"counts": {**{a: len(plan.of(a)) for a in ("add", "update", "remove", "unchanged")}, "emails": plan.emails},
+    summary = {"counts": {**{a: plan.count(a) for a in ("add", "update", "remove", "unchanged")}, "emails": plan.emails},
                "removals": [i.row.email or i.row.org_user_id for i in plan.of("remove")][:10_000],
-               "builders": [i.row.email or i.row.org_user_id for i in plan.items if i.grants_builder][:10_000],
+               "builders": plan.builder_keys(10_000),
                "changes": [[i.row.email or i.row.org_user_id, c.field, c.old, c.new]
                            for i in plan.of("update") for c in i.changes][:10_000]}
     verdict = await judge(guards, settings, policy, approval_fingerprint(settings, plan.fingerprint),
@@ -286,26 +350,38 @@ def _planned(job: Job, plan: planning.Plan, path: Path) -> JobOutcome:
     summary = job.summary
     for item in plan.items:
         summary.counts[(item.action, Status.PLANNED)] += 1
+    if plan.adds:
+        summary.counts[("add", Status.PLANNED)] += len(plan.adds)
     if plan.invalid:
         summary.counts[("", Status.INVALID)] += len(plan.invalid)
     written = write_plan(job.out_path, plan, path, summary.input_sha256)
     summary.plan.extend(describe(plan))
-    results = {r.row: RowResult.invalid(r) for r in plan.invalid}
-    return JobOutcome(summary, written, EXIT_ROWS_FAILED if plan.invalid else EXIT_OK, None, results)
+    attention = list(itertools.islice((RowResult.invalid(r) for r in plan.invalid), ATTENTION_KEPT))
+    return JobOutcome(summary, written, EXIT_ROWS_FAILED if plan.invalid else EXIT_OK, None, attention)
 
 
 async def _nothing_changed(job: Job, exc: RunStopped, ledger: Ledger | None) -> JobOutcome:
     job.summary.aborted = exc.message
     job.stop_errors.append(exc)
-    results = {r.row: RowResult.invalid(r) if r.errors else
-               RowResult.not_attempted(r.as_action(Action.SYNC), OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=exc.message))
-               for r in job.checked.rows}
+    rows = job.checked
+    results = NotSent(_AsSync(rows.valid), rows.invalid, OUTCOME_CODES[NOT_ATTEMPTED_CODE].render(stopped=exc.message),
+                      NOT_ATTEMPTED_CODE)
     if ledger is not None:  # listed as interrupted: the next sync finishes it
-        ledger.add_rows(job.summary.run_id, [], list(results.values()))
+        ledger.add_rows(job.summary.run_id, [], iter(results))
     return await end(job, results, None, [])
 
 
-async def _current_state(valid: list[CheckedRow], previous: Roster, settings: JobSettings,
+class _AsSync:
+    """The valid rows as sync rows (what a night that changed nothing says of them), as often as read."""
+
+    def __init__(self, rows: Iterable[CheckedRow]) -> None:
+        self.rows = rows
+
+    def __iter__(self) -> Iterator[CheckedRow]:
+        return (r.as_action(Action.SYNC) for r in self.rows)
+
+
+async def _current_state(valid: Any, previous: Roster, keys: set[str] | None, settings: JobSettings,
                          credentials: Any, limiter: Any = None) -> tuple[dict[str, dict], int]:
     """usersInfo for the roster's users and the previously applied ones: key → user object.
 
@@ -314,7 +390,7 @@ async def _current_state(valid: list[CheckedRow], previous: Roster, settings: Jo
     users found, the lookups that failed), not a result per user (#30)."""
     from bulkprov.send.chunked import SEND_CHUNK, dispatch_chunks
 
-    rows = _lookup_rows(valid, previous)
+    rows = _lookup_rows(valid.fields(), previous, keys)
     first = next(rows, None)
     if first is None:
         return {}, 0
@@ -330,17 +406,13 @@ async def _current_state(valid: list[CheckedRow], previous: Roster, settings: Jo
     return {lookups.found[row]: user for row, user in report.users.items()}, report.requests
 
 
-def _lookup_rows(valid: list[CheckedRow], previous: Roster) -> Iterator[CheckedRow]:
-    """One usersInfo lookup per user: the roster's (by its first row), then the earlier applied ones."""
-    seen: set[str] = set()
+def _lookup_rows(valid: Iterable[Any], previous: Roster, keys: set[str] | None) -> Iterator[CheckedRow]:
+    """One usersInfo lookup per user: the roster's (each valid row names its own: a key twice makes a row
+    invalid), then the earlier applied ones the roster does not name (``keys``: the roster's)."""
     for r in valid:
-        key = r.key.id
-        if key not in seen:
-            seen.add(key)
-            yield CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id)
+        yield CheckedRow.make(r.row, Action.LOOKUP, r.email, r.org_user_id)
     for i, (key, email, org) in enumerate(previous, start=1):
-        if key not in seen:
-            seen.add(key)
+        if keys is None or key not in keys:
             yield CheckedRow.make(SYNTHETIC_ROW_BASE + i, Action.LOOKUP, email, org)
 
 
@@ -366,6 +438,9 @@ class _Lookups:
         pass
 
     def before(self, row: int, user: dict[str, Any]) -> None:
+        pass
+
+    def forget(self, rows: list[CheckedRow]) -> None:
         pass
 
 

@@ -101,11 +101,15 @@ class PlanTally:
     def rows(self) -> int:
         return sum(self.groups.values())
 
+    @property
+    def requests(self) -> int:
+        return sum(-(-n // self.batch_size) for n in self.groups.values())
+
     def describe(self, concurrency: int, windows: list[tuple[int, float]]) -> list[str]:
         per_op: dict[Action, int] = {}
         for (op, _send, _by_org), n in self.groups.items():
             per_op[Action(op)] = per_op.get(Action(op), 0) + n
-        requests = sum(-(-n // self.batch_size) for n in self.groups.values())
+        requests = self.requests
         emails = sum(n for (op, send, _by_org), n in self.groups.items() if op == Action.ADD and send)
         return plan_lines(per_op, requests, emails, self.batch_size, concurrency, windows)
 

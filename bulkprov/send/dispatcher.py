@@ -115,7 +115,7 @@ class DispatchHooks:
 
     ``sending`` is called before a request leaves and must be durable when it returns; ``settled``
     gets the rows whose outcome became known, after each batch; ``before`` the user as it was before
-    an update or removal.  A hook that raises stops the run (nothing is sent that is not recorded).
+    an update or removal; ``forget`` the rows of a chunk sent whole.  A hook that raises stops the run (nothing is sent that is not recorded).
     """
 
     def sending(self, batch_id: str, rows: list[int]) -> None:
@@ -126,6 +126,9 @@ class DispatchHooks:
 
     def before(self, row: int, user: dict[str, Any]) -> None:
         pass
+
+    def forget(self, rows: list[CheckedRow]) -> None:
+        """A chunk is done (every outcome settled): what the hooks held for its rows may go."""
 
 
 @dataclass(slots=True)
@@ -448,6 +451,7 @@ class Dispatcher:
             self.report.results.pop(row.row, None)
             self.report.before.pop(row.row, None)
             self._rows.pop(row.row, None)
+        self.hooks.forget(rows)
 
     def _flush(self) -> None:
         if self._unsettled:

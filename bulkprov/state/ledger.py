@@ -482,3 +482,6 @@ class LedgerHooks:
 
     def before(self, row: int, user: dict[str, Any]) -> None:
         self.ledger.keep_before_image(self.run_id, row, user)
+
+    def forget(self, rows: list[Any]) -> None:
+        """Nothing held: every outcome is in the ledger already."""

@@ -33,10 +33,11 @@ that plan.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
 from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
 from bulkprov.sync.options import SyncOptions
+from bulkprov.sync.rows import AddRows, InvalidRows, RowSource
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -76,8 +78,9 @@ class PlanItem:
 
 @dataclass
 class Plan:
-    items: list[PlanItem]
-    invalid: list[CheckedRow]
+    items: list[PlanItem]                     # every user the plan does not add: updates, removals, unchanged
+    adds: AddRows                             # the users it adds, read back from the roster's rows
+    invalid: InvalidRows                      # the rows it will not apply (invalid, or held)
     current: dict[str, dict[str, Any]]        # key → usersInfo object, for every user the plan touches
     previous_run: str | None
     previous_size: int
@@ -88,14 +91,29 @@ class Plan:
     strays: list[dict[str, Any]] | None = None  # users of the account no roster row mentions (when listed)
     strays_problem: str = ""                     # why the account could not be listed
     send_email: bool = True                      # the run's setting: a row's sendEmail cell overrides it
+    roster_hash: RosterHash = field(default_factory=lambda: RosterHash())  # the roster rows' part of the fingerprint
 
     def of(self, action: str) -> list[PlanItem]:
+        """The items of ``action`` (not ``add``: the adds are :attr:`adds`, rows never held)."""
+        assert action != "add", "the adds are plan.adds"  # noqa: S101 - a caller's mistake, not input
         return [i for i in self.items if i.action == action]
+
+    def count(self, action: str) -> int:
+        return len(self.adds) if action == "add" else sum(1 for i in self.items if i.action == action)
 
     @property
     def emails(self) -> int:
         """Activation emails the adds would send: a row's sendEmail, else the run's setting."""
-        return sum(1 for i in self.of("add") if (self.send_email if i.row.send_email is None else i.row.send_email))
+        return self.adds.emails
+
+    @property
+    def builders(self) -> int:
+        """Users the plan would give Builder access: adds and updates."""
+        return self.adds.builders + sum(1 for i in self.items if i.grants_builder)
+
+    def builder_keys(self, limit: int) -> list[str]:
+        keys = self.adds.builder_keys + [i.row.email or i.row.org_user_id for i in self.items if i.grants_builder]
+        return keys[:limit]
 
 
 # -- the diff ------------------------------------------------------------------------------------------
@@ -236,9 +254,10 @@ def removal_limit(previous_size: int, max_deletes: int, max_percent: float) -> i
     return min(max_deletes, math.floor(previous_size * max_percent / 100))
 
 
-def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, str]],
-                        current: dict[str, dict[str, Any]] | None = None) -> None:
-    """Make invalid the valid rows sync cannot apply without guessing who they mean (they gain errors).
+def hold_ambiguous_rows(valid: Iterable[Any], invalid: Iterable[CheckedRow], previous: list[tuple[str, str, str]],
+                        current: dict[str, dict[str, Any]] | None = None) -> dict[int, list[RowError]]:
+    """The valid rows sync cannot apply without guessing who they mean, and why: row → its new errors (the
+    plan holds them as invalid).  ``valid``: the rows' plain fields (row, key, email, orgUserId) suffice.
 
     * A row whose email or orgUserId a later row claims too: the validator refuses the later row; the
       earlier one is held as well, so two rows claiming one key change neither person.
@@ -250,7 +269,7 @@ def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, s
     """
     current = current or {}
     later: dict[tuple[str, str], int] = {}
-    for row in rows:
+    for row in invalid:
         for error in row.errors:
             if error.code == "duplicate-email" and row.key.email_id:
                 later.setdefault(("emailId", row.key.email_id), row.row)
@@ -258,23 +277,35 @@ def hold_ambiguous_rows(rows: list[CheckedRow], previous: list[tuple[str, str, s
                 later.setdefault(("orgUserId", row.key.org_id), row.row)
     by_email = {match_key(email): (key, email, org) for key, email, org in previous if email}
     by_org = {match_key(org): (key, email, org) for key, email, org in previous if org}
-    for row in rows:
-        if row.errors:
-            continue
-        for column, code, key, value in (("emailId", "duplicate-email", row.key.email_id, row.email),
-                                         ("orgUserId", "duplicate-org-user-id", row.key.org_id, row.org_user_id)):
-            if key and (column, key) in later:
-                row.errors.append(RowError.of(row.row, column, value, code, "later", value=value,
-                                              later=later[(column, key)]))
-        if row.errors or not row.key.org_id or _account_pairs(current.get(row.key.id), row.key.org_id):
-            continue
-        owner_of_email, owner_of_org = by_email.get(row.key.email_id), by_org.get(row.key.org_id)
-        if owner_of_org is not None and owner_of_org[0] != (owner_of_email or ("",))[0]:
-            row.errors.append(RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "org-elsewhere",
-                                          org=row.org_user_id, other=owner_of_org[1], email=row.email))
-        elif owner_of_email is not None and owner_of_email[2] and match_key(owner_of_email[2]) != row.key.org_id:
-            row.errors.append(RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "email-elsewhere",
-                                          email=row.email, other=owner_of_email[2], org=row.org_user_id))
+    if not later and not by_email and not by_org:  # a first sync without duplicates: nothing to hold
+        return {}
+    held: dict[int, list[RowError]] = {}
+    for row in valid:
+        key, errors = row.key, []
+        for column, code, norm, value in (("emailId", "duplicate-email", key.email_id, row.email),
+                                          ("orgUserId", "duplicate-org-user-id", key.org_id, row.org_user_id)):
+            if norm and (column, norm) in later:
+                errors.append(RowError.of(row.row, column, value, code, "later", value=value,
+                                          later=later[(column, norm)]))
+        if not errors and key.org_id and not _account_pairs(current.get(key.id), key.org_id):
+            conflict = _key_conflict(row, key, by_email, by_org)
+            if conflict is not None:
+                errors.append(conflict)
+        if errors:
+            held[row.row] = errors
+    return held
+
+
+def _key_conflict(row: Any, key: Any, by_email: dict[str, tuple[str, str, str]],
+                  by_org: dict[str, tuple[str, str, str]]) -> RowError | None:
+    owner_of_email, owner_of_org = by_email.get(key.email_id), by_org.get(key.org_id)
+    if owner_of_org is not None and owner_of_org[0] != (owner_of_email or ("",))[0]:
+        return RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "org-elsewhere",
+                           org=row.org_user_id, other=owner_of_org[1], email=row.email)
+    if owner_of_email is not None and owner_of_email[2] and match_key(owner_of_email[2]) != key.org_id:
+        return RowError.of(row.row, "orgUserId", row.org_user_id, "key-conflict", "email-elsewhere",
+                           email=row.email, other=owner_of_email[2], org=row.org_user_id)
+    return None
 
 
 def _account_pairs(user: dict[str, Any] | None, org_id: str) -> bool:
@@ -286,36 +317,73 @@ def _account_pairs(user: dict[str, Any] | None, org_id: str) -> bool:
 KEPT_NOTE = N_("kept: their row is invalid tonight (row {row})")
 
 
-def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
-               previous: list[tuple[str, str, str]], previous_run: str | None, settings: SyncOptions,
-               remembered: dict[str, dict[str, Any]] | None = None) -> Plan:
-    """``previous``: (key, email, orgUserId) of the roster sync applied; ``remembered``: the fields
-    bulkprov last applied per user (for the fields usersInfo does not return).  Rows sync cannot apply
-    (:func:`hold_ambiguous_rows`) must already carry their errors."""
+def roster_keys(valid: RowSource, held: Iterable[int] = ()) -> set[str]:
+    """The users the roster's applicable rows name (only asked when some user was applied before: a
+    first sync has nobody to remove, and a set of a million keys is ~100 MB)."""
+    held = set(held)
+    return {f.key.id for f in valid.fields() if f.row not in held}
+
+
+def build_plan(valid: RowSource, invalid: Iterable[CheckedRow], held: dict[int, list[RowError]], managed: set[str],
+               current: dict[str, dict[str, Any]], previous: list[tuple[str, str, str]], previous_run: str | None,
+               settings: SyncOptions, remembered: dict[str, dict[str, Any]] | None = None,
+               keys: set[str] | None = None) -> Plan:
+    """The plan, in one pass over the roster's valid rows (read back from ``valid``, a chunk at a time).
+
+    ``invalid``: the rows the checks refused; ``held``: the valid rows sync cannot apply and their errors
+    (:func:`hold_ambiguous_rows`); ``previous``: (key, email, orgUserId) of the roster sync applied;
+    ``remembered``: the fields bulkprov last applied per user (for the fields usersInfo does not return);
+    ``keys``: :func:`roster_keys`, when already known.  An add is one byte of the plan (:class:`AddRows`),
+    its part of the fingerprint hashed as it goes by."""
     remembered = remembered or {}
-    valid = [r for r in checked if not r.errors]
-    plan = Plan([], [r for r in checked if r.errors], {}, previous_run, len(previous),
+    held_rows: dict[int, CheckedRow] = {}
+    plan = Plan([], AddRows(valid), InvalidRows(invalid, held_rows), {}, previous_run, len(previous),
                 send_email=bool(settings.send_email))
-    roster_keys = {row.key.id for row in valid} if previous else set()
-    leaving = [(key, email, org) for key, email, org in previous if key not in roster_keys]
-    named_by = _first_rows_naming(checked, leaving)
-    for row in valid:
-        key = row.key.id
-        found = current.get(key)
-        if found is None:
-            plan.items.append(PlanItem("add", row, grants_builder=bool(row.user.get("canCreateBot")
-                                                                        or row.user.get("isDeveloper")),
-                                       desired=row.user))
-        else:
-            plan.current[key] = found
-            item = diff_user(row, found, managed, is_protected(row.email, settings.protected, row.org_user_id),
-                             remembered.get(key))
-            item.desired = row.user
-            plan.items.append(item)
+    for chunk in valid.chunks():
+        for row in chunk:
+            _plan_row(plan, row, held, held_rows, current, managed, settings, remembered)
+    if previous:
+        keys = keys if keys is not None else roster_keys(valid, held)
+        leaving = [(key, email, org) for key, email, org in previous if key not in keys]
+        _plan_leavers(plan, leaving, _first_rows_naming(itertools.chain(valid.fields(), invalid), leaving),
+                      current, settings)
+    plan.guards = guard_violations(plan, settings)
+    plan.fingerprint = fingerprint(plan)
+    return plan
+
+
+def _plan_row(plan: Plan, row: CheckedRow, held: dict[int, list[RowError]], held_rows: dict[int, CheckedRow],
+              current: dict[str, dict[str, Any]], managed: set[str], settings: SyncOptions,
+              remembered: dict[str, dict[str, Any]]) -> None:
+    """One valid roster row into the plan: held, an add, or an item (update or unchanged)."""
+    errors = held.get(row.row)
+    if errors:
+        row.errors.extend(errors)
+        held_rows[row.row] = row
+        plan.adds.note(None, plan.send_email)
+        return
+    key = row.key.id
+    found = current.get(key)
+    if found is None:
+        plan.adds.note(row, plan.send_email)
+        plan.roster_hash.add(["add", key, row.user])
+        return
+    plan.adds.note(None, plan.send_email)
+    plan.current[key] = found
+    item = diff_user(row, found, managed, is_protected(row.email, settings.protected, row.org_user_id),
+                     remembered.get(key))
+    item.desired = row.user
+    plan.items.append(item)
+    if item.action != "unchanged":
+        plan.roster_hash.add([item.action, item.row.key.id, item.row.user])
+
+
+def _plan_leavers(plan: Plan, leaving: list[tuple[str, str, str]], named_by: dict[str, int],
+                  current: dict[str, dict[str, Any]], settings: SyncOptions) -> None:
+    """The applied users no applicable row names tonight: removed, or kept (an invalid row names them, or
+    they are protected)."""
     next_row = SYNTHETIC_ROW_BASE
-    for key, email, org_user_id in previous:
-        if key in roster_keys:
-            continue
+    for key, email, org_user_id in leaving:
         next_row += 1
         row = CheckedRow.make(next_row, Action.REMOVE, email, org_user_id)
         named = named_by.get(match_key(email)) if email else None
@@ -333,77 +401,79 @@ def build_plan(checked: list[CheckedRow], managed: set[str], current: dict[str, 
         if key in current:
             plan.current[key] = current[key]
             plan.items.append(PlanItem("remove", row, notes=[_("not in the roster any more (applied by run "
-                                                              "{run_id})").format(run_id=previous_run)]))
-    plan.guards = guard_violations(plan, settings)
-    plan.fingerprint = fingerprint(plan)
-    return plan
+                                                              "{run_id})").format(run_id=plan.previous_run)]))
 
 
-def _first_rows_naming(checked: list[CheckedRow], leaving: list[tuple[str, str, str]]) -> dict[str, int]:
+def _first_rows_naming(rows: Iterable[Any], leaving: list[tuple[str, str, str]]) -> dict[str, int]:
     """The first row (valid or not) naming each email or orgUserId of the ``leaving`` users: only theirs, so
     a first sync (nobody leaving) builds nothing (two keys a row were ~300 B a row for a moment, #30)."""
     wanted = {match_key(v) for _key, email, org in leaving for v in (email, org) if v}
     named_by: dict[str, int] = {}
     if wanted:
-        for row in checked:
+        for row in rows:
             for key in (row.key.email_id, row.key.org_id):
                 if key and key in wanted:
-                    named_by.setdefault(key, row.row)
+                    named_by[key] = min(named_by.get(key, row.row), row.row)  # valid and invalid rows come apart
     return named_by
 
 
 def guard_violations(plan: Plan, settings: GuardOptions) -> list[GuardStopped]:
     out: list[GuardStopped] = []
     limit = removal_limit(plan.previous_size, settings.max_deletes, settings.max_delete_percent)
-    removals = len(plan.of("remove"))
+    removals = plan.count("remove")
     if removals > limit and (settings.allow_deletes is None or settings.allow_deletes < removals):
         out.append(GuardStopped("deletes", count=removals, limit=limit, max_deletes=settings.max_deletes,
                                 percent=settings.max_delete_percent, previous=plan.previous_size))
     demoted = sum(1 for i in plan.items if i.removes_roles)
-    role_limit = removal_limit(max(plan.previous_size, len(plan.items)), settings.max_deletes,
+    role_limit = removal_limit(max(plan.previous_size, len(plan.items) + len(plan.adds)), settings.max_deletes,
                                settings.max_delete_percent)
     allow_roles = settings.allow_role_removals
     if demoted > role_limit and (allow_roles is None or allow_roles < demoted):
         out.append(GuardStopped("roles", count=demoted, limit=role_limit))
-    builders = sum(1 for i in plan.items if i.grants_builder)
+    builders = plan.builders
     if builders > settings.builder_confirm and (settings.allow_builder is None or settings.allow_builder < builders):
         out.append(GuardStopped("builder", count=builders, limit=settings.builder_confirm))
     return out
 
 
+class RosterHash:
+    """The roster rows' part of a plan's fingerprint, hashed as the plan is built (the adds are never held):
+    the opening of ``json.dumps([parts, state])`` and the part of every roster row the plan changes, in
+    row order -- the removals, which follow them, and the account's state are hashed by :func:`fingerprint`."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256(b"[[")
+        self.parts = 0
+
+    def add(self, part: list[Any]) -> None:
+        _hash_item(self.digest, part, self.parts)
+        self.parts += 1
+
+
 def fingerprint(plan: Plan) -> str:
     """Identity of a plan: its actions and payloads, and the account state it was computed from.
 
-    The SHA-256 of ``json.dumps([parts, state])`` (``parts``: action, key and payload of every change;
-    ``state``: every current user, sorted by key), hashed item by item as that text is made: one blob of a
-    million payloads was ~2.4 KB a row at once (#30), and the digest is the same byte for byte, so an
-    approved plan's fingerprint stays valid."""
-    digest = hashlib.sha256()
-    parts = ([i.action, i.row.key.id, i.row.user] for i in plan.items if i.action != "unchanged")
-    state = ((k, json.dumps(plan.current[k], sort_keys=True, default=str)) for k in sorted(plan.current))
-    digest.update(b"[")
-    _hash_list(digest, parts)
-    digest.update(b", ")
-    _hash_list(digest, state)
-    digest.update(b"]")
+    The SHA-256 of ``json.dumps([parts, state])`` (``parts``: action, key and payload of every change, in
+    the plan's order -- the roster's rows, then the removals; ``state``: every current user, sorted by key),
+    hashed item by item as that text is made: one blob of a million payloads was ~2.4 KB a row at once
+    (#30), and the digest is the same byte for byte, so an approved plan's fingerprint stays valid."""
+    digest, n = plan.roster_hash.digest.copy(), plan.roster_hash.parts
+    for item in plan.items:  # the roster's changes are in the roster's hash; the removals follow
+        if item.action != "unchanged" and item.row.ref.synthetic:
+            _hash_item(digest, [item.action, item.row.key.id, item.row.user], n)
+            n += 1
+    digest.update(b"], [")
+    for i, k in enumerate(sorted(plan.current)):
+        _hash_item(digest, [k, json.dumps(plan.current[k], sort_keys=True, default=str)], i)
+    digest.update(b"]]")
     return digest.hexdigest()
 
 
-def _hash_list(digest: Any, items: Any) -> None:
-    """Feed ``digest`` the text ``json.dumps(list(items), ...)`` would make, one item at a time."""
-    digest.update(b"[")
-    for n, item in enumerate(items):
-        if n:
-            digest.update(b", ")
-        digest.update(json.dumps(item, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8"))
-    digest.update(b"]")
-
-
-def sync_results(plan: Plan, dispatched: dict[int, RowResult]) -> dict[int, RowResult]:
-    """Every roster row once (unchanged ones skipped), plus the removals, plus invalid rows."""
-    out = dict(dispatched)
-    out.update((r.row, r) for r in unchanged_results(plan))
-    return out
+def _hash_item(digest: Any, item: Any, n: int) -> None:
+    """Feed ``digest`` the ``n``-th item of the text ``json.dumps(list, ...)`` makes of a list."""
+    if n:
+        digest.update(b", ")
+    digest.update(json.dumps(item, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8"))
 
 
 class UnchangedResults:

@@ -18,7 +18,9 @@ changed.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +89,13 @@ async def account_size(settings: SyncOptions, credentials: Any, limiter: Any) ->
     return 1, page.total
 
 
-def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing) -> list[dict[str, Any]]:
-    """Listed users that no roster row (valid or not) and no planned change mentions."""
+def find(rows: Iterable[Any], plan: planning.Plan, listing: AccountListing) -> list[dict[str, Any]]:
+    """Listed users that no roster row (valid or not: ``rows``, their plain fields suffice) and no planned
+    change mentions."""
     mentioned: set[str] = set()
-    for row in [*checked, *(i.row for i in plan.items)]:
-        mentioned.update(k for k in (row.key.email_id, row.key.org_id) if k)
+    for row in itertools.chain(rows, (i.row for i in plan.items)):
+        key = row.key
+        mentioned.update(k for k in (key.email_id, key.org_id) if k)
     out = []
     for user in listing.users:
         info = user["userInfo"]
@@ -101,14 +105,15 @@ def find(checked: list[CheckedRow], plan: planning.Plan, listing: AccountListing
     return out
 
 
-def add_to_plan(plan: planning.Plan, checked: list[CheckedRow], account: Account | None, settings: SyncOptions) -> None:
-    """Record the strays in the plan; with ``remove_strays`` plan their removal under the guards."""
+def add_to_plan(plan: planning.Plan, rows: Iterable[Any], account: Account | None, settings: SyncOptions) -> None:
+    """Record the strays in the plan; with ``remove_strays`` plan their removal under the guards.  ``rows``:
+    every roster row, valid or not (read only when the account was listed)."""
     if account is None:
         return
     plan.strays, plan.strays_problem = [], account.problem
     if account.listing is None:
         return
-    plan.strays = find(checked, plan, account.listing)
+    plan.strays = find(rows, plan, account.listing)
     if not account.listing.complete:  # the report says so rather than look complete
         plan.strays_problem = _("the account listing did not add up ({count} of {total} users read after {reads} "
                                 "reads): strays may be missing").format(count=len(account.listing.users),

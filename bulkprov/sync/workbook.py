@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,14 @@ from bulkprov.i18n import gettext as _
 from bulkprov.io.writers.xlsx import HEADER_FORMAT, AtomicFile, close_workbook, new_workbook, write_sheet
 from bulkprov.outputs.names import Names
 from bulkprov.sync.plan import Change, Plan
+from bulkprov.sync.rows import grants_builder
 from bulkprov.units import format_duration
 
 
 def describe(plan: Plan, *, guards: bool = True) -> list[str]:
     lines = [_("{add} to add, {update} to update, {unchanged} unchanged, {remove} to remove, {invalid} invalid "
-               "rows").format(add=len(plan.of("add")), update=len(plan.of("update")),
-                              unchanged=len(plan.of("unchanged")), remove=len(plan.of("remove")),
+               "rows").format(add=plan.count("add"), update=plan.count("update"),
+                              unchanged=plan.count("unchanged"), remove=plan.count("remove"),
                               invalid=len(plan.invalid)),
              _("activation emails that would be sent: {count}").format(count=plan.emails),
              _("requests: {count} ≈ {eta} under the rate budget").format(count=plan.requests,
@@ -34,10 +36,10 @@ FINGERPRINT = N_("plan fingerprint")
 
 def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
     target = AtomicFile(path)
-    wb = new_workbook(target.temp)
+    wb = new_workbook(target.temp, constant_memory=True)  # each sheet is written whole, in order: the adds stream
     head = wb.add_format(HEADER_FORMAT)
 
-    def sheet(name: str, headers: list[str], rows: list[list[Any]]) -> None:
+    def sheet(name: str, headers: list[str], rows: Iterable[list[Any]]) -> None:
         write_sheet(wb, name, headers, rows, head=head)
 
     summary = [[_("roster"), str(roster)], [_("roster SHA-256"), roster_sha], [_(FINGERPRINT), plan.fingerprint],
@@ -49,9 +51,9 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
                       "the roster or the account changed since.")]]
     sheet("Summary", [_("item"), _("value")], summary)
     sheet("Add", ["row", "emailId", "orgUserId", "firstName", "lastName", "dept", _("builder access")],
-          [[i.row.row, i.row.email, i.row.org_user_id, i.row.user["userInfo"].get("firstName", ""),
-            i.row.user["userInfo"].get("lastName", ""), i.row.user["userInfo"].get("dept", ""),
-            _("yes") if i.grants_builder else ""] for i in plan.of("add")])
+          ([r.row, r.email, r.org_user_id, r.user["userInfo"].get("firstName", ""),
+            r.user["userInfo"].get("lastName", ""), r.user["userInfo"].get("dept", ""),
+            _("yes") if grants_builder(r.user) else ""] for r in plan.adds))
     names = Names(plan.current.values())
     sheet("Update", ["row", "emailId", "field", "old", "new", "note", "old (ids)", "new (ids)"],
           [[i.row.row, i.row.email, c.field, *_named(names, c), "; ".join(i.notes), *_ids(c)]
@@ -62,7 +64,7 @@ def write_plan(path: Path, plan: Plan, roster: Path, roster_sha: str) -> Path:
     sheet("Remove", ["emailId", "orgUserId", "reason"],
           [[i.row.email, i.row.org_user_id, "; ".join(i.notes)] for i in plan.of("remove")])
     sheet("Invalid", ["row", "emailId", "reason"],
-          [[r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid])
+          ([r.row, r.email, "; ".join(str(e) for e in r.errors)] for r in plan.invalid))
     if plan.strays is not None:
         from bulkprov.sync.strays import strays_sheet
 

@@ -4,44 +4,58 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
-from bulkprov.jobs import JobSettings, run_job
+from bulkprov.jobs import JobSettings, frame, run_job
 from bulkprov.jobs.settings import JobOutcome
-from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow
+from bulkprov.model import Action, CheckedRow
 from bulkprov.send import chunked as sending
 from bulkprov.sync import plan as planning
+from bulkprov.sync.rows import HeldRows
 from tests.conftest import read_sheet
 from tests.sync.test_sync import TESTER, account, assert_account_equals, person, write
 
 
 def _whole_blob_fingerprint(plan: planning.Plan) -> str:
-    """The fingerprint as it was computed before #30: the whole plan as one JSON text, then hashed."""
-    parts = [[i.action, i.row.key.id, i.row.user] for i in plan.items if i.action != "unchanged"]
+    """The fingerprint as it was computed before #30: the whole plan as one JSON text, then hashed -- the
+    parts of every change in the plan's order (the roster's rows in row order, adds among them, then the
+    removals)."""
+    roster = [(r.row, ["add", r.key.id, r.user]) for r in plan.adds]
+    roster += [(i.row.row, [i.action, i.row.key.id, i.row.user]) for i in plan.items
+               if i.action != "unchanged" and not i.row.ref.synthetic]
+    parts = [part for _row, part in sorted(roster, key=lambda p: p[0])]
+    parts += [[i.action, i.row.key.id, i.row.user] for i in plan.items
+              if i.action != "unchanged" and i.row.ref.synthetic]
     state = sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in plan.current.items())
     blob = json.dumps([parts, state], sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def _plan(items: list[planning.PlanItem], current: dict) -> planning.Plan:
-    return planning.Plan(items, [], current, None, 0)
+def _plan(valid: list[CheckedRow], current: dict, previous: list | None = None) -> planning.Plan:
+    return planning.build_plan(HeldRows(valid, chunk=2), [], {}, {"dept", "firstName"}, current, previous or [],
+                               "R1" if previous else None, JobSettings(command="sync", max_delete_percent=100))
 
 
 def test_the_fingerprint_an_approved_plan_carries_is_the_same_hashed_piece_by_piece() -> None:
-    """Approved plan files written before keep matching: the digest is the one of the whole JSON text."""
-    add = CheckedRow.make(2, Action.ADD, "김민준@acme-corp.com", "E-1",
-                          {"userInfo": {"emailId": "김민준@acme-corp.com", "firstName": "민준", "lastName": "김"},
-                           "roles": [{"roleId": "r1", "botId": "b1"}], "canCreateBot": True})
-    update = CheckedRow.make(3, Action.UPDATE, "sato@acme-corp.com", "", {"userInfo": {"dept": "営業"}})
-    remove = CheckedRow.make(SYNTHETIC_ROW_BASE + 1, Action.REMOVE, "gone@acme-corp.com", "E-9")
-    kept = CheckedRow.make(4, Action.UPDATE, "same@acme-corp.com")
+    """Approved plan files written before keep matching: the digest is the one of the whole JSON text, though
+    the adds are hashed as the plan reads them back and never held."""
+    def add(n: int, email: str) -> CheckedRow:
+        return CheckedRow.make(n, Action.ADD, email, f"E-{n}",
+                               {"userInfo": {"emailId": email, "firstName": "민준", "lastName": "김"},
+                                "roles": [{"roleId": "r1", "botId": "b1"}], "canCreateBot": True})
+
+    update = CheckedRow.make(3, Action.ADD, "sato@acme-corp.com", "",
+                             {"userInfo": {"emailId": "sato@acme-corp.com", "dept": "営業"}})
+    kept = CheckedRow.make(5, Action.ADD, "same@acme-corp.com", "",
+                           {"userInfo": {"emailId": "same@acme-corp.com", "firstName": "Ünal"}})
     current = {"sato@acme-corp.com": {"userInfo": {"emailId": "sato@acme-corp.com", "dept": "総務"}, "groups": []},
                "gone@acme-corp.com": {"userInfo": {"emailId": "gone@acme-corp.com"}, "when": object()},
                "same@acme-corp.com": {"userInfo": {"emailId": "same@acme-corp.com", "firstName": "Ünal"}}}
-    plans = [_plan([planning.PlanItem("add", add), planning.PlanItem("update", update),
-                    planning.PlanItem("remove", remove), planning.PlanItem("unchanged", kept)], current),
-             _plan([], {}), _plan([planning.PlanItem("unchanged", kept)], {}),
-             _plan([planning.PlanItem("add", add)], {})]
+    everything = _plan([add(2, "김민준@acme-corp.com"), update, add(4, "田中@acme-corp.com"), kept], current,
+                       [("gone@acme-corp.com", "gone@acme-corp.com", "E-9")])
+    assert [everything.count(a) for a in ("add", "update", "remove", "unchanged")] == [2, 1, 1, 1]
+    plans = [everything, _plan([], {}), _plan([kept], current), _plan([add(2, "김민준@acme-corp.com")], {})]
     for plan in plans:
         assert planning.fingerprint(plan) == _whole_blob_fingerprint(plan)
     assert len({planning.fingerprint(p) for p in (plans[0], plans[1], plans[3])}) == 3  # and it tells plans apart
@@ -50,8 +64,8 @@ def test_the_fingerprint_an_approved_plan_carries_is_the_same_hashed_piece_by_pi
 # -- a sync sent in many small chunks is the sync sent whole ------------------------------------------------
 
 
-def _sync(emu, creds, roster: Path, out: Path, state: Path, **extra) -> JobOutcome:
-    settings = JobSettings(command="sync", host=emu.url, rate="none", batch_size=5, concurrency=2, output=out,
+def _sync(emu, creds, roster: Path, out: Path, state: Path, command: str = "sync", **extra) -> JobOutcome:
+    settings = JobSettings(command=command, host=emu.url, rate="none", batch_size=5, concurrency=2, output=out,
                            state_dir=state, **extra)
     return run_job(roster, settings, credentials=creds)
 
@@ -71,12 +85,20 @@ def _batches(out: Path) -> set[frozenset]:
     return {frozenset(v) for v in rows.values()}
 
 
+def _plan_sheet(path: Path, sheet: str) -> list[dict]:
+    """A plan workbook's sheet, the run ids its reasons name made alike (each emulator's nights had their own)."""
+    return [{k: re.sub(r"\d{8}-\d{6}-[0-9a-f]+", "RUN", v) if isinstance(v, str) else v for k, v in r.items()}
+            for r in read_sheet(path, sheet)]
+
+
 def _nights(emu, creds, tmp_path: Path, name: str) -> list[JobOutcome]:
-    """Three nights: 60 joiners (one row invalid, one going through with a note); 6 leavers, 4 joiners,
-    changed departments and roles; then every second user leaves (approved)."""
+    """Three nights: 60 joiners (one row invalid, one going through with a note, two rows claiming one email:
+    both held); 6 leavers, 4 joiners, changed departments and roles (and the plan of that night); then every
+    second user leaves (approved)."""
     night1 = [person(i) for i in range(60)]
     night1[7]["Email"] = "not-an-email"
     night1[30]["First Name"] = "Zero\u200bWidth"
+    night1[45]["Email"] = night1[12]["Email"]
     roster = write(tmp_path / f"{name}.csv", night1)
     state = tmp_path / f"{name}-state"
     outs = [_sync(emu, creds, roster, tmp_path / f"{name}-1.xlsx", state)]
@@ -87,6 +109,7 @@ def _nights(emu, creds, tmp_path: Path, name: str) -> list[JobOutcome]:
         p["roles"] = TESTER if not p["roles"] else ""
     night2 += [person(i) for i in (60, 61, 62, 63)]
     write(roster, night2)
+    _sync(emu, creds, roster, tmp_path / f"{name}-plan.xlsx", state, command="plan")
     outs.append(_sync(emu, creds, roster, tmp_path / f"{name}-2.xlsx", state, allow_deletes=6))
     write(roster, night2[::2])
     outs.append(_sync(emu, creds, roster, tmp_path / f"{name}-3.xlsx", state, allow_deletes=len(night2) // 2))
@@ -97,6 +120,7 @@ def test_a_sync_sent_in_many_chunks_is_the_sync_sent_whole(make_emulator, creds,
     whole_emu, chunked_emu = make_emulator(), make_emulator()
     whole = _nights(whole_emu, creds, tmp_path, "whole")
     monkeypatch.setattr(sending, "SEND_CHUNK", 7)  # ~58 changes a night: many chunk edges
+    monkeypatch.setattr(frame, "CHECK_CHUNK", 3)  # and the plan reads the roster back from many spool chunks
     sent: list[int] = []  # the changes sent in each chunk (the lookups go in chunks too)
     real = sending._send_chunk
 
@@ -113,6 +137,12 @@ def test_a_sync_sent_in_many_chunks_is_the_sync_sent_whole(make_emulator, creds,
         assert _batches(tmp_path / f"chunked-{night}.xlsx") == _batches(tmp_path / f"whole-{night}.xlsx")
         assert read_sheet(tmp_path / f"chunked-{night}.undo.xlsx", "Users") == \
             read_sheet(tmp_path / f"whole-{night}.undo.xlsx", "Users")
+    for sheet in ("Add", "Update", "Unchanged", "Remove", "Invalid"):  # the plan, read back from the spool
+        assert _plan_sheet(tmp_path / "chunked-plan.xlsx", sheet) == _plan_sheet(tmp_path / "whole-plan.xlsx", sheet)
+    assert _plan_sheet(tmp_path / "chunked-plan.xlsx", "Add"), "night 2 adds its four joiners"
+    first = {r["row"]: r for r in read_sheet(tmp_path / "chunked-1.xlsx", "Results")}
+    assert first[14]["status"] == first[47]["status"] == "invalid", "two rows claiming one email change neither"
+    assert first[14]["error_code"] == "duplicate-email" and first[16]["status"] == "success"
     noted = next(r for r in read_sheet(tmp_path / "chunked-1.xlsx", "Results") if r["row"] == 32)
     assert noted["status"] == "success" and noted["reason"], "the row's note is in its reason, as when held"
     statuses = {(r["action"], r["status"]) for r in read_sheet(tmp_path / "chunked-2.xlsx", "Results")}

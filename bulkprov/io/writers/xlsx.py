@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -64,21 +65,24 @@ def new_workbook(temp: Path, *, constant_memory: bool = False) -> Any:
     return xlsxwriter.Workbook(str(temp), options)
 
 
-def write_sheet(wb: Any, name: str, headers: list[str], rows: list[list[Any]], *, width: int = 22,
+def write_sheet(wb: Any, name: str, headers: list[str], rows: Iterable[list[Any]], *, width: int = 22,
                 head: Any = None) -> Any:
-    """A whole small sheet: header row, ints as numbers, everything else as text, filter, frozen header."""
+    """A whole sheet, its rows from a list or a stream: header row, ints as numbers, everything else as text,
+    filter, frozen header."""
     ws = wb.add_worksheet(name)
     head = head or wb.add_format(HEADER_FORMAT)
     ws.write_row(0, 0, headers, head)
     ws.set_column(0, max(0, len(headers) - 1), width)
+    written = 0
     for r, values in enumerate(rows, start=1):
+        written = r
         for c, value in enumerate(values):
             if isinstance(value, int) and not isinstance(value, bool):
                 ws.write_number(r, c, value)
             elif value not in (None, ""):
                 ws.write_string(r, c, str(value))
     ws.freeze_panes(1, 0)
-    ws.autofilter(0, 0, max(1, len(rows)), max(0, len(headers) - 1))
+    ws.autofilter(0, 0, max(1, written), max(0, len(headers) - 1))
     return ws
 
 
