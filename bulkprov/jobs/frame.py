@@ -3,8 +3,8 @@ path) and *end* (the undo file, the result workbook, the ledger's bookkeeping, t
 webhook) -- the same for every command.  The strategies (:mod:`bulkprov.jobs.runner`'s table) decide what
 happens in between.
 
-A sending run with a ledger keeps its checked rows on disk until they are sent (:class:`Spooled`) and its
-results in the ledger (:mod:`bulkprov.jobs.rowresults`); sync and a run without a ledger hold them
+A sending run with a ledger, and sync, keep their checked rows on disk until they are sent (:class:`Spooled`)
+and their results in the ledger (:mod:`bulkprov.jobs.rowresults`); a run without a ledger holds them
 (:class:`Checked`).  Either way the Failures sheet takes the cells of invalid rows from the first pass (up
 to a bound) and reads the file again only for the rest.  ``validate`` and ``--dry-run`` stream in one pass
 (:mod:`bulkprov.jobs.checkonly`).
@@ -83,7 +83,7 @@ def load(path: Path, settings: JobSettings) -> Table:
 
 @dataclass
 class Checked:
-    """Every checked row, held in memory (sync diffs them; a run without a ledger sends them)."""
+    """Every checked row, held in memory (a run without a ledger sends them)."""
 
     rows: list[CheckedRow]
     cells: dict[int, list[str]]  # input cells of (some) invalid rows, for the Failures sheet

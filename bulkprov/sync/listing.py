@@ -11,10 +11,10 @@ field's current value is "not known" -- never blank.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from bulkprov.i18n import gettext as _
-from bulkprov.model import CheckedRow
 from bulkprov.send.options import SendOptions
 
 log = logging.getLogger("bulkprov.sync")
@@ -23,10 +23,11 @@ if TYPE_CHECKING:  # the network stack is imported where the account is read, no
     from bulkprov.kore.listing import AccountListing
 
 
-def needs_org_ids(valid: list[CheckedRow], managed: set[str], current: dict[str, dict[str, Any]],
+def needs_org_ids(valid: Iterable[Any], managed: set[str], current: dict[str, dict[str, Any]],
                   remembered: dict[str, dict[str, Any]]) -> bool:
-    """Does the plan need the listing to know the orgUserIds the roster sets?"""
-    if "orgUserId" not in managed:
+    """Does the plan need the listing to know the orgUserIds the roster sets?  (``valid``: the rows' plain
+    fields suffice; they are not read when the account has none of the roster's users.)"""
+    if "orgUserId" not in managed or not current:
         return False
     for row in valid:
         user = current.get(row.key.id)

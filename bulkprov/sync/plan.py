@@ -95,7 +95,6 @@ class Plan:
 
     def of(self, action: str) -> list[PlanItem]:
         """The items of ``action`` (not ``add``: the adds are :attr:`adds`, rows never held)."""
-        assert action != "add", "the adds are plan.adds"  # noqa: S101 - a caller's mistake, not input
         return [i for i in self.items if i.action == action]
 
     def count(self, action: str) -> int:
