@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -14,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _goals():
     spec = importlib.util.spec_from_file_location("bench_goals", ROOT / "bench" / "goals.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_goals"] = module  # (a dataclass looks its module up)
     spec.loader.exec_module(module)
     return module
 

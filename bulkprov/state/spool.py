@@ -1,7 +1,7 @@
-"""The checked rows of a sending run, on disk instead of in memory (#30: sending in constant memory).
+"""The checked rows of a sending run or a sync, on disk instead of in memory (#30: sending in constant memory).
 
 The sending commands check the whole file before anything is sent (the one gate judges it whole), then
-send it in bounded chunks.  Between the two, the checked rows wait here: an unnamed temporary file in the
+send it in bounded chunks; sync plans from it too (:mod:`bulkprov.sync.rows`).  Between the two, the checked rows wait here: an unnamed temporary file in the
 state directory (``O_TMPFILE`` where the system has it: owner-only, and gone with the process even after
 ``kill -9``), written a chunk at a time and read back in the same order as often as a stage needs.  Only
 each chunk's offset stays in memory.

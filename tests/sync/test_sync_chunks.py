@@ -192,3 +192,28 @@ def test_a_sync_run_as_a_library_without_use_ledger_still_leaves_its_undo_file(m
     undo = {r["emailId"]: r for r in read_sheet(out.undo_path, "Users")}
     assert set(undo) == {"emp001@acme-corp.com", "emp005@acme-corp.com"}
     assert undo["emp001@acme-corp.com"]["dept"] == "HR"
+
+
+def test_a_sync_never_holds_its_roster_rows(make_emulator, creds, tmp_path, monkeypatch):
+    """What the README promises for a million-row first sync: the checked rows go to the spool on disk and
+    the plan holds no object per add (the bench measures the memory this saves)."""
+    def held(self, raw, row):
+        raise AssertionError("a roster row held in memory")
+
+    monkeypatch.setattr(frame.Checked, "take", held)
+    built: list[planning.Plan] = []
+    real = planning.build_plan
+
+    def keep(*args, **kwargs):
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(planning, "build_plan", keep)
+    emu = make_emulator()
+    people = [person(i) for i in range(30)]
+    roster = write(tmp_path / "roster.csv", people)
+    assert _sync(emu, creds, roster, tmp_path / "plan.xlsx", tmp_path / "state", command="plan").exit_code == 0
+    assert _sync(emu, creds, roster, tmp_path / "n1.xlsx", tmp_path / "state").exit_code == 0
+    assert_account_equals(emu, people)
+    assert [len(p.adds) for p in built] == [30, 30] and all(p.items == [] for p in built), "no item per add"
+    assert len(read_sheet(tmp_path / "plan.xlsx", "Add")) == 30
