@@ -72,8 +72,10 @@ def load(path: Path = RESULTS) -> dict[str, Any]:
 def table(results: dict[str, Any]) -> list[str]:
     """The goals as measured by the run ``results`` holds: one line each, met or not, with its figures."""
     figures: Figures = results["figures"]
-    lines = [f"Measured by `make bench` on {results['date']} ({results['machine']}); medians of "
-             f"{results['repeat']} runs (validate: of at least 5 alternating pairs with the bare read).", "",
+    lines = [f"Measured by `make bench` on {results['date']} ({results['machine']}) at commit {results['commit']}: "
+             f"medians of {results['repeat']} runs or more -- validate: of at least 5 runs alternating with the "
+             "bare read; the add of 200,000: of as many rounds with each commit going first; the million: one run "
+             "each.", "",
              "| case | measured | goal (issue #30) | met |", "|---|---|---|---|"]
     for goal in GOALS:
         f = figures.get(goal.key)

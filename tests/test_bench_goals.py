@@ -49,7 +49,7 @@ def test_a_missed_goal_says_no() -> None:
              "baseline_rss_mb": 900.0}
     for figures, expected in (({"validate 100k-row xlsx": fast, "add 200k": small}, "**yes**"),
                               ({"validate 100k-row xlsx": slow, "add 200k": {**small, "seconds": 33.0}}, "**no**")):
-        lines = goals.table({"date": "d", "machine": "m", "repeat": 3, "figures": figures})
+        lines = goals.table({"date": "d", "machine": "m", "repeat": 3, "commit": "c", "figures": figures})
         judged = [line for line in lines if line.startswith(("| validate the 100,000", "| add 200,000"))]
         assert len(judged) == 2 and all(line.endswith(f"| {expected} |") for line in judged), judged
-    assert "not measured" in "\n".join(goals.table({"date": "d", "machine": "m", "repeat": 3, "figures": {}}))
+    assert "not measured" in "\n".join(goals.table({"date": "d", "machine": "m", "repeat": 3, "commit": "c", "figures": {}}))
