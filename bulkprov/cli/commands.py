@@ -331,13 +331,15 @@ def _print_attention(outcome, validating: bool) -> None:
     unsent = [r for r in rows if r.status == Status.NOT_ATTEMPTED]
     rows = [r for r in rows if r.status != Status.NOT_ATTEMPTED]
     if unsent:
-        emit(say("not-sent-stopped" if outcome.summary.aborted else "not-sent", count=f"{len(unsent):,}"))
+        key = "not-sent-stopped" if outcome.summary.aborted else "not-sent"
+        emit(say(key + ("-one" if len(unsent) == 1 else ""), count=f"{len(unsent):,}"))
     if not rows:
         return
     reasons = Counter(r.error_code or r.status for r in rows)
     top = ", ".join(f"{n:,} × {code}" for code, n in reasons.most_common(6))
     more = len(reasons) - 6
-    emit(say("attention-more" if more > 0 else "attention", count=f"{len(rows):,}", top=top, more=more))
+    key = "attention-more" if more > 0 else "attention-one" if len(rows) == 1 else "attention"
+    emit(say(key, count=f"{len(rows):,}", top=top, more=more))
     problems = [(r, e) for r in rows for e in (r.errors or (None,))]
     limit = SHOWN_PROBLEMS if validating else SHOWN_ROWS
     for result, error in problems[:limit]:

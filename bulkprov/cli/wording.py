@@ -216,6 +216,10 @@ SAID = {
     "not-sent-stopped": N_("  {count} rows not sent (the run stopped: see ABORTED above)"),
     "attention": N_("  {count} rows need attention: {top}"),
     "attention-more": N_("  {count} rows need attention: {top} and {more} more kinds"),
+    # English says one row otherwise than several (Korean and Japanese do not: their lines read the same).
+    "not-sent-one": N_("  1 row not sent"),
+    "not-sent-stopped-one": N_("  1 row not sent (the run stopped: see ABORTED above)"),
+    "attention-one": N_("  1 row needs attention: {top}"),
     "more-rows": N_("  … and {count} more in the workbook's Failures sheet"),
     "next": N_("  next: fix them in the Failures sheet and run it again: bulkprov {command} {results} "
                "--sheet Failures"),

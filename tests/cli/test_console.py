@@ -106,6 +106,24 @@ def test_validate_prints_the_reasons_row_by_column(tmp_path):
     _once(lines, "next: fix them in sample_data/roster.xlsx and run it again: bulkprov validate sample_data/roster.xlsx")
 
 
+def test_one_row_is_said_as_one_row(tmp_path):
+    """A single typo is the most common failure: English says "1 row needs attention", never "1 rows"; Korean
+    and Japanese say it as they say any count."""
+    from tests.conftest import write_roster
+
+    roster = tmp_path / "roster.csv"
+    write_roster(roster, 3, invalid={2: {"Email": "broken"}})
+    proc = bulkprov("validate", str(roster), "-o", str(tmp_path / "v.xlsx"))
+    assert proc.returncode == 1
+    _once(_lines(proc), "  1 row needs attention: 1 × invalid-email")
+    assert "1 rows" not in proc.stdout + proc.stderr
+    for lang, said in (("ko_KR.UTF-8", "확인이 필요한 행 1개: 1 × invalid-email"),
+                       ("ja_JP.UTF-8", "確認が必要な行 1 件: 1 × invalid-email")):
+        proc = bulkprov("validate", str(roster), "-o", str(tmp_path / f"v-{lang[:2]}.xlsx"),
+                        env={"LC_ALL": "", "LC_MESSAGES": "", "LANG": lang})
+        _once(_lines(proc), said)
+
+
 def test_a_dry_run_says_its_plan_once_as_information(tmp_path):
     proc = bulkprov("add", "sample_data/roster.xlsx", "--dry-run", "--host", "http://127.0.0.1:9",
                     "-o", str(tmp_path / "d.xlsx"))
