@@ -18,8 +18,9 @@ RESULTS = HERE / "results.json"
 DOCS = (HERE.parent / "README.md", HERE.parent / "docs" / "performance.md")
 BEGIN, END = "<!-- bench-goals: made by bench/goals.py from bench/results.json -->", "<!-- /bench-goals -->"
 
-# How much slower than the commit before an add may be and still count as "no slower": the spread of
-# alternating runs of one commit on the bench machine (docs/performance.md).
+# How much slower than the commit before an add may be and still count as "no slower": a choice, about the
+# spread of one commit's runs on the bench machine (its 200,000-row adds ran 26.0-29.2 s alternating with
+# another commit's, 2026-12-07).
 MAKESPAN_NOISE = 0.05
 
 Figures = dict[str, dict[str, Any]]

@@ -141,31 +141,29 @@ class _Changes:
         self.plan = plan
 
     def __iter__(self) -> Iterator[CheckedRow]:
-        items = [i.row for i in self.plan.items if i.action in ("update", "remove")]
-        return heapq.merge(self.plan.adds, sorted(items, key=lambda r: r.row), key=lambda r: r.row)
+        changed = sorted(self.plan.changed_rows(), key=lambda r: r.row)
+        return heapq.merge(self.plan.adds, changed, key=lambda r: r.row)
 
 
 def _tally(plan: planning.Plan, settings: JobSettings) -> PlanTally:
     """The plan's requests, counted (the adds read as plain fields: no objects made)."""
     tally = PlanTally(settings.batch_size, settings.send_email)
     tally.add(plan.adds.fields())
-    tally.add(i.row for i in plan.items if i.action in ("update", "remove"))
+    tally.add(plan.changed_rows())
     return tally
 
 
 def _change_chunks(plan: planning.Plan, hooks: SyncHooks) -> Iterator[list[CheckedRow]]:
-    """What the sync sends, a chunk at a time: the adds as the spool gives them back (the hooks told of each
-    chunk's users, to remember once applied), then the updates and removals."""
+    """What the sync sends: the adds as the spool gives them back (the hooks told of each piece's users, to
+    remember once applied), then the updates and removals.  The dispatcher gathers them into chunks of whole
+    batches itself (:class:`~bulkprov.send.batches.SendChunks`)."""
     from bulkprov.send.chunked import SEND_CHUNK  # lazy: validate loads no network stack
 
-    waiting: list[CheckedRow] = []
-    for adds in itertools.chain(plan.adds.chunks(), [None]):  # None: the last, the rest goes
-        waiting.extend(adds or [])
-        while len(waiting) >= SEND_CHUNK or (adds is None and waiting):
-            chunk, waiting = waiting[:SEND_CHUNK], waiting[SEND_CHUNK:]
-            hooks.expect(chunk)
-            yield chunk
-    changed = [i.row for i in plan.items if i.action in ("update", "remove")]
+    for adds in plan.adds.chunks():
+        if adds:
+            hooks.expect(adds)
+            yield adds
+    changed = plan.changed_rows()
     for i in range(0, len(changed), SEND_CHUNK):
         yield changed[i:i + SEND_CHUNK]
 
@@ -179,7 +177,7 @@ async def _send_plan(plan: planning.Plan, tally: PlanTally, job: Job, ctx: Conte
 
     summary, settings = job.summary, job.settings
     run_id = summary.run_id
-    changed = [i.row for i in plan.items if i.action in ("update", "remove")]
+    changed = plan.changed_rows()
     recorded = itertools.chain(((f.row, f.action, f.email, f.org_user_id, f.key.id, "") for f in plan.adds.fields()),
                                ((r.row, r.action, r.email, r.org_user_id, r.key.id, "") for r in changed))
     ledger.add_rows(run_id, recorded, (RowResult.invalid(r) for r in plan.invalid),

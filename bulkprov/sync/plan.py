@@ -48,7 +48,7 @@ from bulkprov.errors import N_, OUTCOME_CODES, GuardStopped, RowError
 from bulkprov.i18n import gettext as _
 from bulkprov.model import SYNTHETIC_ROW_BASE, Action, CheckedRow, RowResult, Status, match_key
 from bulkprov.sync.options import SyncOptions
-from bulkprov.sync.rows import AddRows, InvalidRows, RowSource
+from bulkprov.sync.rows import AddRows, InvalidRows, Rows, RowSource
 
 log = logging.getLogger("bulkprov.sync")
 
@@ -96,6 +96,10 @@ class Plan:
     def of(self, action: str) -> list[PlanItem]:
         """The items of ``action`` (not ``add``: the adds are :attr:`adds`, rows never held)."""
         return [i for i in self.items if i.action == action]
+
+    def changed_rows(self) -> list[CheckedRow]:
+        """The rows of the updates and removals (what the plan changes besides its adds), in plan order."""
+        return [i.row for i in self.items if i.action in ("update", "remove")]
 
     def count(self, action: str) -> int:
         return len(self.adds) if action == "add" else sum(1 for i in self.items if i.action == action)
@@ -323,7 +327,7 @@ def roster_keys(valid: RowSource, held: Iterable[int] = ()) -> set[str]:
     return {f.key.id for f in valid.fields() if f.row not in held}
 
 
-def build_plan(valid: RowSource, invalid: Iterable[CheckedRow], held: dict[int, list[RowError]], managed: set[str],
+def build_plan(valid: RowSource, invalid: Rows, held: dict[int, list[RowError]], managed: set[str],
                current: dict[str, dict[str, Any]], previous: list[tuple[str, str, str]], previous_run: str | None,
                settings: SyncOptions, remembered: dict[str, dict[str, Any]] | None = None,
                keys: set[str] | None = None) -> Plan:

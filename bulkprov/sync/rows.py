@@ -11,7 +11,7 @@ invalid ones (:class:`InvalidRows`), in row order.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from bulkprov.model import CheckedRow
@@ -19,34 +19,20 @@ from bulkprov.model import CheckedRow
 BUILDERS_KEPT = 10_000  # the approval request's list of who would get Builder access (the counts are whole)
 
 
-class RowSource(Protocol):
-    """Rows in input order, as often as they are read, a chunk at a time (a spool of checked rows, or a list)."""
+class Rows(Protocol):
+    """Checked rows in input order, counted, as often as they are read."""
 
-    def chunks(self) -> Iterator[list[CheckedRow]]: ...
-
-    def fields(self) -> Iterator[Any]: ...
+    def __iter__(self) -> Iterator[CheckedRow]: ...
 
     def __len__(self) -> int: ...
 
 
-class HeldRows:
-    """A list of checked rows as a :class:`RowSource` (a test's rows, or a run's few)."""
+class RowSource(Rows, Protocol):
+    """:class:`Rows` a chunk at a time too, and as plain fields (a spool of checked rows)."""
 
-    def __init__(self, rows: list[CheckedRow], chunk: int = 5_000) -> None:
-        self.rows, self.chunk = rows, chunk
+    def chunks(self) -> Iterator[list[CheckedRow]]: ...
 
-    def chunks(self) -> Iterator[list[CheckedRow]]:
-        for i in range(0, len(self.rows), self.chunk):
-            yield self.rows[i:i + self.chunk]
-
-    def fields(self) -> Iterator[CheckedRow]:
-        return iter(self.rows)
-
-    def __iter__(self) -> Iterator[CheckedRow]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
+    def fields(self) -> Iterator[Any]: ...
 
 
 def grants_builder(user: dict[str, Any]) -> bool:
@@ -110,11 +96,9 @@ class InvalidRows:
     """The rows sync will not apply, in row order: those the checks refused (``source``) and those the plan
     holds (``held``, valid rows given errors by :func:`~bulkprov.sync.plan.hold_ambiguous_rows`)."""
 
-    def __init__(self, source: Iterable[CheckedRow], held: dict[int, CheckedRow] | None = None,
-                 count: int | None = None) -> None:
+    def __init__(self, source: Rows, held: dict[int, CheckedRow] | None = None) -> None:
         self.source = source
         self.held = held if held is not None else {}
-        self._count = count
 
     def __iter__(self) -> Iterator[CheckedRow]:
         if not self.held:
@@ -123,8 +107,7 @@ class InvalidRows:
         return heapq.merge(self.source, held, key=lambda r: r.row)
 
     def __len__(self) -> int:
-        base = self._count if self._count is not None else len(self.source)  # type: ignore[arg-type]
-        return base + len(self.held)
+        return len(self.source) + len(self.held)
 
     def __bool__(self) -> bool:
         return len(self) > 0

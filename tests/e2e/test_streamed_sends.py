@@ -99,20 +99,22 @@ def test_the_rows_waiting_to_be_sent_are_owner_only_and_leave_no_file(make_emula
     assert not [p.name for p in state.iterdir() if "rows" in p.name]
 
 
-def test_a_disk_too_full_for_the_waiting_rows_is_exit_2_and_nothing_is_sent(make_emulator, tmp_path):
-    """The spool fills before anything leaves: one clear line, exit 2, no request; with room, the same run works."""
+@pytest.mark.parametrize("command", ["add", "sync"])
+def test_a_disk_too_full_for_the_waiting_rows_is_exit_2_and_nothing_is_sent(make_emulator, tmp_path, command):
+    """The spool fills before anything leaves: one clear line, exit 2, no request; with room, the same run works
+    (sync waits in the same spool as add)."""
     from tests.cli.test_cli import bulkprov, kore_env
     from tests.e2e.test_integrity import _limit_file_size, start
 
     emu = make_emulator()
     roster, out = tmp_path / "roster.csv", tmp_path / "out.xlsx"
     write_roster(roster, 3000)  # ~1.4 MB of checked rows waiting; files may not pass 400 KB
-    proc = start("add", emu, roster, out, "--rate", "none", preexec=_limit_file_size(400_000))
+    proc = start(command, emu, roster, out, "--rate", "none", preexec=_limit_file_size(400_000))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
     assert "Traceback" not in err and "state-dir-unusable" in err
     assert emu.state()["requests"] == []
-    again = bulkprov("add", str(roster), "-o", str(out), "--rate", "none", env=kore_env(emu))
+    again = bulkprov(command, str(roster), "-o", str(out), "--rate", "none", "--settle", "0", env=kore_env(emu))
     assert again.returncode == 0, again.stderr
     assert len(emu.state()["users"]) == 3000
 

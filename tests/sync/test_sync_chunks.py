@@ -12,9 +12,28 @@ from bulkprov.jobs.settings import JobOutcome
 from bulkprov.model import Action, CheckedRow
 from bulkprov.send import chunked as sending
 from bulkprov.sync import plan as planning
-from bulkprov.sync.rows import HeldRows
 from tests.conftest import read_sheet
 from tests.sync.test_sync import TESTER, account, assert_account_equals, person, write
+
+
+class HeldRows:
+    """A list of checked rows as the plan reads a spool (:class:`bulkprov.sync.rows.RowSource`)."""
+
+    def __init__(self, rows: list[CheckedRow], chunk: int = 5_000) -> None:
+        self.rows, self.chunk = rows, chunk
+
+    def chunks(self):
+        for i in range(0, len(self.rows), self.chunk):
+            yield self.rows[i:i + self.chunk]
+
+    def fields(self):
+        return iter(self.rows)
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 def _whole_blob_fingerprint(plan: planning.Plan) -> str:
